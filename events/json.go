@@ -1,0 +1,142 @@
+package events
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/callengine/callengine/errcode"
+)
+
+type envelopeJSON struct {
+	Seq     uint64          `json:"seq"`
+	Stream  string          `json:"stream"`
+	Version uint64          `json:"version"`
+	Type    string          `json:"type"`
+	Time    string          `json:"time"`
+	Schema  uint16          `json:"schema"`
+	Data    json.RawMessage `json:"data"`
+}
+
+// MarshalJSON writes the envelope for people: the type by name, the time in
+// RFC 3339 with nanoseconds, and the payload under "data".
+func (e Envelope) MarshalJSON() ([]byte, error) {
+	data, err := json.Marshal(e.Event)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(envelopeJSON{
+		Seq: e.Seq, Stream: e.Stream, Version: e.Version, Type: e.Type.String(),
+		Time: e.At().Format(time.RFC3339Nano), Schema: e.Schema, Data: data,
+	})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote. Unknown types, bad times and
+// payloads that do not fit their type give an error with code malformed.
+func (e *Envelope) UnmarshalJSON(b []byte) error {
+	var j envelopeJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return errcode.Wrap(errcode.Malformed, err, "event: bad JSON envelope")
+	}
+	t, ok := ParseType(j.Type)
+	if !ok {
+		return errcode.Newf(errcode.Malformed, "event: unknown type %q", j.Type)
+	}
+	at, err := time.Parse(time.RFC3339Nano, j.Time)
+	if err != nil {
+		return errcode.Wrap(errcode.Malformed, err, "event: bad time")
+	}
+	ev, err := decodeJSONPayload(t, j.Data)
+	if err != nil {
+		return errcode.Wrap(errcode.Malformed, err, "event: bad "+j.Type+" payload")
+	}
+	*e = Envelope{Seq: j.Seq, Stream: j.Stream, Version: j.Version, Type: t, Time: at.UnixNano(), Schema: j.Schema, Event: ev}
+	return nil
+}
+
+func decodeJSONPayload(t Type, data json.RawMessage) (Event, error) {
+	if len(data) == 0 {
+		data = json.RawMessage("{}")
+	}
+	switch t {
+	case TypeClientRegistered:
+		return jsonAs[ClientRegistered](data)
+	case TypeClientUnregistered:
+		return jsonAs[ClientUnregistered](data)
+	case TypeDeviceAdded:
+		return jsonAs[DeviceAdded](data)
+	case TypeDeviceRemoved:
+		return jsonAs[DeviceRemoved](data)
+	case TypeClientUpdated:
+		return jsonAs[ClientUpdated](data)
+	case TypeCallDialed:
+		return jsonAs[CallDialed](data)
+	case TypeCallRinging:
+		return jsonAs[CallRinging](data)
+	case TypeCallAnswered:
+		return jsonAs[CallAnswered](data)
+	case TypeCallHeld:
+		return jsonAs[CallHeld](data)
+	case TypeCallResumed:
+		return jsonAs[CallResumed](data)
+	case TypeCallMuted:
+		return jsonAs[CallMuted](data)
+	case TypeCallUnmuted:
+		return jsonAs[CallUnmuted](data)
+	case TypeCallIgnored:
+		return jsonAs[CallIgnored](data)
+	case TypeCallEnded:
+		return jsonAs[CallEnded](data)
+	}
+	return nil, errcode.Newf(errcode.Malformed, "unknown type %d", t)
+}
+
+func jsonAs[T Event](data json.RawMessage) (Event, error) {
+	var v T
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// MarshalText writes the side as "caller" or "callee".
+func (s Side) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads "caller", "callee" or "".
+func (s *Side) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*s = NoSide
+		return nil
+	}
+	v, ok := ParseSide(string(b))
+	if !ok {
+		return errcode.Newf(errcode.Malformed, "bad side %q", b)
+	}
+	*s = v
+	return nil
+}
+
+// MarshalText writes the reason as String spells it.
+func (r Reason) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText reads a reason as String spells it.
+func (r *Reason) UnmarshalText(b []byte) error {
+	v, ok := ParseReason(string(b))
+	if !ok {
+		return errcode.Newf(errcode.Malformed, "bad end reason %q", b)
+	}
+	*r = v
+	return nil
+}
+
+// MarshalText writes the direction as String spells it.
+func (d Direction) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText reads a direction as String spells it.
+func (d *Direction) UnmarshalText(b []byte) error {
+	v, ok := ParseDirection(string(b))
+	if !ok {
+		return errcode.Newf(errcode.Malformed, "bad direction %q", b)
+	}
+	*d = v
+	return nil
+}

@@ -1,0 +1,178 @@
+package events
+
+import "strconv"
+
+// Type identifies the kind of an event. Numbers are stable: they are written to
+// the journal.
+type Type uint16
+
+// Client events.
+const (
+	TypeClientRegistered   Type = 1
+	TypeClientUnregistered Type = 2
+	TypeDeviceAdded        Type = 3
+	TypeDeviceRemoved      Type = 4
+	TypeClientUpdated      Type = 5
+)
+
+// Call events.
+const (
+	TypeCallDialed   Type = 20
+	TypeCallRinging  Type = 21
+	TypeCallAnswered Type = 22
+	TypeCallHeld     Type = 23
+	TypeCallResumed  Type = 24
+	TypeCallMuted    Type = 25
+	TypeCallUnmuted  Type = 26
+	TypeCallIgnored  Type = 27
+	TypeCallEnded    Type = 28
+)
+
+var typeNames = map[Type]string{
+	TypeClientRegistered:   "ClientRegistered",
+	TypeClientUnregistered: "ClientUnregistered",
+	TypeDeviceAdded:        "DeviceAdded",
+	TypeDeviceRemoved:      "DeviceRemoved",
+	TypeClientUpdated:      "ClientUpdated",
+	TypeCallDialed:         "CallDialed",
+	TypeCallRinging:        "CallRinging",
+	TypeCallAnswered:       "CallAnswered",
+	TypeCallHeld:           "CallHeld",
+	TypeCallResumed:        "CallResumed",
+	TypeCallMuted:          "CallMuted",
+	TypeCallUnmuted:        "CallUnmuted",
+	TypeCallIgnored:        "CallIgnored",
+	TypeCallEnded:          "CallEnded",
+}
+
+var typeByName = func() map[string]Type {
+	m := make(map[string]Type, len(typeNames))
+	for t, n := range typeNames {
+		m[n] = t
+	}
+	return m
+}()
+
+// String returns the event type's name, e.g. "CallDialed".
+func (t Type) String() string {
+	if n, ok := typeNames[t]; ok {
+		return n
+	}
+	return "Type(" + strconv.Itoa(int(t)) + ")"
+}
+
+// ParseType returns the type with the given name.
+func ParseType(name string) (Type, bool) {
+	t, ok := typeByName[name]
+	return t, ok
+}
+
+// Side names one side of a call: the party that placed it (Caller) or the one it
+// was placed to (Callee).
+type Side uint8
+
+const (
+	NoSide Side = 0
+	Caller Side = 1
+	Callee Side = 2
+)
+
+// String returns "caller", "callee" or "".
+func (s Side) String() string {
+	switch s {
+	case Caller:
+		return "caller"
+	case Callee:
+		return "callee"
+	}
+	return ""
+}
+
+// Other returns the opposite side.
+func (s Side) Other() Side {
+	switch s {
+	case Caller:
+		return Callee
+	case Callee:
+		return Caller
+	}
+	return NoSide
+}
+
+// Valid reports whether s is Caller or Callee.
+func (s Side) Valid() bool { return s == Caller || s == Callee }
+
+// ParseSide parses "caller" or "callee".
+func ParseSide(s string) (Side, bool) {
+	switch s {
+	case "caller":
+		return Caller, true
+	case "callee":
+		return Callee, true
+	}
+	return NoSide, false
+}
+
+// Reason is why a call ended (FEATURES C5).
+type Reason uint8
+
+const (
+	NoReason    Reason = 0
+	Hangup      Reason = 1 // normal hangup by either party
+	Busy        Reason = 2 // the destination was busy
+	NoAnswer    Reason = 3 // nobody answered before the ring timeout
+	Failed      Reason = 4 // setup failed (network, invalid number at the far end)
+	Transferred Reason = 5 // the call was transferred away
+	Rejected    Reason = 6 // the callee declined
+	Canceled    Reason = 7 // the caller gave up while it rang
+	Missed      Reason = 8 // the call ended before the callee ever answered (the callee's view)
+)
+
+var reasonNames = [...]string{"", "hangup", "busy", "no-answer", "failed", "transferred", "rejected", "canceled", "missed"}
+
+// String returns the reason as the SDKs spell it, e.g. "no-answer".
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return "reason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// ParseReason parses a reason as String spells it.
+func ParseReason(s string) (Reason, bool) {
+	for i, n := range reasonNames {
+		if i > 0 && n == s {
+			return Reason(i), true
+		}
+	}
+	return NoReason, false
+}
+
+// Direction tells where the parties of a call are.
+type Direction uint8
+
+const (
+	Internal Direction = 0 // client to client
+	Outbound Direction = 1 // client to a number reached through an adapter
+	Inbound  Direction = 2 // from an adapter to a client
+)
+
+var directionNames = [...]string{"internal", "outbound", "inbound"}
+
+// String returns "internal", "outbound" or "inbound".
+func (d Direction) String() string {
+	if int(d) < len(directionNames) {
+		return directionNames[d]
+	}
+	return "direction(" + strconv.Itoa(int(d)) + ")"
+}
+
+// ParseDirection parses a direction as String spells it.
+func ParseDirection(s string) (Direction, bool) {
+	for i, n := range directionNames {
+		if n == s {
+			return Direction(i), true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,493 @@
+package fsm
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/callengine/callengine/errcode"
+	"github.com/callengine/callengine/events"
+)
+
+// CallStatus is the state of a call (FEATURES C2).
+type CallStatus string
+
+const (
+	NoCall     CallStatus = ""
+	Connecting CallStatus = "connecting"
+	Ringing    CallStatus = "ringing"
+	Connected  CallStatus = "connected"
+	Held       CallStatus = "held"
+	Ended      CallStatus = "ended"
+)
+
+// Live reports whether the status is one of a call that has not ended.
+func (s CallStatus) Live() bool { return s != NoCall && s != Ended }
+
+// Call is the state of one call. Its zero value is a call that does not exist
+// yet: the only command it accepts is Dial.
+type Call struct {
+	ID      string
+	Version uint64 // events applied
+	Status  CallStatus
+	Prev    CallStatus // status before the last change of status
+
+	Caller       events.Party
+	Callee       events.Party
+	CallerDevice string
+	CallerID     string
+	Destination  string
+	Direction    events.Direction
+
+	Ringing        []string // callee devices alerted now
+	Ignored        bool     // the callee ignored the call (C4)
+	RingDeadline   int64    // engine-clock Unix ns of the ring timeout, 0 for none
+	AnsweredDevice string
+
+	HeldByCaller, HeldByCallee bool
+	MutedCaller, MutedCallee   bool
+	SetupAt, RingingAt         int64 // Unix ns
+	ConnectAt, ReleaseAt       int64 // Unix ns, 0 until it happens
+	Reason                     events.Reason
+	EndedBy                    events.Side
+	Missed                     bool
+}
+
+// HeldBy reports whether side holds the call.
+func (c *Call) HeldBy(s events.Side) bool {
+	if s == events.Caller {
+		return c.HeldByCaller
+	}
+	return s == events.Callee && c.HeldByCallee
+}
+
+// MutedSide reports whether side is muted.
+func (c *Call) MutedSide(s events.Side) bool {
+	if s == events.Caller {
+		return c.MutedCaller
+	}
+	return s == events.Callee && c.MutedCallee
+}
+
+// Party returns the party on side s.
+func (c *Call) Party(s events.Side) events.Party {
+	if s == events.Callee {
+		return c.Callee
+	}
+	return c.Caller
+}
+
+// SideOf returns the side that client is on, or NoSide.
+func (c *Call) SideOf(client string) events.Side {
+	switch {
+	case client == "":
+		return events.NoSide
+	case c.Caller.Client == client:
+		return events.Caller
+	case c.Callee.Client == client:
+		return events.Callee
+	}
+	return events.NoSide
+}
+
+// ReasonFor is the end reason as side s sees it: a callee that never answered
+// a call that was given up or timed out sees "missed" (FEATURES C5).
+func (c *Call) ReasonFor(s events.Side) events.Reason {
+	if s == events.Callee && c.Missed {
+		return events.Missed
+	}
+	return c.Reason
+}
+
+// RingingDuration is how long the call rang: from ringing to answer or end.
+func (c *Call) RingingDuration() time.Duration {
+	if c.RingingAt == 0 {
+		return 0
+	}
+	end := c.ConnectAt
+	if end == 0 {
+		end = c.ReleaseAt
+	}
+	if end == 0 {
+		return 0
+	}
+	return time.Duration(end - c.RingingAt)
+}
+
+// Duration is how long the call was connected (to the release, or to now for a
+// call still up).
+func (c *Call) Duration(now int64) time.Duration {
+	if c.ConnectAt == 0 {
+		return 0
+	}
+	end := c.ReleaseAt
+	if end == 0 {
+		end = now
+	}
+	return time.Duration(end - c.ConnectAt)
+}
+
+// Clone returns a deep copy.
+func (c *Call) Clone() Call {
+	cp := *c
+	cp.Ringing = slices.Clone(c.Ringing)
+	return cp
+}
+
+// CallCommand is a command addressed to one call.
+type CallCommand interface{ callCommand() }
+
+// Dial creates the call (FEATURES C1). For a client callee, Devices lists the
+// devices to ring and the call rings at once; an empty list ends the call
+// failed (nothing can ring). For an external callee the call stays connecting
+// until the far end reports.
+type Dial struct {
+	Caller       events.Party
+	Callee       events.Party
+	CallerDevice string
+	CallerID     string
+	Destination  string
+	Direction    events.Direction
+	Devices      []string      // client callee only
+	RingTimeout  time.Duration // client callee only; 0: no timeout
+}
+
+// Ring: the far end alerts (an adapter reports 180). Timeout 0 means no ring
+// timeout.
+type Ring struct{ Timeout time.Duration }
+
+// Answer: the callee answers, from Device when it is a client.
+type Answer struct{ Device string }
+
+// Reject: the callee declines; Busy sends a busy signal instead (C4).
+type Reject struct{ Busy bool }
+
+// Ignore: the callee stops ringing without telling the caller (C4).
+type Ignore struct{}
+
+// Hangup: side By hangs up. Before an answer, the caller's hangup cancels the
+// call and the callee's rejects it.
+type Hangup struct{ By events.Side }
+
+// Hold: side By puts the call on hold (C8).
+type Hold struct{ By events.Side }
+
+// Resume: side By takes its hold off.
+type Resume struct{ By events.Side }
+
+// Mute: the engine stops forwarding Side's audio (C9).
+type Mute struct{ Side events.Side }
+
+// Unmute: Side's audio flows again.
+type Unmute struct{ Side events.Side }
+
+// Fail: the far end reports an outcome that ends the call — busy, failed, or
+// no-answer when the upstream gives up ringing. By is the side it came from.
+type Fail struct {
+	Reason events.Reason
+	By     events.Side
+}
+
+// RingTimeout: the ring timer fired. It ends the call no-answer if the call
+// still rings and its deadline has passed; otherwise it is stale and yields
+// nothing.
+type RingTimeout struct{}
+
+func (Dial) callCommand()        {}
+func (Ring) callCommand()        {}
+func (Answer) callCommand()      {}
+func (Reject) callCommand()      {}
+func (Ignore) callCommand()      {}
+func (Hangup) callCommand()      {}
+func (Hold) callCommand()        {}
+func (Resume) callCommand()      {}
+func (Mute) callCommand()        {}
+func (Unmute) callCommand()      {}
+func (Fail) callCommand()        {}
+func (RingTimeout) callCommand() {}
+
+func invalidState(c *Call, what string) error {
+	st := c.Status
+	if st == NoCall {
+		return errcode.Newf(errcode.NotFound, "call %s does not exist", c.ID)
+	}
+	return errcode.Newf(errcode.InvalidState, "cannot %s: call %s is %s", what, c.ID, st)
+}
+
+func badSide(s events.Side) error {
+	return errcode.Newf(errcode.InvalidParams, "side must be caller or callee, not %d", s)
+}
+
+// DecideCall turns a command into the events it causes, or an error; it never
+// changes c. now is the engine-clock time in Unix nanoseconds.
+func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
+	if d, ok := cmd.(Dial); ok {
+		return decideDial(c, d, now)
+	}
+	if c.Status == NoCall {
+		return nil, invalidState(c, "control")
+	}
+	switch cmd := cmd.(type) {
+	case Ring:
+		if c.Status != Connecting || !CallMachine.can(string(c.Status), evRing) {
+			return nil, invalidState(c, "ring")
+		}
+		if cmd.Timeout < 0 {
+			return nil, errcode.New(errcode.InvalidParams, "ring timeout must not be negative")
+		}
+		return []events.Event{events.CallRinging{Deadline: deadline(now, cmd.Timeout)}}, nil
+	case Answer:
+		if !CallMachine.can(string(c.Status), evAnswer) {
+			return nil, invalidState(c, "answer")
+		}
+		if c.Callee.Client != "" {
+			if cmd.Device == "" && len(c.Ringing) > 0 {
+				return nil, errcode.New(errcode.MissingParameter, "answer needs the device that answers")
+			}
+			if cmd.Device != "" && !slices.Contains(c.Ringing, cmd.Device) {
+				return nil, errcode.Newf(errcode.InvalidState, "device %q is not ringing for call %s", cmd.Device, c.ID)
+			}
+		}
+		return []events.Event{events.CallAnswered{Device: cmd.Device}}, nil
+	case Reject:
+		if c.Status != Connecting && c.Status != Ringing {
+			return nil, invalidState(c, "reject")
+		}
+		r := events.Rejected
+		if cmd.Busy {
+			r = events.Busy
+		}
+		return []events.Event{events.CallEnded{Reason: r, By: events.Callee}}, nil
+	case Ignore:
+		if c.Status != Ringing || c.Callee.Client == "" || c.Ignored {
+			return nil, invalidState(c, "ignore")
+		}
+		return []events.Event{events.CallIgnored{}}, nil
+	case Hangup:
+		if !cmd.By.Valid() {
+			return nil, badSide(cmd.By)
+		}
+		switch c.Status {
+		case Connecting, Ringing:
+			if cmd.By == events.Callee {
+				return []events.Event{events.CallEnded{Reason: events.Rejected, By: events.Callee}}, nil
+			}
+			return []events.Event{events.CallEnded{Reason: events.Canceled, By: events.Caller, Missed: c.Callee.Client != ""}}, nil
+		case Connected, Held:
+			return []events.Event{events.CallEnded{Reason: events.Hangup, By: cmd.By}}, nil
+		}
+		return nil, invalidState(c, "hang up")
+	case Hold:
+		if !cmd.By.Valid() {
+			return nil, badSide(cmd.By)
+		}
+		if c.Status != Connected && c.Status != Held {
+			return nil, invalidState(c, "hold")
+		}
+		if c.HeldBy(cmd.By) {
+			return nil, errcode.Newf(errcode.InvalidState, "cannot hold: the %s already holds call %s", cmd.By, c.ID)
+		}
+		return []events.Event{events.CallHeld{By: cmd.By}}, nil
+	case Resume:
+		if !cmd.By.Valid() {
+			return nil, badSide(cmd.By)
+		}
+		if c.Status != Held || !c.HeldBy(cmd.By) {
+			return nil, errcode.Newf(errcode.InvalidState, "cannot resume: the %s does not hold call %s (it is %s)", cmd.By, c.ID, c.Status)
+		}
+		return []events.Event{events.CallResumed{By: cmd.By}}, nil
+	case Mute:
+		if !cmd.Side.Valid() {
+			return nil, badSide(cmd.Side)
+		}
+		if !c.Status.Live() || c.MutedSide(cmd.Side) {
+			return nil, invalidState(c, "mute the "+cmd.Side.String())
+		}
+		return []events.Event{events.CallMuted{Side: cmd.Side}}, nil
+	case Unmute:
+		if !cmd.Side.Valid() {
+			return nil, badSide(cmd.Side)
+		}
+		if !c.Status.Live() || !c.MutedSide(cmd.Side) {
+			return nil, invalidState(c, "unmute the "+cmd.Side.String())
+		}
+		return []events.Event{events.CallUnmuted{Side: cmd.Side}}, nil
+	case Fail:
+		switch cmd.Reason {
+		case events.Busy, events.Failed, events.NoAnswer:
+		default:
+			return nil, errcode.Newf(errcode.InvalidParams, "a far end cannot end a call with reason %s", cmd.Reason)
+		}
+		if !c.Status.Live() {
+			return nil, invalidState(c, "fail")
+		}
+		if c.Status == Connected || c.Status == Held {
+			if cmd.Reason != events.Failed {
+				return nil, invalidState(c, "end with "+cmd.Reason.String())
+			}
+		}
+		missed := cmd.Reason == events.NoAnswer && c.Callee.Client != "" && c.ConnectAt == 0
+		return []events.Event{events.CallEnded{Reason: cmd.Reason, By: cmd.By, Missed: missed}}, nil
+	case RingTimeout:
+		if c.Status != Ringing || c.RingDeadline == 0 || now < c.RingDeadline {
+			return nil, nil // stale timer: nothing happens
+		}
+		return []events.Event{events.CallEnded{Reason: events.NoAnswer, Missed: c.Callee.Client != ""}}, nil
+	}
+	return nil, errcode.Newf(errcode.InvalidParams, "unknown call command %T", cmd)
+}
+
+func deadline(now int64, d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return now + int64(d)
+}
+
+func decideDial(c *Call, d Dial, now int64) ([]events.Event, error) {
+	if c.Status != NoCall {
+		return nil, errcode.Newf(errcode.AlreadyExists, "call %s already exists", c.ID)
+	}
+	if d.Caller.Client == "" && d.Caller.Number == "" {
+		return nil, errcode.New(errcode.MissingParameter, "dial needs a caller")
+	}
+	if d.Callee.Client == "" && d.Callee.Number == "" {
+		return nil, errcode.New(errcode.MissingParameter, "dial needs a callee")
+	}
+	if d.RingTimeout < 0 {
+		return nil, errcode.New(errcode.InvalidParams, "ring timeout must not be negative")
+	}
+	if d.Direction > events.Inbound {
+		return nil, errcode.Newf(errcode.InvalidParams, "unknown direction %d", d.Direction)
+	}
+	dialed := events.CallDialed{
+		Caller: d.Caller, Callee: d.Callee, CallerDevice: d.CallerDevice,
+		CallerID: d.CallerID, Destination: d.Destination, Direction: d.Direction,
+	}
+	if d.Callee.Client == "" {
+		return []events.Event{dialed}, nil
+	}
+	if len(d.Devices) == 0 {
+		return []events.Event{dialed, events.CallEnded{Reason: events.Failed}}, nil
+	}
+	ringing := events.CallRinging{Devices: slices.Clone(d.Devices), Deadline: deadline(now, d.RingTimeout)}
+	return []events.Event{dialed, ringing}, nil
+}
+
+// ApplyCall folds one event into the call. at is the event's engine-clock time.
+// An event that does not fit the state is an error (a journal that the current
+// code cannot fold: replay reports it as a divergence); c is then unchanged.
+func ApplyCall(c *Call, ev events.Event, at int64) error {
+	next := *c
+	if err := applyCall(&next, ev, at); err != nil {
+		return err
+	}
+	next.Version++
+	*c = next
+	return nil
+}
+
+func (c *Call) transition(event string) error {
+	to, err := CallMachine.fire(string(c.Status), event)
+	if err != nil {
+		return fmt.Errorf("call %s: %s in state %s: %w", c.ID, event, c.Status, err)
+	}
+	c.Prev, c.Status = c.Status, CallStatus(to)
+	return nil
+}
+
+func applyCall(c *Call, ev events.Event, at int64) error {
+	if _, ok := ev.(events.CallDialed); !ok && c.Status == NoCall {
+		return fmt.Errorf("call %s: %s before CallDialed", c.ID, ev.Type())
+	}
+	switch e := ev.(type) {
+	case events.CallDialed:
+		if c.Status != NoCall {
+			return fmt.Errorf("call %s: dialed twice", c.ID)
+		}
+		c.Status = Connecting
+		c.Caller, c.Callee = e.Caller, e.Callee
+		c.CallerDevice, c.CallerID, c.Destination, c.Direction = e.CallerDevice, e.CallerID, e.Destination, e.Direction
+		c.SetupAt = at
+	case events.CallRinging:
+		if err := c.transition(evRing); err != nil {
+			return err
+		}
+		c.Ringing = slices.Clone(e.Devices)
+		c.RingDeadline = e.Deadline
+		c.RingingAt = at
+	case events.CallAnswered:
+		if err := c.transition(evAnswer); err != nil {
+			return err
+		}
+		c.AnsweredDevice = e.Device
+		c.Ringing = nil
+		c.RingDeadline = 0
+		c.ConnectAt = at
+	case events.CallHeld:
+		if c.HeldBy(e.By) || !e.By.Valid() {
+			return fmt.Errorf("call %s: held twice by %s", c.ID, e.By)
+		}
+		if c.Status == Connected {
+			if err := c.transition(evHold); err != nil {
+				return err
+			}
+		} else if c.Status != Held {
+			return fmt.Errorf("call %s: held while %s", c.ID, c.Status)
+		}
+		c.setHeld(e.By, true)
+	case events.CallResumed:
+		if !c.HeldBy(e.By) {
+			return fmt.Errorf("call %s: resumed by %s that does not hold it", c.ID, e.By)
+		}
+		c.setHeld(e.By, false)
+		if !c.HeldByCaller && !c.HeldByCallee {
+			if err := c.transition(evResume); err != nil {
+				return err
+			}
+		}
+	case events.CallMuted:
+		if !c.Status.Live() || !e.Side.Valid() {
+			return fmt.Errorf("call %s: muted while %s", c.ID, c.Status)
+		}
+		c.setMuted(e.Side, true)
+	case events.CallUnmuted:
+		if !c.Status.Live() || !e.Side.Valid() {
+			return fmt.Errorf("call %s: unmuted while %s", c.ID, c.Status)
+		}
+		c.setMuted(e.Side, false)
+	case events.CallIgnored:
+		if c.Status != Ringing {
+			return fmt.Errorf("call %s: ignored while %s", c.ID, c.Status)
+		}
+		c.Ignored = true
+		c.Ringing = nil
+	case events.CallEnded:
+		if err := c.transition(evEnd); err != nil {
+			return err
+		}
+		c.Reason, c.EndedBy, c.Missed = e.Reason, e.By, e.Missed
+		c.ReleaseAt = at
+		c.Ringing = nil
+		c.RingDeadline = 0
+	default:
+		return fmt.Errorf("call %s: %s is not a call event", c.ID, ev.Type())
+	}
+	return nil
+}
+
+func (c *Call) setHeld(s events.Side, v bool) {
+	if s == events.Caller {
+		c.HeldByCaller = v
+	} else {
+		c.HeldByCallee = v
+	}
+}
+
+func (c *Call) setMuted(s events.Side, v bool) {
+	if s == events.Caller {
+		c.MutedCaller = v
+	} else {
+		c.MutedCallee = v
+	}
+}

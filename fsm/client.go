@@ -1,0 +1,253 @@
+package fsm
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/callengine/callengine/errcode"
+	"github.com/callengine/callengine/events"
+)
+
+// ClientStatus is the state of a client.
+type ClientStatus string
+
+const (
+	ClientUnknown ClientStatus = "unknown"
+	ClientActive  ClientStatus = "registered"
+	ClientGone    ClientStatus = "unregistered"
+)
+
+// Client is the state of one client (agent, softphone user). Its zero value is
+// a client that was never registered.
+type Client struct {
+	ID            string
+	Version       uint64
+	Status        ClientStatus // "" is read as ClientUnknown
+	Name          string
+	Numbers       []string // E.164
+	Extensions    []string
+	Devices       []events.Device
+	AcceptInbound bool
+	RegisteredAt  int64
+}
+
+func (c *Client) status() ClientStatus {
+	if c.Status == "" {
+		return ClientUnknown
+	}
+	return c.Status
+}
+
+// Registered reports whether the client is registered.
+func (c *Client) Registered() bool { return c.Status == ClientActive }
+
+// Device returns the device with the given id.
+func (c *Client) Device(id string) (events.Device, bool) {
+	for _, d := range c.Devices {
+		if d.ID == id {
+			return d, true
+		}
+	}
+	return events.Device{}, false
+}
+
+// DeviceIDs lists the ids of the client's devices, in registration order.
+func (c *Client) DeviceIDs() []string {
+	ids := make([]string, len(c.Devices))
+	for i, d := range c.Devices {
+		ids[i] = d.ID
+	}
+	return ids
+}
+
+// Clone returns a deep copy.
+func (c *Client) Clone() Client {
+	cp := *c
+	cp.Numbers = slices.Clone(c.Numbers)
+	cp.Extensions = slices.Clone(c.Extensions)
+	cp.Devices = slices.Clone(c.Devices)
+	return cp
+}
+
+// ClientCommand is a command addressed to one client.
+type ClientCommand interface{ clientCommand() }
+
+// Register registers the client (FEATURES CL1, CL2, CL7). Numbers must be
+// E.164, extensions 2 to 6 digits; device ids must be unique. Uniqueness of
+// numbers and extensions across clients is the directory's business (engine/),
+// which checks it before the command reaches here.
+type Register struct {
+	Name          string
+	Numbers       []string
+	Extensions    []string
+	Devices       []events.Device
+	AcceptInbound bool
+}
+
+// Unregister removes the client; its stream ends.
+type Unregister struct{}
+
+// AddDevice adds a device to a registered client.
+type AddDevice struct{ Device events.Device }
+
+// RemoveDevice removes a device from a registered client.
+type RemoveDevice struct{ ID string }
+
+// Update changes the client's settings.
+type Update struct {
+	Name          string
+	AcceptInbound bool
+}
+
+func (Register) clientCommand()     {}
+func (Unregister) clientCommand()   {}
+func (AddDevice) clientCommand()    {}
+func (RemoveDevice) clientCommand() {}
+func (Update) clientCommand()       {}
+
+func clientInvalid(c *Client, what string) error {
+	if c.status() != ClientActive {
+		return errcode.Newf(errcode.NotFound, "cannot %s: client %s is not registered", what, c.ID)
+	}
+	return errcode.Newf(errcode.InvalidState, "cannot %s: client %s is %s", what, c.ID, c.status())
+}
+
+func validDevice(d events.Device) error {
+	if strings.TrimSpace(d.ID) == "" {
+		return errcode.New(errcode.MissingParameter, "a device needs an id")
+	}
+	return nil
+}
+
+// DecideClient turns a client command into events, or an error.
+func DecideClient(c *Client, cmd ClientCommand, now int64) ([]events.Event, error) {
+	switch cmd := cmd.(type) {
+	case Register:
+		if !ClientMachine.can(string(c.status()), evRegister) {
+			return nil, errcode.Newf(errcode.AlreadyExists, "client %s is already registered", c.ID)
+		}
+		ev := events.ClientRegistered{Name: cmd.Name, AcceptInbound: cmd.AcceptInbound}
+		for _, n := range cmd.Numbers {
+			num, ok := NormalizeNumber(n)
+			if !ok {
+				return nil, errcode.Newf(errcode.InvalidParams, "number %q is not E.164", n)
+			}
+			if !slices.Contains(ev.Numbers, num) {
+				ev.Numbers = append(ev.Numbers, num)
+			}
+		}
+		for _, x := range cmd.Extensions {
+			if !ValidExtension(x) {
+				return nil, errcode.Newf(errcode.InvalidParams, "extension %q is not 2 to 6 digits", x)
+			}
+			if !slices.Contains(ev.Extensions, x) {
+				ev.Extensions = append(ev.Extensions, x)
+			}
+		}
+		for _, d := range cmd.Devices {
+			if err := validDevice(d); err != nil {
+				return nil, err
+			}
+			if slices.ContainsFunc(ev.Devices, func(o events.Device) bool { return o.ID == d.ID }) {
+				return nil, errcode.Newf(errcode.InvalidParams, "device %q listed twice", d.ID)
+			}
+			ev.Devices = append(ev.Devices, d)
+		}
+		return []events.Event{ev}, nil
+	case Unregister:
+		if !ClientMachine.can(string(c.status()), evUnregister) {
+			return nil, clientInvalid(c, "unregister")
+		}
+		return []events.Event{events.ClientUnregistered{}}, nil
+	case AddDevice:
+		if c.status() != ClientActive {
+			return nil, clientInvalid(c, "add a device")
+		}
+		if err := validDevice(cmd.Device); err != nil {
+			return nil, err
+		}
+		if _, ok := c.Device(cmd.Device.ID); ok {
+			return nil, errcode.Newf(errcode.AlreadyExists, "client %s already has device %q", c.ID, cmd.Device.ID)
+		}
+		return []events.Event{events.DeviceAdded{Device: cmd.Device}}, nil
+	case RemoveDevice:
+		if c.status() != ClientActive {
+			return nil, clientInvalid(c, "remove a device")
+		}
+		if _, ok := c.Device(cmd.ID); !ok {
+			return nil, errcode.Newf(errcode.NotFound, "client %s has no device %q", c.ID, cmd.ID)
+		}
+		return []events.Event{events.DeviceRemoved{ID: cmd.ID}}, nil
+	case Update:
+		if c.status() != ClientActive {
+			return nil, clientInvalid(c, "update")
+		}
+		if cmd.Name == c.Name && cmd.AcceptInbound == c.AcceptInbound {
+			return nil, nil // nothing changes, nothing is journaled
+		}
+		return []events.Event{events.ClientUpdated{Name: cmd.Name, AcceptInbound: cmd.AcceptInbound}}, nil
+	}
+	return nil, errcode.Newf(errcode.InvalidParams, "unknown client command %T", cmd)
+}
+
+// ApplyClient folds one event into the client.
+func ApplyClient(c *Client, ev events.Event, at int64) error {
+	next := c.Clone()
+	if err := applyClient(&next, ev, at); err != nil {
+		return err
+	}
+	next.Version++
+	*c = next
+	return nil
+}
+
+func (c *Client) transition(event string) error {
+	to, err := ClientMachine.fire(string(c.status()), event)
+	if err != nil {
+		return fmt.Errorf("client %s: %s in state %s: %w", c.ID, event, c.status(), err)
+	}
+	c.Status = ClientStatus(to)
+	return nil
+}
+
+func applyClient(c *Client, ev events.Event, at int64) error {
+	switch e := ev.(type) {
+	case events.ClientRegistered:
+		if err := c.transition(evRegister); err != nil {
+			return err
+		}
+		c.Name, c.AcceptInbound = e.Name, e.AcceptInbound
+		c.Numbers = slices.Clone(e.Numbers)
+		c.Extensions = slices.Clone(e.Extensions)
+		c.Devices = slices.Clone(e.Devices)
+		c.RegisteredAt = at
+	case events.ClientUnregistered:
+		if err := c.transition(evUnregister); err != nil {
+			return err
+		}
+		c.Devices = nil
+	case events.DeviceAdded:
+		if c.status() != ClientActive {
+			return fmt.Errorf("client %s: device added while %s", c.ID, c.status())
+		}
+		if _, ok := c.Device(e.Device.ID); ok {
+			return fmt.Errorf("client %s: device %q added twice", c.ID, e.Device.ID)
+		}
+		c.Devices = append(c.Devices, e.Device)
+	case events.DeviceRemoved:
+		i := slices.IndexFunc(c.Devices, func(d events.Device) bool { return d.ID == e.ID })
+		if c.status() != ClientActive || i < 0 {
+			return fmt.Errorf("client %s: device %q removed but not there", c.ID, e.ID)
+		}
+		c.Devices = slices.Delete(c.Devices, i, i+1)
+	case events.ClientUpdated:
+		if c.status() != ClientActive {
+			return fmt.Errorf("client %s: updated while %s", c.ID, c.status())
+		}
+		c.Name, c.AcceptInbound = e.Name, e.AcceptInbound
+	default:
+		return fmt.Errorf("client %s: %s is not a client event", c.ID, ev.Type())
+	}
+	return nil
+}
