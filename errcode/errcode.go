@@ -108,7 +108,7 @@ var (
 // CodeOf returns the code of err if it is or wraps an *Error, and "" otherwise.
 func CodeOf(err error) Code {
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e != nil {
 		return e.Code
 	}
 	return ""

@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/callengine/callengine/errcode"
@@ -45,13 +46,22 @@ func (e *Envelope) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return errcode.Wrap(errcode.Malformed, err, "event: bad time")
 	}
+	if at.Before(minTime) || at.After(maxTime) {
+		return errcode.Newf(errcode.Malformed, "event: time %s out of range", j.Time)
+	}
 	ev, err := decodeJSONPayload(t, j.Data)
+	if err == nil {
+		err = checkJSONPayload(ev)
+	}
 	if err != nil {
 		return errcode.Wrap(errcode.Malformed, err, "event: bad "+j.Type+" payload")
 	}
 	*e = Envelope{Seq: j.Seq, Stream: j.Stream, Version: j.Version, Type: t, Time: at.UnixNano(), Schema: j.Schema, Event: ev}
 	return nil
 }
+
+// minTime and maxTime bound the instants an Envelope's Time can hold.
+var minTime, maxTime = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
 func decodeJSONPayload(t Type, data json.RawMessage) (Event, error) {
 	if len(data) == 0 {
@@ -88,6 +98,31 @@ func decodeJSONPayload(t Type, data json.RawMessage) (Event, error) {
 		return jsonAs[CallEnded](data)
 	}
 	return nil, errcode.Newf(errcode.Malformed, "unknown type %d", t)
+}
+
+// checkJSONPayload refuses what DecodeBody refuses, so that every event read
+// from JSON can be journaled and read back: hold and mute events need a side,
+// CallEnded needs a reason.
+func checkJSONPayload(ev Event) error {
+	side := Caller
+	switch e := ev.(type) {
+	case CallHeld:
+		side = e.By
+	case CallResumed:
+		side = e.By
+	case CallMuted:
+		side = e.Side
+	case CallUnmuted:
+		side = e.Side
+	case CallEnded:
+		if e.Reason == NoReason {
+			return errcode.New(errcode.Malformed, "no end reason")
+		}
+	}
+	if !side.Valid() {
+		return errcode.New(errcode.Malformed, "no side")
+	}
+	return nil
 }
 
 func jsonAs[T Event](data json.RawMessage) (Event, error) {

@@ -1,7 +1,7 @@
 package events
 
 // Event is the payload of an envelope: one of the event structs of this
-// package. The set is closed; New returns an empty one for a Type.
+// package. The set is closed: only this package implements it.
 type Event interface {
 	Type() Type
 	appendBinary(b []byte) []byte

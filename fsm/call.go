@@ -240,6 +240,9 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		if !CallMachine.can(string(c.Status), evAnswer) {
 			return nil, invalidState(c, "answer")
 		}
+		if c.Ignored {
+			return nil, errcode.Newf(errcode.InvalidState, "cannot answer: the callee ignored call %s", c.ID)
+		}
 		if c.Callee.Client != "" {
 			if cmd.Device == "" && len(c.Ringing) > 0 {
 				return nil, errcode.New(errcode.MissingParameter, "answer needs the device that answers")
@@ -247,6 +250,8 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 			if cmd.Device != "" && !slices.Contains(c.Ringing, cmd.Device) {
 				return nil, errcode.Newf(errcode.InvalidState, "device %q is not ringing for call %s", cmd.Device, c.ID)
 			}
+		} else if cmd.Device != "" {
+			return nil, errcode.Newf(errcode.InvalidParams, "the callee of call %s is external: it answers without a device, not from %q", c.ID, cmd.Device)
 		}
 		return []events.Event{events.CallAnswered{Device: cmd.Device}}, nil
 	case Reject:
@@ -293,6 +298,9 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 			return nil, badSide(cmd.By)
 		}
 		if c.Status != Held || !c.HeldBy(cmd.By) {
+			if !c.Status.Live() {
+				return nil, invalidState(c, "resume")
+			}
 			return nil, errcode.Newf(errcode.InvalidState, "cannot resume: the %s does not hold call %s (it is %s)", cmd.By, c.ID, c.Status)
 		}
 		return []events.Event{events.CallResumed{By: cmd.By}}, nil
@@ -300,16 +308,22 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		if !cmd.Side.Valid() {
 			return nil, badSide(cmd.Side)
 		}
-		if !c.Status.Live() || c.MutedSide(cmd.Side) {
+		if !c.Status.Live() {
 			return nil, invalidState(c, "mute the "+cmd.Side.String())
+		}
+		if c.MutedSide(cmd.Side) {
+			return nil, errcode.Newf(errcode.InvalidState, "cannot mute the %s: already muted on call %s", cmd.Side, c.ID)
 		}
 		return []events.Event{events.CallMuted{Side: cmd.Side}}, nil
 	case Unmute:
 		if !cmd.Side.Valid() {
 			return nil, badSide(cmd.Side)
 		}
-		if !c.Status.Live() || !c.MutedSide(cmd.Side) {
+		if !c.Status.Live() {
 			return nil, invalidState(c, "unmute the "+cmd.Side.String())
+		}
+		if !c.MutedSide(cmd.Side) {
+			return nil, errcode.Newf(errcode.InvalidState, "cannot unmute the %s: not muted on call %s", cmd.Side, c.ID)
 		}
 		return []events.Event{events.CallUnmuted{Side: cmd.Side}}, nil
 	case Fail:
@@ -317,6 +331,9 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		case events.Busy, events.Failed, events.NoAnswer:
 		default:
 			return nil, errcode.Newf(errcode.InvalidParams, "a far end cannot end a call with reason %s", cmd.Reason)
+		}
+		if cmd.By != events.NoSide && !cmd.By.Valid() {
+			return nil, badSide(cmd.By)
 		}
 		if !c.Status.Live() {
 			return nil, invalidState(c, "fail")

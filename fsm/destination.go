@@ -48,9 +48,8 @@ func ParseDestination(s string) (Destination, error) {
 	if s == "" {
 		return Destination{}, errcode.New(errcode.MissingParameter, "destination is empty")
 	}
-	lower := strings.ToLower(s)
 	switch {
-	case strings.HasPrefix(lower, "sip:") || strings.HasPrefix(lower, "sips:"):
+	case hasScheme(s, "sip:") || hasScheme(s, "sips:"):
 		rest := s[strings.IndexByte(s, ':')+1:]
 		if i := strings.IndexAny(rest, ";?"); i >= 0 {
 			rest = rest[:i]
@@ -60,7 +59,7 @@ func ParseDestination(s string) (Destination, error) {
 			return Destination{}, errcode.Newf(errcode.InvalidParams, "destination %q is not a valid SIP URI", raw)
 		}
 		return Destination{Raw: raw, Kind: DestSIPURI, Number: user, Host: strings.ToLower(host)}, nil
-	case strings.HasPrefix(lower, "tel:"):
+	case hasScheme(s, "tel:"):
 		num, ok := normalizeE164(s[4:])
 		if !ok {
 			return Destination{}, errcode.Newf(errcode.InvalidParams, "destination %q is not a valid TEL URI", raw)
@@ -77,6 +76,13 @@ func ParseDestination(s string) (Destination, error) {
 		return Destination{Raw: raw, Kind: DestExtension, Number: s}, nil
 	}
 	return Destination{}, errcode.Newf(errcode.InvalidParams, "destination %q is neither an E.164 number, an extension, a SIP URI nor a TEL URI", raw)
+}
+
+// hasScheme reports whether s starts with the ASCII scheme, ignoring ASCII
+// case only: a byte-length prefix of s can fold-equal an ASCII string only if
+// it is ASCII itself (strings.ToLower(s) would turn "sİp:" into "sip:").
+func hasScheme(s, scheme string) bool {
+	return len(s) >= len(scheme) && strings.EqualFold(s[:len(scheme)], scheme)
 }
 
 // NormalizeNumber returns the E.164 form of a number, or ok=false.

@@ -2,42 +2,66 @@ package fsm
 
 import (
 	"context"
-	"sync"
+	"errors"
 
 	lfsm "github.com/looplab/fsm"
 )
 
-// A machine is a pool of looplab/fsm instances of one definition. Instances
-// hold no aggregate state between uses: each use sets the state first.
+// A machine is a looplab/fsm definition and the transition table it
+// defines. The table is read off looplab instances once, when the package
+// loads — every (state, event) pair is fired on a fresh instance — so that
+// deciding and folding are map lookups instead of a looplab Event per event
+// (which costs a context, callbacks and several allocations: too much at
+// tens of thousands of events per second). The looplab definition stays the
+// single source of the transitions.
 type machine struct {
 	initial string
 	events  lfsm.Events
-	pool    sync.Pool
+	table   map[transitionKey]string
 }
 
+type transitionKey struct{ state, event string }
+
 func newMachine(initial string, evs lfsm.Events) *machine {
-	m := &machine{initial: initial, events: evs}
-	m.pool.New = func() any { return lfsm.NewFSM(initial, evs, nil) }
+	m := &machine{initial: initial, events: evs, table: map[transitionKey]string{}}
+	states := map[string]bool{initial: true}
+	for _, e := range evs {
+		states[e.Dst] = true
+		for _, s := range e.Src {
+			states[s] = true
+		}
+	}
+	for s := range states {
+		for _, e := range evs {
+			f := lfsm.NewFSM(s, evs, nil)
+			if !f.Can(e.Name) {
+				continue
+			}
+			if err := f.Event(context.Background(), e.Name); err != nil {
+				var nt lfsm.NoTransitionError
+				if !errors.As(err, &nt) {
+					panic("fsm: looplab machine refused " + e.Name + " from " + s + ": " + err.Error())
+				}
+			}
+			m.table[transitionKey{s, e.Name}] = f.Current()
+		}
+	}
 	return m
 }
 
 // can reports whether event may fire in state.
 func (m *machine) can(state, event string) bool {
-	f := m.pool.Get().(*lfsm.FSM)
-	f.SetState(state)
-	ok := f.Can(event)
-	m.pool.Put(f)
+	_, ok := m.table[transitionKey{state, event}]
 	return ok
 }
 
-// fire returns the state that event leads to from state, or the looplab error.
+// fire returns the state that event leads to from state.
 func (m *machine) fire(state, event string) (string, error) {
-	f := m.pool.Get().(*lfsm.FSM)
-	f.SetState(state)
-	err := f.Event(context.Background(), event)
-	next := f.Current()
-	m.pool.Put(f)
-	return next, err
+	to, ok := m.table[transitionKey{state, event}]
+	if !ok {
+		return state, lfsm.InvalidEventError{Event: event, State: state}
+	}
+	return to, nil
 }
 
 // Definition returns a fresh looplab/fsm instance of the machine, for

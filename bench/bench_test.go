@@ -1,0 +1,63 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/callengine/callengine/engine"
+)
+
+func openEngine(b *testing.B, dir string) *engine.Engine {
+	b.Helper()
+	e, err := engine.Open(context.Background(), engine.Config{DataDir: dir, RingTimeout: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+// BenchmarkLifecycle: complete durable call life cycles (dial, ringing,
+// answer, hold, resume, hang up) from 1,000 concurrent callers. Target
+// ≥ 20,000 calls/s.
+func BenchmarkLifecycle(b *testing.B) {
+	e := openEngine(b, b.TempDir())
+	defer e.Close()
+	b.ResetTimer()
+	r, err := Lifecycle(context.Background(), e, max(b.N, 1000), 1000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(r.CallsPerSec, "calls/s")
+	b.ReportMetric(r.EventsPerSec, "events/s")
+	b.ReportMetric(float64(r.P50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(r.P99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(r.P999.Microseconds())/1000, "p999-ms")
+}
+
+// BenchmarkSoakHeapPerCall: live heap per connected call with 100,000
+// concurrent calls, then the time Open takes to restore them all. Targets
+// ≤ 4 KiB per call and ≤ 2 s. Run with -benchtime=1x.
+func BenchmarkSoakHeapPerCall(b *testing.B) {
+	const calls = 100_000
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		e := openEngine(b, dir)
+		s, err := Soak(context.Background(), e, calls, 1000)
+		if err != nil {
+			e.Close()
+			b.Fatal(err)
+		}
+		e.Close()
+		r, err := Restore(context.Background(), engine.Config{DataDir: dir, RingTimeout: time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r.LiveCalls != calls {
+			b.Fatalf("restored %d live calls, want %d", r.LiveCalls, calls)
+		}
+		b.ReportMetric(s.HeapBytesPerCall, "heap-B/call")
+		b.ReportMetric(float64(s.LiveCalls), "live-calls")
+		b.ReportMetric(r.Elapsed.Seconds(), "restore-s")
+	}
+}

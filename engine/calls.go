@@ -1,0 +1,369 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/callengine/callengine/actors"
+	"github.com/callengine/callengine/errcode"
+	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/fsm"
+)
+
+// DialRequest places a call from a client (C1).
+type DialRequest struct {
+	From     string // the calling client's id
+	Device   string // the device it dials from; optional
+	To       string // E.164 number, extension, sip: or tel: URI
+	CallerID string // optional number to present; one of the organisation's numbers
+}
+
+// InboundRequest is a call from outside for a client, reported by an adapter.
+type InboundRequest struct {
+	From     string // the caller's number (E.164) or URI
+	FromName string // the caller's display name
+	To       string // the called number, extension or URI
+}
+
+// Dial places a call. The destination is parsed and routed before anything is
+// journaled: an invalid or unknown destination is an error and no call exists.
+// A call to a client rings every device of the client at once; a call to a
+// number outside the engine goes to the Adapter. It returns when the call is
+// durable (state ringing for a client callee, connecting for an external one).
+func (e *Engine) Dial(ctx context.Context, req DialRequest) (Call, error) {
+	if err := e.checkOpen(); err != nil {
+		return Call{}, err
+	}
+	if req.From == "" {
+		return Call{}, errcode.New(errcode.MissingParameter, "dial needs the calling client (From)")
+	}
+	caller := e.dir.get(req.From)
+	if caller == nil || !caller.Registered() {
+		return Call{}, errcode.Newf(errcode.NotFound, "client %s is not registered", req.From)
+	}
+	if req.Device != "" {
+		if _, ok := caller.Device(req.Device); !ok {
+			return Call{}, errcode.Newf(errcode.InvalidParams, "client %s has no device %q", req.From, req.Device)
+		}
+	}
+	dest, err := fsm.ParseDestination(req.To)
+	if err != nil {
+		return Call{}, err
+	}
+	callerID, err := e.callerID(caller, req.CallerID)
+	if err != nil {
+		return Call{}, err
+	}
+	cmd := fsm.Dial{
+		Caller:       events.Party{Client: caller.ID, Number: callerID, Name: caller.Name},
+		CallerDevice: req.Device, CallerID: callerID, Destination: req.To,
+	}
+	callee, err := e.route(dest)
+	if err != nil {
+		return Call{}, err
+	}
+	if callee != nil {
+		if callee.ID == caller.ID {
+			return Call{}, errcode.New(errcode.InvalidParams, "a client cannot call itself")
+		}
+		cmd.Direction = events.Internal
+		cmd.Callee = events.Party{Client: callee.ID, Number: dest.Number, Name: callee.Name}
+		cmd.Devices = ringableDevices(callee)
+		cmd.RingTimeout = e.cfg.RingTimeout
+	} else {
+		if e.cfg.Adapter == nil {
+			return Call{}, errcode.Newf(errcode.Unavailable, "no adapter reaches %s", req.To)
+		}
+		cmd.Direction = events.Outbound
+		number := dest.Number
+		if dest.Kind == fsm.DestSIPURI {
+			number = "sip:" + dest.Number + "@" + dest.Host
+		}
+		cmd.Callee = events.Party{Number: number}
+	}
+	return e.newCall(ctx, cmd)
+}
+
+// Inbound places a call from outside to a client (C4). Adapters call it.
+func (e *Engine) Inbound(ctx context.Context, req InboundRequest) (Call, error) {
+	if err := e.checkOpen(); err != nil {
+		return Call{}, err
+	}
+	if strings.TrimSpace(req.From) == "" {
+		return Call{}, errcode.New(errcode.MissingParameter, "an inbound call needs a caller number")
+	}
+	dest, err := fsm.ParseDestination(req.To)
+	if err != nil {
+		return Call{}, err
+	}
+	callee, err := e.route(dest)
+	if err != nil {
+		return Call{}, err
+	}
+	if callee == nil {
+		return Call{}, errcode.Newf(errcode.NotFound, "no client answers %s", req.To)
+	}
+	from := req.From
+	if n, ok := fsm.NormalizeNumber(from); ok {
+		from = n
+	}
+	return e.newCall(ctx, fsm.Dial{
+		Caller:      events.Party{Number: from, Name: req.FromName},
+		Callee:      events.Party{Client: callee.ID, Number: dest.Number, Name: callee.Name},
+		Destination: req.To, Direction: events.Inbound,
+		Devices: ringableDevices(callee), RingTimeout: e.cfg.RingTimeout,
+	})
+}
+
+// ringableDevices lists the devices an inbound call rings: none for a client
+// that does not accept inbound calls (CL7).
+func ringableDevices(c *fsm.Client) []string {
+	if !c.AcceptInbound {
+		return nil
+	}
+	return c.DeviceIDs()
+}
+
+// route finds the client a destination addresses, or nil for a party outside
+// the engine. An extension that no client has is not_found.
+func (e *Engine) route(d fsm.Destination) (*fsm.Client, error) {
+	var c *fsm.Client
+	switch d.Kind {
+	case fsm.DestExtension:
+		if c = e.dir.byExtension(d.Number); c == nil {
+			return nil, errcode.Newf(errcode.NotFound, "no client has extension %s", d.Number)
+		}
+	case fsm.DestE164, fsm.DestTelURI:
+		c = e.dir.byNumber(d.Number)
+	case fsm.DestSIPURI:
+		if e.cfg.Domain != "" && strings.EqualFold(d.Host, e.cfg.Domain) {
+			if c = e.dir.byExtension(d.Number); c == nil {
+				if c = e.dir.byNumber(d.Number); c == nil {
+					if c = e.dir.get(d.Number); c == nil || !c.Registered() {
+						return nil, errcode.Newf(errcode.NotFound, "no client %s at %s", d.Number, d.Host)
+					}
+				}
+			}
+		}
+	}
+	return c, nil
+}
+
+// callerID picks the number a call presents: the requested one if the
+// organisation owns it, else the caller's first number or extension.
+func (e *Engine) callerID(c *fsm.Client, want string) (string, error) {
+	if want == "" {
+		if len(c.Numbers) > 0 {
+			return c.Numbers[0], nil
+		}
+		if len(c.Extensions) > 0 {
+			return c.Extensions[0], nil
+		}
+		return c.ID, nil
+	}
+	n, ok := fsm.NormalizeNumber(want)
+	if !ok {
+		return "", errcode.Newf(errcode.InvalidParams, "caller id %q is not an E.164 number", want)
+	}
+	if slices.Contains(e.cfg.Numbers, n) || e.dir.byNumber(n) != nil {
+		return n, nil
+	}
+	return "", errcode.Newf(errcode.Forbidden, "caller id %s is not a number of the organisation", n)
+}
+
+func (e *Engine) newCall(ctx context.Context, cmd fsm.Dial) (Call, error) {
+	id := e.cfg.IDs.NewID()
+	pid, err := actors.SpawnCall(e.root, e.deps, id, &fsm.Call{ID: id})
+	if err != nil {
+		return Call{}, err
+	}
+	e.live.add(id, pid)
+	call, err := e.request(ctx, pid, &actors.CallRequest{Ctx: ctx, Command: cmd})
+	if err != nil {
+		// Nothing was journaled: the call does not exist.
+		e.live.remove(id)
+		e.root.Stop(pid)
+		return Call{}, err
+	}
+	return call, nil
+}
+
+var replyPool = make(chan chan actors.CallResult, 4096)
+
+func getReply() chan actors.CallResult {
+	select {
+	case ch := <-replyPool:
+		return ch
+	default:
+		return make(chan actors.CallResult, 1)
+	}
+}
+
+func putReply(ch chan actors.CallResult) {
+	select {
+	case replyPool <- ch:
+	default:
+	}
+}
+
+// request sends req to a call actor and waits for the answer or ctx.
+func (e *Engine) request(ctx context.Context, pid *actor.PID, req *actors.CallRequest) (Call, error) {
+	req.Reply = getReply()
+	e.root.Send(pid, req)
+	select {
+	case r := <-req.Reply:
+		putReply(req.Reply)
+		if r.Err != nil {
+			return Call{}, r.Err
+		}
+		return callView(&r.Call, e.now()), nil
+	case <-ctx.Done():
+		// The reply channel may still be written to: do not reuse it.
+		return Call{}, ctx.Err()
+	}
+}
+
+// command runs cmd on a live call.
+func (e *Engine) command(ctx context.Context, callID string, cmd fsm.CallCommand) (Call, error) {
+	if err := e.checkOpen(); err != nil {
+		return Call{}, err
+	}
+	if callID == "" {
+		return Call{}, errcode.New(errcode.MissingParameter, "call id is empty")
+	}
+	pid := e.live.pid(callID)
+	if pid == nil {
+		return Call{}, e.goneCallError(callID)
+	}
+	return e.request(ctx, pid, &actors.CallRequest{Ctx: ctx, Command: cmd})
+}
+
+func (e *Engine) resolveCall(ctx context.Context, callID string, resolve func(*fsm.Call) (fsm.CallCommand, error)) (Call, error) {
+	if err := e.checkOpen(); err != nil {
+		return Call{}, err
+	}
+	pid := e.live.pid(callID)
+	if pid == nil {
+		return Call{}, e.goneCallError(callID)
+	}
+	return e.request(ctx, pid, &actors.CallRequest{Ctx: ctx, Resolve: resolve})
+}
+
+// Answer answers a ringing call from one of the callee's devices; the first
+// device to answer wins and every other stops ringing (CL2, C4).
+func (e *Engine) Answer(ctx context.Context, callID, device string) (Call, error) {
+	return e.command(ctx, callID, fsm.Answer{Device: device})
+}
+
+// Reject declines a call that has not been answered: silently (reason
+// rejected), or with a busy signal (reason busy) (C4).
+func (e *Engine) Reject(ctx context.Context, callID string, busy bool) (Call, error) {
+	return e.command(ctx, callID, fsm.Reject{Busy: busy})
+}
+
+// Ignore stops the callee's devices ringing without telling the caller, who
+// hears ringing until the ring timeout or until giving up (C4).
+func (e *Engine) Ignore(ctx context.Context, callID string) (Call, error) {
+	return e.command(ctx, callID, fsm.Ignore{})
+}
+
+// Hangup ends a call on behalf of side by: before an answer the caller's
+// hangup cancels the call and the callee's rejects it (C5).
+func (e *Engine) Hangup(ctx context.Context, callID string, by Side) (Call, error) {
+	return e.command(ctx, callID, fsm.Hangup{By: by})
+}
+
+// Hold puts a connected call on hold on behalf of side by (C8). Both sides
+// may hold at once; the call is connected again when neither does.
+func (e *Engine) Hold(ctx context.Context, callID string, by Side) (Call, error) {
+	return e.command(ctx, callID, fsm.Hold{By: by})
+}
+
+// Resume takes side by's hold off.
+func (e *Engine) Resume(ctx context.Context, callID string, by Side) (Call, error) {
+	return e.command(ctx, callID, fsm.Resume{By: by})
+}
+
+// Mute stops the engine forwarding side's audio (C9).
+func (e *Engine) Mute(ctx context.Context, callID string, side Side) (Call, error) {
+	return e.command(ctx, callID, fsm.Mute{Side: side})
+}
+
+// Unmute lets side's audio flow again.
+func (e *Engine) Unmute(ctx context.Context, callID string, side Side) (Call, error) {
+	return e.command(ctx, callID, fsm.Unmute{Side: side})
+}
+
+// Call returns a call by id (C13): from its actor while it lives, folded from
+// the journal once it has ended.
+func (e *Engine) Call(ctx context.Context, callID string) (Call, error) {
+	if err := e.checkOpen(); err != nil {
+		return Call{}, err
+	}
+	if pid := e.live.pid(callID); pid != nil {
+		ch := make(chan actors.CallResult, 1)
+		e.root.Send(pid, &actors.GetCall{Reply: ch})
+		select {
+		case r := <-ch:
+			if r.Err != nil {
+				return Call{}, r.Err
+			}
+			return callView(&r.Call, e.now()), nil
+		case <-ctx.Done():
+			return Call{}, ctx.Err()
+		}
+	}
+	c, err := actors.LoadCall(e.journal, callID)
+	if err != nil {
+		return Call{}, err
+	}
+	if c.Status == fsm.NoCall {
+		return Call{}, errcode.Newf(errcode.NotFound, "no call %s", callID)
+	}
+	return callView(&c, e.now()), nil
+}
+
+// Calls returns the live calls a client is on, oldest first.
+func (e *Engine) Calls(ctx context.Context, clientID string) ([]Call, error) {
+	if err := e.checkOpen(); err != nil {
+		return nil, err
+	}
+	ids := e.live.callsOf(clientID)
+	out := make([]Call, 0, len(ids))
+	for _, id := range ids {
+		c, err := e.Call(ctx, id)
+		if err != nil {
+			if errcode.CodeOf(err) == errcode.InvalidState || errcode.CodeOf(err) == errcode.NotFound {
+				continue // ended meanwhile
+			}
+			return nil, err
+		}
+		if c.State.Live() {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b Call) int {
+		if c := a.SetupAt.Compare(b.SetupAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// ActiveCalls returns a client's active calls as the SDKs list them: id,
+// from, to, state active|held|ringing, direction (C13).
+func (e *Engine) ActiveCalls(ctx context.Context, clientID string) ([]ActiveCall, error) {
+	calls, err := e.Calls(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ActiveCall, len(calls))
+	for i := range calls {
+		out[i] = activeCall(&calls[i], clientID)
+	}
+	return out, nil
+}

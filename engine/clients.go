@@ -1,0 +1,132 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/callengine/callengine/actors"
+	"github.com/callengine/callengine/errcode"
+	"github.com/callengine/callengine/fsm"
+)
+
+// ClientSpec describes a client to register (CL1, CL2, CL7).
+type ClientSpec struct {
+	ID         string
+	Name       string
+	Numbers    []string // E.164, unique across clients
+	Extensions []string // 2–6 digits, unique across clients
+	Devices    []Device
+	// RejectInbound makes the client never receive inbound calls (the SDKs'
+	// acceptInboundCalls=false). The zero value accepts them.
+	RejectInbound bool
+}
+
+// RegisterClient registers a client, or registers again one that was
+// unregistered. Its numbers and extensions must not belong to another client.
+func (e *Engine) RegisterClient(ctx context.Context, spec ClientSpec) (Client, error) {
+	if err := e.checkOpen(); err != nil {
+		return Client{}, err
+	}
+	if strings.TrimSpace(spec.ID) == "" || strings.ContainsAny(spec.ID, "/\x00") {
+		return Client{}, errcode.New(errcode.InvalidParams, "a client needs an id without '/'")
+	}
+	e.regMu.Lock()
+	defer e.regMu.Unlock()
+	for _, v := range append(slices.Clone(spec.Numbers), spec.Extensions...) {
+		key := v
+		if n, ok := fsm.NormalizeNumber(v); ok {
+			key = n
+		}
+		if other := e.dir.owner(key, spec.ID); other != "" {
+			return Client{}, errcode.Newf(errcode.AlreadyExists, "%s already belongs to client %s", v, other)
+		}
+	}
+	return e.clientCommand(ctx, spec.ID, true, fsm.Register{
+		Name: spec.Name, Numbers: spec.Numbers, Extensions: spec.Extensions,
+		Devices: spec.Devices, AcceptInbound: !spec.RejectInbound,
+	})
+}
+
+// UnregisterClient unregisters a client. Its live calls go on.
+func (e *Engine) UnregisterClient(ctx context.Context, id string) (Client, error) {
+	return e.clientCommand(ctx, id, false, fsm.Unregister{})
+}
+
+// AddDevice adds a device to a client (CL2).
+func (e *Engine) AddDevice(ctx context.Context, clientID string, d Device) (Client, error) {
+	return e.clientCommand(ctx, clientID, false, fsm.AddDevice{Device: d})
+}
+
+// RemoveDevice removes a device from a client.
+func (e *Engine) RemoveDevice(ctx context.Context, clientID, deviceID string) (Client, error) {
+	return e.clientCommand(ctx, clientID, false, fsm.RemoveDevice{ID: deviceID})
+}
+
+// SetAcceptInbound sets whether a client receives inbound calls (CL7).
+func (e *Engine) SetAcceptInbound(ctx context.Context, clientID string, accept bool) (Client, error) {
+	c := e.dir.get(clientID)
+	name := ""
+	if c != nil {
+		name = c.Name
+	}
+	return e.clientCommand(ctx, clientID, false, fsm.Update{Name: name, AcceptInbound: accept})
+}
+
+// Client returns a client by id.
+func (e *Engine) Client(ctx context.Context, id string) (Client, error) {
+	if err := e.checkOpen(); err != nil {
+		return Client{}, err
+	}
+	c := e.dir.get(id)
+	if c == nil {
+		return Client{}, errcode.Newf(errcode.NotFound, "no client %s", id)
+	}
+	return clientView(c), nil
+}
+
+// Clients returns every registered client, ordered by id.
+func (e *Engine) Clients(ctx context.Context) ([]Client, error) {
+	if err := e.checkOpen(); err != nil {
+		return nil, err
+	}
+	var out []Client
+	for _, c := range e.dir.list() {
+		if c.Registered() {
+			out = append(out, clientView(c))
+		}
+	}
+	slices.SortFunc(out, func(a, b Client) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func (e *Engine) clientCommand(ctx context.Context, id string, create bool, cmd fsm.ClientCommand) (Client, error) {
+	if err := e.checkOpen(); err != nil {
+		return Client{}, err
+	}
+	pid := e.dir.pid(id)
+	if pid == nil {
+		if !create {
+			return Client{}, errcode.Newf(errcode.NotFound, "no client %s", id)
+		}
+		c, err := actors.LoadClient(e.journal, id) // an unregistered client's stream may exist
+		if err != nil {
+			return Client{}, err
+		}
+		if err := e.startClient(&c); err != nil {
+			return Client{}, err
+		}
+		pid = e.dir.pid(id)
+	}
+	req := &actors.ClientRequest{Ctx: ctx, Command: cmd, Reply: make(chan actors.ClientResult, 1)}
+	e.root.Send(pid, req)
+	select {
+	case r := <-req.Reply:
+		if r.Err != nil {
+			return Client{}, r.Err
+		}
+		return clientView(&r.Client), nil
+	case <-ctx.Done():
+		return Client{}, ctx.Err()
+	}
+}

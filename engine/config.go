@@ -1,0 +1,80 @@
+package engine
+
+import (
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/callengine/callengine/clock"
+	"github.com/callengine/callengine/ids"
+)
+
+// Config configures an engine. The zero value is usable: a journal in
+// ./callengine-data, the wall clock, random time-ordered ids, a 60 s ring
+// timeout and no adapter (calls to numbers outside the engine are refused).
+type Config struct {
+	// DataDir holds the journal file (journal.db). Default "callengine-data".
+	DataDir string
+	// JournalPath overrides the journal file's path.
+	JournalPath string
+	// Clock is the engine's only source of time. Default clock.Real{}.
+	Clock clock.Clock
+	// IDs hands out call ids. Default ids.NewRandom(Clock).
+	IDs ids.Source
+	// RingTimeout is how long a call rings before it ends no-answer.
+	// Default 60 s; negative means no timeout.
+	RingTimeout time.Duration
+	// Adapter reaches parties outside the engine. Nil: such calls are refused
+	// with code unavailable.
+	Adapter Adapter
+	// Domain is the SIP domain whose URIs address this engine's clients.
+	Domain string
+	// Numbers are organisation numbers (E.164) that any client may present
+	// as caller id, besides the clients' own numbers.
+	Numbers []string
+	// Logger receives the engine's structured logs. Default: discarded.
+	Logger *slog.Logger
+	// Dispatcher schedules the actors. Nil: actors.PoolDispatcher, which
+	// reuses goroutines. The simulator gives a deterministic one.
+	Dispatcher actor.Dispatcher
+	// SubscriberBuffer is the number of events a subscription may fall
+	// behind before it is closed with code unavailable. Default 4096.
+	SubscriberBuffer int
+	// LockTimeout is how long Open waits for another process to release the
+	// journal file. Default 2 s.
+	LockTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.DataDir == "" {
+		c.DataDir = "callengine-data"
+	}
+	if c.JournalPath == "" {
+		c.JournalPath = filepath.Join(c.DataDir, "journal.db")
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	if c.IDs == nil {
+		c.IDs = ids.NewRandom(c.Clock)
+	}
+	if c.RingTimeout == 0 {
+		c.RingTimeout = 60 * time.Second
+	}
+	if c.RingTimeout < 0 {
+		c.RingTimeout = 0
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.SubscriberBuffer <= 0 {
+		c.SubscriberBuffer = 4096
+	}
+	if c.LockTimeout <= 0 {
+		c.LockTimeout = 2 * time.Second
+	}
+	return c
+}

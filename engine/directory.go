@@ -1,0 +1,233 @@
+package engine
+
+import (
+	"hash/maphash"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/callengine/callengine/fsm"
+)
+
+// directory is the projection of client streams: who is registered, with
+// which numbers, extensions and devices. It is rebuilt from the journal on
+// Open and kept current by PublishClient.
+type directory struct {
+	mu      sync.RWMutex
+	clients map[string]*fsm.Client // immutable snapshots, replaced whole
+	pids    map[string]*actor.PID
+	numbers map[string]string // E.164 → client id
+	exts    map[string]string // extension → client id
+}
+
+func newDirectory() *directory {
+	return &directory{
+		clients: map[string]*fsm.Client{}, pids: map[string]*actor.PID{},
+		numbers: map[string]string{}, exts: map[string]string{},
+	}
+}
+
+// put replaces the snapshot of a client.
+func (d *directory) put(c *fsm.Client) {
+	snap := c.Clone()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if old := d.clients[c.ID]; old != nil {
+		for _, n := range old.Numbers {
+			if d.numbers[n] == c.ID {
+				delete(d.numbers, n)
+			}
+		}
+		for _, x := range old.Extensions {
+			if d.exts[x] == c.ID {
+				delete(d.exts, x)
+			}
+		}
+	}
+	d.clients[c.ID] = &snap
+	if snap.Registered() {
+		for _, n := range snap.Numbers {
+			d.numbers[n] = c.ID
+		}
+		for _, x := range snap.Extensions {
+			d.exts[x] = c.ID
+		}
+	}
+}
+
+func (d *directory) get(id string) *fsm.Client {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.clients[id]
+}
+
+func (d *directory) pid(id string) *actor.PID {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.pids[id]
+}
+
+func (d *directory) setPID(id string, pid *actor.PID) {
+	d.mu.Lock()
+	d.pids[id] = pid
+	d.mu.Unlock()
+}
+
+func (d *directory) byNumber(n string) *fsm.Client {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.clients[d.numbers[n]]
+}
+
+func (d *directory) byExtension(x string) *fsm.Client {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.clients[d.exts[x]]
+}
+
+// owner returns the registered client other than self that holds number or
+// extension v.
+func (d *directory) owner(v, self string) string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	if id, ok := d.numbers[v]; ok && id != self {
+		return id
+	}
+	if id, ok := d.exts[v]; ok && id != self {
+		return id
+	}
+	return ""
+}
+
+func (d *directory) list() []*fsm.Client {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([]*fsm.Client, 0, len(d.clients))
+	for _, c := range d.clients {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (d *directory) allPIDs() []*actor.PID {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([]*actor.PID, 0, len(d.pids))
+	for _, p := range d.pids {
+		out = append(out, p)
+	}
+	return out
+}
+
+// liveCalls is the projection of call streams that have not ended: the actor
+// of each, and the calls each client is on. Sharded: every call's life cycle
+// passes through it twice.
+type liveCalls struct {
+	seed   maphash.Seed
+	shards [64]liveShard
+}
+
+type liveShard struct {
+	mu       sync.Mutex
+	pids     map[string]*actor.PID          // call id → actor
+	byClient map[string]map[string]struct{} // client id → call ids
+}
+
+func newLiveCalls() *liveCalls {
+	l := &liveCalls{seed: maphash.MakeSeed()}
+	for i := range l.shards {
+		l.shards[i].pids = map[string]*actor.PID{}
+		l.shards[i].byClient = map[string]map[string]struct{}{}
+	}
+	return l
+}
+
+func (l *liveCalls) shard(key string) *liveShard {
+	return &l.shards[maphash.String(l.seed, key)%uint64(len(l.shards))]
+}
+
+func (l *liveCalls) add(id string, pid *actor.PID) {
+	s := l.shard(id)
+	s.mu.Lock()
+	s.pids[id] = pid
+	s.mu.Unlock()
+}
+
+func (l *liveCalls) pid(id string) *actor.PID {
+	s := l.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pids[id]
+}
+
+func (l *liveCalls) remove(id string) {
+	s := l.shard(id)
+	s.mu.Lock()
+	delete(s.pids, id)
+	s.mu.Unlock()
+}
+
+func (l *liveCalls) join(client, call string) {
+	if client == "" {
+		return
+	}
+	s := l.shard(client)
+	s.mu.Lock()
+	m := s.byClient[client]
+	if m == nil {
+		m = make(map[string]struct{}, 1)
+		s.byClient[client] = m
+	}
+	m[call] = struct{}{}
+	s.mu.Unlock()
+}
+
+func (l *liveCalls) leave(client, call string) {
+	if client == "" {
+		return
+	}
+	s := l.shard(client)
+	s.mu.Lock()
+	if m := s.byClient[client]; m != nil {
+		delete(m, call)
+		if len(m) == 0 {
+			delete(s.byClient, client)
+		}
+	}
+	s.mu.Unlock()
+}
+
+func (l *liveCalls) callsOf(client string) []string {
+	s := l.shard(client)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.byClient[client]))
+	for id := range s.byClient[client] {
+		out = append(out, id)
+	}
+	return out
+}
+
+func (l *liveCalls) all() map[string]*actor.PID {
+	out := map[string]*actor.PID{}
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		for id, p := range s.pids {
+			out[id] = p
+		}
+		s.mu.Unlock()
+	}
+	return out
+}
+
+func (l *liveCalls) count() int {
+	n := 0
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		n += len(s.pids)
+		s.mu.Unlock()
+	}
+	return n
+}

@@ -1,0 +1,332 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/callengine/callengine/actors"
+	"github.com/callengine/callengine/errcode"
+	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/journal"
+)
+
+// Engine keeps the truth about every client and call. It is safe for
+// concurrent use. Open one with Open; Close it when done.
+type Engine struct {
+	cfg     Config
+	journal *journal.Journal
+	system  *actor.ActorSystem
+	root    *actor.RootContext
+	deps    *actors.Deps
+	dir     *directory
+	live    *liveCalls
+	bus     *bus
+	regMu   sync.Mutex // serialises registrations: numbers and extensions stay unique
+	closed  atomic.Bool
+	stats   RestoreStats
+}
+
+// RestoreStats tells what Open brought back from the journal.
+type RestoreStats struct {
+	Clients  int           // registered clients restored
+	Calls    int           // live calls restored
+	Events   int           // events folded
+	Duration time.Duration // wall time Open spent restoring
+}
+
+// Open opens (or creates) the journal of cfg and restores every client and
+// every call that had not ended. A journal that is damaged, not a journal, of
+// a newer schema, or locked by another process is an error with a stable
+// code; nothing is written then.
+func Open(ctx context.Context, cfg Config) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	if err := os.MkdirAll(filepath.Dir(cfg.JournalPath), 0o755); err != nil {
+		return nil, errcode.Wrap(errcode.Unavailable, err, "cannot create the data directory")
+	}
+	j, err := journal.Open(cfg.JournalPath, journal.Options{Timeout: cfg.LockTimeout})
+	if err != nil {
+		return nil, openError(err)
+	}
+	e := &Engine{cfg: cfg, journal: j, dir: newDirectory(), live: newLiveCalls(), bus: newBus(cfg.SubscriberBuffer)}
+	logger := cfg.Logger
+	e.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return logger.With(slog.String("lib", "protoactor"))
+	}))
+	e.root = actor.NewRootContext(e.system, nil).WithGuardian(
+		actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider))
+	dispatcher := cfg.Dispatcher
+	if dispatcher == nil {
+		dispatcher = actors.NewPoolDispatcher(1024, 300)
+	}
+	e.deps = &actors.Deps{
+		Journal: j, Clock: cfg.Clock, Publisher: publisher{e}, Log: logger, Dispatcher: dispatcher,
+	}
+	e.system.EventStream.Subscribe(e.deadLetter)
+	if err := e.restore(ctx); err != nil {
+		e.shutdown()
+		return nil, err
+	}
+	if cfg.Adapter != nil {
+		cfg.Adapter.Attach(e)
+	}
+	return e, nil
+}
+
+func openError(err error) error {
+	switch journal.Code(err) {
+	case "journal_corrupt":
+		return errcode.Wrap(errcode.JournalCorrupt, err, "the journal is damaged")
+	case "not_a_journal":
+		return errcode.Wrap(errcode.JournalCorrupt, err, "the file is not a callengine journal")
+	case "journal_newer_schema":
+		return errcode.Wrap(errcode.Unavailable, err, "the journal was written by a newer callengine")
+	case "journal_locked":
+		return errcode.Wrap(errcode.Unavailable, err, "the journal is held by another process")
+	}
+	return errcode.Wrap(errcode.Unavailable, err, "cannot open the journal")
+}
+
+// Close stops every actor and closes the journal. Calls and clients stay in
+// the journal: the next Open brings them back. Close is idempotent.
+func (e *Engine) Close() error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	return e.shutdown()
+}
+
+func (e *Engine) shutdown() error {
+	e.closed.Store(true)
+	var futures []*actor.Future
+	for _, pid := range e.live.all() {
+		futures = append(futures, e.root.StopFuture(pid))
+	}
+	for _, pid := range e.dir.allPIDs() {
+		futures = append(futures, e.root.StopFuture(pid))
+	}
+	for _, f := range futures {
+		_ = f.Wait()
+	}
+	e.bus.closeAll(errcode.New(errcode.Closed, "engine closed"))
+	e.system.Shutdown()
+	return e.journal.Close()
+}
+
+// Journal returns the engine's journal, for backups and replay.
+func (e *Engine) Journal() *journal.Journal { return e.journal }
+
+// Restored returns what Open brought back from the journal.
+func (e *Engine) Restored() RestoreStats { return e.stats }
+
+// LiveCalls returns how many calls have not ended.
+func (e *Engine) LiveCalls() int { return e.live.count() }
+
+func (e *Engine) now() int64 { return e.cfg.Clock.Now().UnixNano() }
+
+func (e *Engine) checkOpen() error {
+	if e.closed.Load() {
+		return errcode.New(errcode.Closed, "engine closed")
+	}
+	return nil
+}
+
+// restore folds every live stream of the journal and starts its actor.
+func (e *Engine) restore(ctx context.Context) error {
+	start := time.Now()
+	var clients, calls []string
+	err := e.journal.Live(func(stream string, _ uint64) error {
+		switch {
+		case strings.HasPrefix(stream, actors.ClientStreamPrefix):
+			clients = append(clients, strings.TrimPrefix(stream, actors.ClientStreamPrefix))
+		case strings.HasPrefix(stream, actors.CallStreamPrefix):
+			calls = append(calls, strings.TrimPrefix(stream, actors.CallStreamPrefix))
+		}
+		return nil
+	})
+	if err != nil {
+		return openError(err)
+	}
+	var folded atomic.Int64
+	for _, id := range clients {
+		c, err := actors.LoadClient(e.journal, id)
+		if err != nil {
+			return err
+		}
+		folded.Add(int64(c.Version))
+		if err := e.startClient(&c); err != nil {
+			return err
+		}
+	}
+	// Calls are independent of each other: fold them on every core.
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(calls); i += workers {
+				if ctx.Err() != nil {
+					errs[w] = ctx.Err()
+					return
+				}
+				c, err := actors.LoadCall(e.journal, calls[i])
+				if err == nil && !c.Status.Live() {
+					err = errcode.Newf(errcode.JournalCorrupt, "call %s is in the live set but folds to %q", c.ID, c.Status)
+				}
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				folded.Add(int64(c.Version))
+				if err := e.startCall(&c); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	e.stats = RestoreStats{Clients: len(clients), Calls: len(calls), Events: int(folded.Load()), Duration: time.Since(start)}
+	e.cfg.Logger.Info("restored", slog.Int("clients", len(clients)), slog.Int("calls", len(calls)),
+		slog.Duration("took", e.stats.Duration))
+	return nil
+}
+
+func (e *Engine) startClient(c *fsm.Client) error {
+	pid, err := actors.SpawnClient(e.root, e.deps, c.ID, c)
+	if err != nil {
+		return err
+	}
+	e.dir.setPID(c.ID, pid)
+	e.dir.put(c)
+	return nil
+}
+
+func (e *Engine) startCall(c *fsm.Call) error {
+	pid, err := actors.SpawnCall(e.root, e.deps, c.ID, c)
+	if err != nil {
+		return err
+	}
+	e.live.add(c.ID, pid)
+	e.live.join(c.Caller.Client, c.ID)
+	e.live.join(c.Callee.Client, c.ID)
+	if c.Status == fsm.Ringing && c.RingDeadline != 0 {
+		// The actor arms its ring timer when it starts. Wait for that, so that
+		// when Open returns every pending timer is armed on the clock.
+		ch := make(chan actors.CallResult, 1)
+		e.root.Send(pid, &actors.GetCall{Reply: ch})
+		<-ch
+	}
+	return nil
+}
+
+// deadLetter answers requests that reached an actor that had stopped (a call
+// that ended between the lookup and the delivery).
+func (e *Engine) deadLetter(msg any) {
+	dl, ok := msg.(*actor.DeadLetterEvent)
+	if !ok {
+		return
+	}
+	switch m := dl.Message.(type) {
+	case *actors.CallRequest:
+		id := strings.TrimPrefix(dl.PID.Id, actors.CallStreamPrefix)
+		m.Reply <- actors.CallResult{Err: e.goneCallError(id)}
+	case *actors.GetCall:
+		id := strings.TrimPrefix(dl.PID.Id, actors.CallStreamPrefix)
+		c, err := actors.LoadCall(e.journal, id)
+		if err == nil && c.Status == fsm.NoCall {
+			err = errcode.Newf(errcode.NotFound, "no call %s", id)
+		}
+		m.Reply <- actors.CallResult{Call: c, Err: err}
+	case *actors.ClientRequest:
+		m.Reply <- actors.ClientResult{Err: errcode.New(errcode.Closed, "engine closed")}
+	case *actors.GetClient:
+		m.Reply <- actors.ClientResult{Err: errcode.New(errcode.Closed, "engine closed")}
+	}
+}
+
+// goneCallError explains why a call has no actor: it ended, or never existed.
+func (e *Engine) goneCallError(id string) error {
+	if err := e.checkOpen(); err != nil {
+		return err
+	}
+	v, err := e.journal.StreamVersion(actors.CallStream(id))
+	if err != nil {
+		return errcode.Wrap(errcode.JournalCorrupt, err, "cannot read call "+id)
+	}
+	if v == 0 {
+		return errcode.Newf(errcode.NotFound, "no call %s", id)
+	}
+	return errcode.Newf(errcode.InvalidState, "call %s has ended", id)
+}
+
+// publisher is the engine's side of actors.Publisher: it keeps the
+// projections current and fans events out.
+type publisher struct{ e *Engine }
+
+func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
+	e := p.e
+	for _, ch := range changes {
+		switch ch.Envelope.Event.(type) {
+		case events.CallDialed:
+			e.live.join(c.Caller.Client, c.ID)
+			e.live.join(c.Callee.Client, c.ID)
+		case events.CallEnded:
+			e.live.remove(c.ID)
+			e.live.leave(c.Caller.Client, c.ID)
+			e.live.leave(c.Callee.Client, c.ID)
+		}
+	}
+	external := c.Direction != events.Internal && e.cfg.Adapter != nil
+	if !external && !e.bus.active() {
+		return
+	}
+	view := callView(c, e.now())
+	for _, ch := range changes {
+		ev := Event{Envelope: ch.Envelope, Prev: ch.Prev, State: ch.Status, Call: &view}
+		e.bus.publish(&ev)
+		if external {
+			e.cfg.Adapter.HandleEvent(ev)
+		}
+	}
+}
+
+func (p publisher) PublishClient(c *fsm.Client, envs []events.Envelope) {
+	p.e.dir.put(c)
+	if !p.e.bus.active() {
+		return
+	}
+	view := clientView(c)
+	for _, env := range envs {
+		p.e.bus.publish(&Event{Envelope: env, Client: &view})
+	}
+}
+
+// Subscribe delivers every event that matches f from now on, until ctx ends
+// or the subscription is closed (H2).
+func (e *Engine) Subscribe(ctx context.Context, f Filter) (*Subscription, error) {
+	if err := e.checkOpen(); err != nil {
+		return nil, err
+	}
+	return e.bus.add(ctx, f), nil
+}
+
+func (e *Engine) String() string {
+	return fmt.Sprintf("callengine(%s)", e.cfg.JournalPath)
+}

@@ -1,0 +1,19 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/callengine/callengine/actors"
+	"github.com/callengine/callengine/fsm"
+)
+
+// Config returns the engine's configuration with defaults applied.
+func (e *Engine) Config() Config { return e.cfg }
+
+// PanicCallForTest makes the actor of a call panic while it handles a command.
+func PanicCallForTest(e *Engine, id string) (Call, error) {
+	pid := e.live.pid(id)
+	return e.request(context.Background(), pid, &actors.CallRequest{
+		Resolve: func(*fsm.Call) (fsm.CallCommand, error) { panic("test panic") },
+	})
+}

@@ -1,0 +1,176 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/callengine/callengine/errcode"
+	"github.com/callengine/callengine/events"
+)
+
+// Event is a durable event as subscribers and adapters receive it. Seq is its
+// stable id: a consumer that sees an event twice (after re-subscribing) can
+// drop it by Seq (H2).
+type Event struct {
+	events.Envelope
+	// For call events: the call's state before and after this event (C2),
+	// and the call as the command that caused the event left it.
+	Prev, State CallState
+	Call        *Call
+	// For client events: the client after the event.
+	Client *Client
+}
+
+// CallID returns the id of the call the event belongs to, or "".
+func (e *Event) CallID() string {
+	if e.Call != nil {
+		return e.Call.ID
+	}
+	return ""
+}
+
+// Filter selects events. Empty fields select everything; a set field must
+// match. Clients matches the events of a client's own stream and of every
+// call the client is a party of; Lines matches calls by the caller's or the
+// callee's number or extension.
+type Filter struct {
+	Clients []string
+	Calls   []string
+	Lines   []string
+	Types   []events.Type
+}
+
+func (f *Filter) match(ev *Event) bool {
+	if len(f.Types) > 0 && !slices.Contains(f.Types, ev.Type) {
+		return false
+	}
+	if c := ev.Call; c != nil {
+		if len(f.Calls) > 0 && !slices.Contains(f.Calls, c.ID) {
+			return false
+		}
+		if len(f.Clients) > 0 && !slices.Contains(f.Clients, c.Caller.Client) && !slices.Contains(f.Clients, c.Callee.Client) {
+			return false
+		}
+		if len(f.Lines) > 0 && !slices.Contains(f.Lines, c.Caller.Number) && !slices.Contains(f.Lines, c.Callee.Number) {
+			return false
+		}
+		return true
+	}
+	if c := ev.Client; c != nil {
+		if len(f.Calls) > 0 || len(f.Lines) > 0 && !slices.ContainsFunc(f.Lines, func(l string) bool {
+			return slices.Contains(c.Numbers, l) || slices.Contains(c.Extensions, l)
+		}) {
+			return false
+		}
+		return len(f.Clients) == 0 || slices.Contains(f.Clients, c.ID)
+	}
+	return false
+}
+
+// ErrSlowSubscriber closes a subscription that fell SubscriberBuffer events
+// behind. Its code is unavailable; re-subscribe and de-duplicate by Seq.
+var ErrSlowSubscriber = errcode.New(errcode.Unavailable, "subscriber fell too far behind; its subscription was closed")
+
+// Subscription delivers the events that match its filter, in the order each
+// stream produced them.
+type Subscription struct {
+	bus    *bus
+	filter Filter
+	ch     chan Event
+	once   sync.Once
+	mu     sync.Mutex
+	err    error
+	stop   func() bool
+	gone   bool // removed from the bus; guarded by bus.mu
+}
+
+// Events returns the channel of events. It is closed when the subscription
+// ends; Err then says why.
+func (s *Subscription) Events() <-chan Event { return s.ch }
+
+// Err returns why the subscription ended: nil after Close, the context's
+// error, ErrSlowSubscriber, or a closed engine.
+func (s *Subscription) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Close ends the subscription.
+func (s *Subscription) Close() { s.end(nil) }
+
+func (s *Subscription) end(err error) {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.err = err
+		s.mu.Unlock()
+		s.bus.remove(s)
+		if s.stop != nil {
+			s.stop()
+		}
+		close(s.ch)
+	})
+}
+
+type bus struct {
+	mu     sync.Mutex // serialises publish against end
+	subs   atomic.Pointer[[]*Subscription]
+	buffer int
+}
+
+func newBus(buffer int) *bus {
+	b := &bus{buffer: buffer}
+	b.subs.Store(&[]*Subscription{})
+	return b
+}
+
+func (b *bus) active() bool { return len(*b.subs.Load()) > 0 }
+
+func (b *bus) add(ctx context.Context, f Filter) *Subscription {
+	s := &Subscription{bus: b, filter: f, ch: make(chan Event, b.buffer)}
+	b.mu.Lock()
+	cur := *b.subs.Load()
+	next := append(slices.Clip(cur), s)
+	b.subs.Store(&next)
+	b.mu.Unlock()
+	if ctx.Done() != nil {
+		s.stop = context.AfterFunc(ctx, func() { s.end(ctx.Err()) })
+	}
+	return s
+}
+
+func (b *bus) remove(s *Subscription) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	cur := *b.subs.Load()
+	next := slices.DeleteFunc(slices.Clone(cur), func(x *Subscription) bool { return x == s })
+	b.subs.Store(&next)
+	s.gone = true
+}
+
+func (b *bus) publish(ev *Event) {
+	for _, s := range *b.subs.Load() {
+		if !s.filter.match(ev) {
+			continue
+		}
+		b.mu.Lock()
+		if !s.gone {
+			select {
+			case s.ch <- *ev:
+			default:
+				b.mu.Unlock()
+				s.end(ErrSlowSubscriber)
+				continue
+			}
+		}
+		b.mu.Unlock()
+	}
+}
+
+func (b *bus) closeAll(err error) {
+	for _, s := range *b.subs.Load() {
+		s.end(err)
+	}
+}

@@ -1,0 +1,424 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"math"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sample is one event of the round-trip table. Every event type has at least
+// one sample (TestEveryTypeHasSample), with every field set where the type has
+// fields.
+type sample struct {
+	name string
+	at   int64 // engine-clock Unix nanoseconds
+	ev   Event
+}
+
+var samples = []sample{
+	{"ClientRegistered/full", 1_700_000_000_123_456_789, ClientRegistered{
+		Name:       "Zoë 山田 🚀",
+		Numbers:    []string{"+4915112345678", "+81-3-1234-5678", "sip:ålesund@example.org"},
+		Extensions: []string{"101", "٢٠٢"},
+		Devices: []Device{
+			{ID: "dev-1", Kind: "sip", Contact: "sip:zoë@10.0.0.1:5060"},
+			{ID: "tab-🚀", Kind: "webrtc", Contact: "wss://edge/ü?x=<1>&y=\"2\""},
+			{ID: "loop", Kind: "loopback", Contact: "\u2028line\tsep\\"},
+		},
+		AcceptInbound: true,
+	}},
+	{"ClientRegistered/one-each", -1, ClientRegistered{
+		Name:       "Ελένη",
+		Numbers:    []string{"1"},
+		Extensions: []string{"x"},
+		Devices:    []Device{{ID: "d"}},
+	}},
+	{"ClientUnregistered", -1_234_567_890_123_456_789, ClientUnregistered{}},
+	{"DeviceAdded", 86_400_000_000_001, DeviceAdded{Device: Device{ID: "端末-2", Kind: "webrtc", Contact: "peer://Ω"}}},
+	{"DeviceRemoved", -999_999_999, DeviceRemoved{ID: "dev-ß"}},
+	{"ClientUpdated", math.MaxInt64, ClientUpdated{Name: "Ærøskøbing ☎", AcceptInbound: true}},
+	{"CallDialed/outbound", math.MinInt64, CallDialed{
+		Caller:       Party{Client: "cl-Алиса", Number: "+15550100", Name: "Алиса"},
+		Callee:       Party{Number: "+442079460000", Name: "Bob 🎧"},
+		CallerDevice: "dev-1",
+		CallerID:     "+15550100",
+		Destination:  "0044 20 7946 0000 …",
+		Direction:    Outbound,
+	}},
+	{"CallDialed/inbound", 1, CallDialed{
+		Caller:       Party{Number: "+4930123456", Name: "Extern"},
+		Callee:       Party{Client: "cl-2", Number: "200", Name: "Zweiter"},
+		CallerDevice: "trunk-ä",
+		CallerID:     "anonymous",
+		Destination:  "200",
+		Direction:    Inbound,
+	}},
+	{"CallDialed/internal", -1_000_000_000_000_000_001, CallDialed{
+		Caller:       Party{Client: "a", Number: "101", Name: "A"},
+		Callee:       Party{Client: "b", Number: "102", Name: "B"},
+		CallerDevice: "d",
+		CallerID:     "101",
+		Destination:  "102",
+		Direction:    Internal,
+	}},
+	{"CallRinging/deadline-negative", -42, CallRinging{Devices: []string{"dev-1", "dev-2", "端末"}, Deadline: -1_234_567_890_123}},
+	{"CallRinging/deadline-max", 123_456_789, CallRinging{Devices: []string{"only"}, Deadline: math.MaxInt64}},
+	{"CallAnswered", 1_600_000_000_000_000_007, CallAnswered{Device: "dev-2 ✓"}},
+	{"CallHeld/caller", -7, CallHeld{By: Caller}},
+	{"CallHeld/callee", 7, CallHeld{By: Callee}},
+	{"CallResumed", -8, CallResumed{By: Callee}},
+	{"CallMuted", -9, CallMuted{Side: Caller}},
+	{"CallUnmuted", -10, CallUnmuted{Side: Callee}},
+	{"CallIgnored", -11, CallIgnored{}},
+	{"CallEnded/hangup", -12, CallEnded{Reason: Hangup, By: Caller}},
+	{"CallEnded/busy", -13, CallEnded{Reason: Busy, By: Callee}},
+	{"CallEnded/no-answer", -14, CallEnded{Reason: NoAnswer, Missed: true}},
+	{"CallEnded/failed", -15, CallEnded{Reason: Failed}},
+	{"CallEnded/transferred", -16, CallEnded{Reason: Transferred, By: Callee}},
+	{"CallEnded/rejected", -17, CallEnded{Reason: Rejected, By: Callee, Missed: true}},
+	{"CallEnded/canceled", -18, CallEnded{Reason: Canceled, By: Caller, Missed: true}},
+	{"CallEnded/missed", -19, CallEnded{Reason: Missed, By: Callee, Missed: true}},
+}
+
+// envelopeOf places sample i in an envelope with every field set.
+func envelopeOf(i int, s sample) Envelope {
+	seq := uint64(i)*1_000_003 + 1
+	if i == 0 {
+		seq = math.MaxUint64
+	}
+	return Envelope{
+		Seq:     seq,
+		Stream:  "call/01HZX…-" + s.name + `-"q"\<&>`,
+		Version: uint64(i)*300 + 1,
+		Type:    s.ev.Type(),
+		Time:    s.at,
+		Schema:  SchemaVersion,
+		Event:   s.ev,
+	}
+}
+
+func TestEveryTypeHasSample(t *testing.T) {
+	covered := map[Type]bool{}
+	for _, s := range samples {
+		covered[s.ev.Type()] = true
+	}
+	known := 0
+	for i := 0; i <= math.MaxUint16; i++ {
+		typ := Type(i)
+		name := typ.String()
+		parsed, ok := ParseType(name)
+		if ok && parsed != typ {
+			t.Errorf("ParseType(%q) = %v, %v for type %d", name, parsed, ok, i)
+		}
+		if !ok {
+			if want := "Type(" + itoa(i) + ")"; name != want {
+				t.Errorf("Type(%d).String() = %q, want %q", i, name, want)
+			}
+			if covered[typ] {
+				t.Errorf("sample of type %d, which has no name", i)
+			}
+			continue
+		}
+		known++
+		if !covered[typ] {
+			t.Errorf("type %d (%s) has no sample in the round-trip table", i, name)
+		}
+	}
+	if known != len(typeNames) {
+		t.Errorf("found %d named types, typeNames has %d", known, len(typeNames))
+	}
+}
+
+// TestEveryPayloadStructHasSample reads the package source: every type with a
+// Type() method is an event and must be in the table, even when it was
+// forgotten in typeNames.
+func TestEveryPayloadStructHasSample(t *testing.T) {
+	fset := token.NewFileSet()
+	names, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []*ast.File
+	for _, name := range names {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	have := map[string]bool{}
+	for _, s := range samples {
+		have[reflect.TypeOf(s.ev).Name()] = true
+	}
+	found := 0
+	for _, f := range files {
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok || fn.Recv == nil || fn.Name.Name != "Type" || len(fn.Recv.List) != 1 {
+				continue
+			}
+			id, ok := fn.Recv.List[0].Type.(*ast.Ident)
+			if !ok {
+				continue
+			}
+			found++
+			if !have[id.Name] {
+				t.Errorf("event %s has no sample in the round-trip table", id.Name)
+			}
+		}
+	}
+	if found != len(typeNames) {
+		t.Errorf("%d types with a Type method, %d named types", found, len(typeNames))
+	}
+}
+
+func TestSamplesAreValid(t *testing.T) {
+	for _, s := range samples {
+		if !strings.HasPrefix(s.name, s.ev.Type().String()) {
+			t.Errorf("sample %q holds a %s", s.name, s.ev.Type())
+		}
+	}
+}
+
+func TestBodyRoundTrip(t *testing.T) {
+	for i, s := range samples {
+		t.Run(s.name, func(t *testing.T) {
+			want := envelopeOf(i, s)
+			b := EncodeBody(nil, s.at, s.ev)
+			got := Envelope{Seq: want.Seq, Stream: want.Stream, Version: want.Version}
+			if err := DecodeBody(b, &got); err != nil {
+				t.Fatalf("DecodeBody(% x): %v", b, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("round trip:\n got %#v\nwant %#v", got, want)
+			}
+			// EncodeBody appends.
+			prefix := []byte("prefix")
+			b2 := EncodeBody(prefix, s.at, s.ev)
+			if !bytes.HasPrefix(b2, prefix) || !bytes.Equal(b2[len(prefix):], b) {
+				t.Fatalf("EncodeBody with a prefix = % x, want prefix + % x", b2, b)
+			}
+		})
+	}
+}
+
+func TestMarshalRoundTrip(t *testing.T) {
+	for i, s := range samples {
+		t.Run(s.name, func(t *testing.T) {
+			want := envelopeOf(i, s)
+			b := Marshal(nil, &want)
+			got, err := Unmarshal(b)
+			if err != nil {
+				t.Fatalf("Unmarshal(% x): %v", b, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("round trip:\n got %#v\nwant %#v", got, want)
+			}
+			// The envelope ends with the body EncodeBody writes.
+			if body := EncodeBody(nil, s.at, s.ev); !bytes.HasSuffix(b, body) {
+				t.Fatalf("Marshal = % x, does not end with body % x", b, body)
+			}
+			prefix := []byte{1, 2, 3}
+			if b2 := Marshal(prefix, &want); !bytes.Equal(b2[3:], b) || !bytes.Equal(b2[:3], prefix) {
+				t.Fatalf("Marshal with a prefix = % x", b2)
+			}
+		})
+	}
+}
+
+func TestJSONRoundTrip(t *testing.T) {
+	for i, s := range samples {
+		t.Run(s.name, func(t *testing.T) {
+			want := envelopeOf(i, s)
+			b, err := json.Marshal(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got Envelope
+			if err := got.UnmarshalJSON(b); err != nil {
+				t.Fatalf("UnmarshalJSON(%s): %v", b, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("round trip of %s:\n got %#v\nwant %#v", b, got, want)
+			}
+			var viaPkg Envelope
+			if err := json.Unmarshal(b, &viaPkg); err != nil {
+				t.Fatalf("json.Unmarshal(%s): %v", b, err)
+			}
+			if !reflect.DeepEqual(viaPkg, want) {
+				t.Fatalf("json.Unmarshal round trip:\n got %#v\nwant %#v", viaPkg, want)
+			}
+			// Pointer and value marshal alike.
+			bp, err := json.Marshal(&want)
+			if err != nil || !bytes.Equal(bp, b) {
+				t.Fatalf("json.Marshal(&env) = %s, %v; want %s", bp, err, b)
+			}
+
+			// The JSON is for people: type by name, time in RFC 3339 with
+			// nanoseconds, payload under "data".
+			var raw map[string]json.RawMessage
+			if err := json.Unmarshal(b, &raw); err != nil {
+				t.Fatal(err)
+			}
+			var typ, at string
+			_ = json.Unmarshal(raw["type"], &typ)
+			_ = json.Unmarshal(raw["time"], &at)
+			if typ != s.ev.Type().String() {
+				t.Errorf("type = %q, want %q", typ, s.ev.Type())
+			}
+			if wantAt := time.Unix(0, s.at).UTC().Format(time.RFC3339Nano); at != wantAt {
+				t.Errorf("time = %q, want %q", at, wantAt)
+			}
+			for _, k := range []string{"seq", "stream", "version", "type", "time", "schema", "data"} {
+				if _, ok := raw[k]; !ok {
+					t.Errorf("JSON %s has no %q", b, k)
+				}
+			}
+		})
+	}
+}
+
+// TestJSONTimes checks that every nanosecond survives the RFC 3339 text, at
+// both ends of the int64 range and around the epoch.
+func TestJSONTimes(t *testing.T) {
+	times := []int64{
+		0, 1, -1, 999_999_999, -999_999_999, 1_000_000_000, -1_000_000_000, -1_000_000_001,
+		1_700_000_000_000_000_000, 1_700_000_000_000_000_001, 1_700_000_000_100_000_000,
+		-1_234_567_890_123_456_789, math.MaxInt64, math.MaxInt64 - 1, math.MinInt64, math.MinInt64 + 1,
+		951_782_400_000_000_000, // 2000-02-29
+	}
+	for _, at := range times {
+		want := Envelope{Seq: 1, Stream: "s", Version: 1, Type: TypeCallIgnored, Time: at, Schema: SchemaVersion, Event: CallIgnored{}}
+		b, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Envelope
+		if err := got.UnmarshalJSON(b); err != nil {
+			t.Fatalf("time %d: UnmarshalJSON(%s): %v", at, b, err)
+		}
+		if got.Time != at {
+			t.Errorf("time %d: JSON %s reads back as %d", at, b, got.Time)
+		}
+		if !got.At().Equal(time.Unix(0, at)) || got.At().Location() != time.UTC {
+			t.Errorf("time %d: At() = %v", at, got.At())
+		}
+	}
+}
+
+// TestJSONTimeZones reads times written with an offset: the instant counts,
+// not the zone.
+func TestJSONTimeZones(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want int64
+	}{
+		{"2023-11-14T22:13:20.123456789Z", 1_700_000_000_123_456_789},
+		{"2023-11-15T00:13:20.123456789+02:00", 1_700_000_000_123_456_789},
+		{"2023-11-14T17:13:20.123456789-05:00", 1_700_000_000_123_456_789},
+		{"1969-12-31T23:59:59.999999999Z", -1},
+		{"1970-01-01T00:00:00Z", 0},
+		{"1677-09-21T00:12:43.145224192Z", math.MinInt64},
+		{"2262-04-11T23:47:16.854775807Z", math.MaxInt64},
+	} {
+		var env Envelope
+		in := `{"seq":1,"stream":"s","version":1,"type":"CallIgnored","time":"` + tc.text + `","schema":1,"data":{}}`
+		if err := env.UnmarshalJSON([]byte(in)); err != nil {
+			t.Errorf("%s: %v", tc.text, err)
+			continue
+		}
+		if env.Time != tc.want {
+			t.Errorf("%s: Time = %d, want %d", tc.text, env.Time, tc.want)
+		}
+	}
+}
+
+// TestJSONPayloadOptional: events without fields need no "data".
+func TestJSONPayloadOptional(t *testing.T) {
+	for _, in := range []string{
+		`{"type":"CallIgnored","time":"2020-01-01T00:00:00Z"}`,
+		`{"type":"CallIgnored","time":"2020-01-01T00:00:00Z","data":null}`,
+		`{"type":"ClientUnregistered","time":"2020-01-01T00:00:00Z","data":{}}`,
+	} {
+		var env Envelope
+		if err := env.UnmarshalJSON([]byte(in)); err != nil {
+			t.Errorf("%s: %v", in, err)
+		} else if env.Event == nil || env.Event.Type() != env.Type {
+			t.Errorf("%s: event %#v for type %v", in, env.Event, env.Type)
+		}
+	}
+}
+
+func TestEnvelopeString(t *testing.T) {
+	env := Envelope{Seq: 42, Stream: "call/c-1", Version: 3, Type: TypeCallHeld, Time: -1, Event: CallHeld{By: Caller}}
+	if got, want := env.String(), "#42 call/c-1@3 1969-12-31T23:59:59.999999999Z CallHeld"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+}
+
+func TestEnds(t *testing.T) {
+	for _, s := range samples {
+		want := s.ev.Type() == TypeCallEnded || s.ev.Type() == TypeClientUnregistered
+		if got := Ends(s.ev); got != want {
+			t.Errorf("Ends(%s) = %v, want %v", s.name, got, want)
+		}
+	}
+}
+
+func TestEnumText(t *testing.T) {
+	for _, s := range []Side{Caller, Callee} {
+		b, _ := s.MarshalText()
+		var back Side
+		if err := back.UnmarshalText(b); err != nil || back != s {
+			t.Errorf("side %d: %q reads back as %d, %v", s, b, back, err)
+		}
+		if p, ok := ParseSide(s.String()); !ok || p != s {
+			t.Errorf("ParseSide(%q) = %v, %v", s, p, ok)
+		}
+		if s.Other().Other() != s || s.Other() == s || !s.Valid() {
+			t.Errorf("side %d: Other/Valid wrong", s)
+		}
+	}
+	if NoSide.Valid() || NoSide.Other() != NoSide || NoSide.String() != "" || Side(3).Valid() {
+		t.Error("NoSide / Side(3) misbehave")
+	}
+	for r := Hangup; r <= Missed; r++ {
+		b, _ := r.MarshalText()
+		var back Reason
+		if err := back.UnmarshalText(b); err != nil || back != r {
+			t.Errorf("reason %d: %q reads back as %d, %v", r, b, back, err)
+		}
+	}
+	if _, ok := ParseReason(""); ok {
+		t.Error(`ParseReason("") succeeded`)
+	}
+	if got := Reason(9).String(); got != "reason(9)" {
+		t.Errorf("Reason(9) = %q", got)
+	}
+	for d := Internal; d <= Inbound; d++ {
+		b, _ := d.MarshalText()
+		var back Direction
+		if err := back.UnmarshalText(b); err != nil || back != d {
+			t.Errorf("direction %d: %q reads back as %d, %v", d, b, back, err)
+		}
+	}
+	if got := Direction(3).String(); got != "direction(3)" {
+		t.Errorf("Direction(3) = %q", got)
+	}
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}

@@ -1,0 +1,434 @@
+package journal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Record is one record read from the journal. Data is a copy owned by the
+// caller: it stays valid after the callback returns and may be kept or
+// modified.
+type Record struct {
+	Seq     uint64 // global sequence number, from 1
+	Stream  string // the stream it belongs to
+	Version uint64 // its version within the stream, from 1
+	Data    []byte // the bytes given to Append
+}
+
+// Reads copy records out of the file in chunks of at most this many records
+// or bytes, then call the callback outside of any transaction.
+const (
+	chunkRecords = 1024
+	chunkBytes   = 4 << 20
+	arenaBlock   = 64 << 10
+)
+
+// copier copies record data into shared blocks that are never reused, so
+// each Data may be kept by the caller.
+type copier struct{ block []byte }
+
+func (c *copier) copy(b []byte) []byte {
+	if len(b) > arenaBlock/4 {
+		return append([]byte(nil), b...)
+	}
+	if cap(c.block)-len(c.block) < len(b) {
+		c.block = make([]byte, 0, arenaBlock)
+	}
+	start := len(c.block)
+	c.block = append(c.block, b...)
+	return c.block[start:len(c.block):len(c.block)]
+}
+
+// ReadStream calls fn for every record of stream with Version >= fromVersion,
+// in version order (fromVersion 0 reads from the start). It stops at the first
+// error of fn and returns it. Records committed while ReadStream runs may or
+// may not be included. A record that fails its checksum, or an index that
+// does not match its records, returns ErrCorrupt. An unknown stream calls fn
+// never and returns nil.
+func (j *Journal) ReadStream(stream string, fromVersion uint64, fn func(Record) error) error {
+	if fromVersion == 0 {
+		fromVersion = 1
+	}
+	recs := make([]Record, 0, 16)
+	var pend, scratch []indexEntry
+	for {
+		var more bool
+		recs = recs[:0]
+		// The pending runs are copied before the transaction starts: runs
+		// flushed in between are then in the transaction's index.
+		pend = j.pend.copyRuns(stream, pend[:0])
+		err := j.view(func(tx *bolt.Tx) error {
+			var err error
+			recs, more, scratch, err = readStreamChunk(tx, stream, fromVersion, recs, pend, scratch)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if !more || len(recs) == 0 {
+			return nil
+		}
+		fromVersion = recs[len(recs)-1].Version + 1
+	}
+}
+
+// streamReader collects one chunk of a stream's records.
+type streamReader struct {
+	stream  string
+	next    uint64 // next version wanted
+	recs    []Record
+	events  *bolt.Cursor
+	lastSeq uint64
+	size    int
+	cp      copier
+	seqKey  [seqLen]byte
+}
+
+// take reads the records of run with version >= r.next. full reports that
+// the chunk is full.
+func (r *streamReader) take(run indexEntry) (full bool, err error) {
+	if run.last() < r.next {
+		return false, nil
+	}
+	if run.first > r.next {
+		return false, corruptf("stream %q: versions %d..%d missing from the index", r.stream, r.next, run.first-1)
+	}
+	for ver := r.next; ver <= run.last(); ver++ {
+		if len(r.recs) >= chunkRecords || r.size >= chunkBytes {
+			return true, nil
+		}
+		seq := run.seq + (ver - run.first)
+		putSeq(r.seqKey[:], seq)
+		var ek, ev []byte
+		if r.lastSeq != 0 && seq == r.lastSeq+1 {
+			ek, ev = r.events.Next()
+		} else {
+			ek, ev = r.events.Seek(r.seqKey[:])
+		}
+		if !bytes.Equal(ek, r.seqKey[:]) {
+			return false, corruptf("stream %q version %d: event seq %d missing", r.stream, ver, seq)
+		}
+		r.lastSeq = seq
+		s, evVer, data, err := decodeEvent(seq, ev)
+		if err != nil {
+			return false, err
+		}
+		if evVer != ver || string(s) != r.stream {
+			return false, corruptf("event seq %d is %q version %d, index says %q version %d", seq, s, evVer, r.stream, ver)
+		}
+		r.recs = append(r.recs, Record{Seq: seq, Stream: r.stream, Version: ver, Data: r.cp.copy(data)})
+		r.size += len(data)
+		r.next = ver + 1
+	}
+	return false, nil
+}
+
+// readStreamChunk reads up to a chunk of stream from version from: first
+// from the on-disk index, then from pend, the in-memory runs.
+func readStreamChunk(tx *bolt.Tx, stream string, from uint64, recs []Record, pend, runs []indexEntry) ([]Record, bool, []indexEntry, error) {
+	index, events := tx.Bucket(bucketStreams), tx.Bucket(bucketEvents)
+	if index == nil || events == nil {
+		return recs, false, runs, corruptf("journal buckets missing")
+	}
+	r := &streamReader{stream: stream, next: from, recs: recs, events: events.Cursor()}
+	key := appendIndexKey(make([]byte, 0, indexPrefixLen(stream)+verLen), stream, from)
+	prefix := key[:indexPrefixLen(stream)]
+	c := index.Cursor()
+	k, v := c.Seek(key)
+	if k == nil || !bytes.Equal(k, key) {
+		// The entry holding version from may start before it.
+		var pk, pv []byte
+		if k == nil {
+			pk, pv = c.Last()
+		} else {
+			pk, pv = c.Prev()
+		}
+		if _, ok := indexKeyVersion(prefix, pk); ok {
+			k, v = pk, pv
+		} else if k != nil {
+			k, v = c.Next()
+		}
+	}
+	for ; k != nil; k, v = c.Next() {
+		first, ok := indexKeyVersion(prefix, k)
+		if !ok {
+			break
+		}
+		var err error
+		if runs, err = decodeIndexRuns(first, k, v, runs[:0]); err != nil {
+			return r.recs, false, runs, err
+		}
+		for _, run := range runs {
+			full, err := r.take(run)
+			if err != nil || full {
+				return r.recs, full, runs, err
+			}
+		}
+	}
+	for _, run := range pend {
+		full, err := r.take(run)
+		if err != nil || full {
+			return r.recs, full, runs, err
+		}
+	}
+	return r.recs, false, runs, nil
+}
+
+// Scan calls fn for every record with Seq >= fromSeq in sequence order (all
+// streams), stopping at the first error of fn and returning it. Records
+// committed while Scan runs may be included. A record that fails its checksum
+// returns ErrCorrupt.
+func (j *Journal) Scan(fromSeq uint64, fn func(Record) error) error {
+	recs := make([]Record, 0, 64)
+	for {
+		var more bool
+		recs = recs[:0]
+		err := j.view(func(tx *bolt.Tx) error {
+			var err error
+			recs, more, err = scanChunk(tx, fromSeq, recs)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if !more || len(recs) == 0 {
+			return nil
+		}
+		fromSeq = recs[len(recs)-1].Seq + 1
+	}
+}
+
+func scanChunk(tx *bolt.Tx, from uint64, recs []Record) ([]Record, bool, error) {
+	events := tx.Bucket(bucketEvents)
+	if events == nil {
+		return recs, false, corruptf("events bucket missing")
+	}
+	var seqKey [seqLen]byte
+	putSeq(seqKey[:], from)
+	var cp copier
+	names := make(map[string]string)
+	size := 0
+	c := events.Cursor()
+	for k, v := c.Seek(seqKey[:]); k != nil; k, v = c.Next() {
+		if len(recs) >= chunkRecords || size >= chunkBytes {
+			return recs, true, nil
+		}
+		if len(k) != seqLen {
+			return recs, false, corruptf("event key %x of %d bytes", k, len(k))
+		}
+		seq := binary.BigEndian.Uint64(k)
+		s, ver, data, err := decodeEvent(seq, v)
+		if err != nil {
+			return recs, false, err
+		}
+		name, ok := names[string(s)]
+		if !ok {
+			name = string(s)
+			names[name] = name
+		}
+		recs = append(recs, Record{Seq: seq, Stream: name, Version: ver, Data: cp.copy(data)})
+		size += len(data)
+	}
+	return recs, false, nil
+}
+
+// StreamVersion returns the current (committed) version of stream: the number
+// of records it holds, 0 for an unknown stream.
+func (j *Journal) StreamVersion(stream string) (uint64, error) {
+	var ver uint64
+	pend := j.pend.copyRuns(stream, nil) // before the transaction, as in ReadStream
+	err := j.view(func(tx *bolt.Tx) error {
+		index, live := tx.Bucket(bucketStreams), tx.Bucket(bucketLive)
+		if index == nil || live == nil {
+			return corruptf("journal buckets missing")
+		}
+		if v := live.Get([]byte(stream)); v != nil {
+			var err error
+			ver, err = decodeLive([]byte(stream), v)
+			return err
+		}
+		var buf []byte
+		var err error
+		ver, err = lastVersion(index, stream, &buf)
+		if l := len(pend); l > 0 {
+			ver = max(ver, pend[l-1].last())
+		}
+		return err
+	})
+	return ver, err
+}
+
+// Live calls fn for every live stream (it has records and was never ended)
+// with its current version, in key (byte) order of the stream names, stopping
+// at the first error of fn and returning it.
+func (j *Journal) Live(fn func(stream string, version uint64) error) error {
+	type entry struct {
+		stream  string
+		version uint64
+	}
+	var after []byte
+	list := make([]entry, 0, 64)
+	for {
+		list = list[:0]
+		more := false
+		err := j.view(func(tx *bolt.Tx) error {
+			live := tx.Bucket(bucketLive)
+			if live == nil {
+				return corruptf("live bucket missing")
+			}
+			c := live.Cursor()
+			var k, v []byte
+			if after == nil {
+				k, v = c.First()
+			} else if k, v = c.Seek(after); bytes.Equal(k, after) {
+				k, v = c.Next()
+			}
+			for ; k != nil; k, v = c.Next() {
+				if len(list) >= chunkRecords {
+					more = true
+					return nil
+				}
+				ver, err := decodeLive(k, v)
+				if err != nil {
+					return err
+				}
+				list = append(list, entry{string(k), ver})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range list {
+			if err := fn(e.stream, e.version); err != nil {
+				return err
+			}
+		}
+		if !more || len(list) == 0 {
+			return nil
+		}
+		after = []byte(list[len(list)-1].stream)
+	}
+}
+
+// LoadSnapshot returns the last snapshot saved for stream; ok is false when
+// there is none. data is a copy owned by the caller. A snapshot that fails its
+// checksum returns ErrCorrupt.
+func (j *Journal) LoadSnapshot(stream string) (version uint64, data []byte, ok bool, err error) {
+	err = j.view(func(tx *bolt.Tx) error {
+		snaps := tx.Bucket(bucketSnapshots)
+		if snaps == nil {
+			return corruptf("snapshots bucket missing")
+		}
+		v := snaps.Get([]byte(stream))
+		if v == nil {
+			return nil
+		}
+		ver, d, err := decodeSnapshot([]byte(stream), v)
+		if err != nil {
+			return err
+		}
+		version, data, ok = ver, append([]byte{}, d...), true
+		return nil
+	})
+	if err != nil {
+		return 0, nil, false, err
+	}
+	return version, data, ok, nil
+}
+
+// guardWriter keeps a panic of the caller's writer apart from a bbolt panic.
+type guardWriter struct {
+	w        io.Writer
+	panicked any
+}
+
+var errWriterPanicked = fmt.Errorf("journal: backup writer panicked")
+
+func (g *guardWriter) Write(p []byte) (n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			g.panicked, err = r, errWriterPanicked
+		}
+	}()
+	return g.w.Write(p)
+}
+
+// Backup writes a consistent copy of the whole journal file to w, as of one
+// committed transaction, while the journal stays in use (bbolt Tx.WriteTo in a
+// read transaction). It returns the number of bytes written. The copy opens
+// as a journal holding a prefix of the records.
+func (j *Journal) Backup(w io.Writer) (int64, error) {
+	g := &guardWriter{w: w}
+	var n int64
+	err := j.view(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(g)
+		return err
+	})
+	if g.panicked != nil {
+		panic(g.panicked)
+	}
+	if err != nil && Code(err) == "" {
+		err = fmt.Errorf("journal: backup of %s: %w", j.path, err)
+	}
+	return n, err
+}
+
+// BackupFile writes a Backup to path: to a temporary file in the same
+// directory, synced, then renamed over path, so path is either the old file
+// or a complete copy.
+func (j *Journal) BackupFile(path string) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+strings.TrimPrefix(base, ".")+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("journal: backup to %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = j.Backup(f); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("journal: backup to %s: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("journal: backup to %s: %w", path, err)
+	}
+	if err = os.Chmod(tmp, 0o600); err != nil {
+		return fmt.Errorf("journal: backup to %s: %w", path, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("journal: backup to %s: %w", path, err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
+}
