@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -191,23 +192,12 @@ func (e *Engine) newCall(ctx context.Context, cmd fsm.Dial) (Call, error) {
 	return call, nil
 }
 
-var replyPool = make(chan chan actors.CallResult, 4096)
+// replyPool recycles reply channels: one per command otherwise.
+var replyPool = sync.Pool{New: func() any { return make(chan actors.CallResult, 1) }}
 
-func getReply() chan actors.CallResult {
-	select {
-	case ch := <-replyPool:
-		return ch
-	default:
-		return make(chan actors.CallResult, 1)
-	}
-}
+func getReply() chan actors.CallResult { return replyPool.Get().(chan actors.CallResult) }
 
-func putReply(ch chan actors.CallResult) {
-	select {
-	case replyPool <- ch:
-	default:
-	}
-}
+func putReply(ch chan actors.CallResult) { replyPool.Put(ch) }
 
 // request sends req to a call actor and waits for the answer or ctx.
 func (e *Engine) request(ctx context.Context, pid *actor.PID, req *actors.CallRequest) (Call, error) {

@@ -85,6 +85,7 @@ type Journal struct {
 
 	reqs       chan *request
 	writerDone chan struct{}
+	waiting    atomic.Int64 // Append and SaveSnapshot calls in flight
 
 	lastSeq   atomic.Uint64
 	batches   atomic.Uint64
@@ -420,6 +421,10 @@ func (j *Journal) Close() error {
 
 // submit hands r to the writer and waits for its answer. The context only
 // matters until the writer has taken the request.
+// lone reports whether the writer's current request is the only one in
+// flight: then nobody is about to append and yielding for more is pointless.
+func (j *Journal) lone() bool { return j.waiting.Load() <= 1 }
+
 func (j *Journal) submit(ctx context.Context, r *request) error {
 	if j.readOnly {
 		return fmt.Errorf("journal: %s: %w", j.path, ErrReadOnly)
@@ -428,6 +433,8 @@ func (j *Journal) submit(ctx context.Context, r *request) error {
 		return err
 	}
 	r.ctx = ctx
+	j.waiting.Add(1)
+	defer j.waiting.Add(-1)
 	j.mu.RLock()
 	if j.closed {
 		j.mu.RUnlock()

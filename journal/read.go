@@ -34,12 +34,16 @@ const (
 // each Data may be kept by the caller.
 type copier struct{ block []byte }
 
+// copy returns a copy of b carved from the current block. Blocks start small
+// and double up to arenaBlock: a read of a short stream (a call has a handful
+// of events) must not allocate a whole arena — restore reads 100,000 of them.
 func (c *copier) copy(b []byte) []byte {
 	if len(b) > arenaBlock/4 {
 		return append([]byte(nil), b...)
 	}
 	if cap(c.block)-len(c.block) < len(b) {
-		c.block = make([]byte, 0, arenaBlock)
+		size := min(max(2*cap(c.block), 8*len(b), 512), arenaBlock)
+		c.block = make([]byte, 0, size)
 	}
 	start := len(c.block)
 	c.block = append(c.block, b...)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -155,6 +156,7 @@ func (j *Journal) run() {
 		}
 		batch := append(j.w.batch[:0], first)
 		n := first.weight()
+		yielded := false
 	drain:
 		for n < j.maxBatch {
 			select {
@@ -169,7 +171,16 @@ func (j *Journal) run() {
 				batch = append(batch, r)
 				n += r.weight()
 			default:
-				break drain
+				// The queue is empty. Before paying for a commit, let the
+				// goroutines that are runnable — actors about to append —
+				// run once, then drain again: under load this multiplies
+				// the batch size; a lone writer loses microseconds, not a
+				// timer's milliseconds.
+				if yielded || len(batch) == 1 && j.lone() {
+					break drain
+				}
+				yielded = true
+				runtime.Gosched()
 			}
 		}
 		j.commitBatch(batch)
