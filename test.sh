@@ -11,6 +11,29 @@ CORE="./errcode/... ./events/... ./fsm/... ./journal/... ./actors/... ./engine/.
 
 step() { printf '\n== %s\n' "$*"; }
 
+# Verbose test output goes to a log; the console gets package results and
+# failures. The last line counts the top-level tests, examples and fuzz seeds
+# runs that passed and failed.
+LOG=${TEST_LOG:-$(mktemp -t callengine-test.XXXXXX.log)}
+: > "$LOG"
+gotest() {
+  set +e
+  go test -v "$@" 2>&1 | tee -a "$LOG" | grep -E '^(ok|FAIL|--- FAIL|panic:)|^\s+[a-z_]+_test\.go:[0-9]+:'
+  local rc=${PIPESTATUS[0]}
+  set -e
+  if [ "$rc" -ne 0 ]; then
+    echo "go test $* failed (exit $rc); full output in $LOG"
+    summary
+    exit "$rc"
+  fi
+}
+summary() {
+  local passed failed
+  passed=$(grep -c -E '^--- PASS' "$LOG" || true)
+  failed=$(grep -c -E '^--- FAIL' "$LOG" || true)
+  echo "tests: $passed passed, $failed failed"
+}
+
 if ! command -v go >/dev/null 2>&1; then
   export PATH="$PATH:/usr/local/go/bin"
 fi
@@ -26,22 +49,23 @@ step "go vet"
 go vet ./...
 
 step "tests with the race detector: core packages"
-go test -race -count=1 $CORE
+gotest -race -count=1 $CORE
 
 step "tests: everything else"
-go test -count=1 $(go list ./... | grep -v -E '/(errcode|events|fsm|journal|actors|engine|clock|ids|adapters)(/|$)')
+gotest -count=1 $(go list ./... | grep -v -E '/(errcode|events|fsm|journal|actors|engine|clock|ids|adapters)(/|$)')
 
 step "fuzz targets, $FUZZTIME each (corpus under testdata/fuzz)"
 for file in $(grep -l -r --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(' .); do
   pkg="./$(dirname "${file#./}")"
   for target in $(grep -o -E '^func Fuzz[A-Za-z0-9_]+' "$file" | sed 's/^func //'); do
     echo "-- $pkg $target"
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
+    gotest -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
   done
 done
 
 step "benchmark smoke runs"
-go test -run '^$' -bench . -benchtime 1x ./journal/
-go test -run '^$' -bench Lifecycle -benchtime 2000x ./bench/
+go test -run '^$' -bench . -benchtime 1x ./journal/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
+go test -run '^$' -bench Lifecycle -benchtime 2000x ./bench/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
 
-step "all tests passed"
+step "done (full output in $LOG)"
+summary

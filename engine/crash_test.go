@@ -128,7 +128,7 @@ func TestSIGKILLMidCallsLosesNothingAcknowledged(t *testing.T) {
 		close(lines)
 	}()
 
-	const killAfter = 2000
+	const killAfter = 5000
 	calls := map[string]acked{}
 	n := 0
 	timeout := time.After(60 * time.Second)
