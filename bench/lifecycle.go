@@ -22,11 +22,15 @@ type LifecycleResult struct {
 	P50, P99, P999 time.Duration
 }
 
-// setupPairs registers 2×n clients: caller i calls extension of callee i.
+// setupPairs registers 2×n clients — caller i calls the extension of callee
+// i — unless an earlier workload on the same engine did.
 func setupPairs(ctx context.Context, e *engine.Engine, n int) error {
 	for i := 0; i < n; i++ {
 		for _, side := range []string{"a", "b"} {
 			id := fmt.Sprintf("%s%d", side, i)
+			if c, err := e.Client(ctx, id); err == nil && c.State == "registered" {
+				continue
+			}
 			if _, err := e.RegisterClient(ctx, engine.ClientSpec{
 				ID: id, Devices: []engine.Device{{ID: id + "-1"}},
 				Extensions: []string{extension(side, i)},
