@@ -632,3 +632,30 @@ func TestClientRegisteredAgainSurvivesRestart(t *testing.T) {
 		t.Fatalf("directory: %+v", cs)
 	}
 }
+
+func TestSubscribeByLine(t *testing.T) {
+	h := newHarness(t)
+	h.register("alice", "101", []string{"+14155550101"}, "a1")
+	h.register("bob", "102", nil, "b1")
+	h.register("carol", "103", nil, "c1")
+	line := must[*engine.Subscription](t)(h.e.Subscribe(ctx, engine.Filter{Lines: []string{"+14155550101"}}))
+	toAlice := must[engine.Call](t)(h.e.Dial(ctx, engine.DialRequest{From: "bob", To: "+14155550101"}))
+	must[engine.Call](t)(h.e.Dial(ctx, engine.DialRequest{From: "bob", To: "103"})) // not alice's line
+	fromAlice := must[engine.Call](t)(h.e.Dial(ctx, engine.DialRequest{From: "alice", To: "103"}))
+	want := []string{toAlice.ID, toAlice.ID, fromAlice.ID, fromAlice.ID}
+	for i, id := range want {
+		select {
+		case ev := <-line.Events():
+			if ev.CallID() != id {
+				t.Fatalf("event %d is of call %s, want %s", i, ev.CallID(), id)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("event %d missing", i)
+		}
+	}
+	select {
+	case ev := <-line.Events():
+		t.Fatalf("unexpected event %s of call %s", ev.Type, ev.CallID())
+	default:
+	}
+}
