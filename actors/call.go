@@ -32,8 +32,10 @@ type CallResult struct {
 // GetCall asks a call actor for a copy of its state.
 type GetCall struct{ Reply chan CallResult }
 
-// ringTimerFired is sent by the call's ring timer.
-type ringTimerFired struct{ deadline int64 }
+// ringTimerFired is sent by the call's ring timer. at is the clock's time
+// when the timer fired: the timeout happens then, however late the actor
+// gets to the message (with a virtual clock, exactly the deadline).
+type ringTimerFired struct{ deadline, at int64 }
 
 type callActor struct {
 	deps    *Deps
@@ -92,12 +94,15 @@ func (a *callActor) Receive(ctx actor.Context) {
 	case ringTimerFired:
 		if m.deadline == a.state.RingDeadline && a.state.Status == fsm.Ringing {
 			a.timer = nil
-			a.handle(ctx, &CallRequest{Command: fsm.RingTimeout{}})
+			a.handleAt(ctx, &CallRequest{Command: fsm.RingTimeout{}}, m.at)
 		}
 	}
 }
 
-func (a *callActor) handle(ctx actor.Context, req *CallRequest) {
+func (a *callActor) handle(ctx actor.Context, req *CallRequest) { a.handleAt(ctx, req, 0) }
+
+// handleAt runs a request at engine-clock time at (0: now).
+func (a *callActor) handleAt(ctx actor.Context, req *CallRequest, at int64) {
 	answered := false
 	reply := func(r CallResult) {
 		if req.Reply != nil && !answered {
@@ -127,7 +132,10 @@ func (a *callActor) handle(ctx actor.Context, req *CallRequest) {
 			return
 		}
 	}
-	now := a.deps.Clock.Now().UnixNano()
+	now := at
+	if now == 0 {
+		now = a.deps.Clock.Now().UnixNano()
+	}
 	evs, err := fsm.DecideCall(&a.state, cmd, now)
 	if err != nil || len(evs) == 0 {
 		reply(CallResult{Call: a.state.Clone(), Err: err})
@@ -180,8 +188,9 @@ func (a *callActor) armTimer(ctx actor.Context) {
 	self, sys := ctx.Self(), ctx.ActorSystem()
 	d := want - a.deps.Clock.Now().UnixNano()
 	a.timerAt = want
-	a.timer = a.deps.Clock.AfterFunc(durationOf(d), func() {
-		sys.Root.Send(self, ringTimerFired{deadline: want})
+	clk := a.deps.Clock
+	a.timer = clk.AfterFunc(durationOf(d), func() {
+		sys.Root.Send(self, ringTimerFired{deadline: want, at: clk.Now().UnixNano()})
 	})
 }
 

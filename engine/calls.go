@@ -81,7 +81,7 @@ func (e *Engine) Dial(ctx context.Context, req DialRequest) (Call, error) {
 		cmd.Direction = events.Outbound
 		number := dest.Number
 		if dest.Kind == fsm.DestSIPURI {
-			number = "sip:" + dest.Number + "@" + dest.Host
+			number = dest.Scheme + ":" + dest.Number + "@" + dest.Host
 		}
 		cmd.Callee = events.Party{Number: number}
 	}
@@ -140,7 +140,7 @@ func (e *Engine) route(d fsm.Destination) (*fsm.Client, error) {
 	case fsm.DestE164, fsm.DestTelURI:
 		c = e.dir.byNumber(d.Number)
 	case fsm.DestSIPURI:
-		if e.cfg.Domain != "" && strings.EqualFold(d.Host, e.cfg.Domain) {
+		if e.cfg.Domain != "" && strings.EqualFold(d.Hostname(), e.cfg.Domain) {
 			if c = e.dir.byExtension(d.Number); c == nil {
 				if c = e.dir.byNumber(d.Number); c == nil {
 					if c = e.dir.get(d.Number); c == nil || !c.Registered() {
@@ -169,7 +169,7 @@ func (e *Engine) callerID(c *fsm.Client, want string) (string, error) {
 	if !ok {
 		return "", errcode.Newf(errcode.InvalidParams, "caller id %q is not an E.164 number", want)
 	}
-	if slices.Contains(e.cfg.Numbers, n) || e.dir.byNumber(n) != nil {
+	if slices.Contains(e.orgNumbers, n) || e.dir.byNumber(n) != nil {
 		return n, nil
 	}
 	return "", errcode.Newf(errcode.Forbidden, "caller id %s is not a number of the organisation", n)
@@ -182,14 +182,29 @@ func (e *Engine) newCall(ctx context.Context, cmd fsm.Dial) (Call, error) {
 		return Call{}, err
 	}
 	e.live.add(id, pid)
-	call, err := e.request(ctx, pid, &actors.CallRequest{Ctx: ctx, Command: cmd})
-	if err != nil {
-		// Nothing was journaled: the call does not exist.
+	req := &actors.CallRequest{Ctx: ctx, Command: cmd, Reply: make(chan actors.CallResult, 1)}
+	e.root.Send(pid, req)
+	drop := func() { // nothing was journaled: the call does not exist
 		e.live.remove(id)
 		e.root.Stop(pid)
-		return Call{}, err
 	}
-	return call, nil
+	select {
+	case r := <-req.Reply:
+		if r.Err != nil {
+			drop()
+			return Call{}, r.Err
+		}
+		return callView(&r.Call, e.now()), nil
+	case <-ctx.Done():
+		// The dial may still become durable: keep the call unless its
+		// answer says nothing was written.
+		go func() {
+			if r := <-req.Reply; r.Err != nil {
+				drop()
+			}
+		}()
+		return Call{}, ctx.Err()
+	}
 }
 
 // replyPool recycles reply channels: one per command otherwise.

@@ -79,8 +79,8 @@ func (e *Engine) Client(ctx context.Context, id string) (Client, error) {
 		return Client{}, err
 	}
 	c := e.dir.get(id)
-	if c == nil {
-		return Client{}, errcode.Newf(errcode.NotFound, "no client %s", id)
+	if c == nil || !c.Registered() {
+		return Client{}, errcode.Newf(errcode.NotFound, "no client %s is registered", id)
 	}
 	return clientView(c), nil
 }

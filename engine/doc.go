@@ -14,8 +14,10 @@
 //
 // Every method takes a context first and returns an error that is, or wraps, an
 // *errcode.Error with a stable code (invalid_state, not_found, invalid_params,
-// …). A method returns after the events it caused are durable in the journal;
-// a refused command journals nothing.
+// …), or the context's own error when ctx ends first. A method returns after
+// the events it caused are durable in the journal; a refused command journals
+// nothing. A command whose context ends while it is in flight may still take
+// effect: look at the call (Engine.Call) to know.
 //
 // Routing: each call and each client is an actor (package actors) that owns one
 // stream of the journal. The engine keeps projections that it can rebuild from

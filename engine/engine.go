@@ -25,17 +25,18 @@ import (
 // Engine keeps the truth about every client and call. It is safe for
 // concurrent use. Open one with Open; Close it when done.
 type Engine struct {
-	cfg     Config
-	journal *journal.Journal
-	system  *actor.ActorSystem
-	root    *actor.RootContext
-	deps    *actors.Deps
-	dir     *directory
-	live    *liveCalls
-	bus     *bus
-	regMu   sync.Mutex // serialises registrations: numbers and extensions stay unique
-	closed  atomic.Bool
-	stats   RestoreStats
+	cfg        Config
+	journal    *journal.Journal
+	system     *actor.ActorSystem
+	root       *actor.RootContext
+	deps       *actors.Deps
+	dir        *directory
+	live       *liveCalls
+	bus        *bus
+	regMu      sync.Mutex // serialises registrations: numbers and extensions stay unique
+	orgNumbers []string   // Config.Numbers in E.164
+	closed     atomic.Bool
+	stats      RestoreStats
 }
 
 // RestoreStats tells what Open brought back from the journal.
@@ -52,6 +53,14 @@ type RestoreStats struct {
 // code; nothing is written then.
 func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	cfg = cfg.withDefaults()
+	var org []string
+	for _, n := range cfg.Numbers {
+		num, ok := fsm.NormalizeNumber(n)
+		if !ok {
+			return nil, errcode.Newf(errcode.InvalidParams, "organisation number %q is not E.164", n)
+		}
+		org = append(org, num)
+	}
 	if err := os.MkdirAll(filepath.Dir(cfg.JournalPath), 0o755); err != nil {
 		return nil, errcode.Wrap(errcode.Unavailable, err, "cannot create the data directory")
 	}
@@ -59,13 +68,16 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, openError(err)
 	}
-	e := &Engine{cfg: cfg, journal: j, dir: newDirectory(), live: newLiveCalls(), bus: newBus(cfg.SubscriberBuffer)}
+	e := &Engine{cfg: cfg, journal: j, dir: newDirectory(), live: newLiveCalls(), bus: newBus(cfg.SubscriberBuffer), orgNumbers: org}
 	logger := cfg.Logger
 	e.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With(slog.String("lib", "protoactor"))
 	}))
-	e.root = actor.NewRootContext(e.system, nil).WithGuardian(
-		actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider))
+	// A panicking actor is always restarted: a panic comes from one message,
+	// and the restarted actor reloads its stream from the journal. A
+	// strategy that gave up after N panics would leave a live call without
+	// an actor.
+	e.root = actor.NewRootContext(e.system, nil).WithGuardian(actor.NewRestartingStrategy())
 	dispatcher := cfg.Dispatcher
 	if dispatcher == nil {
 		dispatcher = actors.NewPoolDispatcher(1024, 300)

@@ -659,3 +659,83 @@ func TestSubscribeByLine(t *testing.T) {
 	default:
 	}
 }
+
+func TestSIPRoutingAndOrganisationNumbers(t *testing.T) {
+	h := newHarness(t)
+	cfg := h.config()
+	cfg.DataDir = t.TempDir()
+	cfg.Numbers = []string{"+1 415 555 0199"}
+	lb := loopback.New(h.clock)
+	lb.Record(true)
+	lb.Default(loopback.Behavior{Outcome: loopback.Manual})
+	cfg.Adapter = lb
+	e := must[*engine.Engine](t)(engine.Open(ctx, cfg))
+	defer e.Close()
+	for _, id := range []string{"alice", "bob"} {
+		must[engine.Client](t)(e.RegisterClient(ctx, engine.ClientSpec{ID: id, Extensions: []string{map[string]string{"alice": "101", "bob": "102"}[id]},
+			Devices: []engine.Device{{ID: id + "-1"}}}))
+	}
+	local := must[engine.Call](t)(e.Dial(ctx, engine.DialRequest{From: "alice", To: "sip:102@EXAMPLE.com:5060", CallerID: "+14155550199"}))
+	if local.Callee.Client != "bob" || local.CallerID != "+14155550199" {
+		t.Fatalf("sip with port: %+v", local)
+	}
+	secure := must[engine.Call](t)(e.Dial(ctx, engine.DialRequest{From: "alice", To: "sips:carol@elsewhere.net"}))
+	if secure.Direction != events.Outbound || secure.Callee.Number != "sips:carol@elsewhere.net" {
+		t.Fatalf("sips: %+v", secure.Callee)
+	}
+	if _, err := engine.Open(ctx, engine.Config{DataDir: t.TempDir(), Numbers: []string{"not a number"}}); errcode.CodeOf(err) != errcode.InvalidParams {
+		t.Fatalf("bad organisation number: %v", err)
+	}
+}
+
+// A Dial whose context ends while it is in flight either exists durably and
+// is live, or does not exist at all: never half.
+func TestDialWithExpiringContextLeavesNoOrphans(t *testing.T) {
+	h := newHarness(t)
+	h.register("alice", "101", nil, "a1")
+	h.register("bob", "102", nil, "b1")
+	for i := 0; i < 300; i++ {
+		c, cancel := context.WithTimeout(ctx, time.Duration(i%50)*10*time.Microsecond)
+		h.e.Dial(c, engine.DialRequest{From: "alice", To: "102"})
+		cancel()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		live := 0
+		h.e.Journal().Live(func(stream string, _ uint64) error {
+			if len(stream) > 5 && stream[:5] == "call/" {
+				live++
+			}
+			return nil
+		})
+		if live == h.e.LiveCalls() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("journal has %d live calls, engine %d", live, h.e.LiveCalls())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, c := range must[[]engine.Call](t)(h.e.Calls(ctx, "alice")) {
+		if _, err := h.e.Hangup(ctx, c.ID, engine.Caller); err != nil {
+			t.Fatalf("call %s is listed but cannot be hung up: %v", c.ID, err)
+		}
+	}
+	if h.e.LiveCalls() != 0 {
+		t.Fatalf("%d live calls left after hanging up every listed call", h.e.LiveCalls())
+	}
+}
+
+// The ring timeout happens at the deadline, however far past it the clock
+// jumps and however late the actor handles the timer.
+func TestRingTimeoutEndsAtTheDeadline(t *testing.T) {
+	h := newHarness(t)
+	h.register("alice", "101", nil, "a1")
+	h.register("bob", "102", nil, "b1")
+	c := must[engine.Call](t)(h.e.Dial(ctx, engine.DialRequest{From: "alice", To: "102"}))
+	h.clock.Advance(10 * time.Minute)
+	got := waitState(t, h.e, c.ID, engine.Ended)
+	if !got.ReleaseAt.Equal(c.RingDeadline) || got.RingingDuration != 30*time.Second {
+		t.Fatalf("released at %v (deadline %v), rang %v", got.ReleaseAt, c.RingDeadline, got.RingingDuration)
+	}
+}

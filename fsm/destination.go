@@ -35,7 +35,23 @@ type Destination struct {
 	Raw    string          // as dialled
 	Kind   DestinationKind //
 	Number string          // E.164 number or extension; for a SIP URI, the user part
-	Host   string          // SIP URI host, empty otherwise
+	Host   string          // SIP URI host (with its port, if any), empty otherwise
+	Scheme string          // "sip" or "sips" for a SIP URI, empty otherwise
+}
+
+// Hostname returns Host without its port.
+func (d Destination) Hostname() string {
+	h := d.Host
+	if strings.HasPrefix(h, "[") { // [v6]:port
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+		return h
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		return h[:i]
+	}
+	return h
 }
 
 // ParseDestination parses an E.164 number (+ and 8 to 15 digits, the first not
@@ -58,7 +74,11 @@ func ParseDestination(s string) (Destination, error) {
 		if !ok || user == "" || !validHost(host) || !validSIPUser(user) {
 			return Destination{}, errcode.Newf(errcode.InvalidParams, "destination %q is not a valid SIP URI", raw)
 		}
-		return Destination{Raw: raw, Kind: DestSIPURI, Number: user, Host: strings.ToLower(host)}, nil
+		scheme := "sip"
+		if hasScheme(s, "sips:") {
+			scheme = "sips"
+		}
+		return Destination{Raw: raw, Kind: DestSIPURI, Number: user, Host: strings.ToLower(host), Scheme: scheme}, nil
 	case hasScheme(s, "tel:"):
 		num, ok := normalizeE164(s[4:])
 		if !ok {

@@ -145,6 +145,12 @@ func TestParseDestination(t *testing.T) {
 			continue
 		}
 		wantDest := fsm.Destination{Raw: tc.in, Kind: tc.want.kind, Number: tc.want.number, Host: tc.want.host}
+		if tc.want.kind == fsm.DestSIPURI {
+			wantDest.Scheme = "sip"
+			if strings.HasPrefix(strings.ToLower(strings.TrimSpace(tc.in)), "sips:") {
+				wantDest.Scheme = "sips"
+			}
+		}
 		if got != wantDest {
 			t.Errorf("ParseDestination(%q) = %+v, want %+v", tc.in, got, wantDest)
 		}
@@ -251,4 +257,21 @@ func asciiLower(s string) string {
 		}
 	}
 	return string(b)
+}
+
+func TestDestinationHostname(t *testing.T) {
+	for in, want := range map[string]string{
+		"sip:102@example.com:5060":   "example.com",
+		"sips:bob@Example.COM":       "example.com",
+		"sip:bob@[2001:db8::1]:5061": "2001:db8::1",
+		"sip:bob@10.0.0.1":           "10.0.0.1",
+	} {
+		d, err := fsm.ParseDestination(in)
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		if d.Hostname() != want {
+			t.Errorf("%s: hostname %q, want %q", in, d.Hostname(), want)
+		}
+	}
 }

@@ -7,7 +7,8 @@
 //   - every record has a global sequence number (Seq, starting at 1, gap free);
 //   - every record belongs to a stream and has a version inside it (the first
 //     record of a stream has version 1);
-//   - a stream is live from its first record until an Append with end=true.
+//   - a stream is live from its first record until an Append with end=true;
+//     an Append with end=false to an ended stream makes it live again.
 //
 // # Durability and group commit
 //
