@@ -66,6 +66,13 @@ done
 step "benchmark smoke runs"
 go test -run '^$' -bench . -benchtime 1x ./journal/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
 go test -run '^$' -bench Lifecycle -benchtime 2000x ./bench/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
+go test -run '^$' -bench Replay -benchtime 1x ./bench/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
+
+step "callengine bench --quick (every workload on a real journal; under 30 s)"
+BENCH_OUT=$(mktemp -d -t callengine-bench.XXXXXX)
+go run ./cmd/callengine bench --quick --json "$BENCH_OUT/report.json" --plot "$BENCH_OUT/plot.svg" 2>&1 | tee -a "$LOG" | grep -E '^(workload|lifecycle|journal|soak|restore|replay|go1)'
+test -s "$BENCH_OUT/report.json" && test -s "$BENCH_OUT/plot.svg"
+rm -rf "$BENCH_OUT"
 
 step "done (full output in $LOG)"
 summary

@@ -3,32 +3,57 @@ package bench
 import (
 	"context"
 	"fmt"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/callengine/callengine/engine"
 )
+
+// LifecycleConfig bounds and observes a Lifecycle run.
+type LifecycleConfig struct {
+	Calls       int // complete life cycles to run (the count bound)
+	Concurrency int // callers, each with its own pair of clients
+	// Duration bounds the loop in time: when it has passed, callers start no
+	// new call and the run ends once the calls in flight are complete. 0: no
+	// bound besides the context.
+	Duration time.Duration
+	// Interval is the throughput sampling interval; default 250 ms.
+	Interval time.Duration
+	Progress ProgressFunc
+}
 
 // LifecycleResult is what Lifecycle measured.
 type LifecycleResult struct {
 	Calls        int           // complete life cycles
+	Requested    int           // life cycles asked for
+	Concurrency  int           // callers that ran them
+	Stopped      string        // "count" (all done) or "duration" (time bound reached)
 	Events       uint64        // events journaled by them
+	Commands     int64         // commands timed (5 per complete call)
 	Elapsed      time.Duration // wall time of the loop
 	CallsPerSec  float64
 	EventsPerSec float64
 	// Latency of one command, from the call to its durable answer.
-	P50, P99, P999 time.Duration
+	P50, P90, P99, P999, Max time.Duration
+	// Latency is the HDR histogram of command latencies, in microseconds.
+	Latency *hdrhistogram.Histogram
+	// Throughput is completed calls per sampling interval.
+	Throughput []Sample
 }
 
 // setupPairs registers 2×n clients — caller i calls the extension of callee
 // i — unless an earlier workload on the same engine did.
-func setupPairs(ctx context.Context, e *engine.Engine, n int) error {
+func setupPairs(ctx context.Context, e *engine.Engine, n int, workload string, report ProgressFunc) error {
+	s := startSampler(0, Progress{Workload: workload, Phase: "setup", Total: int64(2 * n), Unit: "clients"}, report)
+	defer s.stop()
 	for i := 0; i < n; i++ {
 		for _, side := range []string{"a", "b"} {
 			id := fmt.Sprintf("%s%d", side, i)
 			if c, err := e.Client(ctx, id); err == nil && c.State == "registered" {
+				s.add(1)
 				continue
 			}
 			if _, err := e.RegisterClient(ctx, engine.ClientSpec{
@@ -37,6 +62,7 @@ func setupPairs(ctx context.Context, e *engine.Engine, n int) error {
 			}); err != nil {
 				return err
 			}
+			s.add(1)
 		}
 	}
 	return nil
@@ -54,31 +80,54 @@ func extension(side string, i int) string {
 // Lifecycle runs calls complete life cycles — dial, ringing, answer, hold,
 // resume, hang up — from concurrency goroutines on e, and measures them.
 func Lifecycle(ctx context.Context, e *engine.Engine, calls, concurrency int) (LifecycleResult, error) {
-	if concurrency < 1 {
-		concurrency = 1
+	return RunLifecycle(ctx, e, LifecycleConfig{Calls: calls, Concurrency: concurrency})
+}
+
+// RunLifecycle runs cfg.Calls complete life cycles (fewer if cfg.Duration
+// runs out first) from cfg.Concurrency callers on e: each call is Dial
+// (CallDialed + CallRinging), Answer, Hold, Resume, Hangup, every command
+// waiting for its durable answer. It records the latency of every command in
+// an HDR histogram and the completed calls of every sampling interval. A
+// cancelled ctx aborts the run with its error.
+func RunLifecycle(ctx context.Context, e *engine.Engine, cfg LifecycleConfig) (LifecycleResult, error) {
+	calls := cfg.Calls
+	if calls < 1 {
+		return LifecycleResult{}, fmt.Errorf("bench: lifecycle: %d calls", calls)
 	}
-	if err := setupPairs(ctx, e, concurrency); err != nil {
+	concurrency := min(max(cfg.Concurrency, 1), calls)
+	if err := setupPairs(ctx, e, concurrency, "lifecycle", cfg.Progress); err != nil {
 		return LifecycleResult{}, err
 	}
 	startSeq := e.Journal().LastSeq()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, concurrency)
-	lat := make([][]time.Duration, concurrency)
-	begin := time.Now()
+	lat := NewLatency()
+	var (
+		next    atomic.Int64
+		stop    atomic.Bool
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		failure error
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { failure = err })
+		stop.Store(true)
+	}
+	s := startSampler(cfg.Interval, Progress{Workload: "lifecycle", Phase: "calls", Total: int64(calls), Unit: "calls"}, cfg.Progress)
+	if cfg.Duration > 0 {
+		t := time.AfterFunc(cfg.Duration, func() { stop.Store(true) })
+		defer t.Stop()
+	}
 	for w := 0; w < concurrency; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			from, to, dev := fmt.Sprintf("a%d", w), extension("b", w), fmt.Sprintf("b%d-1", w)
-			samples := make([]time.Duration, 0, 5*(calls/concurrency+1))
 			timed := func(f func() (engine.Call, error)) (engine.Call, error) {
 				t0 := time.Now()
 				c, err := f()
-				samples = append(samples, time.Since(t0))
+				lat.Record(w, time.Since(t0))
 				return c, err
 			}
-			for next.Add(1) <= int64(calls) && ctx.Err() == nil {
+			for !stop.Load() && ctx.Err() == nil && next.Add(1) <= int64(calls) {
 				c, err := timed(func() (engine.Call, error) { return e.Dial(ctx, engine.DialRequest{From: from, To: to}) })
 				if err == nil {
 					_, err = timed(func() (engine.Call, error) { return e.Answer(ctx, c.ID, dev) })
@@ -93,38 +142,37 @@ func Lifecycle(ctx context.Context, e *engine.Engine, calls, concurrency int) (L
 					_, err = timed(func() (engine.Call, error) { return e.Hangup(ctx, c.ID, engine.Caller) })
 				}
 				if err != nil {
-					errs <- err
+					fail(err)
 					return
 				}
+				s.add(1)
 			}
-			lat[w] = samples
 		}(w)
 	}
 	wg.Wait()
-	elapsed := time.Since(begin)
-	close(errs)
-	if err := <-errs; err != nil {
-		return LifecycleResult{}, err
-	}
+	elapsed := s.elapsed()
+	series := s.stop()
 	if err := ctx.Err(); err != nil {
 		return LifecycleResult{}, err
 	}
-	var all []time.Duration
-	for _, s := range lat {
-		all = append(all, s...)
+	if failure != nil {
+		return LifecycleResult{}, failure
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	r := LifecycleResult{Calls: calls, Events: e.Journal().LastSeq() - startSeq, Elapsed: elapsed}
-	r.CallsPerSec = float64(calls) / elapsed.Seconds()
+	done := int(s.done.Load())
+	h := lat.Histogram()
+	r := LifecycleResult{
+		Calls: done, Requested: calls, Concurrency: concurrency, Stopped: "count",
+		Events: e.Journal().LastSeq() - startSeq, Commands: h.TotalCount(),
+		Elapsed: elapsed, Latency: h, Throughput: series,
+	}
+	if done < calls {
+		r.Stopped = "duration"
+	}
+	r.CallsPerSec = float64(done) / elapsed.Seconds()
 	r.EventsPerSec = float64(r.Events) / elapsed.Seconds()
-	r.P50, r.P99, r.P999 = quantile(all, 0.50), quantile(all, 0.99), quantile(all, 0.999)
+	r.P50, r.P90, r.P99, r.P999 = Quantile(h, 0.50), Quantile(h, 0.90), Quantile(h, 0.99), Quantile(h, 0.999)
+	r.Max = time.Duration(h.Max()) * time.Microsecond
+	finish(cfg.Progress, "lifecycle", "calls", elapsed, fmt.Sprintf("%s calls in %s: %s calls/s, %s events/s, p99 %s",
+		count(int64(done)), seconds(elapsed), count(int64(r.CallsPerSec)), count(int64(r.EventsPerSec)), millis(r.P99)))
 	return r, nil
-}
-
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q * float64(len(sorted)-1))
-	return sorted[i]
 }

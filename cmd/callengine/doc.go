@@ -2,7 +2,10 @@
 //
 //	callengine demo [--data DIR]   clients call each other through a real journal;
 //	                               a second run shows the restore
+//	callengine bench [flags]       load workloads on a real journal: lifecycle, soak,
+//	                               journal, restore, replay; JSON reports, plots, --compare
 //	callengine version
 //
-// More commands (sim, replay, backup, bench) arrive with their issues.
+// docs/bench.md describes bench. The simulator and incident replay (sim,
+// replay, backup) are not built yet.
 package main

@@ -21,6 +21,7 @@ const usage = `usage: callengine <command> [flags]
 
 commands:
   demo      clients call each other through a real journal; run it twice to see the restore
+  bench     load workloads on a real journal: calls/s, latency, heap per call, restore, replay
   version   print the version
 `
 
@@ -32,6 +33,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "demo":
 		return demo(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		v := "(devel)"
 		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"image/png"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callengine/callengine/bench"
+)
+
+func runBench(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errs bytes.Buffer
+	code = run(context.Background(), append([]string{"bench"}, args...), &out, &errs)
+	return code, out.String(), errs.String()
+}
+
+func readJSON(t *testing.T, path string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("report is not JSON: %v", err)
+	}
+	return m
+}
+
+// The smoke run of the test suite: every workload, the report with every
+// figure the issue names, the summary table, the plot and plain progress
+// lines (the output is not a terminal).
+func TestBenchQuick(t *testing.T) {
+	dir := t.TempDir()
+	report, plot := filepath.Join(dir, "r.json"), filepath.Join(dir, "p.svg")
+	code, out, errs := runBench(t, "--quick", "--json", report, "--plot", plot, "--data", filepath.Join(dir, "data"))
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	m := readJSON(t, report)
+	for _, k := range []string{"workload", "calls_per_sec", "events_per_sec", "raw_bbolt_events_per_sec", "ratio_to_raw",
+		"p50_ms", "p99_ms", "p999_ms", "heap_bytes_per_live_call", "live_calls", "restore_seconds",
+		"replay_events_per_sec", "go_version", "num_cpu", "started_at", "targets", "throughput", "latency_percentiles"} {
+		v, ok := m[k]
+		if !ok || v == nil {
+			t.Errorf("report lacks %s", k)
+		}
+	}
+	for _, k := range []string{"calls_per_sec", "events_per_sec", "raw_bbolt_events_per_sec", "ratio_to_raw", "p50_ms",
+		"p99_ms", "p999_ms", "restore_seconds", "replay_events_per_sec"} {
+		if v, _ := m[k].(float64); v <= 0 {
+			t.Errorf("%s = %v, want > 0", k, m[k])
+		}
+	}
+	if m["workload"] != "all" || m["quick"] != true || m["live_calls"] != 2000.0 {
+		t.Errorf("workload %v, quick %v, live_calls %v", m["workload"], m["quick"], m["live_calls"])
+	}
+	if _, err := time.Parse(time.RFC3339, m["started_at"].(string)); err != nil {
+		t.Errorf("started_at: %v", err)
+	}
+	if errors, ok := m["errors"]; ok {
+		t.Errorf("errors: %v", errors)
+	}
+	for _, s := range []string{"workload", "figure", "verdict", "complete calls/s", "command latency p50",
+		"durable appends", "raw bbolt", "heap per live call", "time to reopen", "events folded/s", "report: " + report, "plot: " + plot} {
+		if !strings.Contains(out, s) {
+			t.Errorf("stdout lacks %q:\n%s", s, out)
+		}
+	}
+	for _, w := range bench.Workloads {
+		if !strings.Contains(errs, "\n"+w) && !strings.HasPrefix(errs, w) {
+			t.Errorf("no progress line from %s:\n%s", w, errs)
+		}
+	}
+	if strings.Contains(errs, "\r") {
+		t.Error("a progress bar was drawn to something that is not a terminal")
+	}
+	b, err := os.ReadFile(plot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		_, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("plot is not valid XML: %v", err)
+		}
+	}
+	if !bytes.Contains(b, []byte("<polyline")) {
+		t.Error("the plot has no curve")
+	}
+}
+
+// One workload reports its own figures: the others are absent, not zero.
+func TestBenchOneWorkloadOmitsTheOthers(t *testing.T) {
+	dir := t.TempDir()
+	report, plot := filepath.Join(dir, "r.json"), filepath.Join(dir, "p.png")
+	code, out, errs := runBench(t, "--workload", "lifecycle", "--calls", "200", "--concurrency", "10",
+		"--json", report, "--plot", plot, "--progress", "off")
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, errs)
+	}
+	if errs != "" {
+		t.Errorf("--progress off still wrote %q", errs)
+	}
+	m := readJSON(t, report)
+	for _, k := range []string{"calls_per_sec", "p50_ms", "p99_ms", "p999_ms", "lifecycle_calls"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("%s missing", k)
+		}
+	}
+	for _, k := range []string{"events_per_sec", "raw_bbolt_events_per_sec", "ratio_to_raw", "heap_bytes_per_live_call",
+		"live_calls", "restore_seconds", "replay_events_per_sec"} {
+		if v, ok := m[k]; ok {
+			t.Errorf("%s = %v though not measured", k, v)
+		}
+	}
+	f, err := os.Open(plot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := png.Decode(f); err != nil {
+		t.Fatalf("plot is not a PNG: %v", err)
+	}
+}
+
+// The --timeout bounds the whole run: a workload still running then fails,
+// the others are reported, and the exit status says so.
+func TestBenchTimeout(t *testing.T) {
+	dir := t.TempDir()
+	report := filepath.Join(dir, "r.json")
+	code, out, errs := runBench(t, "--workload", "lifecycle", "--calls", "10000000", "--concurrency", "10",
+		"--timeout", "300ms", "--json", report)
+	if code != 1 || !strings.Contains(errs, "--timeout of 300ms") || !strings.Contains(out, "FAILED") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	m := readJSON(t, report)
+	if _, ok := m["calls_per_sec"]; ok {
+		t.Error("a run cut by the timeout reported calls/s")
+	}
+	if e, _ := m["errors"].(map[string]any); e["lifecycle"] == nil {
+		t.Errorf("errors %v", m["errors"])
+	}
+}
+
+func writeReport(t *testing.T, dir, name string, figs map[string]any) string {
+	t.Helper()
+	figs["workload"] = "all"
+	b, _ := json.Marshal(figs)
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestBenchCompare(t *testing.T) {
+	dir := t.TempDir()
+	old := writeReport(t, dir, "old.json", map[string]any{"calls_per_sec": 20000, "p99_ms": 20, "heap_bytes_per_live_call": 1800, "replay_events_per_sec": 1.5e6})
+	worse := writeReport(t, dir, "worse.json", map[string]any{"calls_per_sec": 15000, "p99_ms": 19, "heap_bytes_per_live_call": 1800})
+	better := writeReport(t, dir, "better.json", map[string]any{"calls_per_sec": 24000, "p99_ms": 15, "heap_bytes_per_live_call": 1700, "replay_events_per_sec": 1.6e6})
+
+	code, out, errs := runBench(t, "--compare", old, worse)
+	if code != 1 || !strings.Contains(out, "REGRESSION") || !strings.Contains(out, "-25.0 %") || !strings.Contains(out, "1 regression(s)") {
+		t.Errorf("regression: exit %d\n%s%s", code, out, errs)
+	}
+	// A figure missing from the new report is shown, not counted.
+	if !strings.Contains(out, "missing in new") {
+		t.Errorf("missing figure not shown:\n%s", out)
+	}
+	code, out, errs = runBench(t, "--compare", old, better)
+	if code != 0 || strings.Contains(out, "REGRESSION") || !strings.Contains(out, "better") || !strings.Contains(out, "no regression") {
+		t.Errorf("improvement: exit %d\n%s%s", code, out, errs)
+	}
+	// The threshold may follow the files.
+	if code, out, _ := runBench(t, "--compare", old, worse, "--threshold", "30"); code != 0 {
+		t.Errorf("threshold 30 %%: exit %d\n%s", code, out)
+	}
+	if code, _, errs := runBench(t, "--compare", old, filepath.Join(dir, "absent.json")); code != 2 || errs == "" {
+		t.Errorf("absent report: exit %d, %q", code, errs)
+	}
+}
+
+func TestBenchBadFlags(t *testing.T) {
+	dir := t.TempDir()
+	rep := writeReport(t, dir, "r.json", map[string]any{"calls_per_sec": 1})
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--workload", "nope"}, "unknown workload"},
+		{[]string{"--calls", "0"}, "--calls"},
+		{[]string{"--concurrency", "-1"}, "--concurrency"},
+		{[]string{"--records", "0"}, "--records"},
+		{[]string{"--duration", "0s"}, "--duration"},
+		{[]string{"--duration", "soon"}, "invalid value"},
+		{[]string{"--timeout", "-1s"}, "--timeout"},
+		{[]string{"--interval", "1ms"}, "--interval"},
+		{[]string{"--replay-passes", "0"}, "--replay-passes"},
+		{[]string{"--plot", "out.jpg"}, ".svg or .png"},
+		{[]string{"--progress", "fancy"}, "--progress"},
+		{[]string{"--journal", filepath.Join(dir, "j.db")}, "--journal needs --workload replay"},
+		{[]string{"--workload", "replay", "--journal", filepath.Join(dir, "absent.db")}, "--journal"},
+		{[]string{"--frobnicate"}, "flag provided but not defined"},
+		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"--compare", rep}, "two reports"},
+		{[]string{"--compare", rep, rep, rep}, "two reports"},
+		{[]string{"--compare", rep, rep, "--threshold", "-5"}, "--threshold"},
+	} {
+		code, _, errs := runBench(t, c.args...)
+		if code != 2 || !strings.Contains(errs, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, errs, c.want)
+		}
+	}
+	if code, out, errs := runBench(t, "-h"); code != 0 || !strings.Contains(errs+out, "--compare OLD.json NEW.json") {
+		t.Errorf("-h: exit %d", code)
+	}
+}
+
+// On a terminal the progress is one line redrawn with \r; elsewhere, lines.
+func TestProgressView(t *testing.T) {
+	var b bytes.Buffer
+	v := newProgressView(&b, "bar")
+	v.update(bench.Progress{Workload: "lifecycle", Phase: "calls", Total: 1000, Unit: "calls"})
+	v.update(bench.Progress{Workload: "lifecycle", Phase: "calls", Done: 500, Total: 1000, Unit: "calls", Rate: 2000})
+	v.update(bench.Progress{Workload: "lifecycle", Phase: "calls", Final: true, Message: "1,000 calls"})
+	v.close()
+	out := b.String()
+	for _, s := range []string{"\r\033[K", "lifecycle calls [##########----------]  50%  500/1,000  2,000 calls/s", "0/1,000 calls", "lifecycle 1,000 calls\n"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("bar output lacks %q: %q", s, out)
+		}
+	}
+	b.Reset()
+	v = newProgressView(&b, "auto") // a buffer is not a terminal
+	for i := 0; i < 5; i++ {
+		v.update(bench.Progress{Workload: "replay", Phase: "fold", Done: int64(i), Total: 5, Unit: "events"})
+	}
+	v.update(bench.Progress{Workload: "replay", Phase: "fold", Final: true, Message: "done"})
+	v.close()
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if strings.Contains(b.String(), "\r") || len(lines) != 2 {
+		t.Errorf("plain progress: %q (want the phase start and its end only: at most a line a second)", b.String())
+	}
+}
