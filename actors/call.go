@@ -201,6 +201,3 @@ func (a *callActor) stopTimer() {
 	}
 	a.timerAt = 0
 }
-
-// CallActorName returns the registered name of a call's actor.
-func CallActorName(id string) string { return CallStream(id) }

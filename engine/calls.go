@@ -188,14 +188,8 @@ func (e *Engine) newCall(ctx context.Context, cmd fsm.Dial) (Call, error) {
 		e.live.remove(id)
 		e.root.Stop(pid)
 	}
-	select {
-	case r := <-req.Reply:
-		if r.Err != nil {
-			drop()
-			return Call{}, r.Err
-		}
-		return callView(&r.Call, e.now()), nil
-	case <-ctx.Done():
+	r, ok := await(ctx, req.Reply)
+	if !ok {
 		// The dial may still become durable: keep the call unless its
 		// answer says nothing was written.
 		go func() {
@@ -205,6 +199,11 @@ func (e *Engine) newCall(ctx context.Context, cmd fsm.Dial) (Call, error) {
 		}()
 		return Call{}, ctx.Err()
 	}
+	if r.Err != nil {
+		drop()
+		return Call{}, r.Err
+	}
+	return callView(&r.Call, e.now()), nil
 }
 
 // replyPool recycles reply channels: one per command otherwise.
@@ -214,21 +213,31 @@ func getReply() chan actors.CallResult { return replyPool.Get().(chan actors.Cal
 
 func putReply(ch chan actors.CallResult) { replyPool.Put(ch) }
 
+// await waits for an actor's answer on reply, or for ctx. It reports
+// whether the answer came; if not, reply may still be written to later.
+func await[T any](ctx context.Context, reply <-chan T) (T, bool) {
+	select {
+	case r := <-reply:
+		return r, true
+	case <-ctx.Done():
+		var zero T
+		return zero, false
+	}
+}
+
 // request sends req to a call actor and waits for the answer or ctx.
 func (e *Engine) request(ctx context.Context, pid *actor.PID, req *actors.CallRequest) (Call, error) {
 	req.Reply = getReply()
 	e.root.Send(pid, req)
-	select {
-	case r := <-req.Reply:
-		putReply(req.Reply)
-		if r.Err != nil {
-			return Call{}, r.Err
-		}
-		return callView(&r.Call, e.now()), nil
-	case <-ctx.Done():
-		// The reply channel may still be written to: do not reuse it.
-		return Call{}, ctx.Err()
+	r, ok := await(ctx, req.Reply)
+	if !ok {
+		return Call{}, ctx.Err() // the channel may still be written to: not reused
 	}
+	putReply(req.Reply)
+	if r.Err != nil {
+		return Call{}, r.Err
+	}
+	return callView(&r.Call, e.now()), nil
 }
 
 // command runs cmd on a live call.
@@ -311,15 +320,14 @@ func (e *Engine) Call(ctx context.Context, callID string) (Call, error) {
 	if pid := e.live.pid(callID); pid != nil {
 		ch := make(chan actors.CallResult, 1)
 		e.root.Send(pid, &actors.GetCall{Reply: ch})
-		select {
-		case r := <-ch:
-			if r.Err != nil {
-				return Call{}, r.Err
-			}
-			return callView(&r.Call, e.now()), nil
-		case <-ctx.Done():
+		r, ok := await(ctx, ch)
+		if !ok {
 			return Call{}, ctx.Err()
 		}
+		if r.Err != nil {
+			return Call{}, r.Err
+		}
+		return callView(&r.Call, e.now()), nil
 	}
 	c, err := actors.LoadCall(e.journal, callID)
 	if err != nil {

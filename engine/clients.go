@@ -120,13 +120,12 @@ func (e *Engine) clientCommand(ctx context.Context, id string, create bool, cmd 
 	}
 	req := &actors.ClientRequest{Ctx: ctx, Command: cmd, Reply: make(chan actors.ClientResult, 1)}
 	e.root.Send(pid, req)
-	select {
-	case r := <-req.Reply:
-		if r.Err != nil {
-			return Client{}, r.Err
-		}
-		return clientView(&r.Client), nil
-	case <-ctx.Done():
+	r, ok := await(ctx, req.Reply)
+	if !ok {
 		return Client{}, ctx.Err()
 	}
+	if r.Err != nil {
+		return Client{}, r.Err
+	}
+	return clientView(&r.Client), nil
 }
