@@ -1,0 +1,268 @@
+package replay
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/fsm"
+)
+
+// TimeLayout is how the text output writes engine-clock instants: RFC 3339 in
+// UTC with milliseconds, fixed width.
+const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(TimeLayout)
+}
+
+// fmtDuration writes h:mm:ss, with milliseconds when there are any.
+func fmtDuration(d time.Duration) string {
+	d = d.Round(time.Millisecond)
+	h, m, s, ms := d/time.Hour, d%time.Hour/time.Minute, d%time.Minute/time.Second, d%time.Second/time.Millisecond
+	if ms != 0 {
+		return fmt.Sprintf("%d:%02d:%02d.%03d", h, m, s, ms)
+	}
+	return fmt.Sprintf("%d:%02d:%02d", h, m, s)
+}
+
+// party writes a party as its client id, or its number for an external one,
+// with a device when one is known.
+func party(p events.Party, device string) string {
+	s := p.Client
+	if s == "" {
+		s = p.Number
+	}
+	if s == "" {
+		s = "?"
+	}
+	if device != "" {
+		s += "/" + device
+	}
+	return s
+}
+
+// stateText is a call's state in a few words: the status, then for an ended
+// call its reason, side and whether it was missed.
+func stateText(c *CallSummary) string {
+	if c.State != fsm.Ended {
+		return string(c.State)
+	}
+	s := "ended " + c.Reason.String()
+	if c.EndedBy != events.NoSide {
+		s += " by " + c.EndedBy.String()
+	}
+	if c.Missed {
+		s += ", missed"
+	}
+	return s
+}
+
+// details lists what a live call is doing besides its status: devices that
+// ring, the answering device (with answered), who holds, who is muted. An
+// ended call does nothing.
+func details(c *CallSummary, answered bool) string {
+	if !c.Live {
+		return ""
+	}
+	var parts []string
+	if len(c.Ringing) > 0 {
+		parts = append(parts, "ringing="+strings.Join(c.Ringing, ","))
+	}
+	if c.Ignored {
+		parts = append(parts, "ignored")
+	}
+	if !c.RingDeadline.IsZero() {
+		parts = append(parts, "deadline="+fmtTime(c.RingDeadline))
+	}
+	if answered && c.AnsweredDevice != "" {
+		parts = append(parts, "answered="+c.AnsweredDevice)
+	}
+	if s := sides(c.HeldByCaller, c.HeldByCallee); s != "" {
+		parts = append(parts, "held="+s)
+	}
+	if s := sides(c.MutedCaller, c.MutedCallee); s != "" {
+		parts = append(parts, "muted="+s)
+	}
+	return strings.Join(parts, " ")
+}
+
+func sides(caller, callee bool) string {
+	switch {
+	case caller && callee:
+		return "caller,callee"
+	case caller:
+		return "caller"
+	case callee:
+		return "callee"
+	}
+	return ""
+}
+
+// WriteCalls writes calls as an aligned table: id, setup time, from, to,
+// state (or how it ended) and connected duration.
+func WriteCalls(w io.Writer, calls []CallSummary) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSETUP\tFROM\tTO\tSTATE\tDURATION")
+	for i := range calls {
+		c := &calls[i]
+		dur := "-"
+		if !c.ConnectAt.IsZero() {
+			dur = fmtDuration(c.Duration)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, fmtTime(c.SetupAt),
+			party(c.Caller, c.CallerDevice), party(c.Callee, c.AnsweredDevice), stateText(c), dur)
+	}
+	return tw.Flush()
+}
+
+// eventFields writes an event's payload as key=value pairs.
+func eventFields(ev events.Event) string {
+	var f []string
+	add := func(k, v string) {
+		if v != "" {
+			f = append(f, k+"="+v)
+		}
+	}
+	switch e := ev.(type) {
+	case events.CallDialed:
+		add("caller", party(e.Caller, ""))
+		if e.Caller.Client == "" && e.Caller.Name != "" {
+			add("name", fmt.Sprintf("%q", e.Caller.Name))
+		}
+		add("device", e.CallerDevice)
+		add("caller-id", e.CallerID)
+		add("callee", party(e.Callee, ""))
+		add("destination", e.Destination)
+		add("direction", e.Direction.String())
+	case events.CallRinging:
+		add("devices", strings.Join(e.Devices, ","))
+		if e.Deadline != 0 {
+			add("deadline", fmtTime(instant(e.Deadline)))
+		}
+	case events.CallAnswered:
+		add("device", e.Device)
+	case events.CallHeld:
+		add("by", e.By.String())
+	case events.CallResumed:
+		add("by", e.By.String())
+	case events.CallMuted:
+		add("side", e.Side.String())
+	case events.CallUnmuted:
+		add("side", e.Side.String())
+	case events.CallEnded:
+		add("reason", e.Reason.String())
+		add("by", e.By.String())
+		if e.Missed {
+			f = append(f, "missed")
+		}
+	default:
+		return strings.TrimPrefix(describe(ev), ev.Type().String()+" ")
+	}
+	return strings.Join(f, " ")
+}
+
+// WriteTimeline writes a call's steps: a heading with the call's parties,
+// then one line per event with its time, stream version, global seq, type and
+// fields, and the call's state after it.
+func WriteTimeline(w io.Writer, steps []Step) error {
+	if len(steps) == 0 {
+		_, err := fmt.Fprintln(w, "no events")
+		return err
+	}
+	last := summarize(&steps[len(steps)-1].State, steps[len(steps)-1].Envelope.Time)
+	fmt.Fprintf(w, "call %s: %s, %s → %s, %s\n\n", last.ID, last.Direction,
+		party(last.Caller, last.CallerDevice), party(last.Callee, last.AnsweredDevice), stateText(&last))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tVER\tSEQ\tEVENT\tFIELDS\tSTATE AFTER")
+	for i := range steps {
+		s := &steps[i]
+		c := summarize(&s.State, s.Envelope.Time)
+		state := stateText(&c)
+		if d := details(&c, true); d != "" {
+			state += " " + d
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", fmtTime(s.Envelope.At()), s.Envelope.Version, s.Envelope.Seq,
+			s.Envelope.Type, eventFields(s.Envelope.Event), state)
+	}
+	return tw.Flush()
+}
+
+// WriteSnapshot writes the clients and the calls of a snapshot as two tables;
+// the calls' state column adds what live calls are doing.
+func WriteSnapshot(w io.Writer, s Snapshot) error {
+	fmt.Fprintf(w, "state at %s: %d clients, %d calls (%d live)\n\n", fmtTime(s.At), len(s.Clients), len(s.Calls), s.LiveCalls())
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT\tSTATUS\tNAME\tNUMBERS\tEXTENSIONS\tDEVICES\tINBOUND")
+	for _, c := range s.Clients {
+		devs := make([]string, len(c.Devices))
+		for i, d := range c.Devices {
+			devs[i] = d.ID
+		}
+		inbound := "no"
+		if c.AcceptInbound {
+			inbound = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Status, dash(c.Name), dash(strings.Join(c.Numbers, ",")),
+			dash(strings.Join(c.Extensions, ",")), dash(strings.Join(devs, ",")), inbound)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CALL\tSETUP\tFROM\tTO\tSTATE\tDURATION")
+	for i := range s.Calls {
+		c := &s.Calls[i]
+		dur := "-"
+		if !c.ConnectAt.IsZero() {
+			dur = fmtDuration(c.Duration)
+		}
+		state := stateText(c)
+		if d := details(c, false); d != "" {
+			state += " " + d
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, fmtTime(c.SetupAt),
+			party(c.Caller, c.CallerDevice), party(c.Callee, c.AnsweredDevice), state, dur)
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// WriteReport writes the outcome of Verify: one line when no stream
+// diverges, else the count and each divergence on three lines.
+func WriteReport(w io.Writer, r Report) error {
+	head := fmt.Sprintf("verified %d streams, %d events", r.Streams, r.Events)
+	if r.Skipped > 0 {
+		head += fmt.Sprintf(" (%d streams of unknown kinds skipped)", r.Skipped)
+	}
+	if r.OK() {
+		_, err := fmt.Fprintf(w, "%s: no divergence\n", head)
+		return err
+	}
+	fmt.Fprintf(w, "%s: %d streams diverge\n", head, len(r.Divergences))
+	for _, d := range r.Divergences {
+		where := fmt.Sprintf("%s version %d", d.Stream, d.Version)
+		if d.Seq != 0 {
+			where += fmt.Sprintf(" (seq %d)", d.Seq)
+		}
+		journal := d.Journal
+		if journal == "" {
+			journal = "nothing"
+		}
+		fmt.Fprintf(w, "\n%s: %s\n  journal has:  %s\n  current code: %s\n", where, d.Kind, journal, d.Current)
+	}
+	return nil
+}
