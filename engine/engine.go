@@ -181,8 +181,13 @@ func (e *Engine) restore(ctx context.Context) error {
 			return err
 		}
 	}
-	// Calls are independent of each other: fold them on every core.
+	// Calls are independent of each other: fold them on every core. Their
+	// actors are then started one by one in the journal's order, so that the
+	// ring timers they arm are registered on the clock in the same order on
+	// every run (two timers due at the same instant fire in that order: a
+	// simulation depends on it).
 	workers := runtime.GOMAXPROCS(0)
+	loaded := make([]fsm.Call, len(calls))
 	var wg sync.WaitGroup
 	errs := make([]error, workers)
 	for w := 0; w < workers; w++ {
@@ -203,16 +208,19 @@ func (e *Engine) restore(ctx context.Context) error {
 					return
 				}
 				folded.Add(int64(c.Version))
-				if err := e.startCall(&c); err != nil {
-					errs[w] = err
-					return
-				}
+				loaded[i] = c
 			}
 		}(w)
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err
+	}
+	for i := range loaded {
+		if err := e.startCall(&loaded[i]); err != nil {
+			return err
+		}
+		loaded[i] = fsm.Call{} // the actor took its own copy when it was spawned
 	}
 	e.stats = RestoreStats{Clients: len(clients), Calls: len(calls), Events: int(folded.Load()), Duration: time.Since(start)}
 	e.cfg.Logger.Info("restored", slog.Int("clients", len(clients)), slog.Int("calls", len(calls)),

@@ -7,7 +7,8 @@
 // It also places inbound calls (Call) and lets a test act for the far end by
 // hand through the engine's FarEnd methods.
 //
-// Pending far-end actions live in memory: after an engine restart the
-// adapter does not resume them (a real far end keeps its own state; this one
-// is a test double for it).
+// The adapter plays a far end, which lives on when the engine restarts: when
+// a new engine is opened with the same adapter, Attach hands it the new
+// engine and the pending far-end actions report to it. They live in memory,
+// so they are gone when the process that holds the adapter dies.
 package loopback

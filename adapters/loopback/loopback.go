@@ -176,8 +176,10 @@ func (a *Adapter) play(id string, b Behavior) {
 
 // after runs f on the far end after d, on the adapter's clock. Called with mu held.
 func (a *Adapter) after(id string, d time.Duration, f func(engine.FarEnd) error) {
-	far := a.far
 	t := a.clock.AfterFunc(d, func() {
+		a.mu.Lock()
+		far := a.far // the engine attached now: a restarted engine takes over
+		a.mu.Unlock()
 		if far == nil {
 			return
 		}
