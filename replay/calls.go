@@ -180,7 +180,7 @@ func newFolder(until int64, withClients bool, size uint64) *folder {
 }
 
 // fold decodes one record and folds it into its stream's state.
-func (f *folder) fold(r journal.Record) error {
+func (f *folder) fold(r *journal.Record) error {
 	kind, id := kindOf(r.Stream)
 	if kind == otherStream || (kind == clientStream && !f.withClients) {
 		return nil
@@ -189,7 +189,7 @@ func (f *folder) fold(r journal.Record) error {
 		return nil
 	}
 	env := &f.env
-	if err := decode(r, env); err != nil {
+	if err := decode(*r, env); err != nil {
 		return err
 	}
 	if f.until != 0 && env.Time > f.until {
@@ -228,11 +228,25 @@ func (f *folder) fold(r journal.Record) error {
 	return nil
 }
 
-// foldAll scans the whole journal into a folder.
+// foldAll scans the whole journal and folds every stream, on workerCount
+// goroutines that each fold the streams that hash to them. The returned
+// folder's order and corder list every call and client (in no useful order);
+// its maps are not filled.
 func (l *Log) foldAll(until int64, withClients bool) (*folder, error) {
-	f := newFolder(until, withClients, l.j.LastSeq())
-	if err := l.j.Scan(1, f.fold); err != nil {
-		return nil, readError(err)
+	n := workerCount()
+	fs := make([]*folder, n)
+	for w := range fs {
+		fs[w] = newFolder(until, withClients, l.j.LastSeq()/uint64(n))
+	}
+	if err := l.scan(n, func(w int, r *journal.Record) error { return fs[w].fold(r) }); err != nil {
+		return nil, err
+	}
+	f := &folder{until: until, withClients: withClients}
+	for _, o := range fs {
+		f.order = append(f.order, o.order...)
+		f.corder = append(f.corder, o.corder...)
+		f.last = max(f.last, o.last)
+		f.events += o.events
 	}
 	return f, nil
 }

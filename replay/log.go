@@ -40,11 +40,17 @@ func Open(path string) (*Log, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, "journal.db")
 	}
-	if _, err := os.Stat(path); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errcode.Newf(errcode.NotFound, "no journal at %s", path)
 		}
 		return nil, errcode.Wrap(errcode.Unavailable, err, "cannot read "+path)
+	}
+	if fi.Size() == 0 {
+		// journal.Open would make an empty file a new journal; read-only it
+		// cannot, and there is nothing to replay.
+		return nil, errcode.Newf(errcode.JournalCorrupt, "%s is empty: not a callengine journal", path)
 	}
 	j, err := journal.Open(path, journal.Options{ReadOnly: true, Timeout: LockTimeout})
 	if err != nil {

@@ -2,9 +2,12 @@ package replay
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/callengine/callengine/errcode"
@@ -115,48 +118,79 @@ func (l *Log) Verify() (Report, error) {
 	type stream struct {
 		name  string
 		items []item
+		d     *Divergence
 	}
-	byName := make(map[string]*stream)
-	var order []*stream
-	var r Report
-	err := l.j.Scan(1, func(rec journal.Record) error {
-		s := byName[rec.Stream]
+	// Each worker gathers the streams that hash to it, then verifies them.
+	type part struct {
+		byName map[string]*stream
+		order  []*stream
+	}
+	n := workerCount()
+	parts := make([]part, n)
+	for w := range parts {
+		parts[w].byName = make(map[string]*stream)
+	}
+	err := l.scan(n, func(w int, rec *journal.Record) error {
+		p := &parts[w]
+		s := p.byName[rec.Stream]
 		if s == nil {
 			s = &stream{name: rec.Stream}
-			byName[rec.Stream] = s
-			order = append(order, s)
+			p.byName[rec.Stream] = s
+			p.order = append(p.order, s)
 		}
-		var it item
-		it.err = decode(rec, &it.env)
-		if it.err != nil { // keep the place of the record that did not decode
+		it := item{env: events.Envelope{Seq: rec.Seq, Stream: rec.Stream, Version: rec.Version}}
+		if it.err = events.DecodeBody(rec.Data, &it.env); it.err != nil {
+			// keep the place of the record that did not decode
 			it.env = events.Envelope{Seq: rec.Seq, Stream: rec.Stream, Version: rec.Version}
 		}
 		s.items = append(s.items, it)
 		return nil
 	})
 	if err != nil {
-		return Report{}, readError(err)
+		return Report{}, err
 	}
-	r.Divergences = []Divergence{}
-	for _, s := range order {
-		kind, id := kindOf(s.name)
-		if kind == otherStream {
-			r.Skipped++
-			continue
-		}
-		r.Streams++
-		r.Events += len(s.items)
-		var d *Divergence
-		if kind == callStream {
-			d = verifyCall(id, s.items)
-		} else {
-			d = verifyClient(id, s.items)
-		}
-		if d != nil {
-			d.Stream = s.name
-			r.Divergences = append(r.Divergences, *d)
+	var wg sync.WaitGroup
+	for w := range parts {
+		wg.Add(1)
+		go func(p *part) {
+			defer wg.Done()
+			for _, s := range p.order {
+				switch kind, id := kindOf(s.name); kind {
+				case callStream:
+					s.d = verifyCall(id, s.items)
+				case clientStream:
+					s.d = verifyClient(id, s.items)
+				}
+			}
+		}(&parts[w])
+	}
+	wg.Wait()
+	r := Report{Divergences: []Divergence{}}
+	for _, p := range parts {
+		for _, s := range p.order {
+			if kind, _ := kindOf(s.name); kind == otherStream {
+				r.Skipped++
+				continue
+			}
+			r.Streams++
+			r.Events += len(s.items)
+			if s.d != nil {
+				s.d.Stream = s.name
+				r.Divergences = append(r.Divergences, *s.d)
+			}
 		}
 	}
+	// In the order of the streams' first events: the seq of a stream's
+	// first record is the first item's.
+	first := make(map[string]uint64, len(r.Divergences))
+	for _, p := range parts {
+		for _, s := range p.order {
+			if s.d != nil {
+				first[s.name] = s.items[0].env.Seq
+			}
+		}
+	}
+	slices.SortFunc(r.Divergences, func(a, b Divergence) int { return cmp.Compare(first[a.Stream], first[b.Stream]) })
 	return r, nil
 }
 
@@ -178,6 +212,7 @@ func check(items []item, i int) *Divergence {
 // verifyCall verifies one call stream; nil when it does not diverge.
 func verifyCall(id string, items []item) *Divergence {
 	c := fsm.Call{ID: id}
+	var bufs [2][]byte
 	for i := 0; i < len(items); {
 		if d := check(items, i); d != nil {
 			return d
@@ -195,7 +230,7 @@ func verifyCall(id string, items []item) *Divergence {
 		if err != nil {
 			return refused(env, cmd, err)
 		}
-		n, d := compare(items, i, decided, env.Time, cmd)
+		n, d := compare(items, i, decided, env.Time, cmd, &bufs)
 		if d != nil {
 			return d
 		}
@@ -213,6 +248,7 @@ func verifyCall(id string, items []item) *Divergence {
 // verifyClient verifies one client stream; nil when it does not diverge.
 func verifyClient(id string, items []item) *Divergence {
 	c := fsm.Client{ID: id}
+	var bufs [2][]byte
 	for i := 0; i < len(items); {
 		if d := check(items, i); d != nil {
 			return d
@@ -226,7 +262,7 @@ func verifyClient(id string, items []item) *Divergence {
 		if err != nil {
 			return refused(env, cmd, err)
 		}
-		n, d := compare(items, i, decided, env.Time, cmd)
+		n, d := compare(items, i, decided, env.Time, cmd, &bufs)
 		if d != nil {
 			return d
 		}
@@ -248,7 +284,8 @@ func refused(env *events.Envelope, cmd any, err error) *Divergence {
 
 // compare matches the decided events, stamped with now, against the journaled
 // events from items[i]; it returns how many events the decision covers.
-func compare(items []item, i int, decided []events.Event, now int64, cmd any) (int, *Divergence) {
+// bufs are scratch space for the two encodings.
+func compare(items []item, i int, decided []events.Event, now int64, cmd any, bufs *[2][]byte) (int, *Divergence) {
 	if len(decided) == 0 {
 		env := &items[i].env
 		return 0, &Divergence{Version: env.Version, Seq: env.Seq, Kind: KindMismatch, Journal: describe(env.Event),
@@ -266,8 +303,9 @@ func compare(items []item, i int, decided []events.Event, now int64, cmd any) (i
 			}
 		}
 		env := &items[j].env
-		want := events.EncodeBody(nil, now, ev)
-		got := events.EncodeBody(nil, env.Time, env.Event)
+		want := events.EncodeBody(bufs[0][:0], now, ev)
+		got := events.EncodeBody(bufs[1][:0], env.Time, env.Event)
+		bufs[0], bufs[1] = want, got
 		if !bytes.Equal(want, got) {
 			has, decides := describe(env.Event), describe(ev)
 			if env.Time != now {
