@@ -406,8 +406,8 @@ func copyFromChild(t *testing.T, pace time.Duration) {
 			t.Fatalf("copy %d by %s: the child did not hold the journal", len(copies), info.Method)
 		}
 		attempts += info.Attempts
-		t.Logf("copy %d: %d commands acknowledged before it; %d bytes, seq %d, tx %d, %d attempt(s), %v",
-			len(copies), n, info.Bytes, info.LastSeq, info.TxID, info.Attempts, info.Duration)
+		t.Logf("copy %d: %d commands acknowledged before it; %d bytes, seq %d, tx %d, %d attempt(s), window %v, %v",
+			len(copies), n, info.Bytes, info.LastSeq, info.TxID, info.Attempts, info.Window, info.Duration)
 		copies = append(copies, taken{path, acked, info})
 	}
 	if len(copies) < 5 {

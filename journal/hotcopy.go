@@ -112,15 +112,19 @@ type CopyOptions struct {
 
 // CopyInfo describes a copy that was written.
 type CopyInfo struct {
-	Path        string        // where the copy is
-	Bytes       int64         // its size
-	LastSeq     uint64        // the last record in the copy; records are 1…LastSeq
-	LiveStreams int           // streams that are live in the copy
-	TxID        uint64        // the bbolt transaction the copy is as of
-	Method      CopyMethod    // how it was taken
-	Attempts    int           // raw copies taken (1 for a read-transaction copy)
-	Checked     bool          // Check ran on the copy and passed
-	Duration    time.Duration // wall time, verification included
+	Path        string     // where the copy is
+	Bytes       int64      // its size
+	LastSeq     uint64     // the last record in the copy; records are 1…LastSeq
+	LiveStreams int        // streams that are live in the copy
+	TxID        uint64     // the bbolt transaction the copy is as of
+	Method      CopyMethod // how it was taken
+	Attempts    int        // raw copies taken (1 for a read-transaction copy)
+	Checked     bool       // Check ran on the copy and passed
+	// Window is how long the copy itself took: from the first read of the
+	// meta pages to the last (raw copy), or how long the read transaction
+	// was open. A raw copy succeeds only if no commit falls in its window.
+	Window   time.Duration
+	Duration time.Duration // wall time, verification included
 }
 
 const (
@@ -164,7 +168,10 @@ func (j *Journal) HotCopy(ctx context.Context, dst string, opts CopyOptions) (Co
 	var last, txid uint64
 	w := &ctxWriter{ctx: ctx, f: tmp.f}
 	g := &guardWriter{w: w}
+	txStart := time.Now()
+	var window time.Duration
 	err = j.view(func(tx *bolt.Tx) error {
+		defer func() { window = time.Since(txStart) }()
 		txid = uint64(tx.ID())
 		if k, _ := tx.Bucket(bucketEvents).Cursor().Last(); len(k) == seqLen {
 			last = binary.BigEndian.Uint64(k)
@@ -186,7 +193,7 @@ func (j *Journal) HotCopy(ctx context.Context, dst string, opts CopyOptions) (Co
 	default:
 		return CopyInfo{}, errcode.Wrap(errcode.Unavailable, err, "cannot write the copy to "+dst)
 	}
-	info := CopyInfo{Path: dst, TxID: txid, Method: CopyReadTx, Attempts: 1}
+	info := CopyInfo{Path: dst, TxID: txid, Method: CopyReadTx, Attempts: 1, Window: window}
 	if err := tmp.finish(ctx, dst, &info, opts); err != nil {
 		return CopyInfo{}, err
 	}
@@ -317,7 +324,7 @@ func copyRaw(ctx context.Context, src, dst string, opts CopyOptions) (CopyInfo, 
 			}
 			return CopyInfo{}, busyError(src, attempt-1, changed, err)
 		}
-		m, ok, why, err := rawAttempt(ctx, f, tmp.f, attempt)
+		m, window, ok, why, err := rawAttempt(ctx, f, tmp.f, attempt)
 		if err != nil {
 			if ctx.Err() != nil {
 				return CopyInfo{}, busyError(src, attempt, changed, ctx.Err())
@@ -328,7 +335,7 @@ func copyRaw(ctx context.Context, src, dst string, opts CopyOptions) (CopyInfo, 
 			changed = append(changed, why)
 			continue
 		}
-		info := CopyInfo{Path: dst, TxID: m.txid, Method: CopyStableMeta, Attempts: attempt}
+		info := CopyInfo{Path: dst, TxID: m.txid, Method: CopyStableMeta, Attempts: attempt, Window: window}
 		if err := tmp.finish(ctx, dst, &info, opts); err != nil {
 			return CopyInfo{}, err
 		}
@@ -358,33 +365,35 @@ func summarize(changed []string) string {
 }
 
 // rawAttempt takes one raw copy of f into out and reports whether it is
-// consistent (ok), with the meta it is a copy of. why says what changed when
-// it is not. err is a failure that retrying does not mend.
-func rawAttempt(ctx context.Context, f, out *os.File, attempt int) (m boltMeta, ok bool, why string, err error) {
+// consistent (ok), with the meta it is a copy of and how long the copy took.
+// why says what changed when it is not. err is a failure that retrying does
+// not mend.
+func rawAttempt(ctx context.Context, f, out *os.File, attempt int) (m boltMeta, window time.Duration, ok bool, why string, err error) {
+	start := time.Now()
 	before, err := readMetaPages(f)
 	if err != nil {
-		return boltMeta{}, false, "", err
+		return boltMeta{}, window, false, "", err
 	}
 	m, okMeta := before.newest()
 	if !okMeta {
 		// Neither meta page is valid. A meta page being written can be torn,
 		// but only one at a time: a bbolt file always has a valid one.
-		return boltMeta{}, false, "", errcode.Wrap(errcode.JournalCorrupt,
+		return boltMeta{}, window, false, "", errcode.Wrap(errcode.JournalCorrupt,
 			fmt.Errorf("journal: %s: no valid bbolt meta page: %w", f.Name(), ErrNotJournal), f.Name()+" is not a callengine journal")
 	}
 	if err := out.Truncate(0); err != nil {
-		return boltMeta{}, false, "", errcode.Wrap(errcode.Unavailable, err, "cannot write the copy")
+		return boltMeta{}, window, false, "", errcode.Wrap(errcode.Unavailable, err, "cannot write the copy")
 	}
 	if _, err := out.Seek(0, io.SeekStart); err != nil {
-		return boltMeta{}, false, "", errcode.Wrap(errcode.Unavailable, err, "cannot write the copy")
+		return boltMeta{}, window, false, "", errcode.Wrap(errcode.Unavailable, err, "cannot write the copy")
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return boltMeta{}, false, "", errcode.Wrap(errcode.Unavailable, err, "cannot read "+f.Name())
+		return boltMeta{}, window, false, "", errcode.Wrap(errcode.Unavailable, err, "cannot read "+f.Name())
 	}
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {
-			return boltMeta{}, false, "", err
+			return boltMeta{}, window, false, "", err
 		}
 		// *os.File to *os.File through a LimitedReader: copy_file_range on
 		// Linux, the data does not pass through user space.
@@ -394,34 +403,35 @@ func rawAttempt(ctx context.Context, f, out *os.File, attempt int) (m boltMeta, 
 			break
 		}
 		if err != nil {
-			return boltMeta{}, false, "", errcode.Wrap(errcode.Unavailable, err, "cannot copy "+f.Name())
+			return boltMeta{}, window, false, "", errcode.Wrap(errcode.Unavailable, err, "cannot copy "+f.Name())
 		}
 	}
 	if testHookRawCopied != nil {
 		testHookRawCopied(attempt)
 	}
 	after, err := readMetaPages(f)
+	window = time.Since(start)
 	if err != nil {
-		return boltMeta{}, false, "", err
+		return boltMeta{}, window, false, "", err
 	}
 	if !bytes.Equal(before.raw[0], after.raw[0]) || !bytes.Equal(before.raw[1], after.raw[1]) {
 		a, _ := after.newest()
-		return boltMeta{}, false, fmt.Sprintf("tx %d → %d", m.txid, a.txid), nil
+		return boltMeta{}, window, false, fmt.Sprintf("tx %d → %d in %v", m.txid, a.txid, window.Round(time.Microsecond)), nil
 	}
 	if need := int64(m.pgid) * int64(m.pageSize); n < need {
 		// Cannot happen while the file only grows; a file that shrank was
 		// not written by bbolt.
-		return boltMeta{}, false, fmt.Sprintf("copied %d bytes, tx %d needs %d", n, m.txid, need), nil
+		return boltMeta{}, window, false, fmt.Sprintf("copied %d bytes, tx %d needs %d", n, m.txid, need), nil
 	}
 	// The meta pages in the copy must be the ones that were compared.
 	var got [2][]byte
 	for i := range got {
 		got[i] = make([]byte, len(before.raw[i]))
 		if _, err := out.ReadAt(got[i], int64(i)*int64(m.pageSize)); err != nil {
-			return boltMeta{}, false, "", errcode.Wrap(errcode.Unavailable, err, "cannot read back the copy")
+			return boltMeta{}, window, false, "", errcode.Wrap(errcode.Unavailable, err, "cannot read back the copy")
 		}
 		if !bytes.Equal(got[i], before.raw[i]) {
-			return boltMeta{}, false, fmt.Sprintf("meta page %d changed during the copy", i), nil
+			return boltMeta{}, window, false, fmt.Sprintf("meta page %d changed during the copy", i), nil
 		}
 	}
 	// Both meta pages of the copy describe transaction m (see the top of the
@@ -433,10 +443,10 @@ func rawAttempt(ctx context.Context, f, out *os.File, attempt int) (m boltMeta, 
 		binary.NativeEndian.PutUint64(page[metaOff+metaTxid:], m.txid-1)
 		binary.NativeEndian.PutUint64(page[metaOff+metaChecksum:], metaSum(page[metaOff:metaOff+metaChecksum]))
 		if _, err := out.WriteAt(page, int64(older)*int64(m.pageSize)); err != nil {
-			return boltMeta{}, false, "", errcode.Wrap(errcode.Unavailable, err, "cannot write the copy")
+			return boltMeta{}, window, false, "", errcode.Wrap(errcode.Unavailable, err, "cannot write the copy")
 		}
 	}
-	return m, true, "", nil
+	return m, window, true, "", nil
 }
 
 // The on-disk meta page of bbolt v1.5.0 (internal/common/page.go and
