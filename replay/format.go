@@ -176,14 +176,14 @@ func WriteTimeline(w io.Writer, steps []Step) error {
 		_, err := fmt.Fprintln(w, "no events")
 		return err
 	}
-	last := summarize(&steps[len(steps)-1].State, steps[len(steps)-1].Envelope.Time)
+	last := steps[len(steps)-1].Call()
 	fmt.Fprintf(w, "call %s: %s, %s → %s, %s\n\n", last.ID, last.Direction,
 		party(last.Caller, last.CallerDevice), party(last.Callee, last.AnsweredDevice), stateText(&last))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tVER\tSEQ\tEVENT\tFIELDS\tSTATE AFTER")
 	for i := range steps {
 		s := &steps[i]
-		c := summarize(&s.State, s.Envelope.Time)
+		c := s.Call()
 		state := stateText(&c)
 		if d := details(&c, true); d != "" {
 			state += " " + d

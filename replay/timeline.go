@@ -18,13 +18,17 @@ type Step struct {
 	State    fsm.Call
 }
 
+// Call summarizes the call as this step left it; a live call's Duration runs
+// to the step's time.
+func (s Step) Call() CallSummary { return summarize(&s.State, s.Envelope.Time) }
+
 // MarshalJSON writes {"event": the envelope as events writes it, "state": the
 // call after it (as in CallSummary)}.
 func (s Step) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		Event events.Envelope `json:"event"`
 		State CallSummary     `json:"state"`
-	}{s.Envelope, summarize(&s.State, s.Envelope.Time)})
+	}{s.Envelope, s.Call()})
 }
 
 // Envelopes returns the decoded events of one call, in order. An id no call

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/replay"
+)
+
+const replayUsage = `usage: callengine replay FILE [flags]
+
+Reads a journal read-only and shows what happened. FILE is a copy taken with
+'callengine backup --data DIR --out FILE' (a running engine keeps its journal
+locked), or the journal.db — or the data directory — of a stopped engine.
+See docs/replay.md.
+
+  callengine replay FILE                        every call, one line each (filters below)
+  callengine replay FILE --call ID              a call's events, each with the state after it
+  callengine replay FILE --call ID --html OUT   the call as a ladder diagram (self-contained HTML)
+  callengine replay FILE --at TIME              every client and call as of TIME
+  callengine replay FILE --verify               run every stream through the current code
+
+Times are RFC 3339, with or without fractional seconds (2026-01-05T09:30:00Z),
+on the engine's clock; output is in UTC.
+
+Exit status: 0 done, 1 --verify found a divergence, 2 bad usage or a journal
+that cannot be read (missing, locked, damaged, not a journal, unknown call).
+
+flags:
+`
+
+// replayLadder draws a call as a ladder diagram in a self-contained HTML page.
+// It is replay.WriteLadder once replay/ladder.go provides it; until then --html
+// reports that the diagram is not available.
+var replayLadder func(w io.Writer, title string, envs []events.Envelope) error
+
+// replayCmd is "callengine replay".
+func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), replayUsage)
+		fs.PrintDefaults()
+	}
+	callID := fs.String("call", "", "show the call with this `ID`: its events and its state after each")
+	htmlOut := fs.String("html", "", "with --call: write the call as a ladder diagram to this HTML `FILE`")
+	at := fs.String("at", "", "show every client and call as of this `TIME`")
+	verify := fs.Bool("verify", false, "re-run every stream through the current fsm code; report divergences, exit 1 if any")
+	asJSON := fs.Bool("json", false, "write JSON instead of text")
+	since := fs.String("since", "", "list calls set up at or after this `TIME`")
+	until := fs.String("until", "", "list calls set up before this `TIME`")
+	client := fs.String("client", "", "list calls where this client `ID` is the caller or the callee")
+	number := fs.String("number", "", "list calls with this `NUMBER`: caller's, callee's, caller id or as dialled (E.164 in any spelling)")
+	reason := fs.String("reason", "", "list calls that ended with this `REASON`: hangup, busy, no-answer, failed, rejected, canceled, missed")
+
+	var positional []string
+	rest := args
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(stdout)
+				fs.Usage()
+				return 0
+			}
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "callengine replay: "+format+"\n", a...)
+		fmt.Fprintln(stderr, "run 'callengine replay -h' for the flags")
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "callengine replay:", err)
+		return 2
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	switch len(positional) {
+	case 0:
+		return usageErr("which journal? give a FILE (a copy taken with 'callengine backup')")
+	case 1:
+	default:
+		return usageErr("one journal at a time: unexpected %q", positional[1])
+	}
+	set["verify"] = *verify // --verify=false asks for no verification
+	var modes []string
+	for _, m := range []string{"call", "at", "verify"} {
+		if set[m] {
+			modes = append(modes, "--"+m)
+		}
+	}
+	if len(modes) > 1 {
+		return usageErr("%s: choose one", strings.Join(modes, " and "))
+	}
+	if set["html"] && !set["call"] {
+		return usageErr("--html draws one call: give its --call ID")
+	}
+	if set["call"] && *callID == "" {
+		return usageErr("--call needs a call id")
+	}
+	if set["html"] && *htmlOut == "" {
+		return usageErr("--html needs an output file")
+	}
+	if len(modes) > 0 {
+		for _, f := range []string{"since", "until", "client", "number", "reason"} {
+			if set[f] {
+				return usageErr("--%s filters the call list: it does not go with %s", f, modes[0])
+			}
+		}
+	}
+	var filter replay.Filter
+	var err error
+	if filter.Since, err = replayTime("since", *since); err != nil {
+		return usageErr("%v", err)
+	}
+	if filter.Until, err = replayTime("until", *until); err != nil {
+		return usageErr("%v", err)
+	}
+	filter.Client, filter.Number = *client, *number
+	if *reason != "" {
+		r, ok := events.ParseReason(*reason)
+		if !ok {
+			return usageErr("--reason %q: one of hangup, busy, no-answer, failed, transferred, rejected, canceled, missed", *reason)
+		}
+		filter.Reason = r
+	}
+	instant, err := replayTime("at", *at)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+
+	l, err := replay.Open(positional[0])
+	if err != nil {
+		return fail(err)
+	}
+	defer l.Close()
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	out := replayOutput{w: stdout, json: *asJSON}
+
+	switch {
+	case set["verify"]:
+		r, err := l.Verify()
+		if err != nil {
+			return fail(err)
+		}
+		if err := out.write(r, func(w io.Writer) error { return replay.WriteReport(w, r) }); err != nil {
+			return fail(err)
+		}
+		if !r.OK() {
+			return 1
+		}
+		return 0
+
+	case set["at"]:
+		s, err := l.At(instant)
+		if err != nil {
+			return fail(err)
+		}
+		return out.done(fail, out.write(s, func(w io.Writer) error { return replay.WriteSnapshot(w, s) }))
+
+	case set["html"]:
+		if replayLadder == nil {
+			return fail(errors.New("--html: the ladder diagram is not available in this build"))
+		}
+		envs, err := l.Envelopes(*callID)
+		if err != nil {
+			return fail(err)
+		}
+		steps, err := l.Timeline(*callID)
+		if err != nil {
+			return fail(err)
+		}
+		if err := replayWriteHTML(*htmlOut, replayTitle(steps[len(steps)-1].Call()), envs); err != nil {
+			return fail(err)
+		}
+		summary := struct {
+			HTML   string `json:"html"`
+			Call   string `json:"call"`
+			Events int    `json:"events"`
+		}{*htmlOut, *callID, len(envs)}
+		return out.done(fail, out.write(summary, func(w io.Writer) error {
+			_, err := fmt.Fprintf(w, "wrote %s: call %s, %d events\n", *htmlOut, *callID, len(envs))
+			return err
+		}))
+
+	case set["call"]:
+		steps, err := l.Timeline(*callID)
+		if err != nil {
+			return fail(err)
+		}
+		doc := struct {
+			Call     replay.CallSummary `json:"call"`
+			Timeline []replay.Step      `json:"timeline"`
+		}{steps[len(steps)-1].Call(), steps}
+		return out.done(fail, out.write(doc, func(w io.Writer) error { return replay.WriteTimeline(w, steps) }))
+	}
+
+	calls, err := l.Calls(filter)
+	if err != nil {
+		return fail(err)
+	}
+	doc := struct {
+		Journal string               `json:"journal"`
+		Calls   []replay.CallSummary `json:"calls"`
+	}{l.Path(), calls}
+	return out.done(fail, out.write(doc, func(w io.Writer) error {
+		if err := replay.WriteCalls(w, calls); err != nil {
+			return err
+		}
+		live := 0
+		for _, c := range calls {
+			if c.Live {
+				live++
+			}
+		}
+		_, err := fmt.Fprintf(w, "%d calls, %d live\n", len(calls), live)
+		return err
+	}))
+}
+
+// replayTime parses an RFC 3339 time given to flag name; "" is the zero time.
+func replayTime(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--%s %q is not an RFC 3339 time such as 2026-01-05T09:30:00Z", name, s)
+	}
+	return t, nil
+}
+
+// replayTitle names a call for the ladder page.
+func replayTitle(c replay.CallSummary) string {
+	who := func(p events.Party) string {
+		if p.Client != "" {
+			return p.Client
+		}
+		return p.Number
+	}
+	return fmt.Sprintf("Call %s: %s → %s (%s)", c.ID, who(c.Caller), who(c.Callee), c.Direction)
+}
+
+// replayWriteHTML writes the ladder page to path; a failed page leaves no file.
+func replayWriteHTML(path, title string, envs []events.Envelope) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := replayLadder(f, title, envs); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("--html: %w", err)
+	}
+	return f.Close()
+}
+
+// replayOutput writes a result as JSON or as text.
+type replayOutput struct {
+	w    io.Writer
+	json bool
+}
+
+func (o replayOutput) write(v any, text func(io.Writer) error) error {
+	if !o.json {
+		return text(o.w)
+	}
+	enc := json.NewEncoder(o.w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// done turns the outcome of writing into the exit status.
+func (o replayOutput) done(fail func(error) int, err error) int {
+	if err != nil {
+		return fail(err)
+	}
+	return 0
+}
