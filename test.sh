@@ -67,6 +67,7 @@ step "benchmark smoke runs"
 go test -run '^$' -bench . -benchtime 1x ./journal/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
 go test -run '^$' -bench Lifecycle -benchtime 2000x ./bench/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
 go test -run '^$' -bench Replay -benchtime 1x ./bench/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
+go test -run '^$' -bench Replay -benchtime 1x ./replay/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
 
 step "callengine bench --quick (every workload on a real journal; under 30 s)"
 BENCH_OUT=$(mktemp -d -t callengine-bench.XXXXXX)
