@@ -1,0 +1,218 @@
+package simulator
+
+import (
+	"strings"
+	"time"
+
+	"github.com/callengine/callengine/events"
+)
+
+// op is one parsed command of a step.
+type op struct {
+	text   string
+	verb   string // dial, answer, …; far-dial, far-answer, …; crash
+	client string // the client who acts (client verbs)
+	number string // the outside number that calls (far-dial)
+	call   string // the call's label
+	dest   string // dial destination
+	device string
+	as     string // label for a new call
+	// dial and register options
+	callerID   string
+	name       string
+	extensions []string
+	numbers    []string
+	devices    []string
+	on         bool          // accept-inbound on|off
+	reason     events.Reason // how the far end ends a call (far-hangup, far-busy, …)
+}
+
+// clientVerbs take "<client> <verb> …".
+var clientVerbs = map[string]bool{
+	"dial": true, "answer": true, "reject": true, "busy": true, "ignore": true, "hangup": true,
+	"hold": true, "resume": true, "mute": true, "unmute": true,
+	"register": true, "unregister": true, "add-device": true, "remove-device": true, "accept-inbound": true,
+}
+
+// farVerbs take "far <verb> <call>"; their value is the reason of far ends.
+var farVerbs = map[string]events.Reason{
+	"ring": 0, "answer": 0, "hold": 0, "resume": 0,
+	"hangup": events.Hangup, "busy": events.Busy, "reject": events.Rejected,
+	"fail": events.Failed, "no-answer": events.NoAnswer,
+}
+
+// parseOp parses one command of a Do list.
+func parseOp(line int, text string) (op, error) {
+	w, err := words(text)
+	if err != nil {
+		return op{}, malformed(line, "%q: %v", text, err)
+	}
+	o := op{text: text}
+	bad := func(format string, args ...any) (op, error) {
+		return op{}, malformed(line, "%q: "+format, append([]any{text}, args...)...)
+	}
+	if len(w) == 0 {
+		return bad("empty command")
+	}
+	switch {
+	case w[0] == "crash":
+		if len(w) != 1 {
+			return bad("crash takes nothing")
+		}
+		o.verb = "crash"
+		return o, nil
+	case w[0] == "far":
+		if len(w) < 3 {
+			return bad("expected far <verb> <call> or far <number> dial <destination>")
+		}
+		if w[2] == "dial" {
+			o.verb, o.number, o.dest = "far-dial", w[1], ""
+			rest := w[3:]
+			if len(rest) == 0 {
+				return bad("far %s dial: what number or extension?", w[1])
+			}
+			o.dest, rest = rest[0], rest[1:]
+			for len(rest) > 0 {
+				if len(rest) < 2 {
+					return bad("%q needs a value", rest[0])
+				}
+				switch rest[0] {
+				case "as":
+					o.as = rest[1]
+				case "name":
+					o.name = rest[1]
+				default:
+					return bad("unknown option %q (as, name)", rest[0])
+				}
+				rest = rest[2:]
+			}
+			return o, nil
+		}
+		r, ok := farVerbs[w[1]]
+		if !ok {
+			return bad("unknown far-end action %q", w[1])
+		}
+		if len(w) != 3 {
+			return bad("far %s takes one call", w[1])
+		}
+		o.verb, o.call, o.reason = "far-"+w[1], w[2], r
+		return o, nil
+	}
+	if len(w) < 2 || !clientVerbs[w[1]] {
+		return bad("expected <client> <verb> …, crash, or far …")
+	}
+	o.client, o.verb = w[0], w[1]
+	rest := w[2:]
+	opts := func(allowed ...string) error {
+		for len(rest) > 0 {
+			if len(rest) < 2 {
+				return malformed(line, "%q: %q needs a value", text, rest[0])
+			}
+			k, v := rest[0], rest[1]
+			found := false
+			for _, a := range allowed {
+				found = found || a == k
+			}
+			if !found {
+				return malformed(line, "%q: unknown option %q (%s)", text, k, strings.Join(allowed, ", "))
+			}
+			switch k {
+			case "as":
+				o.as = v
+			case "from", "on":
+				o.device = v
+			case "caller-id":
+				o.callerID = v
+			case "name":
+				o.name = v
+			case "ext":
+				o.extensions = append(o.extensions, v)
+			case "number":
+				o.numbers = append(o.numbers, v)
+			case "device":
+				o.devices = append(o.devices, v)
+			}
+			rest = rest[2:]
+		}
+		return nil
+	}
+	switch o.verb {
+	case "dial":
+		if len(rest) == 0 {
+			return bad("dial what?")
+		}
+		o.dest, rest = rest[0], rest[1:]
+		err = opts("from", "caller-id", "as")
+	case "answer":
+		if len(rest) == 0 {
+			return bad("answer which call?")
+		}
+		o.call, rest = rest[0], rest[1:]
+		err = opts("on")
+	case "reject", "busy", "ignore", "hangup", "hold", "resume", "mute", "unmute":
+		if len(rest) != 1 {
+			return bad("%s takes one call", o.verb)
+		}
+		o.call = rest[0]
+	case "register":
+		err = opts("ext", "number", "device", "name")
+	case "unregister":
+		if len(rest) != 0 {
+			return bad("unregister takes nothing")
+		}
+	case "add-device", "remove-device":
+		if len(rest) != 1 {
+			return bad("%s takes one device", o.verb)
+		}
+		o.device = rest[0]
+	case "accept-inbound":
+		if len(rest) != 1 || (rest[0] != "on" && rest[0] != "off") {
+			return bad("accept-inbound takes on or off")
+		}
+		o.on = rest[0] == "on"
+	}
+	if err != nil {
+		return op{}, err
+	}
+	return o, nil
+}
+
+// words splits a command into words; "double quotes" keep spaces.
+func words(s string) ([]string, error) {
+	var out []string
+	for s = strings.TrimSpace(s); s != ""; s = strings.TrimSpace(s) {
+		if s[0] == '"' {
+			end := strings.IndexByte(s[1:], '"')
+			if end < 0 {
+				return nil, errUnclosedQuote
+			}
+			out = append(out, s[1:end+1])
+			s = s[end+2:]
+			continue
+		}
+		end := strings.IndexAny(s, " \t")
+		if end < 0 {
+			end = len(s)
+		}
+		out = append(out, s[:end])
+		s = s[end:]
+	}
+	return out, nil
+}
+
+type parseError string
+
+func (e parseError) Error() string { return string(e) }
+
+const errUnclosedQuote = parseError("unclosed quote")
+
+// parseAt reads a step's time: "90s" from the start, "+2s" from now.
+func parseAt(line int, s string) (d time.Duration, relative bool, err error) {
+	s = strings.TrimSpace(s)
+	relative = strings.HasPrefix(s, "+")
+	d, err = time.ParseDuration(strings.TrimPrefix(s, "+"))
+	if err != nil || d < 0 {
+		return 0, false, malformed(line, "at %q: want a duration such as 90s, or +2s after the previous step", s)
+	}
+	return d, relative, nil
+}

@@ -1,0 +1,23 @@
+// Package simulator runs scenarios against the real engine on a virtual
+// clock, with seeded ids and every actor scheduled on the simulator's own
+// goroutine, so that a scenario writes a byte-identical journal on every run
+// (FEATURES E2).
+//
+// A scenario (YAML, see docs/scenarios.md) names clients and their devices,
+// scripts the far end of outside numbers (rings, answers after N s, busy, no
+// answer, hangs up, fails), and lists timed steps: commands issued on behalf
+// of clients or of the far end, faults (crash the engine and reopen it from
+// its journal; lose or delay an adapter message) and expectations (the state
+// of calls and clients, the events since the last check, the whole timeline).
+//
+// Data enters as a Scenario (Parse, Load, or Generate for a random one) and
+// leaves as a Result: the timeline as text, the unmet expectations and broken
+// invariants, and the sha256 digest of the journal. Run drives package engine
+// — the production code path — through its public API, with the loopback
+// adapter as the far end behind a network that can drop or delay messages.
+//
+// After every step Run checks invariants: no event follows an ended call, a
+// call is answered on at most one device, the engine's state equals the fold
+// of its journal, a refused command writes nothing and has a stable error
+// code, and the state after a crash and restore equals the state before it.
+package simulator
