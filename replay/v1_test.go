@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -284,5 +285,35 @@ func TestUnknownCallIsNotFound(t *testing.T) {
 	}
 	if !strings.HasSuffix(l.Path(), "v1.journal") {
 		t.Errorf("Path %q", l.Path())
+	}
+}
+
+// On one core the journal is scanned and folded on the calling goroutine;
+// the answers are the same as with a goroutine per core.
+func TestOneCoreGivesTheSameAnswers(t *testing.T) {
+	l := openFixture(t)
+	render := func() string {
+		var b bytes.Buffer
+		calls, err := l.Calls(replay.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		replay.WriteCalls(&b, calls)
+		s, err := l.At(time.Date(2026, 1, 5, 9, 55, 5, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		replay.WriteSnapshot(&b, s)
+		r, err := l.Verify()
+		if err != nil {
+			t.Fatal(err)
+		}
+		replay.WriteReport(&b, r)
+		return b.String()
+	}
+	many := render()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	if one := render(); one != many {
+		t.Errorf("one core:\n%s\nevery core:\n%s", one, many)
 	}
 }

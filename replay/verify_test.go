@@ -163,8 +163,10 @@ func TestVerifyReportsDamage(t *testing.T) {
 		current string // a part of what the current code says
 	}
 	cases := map[string]want{}
+	var order []string // the damaged streams in the order of their first events
 	damage := func(stream string, wt want, write func(s string)) {
 		cases[stream] = wt
+		order = append(order, stream)
 		write(stream)
 	}
 
@@ -266,7 +268,12 @@ func TestVerifyReportsDamage(t *testing.T) {
 		}
 	}
 	if r.OK() || len(r.Divergences) != len(cases) {
-		t.Errorf("%d divergences for %d damaged streams", len(r.Divergences), len(cases))
+		t.Fatalf("%d divergences for %d damaged streams", len(r.Divergences), len(cases))
+	}
+	for i, d := range r.Divergences {
+		if d.Stream != order[i] {
+			t.Errorf("divergence %d is of %s, want %s: the report follows the streams' first events", i, d.Stream, order[i])
+		}
 	}
 }
 
