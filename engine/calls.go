@@ -54,17 +54,17 @@ func (e *Engine) Dial(ctx context.Context, req DialRequest) (Call, error) {
 	if err != nil {
 		return Call{}, err
 	}
-	callerID, err := e.callerID(caller, req.CallerID)
+	callee, err := e.route(dest)
+	if err != nil {
+		return Call{}, err
+	}
+	callerID, err := e.callerID(caller, req.CallerID, callee == nil)
 	if err != nil {
 		return Call{}, err
 	}
 	cmd := fsm.Dial{
 		Caller:       events.Party{Client: caller.ID, Number: callerID, Name: caller.Name},
 		CallerDevice: req.Device, CallerID: callerID, Destination: req.To,
-	}
-	callee, err := e.route(dest)
-	if err != nil {
-		return Call{}, err
 	}
 	if callee != nil {
 		if callee.ID == caller.ID {
@@ -154,11 +154,16 @@ func (e *Engine) route(d fsm.Destination) (*fsm.Client, error) {
 }
 
 // callerID picks the number a call presents: the requested one if the
-// organisation owns it, else the caller's first number or extension.
-func (e *Engine) callerID(c *fsm.Client, want string) (string, error) {
+// organisation owns it, else the caller's first number; a client without a
+// number presents its extension inside the organisation and the
+// organisation's first number outside it.
+func (e *Engine) callerID(c *fsm.Client, want string, outbound bool) (string, error) {
 	if want == "" {
 		if len(c.Numbers) > 0 {
 			return c.Numbers[0], nil
+		}
+		if outbound && len(e.orgNumbers) > 0 {
+			return e.orgNumbers[0], nil
 		}
 		if len(c.Extensions) > 0 {
 			return c.Extensions[0], nil

@@ -739,3 +739,18 @@ func TestRingTimeoutEndsAtTheDeadline(t *testing.T) {
 		t.Fatalf("released at %v (deadline %v), rang %v", got.ReleaseAt, c.RingDeadline, got.RingingDuration)
 	}
 }
+
+// A client without a number of its own presents its extension to colleagues
+// and the organisation's first number to the outside world.
+func TestDefaultCallerID(t *testing.T) {
+	h := newHarness(t)
+	h.register("alice", "101", nil, "a1")
+	h.register("bob", "102", []string{"+14155550102"}, "b1")
+	ok := must[engine.Call](t)
+	inside := ok(h.e.Dial(ctx, engine.DialRequest{From: "alice", To: "102"}))
+	outside := ok(h.e.Dial(ctx, engine.DialRequest{From: "alice", To: "+33100000009"}))
+	own := ok(h.e.Dial(ctx, engine.DialRequest{From: "bob", To: "+33100000008"}))
+	if inside.CallerID != "101" || outside.CallerID != "+14155550100" || own.CallerID != "+14155550102" {
+		t.Fatalf("caller ids: inside %q, outside %q, own number %q", inside.CallerID, outside.CallerID, own.CallerID)
+	}
+}
