@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 FUZZTIME=${FUZZTIME:-5s}
-CORE="./errcode/... ./events/... ./fsm/... ./journal/... ./actors/... ./engine/... ./clock/... ./ids/... ./adapters/..."
+CORE="./errcode/... ./events/... ./fsm/... ./journal/... ./actors/... ./engine/... ./clock/... ./ids/... ./adapters/... ./simulator/..."
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -52,7 +52,7 @@ step "tests with the race detector: core packages"
 gotest -race -count=1 $CORE
 
 step "tests: everything else"
-gotest -count=1 $(go list ./... | grep -v -E '/(errcode|events|fsm|journal|actors|engine|clock|ids|adapters)(/|$)')
+gotest -count=1 $(go list ./... | grep -v -E '/(errcode|events|fsm|journal|actors|engine|clock|ids|adapters|simulator)(/|$)')
 
 step "fuzz targets, $FUZZTIME each (corpus under testdata/fuzz)"
 for file in $(grep -l -r --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(' .); do
@@ -68,6 +68,12 @@ go test -run '^$' -bench . -benchtime 1x ./journal/ | tee -a "$LOG" | grep -E '^
 go test -run '^$' -bench Lifecycle -benchtime 2000x ./bench/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
 go test -run '^$' -bench Replay -benchtime 1x ./bench/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
 go test -run '^$' -bench Replay -benchtime 1x ./replay/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
+
+step "callengine sim: every example scenario, then 100 random ones (each run twice)"
+go run ./cmd/callengine sim --quiet examples/scenarios/*.yaml 2>&1 | tee -a "$LOG" | grep -E '^(ok|FAIL|[0-9]+ of)'
+SIM_OUT=$(mktemp -d -t callengine-sim.XXXXXX)
+go run ./cmd/callengine sim --random 100 --seed "${SIM_SEED:-1}" --quiet --out "$SIM_OUT" 2>&1 | tee -a "$LOG" | grep -E '^(ok|FAIL|reproduce)'
+rm -rf "$SIM_OUT"
 
 step "callengine bench --quick (every workload on a real journal; under 30 s)"
 BENCH_OUT=$(mktemp -d -t callengine-bench.XXXXXX)

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -65,9 +66,10 @@ func parseOp(line int, text string) (op, error) {
 		if len(w) < 3 {
 			return bad("expected far <verb> <call> or far <number> dial <destination>")
 		}
-		if w[2] == "dial" {
-			o.verb, o.number, o.dest = "far-dial", w[1], ""
-			rest := w[3:]
+		// "far +33 6 00 00 00 01 dial 102": the number may have spaces.
+		if k := slices.Index(w, "dial"); k >= 2 {
+			o.verb, o.number = "far-dial", strings.Join(w[1:k], " ")
+			rest := w[k+1:]
 			if len(rest) == 0 {
 				return bad("far %s dial: what number or extension?", w[1])
 			}

@@ -13,6 +13,7 @@ import (
 func ExampleRun() {
 	sc, err := simulator.Parse([]byte(`
 name: busy outside number
+numbers: ["+33 1 00 00 00 00"]
 clients:
   alice: {extensions: ["101"], devices: [alice-desk]}
 far-end:
@@ -43,6 +44,6 @@ steps:
 	// 00:01.000  > crash
 	// 00:01.000  ~ restored 1 clients and 1 live calls from the journal
 	// 00:02.000    c1 ended reason=busy by=callee
-	// 00:05.000  = c1 ended from=alice/alice-desk to=+33600000001 reason=busy by=callee
+	// 00:05.000  = c1 ended from=alice/alice-desk to=+33600000001 caller-id=+33100000000 reason=busy by=callee
 	// ok: true events: 4 crashes: 1
 }

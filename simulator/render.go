@@ -108,8 +108,9 @@ func onOff(b bool) string {
 	return "off"
 }
 
-// callState prints a call as an expectation reads it:
-// "<state> from=… to=… answered=… held-by=… muted=… reason=… by=… missed".
+// callState prints a call as an expectation reads it: "<state> from=… to=…
+// caller-id=… caller-name=… ringing=… answered=… held-by=… muted=… ignored
+// reason=… by=… missed" (spaces in a name become underscores).
 func callState(c *engine.Call) string {
 	w := []string{string(c.State)}
 	add := func(k, v string) {
@@ -119,6 +120,10 @@ func callState(c *engine.Call) string {
 	}
 	add("from", party(c.Caller, c.CallerDevice))
 	add("to", party(c.Callee, ""))
+	add("caller-id", c.CallerID)
+	if c.Caller.Name != "" {
+		add("caller-name", strings.ReplaceAll(c.Caller.Name, " ", "_"))
+	}
 	add("ringing", strings.Join(c.RingingDevices, ","))
 	add("answered", c.AnsweredDevice)
 	add("held-by", sides(c.HeldByCaller, c.HeldByCallee))

@@ -304,7 +304,7 @@ func (s *sim) runStep(ps *planStep) {
 		}
 		s.say("= %s %s", x.key, got)
 	}
-	if len(ps.src.Events) > 0 {
+	if len(ps.src.Events) > 0 || ps.src.checkEvents {
 		s.res.Checks++
 		want, got := []string(ps.src.Events), s.pending
 		if !slices.EqualFunc(want, got, matchEvent) {

@@ -109,13 +109,16 @@ type Step struct {
 	// "connected answered=bob-mobile", "ended reason=busy".
 	Expect map[string]string `yaml:"expect,omitempty"`
 	// Events checks the events journaled since the previous Events check,
-	// in order: "c1 answered device=bob-mobile".
+	// in order: "c1 answered device=bob-mobile". An empty list says that
+	// nothing was journaled since.
 	Events Lines `yaml:"events,omitempty"`
 	// Timeline checks every event line so far, times included.
 	Timeline string `yaml:"timeline,omitempty"`
 	Note     string `yaml:"note,omitempty"`
 
 	Line int `yaml:"-"` // where the step starts in its file
+
+	checkEvents bool // the step has an events key, even an empty list: "no events since"
 }
 
 // UnmarshalYAML decodes a step and remembers its line.
@@ -130,6 +133,9 @@ func (s *Step) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*s = Step(p)
 	s.Line = n.Line
+	for i := 0; i < len(n.Content); i += 2 {
+		s.checkEvents = s.checkEvents || n.Content[i].Value == "events"
+	}
 	return nil
 }
 

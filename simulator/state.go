@@ -21,6 +21,13 @@ func (s *sim) stateOf(key string) (string, bool) {
 		return callState(&c), true
 	}
 	c, err := s.eng.Client(s.ctx, key)
+	if errcode.CodeOf(err) == errcode.NotFound {
+		// The engine serves registered clients only; the journal remembers
+		// the ones that left.
+		if f, ferr := actors.LoadClient(s.eng.Journal(), key); ferr == nil && f.Version > 0 {
+			return string(fsm.ClientGone), true
+		}
+	}
 	if err != nil {
 		return "error " + string(errcode.CodeOf(err)), false
 	}

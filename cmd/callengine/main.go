@@ -22,6 +22,9 @@ const usage = `usage: callengine <command> [flags]
 commands:
   demo      clients call each other through a real journal; run it twice to see the restore
   bench     load workloads on a real journal: calls/s, latency, heap per call, restore, replay
+  sim       run scenario files on a virtual clock; print the timeline, check expectations
+  replay    list the calls of a journal, show a call's timeline, the state at an instant, verify
+  backup    take a consistent hot copy of a journal, even one a running engine holds open
   version   print the version
 `
 
@@ -35,6 +38,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return demo(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
+	case "sim":
+		return simCmd(ctx, args[1:], stdout, stderr)
+	case "replay":
+		return replayCmd(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return backupCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		v := "(devel)"
 		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
