@@ -39,6 +39,16 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 go version
 
+# The browser test of the replay ladder (replay/ladder_test.go) drives
+# /usr/bin/chromium; Debian's package installs in about 30 s.
+if [ ! -x /usr/bin/chromium ]; then
+  step "installing chromium (browser test of the replay ladder)"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
 if [ -n "$unformatted" ]; then
