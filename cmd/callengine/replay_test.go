@@ -324,11 +324,8 @@ func TestReplayHTML(t *testing.T) {
 	}
 }
 
-// The real ladder, when replay.WriteLadder is built in.
+// The real ladder page of a call.
 func TestReplayHTMLPage(t *testing.T) {
-	if replayLadder == nil {
-		t.Skip("replay.WriteLadder is not wired in")
-	}
 	file := v1FixtureCopy(t)
 	page := filepath.Join(t.TempDir(), "call.html")
 	replayOK(t, file, "--call", v1FirstCall, "--html", page)
