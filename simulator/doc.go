@@ -20,4 +20,6 @@
 // call is answered on at most one device, the engine's state equals the fold
 // of its journal, a refused command writes nothing and has a stable error
 // code, and the state after a crash and restore equals the state before it.
+// At the end the journal is re-verified with package replay against the
+// current fsm/.
 package simulator

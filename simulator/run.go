@@ -21,6 +21,7 @@ import (
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/ids"
 	"github.com/callengine/callengine/journal"
+	"github.com/callengine/callengine/replay"
 )
 
 // Options tune a run. The zero value runs the scenario with its own seed on a
@@ -162,6 +163,9 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !s.broken {
+		s.verify(path)
+	}
 	return s.res, nil
 }
 
@@ -208,6 +212,26 @@ func (s *sim) run() error {
 	}
 	s.dead = true // closed
 	return s.eng.Close()
+}
+
+// verify re-runs every stream of the journal through the current fsm/, as
+// `callengine replay --verify` does: the decisions the engine journaled
+// must be the ones its code takes.
+func (s *sim) verify(path string) {
+	l, err := replay.Open(path)
+	if err != nil {
+		s.fail("invariant", "the journal does not open for replay: %v", err)
+		return
+	}
+	defer l.Close()
+	rep, err := l.Verify()
+	if err != nil {
+		s.fail("invariant", "the journal does not verify: %v", err)
+		return
+	}
+	for _, d := range rep.Divergences {
+		s.fail("invariant", "replay diverges: %s", d)
+	}
 }
 
 func clientSpec(c ClientSpec) engine.ClientSpec {
