@@ -19,14 +19,19 @@ import (
 	"github.com/callengine/callengine/errcode"
 )
 
-// fillJournal appends n records to streams s0…s(streams-1), in batches.
+// fillJournal appends n records to streams s0…s(streams-1), in batches of 8.
 func fillJournal(t testing.TB, j *Journal, streams, n int) {
+	t.Helper()
+	fillJournalBatch(t, j, streams, n, 8)
+}
+
+func fillJournalBatch(t testing.TB, j *Journal, streams, n, size int) {
 	t.Helper()
 	versions := make([]uint64, streams)
 	rec := bytes.Repeat([]byte("x"), 120)
 	for i := 0; i < n; {
 		s := i % streams
-		batch := min(8, n-i)
+		batch := min(size, n-i)
 		recs := make([][]byte, batch)
 		for k := range recs {
 			recs[k] = append([]byte(fmt.Sprintf("%d-%d:", s, versions[s]+uint64(k)+1)), rec...)
@@ -449,7 +454,7 @@ func TestCopyFileSizeAndTime(t *testing.T) {
 	}
 	src := tempPath(t)
 	j := mustOpen(t, src, Options{})
-	fillJournal(t, j, 1000, 100000)
+	fillJournalBatch(t, j, 1000, 100000, 100)
 	dir := t.TempDir()
 	raw, err := CopyFile(bg, src, filepath.Join(dir, "raw"), CopyOptions{})
 	must(t, err)
