@@ -326,7 +326,10 @@ func copyRaw(ctx context.Context, src, dst string, opts CopyOptions) (CopyInfo, 
 		}
 		m, window, ok, why, err := rawAttempt(ctx, f, tmp.f, attempt)
 		if err != nil {
-			if ctx.Err() != nil {
+			switch {
+			case ctx.Err() != nil && len(changed) == 0:
+				return CopyInfo{}, fmt.Errorf("journal: copy of %s: %w", src, ctx.Err())
+			case ctx.Err() != nil:
 				return CopyInfo{}, busyError(src, attempt, changed, ctx.Err())
 			}
 			return CopyInfo{}, err
@@ -667,6 +670,9 @@ func (t *tempCopy) finish(ctx context.Context, dst string, info *CopyInfo, opts 
 // what info reports.
 func verifyCopy(path string, info *CopyInfo, opts CopyOptions) error {
 	bad := func(err error) error {
+		if Code(err) == "not_a_journal" {
+			return errcode.Wrap(errcode.JournalCorrupt, err, "the file copied is not a callengine journal; nothing was written")
+		}
 		return errcode.Wrap(errcode.JournalCorrupt, err, "the copy does not verify as a journal; nothing was written")
 	}
 	c, err := Open(path, Options{ReadOnly: true, Timeout: time.Second})

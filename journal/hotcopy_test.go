@@ -335,6 +335,32 @@ func TestCopyFileTooBusy(t *testing.T) {
 	noTempFiles(t, dir)
 }
 
+func TestCopyFileCancelledDuringTheCopy(t *testing.T) {
+	src := tempPath(t)
+	j := mustOpen(t, src, Options{})
+	fillJournal(t, j, 3, 30)
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	var v uint64
+	setHook(t, func(attempt int) {
+		if attempt == 2 {
+			cancel()
+			return
+		}
+		mustAppend(t, j, "mid", v, false, "commit during the copy")
+		v++
+	})
+	dir := t.TempDir()
+	_, err := CopyFile(ctx, src, filepath.Join(dir, "copy"), CopyOptions{})
+	wantErr(t, err, context.Canceled)
+	if errcode.CodeOf(err) != "" && !errors.Is(err, ErrBusy) {
+		t.Fatalf("error %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("a cancelled copy left %v", ents)
+	}
+}
+
 func TestCopyFileErrors(t *testing.T) {
 	dir := t.TempDir()
 	dst := filepath.Join(dir, "copy.journal")
