@@ -708,11 +708,15 @@ func TestDialWithExpiringContextLeavesNoOrphans(t *testing.T) {
 			}
 			return nil
 		})
-		if live == h.e.LiveCalls() {
+		// Settled: every durable call is live in the engine and listed for
+		// its caller (an actor joins the call to its clients when it
+		// publishes, just after the append).
+		listed := len(must[[]engine.Call](t)(h.e.Calls(ctx, "alice")))
+		if live == h.e.LiveCalls() && live == listed {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("journal has %d live calls, engine %d", live, h.e.LiveCalls())
+			t.Fatalf("journal has %d live calls, engine %d, alice lists %d", live, h.e.LiveCalls(), listed)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
