@@ -72,20 +72,12 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	compare := fs.Bool("compare", false, "compare two reports given as OLD.json NEW.json; exit 1 on a regression")
 	threshold := fs.Float64("threshold", 10, "compare: a figure worse by more than this `percent` is a regression")
 
-	var positional []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		rest = fs.Args()[1:]
+	positional, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
 	}
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "callengine bench: "+format+"\n", a...)

@@ -60,22 +60,14 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	number := fs.String("number", "", "list calls with this `NUMBER`: caller's, callee's, caller id or as dialled (E.164 in any spelling)")
 	reason := fs.String("reason", "", "list calls that ended with this `REASON`: hangup, busy, no-answer, failed, rejected, canceled, missed")
 
-	var positional []string
-	rest := args
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(stdout)
-				fs.Usage()
-				return 0
-			}
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		positional = append(positional, fs.Arg(0))
-		rest = fs.Args()[1:]
+	positional, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return 0
+	}
+	if err != nil {
+		return 2
 	}
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "callengine replay: "+format+"\n", a...)
@@ -123,7 +115,6 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 	}
 	var filter replay.Filter
-	var err error
 	if filter.Since, err = replayTime("since", *since); err != nil {
 		return usageErr("%v", err)
 	}

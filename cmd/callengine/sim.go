@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,6 +35,9 @@ func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	random := fs.Int("random", 0, "run `N` generated scenarios instead of files")
 	out := fs.String("out", ".", "with --random: where to write the scenario of a failing seed")
 	files, err := parseInterleaved(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if err != nil {
 		return 2
 	}
@@ -124,21 +128,4 @@ func simRandom(ctx context.Context, n int, seed uint64, dir string, quiet bool, 
 	fmt.Fprintf(stdout, "ok  %d random scenarios from seed %d: %d steps, %d events, %d crashes; invariants held, journals identical on a second run\n",
 		n, seed, steps, events, crashes)
 	return 0
-}
-
-// parseInterleaved parses flags that may come before or after the
-// positional arguments ("sim a.yaml --digest").
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }
