@@ -17,11 +17,15 @@ var farMessages = map[string]bool{
 	"far-hold": true, "far-resume": true, "far-dial": true,
 }
 
-// From the engine to the far end (the events an adapter is handed):
-var engineMessages = map[string]events.Type{
-	"dialed": events.TypeCallDialed, "ringing": events.TypeCallRinging, "answered": events.TypeCallAnswered,
-	"held": events.TypeCallHeld, "resumed": events.TypeCallResumed, "muted": events.TypeCallMuted,
-	"unmuted": events.TypeCallUnmuted, "ignored": events.TypeCallIgnored, "ended": events.TypeCallEnded,
+// From the engine to the far end: the call events an adapter is handed, by
+// their timeline names (dialed, ringing, answered, …, ended).
+func engineMessage(name string) bool {
+	for t, n := range eventNames {
+		if n == name && t >= events.TypeCallDialed {
+			return true
+		}
+	}
+	return false
 }
 
 // fault is one rule: drop or delay the next Times messages of a kind, of one
@@ -49,7 +53,7 @@ func parseFault(line int, text string) (*fault, error) {
 		return nil, malformed(line, "fault %q: want drop <message> …, delay <message> <duration> …, or clear", text)
 	}
 	f := &fault{text: text, message: w[1], times: 1}
-	if !farMessages[f.message] && engineMessages[f.message] == 0 {
+	if !farMessages[f.message] && !engineMessage(f.message) {
 		return nil, malformed(line, "fault %q: unknown message %q", text, f.message)
 	}
 	rest := w[2:]
@@ -101,12 +105,7 @@ func (n *network) Attach(e engine.FarEnd) {
 // HandleEvent implements engine.Adapter: the engine's event travels to the
 // far end.
 func (n *network) HandleEvent(ev engine.Event) {
-	msg := ""
-	for name, t := range engineMessages {
-		if t == ev.Type {
-			msg = name
-		}
-	}
+	msg := eventNames[ev.Type]
 	if f := n.hit(msg, n.s.labelOf(ev.CallID())); f != nil {
 		if f.delay == 0 {
 			n.s.say("~ fault: %s of %s to the far end lost", msg, n.s.labelOf(ev.CallID()))

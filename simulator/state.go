@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -51,12 +52,7 @@ func (s *sim) callsOf(client string) []string {
 // compare the states before a crash and after the restore.
 func (s *sim) world() []string {
 	var out []string
-	labels := make([]string, 0, len(s.labels))
-	for l := range s.labels {
-		labels = append(labels, l)
-	}
-	slices.Sort(labels)
-	for _, l := range labels {
+	for _, l := range s.sortedLabels() {
 		c, err := s.eng.Call(s.ctx, s.labels[l])
 		if err != nil {
 			out = append(out, fmt.Sprintf("call %s: error %s", l, errcode.CodeOf(err)))
@@ -105,12 +101,7 @@ func (s *sim) crash() error {
 // the engine serves equals the fold of its journal, and a connected call
 // has one answering device and no device still ringing.
 func (s *sim) checkInvariants() {
-	labels := make([]string, 0, len(s.labels))
-	for l := range s.labels {
-		labels = append(labels, l)
-	}
-	slices.Sort(labels)
-	for _, l := range labels {
+	for _, l := range s.sortedLabels() {
 		id := s.labels[l]
 		c, err := s.eng.Call(s.ctx, id)
 		if err != nil {
@@ -150,4 +141,9 @@ func (s *sim) checkInvariants() {
 				c.ID, c.State, c.Version, f.Status, f.Version)
 		}
 	}
+}
+
+// sortedLabels lists the scenario's call labels in order.
+func (s *sim) sortedLabels() []string {
+	return slices.Sorted(maps.Keys(s.labels))
 }
