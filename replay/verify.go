@@ -209,56 +209,59 @@ func check(items []item, i int) *Divergence {
 	return nil
 }
 
+// machine is what verifying a stream needs from fsm/: rebuild the command
+// behind a journaled event, decide it, fold its events, and whether the
+// stream is over.
+type machine[S any, C any] struct {
+	command func(s *S, items []item) (C, error)
+	decide  func(s *S, cmd C, now int64) ([]events.Event, error)
+	apply   func(s *S, ev events.Event, at int64) error
+	ended   func(s *S) (bool, uint64) // over, and at which version
+}
+
+var callMachine = machine[fsm.Call, fsm.CallCommand]{
+	command: callCommand,
+	decide:  fsm.DecideCall,
+	apply:   fsm.ApplyCall,
+	ended:   func(c *fsm.Call) (bool, uint64) { return c.Status == fsm.Ended, c.Version },
+}
+
+var clientMachine = machine[fsm.Client, fsm.ClientCommand]{
+	command: func(_ *fsm.Client, items []item) (fsm.ClientCommand, error) { return clientCommand(items[0].env.Event) },
+	decide:  fsm.DecideClient,
+	apply:   fsm.ApplyClient,
+	ended:   func(*fsm.Client) (bool, uint64) { return false, 0 }, // a client may register again
+}
+
 // verifyCall verifies one call stream; nil when it does not diverge.
 func verifyCall(id string, items []item) *Divergence {
-	c := fsm.Call{ID: id}
-	var bufs [2][]byte
-	for i := 0; i < len(items); {
-		if d := check(items, i); d != nil {
-			return d
-		}
-		env := &items[i].env
-		if c.Status == fsm.Ended {
-			return &Divergence{Version: env.Version, Seq: env.Seq, Kind: KindAfterEnd,
-				Journal: describe(env.Event), Current: "the call ended at version " + fmt.Sprint(c.Version) + ": nothing may follow"}
-		}
-		cmd, err := callCommand(&c, items[i:])
-		if err != nil {
-			return &Divergence{Version: env.Version, Seq: env.Seq, Kind: KindNoCommand, Journal: describe(env.Event), Current: err.Error()}
-		}
-		decided, err := fsm.DecideCall(&c, cmd, env.Time)
-		if err != nil {
-			return refused(env, cmd, err)
-		}
-		n, d := compare(items, i, decided, env.Time, cmd, &bufs)
-		if d != nil {
-			return d
-		}
-		for k := i; k < i+n; k++ {
-			e := &items[k].env
-			if err := fsm.ApplyCall(&c, e.Event, e.Time); err != nil {
-				return &Divergence{Version: e.Version, Seq: e.Seq, Kind: KindFold, Journal: describe(e.Event), Current: "cannot fold it: " + err.Error()}
-			}
-		}
-		i += n
-	}
-	return nil
+	return verifyStream(callMachine, &fsm.Call{ID: id}, items)
 }
 
 // verifyClient verifies one client stream; nil when it does not diverge.
 func verifyClient(id string, items []item) *Divergence {
-	c := fsm.Client{ID: id}
+	return verifyStream(clientMachine, &fsm.Client{ID: id}, items)
+}
+
+// verifyStream re-decides every event of a stream from the command it
+// records, from state st, and folds the decided events; nil when the journal
+// and the current code agree.
+func verifyStream[S any, C any](m machine[S, C], st *S, items []item) *Divergence {
 	var bufs [2][]byte
 	for i := 0; i < len(items); {
 		if d := check(items, i); d != nil {
 			return d
 		}
 		env := &items[i].env
-		cmd, err := clientCommand(env.Event)
+		if over, at := m.ended(st); over {
+			return &Divergence{Version: env.Version, Seq: env.Seq, Kind: KindAfterEnd,
+				Journal: describe(env.Event), Current: "the call ended at version " + fmt.Sprint(at) + ": nothing may follow"}
+		}
+		cmd, err := m.command(st, items[i:])
 		if err != nil {
 			return &Divergence{Version: env.Version, Seq: env.Seq, Kind: KindNoCommand, Journal: describe(env.Event), Current: err.Error()}
 		}
-		decided, err := fsm.DecideClient(&c, cmd, env.Time)
+		decided, err := m.decide(st, cmd, env.Time)
 		if err != nil {
 			return refused(env, cmd, err)
 		}
@@ -268,7 +271,7 @@ func verifyClient(id string, items []item) *Divergence {
 		}
 		for k := i; k < i+n; k++ {
 			e := &items[k].env
-			if err := fsm.ApplyClient(&c, e.Event, e.Time); err != nil {
+			if err := m.apply(st, e.Event, e.Time); err != nil {
 				return &Divergence{Version: e.Version, Seq: e.Seq, Kind: KindFold, Journal: describe(e.Event), Current: "cannot fold it: " + err.Error()}
 			}
 		}
