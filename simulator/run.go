@@ -94,10 +94,11 @@ type sim struct {
 	nextLabel string            // label for the call the command under way creates
 	clients   map[string]ClientSpec
 
-	seq      uint64   // last journal seq read
-	pending  []string // event lines since the last Events check
-	timeline []string // every event line, with its time
-	ended    map[string]bool
+	seq      uint64          // last journal seq read
+	pending  []string        // event lines since the last Events check
+	timeline []string        // every event line, with its time
+	ended    map[string]bool // calls whose CallEnded was journaled
+	settled  map[string]bool // ended calls whose invariants were checked once
 	answered map[string]int
 
 	step, line int  // the step under way
@@ -138,7 +139,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 		res:    &Result{Name: sc.Name, Seed: seed},
 		clock:  clock.NewVirtual(p.start),
 		labels: map[string]string{}, names: map[string]string{}, clients: map[string]ClientSpec{},
-		ended: map[string]bool{}, answered: map[string]int{},
+		ended: map[string]bool{}, settled: map[string]bool{}, answered: map[string]int{},
 	}
 	far := loopback.New(s.clock)
 	if p.fallback != nil {
