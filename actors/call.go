@@ -20,6 +20,10 @@ type CallRequest struct {
 	Command fsm.CallCommand
 	Resolve func(*fsm.Call) (fsm.CallCommand, error)
 	Reply   chan CallResult // buffered; answered exactly once
+	// Done, when set instead of Reply, is called with the result on the
+	// actor's goroutine. It must not block (a transfer actor sends itself a
+	// message).
+	Done func(CallResult)
 }
 
 // CallResult answers a CallRequest or a GetCall.
@@ -105,8 +109,13 @@ func (a *callActor) handle(ctx actor.Context, req *CallRequest) { a.handleAt(ctx
 func (a *callActor) handleAt(ctx actor.Context, req *CallRequest, at int64) {
 	answered := false
 	reply := func(r CallResult) {
-		if req.Reply != nil && !answered {
-			answered = true
+		if answered {
+			return
+		}
+		answered = true
+		if req.Done != nil {
+			req.Done(r)
+		} else if req.Reply != nil {
 			req.Reply <- r
 		}
 	}
@@ -152,7 +161,7 @@ func (a *callActor) handleAt(ctx actor.Context, req *CallRequest, at int64) {
 		}
 		changes[i] = CallChange{Prev: prev, Status: next.Status}
 	}
-	envs, err := persist(rctx, a.deps.Journal, a.stream, a.state.Version, evs, now, next.Status == fsm.Ended)
+	envs, err := Persist(rctx, a.deps.Journal, a.stream, a.state.Version, evs, now, next.Status == fsm.Ended)
 	if err != nil {
 		if errcode.CodeOf(err) == errcode.Conflict {
 			a.broken = a.load() // someone else wrote our stream: take the journal's word

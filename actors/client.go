@@ -108,7 +108,7 @@ func (a *clientActor) handle(req *ClientRequest) {
 			return
 		}
 	}
-	envs, err := persist(rctx, a.deps.Journal, a.stream, a.state.Version, evs, now, next.Status == fsm.ClientGone)
+	envs, err := Persist(rctx, a.deps.Journal, a.stream, a.state.Version, evs, now, next.Status == fsm.ClientGone)
 	if err != nil {
 		reply(ClientResult{Client: a.state.Clone(), Err: err})
 		return

@@ -37,13 +37,30 @@ type CallChange struct {
 type Publisher interface {
 	PublishCall(state *fsm.Call, changes []CallChange)
 	PublishClient(state *fsm.Client, envs []events.Envelope)
+	PublishTransfer(state *fsm.Transfer, envs []events.Envelope)
 }
 
 // Stream ids of aggregates.
 const (
-	CallStreamPrefix   = "call/"
-	ClientStreamPrefix = "client/"
+	CallStreamPrefix     = "call/"
+	ClientStreamPrefix   = "client/"
+	TransferStreamPrefix = "transfer/"
 )
+
+// TransferStream returns the stream id of a transfer.
+func TransferStream(id string) string { return TransferStreamPrefix + id }
+
+// LoadTransfer folds a transfer's stream from the journal.
+func LoadTransfer(j *journal.Journal, id string) (fsm.Transfer, error) {
+	t := fsm.Transfer{ID: id}
+	err := readStream(j, TransferStream(id), func(env events.Envelope) error {
+		if err := fsm.ApplyTransfer(&t, env.Event, env.Time); err != nil {
+			return errcode.Wrap(errcode.JournalCorrupt, err, "cannot fold "+env.String())
+		}
+		return nil
+	})
+	return t, err
+}
 
 // CallStream returns the stream id of a call.
 func CallStream(id string) string { return CallStreamPrefix + id }
@@ -53,9 +70,9 @@ func ClientStream(id string) string { return ClientStreamPrefix + id }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// persist encodes evs, appends them to stream at expected version and returns
+// Persist encodes evs, appends them to stream at expected version and returns
 // their envelopes. Nothing is written if it fails.
-func persist(ctx context.Context, j *journal.Journal, stream string, version uint64, evs []events.Event, now int64, end bool) ([]events.Envelope, error) {
+func Persist(ctx context.Context, j *journal.Journal, stream string, version uint64, evs []events.Event, now int64, end bool) ([]events.Envelope, error) {
 	bp := bufPool.Get().(*[]byte)
 	buf := (*bp)[:0]
 	records := make([][]byte, len(evs))

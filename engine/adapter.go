@@ -46,7 +46,7 @@ var _ FarEnd = (*Engine)(nil)
 // externalSide returns the side of c that an adapter plays.
 func externalSide(c *fsm.Call) (events.Side, error) {
 	switch c.Direction {
-	case events.Outbound:
+	case events.Outbound, events.Transit:
 		return events.Callee, nil
 	case events.Inbound:
 		return events.Caller, nil
@@ -54,11 +54,32 @@ func externalSide(c *fsm.Call) (events.Side, error) {
 	return events.NoSide, errcode.Newf(errcode.InvalidState, "call %s has no external party", c.ID)
 }
 
+// farCommand runs a far end's report on the call its leg is in now. A far
+// end names its leg by the id of the call the leg was created with; after a
+// transfer the leg goes on in another call, on the side recorded there
+// (CallDialed.CallerLeg, CalleeLeg), and its reports follow it.
+func (e *Engine) farCommand(ctx context.Context, leg string, decide func(c *fsm.Call, side events.Side) (fsm.CallCommand, error)) (Call, error) {
+	callID, side := leg, events.NoSide
+	if ref, ok := e.xfer.leg(leg); ok {
+		callID, side = ref.call, ref.side
+	}
+	return e.resolveCall(ctx, callID, func(c *fsm.Call) (fsm.CallCommand, error) {
+		s := side
+		if s == events.NoSide {
+			var err error
+			if s, err = externalSide(c); err != nil {
+				return nil, err
+			}
+		}
+		return decide(c, s)
+	})
+}
+
 // FarRinging reports that the far end of an outbound call alerts; the
 // engine's ring timeout starts.
 func (e *Engine) FarRinging(ctx context.Context, callID string) (Call, error) {
-	return e.resolveCall(ctx, callID, func(c *fsm.Call) (fsm.CallCommand, error) {
-		if s, err := externalSide(c); err != nil || s != events.Callee {
+	return e.farCommand(ctx, callID, func(c *fsm.Call, s events.Side) (fsm.CallCommand, error) {
+		if s != events.Callee {
 			return nil, errcode.Newf(errcode.InvalidState, "call %s: only the far end of an outbound call rings", c.ID)
 		}
 		return fsm.Ring{Timeout: e.cfg.RingTimeout}, nil
@@ -67,8 +88,8 @@ func (e *Engine) FarRinging(ctx context.Context, callID string) (Call, error) {
 
 // FarAnswered reports that the far end of an outbound call answered.
 func (e *Engine) FarAnswered(ctx context.Context, callID string) (Call, error) {
-	return e.resolveCall(ctx, callID, func(c *fsm.Call) (fsm.CallCommand, error) {
-		if s, err := externalSide(c); err != nil || s != events.Callee {
+	return e.farCommand(ctx, callID, func(c *fsm.Call, s events.Side) (fsm.CallCommand, error) {
+		if s != events.Callee {
 			return nil, errcode.Newf(errcode.InvalidState, "call %s: only the far end of an outbound call answers", c.ID)
 		}
 		return fsm.Answer{}, nil
@@ -78,11 +99,7 @@ func (e *Engine) FarAnswered(ctx context.Context, callID string) (Call, error) {
 // FarEnded reports that the far end ended the call with reason: Hangup,
 // Busy, Rejected, Failed or NoAnswer.
 func (e *Engine) FarEnded(ctx context.Context, callID string, reason Reason) (Call, error) {
-	return e.resolveCall(ctx, callID, func(c *fsm.Call) (fsm.CallCommand, error) {
-		side, err := externalSide(c)
-		if err != nil {
-			return nil, err
-		}
+	return e.farCommand(ctx, callID, func(c *fsm.Call, side events.Side) (fsm.CallCommand, error) {
 		switch reason {
 		case events.Hangup:
 			return fsm.Hangup{By: side}, nil
@@ -100,16 +117,14 @@ func (e *Engine) FarEnded(ctx context.Context, callID string, reason Reason) (Ca
 
 // FarHold reports that the far end put the call on hold.
 func (e *Engine) FarHold(ctx context.Context, callID string) (Call, error) {
-	return e.resolveCall(ctx, callID, func(c *fsm.Call) (fsm.CallCommand, error) {
-		side, err := externalSide(c)
-		return fsm.Hold{By: side}, err
+	return e.farCommand(ctx, callID, func(c *fsm.Call, side events.Side) (fsm.CallCommand, error) {
+		return fsm.Hold{By: side}, nil
 	})
 }
 
 // FarResume reports that the far end took its hold off.
 func (e *Engine) FarResume(ctx context.Context, callID string) (Call, error) {
-	return e.resolveCall(ctx, callID, func(c *fsm.Call) (fsm.CallCommand, error) {
-		side, err := externalSide(c)
-		return fsm.Resume{By: side}, err
+	return e.farCommand(ctx, callID, func(c *fsm.Call, side events.Side) (fsm.CallCommand, error) {
+		return fsm.Resume{By: side}, nil
 	})
 }

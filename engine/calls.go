@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -54,6 +55,9 @@ func (e *Engine) Dial(ctx context.Context, req DialRequest) (Call, error) {
 	if err != nil {
 		return Call{}, err
 	}
+	if g := e.findGroup(dest.Number); g != nil && dest.Kind != fsm.DestSIPURI {
+		return e.dialGroup(ctx, caller, req, g)
+	}
 	callee, err := e.route(dest)
 	if err != nil {
 		return Call{}, err
@@ -100,6 +104,16 @@ func (e *Engine) Inbound(ctx context.Context, req InboundRequest) (Call, error) 
 	if err != nil {
 		return Call{}, err
 	}
+	from := req.From
+	if n, ok := fsm.NormalizeNumber(from); ok {
+		from = n
+	}
+	if g := e.findGroup(dest.Number); g != nil && dest.Kind != fsm.DestSIPURI {
+		return e.placeGroupCall(ctx, g, fsm.Dial{
+			Caller: events.Party{Number: from, Name: req.FromName}, Destination: req.To, Direction: events.Inbound,
+			Callee: events.Party{Number: dest.Number, Name: g.Name},
+		}, "")
+	}
 	callee, err := e.route(dest)
 	if err != nil {
 		return Call{}, err
@@ -107,16 +121,38 @@ func (e *Engine) Inbound(ctx context.Context, req InboundRequest) (Call, error) 
 	if callee == nil {
 		return Call{}, errcode.Newf(errcode.NotFound, "no client answers %s", req.To)
 	}
-	from := req.From
-	if n, ok := fsm.NormalizeNumber(from); ok {
-		from = n
-	}
 	return e.newCall(ctx, fsm.Dial{
 		Caller:      events.Party{Number: from, Name: req.FromName},
 		Callee:      events.Party{Client: callee.ID, Number: dest.Number, Name: callee.Name},
 		Destination: req.To, Direction: events.Inbound,
 		Devices: ringableDevices(callee), RingTimeout: e.cfg.RingTimeout,
 	})
+}
+
+// dialGroup places a call from a client to a group (T6).
+func (e *Engine) dialGroup(ctx context.Context, caller *fsm.Client, req DialRequest, g *fsm.Group) (Call, error) {
+	callerID, err := e.callerID(caller, req.CallerID, false)
+	if err != nil {
+		return Call{}, err
+	}
+	return e.placeGroupCall(ctx, g, fsm.Dial{
+		Caller:       events.Party{Client: caller.ID, Number: callerID, Name: caller.Name},
+		CallerDevice: req.Device, CallerID: callerID, Destination: req.To, Direction: events.Internal,
+		Callee: events.Party{Number: req.To, Name: g.Name},
+	}, caller.ID)
+}
+
+// placeGroupCall routes cmd to group g's members and places it.
+func (e *Engine) placeGroupCall(ctx context.Context, g *fsm.Group, cmd fsm.Dial, skip string) (Call, error) {
+	id := e.cfg.IDs.NewID()
+	if err := e.routeGroup(ctx, g.ID, id, &cmd, skip); err != nil {
+		return Call{}, err
+	}
+	c, err := e.newCallID(ctx, id, cmd)
+	if err != nil {
+		return Call{}, err
+	}
+	return callView(&c, e.now()), nil
 }
 
 // ringableDevices lists the devices an inbound call rings: none for a client
@@ -181,10 +217,19 @@ func (e *Engine) callerID(c *fsm.Client, want string, outbound bool) (string, er
 }
 
 func (e *Engine) newCall(ctx context.Context, cmd fsm.Dial) (Call, error) {
-	id := e.cfg.IDs.NewID()
-	pid, err := actors.SpawnCall(e.root, e.deps, id, &fsm.Call{ID: id})
+	c, err := e.newCallID(ctx, e.cfg.IDs.NewID(), cmd)
 	if err != nil {
 		return Call{}, err
+	}
+	return callView(&c, e.now()), nil
+}
+
+// newCallID places call id: it starts the call's actor and waits until the
+// dial is durable.
+func (e *Engine) newCallID(ctx context.Context, id string, cmd fsm.Dial) (fsm.Call, error) {
+	pid, err := actors.SpawnCall(e.root, e.deps, id, &fsm.Call{ID: id})
+	if err != nil {
+		return fsm.Call{}, err
 	}
 	e.live.add(id, pid)
 	req := &actors.CallRequest{Ctx: ctx, Command: cmd, Reply: make(chan actors.CallResult, 1)}
@@ -202,13 +247,13 @@ func (e *Engine) newCall(ctx context.Context, cmd fsm.Dial) (Call, error) {
 				drop()
 			}
 		}()
-		return Call{}, ctx.Err()
+		return fsm.Call{}, ctx.Err()
 	}
 	if r.Err != nil {
 		drop()
-		return Call{}, r.Err
+		return fsm.Call{}, r.Err
 	}
-	return callView(&r.Call, e.now()), nil
+	return r.Call, nil
 }
 
 // replyPool recycles reply channels: one per command otherwise.
@@ -296,9 +341,26 @@ func (e *Engine) Hangup(ctx context.Context, callID string, by Side) (Call, erro
 }
 
 // Hold puts a connected call on hold on behalf of side by (C8). Both sides
-// may hold at once; the call is connected again when neither does.
+// may hold at once; the call is connected again when neither does. Where a
+// hold cannot apply — the call is not established, parked, or in a
+// conference — the error has code hold_not_available, its cause is a
+// *fsm.HoldNotAvailable with the reason, and subscribers get a
+// CallHoldNotAvailable notice (Seq 0: it is not journaled).
 func (e *Engine) Hold(ctx context.Context, callID string, by Side) (Call, error) {
-	return e.command(ctx, callID, fsm.Hold{By: by})
+	c, err := e.command(ctx, callID, fsm.Hold{By: by})
+	var na *fsm.HoldNotAvailable
+	if errors.As(err, &na) && e.bus.active() {
+		// HOLD_NOT_AVAILABLE: subscribers hear why; nothing is journaled.
+		view, verr := e.Call(ctx, callID)
+		if verr == nil {
+			e.bus.publish(&Event{
+				Envelope: events.Envelope{Stream: actors.CallStream(callID), Version: view.Version, Type: events.TypeCallHoldNotAvailable,
+					Time: e.now(), Schema: events.SchemaVersion, Event: events.CallHoldNotAvailable{By: na.By, Reason: na.Reason}},
+				Prev: view.State, State: view.State, Call: &view,
+			})
+		}
+	}
+	return c, err
 }
 
 // Resume takes side by's hold off.

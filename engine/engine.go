@@ -34,7 +34,9 @@ type Engine struct {
 	live       *liveCalls
 	bus        *bus
 	regMu      sync.Mutex // serialises registrations: numbers and extensions stay unique
-	orgNumbers []string   // Config.Numbers in E.164
+	groups     groups
+	xfer       *transfers
+	orgNumbers []string // Config.Numbers in E.164
 	closed     atomic.Bool
 	stats      RestoreStats
 }
@@ -69,6 +71,8 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, openError(err)
 	}
 	e := &Engine{cfg: cfg, journal: j, dir: newDirectory(), live: newLiveCalls(), bus: newBus(cfg.SubscriberBuffer), orgNumbers: org}
+	e.groups.byID = map[string]*fsm.Group{}
+	e.xfer = newTransfers()
 	logger := cfg.Logger
 	e.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With(slog.String("lib", "protoactor"))
@@ -157,9 +161,13 @@ func (e *Engine) checkOpen() error {
 // restore folds every live stream of the journal and starts its actor.
 func (e *Engine) restore(ctx context.Context) error {
 	start := time.Now()
-	var clients, calls []string
+	var clients, calls, groupIDs, transferIDs []string
 	err := e.journal.Live(func(stream string, _ uint64) error {
 		switch {
+		case strings.HasPrefix(stream, GroupStreamPrefix):
+			groupIDs = append(groupIDs, strings.TrimPrefix(stream, GroupStreamPrefix))
+		case strings.HasPrefix(stream, actors.TransferStreamPrefix):
+			transferIDs = append(transferIDs, strings.TrimPrefix(stream, actors.TransferStreamPrefix))
 		case strings.HasPrefix(stream, actors.ClientStreamPrefix):
 			clients = append(clients, strings.TrimPrefix(stream, actors.ClientStreamPrefix))
 		case strings.HasPrefix(stream, actors.CallStreamPrefix):
@@ -169,6 +177,9 @@ func (e *Engine) restore(ctx context.Context) error {
 	})
 	if err != nil {
 		return openError(err)
+	}
+	if err := e.restoreGroups(groupIDs); err != nil {
+		return err
 	}
 	var folded atomic.Int64
 	for _, id := range clients {
@@ -222,6 +233,9 @@ func (e *Engine) restore(ctx context.Context) error {
 		}
 		loaded[i] = fsm.Call{} // the actor took its own copy when it was spawned
 	}
+	if err := e.restoreTransfers(transferIDs); err != nil {
+		return err
+	}
 	e.stats = RestoreStats{Clients: len(clients), Calls: len(calls), Events: int(folded.Load()), Duration: time.Since(start)}
 	e.cfg.Logger.Info("restored", slog.Int("clients", len(clients)), slog.Int("calls", len(calls)),
 		slog.Duration("took", e.stats.Duration))
@@ -245,7 +259,10 @@ func (e *Engine) startCall(c *fsm.Call) error {
 	}
 	e.live.add(c.ID, pid)
 	e.live.join(c.Caller.Client, c.ID)
-	e.live.join(c.Callee.Client, c.ID)
+	if c.ParkSlot == "" || c.ParkedSide != events.Caller.Other() {
+		e.live.join(c.Callee.Client, c.ID)
+	}
+	e.xfer.trackLegs(c)
 	if c.Status == fsm.Ringing && c.RingDeadline != 0 {
 		// The actor arms its ring timer when it starts. Wait for that, so that
 		// when Open returns every pending timer is armed on the clock.
@@ -266,7 +283,18 @@ func (e *Engine) deadLetter(msg any) {
 	switch m := dl.Message.(type) {
 	case *actors.CallRequest:
 		id := strings.TrimPrefix(dl.PID.Id, actors.CallStreamPrefix)
-		m.Reply <- actors.CallResult{Err: e.goneCallError(id)}
+		r := actors.CallResult{Err: e.goneCallError(id)}
+		if m.Done != nil {
+			m.Done(r)
+		} else {
+			m.Reply <- r
+		}
+	case *actors.TransferRequest:
+		m.Reply <- actors.TransferResult{Err: errcode.Newf(errcode.InvalidState, "transfer %s is over", strings.TrimPrefix(dl.PID.Id, actors.TransferStreamPrefix))}
+	case *actors.GetTransfer:
+		id := strings.TrimPrefix(dl.PID.Id, actors.TransferStreamPrefix)
+		t, err := actors.LoadTransfer(e.journal, id)
+		m.Reply <- actors.TransferResult{Transfer: t, Err: err}
 	case *actors.GetCall:
 		id := strings.TrimPrefix(dl.PID.Id, actors.CallStreamPrefix)
 		c, err := actors.LoadCall(e.journal, id)
@@ -303,15 +331,29 @@ type publisher struct{ e *Engine }
 func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 	e := p.e
 	for _, ch := range changes {
-		switch ch.Envelope.Event.(type) {
+		switch ev := ch.Envelope.Event.(type) {
 		case events.CallDialed:
 			e.live.join(c.Caller.Client, c.ID)
 			e.live.join(c.Callee.Client, c.ID)
+			e.xfer.trackLegs(c)
+		case events.CallAnswered:
+			if c.Group != "" {
+				e.live.join(c.Callee.Client, c.ID) // a ring-all member answered
+			}
+		case events.CallParked:
+			// The parking party left the call: it is free for others.
+			e.live.leave(c.Party(ev.By).Client, c.ID)
+		case events.CallUnparked:
+			e.live.join(ev.Party.Client, c.ID)
 		case events.CallEnded:
 			e.live.remove(c.ID)
 			e.live.leave(c.Caller.Client, c.ID)
 			e.live.leave(c.Callee.Client, c.ID)
+			e.xfer.dropLegs(c)
 		}
+	}
+	if pid := e.xfer.of(c.ID); pid != nil {
+		e.root.Send(pid, &actors.CallChanged{Call: c.Clone()})
 	}
 	external := c.Direction != events.Internal && e.cfg.Adapter != nil
 	if !external && !e.bus.active() {
@@ -324,6 +366,16 @@ func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 		if external {
 			e.cfg.Adapter.HandleEvent(ev)
 		}
+	}
+}
+
+func (p publisher) PublishTransfer(t *fsm.Transfer, envs []events.Envelope) {
+	if !p.e.bus.active() {
+		return
+	}
+	view := transferView(t)
+	for _, env := range envs {
+		p.e.bus.publish(&Event{Envelope: env, Transfer: &view})
 	}
 }
 

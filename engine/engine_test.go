@@ -13,6 +13,7 @@ import (
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/fsm"
 	"github.com/callengine/callengine/ids"
 )
 
@@ -320,7 +321,7 @@ func TestRefusedCommandsJournalNothing(t *testing.T) {
 		t.Fatalf("valid dial wrote %d events, want 2", mid-before)
 	}
 	_, err := h.e.Hold(ctx, c.ID, engine.Caller)
-	wantCode(t, err, errcode.InvalidState)
+	wantCode(t, err, errcode.HoldNotAvailable) // ringing: HOLD_NOT_AVAILABLE
 	_, err = h.e.Resume(ctx, c.ID, engine.Caller)
 	wantCode(t, err, errcode.InvalidState)
 	_, err = h.e.Answer(ctx, c.ID, "a1")
@@ -338,7 +339,13 @@ func TestRefusedCommandsJournalNothing(t *testing.T) {
 	}
 	var e *errcode.Error
 	_, err = h.e.Hold(ctx, c.ID, engine.Caller)
-	if !errors.As(err, &e) || e.Status() != 409 || !errors.Is(err, errcode.ErrInvalidState) {
+	var na *fsm.HoldNotAvailable
+	if !errors.As(err, &e) || e.Status() != 409 || !errors.Is(err, errcode.ErrHoldNotAvailable) ||
+		!errors.As(err, &na) || na.Reason != fsm.HoldReasonNotEstablished || na.By != engine.Caller {
+		t.Fatalf("typed error: %#v", err)
+	}
+	_, err = h.e.Resume(ctx, c.ID, engine.Caller)
+	if !errors.Is(err, errcode.ErrInvalidState) {
 		t.Fatalf("typed error: %#v", err)
 	}
 }

@@ -21,6 +21,10 @@ type Event struct {
 	Call        *Call
 	// For client events: the client after the event.
 	Client *Client
+	// For transfer events: the transfer after the event.
+	Transfer *Transfer
+	// For group events: the group after the event.
+	Group *Group
 }
 
 // CallID returns the id of the call the event belongs to, or "".
@@ -53,10 +57,29 @@ func (f *Filter) match(ev *Event) bool {
 		if len(f.Clients) > 0 && !slices.Contains(f.Clients, c.Caller.Client) && !slices.Contains(f.Clients, c.Callee.Client) {
 			return false
 		}
-		if len(f.Lines) > 0 && !slices.Contains(f.Lines, c.Caller.Number) && !slices.Contains(f.Lines, c.Callee.Number) {
+		if len(f.Lines) > 0 && !slices.Contains(f.Lines, c.Caller.Number) && !slices.Contains(f.Lines, c.Callee.Number) &&
+			!(slices.Contains(f.Lines, CallparkLine) && matchesCallpark(ev)) {
 			return false
 		}
 		return true
+	}
+	if t := ev.Transfer; t != nil {
+		calls := []string{t.Call, t.Consult, t.NewCall}
+		if len(f.Calls) > 0 && !slices.ContainsFunc(calls, func(c string) bool { return c != "" && slices.Contains(f.Calls, c) }) {
+			return false
+		}
+		if len(f.Clients) > 0 && !slices.ContainsFunc([]string{t.Target.Client, t.First.Client}, func(c string) bool { return c != "" && slices.Contains(f.Clients, c) }) {
+			return false
+		}
+		return len(f.Lines) == 0 || slices.Contains(f.Lines, t.Target.Number)
+	}
+	if g := ev.Group; g != nil {
+		if len(f.Calls) > 0 || len(f.Clients) > 0 && !slices.ContainsFunc(g.Members, func(m string) bool { return slices.Contains(f.Clients, m) }) {
+			return false
+		}
+		return len(f.Lines) == 0 || slices.ContainsFunc(f.Lines, func(l string) bool {
+			return slices.Contains(g.Extensions, l) || slices.Contains(g.Numbers, l)
+		})
 	}
 	if c := ev.Client; c != nil {
 		if len(f.Calls) > 0 || len(f.Lines) > 0 && !slices.ContainsFunc(f.Lines, func(l string) bool {

@@ -67,6 +67,20 @@ type Call struct {
 	EndedBy Side   // the side whose action ended it; 0 for timeouts and failures
 	Missed  bool   // it ended before the callee ever answered (the callee sees Reason "missed")
 	Version uint64 // events in its stream
+
+	Group     string // the group the callee was reached through (T6)
+	Transfer  string // the transfer that placed this call, if any
+	CallerLeg string // far-end leg an external caller continues from another call
+	CalleeLeg string
+	Origin    string // events.OriginClickToCall for the first leg of a click-to-call
+
+	Recording    bool   // RECORDING (C11)
+	RecordingRef string // the current or last recording's reference
+	ParkSlot     string // the callpark slot, "" when not parked (T5)
+	ParkedSide   Side   // the side that waits in the slot
+	Conference   string // the conference the call was merged into (T4)
+	Peer         string // the other call of that conference
+	Digits       int    // DTMF tones sent so far (C10)
 }
 
 // HeldBy reports whether side s holds the call.
@@ -125,6 +139,9 @@ func callView(c *fsm.Call, now int64) Call {
 		ConnectAt: timeOf(c.ConnectAt), ReleaseAt: timeOf(c.ReleaseAt),
 		RingingDuration: c.RingingDuration(), Duration: c.Duration(now),
 		Reason: c.Reason, EndedBy: c.EndedBy, Missed: c.Missed, Version: c.Version,
+		Group: c.Group, Transfer: c.Transfer, CallerLeg: c.CallerLeg, CalleeLeg: c.CalleeLeg, Origin: c.Origin,
+		Recording: c.Recording, RecordingRef: c.RecordingRef, ParkSlot: c.ParkSlot, ParkedSide: c.ParkedSide,
+		Conference: c.Conference, Peer: c.Peer, Digits: c.Digits,
 	}
 }
 
@@ -149,6 +166,9 @@ func activeCall(c *Call, client string) ActiveCall {
 		a.State = "active"
 	case Held:
 		a.State = "held"
+		if c.ParkSlot != "" {
+			a.State = "parked"
+		}
 	default:
 		a.State = string(c.State)
 	}
@@ -169,6 +189,7 @@ type Client struct {
 	AcceptInbound bool
 	RegisteredAt  time.Time
 	Version       uint64
+	Permissions   []string // see Can
 }
 
 func clientView(c *fsm.Client) Client {
@@ -176,6 +197,6 @@ func clientView(c *fsm.Client) Client {
 		ID: c.ID, State: c.Status, Name: c.Name,
 		Numbers: slices.Clone(c.Numbers), Extensions: slices.Clone(c.Extensions),
 		Devices: slices.Clone(c.Devices), AcceptInbound: c.AcceptInbound,
-		RegisteredAt: timeOf(c.RegisteredAt), Version: c.Version,
+		RegisteredAt: timeOf(c.RegisteredAt), Version: c.Version, Permissions: slices.Clone(c.Permissions),
 	}
 }

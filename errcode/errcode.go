@@ -24,6 +24,11 @@ const (
 	JournalCorrupt   Code = "journal_corrupt"
 	Malformed        Code = "malformed"
 	Internal         Code = "internal"
+
+	// Call control refusals named after the SDK events (FEATURES C8, C11, T1).
+	HoldNotAvailable      Code = "hold_not_available"
+	RecordingNotAvailable Code = "recording_not_available"
+	TransferFailed        Code = "transfer_failed"
 )
 
 // Status returns the HTTP-like status that goes with a code.
@@ -31,13 +36,13 @@ func (c Code) Status() int {
 	switch c {
 	case InvalidToken:
 		return 401
-	case Forbidden:
+	case Forbidden, RecordingNotAvailable:
 		return 403
 	case NotFound, InvalidSession:
 		return 404
-	case InvalidState, AlreadyExists, Conflict:
+	case InvalidState, AlreadyExists, Conflict, HoldNotAvailable:
 		return 409
-	case MissingParameter, InvalidParams, Malformed:
+	case MissingParameter, InvalidParams, Malformed, TransferFailed:
 		return 400
 	case Unavailable, Closed:
 		return 503
@@ -103,6 +108,10 @@ var (
 	ErrJournalCorrupt   = &Error{Code: JournalCorrupt}
 	ErrMalformed        = &Error{Code: Malformed}
 	ErrInternal         = &Error{Code: Internal}
+
+	ErrHoldNotAvailable      = &Error{Code: HoldNotAvailable}
+	ErrRecordingNotAvailable = &Error{Code: RecordingNotAvailable}
+	ErrTransferFailed        = &Error{Code: TransferFailed}
 )
 
 // CodeOf returns the code of err if it is or wraps an *Error, and "" otherwise.

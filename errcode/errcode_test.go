@@ -33,6 +33,9 @@ var codes = []struct {
 	{errcode.JournalCorrupt, "journal_corrupt", 500, errcode.ErrJournalCorrupt},
 	{errcode.Malformed, "malformed", 400, errcode.ErrMalformed},
 	{errcode.Internal, "internal", 500, errcode.ErrInternal},
+	{errcode.HoldNotAvailable, "hold_not_available", 409, errcode.ErrHoldNotAvailable},
+	{errcode.RecordingNotAvailable, "recording_not_available", 403, errcode.ErrRecordingNotAvailable},
+	{errcode.TransferFailed, "transfer_failed", 400, errcode.ErrTransferFailed},
 }
 
 func TestCodesAreDistinct(t *testing.T) {

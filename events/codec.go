@@ -9,8 +9,11 @@ import (
 	"github.com/callengine/callengine/errcode"
 )
 
-// SchemaVersion is the schema this code writes. Version 1 is the first.
-const SchemaVersion = 1
+// SchemaVersion is the schema this code writes. Version 1 is the first;
+// version 2 added call control, transfers, groups and text messages, and
+// trailing fields to CallDialed and ClientRegistered. Version 1 bodies decode
+// with those fields empty.
+const SchemaVersion = 2
 
 const (
 	bodyMagic     = 0xCE // first byte of an encoded body
@@ -79,6 +82,10 @@ type decoder struct {
 	err error
 }
 
+func malformedf(format string, args ...any) error {
+	return errcode.Newf(errcode.Malformed, "event: "+format, args...)
+}
+
 func (d *decoder) fail(format string, args ...any) {
 	if d.err == nil {
 		d.err = errcode.Newf(errcode.Malformed, "event: "+format, args...)
@@ -112,10 +119,17 @@ func (d *decoder) body(env *Envelope) {
 	env.Schema = uint16(schema)
 	env.Type = Type(t)
 	env.Time = at
-	env.Event = d.payload(env.Type)
+	env.Event = d.payload(env.Type, schema)
 }
 
-func (d *decoder) payload(t Type) Event {
+func (d *decoder) payload(t Type, schema uint64) Event {
+	if schema >= 2 {
+		for _, dec := range []func(Type) Event{d.controlPayload, d.transferPayload, d.groupPayload, d.messagePayload} {
+			if ev := dec(t); ev != nil {
+				return ev
+			}
+		}
+	}
 	switch t {
 	case TypeClientRegistered:
 		var e ClientRegistered
@@ -130,6 +144,9 @@ func (d *decoder) payload(t Type) Event {
 			}
 		}
 		e.AcceptInbound = d.bool()
+		if schema >= 2 {
+			e.Permissions = d.strings()
+		}
 		return e
 	case TypeClientUnregistered:
 		return ClientUnregistered{}
@@ -150,8 +167,15 @@ func (d *decoder) payload(t Type) Event {
 		e.CallerID = d.string()
 		e.Destination = d.string()
 		e.Direction = Direction(d.byte())
-		if e.Direction > Inbound {
+		if e.Direction > Inbound && (schema < 2 || e.Direction > Transit) {
 			d.fail("unknown direction %d", e.Direction)
+		}
+		if schema >= 2 {
+			e.Group = d.string()
+			e.Transfer = d.string()
+			e.CallerLeg = d.string()
+			e.CalleeLeg = d.string()
+			e.Origin = d.string()
 		}
 		return e
 	case TypeCallRinging:
@@ -331,7 +355,8 @@ func (e ClientRegistered) appendBinary(b []byte) []byte {
 	for _, dv := range e.Devices {
 		b = appendDevice(b, dv)
 	}
-	return appendBool(b, e.AcceptInbound)
+	b = appendBool(b, e.AcceptInbound)
+	return appendStrings(b, e.Permissions)
 }
 
 func (ClientUnregistered) appendBinary(b []byte) []byte { return b }
@@ -347,7 +372,12 @@ func (e CallDialed) appendBinary(b []byte) []byte {
 	b = appendString(b, e.CallerDevice)
 	b = appendString(b, e.CallerID)
 	b = appendString(b, e.Destination)
-	return append(b, byte(e.Direction))
+	b = append(b, byte(e.Direction))
+	b = appendString(b, e.Group)
+	b = appendString(b, e.Transfer)
+	b = appendString(b, e.CallerLeg)
+	b = appendString(b, e.CalleeLeg)
+	return appendString(b, e.Origin)
 }
 
 func (e CallRinging) appendBinary(b []byte) []byte {

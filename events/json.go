@@ -96,6 +96,46 @@ func decodeJSONPayload(t Type, data json.RawMessage) (Event, error) {
 		return jsonAs[CallIgnored](data)
 	case TypeCallEnded:
 		return jsonAs[CallEnded](data)
+	case TypeCallDigits:
+		return jsonAs[CallDigits](data)
+	case TypeCallRecordingStarted:
+		return jsonAs[CallRecordingStarted](data)
+	case TypeCallRecordingStopped:
+		return jsonAs[CallRecordingStopped](data)
+	case TypeCallParked:
+		return jsonAs[CallParked](data)
+	case TypeCallUnparked:
+		return jsonAs[CallUnparked](data)
+	case TypeCallJoined:
+		return jsonAs[CallJoined](data)
+	case TypeCallHoldNotAvailable:
+		return jsonAs[CallHoldNotAvailable](data)
+	case TypeTransferInitiated:
+		return jsonAs[TransferInitiated](data)
+	case TypeTransferAnswered:
+		return jsonAs[TransferAnswered](data)
+	case TypeTransferNotAnswered:
+		return jsonAs[TransferNotAnswered](data)
+	case TypeTransferCompleted:
+		return jsonAs[TransferCompleted](data)
+	case TypeTransferNotCompleted:
+		return jsonAs[TransferNotCompleted](data)
+	case TypeTransferCanceled:
+		return jsonAs[TransferCanceled](data)
+	case TypeTransferFailed:
+		return jsonAs[TransferFailed](data)
+	case TypeGroupDefined:
+		return jsonAs[GroupDefined](data)
+	case TypeGroupRemoved:
+		return jsonAs[GroupRemoved](data)
+	case TypeGroupMemberPicked:
+		return jsonAs[GroupMemberPicked](data)
+	case TypeMessageSent:
+		return jsonAs[MessageSent](data)
+	case TypeMessageDelivered:
+		return jsonAs[MessageDelivered](data)
+	case TypeMessageFailed:
+		return jsonAs[MessageFailed](data)
 	}
 	return nil, errcode.Newf(errcode.Malformed, "unknown type %d", t)
 }
@@ -117,6 +157,37 @@ func checkJSONPayload(ev Event) error {
 	case CallEnded:
 		if e.Reason == NoReason {
 			return errcode.New(errcode.Malformed, "no end reason")
+		}
+	case CallDigits:
+		side = e.Side
+		if e.Duration < 0 || e.Gap < 0 {
+			return errcode.New(errcode.Malformed, "negative tone duration or gap")
+		}
+	case CallRecordingStarted:
+		side = e.By
+	case CallRecordingStopped:
+		side = e.By
+	case CallHoldNotAvailable:
+		side = e.By
+	case CallParked:
+		if !e.By.Valid() {
+			return errcode.New(errcode.Malformed, "no side")
+		}
+		side = e.Side
+	case TransferInitiated:
+		if e.Kind == 0 || e.Kind > ClickToCall {
+			return errcode.New(errcode.Malformed, "no transfer kind")
+		}
+		if e.Kept > Callee {
+			return errcode.New(errcode.Malformed, "bad side")
+		}
+	case GroupDefined:
+		if e.Strategy == 0 || e.Strategy > RoundRobin {
+			return errcode.New(errcode.Malformed, "no strategy")
+		}
+	case CallDialed:
+		if e.Direction > Transit {
+			return errcode.New(errcode.Malformed, "bad direction")
 		}
 	}
 	if !side.Valid() {

@@ -31,7 +31,12 @@ type ClientRegistered struct {
 	Extensions    []string `json:"extensions,omitempty"`
 	Devices       []Device `json:"devices,omitempty"`
 	AcceptInbound bool     `json:"accept_inbound"`
+	// Permissions the client holds, e.g. PermissionRecord (schema 2).
+	Permissions []string `json:"permissions,omitempty"`
 }
+
+// PermissionRecord lets a client start and stop recordings (FEATURES C11).
+const PermissionRecord = "record"
 
 // ClientUnregistered: the client is gone; its stream ends.
 type ClientUnregistered struct{}
@@ -60,7 +65,23 @@ type CallDialed struct {
 	CallerID     string    `json:"caller_id,omitempty"`   // number presented to the callee
 	Destination  string    `json:"destination,omitempty"` // as dialed
 	Direction    Direction `json:"direction"`
+
+	// Schema 2. Group is the group the callee was reached through (T6).
+	// Transfer is the transfer that placed the call. CallerLeg and
+	// CalleeLeg name the far-end leg of an external side that continues
+	// from another call (a transferred party): the id of the call where the
+	// leg was created; empty for a side that starts with this call. Origin
+	// is OriginClickToCall when the engine itself places the call (C14):
+	// the caller side is then no party's leg.
+	Group     string `json:"group,omitempty"`
+	Transfer  string `json:"transfer,omitempty"`
+	CallerLeg string `json:"caller_leg,omitempty"`
+	CalleeLeg string `json:"callee_leg,omitempty"`
+	Origin    string `json:"origin,omitempty"`
 }
+
+// OriginClickToCall marks a call the engine places for a click-to-call (C14).
+const OriginClickToCall = "click-to-call"
 
 // CallRinging: the callee is alerted; Devices are the client devices that ring
 // (empty for an external callee); Deadline is when the ring timeout fires, in
@@ -126,8 +147,11 @@ func (CallEnded) Type() Type          { return TypeCallEnded }
 // Ends reports whether e ends its stream: after it no event follows.
 func Ends(e Event) bool {
 	switch e.(type) {
-	case CallEnded, ClientUnregistered:
+	case CallEnded, ClientUnregistered, GroupRemoved, MessageDelivered, MessageFailed:
 		return true
+	}
+	if t, ok := e.(transferEvent); ok {
+		return t.endsTransfer()
 	}
 	return false
 }

@@ -28,6 +28,44 @@ const (
 	TypeCallEnded    Type = 28
 )
 
+// Call control events (schema 2).
+const (
+	TypeCallDigits           Type = 29
+	TypeCallRecordingStarted Type = 30
+	TypeCallRecordingStopped Type = 31
+	TypeCallParked           Type = 32
+	TypeCallUnparked         Type = 33
+	TypeCallJoined           Type = 34
+	// TypeCallHoldNotAvailable is a notice, never journaled: subscribers
+	// hear it when a hold is refused (FEATURES C8).
+	TypeCallHoldNotAvailable Type = 35
+)
+
+// Transfer events (schema 2); a transfer's stream is "transfer/<id>".
+const (
+	TypeTransferInitiated    Type = 40
+	TypeTransferAnswered     Type = 41
+	TypeTransferNotAnswered  Type = 42
+	TypeTransferCompleted    Type = 43
+	TypeTransferNotCompleted Type = 44
+	TypeTransferCanceled     Type = 45
+	TypeTransferFailed       Type = 46
+)
+
+// Group events (schema 2); a group's stream is "group/<id>".
+const (
+	TypeGroupDefined      Type = 60
+	TypeGroupRemoved      Type = 61
+	TypeGroupMemberPicked Type = 62
+)
+
+// Text message events (schema 2); a message's stream is "message/<id>".
+const (
+	TypeMessageSent      Type = 70
+	TypeMessageDelivered Type = 71
+	TypeMessageFailed    Type = 72
+)
+
 var typeNames = map[Type]string{
 	TypeClientRegistered:   "ClientRegistered",
 	TypeClientUnregistered: "ClientUnregistered",
@@ -43,6 +81,30 @@ var typeNames = map[Type]string{
 	TypeCallUnmuted:        "CallUnmuted",
 	TypeCallIgnored:        "CallIgnored",
 	TypeCallEnded:          "CallEnded",
+
+	TypeCallDigits:           "CallDigits",
+	TypeCallRecordingStarted: "CallRecordingStarted",
+	TypeCallRecordingStopped: "CallRecordingStopped",
+	TypeCallParked:           "CallParked",
+	TypeCallUnparked:         "CallUnparked",
+	TypeCallJoined:           "CallJoined",
+	TypeCallHoldNotAvailable: "CallHoldNotAvailable",
+
+	TypeTransferInitiated:    "TransferInitiated",
+	TypeTransferAnswered:     "TransferAnswered",
+	TypeTransferNotAnswered:  "TransferNotAnswered",
+	TypeTransferCompleted:    "TransferCompleted",
+	TypeTransferNotCompleted: "TransferNotCompleted",
+	TypeTransferCanceled:     "TransferCanceled",
+	TypeTransferFailed:       "TransferFailed",
+
+	TypeGroupDefined:      "GroupDefined",
+	TypeGroupRemoved:      "GroupRemoved",
+	TypeGroupMemberPicked: "GroupMemberPicked",
+
+	TypeMessageSent:      "MessageSent",
+	TypeMessageDelivered: "MessageDelivered",
+	TypeMessageFailed:    "MessageFailed",
 }
 
 var typeByName = func() map[string]Type {
@@ -155,9 +217,12 @@ const (
 	Internal Direction = 0 // client to client
 	Outbound Direction = 1 // client to a number reached through an adapter
 	Inbound  Direction = 2 // from an adapter to a client
+	// Transit: both parties are outside the engine — a call from outside
+	// transferred to a number outside (schema 2).
+	Transit Direction = 3
 )
 
-var directionNames = [...]string{"internal", "outbound", "inbound"}
+var directionNames = [...]string{"internal", "outbound", "inbound", "transit"}
 
 // String returns "internal", "outbound" or "inbound".
 func (d Direction) String() string {

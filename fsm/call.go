@@ -51,7 +51,58 @@ type Call struct {
 	Reason                     events.Reason
 	EndedBy                    events.Side
 	Missed                     bool
+
+	Group     string // the group the callee was reached through (T6)
+	Transfer  string // the transfer that placed the call
+	CallerLeg string // far-end leg the caller continues (see CallDialed)
+	CalleeLeg string
+	Origin    string
+
+	Recording    bool   // RECORDING (C11)
+	RecordingRef string // the current or last recording
+	ParkSlot     string // the slot the call is parked in, "" when not parked (T5)
+	ParkedSide   events.Side
+	Conference   string // the conference the call was merged into (T4)
+	Peer         string // the other call of the conference
+	Digits       int    // DTMF tones sent so far (C10)
 }
+
+// clientCallee reports whether the callee is a client of the engine, or a
+// group of them.
+func (c *Call) clientCallee() bool { return c.Callee.Client != "" || c.Group != "" }
+
+// LegOf returns the far-end leg of side s: the id of the call where the
+// external party's leg was created, or "" when the side is a client or, for
+// a click-to-call, the engine itself.
+func (c *Call) LegOf(s events.Side) string {
+	p := c.Party(s)
+	if p.Client != "" {
+		return ""
+	}
+	if s == events.Caller {
+		if c.Origin == events.OriginClickToCall {
+			return ""
+		}
+		if c.CallerLeg != "" {
+			return c.CallerLeg
+		}
+	} else if c.CalleeLeg != "" {
+		return c.CalleeLeg
+	}
+	return c.ID
+}
+
+// DeviceOf returns the device the client on side s uses in the call: the
+// caller's device, or the device that answered.
+func (c *Call) DeviceOf(s events.Side) string {
+	if s == events.Caller {
+		return c.CallerDevice
+	}
+	return c.AnsweredDevice
+}
+
+// Answered reports whether the callee ever answered.
+func (c *Call) Answered() bool { return c.ConnectAt != 0 }
 
 // HeldBy reports whether side holds the call.
 func (c *Call) HeldBy(s events.Side) bool {
@@ -150,6 +201,16 @@ type Dial struct {
 	Direction    events.Direction
 	Devices      []string      // client callee only
 	RingTimeout  time.Duration // client callee only; 0: no timeout
+
+	Group     string
+	Transfer  string
+	CallerLeg string
+	CalleeLeg string
+	Origin    string
+	// Connected: both parties are already up (an attended transfer's new
+	// call): the call is answered at once, from AnsweredDevice.
+	Connected      bool
+	AnsweredDevice string
 }
 
 // Ring: the far end alerts (an adapter reports 180). Timeout 0 means no ring
@@ -205,6 +266,13 @@ func (Mute) callCommand()        {}
 func (Unmute) callCommand()      {}
 func (Fail) callCommand()        {}
 func (RingTimeout) callCommand() {}
+func (SendDigits) callCommand()     {}
+func (StartRecording) callCommand() {}
+func (StopRecording) callCommand()  {}
+func (Park) callCommand()           {}
+func (Unpark) callCommand()         {}
+func (Join) callCommand()           {}
+func (TransferAway) callCommand()   {}
 
 func invalidState(c *Call, what string) error {
 	st := c.Status
@@ -243,7 +311,7 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		if c.Ignored {
 			return nil, errcode.Newf(errcode.InvalidState, "cannot answer: the callee ignored call %s", c.ID)
 		}
-		if c.Callee.Client != "" {
+		if c.clientCallee() {
 			if cmd.Device == "" && len(c.Ringing) > 0 {
 				return nil, errcode.New(errcode.MissingParameter, "answer needs the device that answers")
 			}
@@ -264,7 +332,7 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		}
 		return []events.Event{events.CallEnded{Reason: r, By: events.Callee}}, nil
 	case Ignore:
-		if c.Status != Ringing || c.Callee.Client == "" || c.Ignored {
+		if c.Status != Ringing || !c.clientCallee() || c.Ignored {
 			return nil, invalidState(c, "ignore")
 		}
 		return []events.Event{events.CallIgnored{}}, nil
@@ -277,7 +345,7 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 			if cmd.By == events.Callee {
 				return []events.Event{events.CallEnded{Reason: events.Rejected, By: events.Callee}}, nil
 			}
-			return []events.Event{events.CallEnded{Reason: events.Canceled, By: events.Caller, Missed: c.Callee.Client != ""}}, nil
+			return []events.Event{events.CallEnded{Reason: events.Canceled, By: events.Caller, Missed: c.clientCallee()}}, nil
 		case Connected, Held:
 			return []events.Event{events.CallEnded{Reason: events.Hangup, By: cmd.By}}, nil
 		}
@@ -286,8 +354,11 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		if !cmd.By.Valid() {
 			return nil, badSide(cmd.By)
 		}
-		if c.Status != Connected && c.Status != Held {
+		if !c.Status.Live() {
 			return nil, invalidState(c, "hold")
+		}
+		if reason := holdUnavailable(c); reason != "" {
+			return nil, errcode.Wrap(errcode.HoldNotAvailable, &HoldNotAvailable{By: cmd.By, Reason: reason}, "cannot hold call "+c.ID)
 		}
 		if c.HeldBy(cmd.By) {
 			return nil, errcode.Newf(errcode.InvalidState, "cannot hold: the %s already holds call %s", cmd.By, c.ID)
@@ -343,13 +414,16 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 				return nil, invalidState(c, "end with "+cmd.Reason.String())
 			}
 		}
-		missed := cmd.Reason == events.NoAnswer && c.Callee.Client != "" && c.ConnectAt == 0
+		missed := cmd.Reason == events.NoAnswer && c.clientCallee() && c.ConnectAt == 0
 		return []events.Event{events.CallEnded{Reason: cmd.Reason, By: cmd.By, Missed: missed}}, nil
 	case RingTimeout:
 		if c.Status != Ringing || c.RingDeadline == 0 || now < c.RingDeadline {
 			return nil, nil // stale timer: nothing happens
 		}
-		return []events.Event{events.CallEnded{Reason: events.NoAnswer, Missed: c.Callee.Client != ""}}, nil
+		return []events.Event{events.CallEnded{Reason: events.NoAnswer, Missed: c.clientCallee()}}, nil
+	}
+	if evs, err, ok := decideControl(c, cmd); ok {
+		return evs, err
 	}
 	return nil, errcode.Newf(errcode.InvalidParams, "unknown call command %T", cmd)
 }
@@ -374,14 +448,21 @@ func decideDial(c *Call, d Dial, now int64) ([]events.Event, error) {
 	if d.RingTimeout < 0 {
 		return nil, errcode.New(errcode.InvalidParams, "ring timeout must not be negative")
 	}
-	if d.Direction > events.Inbound {
+	if d.Direction > events.Transit {
 		return nil, errcode.Newf(errcode.InvalidParams, "unknown direction %d", d.Direction)
 	}
 	dialed := events.CallDialed{
 		Caller: d.Caller, Callee: d.Callee, CallerDevice: d.CallerDevice,
 		CallerID: d.CallerID, Destination: d.Destination, Direction: d.Direction,
+		Group: d.Group, Transfer: d.Transfer, CallerLeg: d.CallerLeg, CalleeLeg: d.CalleeLeg, Origin: d.Origin,
 	}
-	if d.Callee.Client == "" {
+	if d.Connected {
+		if d.Callee.Client == "" && d.CalleeLeg == "" || d.Callee.Client != "" && d.AnsweredDevice == "" {
+			return nil, errcode.New(errcode.InvalidParams, "a call born connected needs the callee's device or leg")
+		}
+		return []events.Event{dialed, events.CallAnswered{Device: d.AnsweredDevice}}, nil
+	}
+	if d.Callee.Client == "" && d.Group == "" {
 		return []events.Event{dialed}, nil
 	}
 	if len(d.Devices) == 0 {
@@ -425,6 +506,7 @@ func applyCall(c *Call, ev events.Event, at int64) error {
 		c.Status = Connecting
 		c.Caller, c.Callee = e.Caller, e.Callee
 		c.CallerDevice, c.CallerID, c.Destination, c.Direction = e.CallerDevice, e.CallerID, e.Destination, e.Direction
+		c.Group, c.Transfer, c.CallerLeg, c.CalleeLeg, c.Origin = e.Group, e.Transfer, e.CallerLeg, e.CalleeLeg, e.Origin
 		c.SetupAt = at
 	case events.CallRinging:
 		if err := c.transition(evRing); err != nil {
@@ -438,6 +520,15 @@ func applyCall(c *Call, ev events.Event, at int64) error {
 			return err
 		}
 		c.AnsweredDevice = e.Device
+		if c.Group != "" && c.Callee.Client == "" {
+			// A ring-all group call: the member whose device answered
+			// becomes the callee.
+			member, device, ok := SplitMemberDevice(e.Device)
+			if !ok {
+				return fmt.Errorf("call %s: group call answered from %q, not member/device", c.ID, e.Device)
+			}
+			c.Callee.Client, c.AnsweredDevice = member, device
+		}
 		c.Ringing = nil
 		c.RingDeadline = 0
 		c.ConnectAt = at
@@ -487,8 +578,11 @@ func applyCall(c *Call, ev events.Event, at int64) error {
 		c.ReleaseAt = at
 		c.Ringing = nil
 		c.RingDeadline = 0
+		c.Recording = false
 	default:
-		return fmt.Errorf("call %s: %s is not a call event", c.ID, ev.Type())
+		if err := applyControl(c, ev); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ var (
 
 // codes are the error codes the fsm may refuse a command with.
 var codes = []errcode.Code{
-	errcode.NotFound, errcode.InvalidState, errcode.InvalidParams, errcode.MissingParameter, errcode.AlreadyExists,
+	errcode.NotFound, errcode.InvalidState, errcode.InvalidParams, errcode.MissingParameter, errcode.AlreadyExists, errcode.HoldNotAvailable,
 }
 
 // gen draws random commands, valid and invalid, over a small vocabulary so

@@ -106,7 +106,9 @@ func (a *Adapter) HandleEvent(ev engine.Event) {
 	id := ev.CallID()
 	switch e := ev.Event.(type) {
 	case events.CallDialed:
-		if e.Direction != events.Outbound {
+		// A new leg to a number outside; a transferred party's leg that
+		// goes on in this call (CalleeLeg) was placed already.
+		if e.Direction != events.Outbound && e.Direction != events.Transit || e.CalleeLeg != "" {
 			return
 		}
 		b, ok := a.scripts[e.Callee.Number]
@@ -115,7 +117,7 @@ func (a *Adapter) HandleEvent(ev engine.Event) {
 		}
 		a.play(id, b)
 	case events.CallAnswered:
-		if ev.Call != nil && ev.Call.Direction == events.Outbound {
+		if c := ev.Call; c != nil && (c.Direction == events.Outbound || c.Direction == events.Transit) && c.CalleeLeg == "" && c.Callee.Client == "" {
 			b, ok := a.scripts[ev.Call.Callee.Number]
 			if !ok {
 				b = a.fallback
@@ -128,10 +130,19 @@ func (a *Adapter) HandleEvent(ev engine.Event) {
 			}
 		}
 	case events.CallEnded:
-		for _, t := range a.timers[id] {
-			t.Stop()
+		if e.Reason == events.Transferred {
+			return // the call's far-end leg goes on in the transfer's new call
 		}
-		delete(a.timers, id)
+		legs := []string{id}
+		if c := ev.Call; c != nil {
+			legs = append(legs, c.CallerLeg, c.CalleeLeg)
+		}
+		for _, leg := range legs {
+			for _, t := range a.timers[leg] {
+				t.Stop()
+			}
+			delete(a.timers, leg)
+		}
 	}
 }
 

@@ -1,0 +1,287 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/callengine/callengine/actors"
+	"github.com/callengine/callengine/errcode"
+	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/journal"
+)
+
+// GroupStreamPrefix is the stream prefix of groups in the journal.
+const GroupStreamPrefix = "group/"
+
+// Strategy is how a call to a group picks whom it rings (T6).
+type Strategy = events.Strategy
+
+// The group strategies.
+const (
+	RingAll    = events.RingAll
+	RoundRobin = events.RoundRobin
+)
+
+// GroupSpec defines a group of clients.
+type GroupSpec struct {
+	ID         string
+	Name       string
+	Extensions []string // extensions that reach the group
+	Numbers    []string // E.164 numbers that reach the group
+	Members    []string // client ids, in round-robin order
+	Strategy   Strategy // zero: RingAll
+}
+
+// Group is a group as the engine keeps it.
+type Group struct {
+	ID         string
+	Name       string
+	Extensions []string
+	Numbers    []string
+	Members    []string
+	Strategy   Strategy
+	Last       string // the member the last round-robin call went to
+	Version    uint64
+}
+
+type groups struct {
+	mu   sync.Mutex // serialises definitions and round-robin picks
+	byID map[string]*fsm.Group
+}
+
+func groupView(g *fsm.Group) Group {
+	return Group{
+		ID: g.ID, Name: g.Name, Extensions: slices.Clone(g.Extensions), Numbers: slices.Clone(g.Numbers),
+		Members: slices.Clone(g.Members), Strategy: g.Strategy, Last: g.Last, Version: g.Version,
+	}
+}
+
+// DefineGroup creates a group or redefines it. Its extensions and numbers
+// must not belong to a client or another group; members need not be
+// registered yet (an unregistered member is skipped as offline).
+func (e *Engine) DefineGroup(ctx context.Context, spec GroupSpec) (Group, error) {
+	if err := e.checkOpen(); err != nil {
+		return Group{}, err
+	}
+	if spec.ID == "" || strings.ContainsAny(spec.ID, "/ ") {
+		return Group{}, errcode.Newf(errcode.InvalidParams, "group id %q must be non-empty, without '/' or spaces", spec.ID)
+	}
+	if spec.Strategy == 0 {
+		spec.Strategy = RingAll
+	}
+	ev := events.GroupDefined{Name: spec.Name, Extensions: slices.Clone(spec.Extensions), Members: slices.Clone(spec.Members), Strategy: spec.Strategy}
+	for _, n := range spec.Numbers {
+		num, ok := fsm.NormalizeNumber(n)
+		if !ok {
+			return Group{}, errcode.Newf(errcode.InvalidParams, "group number %q is not E.164", n)
+		}
+		ev.Numbers = append(ev.Numbers, num)
+	}
+	if err := fsm.CheckGroupDefined(ev); err != nil {
+		return Group{}, err
+	}
+	e.regMu.Lock()
+	defer e.regMu.Unlock()
+	e.groups.mu.Lock()
+	defer e.groups.mu.Unlock()
+	for _, x := range ev.Extensions {
+		if e.dir.byExtension(x) != nil {
+			return Group{}, errcode.Newf(errcode.AlreadyExists, "extension %s belongs to a client", x)
+		}
+		if g := e.groupByAddress(x); g != nil && g.ID != spec.ID {
+			return Group{}, errcode.Newf(errcode.AlreadyExists, "extension %s belongs to group %s", x, g.ID)
+		}
+	}
+	for _, n := range ev.Numbers {
+		if e.dir.byNumber(n) != nil {
+			return Group{}, errcode.Newf(errcode.AlreadyExists, "number %s belongs to a client", n)
+		}
+		if g := e.groupByAddress(n); g != nil && g.ID != spec.ID {
+			return Group{}, errcode.Newf(errcode.AlreadyExists, "number %s belongs to group %s", n, g.ID)
+		}
+	}
+	g := e.groups.byID[spec.ID]
+	if g == nil {
+		g = &fsm.Group{ID: spec.ID}
+	}
+	next, err := e.appendGroup(ctx, g, ev)
+	if err != nil {
+		return Group{}, err
+	}
+	e.groups.byID[spec.ID] = next
+	return groupView(next), nil
+}
+
+// RemoveGroup removes a group; calls already ringing its members go on.
+func (e *Engine) RemoveGroup(ctx context.Context, id string) error {
+	if err := e.checkOpen(); err != nil {
+		return err
+	}
+	e.groups.mu.Lock()
+	defer e.groups.mu.Unlock()
+	g := e.groups.byID[id]
+	if g == nil || !g.Defined() {
+		return errcode.Newf(errcode.NotFound, "no group %s", id)
+	}
+	if _, err := e.appendGroup(ctx, g, events.GroupRemoved{}); err != nil {
+		return err
+	}
+	delete(e.groups.byID, id)
+	return nil
+}
+
+// Group returns one group.
+func (e *Engine) Group(ctx context.Context, id string) (Group, error) {
+	if err := e.checkOpen(); err != nil {
+		return Group{}, err
+	}
+	e.groups.mu.Lock()
+	defer e.groups.mu.Unlock()
+	g := e.groups.byID[id]
+	if g == nil {
+		return Group{}, errcode.Newf(errcode.NotFound, "no group %s", id)
+	}
+	return groupView(g), nil
+}
+
+// Groups lists the groups by id.
+func (e *Engine) Groups(ctx context.Context) ([]Group, error) {
+	if err := e.checkOpen(); err != nil {
+		return nil, err
+	}
+	e.groups.mu.Lock()
+	defer e.groups.mu.Unlock()
+	out := make([]Group, 0, len(e.groups.byID))
+	for _, g := range e.groups.byID {
+		out = append(out, groupView(g))
+	}
+	slices.SortFunc(out, func(a, b Group) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// appendGroup journals ev on g's stream and returns the folded group. The
+// caller holds e.groups.mu.
+func (e *Engine) appendGroup(ctx context.Context, g *fsm.Group, ev events.Event) (*fsm.Group, error) {
+	next := *g
+	now := e.now()
+	if err := fsm.ApplyGroup(&next, ev, now); err != nil {
+		return nil, errcode.Wrap(errcode.Internal, err, "group decision does not fold")
+	}
+	envs, err := actors.Persist(ctx, e.journal, GroupStreamPrefix+g.ID, g.Version, []events.Event{ev}, now, events.Ends(ev))
+	if err != nil {
+		return nil, err
+	}
+	if e.bus.active() {
+		view := groupView(&next)
+		for _, env := range envs {
+			e.bus.publish(&Event{Envelope: env, Group: &view})
+		}
+	}
+	return &next, nil
+}
+
+// groupByAddress finds a group by id, extension or number. The caller holds
+// e.groups.mu.
+func (e *Engine) groupByAddress(a string) *fsm.Group {
+	if g := e.groups.byID[a]; g != nil {
+		return g
+	}
+	for _, g := range e.groups.byID {
+		if slices.Contains(g.Extensions, a) || slices.Contains(g.Numbers, a) {
+			return g
+		}
+	}
+	return nil
+}
+
+// findGroup is groupByAddress under the lock.
+func (e *Engine) findGroup(a string) *fsm.Group {
+	e.groups.mu.Lock()
+	defer e.groups.mu.Unlock()
+	if g := e.groupByAddress(a); g != nil {
+		cp := *g
+		return &cp
+	}
+	return nil
+}
+
+// available reports whether a member can take a call now: registered,
+// accepting inbound calls, with a device, and on no other call.
+func (e *Engine) available(member string) (*fsm.Client, bool) {
+	c := e.dir.get(member)
+	if c == nil || !c.Registered() || len(ringableDevices(c)) == 0 {
+		return nil, false
+	}
+	return c, len(e.live.callsOf(member)) == 0
+}
+
+// routeGroup fills cmd for a call to group id: ring-all rings every
+// available member's devices ("member/device"); round-robin rings the next
+// available member and journals the pick. No available member is
+// unavailable.
+func (e *Engine) routeGroup(ctx context.Context, id, callID string, cmd *fsm.Dial, skip ...string) error {
+	e.groups.mu.Lock()
+	defer e.groups.mu.Unlock()
+	g := e.groups.byID[id]
+	if g == nil || !g.Defined() {
+		return errcode.Newf(errcode.NotFound, "no group %s", id)
+	}
+	cmd.Group = g.ID
+	cmd.RingTimeout = e.cfg.RingTimeout
+	var devices []string
+	for _, m := range g.NextMembers() {
+		if slices.Contains(skip, m) {
+			continue
+		}
+		c, ok := e.available(m)
+		if !ok {
+			continue
+		}
+		if g.Strategy == RoundRobin {
+			next, err := e.appendGroup(ctx, g, events.GroupMemberPicked{Member: m, Call: callID})
+			if err != nil {
+				return err
+			}
+			e.groups.byID[id] = next
+			cmd.Callee = events.Party{Client: c.ID, Number: cmd.Callee.Number, Name: c.Name}
+			cmd.Devices = ringableDevices(c)
+			return nil
+		}
+		for _, d := range ringableDevices(c) {
+			devices = append(devices, c.ID+"/"+d)
+		}
+	}
+	if len(devices) == 0 {
+		return errcode.Newf(errcode.Unavailable, "no member of group %s is available", id)
+	}
+	cmd.Callee = events.Party{Number: cmd.Callee.Number, Name: g.Name}
+	cmd.Devices = devices
+	return nil
+}
+
+// restoreGroups folds every live group stream.
+func (e *Engine) restoreGroups(ids []string) error {
+	for _, id := range ids {
+		g := &fsm.Group{ID: id}
+		err := e.journal.ReadStream(GroupStreamPrefix+id, 1, func(r journal.Record) error {
+			env := events.Envelope{Seq: r.Seq, Stream: r.Stream, Version: r.Version}
+			if err := events.DecodeBody(r.Data, &env); err != nil {
+				return errcode.Wrap(errcode.JournalCorrupt, err, "group "+id+" is damaged")
+			}
+			if err := fsm.ApplyGroup(g, env.Event, env.Time); err != nil {
+				return errcode.Wrap(errcode.JournalCorrupt, err, "cannot fold "+env.String())
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if g.Defined() {
+			e.groups.byID[id] = g
+		}
+	}
+	return nil
+}
