@@ -86,6 +86,129 @@ var samples = []sample{
 	{"CallEnded/rejected", -17, CallEnded{Reason: Rejected, By: Callee, Missed: true}},
 	{"CallEnded/canceled", -18, CallEnded{Reason: Canceled, By: Caller, Missed: true}},
 	{"CallEnded/missed", -19, CallEnded{Reason: Missed, By: Callee, Missed: true}},
+
+	// Schema 2: the trailing fields of ClientRegistered and CallDialed.
+	{"ClientRegistered/permissions", 1_767_603_600_000_000_001, ClientRegistered{
+		Name:          "Supervisor Søren",
+		Numbers:       []string{"+4535550100"},
+		Extensions:    []string{"900"},
+		Devices:       []Device{{ID: "soren-desk", Kind: "sip", Contact: "sip:soren@10.0.0.9:5060"}},
+		AcceptInbound: true,
+		Permissions:   []string{PermissionRecord, "barge", "monitor-ü"},
+	}},
+	{"CallDialed/transit", 1_767_603_601_000_000_002, CallDialed{
+		Caller:      Party{Number: "+4930123456", Name: "Extern"},
+		Callee:      Party{Number: "+14155550199", Name: "Outside 🌉"},
+		CallerID:    "+4930123456",
+		Destination: "+14155550199",
+		Direction:   Transit,
+		Transfer:    "xfer-01HZX",
+		CallerLeg:   "call-01HZA",
+	}},
+	{"CallDialed/group", 1_767_603_602_000_000_003, CallDialed{
+		Caller:       Party{Number: "+4930123456", Name: "Kundin"},
+		Callee:       Party{Client: "agent-7", Number: "207", Name: "Agent Sieben"},
+		CallerDevice: "trunk-1",
+		CallerID:     "+4930123456",
+		Destination:  "500",
+		Direction:    Inbound,
+		Group:        "grp-support",
+		Transfer:     "xfer-2",
+		CallerLeg:    "call-orig",
+		CalleeLeg:    "call-consult",
+	}},
+	{"CallDialed/click-to-call", 1_767_603_603_000_000_004, CallDialed{
+		Caller:      Party{Client: "alice", Number: "101", Name: "Alice"},
+		Callee:      Party{Number: "+442079460000", Name: "Bob"},
+		CallerID:    "+15550100",
+		Destination: "+442079460000",
+		Direction:   Outbound,
+		Transfer:    "xfer-c2c-1",
+		Origin:      OriginClickToCall,
+	}},
+
+	// Schema 2: call control.
+	{"CallDigits/caller", 1_767_603_604_000_000_005, CallDigits{Side: Caller, Digits: "0123456789*#ABCD,", Duration: 100_000_000, Gap: 50_000_000}},
+	{"CallDigits/callee-max", -20, CallDigits{Side: Callee, Digits: "#", Duration: math.MaxInt64, Gap: 1}},
+	{"CallRecordingStarted", 1_767_603_605_000_000_006, CallRecordingStarted{By: Caller, Ref: "s3://recordings/2026/01/05/call-01HZX.opus"}},
+	{"CallRecordingStopped", 1_767_603_606_000_000_007, CallRecordingStopped{By: Callee}},
+	{"CallParked", 1_767_603_607_000_000_008, CallParked{Side: Callee, By: Caller, Slot: "701"}},
+	{"CallUnparked", 1_767_603_608_000_000_009, CallUnparked{Party: Party{Client: "carol", Number: "103", Name: "Carol Ü"}, Device: "carol-web"}},
+	{"CallJoined", 1_767_603_609_000_000_010, CallJoined{Conference: "conf-01HZY", Peer: "call-01HZB"}},
+	{"CallHoldNotAvailable", 1_767_603_610_000_000_011, CallHoldNotAvailable{By: Callee, Reason: "the call is not connected"}},
+
+	// Schema 2: transfers.
+	{"TransferInitiated/blind", 1_767_603_611_000_000_012, TransferInitiated{
+		Kind:        Blind,
+		Call:        "call-01HZA",
+		Kept:        Caller,
+		Target:      Party{Client: "dave", Number: "104", Name: "Dave"},
+		Destination: "104",
+		NewCall:     "call-01HZC",
+	}},
+	{"TransferInitiated/attended", 1_767_603_612_000_000_013, TransferInitiated{
+		Kind:        Attended,
+		Call:        "call-01HZA",
+		Kept:        Callee,
+		Target:      Party{Number: "+14155550123", Name: "Erin ☎"},
+		Destination: "0014155550123",
+		Consult:     "call-01HZD",
+		NewCall:     "call-01HZE",
+	}},
+	{"TransferInitiated/supervised-group", 1_767_603_613_000_000_014, TransferInitiated{
+		Kind:        Supervised,
+		Call:        "call-01HZA",
+		Kept:        Caller,
+		Target:      Party{Number: "500", Name: "Support"},
+		Group:       "grp-support",
+		Destination: "500",
+		Consult:     "call-01HZF",
+		NewCall:     "call-01HZG",
+		Deadline:    1_767_603_643_000_000_014,
+	}},
+	{"TransferInitiated/click-to-call", 1_767_603_614_000_000_015, TransferInitiated{
+		Kind:        ClickToCall,
+		First:       Party{Client: "alice", Number: "101", Name: "Alice"},
+		FirstDevice: "alice-desk",
+		Target:      Party{Number: "+442079460000", Name: "Bob"},
+		Destination: "+442079460000",
+		Consult:     "call-01HZH",
+		NewCall:     "call-01HZI",
+		Deadline:    -1,
+	}},
+	{"TransferAnswered", 1_767_603_615_000_000_016, TransferAnswered{}},
+	{"TransferNotAnswered", 1_767_603_616_000_000_017, TransferNotAnswered{Reason: "no-answer"}},
+	{"TransferCompleted", 1_767_603_617_000_000_018, TransferCompleted{}},
+	{"TransferNotCompleted", 1_767_603_618_000_000_019, TransferNotCompleted{Reason: "the target hung up"}},
+	{"TransferCanceled", 1_767_603_619_000_000_020, TransferCanceled{}},
+	{"TransferFailed", 1_767_603_620_000_000_021, TransferFailed{Reason: "the original call ended"}},
+
+	// Schema 2: groups.
+	{"GroupDefined/ring-all", 1_767_603_621_000_000_022, GroupDefined{
+		Name:       "Support 🛟",
+		Extensions: []string{"500", "501"},
+		Numbers:    []string{"+4930500500"},
+		Members:    []string{"agent-7", "agent-8", "agent-9"},
+		Strategy:   RingAll,
+	}},
+	{"GroupDefined/round-robin", 1_767_603_622_000_000_023, GroupDefined{
+		Name:       "Sales",
+		Extensions: []string{"600"},
+		Numbers:    []string{"+4930600600", "+4930600601"},
+		Members:    []string{"bob"},
+		Strategy:   RoundRobin,
+	}},
+	{"GroupRemoved", 1_767_603_623_000_000_024, GroupRemoved{}},
+	{"GroupMemberPicked", 1_767_603_624_000_000_025, GroupMemberPicked{Member: "agent-8", Call: "call-01HZJ"}},
+
+	// Schema 2: text messages.
+	{"MessageSent", 1_767_603_625_000_000_026, MessageSent{
+		From: Party{Client: "alice", Number: "+15550100", Name: "Alice"},
+		To:   "+442079460000",
+		Text: "Running 5' late — sorry! 🚗\nSee you at \"Café Ø\".",
+	}},
+	{"MessageDelivered", 1_767_603_626_000_000_027, MessageDelivered{}},
+	{"MessageFailed", 1_767_603_627_000_000_028, MessageFailed{Reason: "the number cannot receive messages"}},
 }
 
 // envelopeOf places sample i in an envelope with every field set.
@@ -368,11 +491,57 @@ func TestEnvelopeString(t *testing.T) {
 }
 
 func TestEnds(t *testing.T) {
+	ends := map[Type]bool{
+		TypeCallEnded:            true,
+		TypeClientUnregistered:   true,
+		TypeGroupRemoved:         true,
+		TypeMessageDelivered:     true,
+		TypeMessageFailed:        true,
+		TypeTransferNotAnswered:  true,
+		TypeTransferCompleted:    true,
+		TypeTransferNotCompleted: true,
+		TypeTransferCanceled:     true,
+		TypeTransferFailed:       true,
+	}
 	for _, s := range samples {
-		want := s.ev.Type() == TypeCallEnded || s.ev.Type() == TypeClientUnregistered
-		if got := Ends(s.ev); got != want {
+		if got, want := Ends(s.ev), ends[s.ev.Type()]; got != want {
 			t.Errorf("Ends(%s) = %v, want %v", s.name, got, want)
 		}
+	}
+}
+
+// TestSDKName: the transfer events, the recording events and the hold notice
+// have the names the client SDKs give them; no other event has one.
+func TestSDKName(t *testing.T) {
+	want := map[string]string{
+		"TransferInitiated/blind":            "TRANSFER_BLIND_INIT",
+		"TransferInitiated/attended":         "WARM_INIT",
+		"TransferInitiated/supervised-group": "WARM_INIT",
+		"TransferInitiated/click-to-call":    "WARM_INIT",
+		"TransferAnswered":                   "WARM_ANSWERED",
+		"TransferNotAnswered":                "WARM_NOT_ANSWERED",
+		"TransferCompleted":                  "WARM_COMPLETED",
+		"TransferNotCompleted":               "WARM_NOT_COMPLETED",
+		"TransferCanceled":                   "WARM_CANCELED",
+		"TransferFailed":                     "TRANSFER_FAILED",
+		"CallHoldNotAvailable":               "HOLD_NOT_AVAILABLE",
+		"CallRecordingStarted":               "RECORDING",
+		"CallRecordingStopped":               "NOT_RECORDING",
+	}
+	seen := map[string]bool{}
+	for _, s := range samples {
+		if got := SDKName(s.ev); got != want[s.name] {
+			t.Errorf("SDKName(%s) = %q, want %q", s.name, got, want[s.name])
+		}
+		seen[s.name] = true
+	}
+	for name := range want {
+		if !seen[name] {
+			t.Errorf("no sample %q", name)
+		}
+	}
+	if got := SDKName(nil); got != "" {
+		t.Errorf("SDKName(nil) = %q", got)
 	}
 }
 
@@ -406,15 +575,66 @@ func TestEnumText(t *testing.T) {
 	if got := Reason(9).String(); got != "reason(9)" {
 		t.Errorf("Reason(9) = %q", got)
 	}
-	for d := Internal; d <= Inbound; d++ {
+	for d := Internal; d <= Transit; d++ {
 		b, _ := d.MarshalText()
 		var back Direction
 		if err := back.UnmarshalText(b); err != nil || back != d {
 			t.Errorf("direction %d: %q reads back as %d, %v", d, b, back, err)
 		}
 	}
-	if got := Direction(3).String(); got != "direction(3)" {
-		t.Errorf("Direction(3) = %q", got)
+	if got := Transit.String(); got != "transit" {
+		t.Errorf("Transit = %q", got)
+	}
+	if got := Direction(4).String(); got != "direction(4)" {
+		t.Errorf("Direction(4) = %q", got)
+	}
+	var d Direction
+	wantMalformed(t, "Direction.UnmarshalText(direction(4))", d.UnmarshalText([]byte("direction(4)")))
+
+	for k, name := range map[TransferKind]string{Blind: "blind", Attended: "attended", Supervised: "supervised", ClickToCall: "click-to-call"} {
+		b, _ := k.MarshalText()
+		var back TransferKind
+		if err := back.UnmarshalText(b); err != nil || back != k || string(b) != name {
+			t.Errorf("transfer kind %d: %q reads back as %d, %v; want %q", k, b, back, err, name)
+		}
+		if p, ok := ParseTransferKind(name); !ok || p != k {
+			t.Errorf("ParseTransferKind(%q) = %v, %v", name, p, ok)
+		}
+	}
+	for _, k := range []TransferKind{0, ClickToCall + 1, 0xFF} {
+		want := "kind(" + itoa(int(k)) + ")"
+		if got := k.String(); got != want {
+			t.Errorf("TransferKind(%d) = %q, want %q", k, got, want)
+		}
+		var back TransferKind
+		wantMalformed(t, "TransferKind.UnmarshalText("+want+")", back.UnmarshalText([]byte(want)))
+	}
+	for _, s := range []string{"", "Blind", "kind(1)", "1"} {
+		var back TransferKind
+		wantMalformed(t, "TransferKind.UnmarshalText("+s+")", back.UnmarshalText([]byte(s)))
+	}
+
+	for st, name := range map[Strategy]string{RingAll: "ring-all", RoundRobin: "round-robin"} {
+		b, _ := st.MarshalText()
+		var back Strategy
+		if err := back.UnmarshalText(b); err != nil || back != st || string(b) != name {
+			t.Errorf("strategy %d: %q reads back as %d, %v; want %q", st, b, back, err, name)
+		}
+		if p, ok := ParseStrategy(name); !ok || p != st {
+			t.Errorf("ParseStrategy(%q) = %v, %v", name, p, ok)
+		}
+	}
+	for _, st := range []Strategy{0, RoundRobin + 1, 0xFF} {
+		want := "strategy(" + itoa(int(st)) + ")"
+		if got := st.String(); got != want {
+			t.Errorf("Strategy(%d) = %q, want %q", st, got, want)
+		}
+		var back Strategy
+		wantMalformed(t, "Strategy.UnmarshalText("+want+")", back.UnmarshalText([]byte(want)))
+	}
+	for _, s := range []string{"", "RingAll", "ring all", "1"} {
+		var back Strategy
+		wantMalformed(t, "Strategy.UnmarshalText("+s+")", back.UnmarshalText([]byte(s)))
 	}
 }
 

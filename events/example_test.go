@@ -40,7 +40,7 @@ func ExampleDecodeBody() {
 	//   "version": 1,
 	//   "type": "CallDialed",
 	//   "time": "2023-11-14T22:13:20.123456789Z",
-	//   "schema": 1,
+	//   "schema": 2,
 	//   "data": {
 	//     "caller": {
 	//       "client": "alice",
@@ -66,4 +66,38 @@ func ExampleDecodeBody_malformed() {
 	fmt.Println(err)
 	// Output:
 	// malformed: event: truncated
+}
+
+// The client SDKs name the transfer events, the recording events and the hold
+// notice; other events have no SDK name.
+func ExampleSDKName() {
+	for _, ev := range []events.Event{
+		events.TransferInitiated{Kind: events.Blind, Call: "call-1", Kept: events.Caller, Target: events.Party{Number: "104"}, NewCall: "call-2"},
+		events.TransferInitiated{Kind: events.Attended, Call: "call-1", Kept: events.Callee, Target: events.Party{Number: "105"}, Consult: "call-3", NewCall: "call-4"},
+		events.TransferAnswered{},
+		events.TransferNotAnswered{Reason: "busy"},
+		events.TransferCompleted{},
+		events.TransferNotCompleted{Reason: "the target hung up"},
+		events.TransferCanceled{},
+		events.TransferFailed{Reason: "the original call ended"},
+		events.CallHoldNotAvailable{By: events.Caller, Reason: "the call is not connected"},
+		events.CallRecordingStarted{By: events.Caller, Ref: "rec-1"},
+		events.CallRecordingStopped{By: events.Caller},
+		events.CallHeld{By: events.Caller},
+	} {
+		fmt.Printf("%-20s %q\n", ev.Type(), events.SDKName(ev))
+	}
+	// Output:
+	// TransferInitiated    "TRANSFER_BLIND_INIT"
+	// TransferInitiated    "WARM_INIT"
+	// TransferAnswered     "WARM_ANSWERED"
+	// TransferNotAnswered  "WARM_NOT_ANSWERED"
+	// TransferCompleted    "WARM_COMPLETED"
+	// TransferNotCompleted "WARM_NOT_COMPLETED"
+	// TransferCanceled     "WARM_CANCELED"
+	// TransferFailed       "TRANSFER_FAILED"
+	// CallHoldNotAvailable "HOLD_NOT_AVAILABLE"
+	// CallRecordingStarted "RECORDING"
+	// CallRecordingStopped "NOT_RECORDING"
+	// CallHeld             ""
 }

@@ -42,6 +42,51 @@ func binarySeeds() [][]byte {
 		rawBody(SchemaVersion, uint64(TypeClientRegistered), 0, 0, 0, 0, 2, 0, 0, 0, 0),
 		rawBody(SchemaVersion, uint64(TypeClientUpdated), -1, 3, 'a', 'b'),
 		[]byte("\x00\xff\xfe junk"),
+
+		// Schema 1 bodies and what schema 1 could not write.
+		cat(v1Head(1, TypeCallDialed), v1CallDialedPayload(Outbound)),
+		cat(v1Head(1, TypeCallDialed), v1CallDialedPayload(Transit)),
+		cat(v1Head(2, TypeCallDialed), v1CallDialedPayload(Transit)),
+		cat(v1Head(2, TypeCallDialed), v1CallDialedPayload(Inbound), []byte{0, 0, 0, 0}),
+		cat(v1Head(1, TypeCallDialed), v1CallDialedPayload(Internal), []byte{0, 0, 0, 0, 0}),
+		cat(v1Head(1, TypeClientRegistered), v1ClientRegisteredPayload()),
+		cat(v1Head(2, TypeClientRegistered), v1ClientRegisteredPayload()),
+		cat(v1Head(2, TypeClientRegistered), v1ClientRegisteredPayload(), uv(1), str(PermissionRecord)),
+		cat(v1Head(1, TypeCallDigits), []byte{byte(Caller), 1, '1', 0, 0}),
+		rawBody(1, uint64(TypeTransferInitiated), 0),
+		rawBody(1, uint64(TypeMessageDelivered), 0),
+
+		// Schema 2 decoders, each stopped at one of its checks.
+		rawBody(SchemaVersion, uint64(TypeCallDigits), 0, byte(NoSide), 1, '1', 0, 0),
+		rawBody(SchemaVersion, uint64(TypeCallDigits), 0, byte(Caller), 1, '1', 1, 0),        // duration -1
+		rawBody(SchemaVersion, uint64(TypeCallDigits), 0, byte(Callee), 1, '#', 0, 1),        // gap -1
+		rawBody(SchemaVersion, uint64(TypeCallDigits), 0, byte(Callee), 0, 0xC8, 0x01, 0x64), // 100, 50
+		rawBody(SchemaVersion, uint64(TypeCallRecordingStarted), 0, 3, 0),
+		rawBody(SchemaVersion, uint64(TypeCallRecordingStopped), 0, 0),
+		rawBody(SchemaVersion, uint64(TypeCallParked), 0, byte(Callee), byte(NoSide), 3, '7', '0', '1'),
+		rawBody(SchemaVersion, uint64(TypeCallParked), 0, byte(NoSide), byte(Caller), 0),
+		rawBody(SchemaVersion, uint64(TypeCallHoldNotAvailable), 0, 0xFF, 0),
+		rawBody(SchemaVersion, uint64(TypeCallUnparked), 0, 0, 0, 0, 0),
+		rawBody(SchemaVersion, uint64(TypeCallJoined), 0, 1, 'c', 1, 'p'),
+		transferBody(0, byte(Caller)),
+		transferBody(byte(ClickToCall)+1, byte(Caller)),
+		transferBody(byte(ClickToCall), byte(NoSide)),
+		transferBody(byte(Blind), byte(Callee)+1),
+		rawBody(SchemaVersion, uint64(TypeTransferNotAnswered), 0, 4, 'b', 'u', 's', 'y'),
+		rawBody(SchemaVersion, uint64(TypeGroupDefined), 0, 0, 0, 0, 1, 1, 'a', 0),
+		rawBody(SchemaVersion, uint64(TypeGroupDefined), 0, 0, 0, 0, 1, 1, 'a', byte(RoundRobin)+1),
+		rawBody(SchemaVersion, uint64(TypeGroupDefined), 0, 0, 0, 0, 1, 1, 'a', byte(RoundRobin)),
+		rawBody(SchemaVersion, uint64(TypeGroupMemberPicked), 0, 1, 'a', 1, 'c'),
+		rawBody(SchemaVersion, uint64(TypeMessageSent), 0, 0, 0, 0, 4, '+', '1', '5', '5', 2, 'h', 'i'),
+		rawBody(SchemaVersion, uint64(TypeMessageFailed), 0, 1),
+	}
+	// Every sample as if schema 1 had written it: the old types decode (but
+	// CallDialed and ClientRegistered, whose schema 2 fields are then
+	// trailing bytes), the new ones are unknown.
+	for _, s := range samples {
+		b := EncodeBody(nil, s.at, s.ev)
+		b[1] = 1
+		seeds = append(seeds, b)
 	}
 	huge := hugeCounts()
 	for _, name := range slices.Sorted(maps.Keys(huge)) {
@@ -71,15 +116,15 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 		checkDecoded(t, env)
 		re := EncodeBody(nil, env.Time, env.Event)
-		if len(re) > len(data) {
+		if len(re) > len(data)+upgradeGrowth(env) {
 			t.Fatalf("re-encoding of % x is longer: % x", data, re)
 		}
 		again := Envelope{Seq: 7, Stream: "call/fuzz", Version: 3}
 		if err := DecodeBody(re, &again); err != nil {
 			t.Fatalf("re-encoded % x (from % x) does not decode: %v", re, data, err)
 		}
-		if !reflect.DeepEqual(again, env) {
-			t.Fatalf("DecodeBody(EncodeBody(x)) != x:\n got %#v\nwant %#v", again, env)
+		if want := upgraded(env); !reflect.DeepEqual(again, want) {
+			t.Fatalf("DecodeBody(EncodeBody(x)) != x:\n got %#v\nwant %#v", again, want)
 		}
 		if re2 := EncodeBody(nil, again.Time, again.Event); !bytes.Equal(re2, re) {
 			t.Fatalf("encoding is not stable: % x then % x", re, re2)
@@ -110,22 +155,22 @@ func FuzzUnmarshal(f *testing.F) {
 		}
 		checkDecoded(t, env)
 		re := Marshal(nil, &env)
-		if len(re) > len(data) {
+		if len(re) > len(data)+upgradeGrowth(env) {
 			t.Fatalf("re-encoding of % x is longer: % x", data, re)
 		}
 		again, err := Unmarshal(re)
 		if err != nil {
 			t.Fatalf("re-encoded % x (from % x) does not decode: %v", re, data, err)
 		}
-		if !reflect.DeepEqual(again, env) {
-			t.Fatalf("Unmarshal(Marshal(x)) != x:\n got %#v\nwant %#v", again, env)
+		if want := upgraded(env); !reflect.DeepEqual(again, want) {
+			t.Fatalf("Unmarshal(Marshal(x)) != x:\n got %#v\nwant %#v", again, want)
 		}
 		if re2 := Marshal(nil, &again); !bytes.Equal(re2, re) {
 			t.Fatalf("encoding is not stable: % x then % x", re, re2)
 		}
 		// The envelope's body is a body.
 		body := Envelope{Seq: env.Seq, Stream: env.Stream, Version: env.Version}
-		if err := DecodeBody(EncodeBody(nil, env.Time, env.Event), &body); err != nil || !reflect.DeepEqual(body, env) {
+		if err := DecodeBody(EncodeBody(nil, env.Time, env.Event), &body); err != nil || !reflect.DeepEqual(body, upgraded(env)) {
 			t.Fatalf("body of %#v reads back as %#v, %v", env, body, err)
 		}
 		checkJSONOfDecoded(t, env)
@@ -152,6 +197,27 @@ func FuzzUnmarshalJSON(f *testing.F) {
 		`{"type":"CallDialed","type":"CallEnded","time":"2020-01-02T03:04:05Z","data":{"reason":"busy"}}`,
 		`{"seq":18446744073709551615,"stream":"\ud800","version":1,"type":"DeviceRemoved","time":"2020-01-02T03:04:05.1Z","schema":65535,"data":{"id":"\u0000"}}`,
 		"{\"type\":\"DeviceRemoved\",\"time\":\"2020-01-02T03:04:05Z\",\"data\":{\"id\":\"\xff\xfe\"}}",
+
+		// schema 2
+		`{"type":"CallDialed","time":"2026-01-05T09:00:00Z","schema":2,"data":{"caller":{"number":"+4930"},"callee":{"number":"+1415"},"direction":"transit","transfer":"x-1","caller_leg":"c-1"}}`,
+		`{"type":"CallDialed","time":"2026-01-05T09:00:00Z","schema":1,"data":{"caller":{"client":"a"},"direction":"outbound","origin":"click-to-call"}}`,
+		`{"type":"ClientRegistered","time":"2026-01-05T09:00:00Z","data":{"name":"S","permissions":["record",""],"accept_inbound":false}}`,
+		`{"type":"CallDigits","time":"2026-01-05T09:00:00Z","data":{"side":"caller","digits":"12#","duration_ns":100000000,"gap_ns":0}}`,
+		`{"type":"CallDigits","time":"2026-01-05T09:00:00Z","data":{"side":"callee","digits":"","duration_ns":-0,"gap_ns":9223372036854775807}}`,
+		`{"type":"CallParked","time":"2026-01-05T09:00:00Z","data":{"side":"callee","by":"caller","slot":"701"}}`,
+		`{"type":"CallParked","time":"2026-01-05T09:00:00Z","data":{"side":"callee","by":"callee"}}`,
+		`{"type":"CallUnparked","time":"2026-01-05T09:00:00Z","data":{"party":{"client":"c"}}}`,
+		`{"type":"CallRecordingStarted","time":"2026-01-05T09:00:00Z","data":{"by":"callee","ref":""}}`,
+		`{"type":"CallHoldNotAvailable","time":"2026-01-05T09:00:00Z","data":{"by":"caller","reason":"not connected"}}`,
+		`{"type":"TransferInitiated","time":"2026-01-05T09:00:00Z","data":{"kind":"click-to-call","first":{"client":"a"},"first_device":"a-desk","target":{"number":"+44"},"new_call":"c-2","deadline":-5}}`,
+		`{"type":"TransferInitiated","time":"2026-01-05T09:00:00Z","data":{"kind":"blind","kept":"","target":{},"new_call":""}}`,
+		`{"type":"TransferInitiated","time":"2026-01-05T09:00:00Z","data":{"kind":"supervised","kept":"callee","first":null,"target":{"number":"500"},"group":"g","new_call":"c"}}`,
+		`{"type":"TransferFailed","time":"2026-01-05T09:00:00Z","data":{"reason":""}}`,
+		`{"type":"GroupDefined","time":"2026-01-05T09:00:00Z","data":{"members":[],"strategy":"round-robin"}}`,
+		`{"type":"GroupDefined","time":"2026-01-05T09:00:00Z","data":{"name":"G","extensions":["5"],"numbers":null,"members":["a","a"],"strategy":"ring-all"}}`,
+		`{"type":"GroupRemoved","time":"2026-01-05T09:00:00Z","data":null}`,
+		`{"type":"MessageSent","time":"2026-01-05T09:00:00Z","data":{"from":{"client":"a"},"to":"+1","text":"\u00e9\n"}}`,
+		`{"type":"MessageDelivered","time":"2026-01-05T09:00:00Z"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -189,8 +255,8 @@ func FuzzUnmarshalJSON(f *testing.F) {
 		if err := again.UnmarshalJSON(b); err != nil {
 			t.Fatalf("%q read as %#v, which writes %s, which does not read: %v", data, env, b, err)
 		}
-		if want := normalize(env); !reflect.DeepEqual(again, want) {
-			t.Fatalf("JSON round trip of %q through %s:\n got %#v\nwant %#v", data, b, again, want)
+		if got, want := normalize(again), normalize(env); !reflect.DeepEqual(got, want) {
+			t.Fatalf("JSON round trip of %q through %s:\n got %#v\nwant %#v", data, b, got, want)
 		}
 		if b2, err := json.Marshal(again); err != nil || !bytes.Equal(b2, b) {
 			t.Fatalf("JSON is not stable: %s then %s, %v", b, b2, err)
@@ -202,7 +268,7 @@ func FuzzUnmarshalJSON(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%q read as %#v, whose binary % x does not decode: %v", data, again, bin, err)
 		}
-		want := again
+		want := normalize(again)
 		want.Schema = SchemaVersion
 		if !reflect.DeepEqual(back, want) {
 			t.Fatalf("binary round trip of %s:\n got %#v\nwant %#v", b, back, want)
@@ -222,6 +288,39 @@ func checkDecoded(t *testing.T, env Envelope) {
 	if env.Schema == 0 || env.Schema > SchemaVersion {
 		t.Fatalf("decoded schema %d", env.Schema)
 	}
+	if env.Schema >= 2 {
+		return
+	}
+	// Schema 1 had none of the types, fields and directions schema 2 added.
+	if env.Type >= TypeCallDigits {
+		t.Fatalf("schema 1 body decoded as %v, a schema 2 type", env.Type)
+	}
+	switch e := env.Event.(type) {
+	case CallDialed:
+		if e.Direction > Inbound || e.Group != "" || e.Transfer != "" || e.CallerLeg != "" || e.CalleeLeg != "" || e.Origin != "" {
+			t.Fatalf("schema 1 body decoded with schema 2 fields: %#v", e)
+		}
+	case ClientRegistered:
+		if e.Permissions != nil {
+			t.Fatalf("schema 1 body decoded with schema 2 fields: %#v", e)
+		}
+	}
+}
+
+// upgraded is env as it reads back after EncodeBody, which writes the
+// current schema: a body of an older one is upgraded.
+func upgraded(env Envelope) Envelope {
+	env.Schema = SchemaVersion
+	return env
+}
+
+// upgradeGrowth is how much longer the current schema writes an event decoded
+// from an older one: the empty fields the newer schema added.
+func upgradeGrowth(env Envelope) int {
+	if env.Schema >= SchemaVersion {
+		return 0
+	}
+	return v2Trailing(env.Type)
 }
 
 // checkJSONOfDecoded: an envelope the binary codec accepts survives JSON
@@ -268,7 +367,9 @@ func validUTF8(v reflect.Value) bool {
 }
 
 // normalize returns env with empty lists in its event set to nil: JSON omits
-// empty lists, so [] and null are the same list.
+// most empty lists, and a list JSON writes even when empty
+// (GroupDefined.Members) reads back from [] as an empty list but from the
+// binary codec as nil, so [] and null are the same list.
 func normalize(env Envelope) Envelope {
 	if env.Event == nil {
 		return env

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -131,7 +134,8 @@ func TestWrongMagic(t *testing.T) {
 }
 
 func TestUnknownType(t *testing.T) {
-	for _, typ := range []uint64{0, 6, 19, 29, 100, 1000, math.MaxUint16, math.MaxUint16 + 1, 1 << 40, math.MaxUint64} {
+	// The gaps between the groups of types, and past each group's end.
+	for _, typ := range []uint64{0, 6, 19, 36, 39, 47, 59, 63, 69, 73, 100, 1000, math.MaxUint16, math.MaxUint16 + 1, 1 << 40, math.MaxUint64} {
 		if _, ok := typeNames[Type(typ)]; ok && typ <= math.MaxUint16 {
 			t.Fatalf("type %d is known now; pick another", typ)
 		}
@@ -179,9 +183,10 @@ func TestBadVarints(t *testing.T) {
 func TestBadBool(t *testing.T) {
 	for _, v := range []byte{2, 3, 0x80, 0xFF} {
 		cases := map[string][]byte{
-			"ClientRegistered.AcceptInbound": rawBody(SchemaVersion, uint64(TypeClientRegistered), 0, 0, 0, 0, 0, v),
-			"ClientUpdated.AcceptInbound":    rawBody(SchemaVersion, uint64(TypeClientUpdated), 0, 0, v),
-			"CallEnded.Missed":               rawBody(SchemaVersion, uint64(TypeCallEnded), 0, byte(Hangup), byte(Caller), v),
+			"ClientRegistered.AcceptInbound":          rawBody(SchemaVersion, uint64(TypeClientRegistered), 0, 0, 0, 0, 0, v, 0),
+			"ClientRegistered.AcceptInbound schema 1": rawBody(1, uint64(TypeClientRegistered), 0, 0, 0, 0, 0, v),
+			"ClientUpdated.AcceptInbound":             rawBody(SchemaVersion, uint64(TypeClientUpdated), 0, 0, v),
+			"CallEnded.Missed":                        rawBody(SchemaVersion, uint64(TypeCallEnded), 0, byte(Hangup), byte(Caller), v),
 		}
 		for name, b := range cases {
 			_, err := decodeBodySafe(b)
@@ -229,14 +234,37 @@ func TestBadReason(t *testing.T) {
 }
 
 func TestBadDirection(t *testing.T) {
-	payload := make([]byte, 9) // two empty parties, three empty strings
-	for _, v := range []byte{byte(Inbound) + 1, 0x7F, 0xFF} {
-		_, err := decodeBodySafe(rawBody(SchemaVersion, uint64(TypeCallDialed), 0, append(payload, v)...))
-		wantMalformed(t, fmt.Sprintf("direction %d", v), err)
+	payload := make([]byte, 9)  // two empty parties, three empty strings
+	trailing := make([]byte, 5) // schema 2: group, transfer, caller leg, callee leg, origin
+	dialed := func(schema uint64, dir byte) []byte {
+		b := rawBody(schema, uint64(TypeCallDialed), 0, append(slices.Clone(payload), dir)...)
+		if schema >= 2 {
+			b = append(b, trailing...)
+		}
+		return b
 	}
-	for _, v := range []Direction{Internal, Outbound, Inbound} {
-		if _, err := decodeBodySafe(rawBody(SchemaVersion, uint64(TypeCallDialed), 0, append(payload, byte(v))...)); err != nil {
-			t.Errorf("direction %d: %v", v, err)
+	for schema := uint64(1); schema <= SchemaVersion; schema++ {
+		bad := []byte{byte(Transit) + 1, 0x7F, 0x80, 0xFF}
+		good := []Direction{Internal, Outbound, Inbound, Transit}
+		if schema == 1 {
+			// Transit came with schema 2.
+			bad = append(bad, byte(Transit))
+			good = good[:3]
+		}
+		for _, v := range bad {
+			_, err := decodeBodySafe(dialed(schema, v))
+			wantMalformed(t, fmt.Sprintf("schema %d direction %d", schema, v), err)
+			if err != nil && !strings.Contains(err.Error(), "direction") {
+				t.Errorf("schema %d direction %d: error %q does not name the direction", schema, v, err)
+			}
+		}
+		for _, v := range good {
+			env, err := decodeBodySafe(dialed(schema, byte(v)))
+			if err != nil {
+				t.Errorf("schema %d direction %d: %v", schema, v, err)
+			} else if got := env.Event.(CallDialed).Direction; got != v {
+				t.Errorf("schema %d direction %d: decoded %d", schema, v, got)
+			}
 		}
 	}
 }
@@ -251,6 +279,12 @@ func hugeCounts() map[string][]byte {
 		cases[fmt.Sprintf("ClientRegistered.Devices %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeClientRegistered), 0, 0, 0, 0), uv(n), []byte{0, 0, 0, 0})
 		cases[fmt.Sprintf("CallRinging.Devices %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeCallRinging), 0), uv(n), []byte{0, 0})
 		cases[fmt.Sprintf("DeviceRemoved.ID length %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeDeviceRemoved), 0), uv(n), []byte("abc"))
+		cases[fmt.Sprintf("ClientRegistered.Permissions %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeClientRegistered), 0, 0, 0, 0, 0, 1), uv(n), []byte{0, 0})
+		cases[fmt.Sprintf("CallDialed.Origin length %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeCallDialed), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(Transit), 0, 0, 0, 0), uv(n), []byte("click"))
+		cases[fmt.Sprintf("GroupDefined.Extensions %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeGroupDefined), 0, 0), uv(n), []byte{0, 0, 0, byte(RingAll)})
+		cases[fmt.Sprintf("GroupDefined.Members %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeGroupDefined), 0, 0, 0, 0), uv(n), []byte{0, byte(RoundRobin)})
+		cases[fmt.Sprintf("CallDigits.Digits length %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeCallDigits), 0, byte(Caller)), uv(n), []byte("12#"))
+		cases[fmt.Sprintf("MessageSent.Text length %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeMessageSent), 0, 0, 0, 0, 0), uv(n), []byte("hi"))
 	}
 	return cases
 }
@@ -294,8 +328,11 @@ func TestDeviceCountNeedsThreeBytesEach(t *testing.T) {
 	head := rawBody(SchemaVersion, uint64(TypeClientRegistered), 0, 0, 0, 0)
 	_, err := decodeBodySafe(cat(head, uv(2), []byte{0, 0, 0, 0}))
 	wantMalformed(t, "two devices in four bytes", err)
+	_, err = decodeBodySafe(cat(head, uv(2), []byte{0, 0, 0, 0, 0}))
+	wantMalformed(t, "two devices in five bytes", err)
 
-	env, err := decodeBodySafe(cat(head, uv(2), []byte{0, 0, 0, 0, 0, 0, 1}))
+	// Six empty strings, accept-inbound, no permissions.
+	env, err := decodeBodySafe(cat(head, uv(2), []byte{0, 0, 0, 0, 0, 0, 1, 0}))
 	if err != nil {
 		t.Fatalf("two empty devices: %v", err)
 	}
@@ -389,6 +426,78 @@ func badJSONCases() map[string]string {
 		"device id number":        env(`"DeviceRemoved"`, at, `{"id":7}`),
 		"device not object":       env(`"DeviceAdded"`, at, `{"device":"d1"}`),
 		"answered device list":    env(`"CallAnswered"`, at, `{"device":["d1"]}`),
+
+		// schema 2: trailing fields and Transit
+		"direction String form":    env(`"CallDialed"`, at, `{"direction":"direction(4)"}`),
+		"direction transit number": env(`"CallDialed"`, at, `{"direction":3}`),
+		"direction Transit cased":  env(`"CallDialed"`, at, `{"direction":"Transit"}`),
+		"dialed group number":      env(`"CallDialed"`, at, `{"direction":"inbound","group":5}`),
+		"dialed origin list":       env(`"CallDialed"`, at, `{"direction":"outbound","origin":["click-to-call"]}`),
+		"dialed caller_leg object": env(`"CallDialed"`, at, `{"direction":"transit","caller_leg":{}}`),
+		"permissions not list":     env(`"ClientRegistered"`, at, `{"permissions":"record"}`),
+		"permissions of numbers":   env(`"ClientRegistered"`, at, `{"permissions":[1]}`),
+		"permissions of lists":     env(`"ClientRegistered"`, at, `{"permissions":[["record"]]}`),
+
+		// schema 2: call control
+		"digits side missing":        env(`"CallDigits"`, at, `{"digits":"123"}`),
+		"digits side empty":          env(`"CallDigits"`, at, `{"side":"","digits":"123"}`),
+		"digits side unknown":        env(`"CallDigits"`, at, `{"side":"left","digits":"123"}`),
+		"digits duration negative":   env(`"CallDigits"`, at, `{"side":"caller","digits":"1","duration_ns":-1,"gap_ns":0}`),
+		"digits gap negative":        env(`"CallDigits"`, at, `{"side":"callee","digits":"1","duration_ns":100,"gap_ns":-50}`),
+		"digits both negative":       env(`"CallDigits"`, at, `{"side":"callee","digits":"1","duration_ns":-9223372036854775808,"gap_ns":-1}`),
+		"digits duration string":     env(`"CallDigits"`, at, `{"side":"caller","digits":"1","duration_ns":"100ms"}`),
+		"digits duration fraction":   env(`"CallDigits"`, at, `{"side":"caller","digits":"1","duration_ns":1.5}`),
+		"digits duration too big":    env(`"CallDigits"`, at, `{"side":"caller","digits":"1","duration_ns":9223372036854775808}`),
+		"digits not string":          env(`"CallDigits"`, at, `{"side":"caller","digits":123}`),
+		"recording started no by":    env(`"CallRecordingStarted"`, at, `{"ref":"s3://r/1"}`),
+		"recording started by 1":     env(`"CallRecordingStarted"`, at, `{"by":1,"ref":"s3://r/1"}`),
+		"recording started ref list": env(`"CallRecordingStarted"`, at, `{"by":"caller","ref":["s3://r/1"]}`),
+		"recording stopped by empty": env(`"CallRecordingStopped"`, at, `{"by":""}`),
+		"recording stopped no by":    env(`"CallRecordingStopped"`, at, `{}`),
+		"parked no by":               env(`"CallParked"`, at, `{"side":"callee","slot":"701"}`),
+		"parked no side":             env(`"CallParked"`, at, `{"by":"caller","slot":"701"}`),
+		"parked nothing":             env(`"CallParked"`, at, `{}`),
+		"parked by unknown":          env(`"CallParked"`, at, `{"side":"callee","by":"valet","slot":"701"}`),
+		"parked slot number":         env(`"CallParked"`, at, `{"side":"callee","by":"caller","slot":701}`),
+		"unparked party string":      env(`"CallUnparked"`, at, `{"party":"carol","device":"d"}`),
+		"unparked device number":     env(`"CallUnparked"`, at, `{"party":{},"device":1}`),
+		"joined peer number":         env(`"CallJoined"`, at, `{"conference":"conf-1","peer":2}`),
+		"hold not available no by":   env(`"CallHoldNotAvailable"`, at, `{"reason":"not connected"}`),
+		"hold not available by bad":  env(`"CallHoldNotAvailable"`, at, `{"by":"both","reason":"not connected"}`),
+
+		// schema 2: transfers
+		"transfer no kind":            env(`"TransferInitiated"`, at, `{"call":"c-1","kept":"caller","target":{"number":"104"},"new_call":"c-2"}`),
+		"transfer kind empty":         env(`"TransferInitiated"`, at, `{"kind":"","new_call":"c-2"}`),
+		"transfer kind unknown":       env(`"TransferInitiated"`, at, `{"kind":"warm","new_call":"c-2"}`),
+		"transfer kind number":        env(`"TransferInitiated"`, at, `{"kind":1,"new_call":"c-2"}`),
+		"transfer kind String form 0": env(`"TransferInitiated"`, at, `{"kind":"kind(0)","new_call":"c-2"}`),
+		"transfer kind String form 5": env(`"TransferInitiated"`, at, `{"kind":"kind(5)","new_call":"c-2"}`),
+		"transfer kind cased":         env(`"TransferInitiated"`, at, `{"kind":"Blind","new_call":"c-2"}`),
+		"transfer kept unknown":       env(`"TransferInitiated"`, at, `{"kind":"blind","kept":"both","new_call":"c-2"}`),
+		"transfer kept number":        env(`"TransferInitiated"`, at, `{"kind":"blind","kept":1,"new_call":"c-2"}`),
+		"transfer target string":      env(`"TransferInitiated"`, at, `{"kind":"blind","target":"104","new_call":"c-2"}`),
+		"transfer deadline string":    env(`"TransferInitiated"`, at, `{"kind":"supervised","new_call":"c-2","deadline":"30s"}`),
+		"transfer not answered list":  env(`"TransferNotAnswered"`, at, `{"reason":["busy"]}`),
+		"transfer failed number":      env(`"TransferFailed"`, at, `{"reason":5}`),
+		"transfer answered array":     env(`"TransferAnswered"`, at, `[]`),
+
+		// schema 2: groups
+		"group no strategy":            env(`"GroupDefined"`, at, `{"members":["a"]}`),
+		"group strategy empty":         env(`"GroupDefined"`, at, `{"members":["a"],"strategy":""}`),
+		"group strategy unknown":       env(`"GroupDefined"`, at, `{"members":["a"],"strategy":"random"}`),
+		"group strategy number":        env(`"GroupDefined"`, at, `{"members":["a"],"strategy":1}`),
+		"group strategy String form 0": env(`"GroupDefined"`, at, `{"members":["a"],"strategy":"strategy(0)"}`),
+		"group strategy String form 3": env(`"GroupDefined"`, at, `{"members":["a"],"strategy":"strategy(3)"}`),
+		"group members string":         env(`"GroupDefined"`, at, `{"members":"a","strategy":"ring-all"}`),
+		"group members of numbers":     env(`"GroupDefined"`, at, `{"members":[7],"strategy":"ring-all"}`),
+		"group picked member number":   env(`"GroupMemberPicked"`, at, `{"member":7,"call":"c-1"}`),
+		"group removed number":         env(`"GroupRemoved"`, at, `0`),
+
+		// schema 2: text messages
+		"message from string":   env(`"MessageSent"`, at, `{"from":"alice","to":"+1555","text":"hi"}`),
+		"message text number":   env(`"MessageSent"`, at, `{"from":{},"to":"+1555","text":42}`),
+		"message failed list":   env(`"MessageFailed"`, at, `{"reason":["x"]}`),
+		"message delivered str": env(`"MessageDelivered"`, at, `"ok"`),
 	}
 	return cases
 }
@@ -415,5 +524,179 @@ func TestBadJSONThroughPackage(t *testing.T) {
 	} {
 		var env Envelope
 		wantMalformed(t, in, json.Unmarshal([]byte(in), &env))
+	}
+}
+
+// The decoders of schema 2.
+
+// transferBody is a TransferInitiated body with empty strings and parties and
+// the given kind and kept side: the kind is the first byte of the payload, the
+// kept side follows the (empty) original call.
+func transferBody(kind, kept byte) []byte {
+	head := len(rawBody(SchemaVersion, uint64(TypeTransferInitiated), 0))
+	b := EncodeBody(nil, 0, TransferInitiated{Kind: Blind, Kept: Caller})
+	if b[head] != byte(Blind) || b[head+1] != 0 || b[head+2] != byte(Caller) {
+		panic(fmt.Sprintf("TransferInitiated layout changed: % x", b))
+	}
+	b[head], b[head+2] = kind, kept
+	return b
+}
+
+// TestBadSideNewTypes: the call control events need a side, both of them for
+// CallParked; TransferInitiated.Kept may be NoSide (click-to-call), never more
+// than Callee.
+func TestBadSideNewTypes(t *testing.T) {
+	bodies := map[string]func(v byte) []byte{
+		"CallDigits.Side":          func(v byte) []byte { return rawBody(SchemaVersion, uint64(TypeCallDigits), 0, v, 1, '5', 0, 0) },
+		"CallRecordingStarted.By":  func(v byte) []byte { return rawBody(SchemaVersion, uint64(TypeCallRecordingStarted), 0, v, 1, 'r') },
+		"CallRecordingStopped.By":  func(v byte) []byte { return rawBody(SchemaVersion, uint64(TypeCallRecordingStopped), 0, v) },
+		"CallParked.Side":          func(v byte) []byte { return rawBody(SchemaVersion, uint64(TypeCallParked), 0, v, byte(Caller), 0) },
+		"CallParked.By":            func(v byte) []byte { return rawBody(SchemaVersion, uint64(TypeCallParked), 0, byte(Callee), v, 0) },
+		"CallHoldNotAvailable.By":  func(v byte) []byte { return rawBody(SchemaVersion, uint64(TypeCallHoldNotAvailable), 0, v, 0) },
+		"TransferInitiated.Kept":   func(v byte) []byte { return transferBody(byte(Blind), v) },
+		"CallParked.Side and By":   func(v byte) []byte { return rawBody(SchemaVersion, uint64(TypeCallParked), 0, v, v, 0) },
+		"CallDigits.Side, no more": func(v byte) []byte { return rawBody(SchemaVersion, uint64(TypeCallDigits), 0, v) },
+		"CallParked.By, no slot":   func(v byte) []byte { return rawBody(SchemaVersion, uint64(TypeCallParked), 0, byte(Caller), v) },
+		"TransferInitiated.Kept, no more": func(v byte) []byte {
+			return rawBody(SchemaVersion, uint64(TypeTransferInitiated), 0, byte(Attended), 0, v)
+		},
+	}
+	for _, name := range slices.Sorted(maps.Keys(bodies)) {
+		body := bodies[name]
+		bad := []byte{byte(NoSide), 3, 4, 0x80, 0xFF}
+		good := []byte{byte(Caller), byte(Callee)}
+		if strings.HasPrefix(name, "TransferInitiated") {
+			bad, good = bad[1:], append(good, byte(NoSide))
+		}
+		for _, v := range bad {
+			_, err := decodeBodySafe(body(v))
+			wantMalformed(t, fmt.Sprintf("%s = %d", name, v), err)
+		}
+		if strings.Contains(name, ",") {
+			continue // truncated after the side: no good value
+		}
+		for _, v := range good {
+			if _, err := decodeBodySafe(body(v)); err != nil {
+				t.Errorf("%s = %d: %v", name, v, err)
+			}
+		}
+	}
+}
+
+func TestBadTransferKind(t *testing.T) {
+	for _, v := range []byte{0, byte(ClickToCall) + 1, 6, 0x7F, 0x80, 0xFF} {
+		for _, kept := range []byte{byte(NoSide), byte(Caller)} {
+			_, err := decodeBodySafe(transferBody(v, kept))
+			wantMalformed(t, fmt.Sprintf("transfer kind %d", v), err)
+			if err != nil && !strings.Contains(err.Error(), "transfer kind") {
+				t.Errorf("transfer kind %d: error %q does not name the kind", v, err)
+			}
+		}
+		// A bad kind and nothing after it.
+		_, err := decodeBodySafe(rawBody(SchemaVersion, uint64(TypeTransferInitiated), 0, v))
+		wantMalformed(t, fmt.Sprintf("transfer kind %d alone", v), err)
+	}
+	for k := Blind; k <= ClickToCall; k++ {
+		env, err := decodeBodySafe(transferBody(byte(k), byte(Caller)))
+		if err != nil {
+			t.Errorf("transfer kind %d: %v", k, err)
+		} else if got := env.Event.(TransferInitiated); got.Kind != k || got.Kept != Caller {
+			t.Errorf("transfer kind %d: decoded %#v", k, got)
+		}
+	}
+}
+
+func TestBadStrategy(t *testing.T) {
+	group := func(strategy byte) []byte {
+		// name "g", no extensions, no numbers, members "a" and "b"
+		return rawBody(SchemaVersion, uint64(TypeGroupDefined), 0, 1, 'g', 0, 0, 2, 1, 'a', 1, 'b', strategy)
+	}
+	for _, v := range []byte{0, byte(RoundRobin) + 1, 0x7F, 0x80, 0xFF} {
+		_, err := decodeBodySafe(group(v))
+		wantMalformed(t, fmt.Sprintf("strategy %d", v), err)
+		if err != nil && !strings.Contains(err.Error(), "strategy") {
+			t.Errorf("strategy %d: error %q does not name the strategy", v, err)
+		}
+	}
+	for _, s := range []Strategy{RingAll, RoundRobin} {
+		env, err := decodeBodySafe(group(byte(s)))
+		if err != nil {
+			t.Errorf("strategy %d: %v", s, err)
+			continue
+		}
+		want := GroupDefined{Name: "g", Members: []string{"a", "b"}, Strategy: s}
+		if got := env.Event; !reflect.DeepEqual(got, want) {
+			t.Errorf("strategy %d: decoded %#v, want %#v", s, got, want)
+		}
+	}
+	// The strategy is the last byte: without it the body is truncated.
+	g := group(byte(RingAll))
+	_, err := decodeBodySafe(g[: len(g)-1 : len(g)-1])
+	wantMalformed(t, "group without strategy", err)
+}
+
+func TestNegativeDTMF(t *testing.T) {
+	digits := func(duration, gap int64) []byte {
+		b := rawBody(SchemaVersion, uint64(TypeCallDigits), 0, byte(Caller), 2, '1', '#')
+		b = binary.AppendVarint(b, duration)
+		return binary.AppendVarint(b, gap)
+	}
+	for _, c := range []struct{ duration, gap int64 }{
+		{-1, 0}, {0, -1}, {-1, -1}, {math.MinInt64, 50_000_000}, {100_000_000, math.MinInt64}, {-100_000_000, 50_000_000},
+	} {
+		_, err := decodeBodySafe(digits(c.duration, c.gap))
+		wantMalformed(t, fmt.Sprintf("CallDigits duration %d gap %d", c.duration, c.gap), err)
+		if err != nil && !strings.Contains(err.Error(), "negative") {
+			t.Errorf("duration %d gap %d: error %q does not say negative", c.duration, c.gap, err)
+		}
+	}
+	for _, c := range []struct{ duration, gap int64 }{{0, 0}, {100_000_000, 50_000_000}, {math.MaxInt64, math.MaxInt64}} {
+		env, err := decodeBodySafe(digits(c.duration, c.gap))
+		if err != nil {
+			t.Errorf("duration %d gap %d: %v", c.duration, c.gap, err)
+			continue
+		}
+		want := CallDigits{Side: Caller, Digits: "1#", Duration: c.duration, Gap: c.gap}
+		if env.Event != want {
+			t.Errorf("decoded %#v, want %#v", env.Event, want)
+		}
+	}
+	// A negative duration with the gap missing: malformed either way.
+	b := rawBody(SchemaVersion, uint64(TypeCallDigits), 0, byte(Caller), 1, '1')
+	_, err := decodeBodySafe(binary.AppendVarint(b, -1))
+	wantMalformed(t, "negative duration, no gap", err)
+}
+
+// mutations are the byte values TestMutatedBodies writes over each byte of a
+// body: the edges of the enums and of the varints.
+var mutations = []byte{0, 1, 2, 3, 4, 5, 0x7F, 0x80, 0xCE, 0xFF}
+
+// TestMutatedBodies changes each byte of each sample's body to each of the
+// mutations: the decoder gives a malformed error or an event that re-encodes
+// to itself, and never panics.
+func TestMutatedBodies(t *testing.T) {
+	for _, s := range samples {
+		body := EncodeBody(nil, s.at, s.ev)
+		for i := range body {
+			for _, m := range mutations {
+				b := slices.Clone(body)
+				b[i] = m
+				env, err := decodeBodySafe(b)
+				if err != nil {
+					wantMalformed(t, fmt.Sprintf("%s with byte %d = %#x: % x", s.name, i, m, b), err)
+					continue
+				}
+				if env.Event == nil || env.Event.Type() != env.Type {
+					t.Errorf("%s with byte %d = %#x: event %#v for type %v", s.name, i, m, env.Event, env.Type)
+					continue
+				}
+				var again Envelope
+				if err := DecodeBody(EncodeBody(nil, env.Time, env.Event), &again); err != nil {
+					t.Errorf("%s with byte %d = %#x decodes as %#v, which does not re-encode: %v", s.name, i, m, env.Event, err)
+				} else if !reflect.DeepEqual(again.Event, env.Event) {
+					t.Errorf("%s with byte %d = %#x: %#v re-encodes as %#v", s.name, i, m, env.Event, again.Event)
+				}
+			}
+		}
 	}
 }
