@@ -41,7 +41,7 @@ func (p *checkingPublisher) PublishCall(c *fsm.Call, changes []actors.CallChange
 	p.mu.Unlock()
 }
 
-func (p *checkingPublisher) PublishClient(*fsm.Client, []events.Envelope) {}
+func (p *checkingPublisher) PublishClient(*fsm.Client, []events.Envelope)     {}
 func (p *checkingPublisher) PublishTransfer(*fsm.Transfer, []events.Envelope) {}
 
 func setup(t *testing.T) (*actor.RootContext, *actors.Deps, *checkingPublisher, *clock.Virtual) {
