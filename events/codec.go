@@ -249,7 +249,11 @@ func (d *decoder) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if n == 0 {
+		d.fail("truncated")
+		return 0
+	}
+	if n < 0 {
 		d.fail("bad varint")
 		return 0
 	}
@@ -262,7 +266,11 @@ func (d *decoder) varint() int64 {
 		return 0
 	}
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
+	if n == 0 {
+		d.fail("truncated")
+		return 0
+	}
+	if n < 0 {
 		d.fail("bad varint")
 		return 0
 	}

@@ -52,7 +52,7 @@ type GroupDefined struct {
 	Name       string   `json:"name,omitempty"`
 	Extensions []string `json:"extensions,omitempty"`
 	Numbers    []string `json:"numbers,omitempty"`
-	Members    []string `json:"members"`
+	Members    []string `json:"members,omitempty"`
 	Strategy   Strategy `json:"strategy"`
 }
 
