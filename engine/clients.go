@@ -20,6 +20,15 @@ type ClientSpec struct {
 	// RejectInbound makes the client never receive inbound calls (the SDKs'
 	// acceptInboundCalls=false). The zero value accepts them.
 	RejectInbound bool
+	// Permissions the client holds, e.g. events.PermissionRecord to start
+	// and stop recordings (C11). Unknown permissions are refused.
+	Permissions []string
+}
+
+// Can reports whether the client holds permission p (for example
+// events.PermissionRecord).
+func (c Client) Can(p string) bool {
+	return c.State == fsm.ClientActive && slices.Contains(c.Permissions, p)
 }
 
 // RegisterClient registers a client, or registers again one that was
@@ -44,7 +53,7 @@ func (e *Engine) RegisterClient(ctx context.Context, spec ClientSpec) (Client, e
 	}
 	return e.clientCommand(ctx, spec.ID, true, fsm.Register{
 		Name: spec.Name, Numbers: spec.Numbers, Extensions: spec.Extensions,
-		Devices: spec.Devices, AcceptInbound: !spec.RejectInbound,
+		Devices: spec.Devices, AcceptInbound: !spec.RejectInbound, Permissions: spec.Permissions,
 	})
 }
 

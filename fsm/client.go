@@ -30,6 +30,7 @@ type Client struct {
 	Devices       []events.Device
 	AcceptInbound bool
 	RegisteredAt  int64
+	Permissions   []string // e.g. events.PermissionRecord, in registration order
 }
 
 func (c *Client) status() ClientStatus {
@@ -41,6 +42,12 @@ func (c *Client) status() ClientStatus {
 
 // Registered reports whether the client is registered.
 func (c *Client) Registered() bool { return c.Status == ClientActive }
+
+// Can reports whether the client is registered and holds permission p.
+func (c *Client) Can(p string) bool { return c.Registered() && slices.Contains(c.Permissions, p) }
+
+// KnownPermissions lists the permissions a client may be registered with.
+var KnownPermissions = []string{events.PermissionRecord}
 
 // Device returns the device with the given id.
 func (c *Client) Device(id string) (events.Device, bool) {
@@ -67,6 +74,7 @@ func (c *Client) Clone() Client {
 	cp.Numbers = slices.Clone(c.Numbers)
 	cp.Extensions = slices.Clone(c.Extensions)
 	cp.Devices = slices.Clone(c.Devices)
+	cp.Permissions = slices.Clone(c.Permissions)
 	return cp
 }
 
@@ -74,15 +82,17 @@ func (c *Client) Clone() Client {
 type ClientCommand interface{ clientCommand() }
 
 // Register registers the client (FEATURES CL1, CL2, CL7). Numbers must be
-// E.164, extensions 2 to 6 digits; device ids must be unique. Uniqueness of
-// numbers and extensions across clients is the directory's business (engine/),
-// which checks it before the command reaches here.
+// E.164, extensions 2 to 6 digits; device ids must be unique; permissions
+// must be among KnownPermissions (C11). Uniqueness of numbers and extensions
+// across clients is the directory's business (engine/), which checks it
+// before the command reaches here.
 type Register struct {
 	Name          string
 	Numbers       []string
 	Extensions    []string
 	Devices       []events.Device
 	AcceptInbound bool
+	Permissions   []string
 }
 
 // Unregister removes the client; its stream ends.
@@ -154,6 +164,14 @@ func DecideClient(c *Client, cmd ClientCommand, now int64) ([]events.Event, erro
 			}
 			ev.Devices = append(ev.Devices, d)
 		}
+		for _, p := range cmd.Permissions {
+			if !slices.Contains(KnownPermissions, p) {
+				return nil, errcode.Newf(errcode.InvalidParams, "unknown permission %q (known: %s)", p, strings.Join(KnownPermissions, ", "))
+			}
+			if !slices.Contains(ev.Permissions, p) {
+				ev.Permissions = append(ev.Permissions, p)
+			}
+		}
 		return []events.Event{ev}, nil
 	case Unregister:
 		if !ClientMachine.can(string(c.status()), evUnregister) {
@@ -221,6 +239,7 @@ func applyClient(c *Client, ev events.Event, at int64) error {
 		c.Numbers = slices.Clone(e.Numbers)
 		c.Extensions = slices.Clone(e.Extensions)
 		c.Devices = slices.Clone(e.Devices)
+		c.Permissions = slices.Clone(e.Permissions)
 		c.RegisteredAt = at
 	case events.ClientUnregistered:
 		if err := c.transition(evUnregister); err != nil {

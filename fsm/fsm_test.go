@@ -33,6 +33,7 @@ package fsm_test
 //	reset [id=carol]
 //	register [name=(Bob Smith)] [numbers=(+1 415 555 0100, +44…)] [extensions=102,103]
 //	         [devices=bob-desk:sip:sip:bob@10.0.0.2,bob-web:webrtc] [accept-inbound[=false]]
+//	         [permissions=record]
 //	unregister
 //	add-device id=… [kind=…] [contact=…]
 //	remove-device id=…
@@ -299,6 +300,9 @@ func fmtEvent(ev events.Event) string {
 			kv("devices", fmtDevices(e.Devices))
 		}
 		kv("accept-inbound", strconv.FormatBool(e.AcceptInbound))
+		if len(e.Permissions) > 0 {
+			kv("permissions", fmt.Sprint(e.Permissions))
+		}
 	case events.ClientUnregistered:
 	case events.DeviceAdded:
 		kv("device", fmtDevice(e.Device))
@@ -617,6 +621,7 @@ func (h *clientHarness) run(t *testing.T, d *datadriven.TestData) string {
 			Numbers:       list(t, d, "numbers"),
 			Extensions:    list(t, d, "extensions"),
 			AcceptInbound: boolArg(t, d, "accept-inbound"),
+			Permissions:   list(t, d, "permissions"),
 		}
 		for _, spec := range list(t, d, "devices") {
 			var dev events.Device
@@ -707,6 +712,9 @@ func fmtClient(c *fsm.Client) string {
 	p("  name: %q accept-inbound=%v registered-at=%s", c.Name, c.AcceptInbound, rel(c.RegisteredAt))
 	p("  numbers: %v extensions: %v", c.Numbers, c.Extensions)
 	p("  devices: %s ids=%v", fmtDevices(c.Devices), c.DeviceIDs())
+	if len(c.Permissions) > 0 {
+		p("  permissions: %v can-record=%v", c.Permissions, c.Can(events.PermissionRecord))
+	}
 	return b.String()
 }
 
