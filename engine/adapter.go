@@ -41,6 +41,15 @@ type FarEnd interface {
 	Inbound(ctx context.Context, req InboundRequest) (Call, error)
 }
 
+// MessageReporter is how an adapter that carries text messages reports their
+// delivery (C15); *Engine implements it. An adapter given a FarEnd checks
+// for it with a type assertion.
+type MessageReporter interface {
+	FarMessageResult(ctx context.Context, id string, delivered bool, reason string) (Message, error)
+}
+
+var _ MessageReporter = (*Engine)(nil)
+
 var _ FarEnd = (*Engine)(nil)
 
 // externalSide returns the side of c that an adapter plays.

@@ -36,6 +36,7 @@ type Engine struct {
 	regMu      sync.Mutex // serialises registrations: numbers and extensions stay unique
 	groups     groups
 	xfer       *transfers
+	msgs       messages
 	orgNumbers []string // Config.Numbers in E.164
 	closed     atomic.Bool
 	stats      RestoreStats
@@ -73,6 +74,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, journal: j, dir: newDirectory(), live: newLiveCalls(), bus: newBus(cfg.SubscriberBuffer), orgNumbers: org}
 	e.groups.byID = map[string]*fsm.Group{}
 	e.xfer = newTransfers()
+	e.msgs.pending = map[string]*fsm.Message{}
 	logger := cfg.Logger
 	e.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With(slog.String("lib", "protoactor"))
@@ -96,6 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	if cfg.Adapter != nil {
 		cfg.Adapter.Attach(e)
+		e.resendPending()
 	}
 	return e, nil
 }
@@ -161,9 +164,11 @@ func (e *Engine) checkOpen() error {
 // restore folds every live stream of the journal and starts its actor.
 func (e *Engine) restore(ctx context.Context) error {
 	start := time.Now()
-	var clients, calls, groupIDs, transferIDs []string
+	var clients, calls, groupIDs, transferIDs, messageIDs []string
 	err := e.journal.Live(func(stream string, _ uint64) error {
 		switch {
+		case strings.HasPrefix(stream, MessageStreamPrefix):
+			messageIDs = append(messageIDs, stream)
 		case strings.HasPrefix(stream, GroupStreamPrefix):
 			groupIDs = append(groupIDs, strings.TrimPrefix(stream, GroupStreamPrefix))
 		case strings.HasPrefix(stream, actors.TransferStreamPrefix):
@@ -179,6 +184,9 @@ func (e *Engine) restore(ctx context.Context) error {
 		return openError(err)
 	}
 	if err := e.restoreGroups(groupIDs); err != nil {
+		return err
+	}
+	if err := e.restoreMessages(messageIDs); err != nil {
 		return err
 	}
 	var folded atomic.Int64

@@ -25,6 +25,8 @@ type Event struct {
 	Transfer *Transfer
 	// For group events: the group after the event.
 	Group *Group
+	// For text message events: the message after the event.
+	Message *Message
 }
 
 // CallID returns the id of the call the event belongs to, or "".
@@ -72,6 +74,12 @@ func (f *Filter) match(ev *Event) bool {
 			return false
 		}
 		return len(f.Lines) == 0 || slices.Contains(f.Lines, t.Target.Number)
+	}
+	if m := ev.Message; m != nil {
+		if len(f.Calls) > 0 || len(f.Clients) > 0 && !slices.Contains(f.Clients, m.From.Client) {
+			return false
+		}
+		return len(f.Lines) == 0 || slices.Contains(f.Lines, m.To) || slices.Contains(f.Lines, m.From.Number)
 	}
 	if g := ev.Group; g != nil {
 		if len(f.Calls) > 0 || len(f.Clients) > 0 && !slices.ContainsFunc(g.Members, func(m string) bool { return slices.Contains(f.Clients, m) }) {

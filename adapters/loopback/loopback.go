@@ -30,6 +30,11 @@ type Behavior struct {
 	AnswerAfter time.Duration // for Answer: delay from ringing to answer
 	RingFor     time.Duration // for Busy, Fail, Reject, NoAnswer: delay before the outcome (0 for NoAnswer: forever)
 	HangupAfter time.Duration // after answering, hang up after this long (0: never)
+
+	// Text messages to the number (C15): delivered after MessageAfter,
+	// or failed with MessageFailure when it is set.
+	MessageAfter   time.Duration
+	MessageFailure string
 }
 
 // Adapter is the loopback adapter. Create it with New, pass it as
@@ -199,6 +204,31 @@ func (a *Adapter) after(id string, d time.Duration, f func(engine.FarEnd) error)
 		}
 	})
 	a.timers[id] = append(a.timers[id], t)
+}
+
+// SendMessage implements engine.MessageSender: the number's script says
+// whether and when the message is delivered.
+func (a *Adapter) SendMessage(m engine.Message) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.keep {
+		a.received = append(a.received, engine.Event{Message: &m})
+	}
+	b, ok := a.scripts[m.To]
+	if !ok {
+		b = a.fallback
+	}
+	if b.Outcome == Manual {
+		return
+	}
+	a.after(m.ID, b.MessageAfter, func(far engine.FarEnd) error {
+		r, ok := far.(engine.MessageReporter)
+		if !ok {
+			return nil
+		}
+		_, err := r.FarMessageResult(context.Background(), m.ID, b.MessageFailure == "", b.MessageFailure)
+		return err
+	})
 }
 
 // Call places an inbound call from number from (with a display name) to a
