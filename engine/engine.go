@@ -37,6 +37,7 @@ type Engine struct {
 	groups     groups
 	xfer       *transfers
 	msgs       messages
+	control    controlLocks
 	orgNumbers []string // Config.Numbers in E.164
 	closed     atomic.Bool
 	stats      RestoreStats
@@ -266,9 +267,11 @@ func (e *Engine) startCall(c *fsm.Call) error {
 		return err
 	}
 	e.live.add(c.ID, pid)
-	e.live.join(c.Caller.Client, c.ID)
-	if c.ParkSlot == "" || c.ParkedSide != events.Caller.Other() {
-		e.live.join(c.Callee.Client, c.ID)
+	for _, s := range []events.Side{events.Caller, events.Callee} {
+		if c.ParkSlot != "" && s == c.ParkedSide.Other() {
+			continue // the parking party left the call
+		}
+		e.live.join(c.Party(s).Client, c.ID)
 	}
 	e.xfer.trackLegs(c)
 	if c.Status == fsm.Ringing && c.RingDeadline != 0 {

@@ -3,12 +3,10 @@ package engine
 import (
 	"cmp"
 	"context"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"weak"
 
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
@@ -30,30 +28,16 @@ func matchesCallpark(ev *Event) bool {
 	return ev.Call.ParkSlot != "" || ev.Type == events.TypeCallParked || ev.Type == events.TypeCallUnparked
 }
 
-// controlLocks serialise, per engine, the commands whose check spans several
-// calls: the choice of a park slot and the park itself, so that two parks
-// never take the same slot; and the two joins of a merge, so that two merges
-// never interleave on a shared call. They would be fields of Engine; they
-// live here, keyed by a weak pointer so that a closed engine is not kept
-// alive, and dropped when it is collected.
+// controlLocks serialise the commands whose check spans several calls: the
+// choice of a park slot and the park itself, so that two parks never take
+// the same slot; and the two joins of a merge, so that two merges never
+// interleave on a shared call.
 type controlLocks struct {
 	park  sync.Mutex
 	merge sync.Mutex
 }
 
-var engineLocks sync.Map // weak.Pointer[Engine] → *controlLocks
-
-func (e *Engine) locks() *controlLocks {
-	key := weak.Make(e)
-	if l, ok := engineLocks.Load(key); ok {
-		return l.(*controlLocks)
-	}
-	l, loaded := engineLocks.LoadOrStore(key, &controlLocks{})
-	if !loaded {
-		runtime.AddCleanup(e, func(k weak.Pointer[Engine]) { engineLocks.Delete(k) }, key)
-	}
-	return l.(*controlLocks)
-}
+func (e *Engine) locks() *controlLocks { return &e.control }
 
 // Park parks a connected or held call on behalf of side by (T5): the client
 // on side by leaves the call and the party on the other side waits, held, in
