@@ -129,6 +129,11 @@ func (e *Engine) Close() error {
 
 func (e *Engine) shutdown() error {
 	e.closed.Store(true)
+	// Transfers first: a transfer stopped between two steps carries on from
+	// the journal at the next Open.
+	for _, pid := range e.xfer.all() {
+		_ = e.root.StopFuture(pid).Wait()
+	}
 	var futures []*actor.Future
 	for _, pid := range e.live.all() {
 		futures = append(futures, e.root.StopFuture(pid))

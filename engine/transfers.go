@@ -127,6 +127,16 @@ func (x *transfers) of(call string) *actor.PID {
 	return nil
 }
 
+func (x *transfers) all() []*actor.PID {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	out := make([]*actor.PID, 0, len(x.pids))
+	for _, p := range x.pids {
+		out = append(out, p)
+	}
+	return out
+}
+
 func (x *transfers) pid(id string) *actor.PID {
 	x.mu.Lock()
 	defer x.mu.Unlock()
