@@ -182,7 +182,7 @@ func newFolder(until int64, withClients bool, size uint64) *folder {
 // fold decodes one record and folds it into its stream's state.
 func (f *folder) fold(r *journal.Record) error {
 	kind, id := kindOf(r.Stream)
-	if kind == otherStream || (kind == clientStream && !f.withClients) {
+	if kind != callStream && (kind != clientStream || !f.withClients) {
 		return nil
 	}
 	if f.until != 0 && f.stopped[r.Stream] {

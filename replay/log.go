@@ -110,13 +110,24 @@ func decode(r journal.Record, env *events.Envelope) error {
 	return nil
 }
 
-// streamKind tells call streams from client streams.
+// Stream prefixes of the kinds the engine journals besides calls, clients
+// and transfers (engine.GroupStreamPrefix and engine.MessageStreamPrefix;
+// replay does not import engine).
+const (
+	groupStreamPrefix   = "group/"
+	messageStreamPrefix = "message/"
+)
+
+// streamKind tells the kinds of streams apart.
 type streamKind uint8
 
 const (
 	otherStream streamKind = iota
 	callStream
 	clientStream
+	transferStream
+	groupStream
+	messageStream
 )
 
 func kindOf(stream string) (streamKind, string) {
@@ -125,6 +136,12 @@ func kindOf(stream string) (streamKind, string) {
 		return callStream, stream[len(actors.CallStreamPrefix):]
 	case strings.HasPrefix(stream, actors.ClientStreamPrefix):
 		return clientStream, stream[len(actors.ClientStreamPrefix):]
+	case strings.HasPrefix(stream, actors.TransferStreamPrefix):
+		return transferStream, stream[len(actors.TransferStreamPrefix):]
+	case strings.HasPrefix(stream, groupStreamPrefix):
+		return groupStream, stream[len(groupStreamPrefix):]
+	case strings.HasPrefix(stream, messageStreamPrefix):
+		return messageStream, stream[len(messageStreamPrefix):]
 	}
 	return otherStream, stream
 }

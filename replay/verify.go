@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
@@ -24,23 +25,32 @@ const (
 	// has (another type, other fields, another time, or no event at all).
 	KindMismatch Kind = "mismatch"
 	// KindRefused: the current code refuses the command that produced the
-	// journaled event (fsm.DecideCall or DecideClient returns an error).
+	// journaled event (fsm.DecideCall or DecideClient returns an error), or
+	// the check of an event that records a decision taken elsewhere
+	// (fsm.CheckTransferInitiated, CheckGroupDefined, CheckMessageSent…).
 	KindRefused Kind = "refused"
 	// KindMissing: the current code decides more events in one decision than
 	// the journal holds: the stream ends too early.
 	KindMissing Kind = "missing"
-	// KindFold: the decision matches but fsm.ApplyCall or ApplyClient refuses
-	// to fold the event.
+	// KindFold: the decision matches but fsm.ApplyCall, ApplyClient,
+	// ApplyTransfer, ApplyGroup or ApplyMessage refuses to fold the event.
 	KindFold Kind = "fold"
 	// KindNoCommand: no command of the current code produces this event (an
 	// event of the wrong kind for the stream, a reason nothing produces).
 	KindNoCommand Kind = "no-command"
-	// KindAfterEnd: an event follows the CallEnded that ended the call.
+	// KindAfterEnd: an event follows the one that ended its stream: a
+	// call's CallEnded, a transfer's outcome, a GroupRemoved, a message's
+	// MessageDelivered or MessageFailed.
 	KindAfterEnd Kind = "after-end"
 	// KindVersion: the stream's versions do not follow each other.
 	KindVersion Kind = "version"
 	// KindDecode: the current decoder cannot read the event's body.
 	KindDecode Kind = "decode"
+	// KindLink: the event does not agree with the other streams it names:
+	// a call placed by a transfer that does not name it, a transfer
+	// answered before its consultation call was, completed before its new
+	// call was placed.
+	KindLink Kind = "link"
 )
 
 // Divergence is the first place where a stream of the journal and the current
@@ -76,10 +86,10 @@ func (d Divergence) String() string {
 
 // Report is the outcome of Verify.
 type Report struct {
-	Streams int `json:"streams"` // call and client streams verified
+	Streams int `json:"streams"` // call, client, transfer, group and message streams verified
 	Events  int `json:"events"`  // their events
-	// Skipped counts streams that are neither calls nor clients (kinds this
-	// code does not know); their events are not verified.
+	// Skipped counts streams of kinds this code does not know; their events
+	// are not verified.
 	Skipped int `json:"skipped,omitempty"`
 	// Divergences holds the first divergence of each stream that has one, in
 	// the order of the streams' first events.
@@ -160,11 +170,31 @@ func (l *Log) Verify() (Report, error) {
 					s.d = verifyCall(id, s.items)
 				case clientStream:
 					s.d = verifyClient(id, s.items)
+				case transferStream:
+					s.d = verifyStream(transferMachine, &fsm.Transfer{ID: id}, s.items)
+				case groupStream:
+					s.d = verifyStream(groupMachine, &fsm.Group{ID: id}, s.items)
+				case messageStream:
+					s.d = verifyStream(messageMachine, &fsm.Message{ID: id}, s.items)
 				}
 			}
 		}(&parts[w])
 	}
 	wg.Wait()
+	byName := make(map[string]*stream)
+	items := make(map[string][]item)
+	for _, p := range parts {
+		for _, s := range p.order {
+			byName[s.name] = s
+			items[s.name] = s.items
+		}
+	}
+	for _, l := range checkLinks(items) {
+		// A stream's first divergence is the one at its lowest version.
+		if s := byName[l.Stream]; s.d == nil || l.Version < s.d.Version {
+			s.d = l
+		}
+	}
 	r := Report{Divergences: []Divergence{}}
 	for _, p := range parts {
 		for _, s := range p.order {
@@ -194,6 +224,129 @@ func (l *Log) Verify() (Report, error) {
 	return r, nil
 }
 
+// checkLinks checks what transfers and calls say of each other, across
+// their streams; it returns at most one divergence per stream, with its
+// Stream set. A transfer's actor places its calls after the
+// TransferInitiated, names the transfer in their CallDialed, and records an
+// outcome only after what it follows from is in the journal (see
+// fsm.NextTransferStep), so in a healthy journal:
+//
+//   - a call whose CallDialed names a transfer is that transfer's Consult or
+//     NewCall, dialled after its TransferInitiated;
+//   - the call a transfer transfers was dialled before the transfer began;
+//   - a TransferAnswered follows the answer of the Consult call;
+//   - a TransferCompleted follows the CallDialed of the NewCall, which names
+//     the transfer.
+//
+// A stream whose own first event does not decode is left to its own
+// divergence.
+func checkLinks(streams map[string][]item) []*Divergence {
+	first := func(stream string) (*events.Envelope, bool) {
+		its := streams[stream]
+		if len(its) == 0 || its[0].err != nil {
+			return nil, false
+		}
+		return &its[0].env, true
+	}
+	dialed := func(id string) (*events.Envelope, events.CallDialed, bool) {
+		env, ok := first(actors.CallStream(id))
+		if !ok {
+			return nil, events.CallDialed{}, false
+		}
+		e, ok := env.Event.(events.CallDialed)
+		return env, e, ok
+	}
+	// answered returns the seq of the call's first CallAnswered, 0 if none.
+	answered := func(id string) uint64 {
+		for _, it := range streams[actors.CallStream(id)] {
+			if it.err != nil {
+				return 0
+			}
+			if _, ok := it.env.Event.(events.CallAnswered); ok {
+				return it.env.Seq
+			}
+		}
+		return 0
+	}
+	link := func(stream string, env *events.Envelope, format string, a ...any) *Divergence {
+		return &Divergence{Stream: stream, Version: env.Version, Seq: env.Seq, Kind: KindLink,
+			Journal: describe(env.Event), Current: fmt.Sprintf(format, a...)}
+	}
+	var out []*Divergence
+	for name := range streams {
+		kind, id := kindOf(name)
+		switch kind {
+		case callStream:
+			env, e, ok := dialed(id)
+			if !ok || e.Transfer == "" {
+				continue
+			}
+			tenv, ok := first(actors.TransferStream(e.Transfer))
+			if !ok {
+				if len(streams[actors.TransferStream(e.Transfer)]) == 0 {
+					out = append(out, link(name, env, "placed by transfer %s, which the journal does not have", e.Transfer))
+				}
+				continue
+			}
+			t, ok := tenv.Event.(events.TransferInitiated)
+			switch {
+			case !ok:
+			case tenv.Seq > env.Seq:
+				out = append(out, link(name, env, "placed by transfer %s, which began later (seq %d)", e.Transfer, tenv.Seq))
+			case id != t.Consult && id != t.NewCall:
+				out = append(out, link(name, env, "transfer %s places calls %s, not this one", e.Transfer, strings.Join(nonEmpty(t.Consult, t.NewCall), " and ")))
+			}
+		case transferStream:
+			tenv, ok := first(name)
+			if !ok {
+				continue
+			}
+			t, ok := tenv.Event.(events.TransferInitiated)
+			if !ok {
+				continue
+			}
+			if t.Call != "" {
+				if cenv, _, ok := dialed(t.Call); !ok && len(streams[actors.CallStream(t.Call)]) == 0 || ok && cenv.Seq > tenv.Seq {
+					out = append(out, link(name, tenv, "call %s, which it transfers, was not dialled before it", t.Call))
+					continue
+				}
+			}
+			for _, it := range streams[name][1:] {
+				if it.err != nil {
+					break
+				}
+				env := &it.env
+				var d *Divergence
+				switch env.Event.(type) {
+				case events.TransferAnswered:
+					if a := answered(t.Consult); a == 0 || a > env.Seq {
+						d = link(name, env, "call %s, the one whose answer it reports, was not answered before it", t.Consult)
+					}
+				case events.TransferCompleted:
+					if cenv, c, ok := dialed(t.NewCall); !ok || cenv.Seq > env.Seq || c.Transfer != id {
+						d = link(name, env, "call %s, the new call, was not dialled by this transfer before it", t.NewCall)
+					}
+				}
+				if d != nil {
+					out = append(out, d)
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+func nonEmpty(s ...string) []string {
+	out := s[:0:0]
+	for _, x := range s {
+		if x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // check reports what makes items[i] unusable before any decision: a version
 // out of order or a body that does not decode.
 func check(items []item, i int) *Divergence {
@@ -213,6 +366,7 @@ func check(items []item, i int) *Divergence {
 // behind a journaled event, decide it, fold its events, and whether the
 // stream is over.
 type machine[S any, C any] struct {
+	noun    string // what a stream of this kind is: "call", "transfer"…
 	command func(s *S, items []item) (C, error)
 	decide  func(s *S, cmd C, now int64) ([]events.Event, error)
 	apply   func(s *S, ev events.Event, at int64) error
@@ -220,6 +374,7 @@ type machine[S any, C any] struct {
 }
 
 var callMachine = machine[fsm.Call, fsm.CallCommand]{
+	noun:    "call",
 	command: callCommand,
 	decide:  fsm.DecideCall,
 	apply:   fsm.ApplyCall,
@@ -227,10 +382,130 @@ var callMachine = machine[fsm.Call, fsm.CallCommand]{
 }
 
 var clientMachine = machine[fsm.Client, fsm.ClientCommand]{
+	noun:    "client",
 	command: func(_ *fsm.Client, items []item) (fsm.ClientCommand, error) { return clientCommand(items[0].env.Event) },
 	decide:  fsm.DecideClient,
 	apply:   fsm.ApplyClient,
 	ended:   func(*fsm.Client) (bool, uint64) { return false, 0 }, // a client may register again
+}
+
+// A transfer's events record what its actor decided from the states of its
+// calls (fsm.NextTransferStep) and from an intent that is not journaled, so
+// they cannot be decided again from the transfer's stream alone. Each is
+// checked instead: a TransferInitiated with fsm.CheckTransferInitiated, as
+// the engine does before it journals one; every event by the transfer
+// machine when it is folded (an outcome that does not follow from the state:
+// answered twice, completed after it failed); the calls it names by
+// checkLinks.
+var transferMachine = machine[fsm.Transfer, events.Event]{
+	noun: "transfer",
+	command: func(_ *fsm.Transfer, items []item) (events.Event, error) {
+		ev := items[0].env.Event
+		if ev.Type() < events.TypeTransferInitiated || ev.Type() > events.TypeTransferFailed {
+			return nil, fmt.Errorf("%s is not a transfer event", ev.Type())
+		}
+		return ev, nil
+	},
+	decide: func(t *fsm.Transfer, ev events.Event, _ int64) ([]events.Event, error) {
+		if e, ok := ev.(events.TransferInitiated); ok {
+			if err := fsm.CheckTransferInitiated(e); err != nil {
+				return nil, err
+			}
+		}
+		return []events.Event{ev}, nil
+	},
+	apply: fsm.ApplyTransfer,
+	ended: func(t *fsm.Transfer) (bool, uint64) { return t.Status.Done(), t.Version },
+}
+
+// A group's events are checked as the engine checks them before it journals
+// them: a definition with fsm.CheckGroupDefined; a removal or a round-robin
+// pick needs the group defined; a pick needs a round-robin group, one of its
+// members and the call it was made for. Which member a pick chose depends on
+// who was available then, which the group's stream does not hold.
+var groupMachine = machine[fsm.Group, events.Event]{
+	noun: "group",
+	command: func(_ *fsm.Group, items []item) (events.Event, error) {
+		ev := items[0].env.Event
+		if ev.Type() < events.TypeGroupDefined || ev.Type() > events.TypeGroupMemberPicked {
+			return nil, fmt.Errorf("%s is not a group event", ev.Type())
+		}
+		return ev, nil
+	},
+	decide: func(g *fsm.Group, ev events.Event, _ int64) ([]events.Event, error) {
+		switch e := ev.(type) {
+		case events.GroupDefined:
+			if err := fsm.CheckGroupDefined(e); err != nil {
+				return nil, err
+			}
+		case events.GroupRemoved:
+			if !g.Defined() {
+				return nil, errcode.Newf(errcode.NotFound, "no group %s", g.ID)
+			}
+		case events.GroupMemberPicked:
+			switch {
+			case !g.Defined():
+				return nil, errcode.Newf(errcode.NotFound, "no group %s", g.ID)
+			case g.Strategy != events.RoundRobin:
+				return nil, errcode.Newf(errcode.InvalidState, "group %s is %s: it picks no member", g.ID, g.Strategy)
+			case !slices.Contains(g.Members, e.Member):
+				return nil, errcode.Newf(errcode.InvalidParams, "%q is not a member of group %s", e.Member, g.ID)
+			case e.Call == "":
+				return nil, errcode.New(errcode.MissingParameter, "a pick names the call it was made for")
+			}
+		}
+		return []events.Event{ev}, nil
+	},
+	apply: fsm.ApplyGroup,
+	ended: func(g *fsm.Group) (bool, uint64) { return g.Removed, g.Version },
+}
+
+// messageResult is the delivery report behind a MessageDelivered or
+// MessageFailed (engine.FarMessageResult).
+type messageResult struct {
+	delivered bool
+	reason    string
+}
+
+// A message's MessageSent is checked with fsm.CheckMessageSent; its result
+// is decided again from the delivery report it records, with
+// fsm.DecideMessageResult.
+var messageMachine = machine[fsm.Message, any]{
+	noun: "message",
+	command: func(_ *fsm.Message, items []item) (any, error) {
+		switch e := items[0].env.Event.(type) {
+		case events.MessageSent:
+			return e, nil
+		case events.MessageDelivered:
+			return messageResult{delivered: true}, nil
+		case events.MessageFailed:
+			return messageResult{reason: e.Reason}, nil
+		}
+		return nil, fmt.Errorf("%s is not a message event", items[0].env.Event.Type())
+	},
+	decide: func(m *fsm.Message, cmd any, _ int64) ([]events.Event, error) {
+		switch c := cmd.(type) {
+		case events.MessageSent:
+			if m.Status != fsm.NoMessage {
+				return nil, errcode.Newf(errcode.AlreadyExists, "message %s was sent already", m.ID)
+			}
+			if err := fsm.CheckMessageSent(c); err != nil {
+				return nil, err
+			}
+			return []events.Event{c}, nil
+		case messageResult:
+			ev, err := fsm.DecideMessageResult(m, c.delivered, c.reason)
+			if err != nil {
+				return nil, err
+			}
+			return []events.Event{ev}, nil
+		}
+		return nil, fmt.Errorf("unknown message command %T", cmd)
+	},
+	apply: fsm.ApplyMessage,
+	ended: func(m *fsm.Message) (bool, uint64) {
+		return m.Status == fsm.MessageDelivered || m.Status == fsm.MessageFailed, m.Version
+	},
 }
 
 // verifyCall verifies one call stream; nil when it does not diverge.
@@ -255,7 +530,7 @@ func verifyStream[S any, C any](m machine[S, C], st *S, items []item) *Divergenc
 		env := &items[i].env
 		if over, at := m.ended(st); over {
 			return &Divergence{Version: env.Version, Seq: env.Seq, Kind: KindAfterEnd,
-				Journal: describe(env.Event), Current: "the call ended at version " + fmt.Sprint(at) + ": nothing may follow"}
+				Journal: describe(env.Event), Current: fmt.Sprintf("the %s ended at version %d: nothing may follow", m.noun, at)}
 		}
 		cmd, err := m.command(st, items[i:])
 		if err != nil {
@@ -329,14 +604,29 @@ func callCommand(c *fsm.Call, items []item) (fsm.CallCommand, error) {
 	switch e := env.Event.(type) {
 	case events.CallDialed:
 		d := fsm.Dial{Caller: e.Caller, Callee: e.Callee, CallerDevice: e.CallerDevice,
-			CallerID: e.CallerID, Destination: e.Destination, Direction: e.Direction}
-		if e.Callee.Client != "" && len(items) > 1 && items[1].err == nil {
-			// A client callee rings (CallRinging: these devices, this
-			// deadline) or the call fails at once (CallEnded: no device).
-			if r, ok := items[1].env.Event.(events.CallRinging); ok {
-				d.Devices = r.Devices
-				d.RingTimeout = timeout(r.Deadline, env.Time)
+			CallerID: e.CallerID, Destination: e.Destination, Direction: e.Direction,
+			Group: e.Group, Transfer: e.Transfer, CallerLeg: e.CallerLeg, CalleeLeg: e.CalleeLeg, Origin: e.Origin}
+		if len(items) > 1 && items[1].err == nil {
+			switch next := items[1].env.Event.(type) {
+			case events.CallRinging:
+				// A client (or group) callee rings: these devices, this
+				// deadline. An external callee's ringing is a Ring of
+				// its own.
+				if e.Callee.Client != "" || e.Group != "" {
+					d.Devices = next.Devices
+					d.RingTimeout = timeout(next.Deadline, env.Time)
+				}
+			case events.CallAnswered:
+				// A call born connected (an attended transfer's new
+				// call): answered in the same decision. A client callee
+				// is never answered without ringing first; an external
+				// one is connected at once only when it continues a leg.
+				if e.Callee.Client != "" || e.CalleeLeg != "" {
+					d.Connected, d.AnsweredDevice = true, next.Device
+				}
 			}
+			// Otherwise a client callee's call fails at once (CallEnded:
+			// no device), and an external callee's waits for the far end.
 		}
 		return d, nil
 	case events.CallRinging:
@@ -353,6 +643,20 @@ func callCommand(c *fsm.Call, items []item) (fsm.CallCommand, error) {
 		return fsm.Unmute{Side: e.Side}, nil
 	case events.CallIgnored:
 		return fsm.Ignore{}, nil
+	case events.CallDigits:
+		return fsm.SendDigits{Side: e.Side, Digits: e.Digits, Duration: time.Duration(e.Duration), Gap: time.Duration(e.Gap)}, nil
+	case events.CallRecordingStarted:
+		return fsm.StartRecording{By: e.By, Ref: e.Ref}, nil
+	case events.CallRecordingStopped:
+		return fsm.StopRecording{By: e.By}, nil
+	case events.CallParked:
+		return fsm.Park{By: e.By, Slot: e.Slot}, nil
+	case events.CallUnparked:
+		return fsm.Unpark{Party: e.Party, Device: e.Device}, nil
+	case events.CallJoined:
+		return fsm.Join{Conference: e.Conference, Peer: e.Peer}, nil
+	case events.CallHoldNotAvailable:
+		return nil, fmt.Errorf("%s is a notice, never journaled", env.Type)
 	case events.CallEnded:
 		switch e.Reason {
 		case events.Rejected:
@@ -375,6 +679,8 @@ func callCommand(c *fsm.Call, items []item) (fsm.CallCommand, error) {
 			return fsm.Fail{Reason: events.NoAnswer, By: e.By}, nil
 		case events.Failed:
 			return fsm.Fail{Reason: events.Failed, By: e.By}, nil
+		case events.Transferred:
+			return fsm.TransferAway{By: e.By}, nil
 		}
 		return nil, fmt.Errorf("no command ends a call with reason %q", e.Reason)
 	}
@@ -385,7 +691,8 @@ func callCommand(c *fsm.Call, items []item) (fsm.CallCommand, error) {
 func clientCommand(ev events.Event) (fsm.ClientCommand, error) {
 	switch e := ev.(type) {
 	case events.ClientRegistered:
-		return fsm.Register{Name: e.Name, Numbers: e.Numbers, Extensions: e.Extensions, Devices: e.Devices, AcceptInbound: e.AcceptInbound}, nil
+		return fsm.Register{Name: e.Name, Numbers: e.Numbers, Extensions: e.Extensions, Devices: e.Devices,
+			AcceptInbound: e.AcceptInbound, Permissions: e.Permissions}, nil
 	case events.ClientUnregistered:
 		return fsm.Unregister{}, nil
 	case events.DeviceAdded:
@@ -411,6 +718,9 @@ func timeout(deadline, now int64) time.Duration {
 func commandName(cmd any) string {
 	switch c := cmd.(type) {
 	case fsm.Dial:
+		if c.Connected {
+			return fmt.Sprintf("Dial{Connected: true, AnsweredDevice: %q}", c.AnsweredDevice)
+		}
 		return fmt.Sprintf("Dial{Devices: %v, RingTimeout: %v}", c.Devices, c.RingTimeout)
 	case fsm.Ring:
 		return fmt.Sprintf("Ring{Timeout: %v}", c.Timeout)
@@ -430,6 +740,27 @@ func commandName(cmd any) string {
 		return fmt.Sprintf("Unmute{Side: %s}", sideName(c.Side))
 	case fsm.Fail:
 		return fmt.Sprintf("Fail{Reason: %s, By: %s}", c.Reason, sideName(c.By))
+	case fsm.SendDigits:
+		return fmt.Sprintf("SendDigits{Side: %s, Digits: %q}", sideName(c.Side), c.Digits)
+	case fsm.StartRecording:
+		return fmt.Sprintf("StartRecording{By: %s, Ref: %q}", sideName(c.By), c.Ref)
+	case fsm.StopRecording:
+		return fmt.Sprintf("StopRecording{By: %s}", sideName(c.By))
+	case fsm.Park:
+		return fmt.Sprintf("Park{By: %s, Slot: %q}", sideName(c.By), c.Slot)
+	case fsm.Unpark:
+		return fmt.Sprintf("Unpark{Party: %s, Device: %q}", party(c.Party, ""), c.Device)
+	case fsm.Join:
+		return fmt.Sprintf("Join{Conference: %q, Peer: %q}", c.Conference, c.Peer)
+	case fsm.TransferAway:
+		return fmt.Sprintf("TransferAway{By: %s}", sideName(c.By))
+	case messageResult:
+		if c.delivered {
+			return "FarMessageResult{Delivered: true}"
+		}
+		return fmt.Sprintf("FarMessageResult{Delivered: false, Reason: %q}", c.reason)
+	case events.Event:
+		return "the check of " + c.Type().String()
 	case fsm.Register:
 		return "Register"
 	case fsm.AddDevice:

@@ -2,6 +2,7 @@ package replay_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -136,7 +137,7 @@ func healthy(w *writer) {
 func TestVerifyHealthyJournal(t *testing.T) {
 	w := newWriter(t)
 	healthy(w)
-	w.add("transfer/x", 0, events.CallIgnored{}) // a stream kind this code does not know
+	w.add("voicemail/x", 0, events.CallIgnored{}) // a stream kind this code does not know
 	l := w.open()
 	r, err := l.Verify()
 	if err != nil {
@@ -146,6 +147,72 @@ func TestVerifyHealthyJournal(t *testing.T) {
 		t.Fatalf("divergences in a healthy journal: %v", r.Divergences)
 	}
 	if r.Streams != 11 || r.Skipped != 1 || uint64(r.Events) != l.LastSeq()-1 {
+		t.Errorf("streams %d, skipped %d, events %d of %d", r.Streams, r.Skipped, r.Events, l.LastSeq())
+	}
+}
+
+// healthy2 writes streams of schema 2 that the current code decides exactly
+// so, beside those controlJournal gets from a real engine: a ring-all group
+// call answered by a member's device, an external caller sent on to a
+// number outside (a transit call that continues the caller's leg), an
+// attended transfer to a number outside whose new call is born connected.
+func healthy2(w *writer) {
+	acme := events.Party{Number: "+442071234567", Name: "Acme"}
+	shop := events.Party{Number: "+33155555555"}
+	w.add("group/desk", 0, events.GroupDefined{Name: "Desk", Extensions: []string{"200"}, Members: []string{"alice", "bob"}, Strategy: events.RingAll})
+	w.add("call/ring-all", 0, events.CallDialed{Caller: acme, Callee: events.Party{Number: "200", Name: "Desk"}, Destination: "200", Direction: events.Inbound, Group: "desk"},
+		events.CallRinging{Devices: []string{"alice/alice-desk", "bob/bob-desk"}, Deadline: t0.Add(30 * time.Second).UnixNano()})
+	w.add("call/ring-all", 2*time.Second, events.CallAnswered{Device: "bob/bob-desk"})
+	w.add("call/ring-all", 4*time.Second, events.CallRecordingStarted{By: events.Callee, Ref: "rec/1"})
+	w.add("call/ring-all", 5*time.Second, events.CallParked{Side: events.Caller, By: events.Callee, Slot: "7"})
+	w.add("call/ring-all", 6*time.Second, events.CallUnparked{Party: alice, Device: "alice-desk"})
+	w.add("call/ring-all", 7*time.Second, events.CallHeld{By: events.Callee})
+	w.add("call/ring-all", 8*time.Second, events.CallJoined{Conference: "conf", Peer: "other"})
+
+	w.add("transfer/blind-out", 10*time.Second, events.TransferInitiated{Kind: events.Blind, Call: "ring-all", Kept: events.Caller,
+		Target: shop, Destination: "+33155555555", NewCall: "transit"})
+	w.add("call/transit", 10*time.Second, events.CallDialed{Caller: acme, Callee: shop, CallerID: "+442071234567", Destination: "+33155555555",
+		Direction: events.Transit, Transfer: "blind-out", CallerLeg: "ring-all"})
+	w.add("call/ring-all", 10*time.Second, events.CallEnded{Reason: events.Transferred, By: events.Callee})
+	w.add("transfer/blind-out", 10*time.Second, events.TransferCompleted{})
+	w.add("call/transit", 11*time.Second, events.CallRinging{})
+	w.add("call/transit", 12*time.Second, events.CallAnswered{})
+
+	w.add("call/to-shop", 20*time.Second, toBob, bobRings)
+	w.add("call/to-shop", 21*time.Second, events.CallAnswered{Device: "bob-desk"})
+	w.add("transfer/att-out", 22*time.Second, events.TransferInitiated{Kind: events.Attended, Call: "to-shop", Kept: events.Caller,
+		Target: shop, Destination: "+33155555555", Consult: "consult", NewCall: "joined"})
+	w.add("call/to-shop", 22*time.Second, events.CallHeld{By: events.Callee})
+	w.add("call/consult", 22*time.Second, events.CallDialed{Caller: bob, Callee: shop, CallerDevice: "bob-desk", Destination: "+33155555555",
+		Direction: events.Outbound, Transfer: "att-out"})
+	w.add("call/consult", 23*time.Second, events.CallAnswered{})
+	w.add("transfer/att-out", 23*time.Second, events.TransferAnswered{})
+	w.add("call/joined", 30*time.Second, events.CallDialed{Caller: alice, Callee: shop, Destination: "+33155555555",
+		Direction: events.Outbound, Transfer: "att-out", CalleeLeg: "consult"}, events.CallAnswered{})
+	w.add("call/to-shop", 30*time.Second, events.CallEnded{Reason: events.Transferred, By: events.Callee})
+	w.add("call/consult", 30*time.Second, events.CallEnded{Reason: events.Transferred, By: events.Caller})
+	w.add("transfer/att-out", 30*time.Second, events.TransferCompleted{})
+
+	sent := events.MessageSent{From: alice, To: "+33144556677", Text: "hello"}
+	w.add("message/ok", 0, sent)
+	w.add("message/ok", time.Second, events.MessageDelivered{})
+	w.add("message/lost", 0, sent)
+	w.add("message/lost", time.Second, events.MessageFailed{Reason: "404"})
+}
+
+func TestVerifyHealthySchema2(t *testing.T) {
+	w := newWriter(t)
+	healthy(w)
+	healthy2(w)
+	l := w.open()
+	r, err := l.Verify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK() {
+		t.Fatalf("divergences in a healthy journal: %v", r.Divergences)
+	}
+	if r.Streams != 11+10 || r.Skipped != 0 || uint64(r.Events) != l.LastSeq() {
 		t.Errorf("streams %d, skipped %d, events %d of %d", r.Streams, r.Skipped, r.Events, l.LastSeq())
 	}
 }
@@ -175,7 +242,7 @@ func TestVerifyReportsDamage(t *testing.T) {
 		w.add(s, 5*time.Second, events.CallEnded{Reason: events.Canceled, By: events.Caller, Missed: true})
 		w.add(s, 6*time.Second, events.CallAnswered{Device: "bob-desk"})
 	})
-	damage("call/held-while-ringing", want{3, replay.KindRefused, errcode.InvalidState, "cannot hold"}, func(s string) {
+	damage("call/held-while-ringing", want{3, replay.KindRefused, errcode.HoldNotAvailable, "not established"}, func(s string) {
 		w.add(s, 0, toBob, bobRings)
 		w.add(s, 2*time.Second, events.CallHeld{By: events.Caller})
 	})
@@ -192,7 +259,7 @@ func TestVerifyReportsDamage(t *testing.T) {
 		w.add(s, time.Second, events.CallAnswered{Device: "bob-web"})
 		w.add(s, 2*time.Second, events.CallEnded{Reason: events.Busy, By: events.Callee})
 	})
-	damage("call/transferred", want{4, replay.KindNoCommand, "", "transferred"}, func(s string) {
+	damage("call/transferred-by-nobody", want{4, replay.KindRefused, errcode.InvalidParams, "TransferAway{By: side(0)}"}, func(s string) {
 		w.add(s, 0, toBob, bobRings)
 		w.add(s, time.Second, events.CallAnswered{Device: "bob-web"})
 		w.add(s, 2*time.Second, events.CallEnded{Reason: events.Transferred})
@@ -216,10 +283,10 @@ func TestVerifyReportsDamage(t *testing.T) {
 		w.add(s, 0, toBob, bobRings)
 		w.raw(s, []byte("not an event"))
 	})
-	damage("call/newer-schema", want{2, replay.KindDecode, errcode.Malformed, "schema version 2"}, func(s string) {
+	damage("call/newer-schema", want{2, replay.KindDecode, errcode.Malformed, fmt.Sprintf("schema version %d", events.SchemaVersion+1)}, func(s string) {
 		w.add(s, 0, events.CallDialed{Caller: alice, Callee: outside, Direction: events.Outbound})
 		body := events.EncodeBody(nil, t0.UnixNano(), events.CallRinging{})
-		body[1] = 2 // the schema byte
+		body[1] = byte(events.SchemaVersion + 1) // the schema byte
 		w.raw(s, body)
 	})
 	damage("call/client-event", want{1, replay.KindNoCommand, "", "not a call event"}, func(s string) {
@@ -239,6 +306,79 @@ func TestVerifyReportsDamage(t *testing.T) {
 	})
 	damage("client/number-not-e164", want{1, replay.KindRefused, errcode.InvalidParams, "not E.164"}, func(s string) {
 		w.add(s, 0, events.ClientRegistered{Name: "Fay", Numbers: []string{"0800 123"}})
+	})
+
+	// Schema 2: call control, transfers, groups, messages.
+	connected := func(s string) {
+		w.add(s, 0, toBob, bobRings)
+		w.add(s, time.Second, events.CallAnswered{Device: "bob-web"})
+	}
+	damage("call/digits-while-ringing", want{3, replay.KindRefused, errcode.InvalidState, "cannot send DTMF"}, func(s string) {
+		w.add(s, 0, toBob, bobRings)
+		w.add(s, time.Second, events.CallDigits{Side: events.Caller, Digits: "1", Duration: 1e8, Gap: 7e7})
+	})
+	damage("call/parks-itself", want{4, replay.KindMismatch, "", `decides CallParked {"side":"caller","by":"callee","slot":"1"}`}, func(s string) {
+		connected(s)
+		w.add(s, 2*time.Second, events.CallParked{Side: events.Callee, By: events.Callee, Slot: "1"})
+	})
+	damage("call/unparked-not-parked", want{4, replay.KindRefused, errcode.InvalidState, "is not parked"}, func(s string) {
+		connected(s)
+		w.add(s, 2*time.Second, events.CallUnparked{Party: events.Party{Client: "carol"}})
+	})
+	damage("call/hold-notice-journaled", want{4, replay.KindNoCommand, "", "never journaled"}, func(s string) {
+		connected(s)
+		w.add(s, 2*time.Second, events.CallHoldNotAvailable{By: events.Caller, Reason: "no"})
+	})
+	damage("call/placed-by-a-ghost", want{1, replay.KindLink, "", "placed by transfer ghost, which the journal does not have"}, func(s string) {
+		d := toBob
+		d.Transfer = "ghost"
+		w.add(s, 0, d, bobRings)
+	})
+	damage("transfer/no-new-call", want{1, replay.KindRefused, errcode.MissingParameter, "refuses the check of TransferInitiated"}, func(s string) {
+		w.add(s, 0, events.TransferInitiated{Kind: events.Blind, Call: "live", Kept: events.Caller, Target: alice})
+	})
+	damage("transfer/blind-answered", want{2, replay.KindFold, "", "answered in state \"placing\""}, func(s string) {
+		w.add(s, 0, events.TransferInitiated{Kind: events.Blind, Call: "live", Kept: events.Caller, Target: alice, NewCall: "nc"})
+		w.add(s, time.Second, events.TransferAnswered{})
+	})
+	damage("transfer/completed-without-new-call", want{2, replay.KindLink, "", "call never, the new call, was not dialled by this transfer"}, func(s string) {
+		w.add(s, 0, events.TransferInitiated{Kind: events.Blind, Call: "live", Kept: events.Caller, Target: alice, NewCall: "never"})
+		w.add(s, time.Second, events.TransferCompleted{})
+	})
+	damage("transfer/of-a-call-never-made", want{1, replay.KindLink, "", "call nowhere, which it transfers, was not dialled before it"}, func(s string) {
+		w.add(s, 0, events.TransferInitiated{Kind: events.Blind, Call: "nowhere", Kept: events.Caller, Target: alice, NewCall: "nc2"})
+	})
+	damage("transfer/call-event", want{1, replay.KindNoCommand, "", "CallIgnored is not a transfer event"}, func(s string) {
+		w.add(s, 0, events.CallIgnored{})
+	})
+	sales := events.GroupDefined{Name: "Sales", Members: []string{"alice", "bob"}, Strategy: events.RoundRobin}
+	damage("group/picks-a-stranger", want{2, replay.KindRefused, errcode.InvalidParams, `"carol" is not a member`}, func(s string) {
+		w.add(s, 0, sales)
+		w.add(s, time.Second, events.GroupMemberPicked{Member: "carol", Call: "c"})
+	})
+	damage("group/ring-all-picks", want{2, replay.KindRefused, errcode.InvalidState, "ring-all: it picks no member"}, func(s string) {
+		g := sales
+		g.Strategy = events.RingAll
+		w.add(s, 0, g)
+		w.add(s, time.Second, events.GroupMemberPicked{Member: "bob", Call: "c"})
+	})
+	damage("group/defined-after-removal", want{3, replay.KindAfterEnd, "", "the group ended at version 2"}, func(s string) {
+		w.add(s, 0, sales)
+		w.add(s, time.Second, events.GroupRemoved{})
+		w.add(s, 2*time.Second, sales)
+	})
+	sent := events.MessageSent{From: alice, To: "+33144556677", Text: "hello"}
+	damage("message/delivered-twice", want{3, replay.KindAfterEnd, "", "the message ended at version 2"}, func(s string) {
+		w.add(s, 0, sent)
+		w.add(s, time.Second, events.MessageDelivered{})
+		w.add(s, 2*time.Second, events.MessageDelivered{})
+	})
+	damage("message/failed-without-reason", want{2, replay.KindMismatch, "", `decides MessageFailed {"reason":"failed"}`}, func(s string) {
+		w.add(s, 0, sent)
+		w.add(s, time.Second, events.MessageFailed{})
+	})
+	damage("message/never-sent", want{1, replay.KindRefused, errcode.NotFound, "no message never-sent"}, func(s string) {
+		w.add(s, 0, events.MessageDelivered{})
 	})
 
 	l := w.open()
