@@ -78,6 +78,7 @@ go test -run '^$' -bench . -benchtime 1x ./journal/ | tee -a "$LOG" | grep -E '^
 go test -run '^$' -bench Lifecycle -benchtime 2000x ./bench/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
 go test -run '^$' -bench Replay -benchtime 1x ./bench/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
 go test -run '^$' -bench Replay -benchtime 1x ./replay/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
+go test -run '^$' -bench Transfer -benchtime 20x ./engine/ | tee -a "$LOG" | grep -E '^(Benchmark|ok|FAIL)'
 
 step "callengine sim: every example scenario, then 100 random ones (each run twice)"
 go run ./cmd/callengine sim --quiet examples/scenarios/*.yaml 2>&1 | tee -a "$LOG" | grep -E '^(ok|FAIL|[0-9]+ of)'
