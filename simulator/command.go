@@ -19,13 +19,27 @@ type op struct {
 	device string
 	as     string // label for a new call
 	// dial and register options
-	callerID   string
-	name       string
-	extensions []string
-	numbers    []string
-	devices    []string
-	on         bool          // accept-inbound on|off
-	reason     events.Reason // how the far end ends a call (far-hangup, far-busy, …)
+	callerID    string
+	name        string
+	extensions  []string
+	numbers     []string
+	devices     []string
+	permissions []string
+	on          bool          // accept-inbound on|off
+	reason      events.Reason // how the far end ends a call (far-hangup, far-busy, …)
+
+	// call control
+	target   string        // transfer, consult, supervise: where to; click-to-call, message: the destination
+	first    string        // click-to-call by the operator: the first party
+	other    string        // merge: the second call
+	transfer string        // complete, cancel: the transfer's label
+	slot     string        // park in, unpark slot
+	digits   string        // dtmf
+	duration time.Duration // dtmf: each tone's length
+	gap      time.Duration // dtmf: the silence between tones
+	timer    time.Duration // supervise: the invite timer
+	ref      string        // record: the recording's reference
+	message  string        // message: its text
 }
 
 // clientVerbs take "<client> <verb> …".
@@ -33,6 +47,9 @@ var clientVerbs = map[string]bool{
 	"dial": true, "answer": true, "reject": true, "busy": true, "ignore": true, "hangup": true,
 	"hold": true, "resume": true, "mute": true, "unmute": true,
 	"register": true, "unregister": true, "add-device": true, "remove-device": true, "accept-inbound": true,
+	"transfer": true, "consult": true, "supervise": true, "complete": true, "cancel": true,
+	"park": true, "pause": true, "unpark": true, "merge": true, "swap": true,
+	"dtmf": true, "record": true, "stop-recording": true, "click-to-call": true, "message": true,
 }
 
 // farVerbs take "far <verb> <call>"; their value is the reason of far ends.
@@ -40,6 +57,7 @@ var farVerbs = map[string]events.Reason{
 	"ring": 0, "answer": 0, "hold": 0, "resume": 0,
 	"hangup": events.Hangup, "busy": events.Busy, "reject": events.Rejected,
 	"fail": events.Failed, "no-answer": events.NoAnswer,
+	"deliver": 0, // messages only
 }
 
 // parseOp parses one command of a Do list.
@@ -62,6 +80,32 @@ func parseOp(line int, text string) (op, error) {
 		}
 		o.verb = "crash"
 		return o, nil
+	case w[0] == "click-to-call":
+		// click-to-call <first> [on DEVICE] to <second> [as T]: an
+		// application bridges two parties.
+		k := slices.Index(w, "to")
+		if k < 2 || k+1 >= len(w) {
+			return bad("expected click-to-call <first> [on <device>] to <second> [as <label>]")
+		}
+		o.verb, o.first = "click-to-call", w[1]
+		switch {
+		case k == 4 && w[2] == "on":
+			o.device = w[3]
+		case k != 2:
+			return bad("expected click-to-call <first> [on <device>] to <second> [as <label>]")
+		}
+		o.target = w[k+1]
+		rest := w[k+2:]
+		switch {
+		case len(rest) == 2 && rest[0] == "as":
+			o.as = rest[1]
+		case len(rest) != 0:
+			return bad("unexpected %q (as <label>)", strings.Join(rest, " "))
+		}
+		if err := checkLabel(line, text, o.as); err != nil {
+			return op{}, err
+		}
+		return o, nil
 	case w[0] == "far":
 		if len(w) < 3 {
 			return bad("expected far <verb> <call> or far <number> dial <destination>")
@@ -81,6 +125,9 @@ func parseOp(line int, text string) (op, error) {
 				switch rest[0] {
 				case "as":
 					o.as = rest[1]
+					if err := checkLabel(line, text, o.as); err != nil {
+						return op{}, err
+					}
 				case "name":
 					o.name = rest[1]
 				default:
@@ -120,7 +167,29 @@ func parseOp(line int, text string) (op, error) {
 			}
 			switch k {
 			case "as":
+				if err := checkLabel(line, text, v); err != nil {
+					return err
+				}
 				o.as = v
+			case "in":
+				o.slot = v
+			case "ref":
+				o.ref = v
+			case "permission":
+				o.permissions = append(o.permissions, v)
+			case "within", "duration", "gap":
+				d, err := time.ParseDuration(v)
+				if err != nil || d < 0 {
+					return malformed(line, "%q: %s %q is not a duration", text, k, v)
+				}
+				switch k {
+				case "within":
+					o.timer = d
+				case "duration":
+					o.duration = d
+				default:
+					o.gap = d
+				}
 			case "from", "on":
 				o.device = v
 			case "caller-id":
@@ -151,13 +220,91 @@ func parseOp(line int, text string) (op, error) {
 		}
 		o.call, rest = rest[0], rest[1:]
 		err = opts("on")
-	case "reject", "busy", "ignore", "hangup", "hold", "resume", "mute", "unmute":
+	case "reject", "busy", "ignore", "hangup", "hold", "resume", "mute", "unmute", "pause", "stop-recording":
 		if len(rest) != 1 {
 			return bad("%s takes one call", o.verb)
 		}
 		o.call = rest[0]
+	case "transfer", "supervise":
+		// transfer <call> to <target> [as T]; supervise … [within D]
+		if len(rest) < 3 || rest[1] != "to" {
+			return bad("expected %s <call> to <target>", o.verb)
+		}
+		o.call, o.target, rest = rest[0], rest[2], rest[3:]
+		if o.verb == "supervise" {
+			err = opts("within", "as")
+		} else {
+			err = opts("as")
+		}
+	case "consult":
+		// consult <target> about <call> [as T]
+		if len(rest) < 3 || rest[1] != "about" {
+			return bad("expected consult <target> about <call>")
+		}
+		o.target, o.call, rest = rest[0], rest[2], rest[3:]
+		err = opts("as")
+	case "complete", "cancel":
+		if len(rest) != 1 {
+			return bad("%s takes one transfer", o.verb)
+		}
+		o.transfer = rest[0]
+	case "park":
+		if len(rest) == 0 {
+			return bad("park which call?")
+		}
+		o.call, rest = rest[0], rest[1:]
+		err = opts("in")
+	case "unpark":
+		// unpark <call> [on DEVICE] | unpark slot <slot> [on DEVICE]
+		switch {
+		case len(rest) == 0:
+			return bad("unpark which call, or which slot?")
+		case rest[0] == "slot" && len(rest)%2 == 0:
+			o.slot, rest = rest[1], rest[2:]
+		default:
+			o.call, rest = rest[0], rest[1:]
+		}
+		err = opts("on")
+	case "swap":
+		if len(rest) == 0 {
+			return bad("swap to which call?")
+		}
+		o.call, rest = rest[0], rest[1:]
+		err = opts("on")
+	case "merge":
+		// merge <call> with <call> [as CONF]
+		if len(rest) < 3 || rest[1] != "with" {
+			return bad("expected merge <call> with <call>")
+		}
+		o.call, o.other, rest = rest[0], rest[2], rest[3:]
+		err = opts("as")
+	case "dtmf":
+		if len(rest) < 2 {
+			return bad("expected dtmf <call> <digits>")
+		}
+		o.call, o.digits, rest = rest[0], rest[1], rest[2:]
+		err = opts("duration", "gap")
+	case "record":
+		if len(rest) == 0 {
+			return bad("record which call?")
+		}
+		o.call, rest = rest[0], rest[1:]
+		err = opts("ref")
+	case "click-to-call":
+		if len(rest) == 0 {
+			return bad("click-to-call whom?")
+		}
+		o.target, rest = rest[0], rest[1:]
+		err = opts("from", "as")
+	case "message":
+		// message <destination> "<text>" [as M]
+		if len(rest) < 2 {
+			return bad("expected message <destination> \"<text>\"")
+		}
+		o.target, o.message, rest = rest[0], rest[1], rest[2:]
+		err = opts("as")
 	case "register":
-		err = opts("ext", "number", "device", "name")
+		err = opts("ext", "number", "device", "name", "permission")
 	case "unregister":
 		if len(rest) != 0 {
 			return bad("unregister takes nothing")
@@ -177,6 +324,15 @@ func parseOp(line int, text string) (op, error) {
 		return op{}, err
 	}
 	return o, nil
+}
+
+// checkLabel refuses a label with a dot or a slash: "t1.new" and
+// "t1.consult" name the calls of transfer t1.
+func checkLabel(line int, text, label string) error {
+	if strings.ContainsAny(label, "./") {
+		return malformed(line, "%q: label %q: a label has no '.' or '/' (t1.new names the new call of transfer t1)", text, label)
+	}
+	return nil
 }
 
 // words splits a command into words; "double quotes" keep spaces.

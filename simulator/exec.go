@@ -1,8 +1,12 @@
 package simulator
 
 import (
+	"context"
+	"strings"
+
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/errcode"
+	"github.com/callengine/callengine/fsm"
 )
 
 // exec issues one command on behalf of a client, of the far end, or of the
@@ -53,6 +57,9 @@ func (s *sim) exec(o op) error {
 		if !known || len(o.extensions)+len(o.numbers)+len(o.devices) > 0 || o.name != "" {
 			spec = ClientSpec{ID: o.client, Name: o.name, Extensions: o.extensions, Numbers: o.numbers, Devices: o.devices}
 		}
+		if len(o.permissions) > 0 {
+			spec.Permissions = o.permissions
+		}
 		_, err := e.RegisterClient(ctx, clientSpec(spec))
 		if err == nil {
 			s.clients[o.client] = spec
@@ -70,6 +77,29 @@ func (s *sim) exec(o op) error {
 	case "accept-inbound":
 		_, err := e.SetAcceptInbound(ctx, o.client, o.on)
 		return err
+	case "complete", "cancel":
+		return s.endTransfer(o)
+	case "click-to-call":
+		return s.clickToCall(o)
+	case "message":
+		return s.message(o)
+	case "unpark":
+		if o.call == "" {
+			_, err := e.UnparkSlot(ctx, o.slot, o.client, o.device)
+			return err
+		}
+		id, err := s.callID(o.call)
+		if err != nil {
+			return err
+		}
+		_, err = e.Unpark(ctx, id, o.client, o.device) // any client may take a parked call
+		return err
+	case "far-deliver":
+		return s.farMessage(o)
+	case "far-fail", "far-reject":
+		if _, ok := s.msgs.byName[o.call]; ok {
+			return s.farMessage(o)
+		}
 	}
 
 	id, err := s.callID(o.call)
@@ -87,6 +117,13 @@ func (s *sim) exec(o op) error {
 		return err
 	}
 	side := c.SideOf(o.client)
+	member := side == 0 && c.State == engine.Ringing && c.Group != "" && c.Callee.Client == "" && ringsFor(&c, o.client)
+	if member {
+		side = engine.Callee // a member of the ring-all group the call rings
+	}
+	if o.verb == "swap" && side == 0 {
+		side = engine.Callee // the engine says why not
+	}
 	if side == 0 {
 		return errcode.Newf(errcode.Forbidden, "%s is not a party to call %s", o.client, o.call)
 	}
@@ -99,7 +136,14 @@ func (s *sim) exec(o op) error {
 	switch o.verb {
 	case "answer":
 		device := o.device
-		if device == "" && len(c.RingingDevices) == 1 {
+		switch {
+		case member && device == "":
+			if mine := memberDevices(&c, o.client); len(mine) == 1 {
+				device = mine[0] // the member's phone that rings picks up
+			}
+		case member && !strings.Contains(device, "/"):
+			device = o.client + "/" + device // ring-all: "member/device"
+		case device == "" && len(c.RingingDevices) == 1:
 			device = c.RingingDevices[0] // the phone that rings picks up
 		}
 		_, err = e.Answer(ctx, id, device)
@@ -119,8 +163,168 @@ func (s *sim) exec(o op) error {
 		_, err = e.Mute(ctx, id, side)
 	case "unmute":
 		_, err = e.Unmute(ctx, id, side)
+	case "transfer", "consult", "supervise":
+		err = s.transfer(o, id, side)
+	case "park":
+		_, err = e.Park(ctx, id, side, o.slot)
+	case "pause":
+		_, err = e.Pause(ctx, id, side)
+	case "swap":
+		_, err = e.Swap(ctx, o.client, id, o.device)
+	case "merge":
+		err = s.merge(o, id, side)
+	case "dtmf":
+		_, err = e.SendDigits(ctx, id, side, o.digits, engine.ToneOptions{Duration: o.duration, Gap: o.gap})
+	case "record":
+		_, err = e.StartRecording(ctx, id, side, o.ref)
+	case "stop-recording":
+		_, err = e.StopRecording(ctx, id, side)
 	}
 	return err
+}
+
+// ringsFor reports whether a ring-all group call rings a device of client
+// ("member/device").
+func ringsFor(c *engine.Call, client string) bool { return len(memberDevices(c, client)) > 0 }
+
+func memberDevices(c *engine.Call, client string) []string {
+	var out []string
+	for _, d := range c.RingingDevices {
+		if m, _, ok := fsm.SplitMemberDevice(d); ok && m == client {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// transfer starts a blind, attended or supervised transfer of the other
+// party of call id: the client transfers, from its side.
+func (s *sim) transfer(o op, id string, side engine.Side) error {
+	label, err := s.nextFree(s.transfers, o.as)
+	if err != nil {
+		return err
+	}
+	req := engine.TransferRequest{Call: id, Side: side.Other(), To: o.target, InviteTimer: o.timer}
+	start := map[string]func(context.Context, engine.TransferRequest) (engine.Transfer, error){
+		"transfer": s.eng.BlindTransfer, "consult": s.eng.AttendedTransfer, "supervise": s.eng.SupervisedTransfer,
+	}[o.verb]
+	s.transfers.next = label
+	t, err := start(s.ctx, req)
+	s.transfers.next = ""
+	if t.ID != "" {
+		s.nameOf(s.transfers, t.ID)
+		s.transferBy[s.transfers.byID[t.ID]] = o.client
+	}
+	return err
+}
+
+// endTransfer completes or cancels a transfer on behalf of the client that
+// transfers.
+func (s *sim) endTransfer(o op) error {
+	id, err := idOf(s.transfers, "transfer", o.transfer)
+	if err != nil {
+		return err
+	}
+	t, err := s.eng.GetTransfer(s.ctx, id)
+	if err != nil {
+		return err
+	}
+	if t.Call != "" {
+		c, err := s.eng.Call(s.ctx, t.Call)
+		if err != nil {
+			return err
+		}
+		by := c.Caller
+		if t.Kept == engine.Caller {
+			by = c.Callee
+		}
+		if by.Client != o.client && s.transferBy[o.transfer] != o.client {
+			return errcode.Newf(errcode.Forbidden, "%s does not transfer %s: only the transferring party can %s it", o.client, o.transfer, o.verb)
+		}
+	}
+	if o.verb == "complete" {
+		_, err = s.eng.CompleteTransfer(s.ctx, id)
+	} else {
+		_, err = s.eng.CancelTransfer(s.ctx, id)
+	}
+	return err
+}
+
+// clickToCall bridges two parties (C14): the client itself and a
+// destination, or — by an application — any two.
+func (s *sim) clickToCall(o op) error {
+	label, err := s.nextFree(s.transfers, o.as)
+	if err != nil {
+		return err
+	}
+	req := engine.ClickToCallRequest{First: o.first, FirstDevice: o.device, Second: o.target}
+	if o.client != "" {
+		req.First = o.client
+	}
+	s.transfers.next = label
+	t, err := s.eng.ClickToCall(s.ctx, req)
+	s.transfers.next = ""
+	if t.ID != "" {
+		s.nameOf(s.transfers, t.ID)
+		s.transferBy[s.transfers.byID[t.ID]] = o.client
+	}
+	return err
+}
+
+// merge joins the client's two calls into a conference of three: the other
+// party of each call joins.
+func (s *sim) merge(o op, id string, side engine.Side) error {
+	other, err := s.callID(o.other)
+	if err != nil {
+		return err
+	}
+	c, err := s.eng.Call(s.ctx, other)
+	if err != nil {
+		return err
+	}
+	otherSide := c.SideOf(o.client)
+	if otherSide == 0 {
+		return errcode.Newf(errcode.Forbidden, "%s is not a party to call %s", o.client, o.other)
+	}
+	label, err := s.nextFree(s.confs, o.as)
+	if err != nil {
+		return err
+	}
+	s.confs.next = label
+	conf, err := s.eng.Merge(s.ctx, engine.MergeRequest{Call: id, Side: side.Other(), Other: other, OtherSide: otherSide.Other()})
+	s.confs.next = ""
+	if conf.ID != "" {
+		s.nameOf(s.confs, conf.ID)
+	}
+	return err
+}
+
+// message sends a text message from the client (C15).
+func (s *sim) message(o op) error {
+	label, err := s.nextFree(s.msgs, o.as)
+	if err != nil {
+		return err
+	}
+	s.msgs.next = label
+	m, err := s.eng.SendMessage(s.ctx, engine.MessageRequest{From: o.client, To: o.target, Text: o.message})
+	s.msgs.next = ""
+	if m.ID != "" {
+		s.nameOf(s.msgs, m.ID)
+	}
+	return err
+}
+
+// farMessage reports a text message's delivery for the far end.
+func (s *sim) farMessage(o op) error {
+	id, err := idOf(s.msgs, "message", o.call)
+	if err != nil {
+		return err
+	}
+	reason := ""
+	if o.verb != "far-deliver" {
+		reason = o.reason.String()
+	}
+	return s.net.result(id, o.call, o.verb == "far-deliver", reason, false)
 }
 
 // farCommands are what the far end can do to a call, and the message that

@@ -20,6 +20,8 @@ import (
 //	ring after D             starts ringing D after the call is placed
 //	silent                   never rings before its outcome
 //	hang up after D          hangs up D after answering
+//	messages after D         delivers text messages D after they are sent (default at once)
+//	messages fail [REASON]   fails every text message (reason "rejected" by default)
 func parseBehavior(line int, s string) (loopback.Behavior, error) {
 	b := loopback.Behavior{Outcome: loopback.Answer}
 	outcomes := map[string]loopback.Outcome{
@@ -65,6 +67,21 @@ func parseBehavior(line int, s string) (loopback.Behavior, error) {
 			b.RingAfter = d
 		case w[0] == "silent" && len(w) == 1:
 			b.RingAfter = -1
+		case w[0] == "messages" && len(w) > 1 && w[1] == "after":
+			d, ok := after(1)
+			if !ok {
+				return b, malformed(line, "far end %q: want messages after <duration>", s)
+			}
+			b.MessageAfter = d
+		case w[0] == "messages" && len(w) > 1 && w[1] == "fail":
+			switch len(w) {
+			case 2:
+				b.MessageFailure = "rejected"
+			case 3:
+				b.MessageFailure = w[2]
+			default:
+				return b, malformed(line, "far end %q: want messages fail [<reason>]", s)
+			}
 		case w[0] == "hang" && len(w) > 1 && w[1] == "up":
 			d, ok := after(2)
 			if !ok {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/callengine/callengine/adapters/loopback"
 	"github.com/callengine/callengine/engine"
-	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/errcode"
 )
 
 // The messages between the engine and the far end that faults can hit.
@@ -15,13 +15,18 @@ import (
 var farMessages = map[string]bool{
 	"far-ringing": true, "far-answered": true, "far-ended": true,
 	"far-hold": true, "far-resume": true, "far-dial": true,
+	"far-message": true, // a text message's delivery result
 }
 
 // From the engine to the far end: the call events an adapter is handed, by
-// their timeline names (dialed, ringing, answered, …, ended).
+// their timeline names (dialed, ringing, answered, …, ended, dtmf, parked,
+// …), and "message", a text message to send.
 func engineMessage(name string) bool {
+	if name == "message" {
+		return true
+	}
 	for t, n := range eventNames {
-		if n == name && t >= events.TypeCallDialed {
+		if n == name && callEvent(t) {
 			return true
 		}
 	}
@@ -105,7 +110,7 @@ func (n *network) Attach(e engine.FarEnd) {
 // HandleEvent implements engine.Adapter: the engine's event travels to the
 // far end.
 func (n *network) HandleEvent(ev engine.Event) {
-	msg := eventNames[ev.Type]
+	msg := eventName(ev.Type)
 	if f := n.hit(msg, n.s.labelOf(ev.CallID())); f != nil {
 		if f.delay == 0 {
 			n.s.say("~ fault: %s of %s to the far end lost", msg, n.s.labelOf(ev.CallID()))
@@ -116,6 +121,35 @@ func (n *network) HandleEvent(ev engine.Event) {
 		return
 	}
 	n.far.HandleEvent(ev)
+}
+
+// SendMessage implements engine.MessageSender: the text message travels to
+// the far end.
+func (n *network) SendMessage(m engine.Message) {
+	label := n.s.nameOf(n.s.msgs, m.ID)
+	if f := n.hit("message", label); f != nil {
+		if f.delay == 0 {
+			n.s.say("~ fault: message %s to the far end lost", label)
+			return
+		}
+		n.s.say("~ fault: message %s to the far end delayed %s", label, f.delay)
+		n.s.clock.AfterFunc(f.delay, func() { n.far.SendMessage(m) })
+		return
+	}
+	n.far.SendMessage(m)
+}
+
+// result carries a text message's delivery result from the far end.
+func (n *network) result(id, label string, delivered bool, reason string, report bool) error {
+	_, err := n.send("far-message", label, func(e engine.FarEnd) (engine.Call, error) {
+		r, ok := e.(engine.MessageReporter)
+		if !ok {
+			return engine.Call{}, errcode.New(errcode.Unavailable, "the engine takes no message results")
+		}
+		_, err := r.FarMessageResult(n.s.ctx, id, delivered, reason)
+		return engine.Call{}, err
+	}, report)
+	return err
 }
 
 // hit returns the fault that catches a message, and counts it.
@@ -190,6 +224,10 @@ func (f farSide) FarResume(ctx context.Context, id string) (engine.Call, error) 
 
 func (f farSide) Inbound(ctx context.Context, req engine.InboundRequest) (engine.Call, error) {
 	return f.n.send("far-dial", "", func(e engine.FarEnd) (engine.Call, error) { return e.Inbound(ctx, req) }, true)
+}
+
+func (f farSide) FarMessageResult(ctx context.Context, id string, delivered bool, reason string) (engine.Message, error) {
+	return engine.Message{}, f.n.result(id, f.n.s.nameOf(f.n.s.msgs, id), delivered, reason, true)
 }
 
 func parseCount(s string) (int, error) { return strconv.Atoi(s) }

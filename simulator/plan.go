@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/callengine/callengine/adapters/loopback"
+	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
 )
 
@@ -30,9 +31,19 @@ type planStep struct {
 type expectation struct{ key, want string }
 
 var (
-	callStates   = []string{"connecting", "ringing", "connected", "held", "ended"}
-	clientStates = []string{string(fsm.ClientActive), string(fsm.ClientGone)}
+	callStates     = []string{"connecting", "ringing", "connected", "held", "ended"}
+	clientStates   = []string{string(fsm.ClientActive), string(fsm.ClientGone)}
+	transferStates = []string{
+		string(fsm.Placing), string(fsm.Consulting), string(fsm.Answered), string(fsm.Completed),
+		string(fsm.NotAnswered), string(fsm.NotCompleted), string(fsm.Canceled), string(fsm.FailedStatus),
+	}
+	groupStates   = []string{"defined", "removed"}
+	messageStates = []string{string(fsm.MessagePending), string(fsm.MessageDelivered), string(fsm.MessageFailed)}
+	allStates     = slices.Concat(callStates, clientStates, transferStates, groupStates, messageStates, []string{"slots"})
 )
+
+// keywords cannot be client or group ids.
+var keywords = []string{"far", "crash", "click-to-call", callparkKey}
 
 // compile checks a scenario and parses everything in it.
 func compile(sc *Scenario) (*plan, error) {
@@ -56,12 +67,33 @@ func compile(sc *Scenario) (*plan, error) {
 		switch {
 		case c.ID == "" || strings.ContainsAny(c.ID, " \t/"):
 			return nil, malformed(0, "client id %q: want a word", c.ID)
-		case c.ID == "far" || c.ID == "crash":
+		case slices.Contains(keywords, c.ID):
 			return nil, malformed(0, "client id %q is a keyword of scenarios", c.ID)
 		case ids[c.ID]:
 			return nil, malformed(0, "client %q twice", c.ID)
 		}
 		ids[c.ID] = true
+		for _, p := range c.Permissions {
+			if p != events.PermissionRecord {
+				return nil, malformed(0, "client %s: unknown permission %q (known: %s)", c.ID, p, events.PermissionRecord)
+			}
+		}
+	}
+	for _, g := range sc.Groups {
+		switch {
+		case g.ID == "" || strings.ContainsAny(g.ID, " \t/."):
+			return nil, malformed(g.Line, "group id %q: want a word without '/' or '.'", g.ID)
+		case slices.Contains(keywords, g.ID):
+			return nil, malformed(g.Line, "group id %q is a keyword of scenarios", g.ID)
+		case ids[g.ID]:
+			return nil, malformed(g.Line, "group %q: the id names a client or another group", g.ID)
+		case len(g.Members) == 0:
+			return nil, malformed(g.Line, "group %s: members: which clients does it ring?", g.ID)
+		}
+		if _, ok := events.ParseStrategy(g.Strategy); !ok && g.Strategy != "" {
+			return nil, malformed(g.Line, "group %s: strategy %q: want ring-all or round-robin", g.ID, g.Strategy)
+		}
+		ids[g.ID] = true
 	}
 	for number, spec := range sc.FarEnd {
 		b, err := parseBehavior(0, spec)
@@ -115,9 +147,10 @@ func compile(sc *Scenario) (*plan, error) {
 		slices.Sort(keys)
 		for _, k := range keys {
 			want := strings.Fields(st.Expect[k])
-			if len(want) == 0 || !slices.Contains(callStates, want[0]) && !slices.Contains(clientStates, want[0]) {
-				return nil, malformed(st.Line, "expect %s: %q must start with a state (%s, or for a client %s)", k,
-					st.Expect[k], strings.Join(callStates, ", "), strings.Join(clientStates, ", "))
+			if len(want) == 0 || !slices.Contains(allStates, want[0]) {
+				return nil, malformed(st.Line, "expect %s: %q must start with a state (a call: %s; a client: %s; a transfer: %s; a group: %s; a message: %s; the callpark: slots)", k,
+					st.Expect[k], strings.Join(callStates, ", "), strings.Join(clientStates, ", "), strings.Join(transferStates, ", "),
+					strings.Join(groupStates, ", "), strings.Join(messageStates, ", "))
 			}
 			ps.expect = append(ps.expect, expectation{key: k, want: st.Expect[k]})
 		}

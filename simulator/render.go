@@ -3,6 +3,7 @@ package simulator
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,7 +23,9 @@ func offset(d time.Duration) string {
 	return fmt.Sprintf("%02d:%02d.%03d", m, s, frac)
 }
 
-// eventNames are the words a timeline uses for event types.
+// eventNames are the words a timeline uses for event types. The label in
+// front of an event says whose stream it is on (a call, a client, a
+// transfer, a group, a message), so two kinds may share a word.
 var eventNames = map[events.Type]string{
 	events.TypeClientRegistered: "registered", events.TypeClientUnregistered: "unregistered",
 	events.TypeDeviceAdded: "device-added", events.TypeDeviceRemoved: "device-removed",
@@ -30,6 +33,31 @@ var eventNames = map[events.Type]string{
 	events.TypeCallDialed:    "dialed", events.TypeCallRinging: "ringing", events.TypeCallAnswered: "answered",
 	events.TypeCallHeld: "held", events.TypeCallResumed: "resumed", events.TypeCallMuted: "muted",
 	events.TypeCallUnmuted: "unmuted", events.TypeCallIgnored: "ignored", events.TypeCallEnded: "ended",
+	events.TypeCallDigits: "dtmf", events.TypeCallRecordingStarted: "recording",
+	events.TypeCallRecordingStopped: "recording-stopped", events.TypeCallParked: "parked",
+	events.TypeCallUnparked: "unparked", events.TypeCallJoined: "joined",
+
+	events.TypeTransferInitiated: "initiated", events.TypeTransferAnswered: "answered",
+	events.TypeTransferNotAnswered: "not-answered", events.TypeTransferCompleted: "completed",
+	events.TypeTransferNotCompleted: "not-completed", events.TypeTransferCanceled: "canceled",
+	events.TypeTransferFailed: "failed",
+
+	events.TypeGroupDefined: "defined", events.TypeGroupRemoved: "removed", events.TypeGroupMemberPicked: "picked",
+
+	events.TypeMessageSent: "sent", events.TypeMessageDelivered: "delivered", events.TypeMessageFailed: "failed",
+}
+
+// callEvent reports whether t is an event of a call's stream: the events
+// an adapter is handed.
+func callEvent(t events.Type) bool {
+	return t >= events.TypeCallDialed && t < events.TypeTransferInitiated
+}
+
+func eventName(t events.Type) string {
+	if n, ok := eventNames[t]; ok {
+		return n
+	}
+	return t.String()
 }
 
 // party prints one side of a call: a client (with its device) or a number.
@@ -43,62 +71,133 @@ func party(p events.Party, device string) string {
 	return p.Client
 }
 
-// eventLine prints an event as "<label> <name> key=value …".
-func eventLine(label string, env *events.Envelope) string {
-	w := []string{label, eventNames[env.Type]}
-	add := func(k, v string) {
-		if v != "" {
-			w = append(w, k+"="+v)
-		}
+// word prints a free text as one word: spaces become underscores.
+func word(s string) string { return strings.Join(strings.Fields(s), "_") }
+
+// words prints key=value pairs, leaving out the empty values.
+type line []string
+
+func (w *line) add(k, v string) {
+	if v != "" {
+		*w = append(*w, k+"="+v)
 	}
+}
+
+func (w *line) flag(name string, on bool) {
+	if on {
+		*w = append(*w, name)
+	}
+}
+
+func (w line) String() string { return strings.Join(w, " ") }
+
+// eventLine prints an event as "<label> <name> key=value …".
+func (s *sim) eventLine(label string, env *events.Envelope) string {
+	w := line{label, eventName(env.Type)}
 	switch ev := env.Event.(type) {
 	case events.ClientRegistered:
-		add("ext", strings.Join(ev.Extensions, ","))
-		add("numbers", strings.Join(ev.Numbers, ","))
+		w.add("ext", strings.Join(ev.Extensions, ","))
+		w.add("numbers", strings.Join(ev.Numbers, ","))
 		ids := make([]string, len(ev.Devices))
 		for i, d := range ev.Devices {
 			ids[i] = d.ID
 		}
-		add("devices", strings.Join(ids, ","))
+		w.add("devices", strings.Join(ids, ","))
+		w.add("permissions", strings.Join(ev.Permissions, ","))
 		if !ev.AcceptInbound {
-			add("accept-inbound", "off")
+			w.add("accept-inbound", "off")
 		}
 	case events.DeviceAdded:
-		add("device", ev.Device.ID)
+		w.add("device", ev.Device.ID)
 	case events.DeviceRemoved:
-		add("device", ev.ID)
+		w.add("device", ev.ID)
 	case events.ClientUpdated:
-		add("accept-inbound", onOff(ev.AcceptInbound))
+		w.add("accept-inbound", onOff(ev.AcceptInbound))
 	case events.CallDialed:
-		add("from", party(ev.Caller, ev.CallerDevice))
-		add("to", party(ev.Callee, ""))
-		add("dir", ev.Direction.String())
+		w.add("from", party(ev.Caller, ev.CallerDevice))
+		w.add("to", party(ev.Callee, ""))
+		w.add("dir", ev.Direction.String())
 		if ev.CallerID != "" && ev.CallerID != ev.Caller.Number {
-			add("caller-id", ev.CallerID)
+			w.add("caller-id", ev.CallerID)
 		}
+		w.add("group", ev.Group)
+		w.add("transfer", s.nameOf(s.transfers, ev.Transfer))
+		w.add("caller-leg", s.labelOf(ev.CallerLeg))
+		w.add("callee-leg", s.labelOf(ev.CalleeLeg))
+		w.add("origin", ev.Origin)
 	case events.CallRinging:
-		add("devices", strings.Join(ev.Devices, ","))
+		w.add("devices", strings.Join(ev.Devices, ","))
 		if ev.Deadline != 0 {
-			add("timeout", time.Duration(ev.Deadline-env.Time).String())
+			w.add("timeout", time.Duration(ev.Deadline-env.Time).String())
 		}
 	case events.CallAnswered:
-		add("device", ev.Device)
+		w.add("device", ev.Device)
 	case events.CallHeld:
-		add("by", ev.By.String())
+		w.add("by", ev.By.String())
 	case events.CallResumed:
-		add("by", ev.By.String())
+		w.add("by", ev.By.String())
 	case events.CallMuted:
-		add("side", ev.Side.String())
+		w.add("side", ev.Side.String())
 	case events.CallUnmuted:
-		add("side", ev.Side.String())
+		w.add("side", ev.Side.String())
 	case events.CallEnded:
-		add("reason", ev.Reason.String())
-		add("by", ev.By.String())
-		if ev.Missed {
-			w = append(w, "missed")
+		w.add("reason", ev.Reason.String())
+		w.add("by", ev.By.String())
+		w.flag("missed", ev.Missed)
+	case events.CallDigits:
+		w.add("side", ev.Side.String())
+		w.add("digits", ev.Digits)
+		w.add("duration", time.Duration(ev.Duration).String())
+		w.add("gap", time.Duration(ev.Gap).String())
+	case events.CallRecordingStarted:
+		w.add("by", ev.By.String())
+		w.add("ref", s.relabel(ev.Ref))
+	case events.CallRecordingStopped:
+		w.add("by", ev.By.String())
+	case events.CallParked:
+		w.add("slot", ev.Slot)
+		w.add("by", ev.By.String())
+	case events.CallUnparked:
+		w.add("by", party(ev.Party, ev.Device))
+	case events.CallJoined:
+		w.add("conference", s.nameOf(s.confs, ev.Conference))
+		w.add("peer", s.labelOf(ev.Peer))
+
+	case events.TransferInitiated:
+		w.add("kind", ev.Kind.String())
+		w.add("call", s.labelOf(ev.Call))
+		w.add("kept", ev.Kept.String())
+		w.add("first", party(ev.First, ev.FirstDevice))
+		w.add("to", party(ev.Target, ""))
+		w.add("group", ev.Group)
+		if ev.Deadline != 0 {
+			w.add("within", time.Duration(ev.Deadline-env.Time).String())
 		}
+	case events.TransferNotAnswered:
+		w.add("reason", word(s.relabel(ev.Reason)))
+	case events.TransferNotCompleted:
+		w.add("reason", word(s.relabel(ev.Reason)))
+	case events.TransferFailed:
+		w.add("reason", word(s.relabel(ev.Reason)))
+
+	case events.GroupDefined:
+		w.add("name", word(ev.Name))
+		w.add("ext", strings.Join(ev.Extensions, ","))
+		w.add("numbers", strings.Join(ev.Numbers, ","))
+		w.add("members", strings.Join(ev.Members, ","))
+		w.add("strategy", ev.Strategy.String())
+	case events.GroupMemberPicked:
+		w.add("member", ev.Member)
+		w.add("call", s.labelOf(ev.Call))
+
+	case events.MessageSent:
+		w.add("from", party(ev.From, ""))
+		w.add("to", ev.To)
+		w.add("text", word(ev.Text))
+	case events.MessageFailed:
+		w.add("reason", word(ev.Reason))
 	}
-	return strings.Join(w, " ")
+	return w.String()
 }
 
 func onOff(b bool) string {
@@ -110,35 +209,35 @@ func onOff(b bool) string {
 
 // callState prints a call as an expectation reads it: "<state> from=… to=…
 // caller-id=… caller-name=… ringing=… answered=… held-by=… muted=… ignored
+// group=… transfer=… parked=… recording ref=… conference=… peer=… digits=…
 // reason=… by=… missed" (spaces in a name become underscores).
-func callState(c *engine.Call) string {
-	w := []string{string(c.State)}
-	add := func(k, v string) {
-		if v != "" {
-			w = append(w, k+"="+v)
-		}
-	}
-	add("from", party(c.Caller, c.CallerDevice))
-	add("to", party(c.Callee, ""))
-	add("caller-id", c.CallerID)
-	if c.Caller.Name != "" {
-		add("caller-name", strings.ReplaceAll(c.Caller.Name, " ", "_"))
-	}
-	add("ringing", strings.Join(c.RingingDevices, ","))
-	add("answered", c.AnsweredDevice)
-	add("held-by", sides(c.HeldByCaller, c.HeldByCallee))
-	add("muted", sides(c.MutedCaller, c.MutedCallee))
-	if c.Ignored {
-		w = append(w, "ignored")
+func (s *sim) callState(c *engine.Call) string {
+	w := line{string(c.State)}
+	w.add("from", party(c.Caller, c.CallerDevice))
+	w.add("to", party(c.Callee, ""))
+	w.add("caller-id", c.CallerID)
+	w.add("caller-name", word(c.Caller.Name))
+	w.add("ringing", strings.Join(c.RingingDevices, ","))
+	w.add("answered", c.AnsweredDevice)
+	w.add("held-by", sides(c.HeldByCaller, c.HeldByCallee))
+	w.add("muted", sides(c.MutedCaller, c.MutedCallee))
+	w.flag("ignored", c.Ignored)
+	w.add("group", c.Group)
+	w.add("transfer", s.nameOf(s.transfers, c.Transfer))
+	w.add("parked", c.ParkSlot)
+	w.flag("recording", c.Recording)
+	w.add("ref", s.relabel(c.RecordingRef))
+	w.add("conference", s.nameOf(s.confs, c.Conference))
+	w.add("peer", s.labelOf(c.Peer))
+	if c.Digits > 0 {
+		w.add("digits", strconv.Itoa(c.Digits))
 	}
 	if c.State == engine.Ended {
-		add("reason", c.Reason.String())
-		add("by", c.EndedBy.String())
-		if c.Missed {
-			w = append(w, "missed")
-		}
+		w.add("reason", c.Reason.String())
+		w.add("by", c.EndedBy.String())
+		w.flag("missed", c.Missed)
 	}
-	return strings.Join(w, " ")
+	return w.String()
 }
 
 func sides(caller, callee bool) string {
@@ -153,25 +252,79 @@ func sides(caller, callee bool) string {
 	return ""
 }
 
-// clientState prints a client: "<state> devices=… ext=… numbers=… calls=…".
+// clientState prints a client: "<state> devices=… ext=… numbers=… calls=…
+// permissions=… accept-inbound=off".
 func clientState(c *engine.Client, calls []string) string {
-	w := []string{string(c.State)}
-	add := func(k, v string) {
-		if v != "" {
-			w = append(w, k+"="+v)
-		}
-	}
+	w := line{string(c.State)}
 	ids := make([]string, len(c.Devices))
 	for i, d := range c.Devices {
 		ids[i] = d.ID
 	}
-	add("devices", strings.Join(ids, ","))
-	add("ext", strings.Join(c.Extensions, ","))
-	add("numbers", strings.Join(c.Numbers, ","))
+	w.add("devices", strings.Join(ids, ","))
+	w.add("ext", strings.Join(c.Extensions, ","))
+	w.add("numbers", strings.Join(c.Numbers, ","))
 	slices.Sort(calls)
-	add("calls", strings.Join(calls, ","))
+	w.add("calls", strings.Join(calls, ","))
+	w.add("permissions", strings.Join(c.Permissions, ","))
 	if c.State == fsm.ClientActive && !c.AcceptInbound {
-		add("accept-inbound", "off")
+		w.add("accept-inbound", "off")
 	}
-	return strings.Join(w, " ")
+	return w.String()
+}
+
+// transferState prints a transfer: "<status> kind=… call=… kept=… first=…
+// to=… group=… consult=… new=… within=… reason=…".
+func (s *sim) transferState(t *engine.Transfer) string {
+	w := line{string(t.Status)}
+	w.add("kind", t.Kind.String())
+	w.add("call", s.labelOf(t.Call))
+	w.add("kept", t.Kept.String())
+	w.add("first", party(t.First, ""))
+	w.add("to", party(t.Target, ""))
+	w.add("group", t.Group)
+	if t.Consult != "" {
+		w.add("consult", s.labelOf(t.Consult))
+	}
+	w.add("new", s.labelOf(t.NewCall))
+	if !t.Deadline.IsZero() {
+		w.add("within", t.Deadline.Sub(t.StartedAt).String())
+	}
+	w.add("reason", word(s.relabel(t.Reason)))
+	return w.String()
+}
+
+// groupState prints a group: "defined name=… ext=… numbers=… members=…
+// strategy=… last=…", or "removed".
+func groupState(g *engine.Group) string {
+	w := line{"defined"}
+	w.add("name", word(g.Name))
+	w.add("ext", strings.Join(g.Extensions, ","))
+	w.add("numbers", strings.Join(g.Numbers, ","))
+	w.add("members", strings.Join(g.Members, ","))
+	w.add("strategy", g.Strategy.String())
+	w.add("last", g.Last)
+	return w.String()
+}
+
+// messageState prints a text message: "<sent|delivered|failed> from=… to=…
+// text=… reason=…".
+func messageState(m *engine.Message) string {
+	w := line{string(m.Status)}
+	w.add("from", party(m.From, ""))
+	w.add("to", m.To)
+	w.add("text", word(m.Text))
+	w.add("reason", word(m.Reason))
+	return w.String()
+}
+
+// callparkKey is the expectation key of the parked calls: "slots 1=c1
+// 701=c3" — each slot with the call that waits in it, in slot order.
+const callparkKey = "callpark"
+
+func (s *sim) callparkState(parked []engine.Call) string {
+	w := line{"slots"}
+	for i := range parked {
+		w.add(parked[i].ParkSlot, s.labelOf(parked[i].ID))
+	}
+	return w.String()
 }

@@ -89,16 +89,23 @@ type sim struct {
 	eng   *engine.Engine
 	net   *network
 
-	labels    map[string]string // label → call id
-	names     map[string]string // call id → label
-	nextLabel string            // label for the call the command under way creates
-	clients   map[string]ClientSpec
+	labels         map[string]string // label → call id, for calls journaled
+	names          map[string]string // call id → label
+	reserved       map[string]string // call id → label, for calls named before they are journaled
+	reservedLabels map[string]string // label → call id, of the reserved ones
+	nextLabel      string            // label for the call the command under way creates
+	clients        map[string]ClientSpec
+	transfers      *labels             // transfers: t1, …
+	confs          *labels             // conferences made by merge: conf1, …
+	msgs           *labels             // text messages: m1, …
+	groupIDs       map[string]struct{} // groups of the scenario and of the journal
+	transferBy     map[string]string   // transfer label → the client who started it
 
 	seq      uint64          // last journal seq read
 	pending  []string        // event lines since the last Events check
 	timeline []string        // every event line, with its time
-	ended    map[string]bool // calls whose CallEnded was journaled
-	settled  map[string]bool // ended calls whose invariants were checked once
+	ended    map[string]bool // calls, transfers and messages whose stream has ended
+	settled  map[string]bool // ended calls, transfers and messages whose invariants were checked once
 	answered map[string]int
 
 	step, line int  // the step under way
@@ -139,7 +146,13 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 		res:    &Result{Name: sc.Name, Seed: seed},
 		clock:  clock.NewVirtual(p.start),
 		labels: map[string]string{}, names: map[string]string{}, clients: map[string]ClientSpec{},
+		reserved: map[string]string{}, reservedLabels: map[string]string{},
+		transfers: newLabels("t"), confs: newLabels("conf"), msgs: newLabels("m"),
+		groupIDs: map[string]struct{}{}, transferBy: map[string]string{},
 		ended: map[string]bool{}, settled: map[string]bool{}, answered: map[string]int{},
+	}
+	for _, g := range sc.Groups {
+		s.groupIDs[g.ID] = struct{}{}
 	}
 	far := loopback.New(s.clock)
 	if p.fallback != nil {
@@ -189,6 +202,15 @@ func (s *sim) run() error {
 			s.refused("register "+c.ID, err, before)
 		}
 	}
+	for _, g := range s.sc.Groups {
+		before := s.lastSeq()
+		if _, err := s.eng.DefineGroup(s.ctx, groupSpec(g)); err != nil {
+			s.line = g.Line
+			s.fail("scenario", "group %s: %v", g.ID, err)
+			s.refused("define group "+g.ID, err, before)
+			s.line = 0
+		}
+	}
 	s.collect()
 	for i := range s.p.steps {
 		if err := s.ctx.Err(); err != nil {
@@ -236,11 +258,17 @@ func (s *sim) verify(path string) {
 }
 
 func clientSpec(c ClientSpec) engine.ClientSpec {
-	spec := engine.ClientSpec{ID: c.ID, Name: c.Name, Extensions: c.Extensions, Numbers: c.Numbers, RejectInbound: c.RejectInbound}
+	spec := engine.ClientSpec{ID: c.ID, Name: c.Name, Extensions: c.Extensions, Numbers: c.Numbers, RejectInbound: c.RejectInbound,
+		Permissions: c.Permissions}
 	for _, d := range c.Devices {
 		spec.Devices = append(spec.Devices, engine.Device{ID: d, Kind: "sim"})
 	}
 	return spec
+}
+
+func groupSpec(g GroupSpec) engine.GroupSpec {
+	st, _ := events.ParseStrategy(g.Strategy) // compile checked it; "" is ring-all
+	return engine.GroupSpec{ID: g.ID, Name: g.Name, Extensions: g.Extensions, Numbers: g.Numbers, Members: g.Members, Strategy: st}
 }
 
 func (s *sim) now() time.Duration { return s.clock.Now().Sub(s.p.start) }
@@ -364,7 +392,7 @@ func (s *sim) settle() {
 // stable code, and nothing journaled.
 func (s *sim) refused(what string, err error, before uint64) {
 	code := errcode.CodeOf(err)
-	s.say("! %s: %s: %s", what, code, errMessage(err))
+	s.say("! %s: %s: %s", what, code, s.relabel(errMessage(err)))
 	if code == "" || code == errcode.Internal {
 		s.fail("invariant", "%q failed without a stable error code: %v", what, err)
 	}
@@ -400,22 +428,8 @@ func (s *sim) collect() {
 			s.fail("invariant", "event %d of %s does not decode: %v", r.Seq, r.Stream, err)
 			return nil
 		}
-		label := strings.TrimPrefix(r.Stream, "client/")
-		if id, ok := strings.CutPrefix(r.Stream, "call/"); ok {
-			label = s.labelOf(id)
-			if s.ended[id] {
-				s.fail("invariant", "event %s of %s follows its end", eventNames[env.Type], label)
-			}
-			switch env.Event.(type) {
-			case events.CallEnded:
-				s.ended[id] = true
-			case events.CallAnswered:
-				if s.answered[id]++; s.answered[id] > 1 {
-					s.fail("invariant", "%s answered twice", label)
-				}
-			}
-		}
-		line := eventLine(label, &env)
+		label := s.streamLabel(r.Stream, &env)
+		line := s.eventLine(label, &env)
 		at := time.Unix(0, env.Time).Sub(s.p.start)
 		s.pending = append(s.pending, line)
 		s.timeline = append(s.timeline, offset(at)+"  "+line)
@@ -427,36 +441,44 @@ func (s *sim) collect() {
 	}
 }
 
-// labelOf names a call: its label, or the label the command under way gives
-// the call it creates, or the next free "cN".
-func (s *sim) labelOf(id string) string {
-	if id == "" {
-		return ""
-	}
-	if l, ok := s.names[id]; ok {
-		return l
-	}
-	l := s.nextLabel
-	s.nextLabel = ""
-	if l == "" {
-		l = s.autoLabel()
-	}
-	s.labels[l], s.names[id] = id, l
-	return l
-}
-
-func (s *sim) autoLabel() string {
-	for n := len(s.labels) + 1; ; n++ {
-		if l := fmt.Sprintf("c%d", n); s.labels[l] == "" {
-			return l
+// streamLabel names the stream an event was read from — a call, a client, a
+// transfer, a group, a message — and checks, for the streams that end, that
+// nothing follows their end and that no call is answered twice.
+func (s *sim) streamLabel(stream string, env *events.Envelope) string {
+	kind, id, _ := strings.Cut(stream, "/")
+	var label string
+	switch kind {
+	case "client":
+		return id
+	case "group":
+		s.groupIDs[id] = struct{}{}
+		return id
+	case "call":
+		label = s.labelOf(id)
+		s.bindCall(label, id)
+		switch env.Event.(type) {
+		case events.CallAnswered:
+			if s.answered[id]++; s.answered[id] > 1 {
+				s.fail("invariant", "%s answered twice", label)
+			}
+		case events.CallJoined:
+			s.nameOf(s.confs, env.Event.(events.CallJoined).Conference)
 		}
+	case "transfer":
+		label = s.nameOf(s.transfers, id)
+		if ev, ok := env.Event.(events.TransferInitiated); ok {
+			s.transferSeen(label, ev)
+		}
+	case "message":
+		label = s.nameOf(s.msgs, id)
+	default:
+		return stream
 	}
-}
-
-// callID finds the call a label names.
-func (s *sim) callID(label string) (string, error) {
-	if id, ok := s.labels[label]; ok {
-		return id, nil
+	if s.ended[id] {
+		s.fail("invariant", "event %s of %s follows its end", eventName(env.Type), label)
 	}
-	return "", errcode.Newf(errcode.NotFound, "no call is labelled %q in this scenario", label)
+	if events.Ends(env.Event) {
+		s.ended[id] = true
+	}
+	return label
 }

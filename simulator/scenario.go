@@ -34,6 +34,9 @@ type Scenario struct {
 	AllowErrors bool `yaml:"allow-errors,omitempty"`
 	// Clients are registered, in order, before the first step.
 	Clients Clients `yaml:"clients,omitempty"`
+	// Groups are defined, in order, after the clients and before the
+	// first step (T6).
+	Groups Groups `yaml:"groups,omitempty"`
 	// FarEnd scripts outside numbers: number → behavior ("answer after 2s",
 	// "busy", "no-answer", "ring after 1s, answer after 3s, hang up after
 	// 20s", "manual", …). The key "default" scripts every other number.
@@ -49,6 +52,9 @@ type ClientSpec struct {
 	Numbers       []string `yaml:"numbers,omitempty"`
 	Devices       []string `yaml:"devices,omitempty"`
 	RejectInbound bool     `yaml:"reject-inbound,omitempty"`
+	// Permissions the client holds: "record" lets it start and stop
+	// recordings (C11).
+	Permissions []string `yaml:"permissions,omitempty"`
 }
 
 // Clients keeps the clients in the order the file lists them: they register
@@ -62,7 +68,7 @@ func (cs *Clients) UnmarshalYAML(n *yaml.Node) error {
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		var c ClientSpec
-		if err := knownKeys(n.Content[i+1], "name", "extensions", "numbers", "devices", "reject-inbound"); err != nil {
+		if err := knownKeys(n.Content[i+1], "name", "extensions", "numbers", "devices", "reject-inbound", "permissions"); err != nil {
 			return err
 		}
 		if err := n.Content[i+1].Decode(&c); err != nil {
@@ -84,6 +90,61 @@ func (cs Clients) MarshalYAML() (any, error) {
 		}
 		v.Style = yaml.FlowStyle
 		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: c.ID}, &v)
+	}
+	return n, nil
+}
+
+// GroupSpec is a group of clients that calls and transfers can reach by its
+// id, its extensions or its numbers (T6).
+type GroupSpec struct {
+	ID         string   `yaml:"-"`
+	Name       string   `yaml:"name,omitempty"`
+	Extensions []string `yaml:"extensions,omitempty"`
+	Numbers    []string `yaml:"numbers,omitempty"`
+	Members    []string `yaml:"members"`
+	// Strategy is ring-all (the default: every available member rings) or
+	// round-robin (the next available member after the last one picked).
+	Strategy string `yaml:"strategy,omitempty"`
+
+	Line int `yaml:"-"` // where the group starts in its file
+}
+
+// Groups keeps the groups in the order the file lists them.
+type Groups []GroupSpec
+
+// UnmarshalYAML reads a mapping of group id to GroupSpec, in order.
+func (gs *Groups) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: groups must be a mapping of group id to its extensions, numbers and members", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		var g GroupSpec
+		v := n.Content[i+1]
+		if v.Kind != yaml.MappingNode {
+			return fmt.Errorf("line %d: group %s must be a mapping {name, extensions, numbers, members, strategy}", v.Line, n.Content[i].Value)
+		}
+		if err := knownKeys(v, "name", "extensions", "numbers", "members", "strategy"); err != nil {
+			return err
+		}
+		if err := v.Decode(&g); err != nil {
+			return err
+		}
+		g.ID, g.Line = n.Content[i].Value, n.Content[i].Line
+		*gs = append(*gs, g)
+	}
+	return nil
+}
+
+// MarshalYAML writes the groups as an ordered mapping.
+func (gs Groups) MarshalYAML() (any, error) {
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	for _, g := range gs {
+		var v yaml.Node
+		if err := v.Encode(g); err != nil {
+			return nil, err
+		}
+		v.Style = yaml.FlowStyle
+		n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: g.ID}, &v)
 	}
 	return n, nil
 }

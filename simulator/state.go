@@ -2,24 +2,61 @@ package simulator
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/errcode"
+	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/journal"
 )
 
-// stateOf prints the state of a call (by label) or a client (by id).
+// stateOf prints the state of a call (by label), a transfer (by label), a
+// text message (by label), a group (by id), the callpark, or a client (by
+// id).
 func (s *sim) stateOf(key string) (string, bool) {
 	if id, ok := s.labels[key]; ok {
 		c, err := s.eng.Call(s.ctx, id)
 		if err != nil {
 			return "error " + string(errcode.CodeOf(err)), false
 		}
-		return callState(&c), true
+		return s.callState(&c), true
+	}
+	if id, ok := s.transfers.byName[key]; ok {
+		t, err := s.eng.GetTransfer(s.ctx, id)
+		if err != nil {
+			return "error " + string(errcode.CodeOf(err)), false
+		}
+		return s.transferState(&t), true
+	}
+	if id, ok := s.msgs.byName[key]; ok {
+		m, err := s.eng.GetMessage(s.ctx, id)
+		if err != nil {
+			return "error " + string(errcode.CodeOf(err)), false
+		}
+		return messageState(&m), true
+	}
+	if key == callparkKey {
+		parked, err := s.eng.ParkedCalls(s.ctx)
+		if err != nil {
+			return "error " + string(errcode.CodeOf(err)), false
+		}
+		return s.callparkState(parked), true
+	}
+	if _, ok := s.groupIDs[key]; ok {
+		g, err := s.eng.Group(s.ctx, key)
+		if errcode.CodeOf(err) == errcode.NotFound {
+			if f, ferr := loadGroup(s.eng.Journal(), key); ferr == nil && f.Version > 0 {
+				return "removed", true
+			}
+		}
+		if err != nil {
+			return "error " + string(errcode.CodeOf(err)), false
+		}
+		return groupState(&g), true
 	}
 	c, err := s.eng.Client(s.ctx, key)
 	if errcode.CodeOf(err) == errcode.NotFound {
@@ -60,6 +97,34 @@ func (s *sim) world() []string {
 		}
 		out = append(out, fmt.Sprintf("call %s: %+v", l, c))
 	}
+	for _, l := range s.transfers.sorted() {
+		t, err := s.eng.GetTransfer(s.ctx, s.transfers.byName[l])
+		if err != nil {
+			out = append(out, fmt.Sprintf("transfer %s: error %s", l, errcode.CodeOf(err)))
+			continue
+		}
+		out = append(out, fmt.Sprintf("transfer %s: %+v", l, t))
+	}
+	for _, l := range s.msgs.sorted() {
+		m, err := s.eng.GetMessage(s.ctx, s.msgs.byName[l])
+		if err != nil {
+			out = append(out, fmt.Sprintf("message %s: error %s", l, errcode.CodeOf(err)))
+			continue
+		}
+		out = append(out, fmt.Sprintf("message %s: %+v", l, m))
+	}
+	if groups, err := s.eng.Groups(s.ctx); err != nil {
+		out = append(out, "groups: error "+string(errcode.CodeOf(err)))
+	} else {
+		for _, g := range groups {
+			out = append(out, fmt.Sprintf("group %s: %+v", g.ID, g))
+		}
+	}
+	if parked, err := s.eng.ParkedCalls(s.ctx); err != nil {
+		out = append(out, "callpark: error "+string(errcode.CodeOf(err)))
+	} else {
+		out = append(out, "callpark: "+s.callparkState(parked))
+	}
 	clients, err := s.eng.Clients(s.ctx)
 	if err != nil {
 		return append(out, "clients: error "+string(errcode.CodeOf(err)))
@@ -98,8 +163,9 @@ func (s *sim) crash() error {
 }
 
 // checkInvariants checks, after a step, what must always hold: the state
-// the engine serves equals the fold of its journal, and a connected call
-// has one answering device and no device still ringing.
+// the engine serves for every call, client, transfer, group and message
+// equals the fold of its journal stream, and a connected call has one
+// answering device and no device still ringing.
 func (s *sim) checkInvariants() {
 	for _, l := range s.sortedLabels() {
 		id := s.labels[l]
@@ -118,17 +184,24 @@ func (s *sim) checkInvariants() {
 		}
 		if c.State != f.Status || c.Version != f.Version || c.AnsweredDevice != f.AnsweredDevice ||
 			!slices.Equal(c.RingingDevices, f.Ringing) || c.HeldByCaller != f.HeldByCaller || c.HeldByCallee != f.HeldByCallee ||
-			c.MutedCaller != f.MutedCaller || c.MutedCallee != f.MutedCallee {
+			c.MutedCaller != f.MutedCaller || c.MutedCallee != f.MutedCallee ||
+			c.Caller != f.Caller || c.Callee != f.Callee || c.CallerDevice != f.CallerDevice ||
+			c.ParkSlot != f.ParkSlot || c.ParkedSide != f.ParkedSide || c.Conference != f.Conference || c.Peer != f.Peer ||
+			c.Recording != f.Recording || c.RecordingRef != f.RecordingRef || c.Digits != f.Digits ||
+			c.Transfer != f.Transfer || c.Group != f.Group || c.CallerLeg != f.CallerLeg || c.CalleeLeg != f.CalleeLeg {
 			s.fail("invariant", "call %s: the engine serves %q (version %d) but the journal folds to %s version %d",
-				l, callState(&c), c.Version, f.Status, f.Version)
+				l, s.callState(&c), c.Version, f.Status, f.Version)
 		}
 		s.settled[id] = c.State == engine.Ended && f.Status == engine.Ended
-		if (c.State == engine.Connected || c.State == engine.Held) && c.Callee.Client != "" {
+		if (c.State == engine.Connected || c.State == engine.Held) && (c.Callee.Client != "" || c.Group != "") {
 			if c.AnsweredDevice == "" || len(c.RingingDevices) > 0 {
 				s.fail("invariant", "call %s is %s with answered device %q and ringing %v", l, c.State, c.AnsweredDevice, c.RingingDevices)
 			}
 		}
 	}
+	s.checkTransfers()
+	s.checkMessages()
+	s.checkGroups()
 	clients, err := s.eng.Clients(s.ctx)
 	if err != nil {
 		s.fail("invariant", "clients cannot be listed: %v", err)
@@ -140,14 +213,139 @@ func (s *sim) checkInvariants() {
 			s.fail("invariant", "client %s does not fold from the journal: %v", c.ID, err)
 			continue
 		}
-		if c.State != f.Status && !(f.Status == "" && c.State == fsm.ClientGone) || c.Version != f.Version {
+		if c.State != f.Status && !(f.Status == "" && c.State == fsm.ClientGone) || c.Version != f.Version ||
+			!slices.Equal(c.Permissions, f.Permissions) {
 			s.fail("invariant", "client %s: the engine serves %s version %d but the journal folds to %s version %d",
 				c.ID, c.State, c.Version, f.Status, f.Version)
 		}
 	}
 }
 
-// sortedLabels lists the scenario's call labels in order.
-func (s *sim) sortedLabels() []string {
-	return slices.Sorted(maps.Keys(s.labels))
+// checkTransfers compares every transfer the engine serves with the fold of
+// its stream.
+func (s *sim) checkTransfers() {
+	for _, l := range s.transfers.sorted() {
+		id := s.transfers.byName[l]
+		if s.settled[id] {
+			continue
+		}
+		t, err := s.eng.GetTransfer(s.ctx, id)
+		if err != nil {
+			s.fail("invariant", "transfer %s cannot be read: %v", l, err)
+			continue
+		}
+		f, err := actors.LoadTransfer(s.eng.Journal(), id)
+		if err != nil {
+			s.fail("invariant", "transfer %s does not fold from the journal: %v", l, err)
+			continue
+		}
+		if t.Status != f.Status || t.Version != f.Version || t.Reason != f.Reason || t.Kind != f.Kind ||
+			t.Call != f.Call || t.Kept != f.Kept || t.Consult != f.Consult || t.NewCall != f.NewCall ||
+			t.Target != f.Target || t.Group != f.Group || !t.Deadline.Equal(timeOf(f.Deadline)) {
+			s.fail("invariant", "transfer %s: the engine serves %q (version %d) but the journal folds to %s version %d",
+				l, s.transferState(&t), t.Version, f.Status, f.Version)
+		}
+		s.settled[id] = t.Status.Done() && f.Status.Done()
+	}
+}
+
+// timeOf reads an engine-clock time (Unix ns) as the engine's views do: 0
+// is the zero time.
+func timeOf(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+// checkMessages compares every text message the engine serves with the
+// fold of its stream.
+func (s *sim) checkMessages() {
+	for _, l := range s.msgs.sorted() {
+		id := s.msgs.byName[l]
+		if s.settled[id] {
+			continue
+		}
+		m, err := s.eng.GetMessage(s.ctx, id)
+		if err != nil {
+			s.fail("invariant", "message %s cannot be read: %v", l, err)
+			continue
+		}
+		f, err := loadMessage(s.eng.Journal(), id)
+		if err != nil {
+			s.fail("invariant", "message %s does not fold from the journal: %v", l, err)
+			continue
+		}
+		if m.Status != f.Status || m.Reason != f.Reason || m.From != f.From || m.To != f.To || m.Text != f.Text {
+			s.fail("invariant", "message %s: the engine serves %q but the journal folds to %s", l, messageState(&m), f.Status)
+		}
+		s.settled[id] = m.Status != fsm.MessagePending && f.Status != fsm.MessagePending
+	}
+}
+
+// checkGroups compares the groups the engine serves with the folds of the
+// group streams: the same groups, each with the same definition and the
+// same last round-robin pick.
+func (s *sim) checkGroups() {
+	groups, err := s.eng.Groups(s.ctx)
+	if err != nil {
+		s.fail("invariant", "groups cannot be listed: %v", err)
+		return
+	}
+	served := map[string]engine.Group{}
+	for _, g := range groups {
+		served[g.ID] = g
+		s.groupIDs[g.ID] = struct{}{}
+	}
+	for _, id := range sortedKeys(s.groupIDs) {
+		f, err := loadGroup(s.eng.Journal(), id)
+		if err != nil {
+			s.fail("invariant", "group %s does not fold from the journal: %v", id, err)
+			continue
+		}
+		g, ok := served[id]
+		switch {
+		case !ok && f.Defined():
+			s.fail("invariant", "group %s: the engine does not serve it but the journal folds to it (version %d)", id, f.Version)
+		case ok && (!f.Defined() || g.Version != f.Version || g.Last != f.Last || g.Strategy != f.Strategy ||
+			!slices.Equal(g.Members, f.Members) || !slices.Equal(g.Extensions, f.Extensions) || !slices.Equal(g.Numbers, f.Numbers)):
+			s.fail("invariant", "group %s: the engine serves %q (version %d) but the journal folds to version %d (last %q)",
+				id, groupState(&g), g.Version, f.Version, f.Last)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// loadGroup folds a group's stream from the journal.
+func loadGroup(j *journal.Journal, id string) (fsm.Group, error) {
+	g := fsm.Group{ID: id}
+	err := j.ReadStream(engine.GroupStreamPrefix+id, 1, func(r journal.Record) error {
+		env := events.Envelope{Seq: r.Seq, Stream: r.Stream, Version: r.Version}
+		if err := events.DecodeBody(r.Data, &env); err != nil {
+			return err
+		}
+		return fsm.ApplyGroup(&g, env.Event, env.Time)
+	})
+	return g, err
+}
+
+// loadMessage folds a text message's stream from the journal.
+func loadMessage(j *journal.Journal, id string) (fsm.Message, error) {
+	m := fsm.Message{ID: id}
+	err := j.ReadStream(engine.MessageStreamPrefix+id, 1, func(r journal.Record) error {
+		env := events.Envelope{Seq: r.Seq, Stream: r.Stream, Version: r.Version}
+		if err := events.DecodeBody(r.Data, &env); err != nil {
+			return err
+		}
+		return fsm.ApplyMessage(&m, env.Event, env.Time)
+	})
+	return m, err
 }
