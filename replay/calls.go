@@ -123,6 +123,27 @@ type CallSummary struct {
 	// event for Calls, the instant for At).
 	Duration time.Duration `json:"duration_ns"`
 	Events   int           `json:"events"` // events in its stream (so far)
+
+	// Schema 2. Group is the group the callee was reached through;
+	// Transfer the transfer that placed the call; CallerLeg and CalleeLeg
+	// the far-end legs an external party continues from an earlier call;
+	// Origin "click-to-call" for the first call of a click-to-call.
+	Group     string `json:"group,omitempty"`
+	Transfer  string `json:"transfer,omitempty"`
+	CallerLeg string `json:"caller_leg,omitempty"`
+	CalleeLeg string `json:"callee_leg,omitempty"`
+	Origin    string `json:"origin,omitempty"`
+	// Recording says whether the call is recorded, RecordingRef the
+	// current or last recording; ParkSlot the slot it waits in, ParkedSide
+	// the side that waits; Conference and Peer the conference it was merged
+	// into and its other call; Digits the DTMF tones sent so far.
+	Recording    bool        `json:"recording,omitempty"`
+	RecordingRef string      `json:"recording_ref,omitempty"`
+	ParkSlot     string      `json:"park_slot,omitempty"`
+	ParkedSide   events.Side `json:"parked_side,omitempty"`
+	Conference   string      `json:"conference,omitempty"`
+	Peer         string      `json:"peer,omitempty"`
+	Digits       int         `json:"digits,omitempty"`
 }
 
 // summarize describes the folded state c; asOf ends the duration of a live
@@ -141,48 +162,71 @@ func summarize(c *fsm.Call, asOf int64) CallSummary {
 		ConnectAt: instant(c.ConnectAt), ReleaseAt: instant(c.ReleaseAt),
 		Duration: max(c.Duration(asOf), 0),
 		Events:   int(c.Version),
+		Group:    c.Group, Transfer: c.Transfer, CallerLeg: c.CallerLeg, CalleeLeg: c.CalleeLeg, Origin: c.Origin,
+		Recording: c.Recording, RecordingRef: c.RecordingRef, ParkSlot: c.ParkSlot, ParkedSide: c.ParkedSide,
+		Conference: c.Conference, Peer: c.Peer, Digits: c.Digits,
 	}
 }
 
-func sortCalls(calls []CallSummary) {
-	slices.SortFunc(calls, func(a, b CallSummary) int {
-		if c := a.SetupAt.Compare(b.SetupAt); c != 0 {
+// sortCalls orders calls by setup time, then id. It sorts the pointers, not
+// the summaries, which are large.
+func sortCalls(calls []*fsm.Call) {
+	slices.SortFunc(calls, func(a, b *fsm.Call) int {
+		if c := cmp.Compare(a.SetupAt, b.SetupAt); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
 }
 
+// foldKinds says which kinds of streams a folder folds.
+type foldKinds uint8
+
+const (
+	foldCalls foldKinds = 1 << iota
+	foldClients
+	foldTransfers
+)
+
 // folder folds the streams of one pass over the journal. Events later than
 // until (engine-clock Unix ns) are left out, and with them the rest of their
 // stream; until 0 means no bound.
 type folder struct {
-	until   int64
-	calls   map[string]*fsm.Call
-	order   []*fsm.Call // calls in the order of their first event
-	clients map[string]*fsm.Client
-	corder  []*fsm.Client
-	stopped map[string]bool // streams cut at until
-	last    int64           // time of the latest event folded
-	events  int
-	// withClients folds client streams too (Calls does not need them).
-	withClients bool
-	env         events.Envelope
+	until     int64
+	kinds     foldKinds
+	calls     map[string]*fsm.Call
+	order     []*fsm.Call // calls in the order of their first event
+	clients   map[string]*fsm.Client
+	corder    []*fsm.Client
+	transfers map[string]*fsm.Transfer
+	torder    []*fsm.Transfer
+	stopped   map[string]bool // streams cut at until
+	last      int64           // time of the latest event folded
+	events    int
+	env       events.Envelope
+	// callsByID is filled by foldAll when it folds transfers: every call,
+	// by id.
+	callsByID map[string]*fsm.Call
 }
 
-func newFolder(until int64, withClients bool, size uint64) *folder {
+func newFolder(until int64, kinds foldKinds, size uint64) *folder {
 	return &folder{
-		until: until, withClients: withClients,
-		calls:   make(map[string]*fsm.Call, size/4),
-		clients: make(map[string]*fsm.Client),
-		stopped: make(map[string]bool),
+		until: until, kinds: kinds,
+		calls:     make(map[string]*fsm.Call, size/4),
+		clients:   make(map[string]*fsm.Client),
+		transfers: make(map[string]*fsm.Transfer),
+		stopped:   make(map[string]bool),
 	}
 }
 
 // fold decodes one record and folds it into its stream's state.
 func (f *folder) fold(r *journal.Record) error {
 	kind, id := kindOf(r.Stream)
-	if kind != callStream && (kind != clientStream || !f.withClients) {
+	switch {
+	case kind == callStream && f.kinds&foldCalls != 0:
+	case kind == clientStream && f.kinds&foldClients != 0:
+	case kind == transferStream && f.kinds&foldTransfers != 0:
+	default:
 		return nil
 	}
 	if f.until != 0 && f.stopped[r.Stream] {
@@ -196,57 +240,78 @@ func (f *folder) fold(r *journal.Record) error {
 		f.stopped[r.Stream] = true
 		return nil
 	}
-	if kind == callStream {
+	var version uint64
+	var err error
+	switch kind {
+	case callStream:
 		c := f.calls[id]
 		if c == nil {
 			c = &fsm.Call{ID: id}
 			f.calls[id] = c
 			f.order = append(f.order, c)
 		}
-		if c.Version+1 != r.Version {
-			return errcode.Newf(errcode.JournalCorrupt, "%s: version %d follows %d (run replay --verify)", r.Stream, r.Version, c.Version)
+		if version = c.Version; version+1 == r.Version {
+			err = fsm.ApplyCall(c, env.Event, env.Time)
 		}
-		if err := fsm.ApplyCall(c, env.Event, env.Time); err != nil {
-			return errcode.Wrap(errcode.JournalCorrupt, err, fmt.Sprintf("cannot fold %s (run replay --verify)", env))
-		}
-	} else {
+	case clientStream:
 		c := f.clients[id]
 		if c == nil {
 			c = &fsm.Client{ID: id}
 			f.clients[id] = c
 			f.corder = append(f.corder, c)
 		}
-		if c.Version+1 != r.Version {
-			return errcode.Newf(errcode.JournalCorrupt, "%s: version %d follows %d (run replay --verify)", r.Stream, r.Version, c.Version)
+		if version = c.Version; version+1 == r.Version {
+			err = fsm.ApplyClient(c, env.Event, env.Time)
 		}
-		if err := fsm.ApplyClient(c, env.Event, env.Time); err != nil {
-			return errcode.Wrap(errcode.JournalCorrupt, err, fmt.Sprintf("cannot fold %s (run replay --verify)", env))
+	default:
+		t := f.transfers[id]
+		if t == nil {
+			t = &fsm.Transfer{ID: id}
+			f.transfers[id] = t
+			f.torder = append(f.torder, t)
 		}
+		if version = t.Version; version+1 == r.Version {
+			err = fsm.ApplyTransfer(t, env.Event, env.Time)
+		}
+	}
+	if version+1 != r.Version {
+		return errcode.Newf(errcode.JournalCorrupt, "%s: version %d follows %d (run replay --verify)", r.Stream, r.Version, version)
+	}
+	if err != nil {
+		return errcode.Wrap(errcode.JournalCorrupt, err, fmt.Sprintf("cannot fold %s (run replay --verify)", env))
 	}
 	f.events++
 	f.last = max(f.last, env.Time)
 	return nil
 }
 
-// foldAll scans the whole journal and folds every stream, on workerCount
-// goroutines that each fold the streams that hash to them. The returned
-// folder's order and corder list every call and client (in no useful order);
-// its maps are not filled.
-func (l *Log) foldAll(until int64, withClients bool) (*folder, error) {
+// foldAll scans the whole journal and folds every stream of the given kinds,
+// on workerCount goroutines that each fold the streams that hash to them.
+// The returned folder's order, corder and torder list every call, client and
+// transfer (in no useful order); its maps are not filled, except callsByID
+// when transfers are folded.
+func (l *Log) foldAll(until int64, kinds foldKinds) (*folder, error) {
 	n := workerCount()
 	fs := make([]*folder, n)
 	for w := range fs {
-		fs[w] = newFolder(until, withClients, l.j.LastSeq()/uint64(n))
+		fs[w] = newFolder(until, kinds, l.j.LastSeq()/uint64(n))
 	}
 	if err := l.scan(n, func(w int, r *journal.Record) error { return fs[w].fold(r) }); err != nil {
 		return nil, err
 	}
-	f := &folder{until: until, withClients: withClients}
+	f := &folder{until: until, kinds: kinds}
 	for _, o := range fs {
 		f.order = append(f.order, o.order...)
 		f.corder = append(f.corder, o.corder...)
+		f.torder = append(f.torder, o.torder...)
 		f.last = max(f.last, o.last)
 		f.events += o.events
+	}
+	if kinds&foldTransfers != 0 {
+		f.callsByID = make(map[string]*fsm.Call, len(f.order))
+		for _, c := range f.order {
+			f.callsByID[c.ID] = c
+		}
 	}
 	return f, nil
 }
@@ -256,10 +321,11 @@ func (l *Log) foldAll(until int64, withClients bool) (*folder, error) {
 // the journal's last event. A record that does not decode or fold is
 // journal_corrupt (Verify tells more).
 func (l *Log) Calls(f Filter) ([]CallSummary, error) {
-	fo, err := l.foldAll(0, false)
+	fo, err := l.foldAll(0, foldCalls)
 	if err != nil {
 		return nil, err
 	}
+	sortCalls(fo.order)
 	out := make([]CallSummary, 0, len(fo.order))
 	for _, c := range fo.order {
 		s := summarize(c, fo.last)
@@ -267,6 +333,5 @@ func (l *Log) Calls(f Filter) ([]CallSummary, error) {
 			out = append(out, s)
 		}
 	}
-	sortCalls(out)
 	return out, nil
 }

@@ -90,6 +90,15 @@ func details(c *CallSummary, answered bool) string {
 	if s := sides(c.MutedCaller, c.MutedCallee); s != "" {
 		parts = append(parts, "muted="+s)
 	}
+	if c.ParkSlot != "" {
+		parts = append(parts, "parked="+c.ParkedSide.String(), "slot="+c.ParkSlot)
+	}
+	if c.Conference != "" {
+		parts = append(parts, "conference="+c.Conference)
+	}
+	if c.Recording {
+		parts = append(parts, "recording")
+	}
 	return strings.Join(parts, " ")
 }
 
@@ -141,6 +150,11 @@ func eventFields(ev events.Event) string {
 		add("callee", party(e.Callee, ""))
 		add("destination", e.Destination)
 		add("direction", e.Direction.String())
+		add("group", e.Group)
+		add("transfer", e.Transfer)
+		add("caller-leg", e.CallerLeg)
+		add("callee-leg", e.CalleeLeg)
+		add("origin", e.Origin)
 	case events.CallRinging:
 		add("devices", strings.Join(e.Devices, ","))
 		if e.Deadline != 0 {
@@ -162,40 +176,195 @@ func eventFields(ev events.Event) string {
 		if e.Missed {
 			f = append(f, "missed")
 		}
+	case events.CallDigits:
+		add("side", e.Side.String())
+		add("digits", e.Digits)
+		if e.Duration != int64(fsm.DefaultToneDuration) || e.Gap != int64(fsm.DefaultToneGap) {
+			add("tone", time.Duration(e.Duration).String())
+			add("gap", time.Duration(e.Gap).String())
+		}
+	case events.CallRecordingStarted:
+		add("by", e.By.String())
+		add("ref", e.Ref)
+	case events.CallRecordingStopped:
+		add("by", e.By.String())
+	case events.CallParked:
+		add("side", e.Side.String())
+		add("slot", e.Slot)
+		add("by", e.By.String())
+	case events.CallUnparked:
+		add("party", party(e.Party, e.Device))
+	case events.CallJoined:
+		add("conference", e.Conference)
+		add("peer", e.Peer)
+	case events.TransferInitiated:
+		add("kind", e.Kind.String())
+		add("call", e.Call)
+		add("kept", e.Kept.String())
+		if e.First != (events.Party{}) {
+			add("first", party(e.First, e.FirstDevice))
+		}
+		add("target", party(e.Target, ""))
+		add("group", e.Group)
+		add("destination", e.Destination)
+		add("consult", e.Consult)
+		add("new-call", e.NewCall)
+		if e.Deadline != 0 {
+			add("deadline", fmtTime(instant(e.Deadline)))
+		}
+	case events.TransferNotAnswered:
+		add("reason", e.Reason)
+	case events.TransferNotCompleted:
+		add("reason", e.Reason)
+	case events.TransferFailed:
+		add("reason", e.Reason)
+	case events.TransferAnswered, events.TransferCompleted, events.TransferCanceled, events.GroupRemoved, events.MessageDelivered:
+	case events.GroupMemberPicked:
+		add("member", e.Member)
+		add("call", e.Call)
+	case events.MessageSent:
+		add("from", party(e.From, ""))
+		add("to", e.To)
+		add("text", fmt.Sprintf("%q", e.Text))
+	case events.MessageFailed:
+		add("reason", e.Reason)
 	default:
 		return strings.TrimPrefix(describe(ev), ev.Type().String()+" ")
 	}
 	return strings.Join(f, " ")
 }
 
-// WriteTimeline writes a call's steps: a heading with the call's parties,
-// then one line per event with its time, stream version, global seq, type and
-// fields, and the call's state after it.
+// WriteTimeline writes a call's steps: a heading with the call's parties and
+// a line for each transfer that names the call, then one line per event with
+// its time, stream version, global seq, type and fields, and the state after
+// it. An event of another stream (a transfer's, a group's) shows its own
+// stream's version, the transfer's or the group's id first among its fields,
+// and the transfer's status (the member picked) after it.
 func WriteTimeline(w io.Writer, steps []Step) error {
 	if len(steps) == 0 {
 		_, err := fmt.Fprintln(w, "no events")
 		return err
 	}
 	last := steps[len(steps)-1].Call()
-	fmt.Fprintf(w, "call %s: %s, %s → %s, %s\n\n", last.ID, last.Direction,
+	fmt.Fprintf(w, "call %s: %s, %s → %s, %s\n", last.ID, last.Direction,
 		party(last.Caller, last.CallerDevice), party(last.Callee, last.AnsweredDevice), stateText(&last))
+	// The transfers, as the timeline leaves them.
+	final := map[string]*fsm.Transfer{}
+	var order []string
+	for i := range steps {
+		if t := steps[i].Transfer; t != nil {
+			if final[t.ID] == nil {
+				order = append(order, t.ID)
+			}
+			final[t.ID] = t
+		}
+	}
+	for _, id := range order {
+		fmt.Fprintln(w, transferLine(final[id], last.ID))
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tVER\tSEQ\tEVENT\tFIELDS\tSTATE AFTER")
 	for i := range steps {
 		s := &steps[i]
-		c := s.Call()
-		state := stateText(&c)
-		if d := details(&c, true); d != "" {
-			state += " " + d
+		fields := eventFields(s.Envelope.Event)
+		var state string
+		switch {
+		case s.Transfer != nil:
+			fields = strings.TrimSpace("transfer=" + s.Transfer.ID + " " + fields)
+			state = "transfer " + string(s.Transfer.Status)
+			if s.Transfer.Reason != "" && s.Transfer.Status.Done() {
+				state += " (" + s.Transfer.Reason + ")"
+			}
+		case s.Group != nil:
+			fields = strings.TrimSpace("group=" + s.Group.ID + " " + fields)
+			state = "group " + s.Group.Strategy.String() + ", picked " + s.Group.Last
+		default:
+			c := s.Call()
+			state = stateText(&c)
+			if d := details(&c, true); d != "" {
+				state += " " + d
+			}
+			if e, ok := s.Envelope.Event.(events.CallEnded); ok && e.Reason == events.Transferred {
+				// Where the party went: the new call of the transfer
+				// that ended this call.
+				for _, id := range order {
+					if t := final[id]; t.Call == c.ID || t.Consult == c.ID {
+						fields += " transfer=" + t.ID + " new-call=" + t.NewCall
+					}
+				}
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", fmtTime(s.Envelope.At()), s.Envelope.Version, s.Envelope.Seq,
-			s.Envelope.Type, eventFields(s.Envelope.Event), state)
+			s.Envelope.Type, fields, state)
 	}
 	return tw.Flush()
 }
 
-// WriteSnapshot writes the clients and the calls of a snapshot as two tables;
-// the calls' state column adds what live calls are doing.
+// transferLine describes transfer t on one line, marking which of its calls
+// is call id: "transfer T (blind, completed): call A (this call) → new call
+// B; its caller goes to carol".
+func transferLine(t *fsm.Transfer, id string) string {
+	this := func(call string) string {
+		if call == id {
+			return call + " (this call)"
+		}
+		return call
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "transfer %s (%s, %s", t.ID, t.Kind, t.Status)
+	if t.Reason != "" && t.Status.Done() {
+		fmt.Fprintf(&b, ": %s", t.Reason)
+	}
+	b.WriteString("): ")
+	switch {
+	case t.Kind == events.ClickToCall:
+		fmt.Fprintf(&b, "first call %s → new call %s; %s is joined to %s", this(t.Consult), this(t.NewCall),
+			party(t.First, t.FirstDevice), party(t.Target, ""))
+	default:
+		fmt.Fprintf(&b, "call %s → new call %s", this(t.Call), this(t.NewCall))
+		if t.Consult != "" {
+			fmt.Fprintf(&b, ", after consultation %s", this(t.Consult))
+		}
+		fmt.Fprintf(&b, "; its %s goes to %s", t.Kept, party(t.Target, ""))
+	}
+	if t.Group != "" {
+		fmt.Fprintf(&b, " (group %s)", t.Group)
+	}
+	return b.String()
+}
+
+// WriteTransfers writes transfers as an aligned table: id, start time, kind,
+// the call transferred, who transferred whom to where, the consultation and
+// new calls, and the status.
+func WriteTransfers(w io.Writer, ts []TransferSummary) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTARTED\tKIND\tCALL\tBY\tKEPT\tTARGET\tCONSULT\tNEW CALL\tSTATUS")
+	for i := range ts {
+		t := &ts[i]
+		by, kept := party(t.Transferor, ""), party(t.KeptParty, "")
+		if t.Call == "" {
+			by, kept = "-", party(t.First, "")
+		} else if t.Kept.Valid() {
+			kept += " (" + t.Kept.String() + ")"
+		}
+		status := string(t.Status)
+		if t.Reason != "" && !t.Live {
+			status += " (" + t.Reason + ")"
+		}
+		target := party(t.Target, "")
+		if t.Group != "" {
+			target += " (group " + t.Group + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, fmtTime(t.StartedAt), t.Kind, dash(t.Call),
+			by, kept, target, dash(t.Consult), dash(t.NewCall), status)
+	}
+	return tw.Flush()
+}
+
+// WriteSnapshot writes the clients and the calls of a snapshot as two tables,
+// and its transfers as a third when it has any; the calls' state column adds
+// what live calls are doing.
 func WriteSnapshot(w io.Writer, s Snapshot) error {
 	fmt.Fprintf(w, "state at %s: %d clients, %d calls (%d live)\n\n", fmtTime(s.At), len(s.Clients), len(s.Calls), s.LiveCalls())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -231,7 +400,11 @@ func WriteSnapshot(w io.Writer, s Snapshot) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, fmtTime(c.SetupAt),
 			party(c.Caller, c.CallerDevice), party(c.Callee, c.AnsweredDevice), state, dur)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil || len(s.Transfers) == 0 {
+		return err
+	}
+	fmt.Fprintln(w)
+	return WriteTransfers(w, s.Transfers)
 }
 
 func dash(s string) string {

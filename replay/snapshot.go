@@ -43,6 +43,9 @@ type Snapshot struct {
 	// Calls set up by then, in their state at that instant (Live says which
 	// had not ended), ordered by setup time then id.
 	Calls []CallSummary `json:"calls"`
+	// Transfers started by then, in their state at that instant, ordered
+	// by start time then id; left out when there are none.
+	Transfers []TransferSummary `json:"transfers,omitempty"`
 }
 
 // LiveCalls counts the calls of the snapshot that had not ended.
@@ -56,7 +59,7 @@ func (s *Snapshot) LiveCalls() int {
 	return n
 }
 
-// At returns the state of every client and call as of instant t: only events
+// At returns the state of every client, call and transfer as of instant t: only events
 // whose engine-clock time is at or before t are folded. A live call's
 // Duration runs to t.
 func (l *Log) At(t time.Time) (Snapshot, error) {
@@ -67,7 +70,7 @@ func (l *Log) At(t time.Time) (Snapshot, error) {
 	if ns == 0 {
 		ns = 1 // 0 means "no bound" to the folder; no event is journaled at the epoch
 	}
-	f, err := l.foldAll(ns, true)
+	f, err := l.foldAll(ns, foldCalls|foldClients|foldTransfers)
 	if err != nil {
 		return Snapshot{}, err
 	}
@@ -76,9 +79,13 @@ func (l *Log) At(t time.Time) (Snapshot, error) {
 		s.Clients = append(s.Clients, summarizeClient(c))
 	}
 	slices.SortFunc(s.Clients, func(a, b ClientSummary) int { return cmp.Compare(a.ID, b.ID) })
+	sortCalls(f.order)
 	for _, c := range f.order {
 		s.Calls = append(s.Calls, summarize(c, ns))
 	}
-	sortCalls(s.Calls)
+	for _, t := range f.torder {
+		s.Transfers = append(s.Transfers, summarizeTransfer(t, f.callsByID[t.Call]))
+	}
+	sortTransfers(s.Transfers)
 	return s, nil
 }

@@ -3,7 +3,10 @@ package replay_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -331,4 +334,225 @@ func TestVerifyDoctoredTransfer(t *testing.T) {
 	if want := stream + " version 3 (seq "; !bytes.Contains(b.Bytes(), []byte(want)) {
 		t.Errorf("report lacks %q:\n%s", want, b.String())
 	}
+}
+
+// A call's timeline holds the events of the transfers that name it, in seq
+// order among its own, so that one timeline shows the call transferred into
+// another; the heading says which calls the transfer joined.
+func TestTimelineShowsTransfers(t *testing.T) {
+	d := controlJournal(t)
+	l := openPath(t, d.path)
+
+	steps, err := l.Timeline(d.blindCall)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for i, s := range steps {
+		types = append(types, s.Envelope.Type.String())
+		if i > 0 && s.Envelope.Seq <= steps[i-1].Envelope.Seq {
+			t.Errorf("step %d (seq %d) after seq %d", i, s.Envelope.Seq, steps[i-1].Envelope.Seq)
+		}
+		if (s.Transfer != nil) != (s.Envelope.Stream == "transfer/"+d.blind) || s.Own() != (s.Envelope.Stream == "call/"+d.blindCall) {
+			t.Errorf("step %d of %s: transfer %v", i, s.Envelope.Stream, s.Transfer)
+		}
+	}
+	want := "CallDialed CallRinging CallAnswered TransferInitiated CallEnded TransferCompleted"
+	if got := strings.Join(types, " "); got != want {
+		t.Fatalf("timeline %s\nwant     %s", got, want)
+	}
+	if s := steps[3]; s.Transfer.Status != fsm.Placing || s.State.Status != fsm.Connected {
+		t.Errorf("at the TransferInitiated: transfer %s, call %s", s.Transfer.Status, s.State.Status)
+	}
+	if s := steps[5]; s.Transfer.Status != fsm.Completed || s.State.Reason != events.Transferred || s.Call().State != fsm.Ended {
+		t.Errorf("at the TransferCompleted: transfer %s, call %s %s", s.Transfer.Status, s.State.Status, s.State.Reason)
+	}
+	var b bytes.Buffer
+	if err := replay.WriteTimeline(&b, steps); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"transfer " + d.blind + " (blind, completed): call " + d.blindCall + " (this call) → new call " + d.blindNew + "; its caller goes to carol\n",
+		"reason=transferred by=callee transfer=" + d.blind + " new-call=" + d.blindNew,
+		"TransferInitiated  transfer=" + d.blind + " kind=blind call=" + d.blindCall + " kept=caller target=carol",
+		"transfer completed\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("timeline lacks %q:\n%s", want, out)
+		}
+	}
+
+	// The new call of the attended transfer: the transfer began, and its
+	// consultation was answered, before the call existed.
+	steps, err = l.Timeline(d.attNew)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types = types[:0]
+	for _, s := range steps {
+		types = append(types, s.Envelope.Type.String())
+	}
+	want = "TransferInitiated TransferAnswered CallDialed CallAnswered TransferCompleted CallEnded"
+	if got := strings.Join(types, " "); got != want {
+		t.Fatalf("timeline %s\nwant     %s", got, want)
+	}
+	if s := steps[0]; s.State.Status != fsm.NoCall || s.State.ID != d.attNew {
+		t.Errorf("before the call: state %+v", s.State)
+	}
+	js, err := json.Marshal(steps[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]map[string]any
+	if err := json.Unmarshal(js, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["transfer"]["id"] != d.attended || doc["transfer"]["kind"] != "attended" || doc["transfer"]["new_call"] != d.attNew || doc["state"] != nil {
+		t.Errorf("a transfer step as JSON: %s", js)
+	}
+	b.Reset()
+	replay.WriteTimeline(&b, steps)
+	if want := "call " + d.attCall + " → new call " + d.attNew + " (this call), after consultation " + d.attConsult; !strings.Contains(b.String(), want) {
+		t.Errorf("timeline lacks %q:\n%s", want, b.String())
+	}
+
+	// A round-robin call: the pick that sent it to carol comes first.
+	steps, err = l.Timeline(d.rr1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := steps[0]; s.Group == nil || s.Group.Last != "carol" || s.Envelope.Type != events.TypeGroupMemberPicked || steps[1].Envelope.Type != events.TypeCallDialed {
+		t.Errorf("first steps %v, %v", steps[0].Envelope, steps[1].Envelope)
+	}
+	b.Reset()
+	replay.WriteTimeline(&b, steps)
+	for _, want := range []string{"group=support member=carol call=" + d.rr1, "group round-robin, picked carol",
+		"CallDigits            side=caller digits=123#", "by=caller ref=rec/" + d.rr1 + "/5", "answered=carol-desk recording\n"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("timeline lacks %q:\n%s", want, b.String())
+		}
+	}
+
+	// Park, unpark and conference read as such.
+	for id, wants := range map[string][]string{
+		d.parked: {"CallParked    side=caller slot=1 by=callee", "held held=callee parked=caller slot=1", "CallUnparked  party=erin/erin-desk"},
+		d.confA:  {"CallJoined    conference=", "peer=" + d.confB, "connected answered=bob-desk conference="},
+	} {
+		steps, err := l.Timeline(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Reset()
+		replay.WriteTimeline(&b, steps)
+		for _, want := range wants {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("timeline of %s lacks %q:\n%s", id, want, b.String())
+			}
+		}
+	}
+}
+
+func TestTransfers(t *testing.T) {
+	d := controlJournal(t)
+	l := openPath(t, d.path)
+	ts, err := l.Transfers(replay.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 3 {
+		t.Fatalf("%d transfers", len(ts))
+	}
+	type view struct {
+		id, kind, status, call, consult, newCall, by, kept, target string
+		live                                                       bool
+	}
+	got := make([]view, len(ts))
+	for i, tr := range ts {
+		got[i] = view{tr.ID, tr.Kind.String(), string(tr.Status), tr.Call, tr.Consult, tr.NewCall,
+			tr.Transferor.Client, tr.KeptParty.Client, tr.Target.Client, tr.Live}
+	}
+	want := []view{
+		{d.blind, "blind", "completed", d.blindCall, "", d.blindNew, "bob", "alice", "carol", false},
+		{d.attended, "attended", "completed", d.attCall, d.attConsult, d.attNew, "bob", "alice", "dave", false},
+		{d.liveTransfer, "supervised", "consulting", d.liveCall, ts[2].Consult, ts[2].NewCall, "bob", "alice", "erin", true},
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("transfer %d: %+v\nwant        %+v", i, got[i], want[i])
+		}
+	}
+	if ts[2].Deadline.IsZero() || !ts[0].EndedAt.Equal(dayStart.Add(5*time.Minute+32*time.Second)) {
+		t.Errorf("deadline %v, ended %v", ts[2].Deadline, ts[0].EndedAt)
+	}
+	for _, tc := range []struct {
+		name string
+		f    replay.Filter
+		want []string
+	}{
+		{"the target", replay.Filter{Client: "dave"}, []string{d.attended}},
+		{"the transferring party", replay.Filter{Client: "bob"}, []string{d.blind, d.attended, d.liveTransfer}},
+		{"since 09:10", replay.Filter{Since: dayStart.Add(10 * time.Minute)}, []string{d.attended, d.liveTransfer}},
+		{"until 09:10", replay.Filter{Until: dayStart.Add(10 * time.Minute)}, []string{d.blind}},
+		{"the destination as given", replay.Filter{Number: "105"}, []string{d.liveTransfer}},
+		{"nobody", replay.Filter{Client: "zed"}, nil},
+	} {
+		ts, err := l.Transfers(tc.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, tr := range ts {
+			ids = append(ids, tr.ID)
+		}
+		if !slices.Equal(ids, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, ids, tc.want)
+		}
+	}
+
+	// At an instant: the transfers started by then, in their state then.
+	s, err := l.At(dayStart.Add(10*time.Minute + 30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Transfers) != 2 || s.Transfers[1].Status != fsm.Answered || !s.Transfers[1].Live || s.Transfers[0].Live {
+		t.Errorf("transfers at 09:10:30: %+v", s.Transfers)
+	}
+	var b bytes.Buffer
+	replay.WriteSnapshot(&b, s)
+	if !strings.Contains(b.String(), d.attended+"  2026-01-05T09:10:22.000Z  attended") {
+		t.Errorf("snapshot lacks its transfers:\n%s", b.String())
+	}
+}
+
+// The text of schema 2's events, on hand-made streams (healthy2): the
+// timelines of a ring-all group call recorded, parked, unparked, merged and
+// transferred to a number outside, and of the transit call it went on in;
+// the transfer list.
+func TestSchema2Golden(t *testing.T) {
+	w := newWriter(t)
+	healthy(w)
+	healthy2(w)
+	l := w.open()
+	var b bytes.Buffer
+	for _, id := range []string{"ring-all", "transit", "joined"} {
+		steps, err := l.Timeline(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := replay.WriteTimeline(&b, steps); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString("\n")
+	}
+	golden(t, "schema2-timeline.golden", b.Bytes())
+	ts, err := l.Transfers(replay.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	if err := replay.WriteTransfers(&b, ts); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "schema2-transfers.golden", b.Bytes())
 }
