@@ -20,30 +20,42 @@ import (
 // opens in any browser without a network.
 //
 // The page has one vertical lifeline per party — the caller (client and
-// device, or the external number), the engine in the middle, and each callee
+// device, or the external number), the engine in the middle, each callee
 // device that rang (or the callee client when none did, or the external
-// callee number) — and one horizontal arrow per message an event implies, in
-// event order, top to bottom: CallDialed caller→engine; CallRinging
-// engine→each ringing device; CallAnswered answering device→engine and
-// engine→caller; CallHeld and CallResumed the side→engine→the other side;
-// CallMuted, CallUnmuted and CallIgnored the side→engine; CallEnded the side
-// that ended it→engine→the other side (from the engine to both for a timeout
-// or a failure). Each arrow is labelled with the event type, its key fields
-// and its time offset from the setup.
+// callee number), and each party that unparked the call — and one
+// horizontal arrow per message an event implies, in event order, top to
+// bottom: CallDialed caller→engine; CallRinging engine→each ringing device;
+// CallAnswered answering device→engine and engine→caller; CallHeld,
+// CallResumed, CallDigits and CallParked the side→engine→the other side;
+// CallMuted, CallUnmuted, CallIgnored, CallRecordingStarted and
+// CallRecordingStopped the side→engine; CallUnparked the party that took the
+// call→engine→the parked side (the side's later messages come from that
+// party's lane); CallJoined engine→both sides; CallEnded the side that ended
+// it→engine→the other side (from the engine to both for a timeout or a
+// failure). Each arrow is labelled with the event type, its key fields and
+// its time offset from the setup.
+//
+// envs may also hold events of the transfers that name the call and of its
+// group (Log.Timeline gives them with the call's own, in seq order): each is
+// drawn as a labelled note across every lane, at its place in time — "the
+// caller of this call goes to carol in call N", "joined in call N" — and the
+// header describes each transfer on one line.
 //
 // The events (in their JSON form, see events.Envelope.MarshalJSON) and the
-// lanes and arrows derived from them are embedded as JSON in a
+// lanes, arrows and notes derived from them are embedded as JSON in a
 // <script type="application/json" id="ladder-data"> element; a small inline
 // script draws the SVG from it. A header gives the call id, the parties, the
 // final state and reason, and the durations; a static table lists every
 // event with its arrows, for reading without the script.
 //
 // envs are the envelopes of one call in order (replay's Log.Envelopes gives
-// them), from its CallDialed on. Bad input — no events, events of several
-// streams, a first event that is not CallDialed, an event that is not a call
-// event, events out of order, events that do not fold into a call — is an
-// *errcode.Error with code invalid_params, and nothing is written. title is
-// the page title; empty means "Call <id>".
+// them), from its CallDialed on, with events of transfer and group streams
+// anywhere among them. Bad input — no events, events of several calls or of
+// another kind of stream, a first call event that is not CallDialed, an
+// event of the wrong kind for its stream, events out of order, events that
+// do not fold into a call (or a transfer) — is an *errcode.Error with code
+// invalid_params, and nothing is written. title is the page title; empty
+// means "Call <id>".
 func WriteLadder(w io.Writer, title string, envs []events.Envelope) error {
 	page, err := buildLadder(title, envs)
 	if err != nil {
@@ -88,6 +100,9 @@ type ladderHeader struct {
 	Ringing   string `json:"ringing,omitempty"`  // time it rang
 	Talk      string `json:"talk,omitempty"`     // connected time
 	Released  string `json:"released,omitempty"` // RFC 3339, UTC
+	// Transfers describes each transfer whose events are drawn, one line
+	// each (as the timeline's heading does).
+	Transfers []string `json:"transfers,omitempty"`
 }
 
 // ladderLane is one lifeline.
@@ -106,6 +121,11 @@ type ladderArrow struct {
 	To     int    `json:"to"`
 	Label  string `json:"label"`
 	Offset string `json:"offset"` // from the setup, e.g. "+1.250s"
+	// Note: an event of a transfer or a group, drawn as a labelled note
+	// across every lane (From is the first lane, To the last), with Detail
+	// on a second line.
+	Note   bool   `json:"note,omitempty"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // ladderRow is one line of the static table.
@@ -127,33 +147,70 @@ func ladderBad(format string, args ...any) error {
 	return errcode.Newf(errcode.InvalidParams, "ladder: "+format, args...)
 }
 
+// ladderCallEvent reports whether t is an event of a call's stream.
+func ladderCallEvent(t events.Type) bool {
+	return t >= events.TypeCallDialed && t <= events.TypeCallEnded || t >= events.TypeCallDigits && t <= events.TypeCallJoined
+}
+
 // buildLadder checks envs and derives the lanes, arrows and header.
 func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
 	if len(envs) == 0 {
 		return ladderPage{}, ladderBad("no events to draw")
 	}
-	stream := envs[0].Stream
-	if envs[0].Event == nil || envs[0].Event.Type() != events.TypeCallDialed {
-		return ladderPage{}, ladderBad("the first event is %s, not CallDialed", ladderTypeOf(envs[0]))
+	// The call's stream is the first one that is not a transfer's or a
+	// group's; events of those are drawn as notes.
+	stream := ""
+	for _, env := range envs {
+		if k, _ := kindOf(env.Stream); k != transferStream && k != groupStream {
+			stream = env.Stream
+			break
+		}
 	}
+	if stream == "" {
+		return ladderPage{}, ladderBad("no call event to draw")
+	}
+	var own []events.Envelope // the call's events
 	for i, env := range envs {
-		if env.Stream != stream {
+		note := false
+		kind, _ := kindOf(env.Stream)
+		switch {
+		case env.Stream == stream:
+		case kind == transferStream || kind == groupStream:
+			note = true
+		default:
 			return ladderPage{}, ladderBad("events of several streams (%q and %q): a ladder shows one call", stream, env.Stream)
 		}
 		if env.Event == nil {
+			if len(own) == 0 && !note {
+				return ladderPage{}, ladderBad("the first event is %s, not CallDialed", ladderTypeOf(env))
+			}
 			return ladderPage{}, ladderBad("event %d has no payload", i+1)
 		}
-		if t := env.Event.Type(); t < events.TypeCallDialed || t > events.TypeCallEnded {
+		t := env.Event.Type()
+		switch {
+		case note && kind == transferStream && (t < events.TypeTransferInitiated || t > events.TypeTransferFailed),
+			note && kind == groupStream && (t < events.TypeGroupDefined || t > events.TypeGroupMemberPicked):
+			return ladderPage{}, ladderBad("event %d of %s is %s", i+1, env.Stream, t)
+		case !note && len(own) == 0 && t != events.TypeCallDialed:
+			return ladderPage{}, ladderBad("the first event is %s, not CallDialed", t)
+		case !note && !ladderCallEvent(t):
 			return ladderPage{}, ladderBad("event %d is %s, not a call event", i+1, t)
 		}
-		if env.Type != 0 && env.Type != env.Event.Type() {
-			return ladderPage{}, ladderBad("event %d says %s but holds %s", i+1, env.Type, env.Event.Type())
+		if env.Type != 0 && env.Type != t {
+			return ladderPage{}, ladderBad("event %d says %s but holds %s", i+1, env.Type, t)
 		}
 		if i > 0 {
 			prev := envs[i-1]
-			if (env.Version != 0 && env.Version <= prev.Version) || (env.Seq != 0 && env.Seq <= prev.Seq) || env.Time < prev.Time {
-				return ladderPage{}, ladderBad("event %d (%s) is out of order", i+1, env.Event.Type())
+			sameStream := prev.Stream == env.Stream
+			if (sameStream && env.Version != 0 && env.Version <= prev.Version) || (env.Seq != 0 && env.Seq <= prev.Seq) || env.Time < prev.Time {
+				return ladderPage{}, ladderBad("event %d (%s) is out of order", i+1, t)
 			}
+		}
+		if !note {
+			if n := len(own); n > 0 && env.Version != 0 && own[n-1].Version != 0 && env.Version <= own[n-1].Version {
+				return ladderPage{}, ladderBad("event %d (%s) is out of order", i+1, t)
+			}
+			own = append(own, env)
 		}
 	}
 	id := strings.TrimPrefix(stream, actors.CallStreamPrefix)
@@ -161,20 +218,53 @@ func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
 		title = "Call " + id
 	}
 
-	// Fold the call, keeping the state before each event.
+	// Fold the call, keeping the state before each of its events, and the
+	// transfers and groups its notes come from.
 	before := make([]fsm.Call, len(envs))
 	c := fsm.Call{ID: id}
+	transfers := map[string]*fsm.Transfer{}
+	var torder []string
+	groups := map[string]*fsm.Group{}
 	for i, env := range envs {
 		before[i] = c.Clone()
-		if err := fsm.ApplyCall(&c, env.Event, env.Time); err != nil {
-			return ladderPage{}, errcode.Wrap(errcode.InvalidParams, err, fmt.Sprintf("ladder: event %d (%s) does not fold into the call", i+1, env.Event.Type()))
+		var err error
+		switch k, sid := kindOf(env.Stream); {
+		case env.Stream == stream:
+			err = fsm.ApplyCall(&c, env.Event, env.Time)
+		case k == transferStream:
+			t := transfers[sid]
+			if t == nil {
+				t = &fsm.Transfer{ID: sid}
+				transfers[sid] = t
+				torder = append(torder, sid)
+			}
+			if t.Version > 0 || env.Event.Type() == events.TypeTransferInitiated {
+				err = fsm.ApplyTransfer(t, env.Event, env.Time)
+			}
+		default:
+			g := groups[sid]
+			if g == nil {
+				// The group's stream may be given from a pick on: only
+				// what the notes need is folded.
+				g = &fsm.Group{ID: sid}
+				groups[sid] = g
+			}
+			if p, ok := env.Event.(events.GroupMemberPicked); ok {
+				g.Last = p.Member
+			} else {
+				err = fsm.ApplyGroup(g, env.Event, env.Time)
+			}
+		}
+		if err != nil {
+			return ladderPage{}, errcode.Wrap(errcode.InvalidParams, err, fmt.Sprintf("ladder: event %d (%s) does not fold into the %s", i+1, env.Event.Type(), strings.TrimSuffix(env.Stream[:strings.IndexByte(env.Stream+"/", '/')], "/")))
 		}
 	}
 	final := c
 
 	p := ladderPage{Title: title}
-	// Lanes: caller, engine, callee devices in the order they first rang.
-	dialed := envs[0].Event.(events.CallDialed)
+	// Lanes: caller, engine, callee devices in the order they first rang,
+	// then the parties that unparked the call.
+	dialed := own[0].Event.(events.CallDialed)
 	callerSub := []string{}
 	if dialed.CallerDevice != "" {
 		callerSub = append(callerSub, dialed.CallerDevice)
@@ -197,15 +287,19 @@ func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
 			return
 		}
 		deviceLane[dev] = len(p.Lanes)
-		sub := dev
+		callee, sub := dialed.Callee, dev
+		if member, device, ok := fsm.SplitMemberDevice(dev); ok && dialed.Group != "" && dialed.Callee.Client == "" {
+			// A ring-all group call rings "member/device".
+			callee, sub = events.Party{Client: member}, device
+		}
 		if dialed.Callee.Number != "" {
 			sub += " · " + dialed.Callee.Number
 		}
-		p.Lanes = append(p.Lanes, ladderLane{Role: "callee", Label: "callee · " + ladderPartyName(dialed.Callee), Sub: sub,
-			Name: ladderLaneName(dialed.Callee, dev)})
+		p.Lanes = append(p.Lanes, ladderLane{Role: "callee", Label: "callee · " + ladderPartyName(callee), Sub: sub,
+			Name: ladderLaneName(callee, strings.TrimPrefix(dev, callee.Client+"/"))})
 	}
-	if dialed.Callee.Client != "" {
-		for _, env := range envs {
+	if dialed.Callee.Client != "" || dialed.Group != "" {
+		for _, env := range own {
 			switch e := env.Event.(type) {
 			case events.CallRinging:
 				for _, d := range e.Devices {
@@ -220,7 +314,7 @@ func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
 	if len(deviceLane) == 0 {
 		sub := dialed.Callee.Number
 		switch {
-		case dialed.Callee.Client == "":
+		case dialed.Callee.Client == "" && dialed.Group == "":
 			sub = strings.TrimPrefix(sub+" · external", " · ")
 		default:
 			sub = strings.TrimPrefix(sub+" · no device rang", " · ")
@@ -228,18 +322,43 @@ func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
 		p.Lanes = append(p.Lanes, ladderLane{Role: "callee", Label: "callee · " + ladderPartyName(dialed.Callee), Sub: sub,
 			Name: ladderLaneName(dialed.Callee, "")})
 	}
+	// A party that unparks the call takes the place of the side that
+	// parked it: it gets a lane of its own.
+	unparkLane := map[int]int{} // index in envs → lane
+	for i, env := range envs {
+		if e, ok := env.Event.(events.CallUnparked); ok {
+			side := before[i].ParkedSide.Other()
+			sub := e.Device
+			if e.Party.Number != "" {
+				sub = strings.TrimPrefix(sub+" · "+e.Party.Number, " · ")
+			}
+			unparkLane[i] = len(p.Lanes)
+			p.Lanes = append(p.Lanes, ladderLane{Role: side.String(), Label: side.String() + " · " + ladderPartyName(e.Party) + " (unparked)",
+				Sub: sub, Name: ladderLaneName(e.Party, e.Device)})
+		}
+	}
 	laneOf := func(dev string) int {
 		if l, ok := deviceLane[dev]; ok {
 			return l
 		}
 		return calleeDefault
 	}
+	// taken holds the lane of a side whose party unparked the call.
+	taken := map[events.Side]int{}
 	// The callee lane a callee action comes from, and the lanes a message to
 	// the callee goes to, in the state s before the event.
+	answeredLane := func(s *fsm.Call) int {
+		if l, ok := deviceLane[s.AnsweredDevice]; ok {
+			return l
+		}
+		return laneOf(s.Callee.Client + "/" + s.AnsweredDevice) // a ring-all group call
+	}
 	calleeSource := func(s *fsm.Call) int {
 		switch {
+		case taken[events.Callee] != 0:
+			return taken[events.Callee]
 		case s.AnsweredDevice != "":
-			return laneOf(s.AnsweredDevice)
+			return answeredLane(s)
 		case len(s.Ringing) > 0:
 			return laneOf(s.Ringing[0])
 		}
@@ -247,8 +366,10 @@ func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
 	}
 	calleeTargets := func(s *fsm.Call) []int {
 		switch {
+		case taken[events.Callee] != 0:
+			return []int{taken[events.Callee]}
 		case s.AnsweredDevice != "":
-			return []int{laneOf(s.AnsweredDevice)}
+			return []int{answeredLane(s)}
 		case len(s.Ringing) > 0 && !s.Ignored:
 			out := make([]int, len(s.Ringing))
 			for i, d := range s.Ringing {
@@ -260,12 +381,33 @@ func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
 	}
 	sideLane := func(s *fsm.Call, side events.Side) int {
 		if side == events.Caller {
+			if l := taken[events.Caller]; l != 0 {
+				return l
+			}
 			return callerLane
 		}
 		return calleeSource(s)
 	}
+	toOther := func(add func(from, to int, label string), s *fsm.Call, by events.Side, label string) {
+		if by == events.Callee {
+			add(engineLane, sideLane(s, events.Caller), label)
+			return
+		}
+		for _, l := range calleeTargets(s) {
+			add(engineLane, l, label)
+		}
+	}
+	toBoth := func(add func(from, to int, label string), s *fsm.Call, label string) {
+		add(engineLane, sideLane(s, events.Caller), label)
+		for _, l := range calleeTargets(s) {
+			add(engineLane, l, label)
+		}
+	}
 
-	setup := envs[0].Time
+	// Replay the transfers again for the notes: each note shows the
+	// transfer as its event left it.
+	noteTransfers := map[string]*fsm.Transfer{}
+	setup := own[0].Time
 	for i, env := range envs {
 		s := &before[i]
 		off := ladderOffset(time.Duration(env.Time - setup))
@@ -274,11 +416,17 @@ func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
 		add := func(from, to int, label string) {
 			arrows = append(arrows, ladderArrow{Event: i, Type: typ, From: from, To: to, Label: label, Offset: off})
 		}
+		note := func(label, detail string) {
+			arrows = append(arrows, ladderArrow{Event: i, Type: typ, From: 0, To: len(p.Lanes) - 1, Label: label, Detail: detail, Offset: off, Note: true})
+		}
 		switch e := env.Event.(type) {
 		case events.CallDialed:
 			label := typ + " " + e.Destination
 			if e.CallerID != "" && e.CallerID != e.Caller.Number {
 				label += " as " + e.CallerID
+			}
+			if e.Transfer != "" {
+				label += " (transfer " + e.Transfer + ")"
 			}
 			add(callerLane, engineLane, label)
 		case events.CallRinging:
@@ -298,19 +446,44 @@ func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
 			} else {
 				add(calleeDefault, engineLane, typ)
 			}
-			add(engineLane, callerLane, typ)
+			add(engineLane, sideLane(s, events.Caller), typ)
 		case events.CallHeld:
 			add(sideLane(s, e.By), engineLane, typ+" by "+e.By.String())
-			ladderToOther(add, s, e.By, callerLane, engineLane, calleeTargets, typ+" (on hold)")
+			toOther(add, s, e.By, typ+" (on hold)")
 		case events.CallResumed:
 			add(sideLane(s, e.By), engineLane, typ+" by "+e.By.String())
-			ladderToOther(add, s, e.By, callerLane, engineLane, calleeTargets, typ)
+			toOther(add, s, e.By, typ)
 		case events.CallMuted:
 			add(sideLane(s, e.Side), engineLane, typ+" "+e.Side.String())
 		case events.CallUnmuted:
 			add(sideLane(s, e.Side), engineLane, typ+" "+e.Side.String())
 		case events.CallIgnored:
 			add(calleeSource(s), engineLane, typ+" (devices stop ringing)")
+		case events.CallDigits:
+			add(sideLane(s, e.Side), engineLane, typ+" "+e.Digits)
+			toOther(add, s, e.Side, typ+" "+e.Digits)
+		case events.CallRecordingStarted:
+			add(sideLane(s, e.By), engineLane, typ+" by "+e.By.String()+" ("+e.Ref+")")
+		case events.CallRecordingStopped:
+			add(sideLane(s, e.By), engineLane, typ+" by "+e.By.String())
+		case events.CallParked:
+			add(sideLane(s, e.By), engineLane, fmt.Sprintf("%s %s in slot %s by %s", typ, e.Side, e.Slot, e.By))
+			toOther(add, s, e.By, typ+" (on hold, slot "+e.Slot+")")
+		case events.CallUnparked:
+			l := unparkLane[i]
+			label := typ + " by " + ladderPartyName(e.Party)
+			if e.Device != "" {
+				label += " on " + e.Device
+			}
+			add(l, engineLane, label)
+			by := s.ParkedSide.Other()
+			taken[by] = l
+			toOther(add, s, by, typ)
+		case events.CallJoined:
+			add(engineLane, sideLane(s, events.Caller), typ+" conference "+e.Conference)
+			for _, l := range calleeTargets(s) {
+				add(engineLane, l, typ+" with call "+e.Peer)
+			}
 		case events.CallEnded:
 			label := typ + " " + e.Reason.String()
 			if e.Missed {
@@ -319,17 +492,20 @@ func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
 			switch e.By {
 			case events.Caller, events.Callee:
 				add(sideLane(s, e.By), engineLane, label+" by "+e.By.String())
-				ladderToOther(add, s, e.By, callerLane, engineLane, calleeTargets, typ)
+				toOther(add, s, e.By, typ)
 			default:
-				add(engineLane, callerLane, label)
-				for _, l := range calleeTargets(s) {
-					add(engineLane, l, label)
-				}
+				toBoth(add, s, label)
 			}
+		default:
+			note(ladderNote(env, noteTransfers, id))
 		}
 		row := ladderRow{Seq: env.Seq, Version: env.Version, Offset: off, Time: env.At().Format("15:04:05.000"),
 			Type: typ, Fields: ladderFields(env.Event)}
 		for _, a := range arrows {
+			if a.Note {
+				row.Arrows = append(row.Arrows, strings.TrimSuffix("note: "+a.Detail, ": "))
+				continue
+			}
 			row.Arrows = append(row.Arrows, p.Lanes[a.From].Name+" → "+p.Lanes[a.To].Name)
 		}
 		p.Rows = append(p.Rows, row)
@@ -364,19 +540,65 @@ func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
 	if d := final.Duration(last); d > 0 {
 		h.Talk = ladderOffset(d)[1:]
 	}
+	for _, tid := range torder {
+		if t := transfers[tid]; t.Version > 0 {
+			h.Transfers = append(h.Transfers, transferLine(t, id))
+		}
+	}
 	p.Call = h
 	return p, nil
 }
 
-// ladderToOther draws engine → the side other than by.
-func ladderToOther(add func(from, to int, label string), s *fsm.Call, by events.Side, callerLane, engineLane int, calleeTargets func(*fsm.Call) []int, label string) {
-	if by == events.Callee {
-		add(engineLane, callerLane, label)
-		return
+// ladderNote labels the note of an event of a transfer or a group on two
+// lines: the event, the transfer's kind and id (the group's id), then what
+// happened. ts holds the transfers as the notes so far left them; id is the
+// call drawn.
+func ladderNote(env events.Envelope, ts map[string]*fsm.Transfer, id string) (label, detail string) {
+	typ := env.Event.Type().String()
+	_, sid := kindOf(env.Stream)
+	if p, ok := env.Event.(events.GroupMemberPicked); ok {
+		return typ + " · group " + sid, p.Member + "'s turn (round-robin)"
 	}
-	for _, l := range calleeTargets(s) {
-		add(engineLane, l, label)
+	if k, _ := kindOf(env.Stream); k != transferStream {
+		return typ + " · group " + sid, ""
 	}
+	t := ts[sid]
+	if t == nil {
+		t = &fsm.Transfer{ID: sid}
+		ts[sid] = t
+	}
+	fsm.ApplyTransfer(t, env.Event, env.Time) // buildLadder folded it already; an error leaves t as it was
+	this := func(call string) string {
+		if call == id {
+			return "this call"
+		}
+		return "call " + call
+	}
+	label = fmt.Sprintf("%s · %s transfer %s", typ, t.Kind, sid)
+	switch e := env.Event.(type) {
+	case events.TransferInitiated:
+		if e.Kind == events.ClickToCall {
+			return label, fmt.Sprintf("%s is called first (%s), then joined to %s in %s", party(e.First, e.FirstDevice), this(e.Consult), party(e.Target, ""), this(e.NewCall))
+		}
+		detail = fmt.Sprintf("the %s of %s goes to %s", e.Kept, this(e.Call), party(e.Target, ""))
+		if e.Consult != "" {
+			detail += fmt.Sprintf(" after a consultation (%s)", this(e.Consult))
+		}
+		return label, detail + " in " + this(e.NewCall)
+	case events.TransferAnswered:
+		return label, this(t.Consult) + " answered"
+	case events.TransferCompleted:
+		return label, "joined in " + this(t.NewCall)
+	case events.TransferNotAnswered:
+		return label, "not answered: " + e.Reason
+	case events.TransferNotCompleted:
+		return label, "not completed: " + e.Reason
+	case events.TransferCanceled:
+		return label, "canceled: the call goes on"
+	case events.TransferFailed:
+		return label, strings.TrimSuffix("failed: "+e.Reason, ": ")
+	}
+	return label, ""
 }
 
 func ladderTypeOf(env events.Envelope) string {
@@ -473,7 +695,10 @@ svg .lane text.sub { fill: var(--muted); font-size: 11px; }
 svg .lifeline { stroke: var(--line); stroke-width: 1.5; stroke-dasharray: 5 4; }
 svg .arrow line { stroke-width: 1.8; }
 svg .arrow text { font-size: 12px; text-anchor: middle; paint-order: stroke; stroke: #fff; stroke-width: 4px; stroke-linejoin: round; }
-svg .arrow text.offset { text-anchor: start; fill: var(--muted); font-size: 11px; font-variant-numeric: tabular-nums; stroke: none; }
+svg .arrow text.offset, svg .note text.offset { text-anchor: start; fill: var(--muted); font-size: 11px; font-variant-numeric: tabular-nums; stroke: none; }
+svg .note rect { fill: #fff7e0; stroke: #c4710f; stroke-width: 1.2; }
+svg .note text.label { font-size: 12px; font-weight: 600; text-anchor: middle; fill: #6b3d06; }
+svg .note text.detail { font-size: 12px; text-anchor: middle; fill: #3d2303; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { color: var(--muted); font-weight: 500; }
@@ -489,7 +714,9 @@ const ladderScript = `
   var COLORS = {
     CallDialed: "#1f5fd1", CallRinging: "#c4710f", CallAnswered: "#067647",
     CallHeld: "#7a3fc2", CallResumed: "#7a3fc2", CallMuted: "#5b6475", CallUnmuted: "#5b6475",
-    CallIgnored: "#a15c07", CallEnded: "#b42318"
+    CallIgnored: "#a15c07", CallEnded: "#b42318",
+    CallDigits: "#0e7490", CallRecordingStarted: "#be185d", CallRecordingStopped: "#be185d",
+    CallParked: "#7a3fc2", CallUnparked: "#067647", CallJoined: "#1f5fd1"
   };
   function el(name, attrs, text) {
     var e = document.createElementNS(NS, name);
@@ -525,6 +752,19 @@ const ladderScript = `
     });
     arrows.forEach(function (a, k) {
       var y = top + rowH * k + rowH / 2 + 6;
+      if (a.note) {
+        var n = el("g", { "class": "note", "data-index": k, "data-event": a.event, "data-type": a.type,
+          "data-from": a.from, "data-to": a.to });
+        var left = x(a.from) - laneW / 2 + 12, right = x(a.to) + laneW / 2 - 12;
+        n.appendChild(el("text", { "class": "offset", x: 8, y: y + 4 }, a.offset));
+        n.appendChild(el("rect", { x: left, y: y - 20, width: right - left, height: 38, rx: 5 }));
+        n.appendChild(el("text", { "class": "label", x: (left + right) / 2, y: a.detail ? y - 5 : y + 3 }, a.label));
+        if (a.detail) {
+          n.appendChild(el("text", { "class": "detail", x: (left + right) / 2, y: y + 11 }, a.detail));
+        }
+        svg.appendChild(n);
+        return;
+      }
       var color = COLORS[a.type] || "#1d2330";
       var x1 = x(a.from), x2 = x(a.to);
       var g = el("g", { "class": "arrow", "data-index": k, "data-event": a.event, "data-type": a.type,
@@ -572,7 +812,8 @@ var ladderTemplate = template.Must(template.New("ladder").Parse(`<!DOCTYPE html>
 <dt>Setup</dt><dd>{{.Call.Setup}}</dd>
 {{if .Call.Released}}<dt>Released</dt><dd>{{.Call.Released}}</dd>
 {{end}}<dt>Duration</dt><dd id="call-duration">{{.Call.Duration}}{{if .Call.Ringing}} (rang {{.Call.Ringing}}{{if .Call.Talk}}, talked {{.Call.Talk}}{{end}}){{else if .Call.Talk}} (talked {{.Call.Talk}}){{end}}</dd>
-<dt>Events</dt><dd>{{len .Events}}</dd>
+{{range .Call.Transfers}}<dt>Transfer</dt><dd class="transfer">{{.}}</dd>
+{{end}}<dt>Events</dt><dd>{{len .Events}}</dd>
 </dl>
 </header>
 <main>

@@ -151,8 +151,139 @@ func ladderLiveCall() ladderFixture {
 	}
 }
 
+// ladderMix builds envelopes of several streams: stream, offset, event,
+// repeated; each stream's versions count from 1, seqs follow each other.
+func ladderMix(items ...any) []events.Envelope {
+	var out []events.Envelope
+	versions := map[string]uint64{}
+	for i := 0; i < len(items); i += 3 {
+		stream, at, ev := items[i].(string), items[i+1].(time.Duration), items[i+2].(events.Event)
+		versions[stream]++
+		out = append(out, events.Envelope{Seq: 200 + uint64(len(out)), Stream: stream, Version: versions[stream], Type: ev.Type(),
+			Time: ladderT0.Add(at).UnixNano(), Schema: events.SchemaVersion, Event: ev})
+	}
+	return out
+}
+
+// A call bob sends on, blind: alice goes to carol in a new call. The
+// transfer's events are notes across the ladder.
+func ladderTransferredCall() ladderFixture {
+	const call, tr = "call/01KE4Z7X3M0000000000000006", "transfer/01KE4Z7X3M00000000000000T1"
+	return ladderFixture{
+		name: "transferred",
+		envs: ladderMix(
+			call, 0*time.Second, events.CallDialed{Caller: ladderAlice, Callee: ladderBob, CallerDevice: "alice-desk", Destination: "102"},
+			call, 0*time.Second, events.CallRinging{Devices: []string{"bob-desk"}},
+			call, 2*time.Second, events.CallAnswered{Device: "bob-desk"},
+			tr, 30*time.Second, events.TransferInitiated{Kind: events.Blind, Call: "01KE4Z7X3M0000000000000006", Kept: events.Caller,
+				Target: events.Party{Client: "carol", Number: "103"}, Destination: "103", NewCall: "01KE4Z7X3M0000000000000007"},
+			call, 30*time.Second, events.CallEnded{Reason: events.Transferred, By: events.Callee},
+			tr, 30*time.Second, events.TransferCompleted{},
+		),
+		lanes: []string{"caller:caller · Alice", "engine:callengine", "callee:callee · Bob"},
+		arrows: []string{"CallDialed 0→1", "CallRinging 1→2", "CallAnswered 2→1", "CallAnswered 1→0",
+			"TransferInitiated 0→2", "CallEnded 2→1", "CallEnded 1→0", "TransferCompleted 0→2"},
+		state: "ended · transferred by callee",
+	}
+}
+
+// A call with the call control of schema 2: DTMF, a recording, parked by
+// bob and unparked by carol (a lane of her own from then on), merged into
+// a conference.
+func ladderParkedCall() ladderFixture {
+	carol := events.Party{Client: "carol", Number: "103", Name: "Carol"}
+	return ladderFixture{
+		name: "parked",
+		envs: ladderEnvs("call/01KE4Z7X3M0000000000000008",
+			0*time.Second, events.CallDialed{Caller: ladderAlice, Callee: ladderBob, CallerDevice: "alice-desk", Destination: "102"},
+			0*time.Second, events.CallRinging{Devices: []string{"bob-desk"}},
+			time.Second, events.CallAnswered{Device: "bob-desk"},
+			2*time.Second, events.CallDigits{Side: events.Caller, Digits: "12#", Duration: 1e8, Gap: 7e7},
+			3*time.Second, events.CallRecordingStarted{By: events.Caller, Ref: "rec/8"},
+			4*time.Second, events.CallParked{Side: events.Caller, By: events.Callee, Slot: "3"},
+			9*time.Second, events.CallUnparked{Party: carol, Device: "carol-desk"},
+			10*time.Second, events.CallHeld{By: events.Callee},
+			11*time.Second, events.CallJoined{Conference: "conf-1", Peer: "01KE4Z7X3M0000000000000009"},
+			12*time.Second, events.CallRecordingStopped{By: events.Caller},
+			20*time.Second, events.CallEnded{Reason: events.Hangup, By: events.Callee},
+		),
+		lanes: []string{"caller:caller · Alice", "engine:callengine", "callee:callee · Bob", "callee:callee · Carol (unparked)"},
+		arrows: []string{"CallDialed 0→1", "CallRinging 1→2", "CallAnswered 2→1", "CallAnswered 1→0",
+			"CallDigits 0→1", "CallDigits 1→2", "CallRecordingStarted 0→1", "CallParked 2→1", "CallParked 1→0",
+			"CallUnparked 3→1", "CallUnparked 1→0", "CallHeld 3→1", "CallHeld 1→0", "CallJoined 1→0", "CallJoined 1→3",
+			"CallRecordingStopped 0→1", "CallEnded 3→1", "CallEnded 1→0"},
+		state: "ended · hangup by callee",
+	}
+}
+
+// A ring-all group call: the members' devices ring as "member/device".
+func ladderGroupCall() ladderFixture {
+	acme := events.Party{Number: "+442071234567", Name: "Acme"}
+	return ladderFixture{
+		name: "group",
+		envs: ladderEnvs("call/01KE4Z7X3M0000000000000010",
+			0*time.Second, events.CallDialed{Caller: acme, Callee: events.Party{Number: "200", Name: "Sales"}, Destination: "200", Direction: events.Inbound, Group: "sales"},
+			0*time.Second, events.CallRinging{Devices: []string{"alice/alice-desk", "bob/bob-desk"}},
+			3*time.Second, events.CallAnswered{Device: "bob/bob-desk"},
+			9*time.Second, events.CallEnded{Reason: events.Hangup, By: events.Callee},
+		),
+		lanes:  []string{"caller:caller · Acme", "engine:callengine", "callee:callee · alice", "callee:callee · bob"},
+		arrows: []string{"CallDialed 0→1", "CallRinging 1→2", "CallRinging 1→3", "CallAnswered 3→1", "CallAnswered 1→0", "CallEnded 3→1", "CallEnded 1→0"},
+		state:  "ended · hangup by callee",
+	}
+}
+
 func ladderFixtures() []ladderFixture {
-	return []ladderFixture{ladderInternalCall(), ladderMissedCall(), ladderOutboundCall(), ladderFailedCall(), ladderLiveCall()}
+	return []ladderFixture{ladderInternalCall(), ladderMissedCall(), ladderOutboundCall(), ladderFailedCall(), ladderLiveCall(),
+		ladderTransferredCall(), ladderParkedCall(), ladderGroupCall()}
+}
+
+// The new call of a transfer: the transfer's events come before the call's
+// first; they are notes, with the transfer described in the header.
+func TestLadderTransferNotes(t *testing.T) {
+	const call, tr = "call/NEW", "transfer/T2"
+	envs := ladderMix(
+		tr, 0*time.Second, events.TransferInitiated{Kind: events.Attended, Call: "OLD", Kept: events.Caller,
+			Target: events.Party{Client: "dave", Number: "104"}, Destination: "104", Consult: "CONSULT", NewCall: "NEW"},
+		tr, 5*time.Second, events.TransferAnswered{},
+		call, 20*time.Second, events.CallDialed{Caller: ladderAlice, Callee: events.Party{Client: "dave", Number: "104"}, Destination: "104", Transfer: "T2"},
+		call, 20*time.Second, events.CallAnswered{Device: "dave-desk"},
+		tr, 20*time.Second, events.TransferCompleted{},
+		"group/sales", 21*time.Second, events.GroupMemberPicked{Member: "dave", Call: "OTHER"},
+		call, 80*time.Second, events.CallEnded{Reason: events.Hangup, By: events.Caller},
+	)
+	d := ladderParse(t, ladderWrite(t, "", envs))
+	if d.data.Call.ID != "NEW" || d.title != "Call NEW" || d.data.Call.Setup != "2026-01-05T09:00:20Z" || d.data.Call.Duration != "1m00.000s" {
+		t.Errorf("header %+v, title %q", d.data.Call, d.title)
+	}
+	var got []string
+	for _, a := range d.data.Arrows {
+		got = append(got, fmt.Sprintf("%s %d→%d %v %s | %s | %s", a.Type, a.From, a.To, a.Note, a.Offset, a.Label, a.Detail))
+	}
+	want := []string{
+		"TransferInitiated 0→2 true -20.000s | TransferInitiated · attended transfer T2 | the caller of call OLD goes to dave after a consultation (call CONSULT) in this call",
+		"TransferAnswered 0→2 true -15.000s | TransferAnswered · attended transfer T2 | call CONSULT answered",
+		"CallDialed 0→1 false +0.000s | CallDialed 104 (transfer T2) | ",
+		"CallAnswered 2→1 false +0.000s | CallAnswered on dave-desk | ",
+		"CallAnswered 1→0 false +0.000s | CallAnswered | ",
+		"TransferCompleted 0→2 true +0.000s | TransferCompleted · attended transfer T2 | joined in this call",
+		"GroupMemberPicked 0→2 true +1.000s | GroupMemberPicked · group sales | dave's turn (round-robin)",
+		"CallEnded 0→1 false +1m00.000s | CallEnded hangup by caller | ",
+		"CallEnded 1→2 false +1m00.000s | CallEnded | ",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("arrows:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if want := "transfer T2 (attended, completed): call OLD → new call NEW (this call), after consultation CONSULT; its caller goes to dave"; d.byID["summary"] == "" ||
+		!strings.Contains(d.byID["summary"], want) {
+		t.Errorf("the header lacks %q: %q", want, d.byID["summary"])
+	}
+	if d.rows != len(envs) || !strings.Contains(d.cells[0], "note: the caller of call OLD goes to dave") {
+		t.Errorf("%d rows, first %q", d.rows, d.cells[0])
+	}
+	if !reflect.DeepEqual(d.data.Events, envs) {
+		t.Errorf("the embedded events do not decode to the input")
+	}
 }
 
 // ladderJSON is the JSON contract between the page and its script.
@@ -171,6 +302,8 @@ type ladderJSON struct {
 		From, To int
 		Label    string
 		Offset   string
+		Note     bool
+		Detail   string
 	} `json:"arrows"`
 	Events []events.Envelope `json:"events"`
 }
@@ -446,6 +579,13 @@ func TestLadderBadInput(t *testing.T) {
 		"type and payload":   wrongType,
 		"ends then goes on":  append(append([]events.Envelope(nil), ladderFailedCall().envs...), events.Envelope{Stream: ladderFailedCall().envs[0].Stream, Time: ladderT0.Add(time.Second).UnixNano(), Event: events.CallAnswered{Device: "bob-desk"}}),
 		"first event is nil": {{Stream: "call/x"}},
+		"only a transfer":    ladderMix("transfer/t", time.Duration(0), events.TransferCanceled{}),
+		"a message":          append(append([]events.Envelope(nil), good...), events.Envelope{Stream: "message/m", Seq: 999, Time: good[7].Time, Event: events.MessageDelivered{}}),
+		"a call event in a transfer stream": append(append([]events.Envelope(nil), good...),
+			events.Envelope{Stream: "transfer/t", Seq: 999, Time: good[7].Time, Event: events.CallIgnored{}}),
+		"a transfer that does not fold": append(append([]events.Envelope(nil), good...),
+			events.Envelope{Stream: "transfer/t", Seq: 998, Version: 1, Time: good[7].Time, Event: events.TransferInitiated{Kind: events.Blind}},
+			events.Envelope{Stream: "transfer/t", Seq: 999, Version: 2, Time: good[7].Time, Event: events.TransferAnswered{}}),
 	} {
 		var b bytes.Buffer
 		err := WriteLadder(&b, "t", envs)
@@ -683,6 +823,66 @@ func TestLadderInChromium(t *testing.T) {
 	}
 	t.Logf("%d lifelines, %d arrows, SVG %.0f×%.0f px; screenshot %s (%v, %d colours)",
 		len(geo.Lanes), len(geo.Arrows), geo.SVG.Width, geo.SVG.Height, shotPath, img.Bounds().Size(), colors)
+
+	// A transferred call: the transfer's events are notes across every
+	// lane, between the arrows, their text inside the drawing.
+	tfx := ladderTransferredCall()
+	b.Reset()
+	if err := WriteLadder(&b, "", tfx.envs); err != nil {
+		t.Fatal(err)
+	}
+	notesPath := filepath.Join(dir, "transferred.html")
+	if err := os.WriteFile(notesPath, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate("file://"+notesPath), chromedp.WaitVisible(chromedp.CSS("#ladder svg g.note"))); err != nil {
+		t.Fatalf("load the transferred call: %v", err)
+	}
+	type noteGeo struct {
+		SVG, Box   rect
+		Texts      []rect
+		Label      string
+		Detail     string
+		LaneL      float64
+		LaneR      float64
+		Prev, Next float64 // the arrows around it, y
+	}
+	notes, err := chromedp.Run(bctx, chromedp.Evaluate[[]noteGeo](`(() => {
+		const box = (e) => { const r = e.getBoundingClientRect(); return {Left: r.left, Right: r.right, Top: r.top, Bottom: r.bottom, Width: r.width, Height: r.height}; };
+		const svg = document.querySelector("#ladder svg");
+		const lanes = [...svg.querySelectorAll("g.lane line.lifeline")].map((l) => box(l).Left);
+		const items = [...svg.querySelectorAll("g.arrow, g.note")];
+		return [...svg.querySelectorAll("g.note")].map((g) => {
+			const i = items.indexOf(g);
+			const y = (e) => e ? box(e.querySelector("line, rect")).Top : 0;
+			return {SVG: box(svg), Box: box(g.querySelector("rect")), Texts: [...g.querySelectorAll("text.label, text.detail")].map(box),
+				Label: g.querySelector("text.label").textContent, Detail: (g.querySelector("text.detail") || {}).textContent || "",
+				LaneL: lanes[0], LaneR: lanes[lanes.length - 1], Prev: y(items[i - 1]), Next: y(items[i + 1])};
+		});
+	})()`))
+	if err != nil {
+		t.Fatalf("read the notes: %v", err)
+	}
+	if len(notes) != 2 || notes[0].Label != "TransferInitiated · blind transfer 01KE4Z7X3M00000000000000T1" || notes[1].Detail != "joined in call 01KE4Z7X3M0000000000000007" {
+		t.Fatalf("notes %+v", notes)
+	}
+	for i, n := range notes {
+		if n.Box.Left > n.LaneL || n.Box.Right < n.LaneR {
+			t.Errorf("note %d spans x %v…%v, not every lifeline (%v…%v)", i, n.Box.Left, n.Box.Right, n.LaneL, n.LaneR)
+		}
+		for _, r := range append(n.Texts, n.Box) {
+			if r.Left < n.SVG.Left-eps || r.Right > n.SVG.Right+eps || r.Width == 0 {
+				t.Errorf("note %d: %+v outside the SVG %+v", i, r, n.SVG)
+			}
+		}
+		if n.Box.Top <= n.Prev || n.Next != 0 && n.Box.Bottom >= n.Next {
+			t.Errorf("note %d at y %v…%v, not between its neighbours (%v, %v)", i, n.Box.Top, n.Box.Bottom, n.Prev, n.Next)
+		}
+	}
+	seen, _ = take()
+	for _, p := range seen {
+		t.Errorf("in the browser, with notes: %s", p)
+	}
 
 	// The checks above can fail: a page whose data the script cannot draw
 	// throws, which this test sees, and shows the fallback message.
