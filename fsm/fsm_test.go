@@ -15,6 +15,8 @@ package fsm_test
 //	     [caller-name=(Alice B)] [callee-name=…] [device=alice-desk] [caller-id=+1…]
 //	     [dest=102] [direction=internal|outbound|inbound|<n>]  (default: from the parties)
 //	     [devices=bob-desk,bob-web] [ring-timeout=30s]
+//	     [group=sales] [transfer=t1] [caller-leg=c0] [callee-leg=c0] [origin=click-to-call]
+//	     [connected answered-device=bob-desk]  (born connected: Dial.Connected)
 //	ring [timeout=60s]                   Ring (the far end alerts)
 //	answer [device=bob-web]              Answer
 //	reject [busy]                        Reject
@@ -24,6 +26,15 @@ package fsm_test
 //	mute side=…   unmute side=…          Mute, Unmute
 //	fail reason=busy|failed|no-answer|… [by=…]   Fail
 //	ring-timeout                         RingTimeout (the ring timer fires now)
+//	digits side=caller digits=12#        SendDigits (C10)
+//	       [duration=100ms] [gap=70ms]
+//	record-start by=… ref=rec1           StartRecording (C11)
+//	record-stop by=…                     StopRecording
+//	park by=… slot=701                   Park: side by parks the other side (T5)
+//	unpark client=carol [number=…]       Unpark: carol takes the parked call
+//	       [name=…] [device=carol-desk]
+//	join conference=conf1 peer=c2        Join: merge with call c2 (T4)
+//	transfer-away by=…                   TransferAway: side by leaves for a transfer
 //	tick 10s                             advance the virtual clock
 //	state                                print the whole call
 //	restore                              re-fold the log into a new Call, compare
@@ -42,7 +53,8 @@ package fsm_test
 //
 // After a command the runner prints the events it decided, one a line, then
 // applies them and prints the resulting status. A refused command prints
-// "error: <code>: <message>". Besides what is printed the runner checks, for
+// "error: <code>: <message>", followed by the cause when the error has one
+// ([by=… reason=…] for hold_not_available). Besides what is printed the runner checks, for
 // every command: DecideCall/DecideClient left the state alone; a refused
 // command returned an *errcode.Error; every decided event applies; and the log
 // re-folds from scratch into the current state.
@@ -256,6 +268,14 @@ func fmtEvent(ev events.Event) string {
 		if e.Destination != "" {
 			kv("dest", quoteSpaces(e.Destination))
 		}
+		for _, f := range [][2]string{
+			{"group", e.Group}, {"transfer", e.Transfer}, {"caller-leg", e.CallerLeg},
+			{"callee-leg", e.CalleeLeg}, {"origin", e.Origin},
+		} {
+			if f[1] != "" {
+				kv(f[0], f[1])
+			}
+		}
 	case events.CallRinging:
 		if len(e.Devices) > 0 {
 			kv("devices", fmt.Sprint(e.Devices))
@@ -286,6 +306,61 @@ func fmtEvent(ev events.Event) string {
 		if e.Missed {
 			b.WriteString(" missed")
 		}
+	case events.CallDigits:
+		kv("side", fmtSide(e.Side))
+		kv("digits", quoteSpaces(e.Digits))
+		kv("duration", time.Duration(e.Duration).String())
+		kv("gap", time.Duration(e.Gap).String())
+	case events.CallRecordingStarted:
+		kv("by", fmtSide(e.By))
+		kv("ref", e.Ref)
+	case events.CallRecordingStopped:
+		kv("by", fmtSide(e.By))
+	case events.CallParked:
+		kv("side", fmtSide(e.Side))
+		kv("by", fmtSide(e.By))
+		kv("slot", e.Slot)
+	case events.CallUnparked:
+		kv("party", fmtParty(e.Party))
+		if e.Device != "" {
+			kv("device", e.Device)
+		}
+	case events.CallJoined:
+		kv("conference", e.Conference)
+		kv("peer", e.Peer)
+	case events.TransferInitiated:
+		kv("kind", e.Kind.String())
+		if e.Call != "" {
+			kv("call", e.Call)
+			kv("kept", fmtSide(e.Kept))
+		}
+		if e.First != (events.Party{}) {
+			kv("first", fmtParty(e.First))
+		}
+		if e.FirstDevice != "" {
+			kv("first-device", e.FirstDevice)
+		}
+		kv("target", fmtParty(e.Target))
+		if e.Group != "" {
+			kv("group", e.Group)
+		}
+		if e.Destination != "" {
+			kv("dest", quoteSpaces(e.Destination))
+		}
+		if e.Consult != "" {
+			kv("consult", e.Consult)
+		}
+		kv("new", e.NewCall)
+		if e.Deadline != 0 {
+			kv("deadline", rel(e.Deadline))
+		}
+	case events.TransferAnswered, events.TransferCompleted, events.TransferCanceled:
+	case events.TransferNotAnswered:
+		kv("reason", strconv.Quote(e.Reason))
+	case events.TransferNotCompleted:
+		kv("reason", strconv.Quote(e.Reason))
+	case events.TransferFailed:
+		kv("reason", strconv.Quote(e.Reason))
 	case events.ClientRegistered:
 		if e.Name != "" {
 			kv("name", strconv.Quote(e.Name))
@@ -354,6 +429,13 @@ func fmtErr(t *testing.T, err error) string {
 		t.Errorf("refusal is not an *errcode.Error: %T %v", err, err)
 		return "error: " + err.Error() + "\n"
 	}
+	var hna *fsm.HoldNotAvailable
+	switch {
+	case errors.As(err, &hna):
+		return fmt.Sprintf("error: %s: %s [by=%s reason=%q]\n", e.Code, e.Message, fmtSide(hna.By), hna.Reason)
+	case e.Err != nil:
+		return fmt.Sprintf("error: %s: %s [cause: %v]\n", e.Code, e.Message, e.Err)
+	}
 	return fmt.Sprintf("error: %s: %s\n", e.Code, e.Message)
 }
 
@@ -411,6 +493,28 @@ func (h *callHarness) run(t *testing.T, d *datadriven.TestData) string {
 		cmd = fsm.Fail{Reason: reason(t, d), By: side(t, d, "by")}
 	case "ring-timeout":
 		cmd = fsm.RingTimeout{}
+	case "digits":
+		cmd = fsm.SendDigits{
+			Side: side(t, d, "side"), Digits: str(t, d, "digits", ""),
+			Duration: duration(t, d, "duration"), Gap: duration(t, d, "gap"),
+		}
+	case "record-start":
+		cmd = fsm.StartRecording{By: side(t, d, "by"), Ref: str(t, d, "ref", "")}
+	case "record-stop":
+		cmd = fsm.StopRecording{By: side(t, d, "by")}
+	case "park":
+		cmd = fsm.Park{By: side(t, d, "by"), Slot: str(t, d, "slot", "")}
+	case "unpark":
+		cmd = fsm.Unpark{
+			Party: events.Party{
+				Client: str(t, d, "client", ""), Number: str(t, d, "number", ""), Name: str(t, d, "name", ""),
+			},
+			Device: str(t, d, "device", ""),
+		}
+	case "join":
+		cmd = fsm.Join{Conference: str(t, d, "conference", ""), Peer: str(t, d, "peer", "")}
+	case "transfer-away":
+		cmd = fsm.TransferAway{By: side(t, d, "by")}
 	default:
 		d.Fatalf(t, "unknown command %q", d.Cmd)
 	}
@@ -446,6 +550,14 @@ func (h *callHarness) dial(t *testing.T, d *datadriven.TestData) fsm.Dial {
 		Destination:  str(t, d, "dest", ""),
 		Devices:      list(t, d, "devices"),
 		RingTimeout:  duration(t, d, "ring-timeout"),
+
+		Group:          str(t, d, "group", ""),
+		Transfer:       str(t, d, "transfer", ""),
+		CallerLeg:      str(t, d, "caller-leg", ""),
+		CalleeLeg:      str(t, d, "callee-leg", ""),
+		Origin:         str(t, d, "origin", ""),
+		Connected:      boolArg(t, d, "connected"),
+		AnsweredDevice: str(t, d, "answered-device", ""),
 	}
 	switch {
 	case d.HasArg("direction"):
@@ -459,6 +571,8 @@ func (h *callHarness) dial(t *testing.T, d *datadriven.TestData) fsm.Dial {
 			dir = events.Direction(n)
 		}
 		cmd.Direction = dir
+	case cmd.Group != "":
+		// A group call rings clients: internal unless direction= says so.
 	case cmd.Callee.Client == "" && cmd.Callee.Number != "":
 		cmd.Direction = events.Outbound
 	case cmd.Caller.Client == "" && cmd.Caller.Number != "":
@@ -560,6 +674,30 @@ func fmtCall(c *fsm.Call, now int64) string {
 	p("  held: %s  muted: %s", sides(c.HeldBy), sides(c.MutedSide))
 	p("  setup=%s ringing=%s connect=%s release=%s", rel(c.SetupAt), rel(c.RingingAt), rel(c.ConnectAt), rel(c.ReleaseAt))
 	p("  rang=%s talked=%s", c.RingingDuration(), c.Duration(now))
+	var links []string
+	for _, f := range [][2]string{
+		{"group", c.Group}, {"transfer", c.Transfer}, {"caller-leg", c.CallerLeg},
+		{"callee-leg", c.CalleeLeg}, {"origin", c.Origin},
+	} {
+		if f[1] != "" {
+			links = append(links, f[0]+"="+f[1])
+		}
+	}
+	if len(links) > 0 {
+		p("  %s", strings.Join(links, " "))
+	}
+	if c.Recording || c.RecordingRef != "" {
+		p("  recording: %v ref=%s", c.Recording, c.RecordingRef)
+	}
+	if c.ParkSlot != "" {
+		p("  parked: slot=%s side=%s", c.ParkSlot, fmtSide(c.ParkedSide))
+	}
+	if c.Conference != "" {
+		p("  conference: %s peer=%s", c.Conference, c.Peer)
+	}
+	if c.Digits != 0 {
+		p("  digits sent: %d", c.Digits)
+	}
 	if c.Status == fsm.Ended {
 		end := "  ended: " + c.Reason.String() + " by=" + fmtSide(c.EndedBy)
 		if c.Missed {
