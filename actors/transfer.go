@@ -141,6 +141,21 @@ func (a *transferActor) lookup(id string) (*fsm.Call, bool) {
 }
 
 func (a *transferActor) Receive(ctx actor.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			// Answer everyone waiting, then let the supervisor restart the
+			// actor: it reads its stream and its calls back and goes on.
+			err := errcode.Newf(errcode.Internal, "transfer %s failed: %v", a.id, p)
+			a.answer(err)
+			if r, ok := ctx.Message().(*TransferRequest); ok {
+				select {
+				case r.Reply <- TransferResult{Transfer: a.state.Clone(), Err: err}:
+				default:
+				}
+			}
+			panic(p)
+		}
+	}()
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		a.calls = map[string]*fsm.Call{}

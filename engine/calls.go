@@ -56,7 +56,7 @@ func (e *Engine) Dial(ctx context.Context, req DialRequest) (Call, error) {
 		return Call{}, err
 	}
 	if g := e.findGroup(dest.Number); g != nil && dest.Kind != fsm.DestSIPURI {
-		return e.dialGroup(ctx, caller, req, g)
+		return e.dialGroup(ctx, caller, req, dest.Number, g)
 	}
 	callee, err := e.route(dest)
 	if err != nil {
@@ -130,7 +130,7 @@ func (e *Engine) Inbound(ctx context.Context, req InboundRequest) (Call, error) 
 }
 
 // dialGroup places a call from a client to a group (T6).
-func (e *Engine) dialGroup(ctx context.Context, caller *fsm.Client, req DialRequest, g *fsm.Group) (Call, error) {
+func (e *Engine) dialGroup(ctx context.Context, caller *fsm.Client, req DialRequest, number string, g *fsm.Group) (Call, error) {
 	callerID, err := e.callerID(caller, req.CallerID, false)
 	if err != nil {
 		return Call{}, err
@@ -138,7 +138,7 @@ func (e *Engine) dialGroup(ctx context.Context, caller *fsm.Client, req DialRequ
 	return e.placeGroupCall(ctx, g, fsm.Dial{
 		Caller:       events.Party{Client: caller.ID, Number: callerID, Name: caller.Name},
 		CallerDevice: req.Device, CallerID: callerID, Destination: req.To, Direction: events.Internal,
-		Callee: events.Party{Number: req.To, Name: g.Name},
+		Callee: events.Party{Number: number, Name: g.Name},
 	}, caller.ID)
 }
 

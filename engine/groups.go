@@ -218,6 +218,16 @@ func (e *Engine) available(member string) (*fsm.Client, bool) {
 	return c, len(e.live.callsOf(member)) == 0
 }
 
+// groupAvailable says whether a call to g would ring anyone now.
+func (e *Engine) groupAvailable(g *fsm.Group) error {
+	for _, m := range g.Members {
+		if _, ok := e.available(m); ok {
+			return nil
+		}
+	}
+	return errcode.Newf(errcode.Unavailable, "no member of group %s is available", g.ID)
+}
+
 // routeGroup fills cmd for a call to group id: ring-all rings every
 // available member's devices ("member/device"); round-robin rings the next
 // available member and journals the pick. No available member is

@@ -70,7 +70,8 @@ func (f *Filter) match(ev *Event) bool {
 		if len(f.Calls) > 0 && !slices.ContainsFunc(calls, func(c string) bool { return c != "" && slices.Contains(f.Calls, c) }) {
 			return false
 		}
-		if len(f.Clients) > 0 && !slices.ContainsFunc([]string{t.Target.Client, t.First.Client}, func(c string) bool { return c != "" && slices.Contains(f.Clients, c) }) {
+		parties := []string{t.Target.Client, t.First.Client, t.Transferor.Client, t.Transferee.Client}
+		if len(f.Clients) > 0 && !slices.ContainsFunc(parties, func(c string) bool { return c != "" && slices.Contains(f.Clients, c) }) {
 			return false
 		}
 		return len(f.Lines) == 0 || slices.Contains(f.Lines, t.Target.Number)

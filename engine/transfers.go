@@ -67,6 +67,11 @@ type Transfer struct {
 	StartedAt   time.Time
 	EndedAt     time.Time
 	Version     uint64
+	// The parties of the original call, as they were when the transfer
+	// started: who transfers and who is transferred (empty for a
+	// click-to-call).
+	Transferor Party
+	Transferee Party
 }
 
 func transferView(t *fsm.Transfer) Transfer {
@@ -85,6 +90,8 @@ type transfers struct {
 	pids   map[string]*actor.PID // live transfer → actor
 	byCall map[string]string     // call → the live transfer it belongs to
 	legs   map[string]legRef     // far-end leg → the call and side it is in now
+	// parties of each live transfer's original call: transferor, transferee
+	parties map[string][2]events.Party
 }
 
 type legRef struct {
@@ -93,7 +100,7 @@ type legRef struct {
 }
 
 func newTransfers() *transfers {
-	return &transfers{pids: map[string]*actor.PID{}, byCall: map[string]string{}, legs: map[string]legRef{}}
+	return &transfers{pids: map[string]*actor.PID{}, byCall: map[string]string{}, legs: map[string]legRef{}, parties: map[string][2]events.Party{}}
 }
 
 func (x *transfers) link(t *fsm.Transfer, pid *actor.PID) {
@@ -111,6 +118,7 @@ func (x *transfers) unlink(t *fsm.Transfer) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	delete(x.pids, t.ID)
+	delete(x.parties, t.ID)
 	for _, c := range []string{t.Call, t.Consult, t.NewCall} {
 		if x.byCall[c] == t.ID {
 			delete(x.byCall, c)
@@ -125,6 +133,25 @@ func (x *transfers) of(call string) *actor.PID {
 		return x.pids[t]
 	}
 	return nil
+}
+
+// setParties remembers who the transfer is between, from its original call.
+func (x *transfers) setParties(t *fsm.Transfer, c *fsm.Call) {
+	if c == nil || t.Call == "" {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.parties[t.ID] = [2]events.Party{c.Party(t.Kept.Other()), c.Party(t.Kept)}
+}
+
+func (x *transfers) view(t *fsm.Transfer) Transfer {
+	v := transferView(t)
+	x.mu.Lock()
+	p := x.parties[t.ID]
+	x.mu.Unlock()
+	v.Transferor, v.Transferee = p[0], p[1]
+	return v
 }
 
 func (x *transfers) all() []*actor.PID {
@@ -225,7 +252,7 @@ func (e *Engine) GetTransfer(ctx context.Context, id string) (Transfer, error) {
 			return Transfer{}, ctx.Err()
 		}
 		if r.Err == nil && r.Transfer.Status != fsm.NoTransfer {
-			return transferView(&r.Transfer), nil
+			return e.xfer.view(&r.Transfer), nil
 		}
 	}
 	t, err := actors.LoadTransfer(e.journal, id)
@@ -345,6 +372,9 @@ func (e *Engine) resolveTarget(to string) (events.Party, string, string, error) 
 		return clientParty(c), "", to, nil
 	}
 	if g := e.findGroup(to); g != nil {
+		if err := e.groupAvailable(g); err != nil {
+			return failed(err)
+		}
 		return events.Party{Number: firstOf(g.Extensions, g.Numbers, to), Name: g.Name}, g.ID, to, nil
 	}
 	dest, err := fsm.ParseDestination(to)
@@ -352,6 +382,9 @@ func (e *Engine) resolveTarget(to string) (events.Party, string, string, error) 
 		return failed(err)
 	}
 	if g := e.findGroup(dest.Number); g != nil && dest.Kind != fsm.DestSIPURI {
+		if err := e.groupAvailable(g); err != nil {
+			return failed(err)
+		}
 		return events.Party{Number: dest.Number, Name: g.Name}, g.ID, to, nil
 	}
 	c, err := e.route(dest)
@@ -402,6 +435,11 @@ func (e *Engine) startTransfer(ctx context.Context, ev events.TransferInitiated)
 		return Transfer{}, err
 	}
 	t := fsm.Transfer{ID: id, TransferInitiated: ev}
+	if ev.Call != "" {
+		if c, err := actors.LoadCall(e.journal, ev.Call); err == nil {
+			e.xfer.setParties(&t, &c)
+		}
+	}
 	e.xfer.mu.Lock()
 	if ev.Call != "" {
 		if other, busy := e.xfer.byCall[ev.Call]; busy {
@@ -426,7 +464,7 @@ func (e *Engine) startTransfer(ctx context.Context, ev events.TransferInitiated)
 		e.root.Stop(pid)
 		return Transfer{}, r.Err
 	}
-	return transferView(&r.Transfer), r.Err
+	return e.xfer.view(&r.Transfer), r.Err
 }
 
 func (e *Engine) transferIntent(ctx context.Context, id string, in fsm.Intent) (Transfer, error) {
@@ -447,7 +485,7 @@ func (e *Engine) transferIntent(ctx context.Context, id string, in fsm.Intent) (
 	if !ok {
 		return Transfer{}, ctx.Err()
 	}
-	return transferView(&r.Transfer), r.Err
+	return e.xfer.view(&r.Transfer), r.Err
 }
 
 // transferHost is the engine as transfer actors see it.
@@ -515,6 +553,8 @@ func (h transferHost) CommandCall(id string, cmd fsm.CallCommand, done func(acto
 	e.root.Send(pid, &actors.CallRequest{Command: cmd, Done: done})
 }
 
+// TransferDone unlinks the transfer once its outcome is published (the
+// publisher still needs its parties for the outcome event).
 func (h transferHost) TransferDone(t *fsm.Transfer) { h.e.xfer.unlink(t) }
 
 // restoreTransfers starts the actor of every live transfer; each reads its
@@ -530,6 +570,9 @@ func (e *Engine) restoreTransfers(ids []string) error {
 			return err
 		}
 		e.xfer.link(&t, pid)
+		if c, err := actors.LoadCall(e.journal, t.Call); err == nil && t.Call != "" {
+			e.xfer.setParties(&t, &c)
+		}
 		// Wait until it has read its calls and taken its first steps, so
 		// that Open returns with every transfer timer armed.
 		reply := make(chan actors.TransferResult, 1)
