@@ -23,9 +23,11 @@ locked), or the journal.db — or the data directory — of a stopped engine.
 See docs/replay.md.
 
   callengine replay FILE                        every call, one line each (filters below)
-  callengine replay FILE --call ID              a call's events, each with the state after it
+  callengine replay FILE --transfers            every transfer, one line each (same filters, but --reason)
+  callengine replay FILE --call ID              a call's events, each with the state after it,
+                                                and the events of the transfers that name it
   callengine replay FILE --call ID --html OUT   the call as a ladder diagram (self-contained HTML)
-  callengine replay FILE --at TIME              every client and call as of TIME
+  callengine replay FILE --at TIME              every client, call and transfer as of TIME
   callengine replay FILE --verify               run every stream through the current code
 
 Times are RFC 3339, with or without fractional seconds (2026-01-05T09:30:00Z),
@@ -53,12 +55,13 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	htmlOut := fs.String("html", "", "with --call: write the call as a ladder diagram to this HTML `FILE`")
 	at := fs.String("at", "", "show every client and call as of this `TIME`")
 	verify := fs.Bool("verify", false, "re-run every stream through the current fsm code; report divergences, exit 1 if any")
+	transfers := fs.Bool("transfers", false, "list the transfers instead of the calls (filters as for calls, but --reason)")
 	asJSON := fs.Bool("json", false, "write JSON instead of text")
-	since := fs.String("since", "", "list calls set up at or after this `TIME`")
-	until := fs.String("until", "", "list calls set up before this `TIME`")
-	client := fs.String("client", "", "list calls where this client `ID` is the caller or the callee")
-	number := fs.String("number", "", "list calls with this `NUMBER`: caller's, callee's, caller id or as dialled (E.164 in any spelling)")
-	reason := fs.String("reason", "", "list calls that ended with this `REASON`: hangup, busy, no-answer, failed, rejected, canceled, missed")
+	since := fs.String("since", "", "list calls set up (transfers started) at or after this `TIME`")
+	until := fs.String("until", "", "list calls set up (transfers started) before this `TIME`")
+	client := fs.String("client", "", "list calls where this client `ID` is the caller or the callee (transfers where it transfers, is sent on, or is the target)")
+	number := fs.String("number", "", "list calls with this `NUMBER`: caller's, callee's, caller id or as dialled (E.164 in any spelling); transfers with it as a party's number or the target as given")
+	reason := fs.String("reason", "", "list calls that ended with this `REASON`: hangup, busy, no-answer, failed, transferred, rejected, canceled, missed")
 
 	positional, err := parseInterleaved(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -89,8 +92,9 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return usageErr("one journal at a time: unexpected %q", positional[1])
 	}
 	set["verify"] = *verify // --verify=false asks for no verification
+	set["transfers"] = *transfers
 	var modes []string
-	for _, m := range []string{"call", "at", "verify"} {
+	for _, m := range []string{"call", "at", "verify", "transfers"} {
 		if set[m] {
 			modes = append(modes, "--"+m)
 		}
@@ -109,9 +113,13 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	if len(modes) > 0 {
 		for _, f := range []string{"since", "until", "client", "number", "reason"} {
-			if set[f] {
-				return usageErr("--%s filters the call list: it does not go with %s", f, modes[0])
+			if !set[f] || modes[0] == "--transfers" && f != "reason" {
+				continue
 			}
+			if modes[0] == "--transfers" {
+				return usageErr("--reason filters calls by how they ended: a transfer has no such reason (its STATUS says how it went)")
+			}
+			return usageErr("--%s filters the call list: it does not go with %s", f, modes[0])
 		}
 	}
 	var filter replay.Filter
@@ -165,14 +173,39 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		}
 		return out.done(fail, out.write(s, func(w io.Writer) error { return replay.WriteSnapshot(w, s) }))
 
-	case set["html"]:
-		envs, err := l.Envelopes(*callID)
+	case set["transfers"]:
+		ts, err := l.Transfers(filter)
 		if err != nil {
 			return fail(err)
 		}
+		doc := struct {
+			Journal   string                   `json:"journal"`
+			Transfers []replay.TransferSummary `json:"transfers"`
+		}{l.Path(), ts}
+		return out.done(fail, out.write(doc, func(w io.Writer) error {
+			if err := replay.WriteTransfers(w, ts); err != nil {
+				return err
+			}
+			live := 0
+			for _, t := range ts {
+				if t.Live {
+					live++
+				}
+			}
+			_, err := fmt.Fprintf(w, "%d transfers, %d live\n", len(ts), live)
+			return err
+		}))
+
+	case set["html"]:
+		// The call's events and those of the transfers that name it, which
+		// the ladder draws as notes.
 		steps, err := l.Timeline(*callID)
 		if err != nil {
 			return fail(err)
+		}
+		envs := make([]events.Envelope, len(steps))
+		for i, s := range steps {
+			envs[i] = s.Envelope
 		}
 		if err := replayWriteHTML(*htmlOut, replayTitle(steps[len(steps)-1].Call()), envs); err != nil {
 			return fail(err)

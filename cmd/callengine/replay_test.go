@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/journal"
@@ -383,5 +384,240 @@ func TestReplayLockedJournal(t *testing.T) {
 	code, _, errs := runReplay(t, file)
 	if code != 2 || !strings.Contains(errs, "locked") || !strings.Contains(errs, "callengine backup --data DIR --out FILE") {
 		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}
+
+// transferJournal writes a small schema 2 journal, as an engine would have:
+// alice calls bob (c1), bob sends her on to carol, blind (transfer t1), in a
+// new call (c2) where alice sends DTMF.
+func transferJournal(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "transfer.journal")
+	j, err := journal.Open(path, journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 6, 10, 0, 0, 0, time.UTC)
+	add := func(stream string, at time.Duration, evs ...events.Event) {
+		t.Helper()
+		v, err := j.StreamVersion(stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs := make([][]byte, len(evs))
+		for i, ev := range evs {
+			recs[i] = events.EncodeBody(nil, t0.Add(at).UnixNano(), ev)
+		}
+		if _, err := j.Append(context.Background(), stream, v, recs, events.Ends(evs[len(evs)-1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	party := func(id, ext string) events.Party { return events.Party{Client: id, Number: ext, Name: id} }
+	for _, c := range []struct{ id, ext string }{{"alice", "101"}, {"bob", "102"}, {"carol", "103"}} {
+		add("client/"+c.id, 0, events.ClientRegistered{Name: c.id, Extensions: []string{c.ext},
+			Devices: []events.Device{{ID: c.id + "-desk", Kind: "sip"}}, AcceptInbound: true})
+	}
+	alice, bob, carol := party("alice", "101"), party("bob", "102"), party("carol", "103")
+	add("call/c1", time.Second, events.CallDialed{Caller: alice, Callee: bob, CallerDevice: "alice-desk", CallerID: "101", Destination: "102"},
+		events.CallRinging{Devices: []string{"bob-desk"}, Deadline: t0.Add(31 * time.Second).UnixNano()})
+	add("call/c1", 3*time.Second, events.CallAnswered{Device: "bob-desk"})
+	add("transfer/t1", 30*time.Second, events.TransferInitiated{Kind: events.Blind, Call: "c1", Kept: events.Caller,
+		Target: carol, Destination: "103", NewCall: "c2"})
+	add("call/c2", 30*time.Second, events.CallDialed{Caller: alice, Callee: carol, CallerDevice: "alice-desk", CallerID: "101", Destination: "103", Transfer: "t1"},
+		events.CallRinging{Devices: []string{"carol-desk"}, Deadline: t0.Add(60 * time.Second).UnixNano()})
+	add("call/c1", 30*time.Second, events.CallEnded{Reason: events.Transferred, By: events.Callee})
+	add("transfer/t1", 30*time.Second, events.TransferCompleted{})
+	add("call/c2", 33*time.Second, events.CallAnswered{Device: "carol-desk"})
+	add("call/c2", time.Minute, events.CallDigits{Side: events.Caller, Digits: "42#", Duration: 1e8, Gap: 7e7})
+	add("call/c2", 2*time.Minute, events.CallEnded{Reason: events.Hangup, By: events.Caller})
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestReplayTransfers(t *testing.T) {
+	file := transferJournal(t)
+	out := replayOK(t, file, "--transfers")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 3 || lines[2] != "1 transfers, 0 live" {
+		t.Fatalf("transfers:\n%s", out)
+	}
+	if got := strings.Join(strings.Fields(lines[0]), " "); got != "ID STARTED KIND CALL BY KEPT TARGET CONSULT NEW CALL STATUS" {
+		t.Errorf("heading %q", got)
+	}
+	if got := strings.Join(strings.Fields(lines[1]), " "); got != "t1 2026-01-06T10:00:30.000Z blind c1 bob alice (caller) carol - c2 completed" {
+		t.Errorf("transfer %q", got)
+	}
+	// The call list's filters, but --reason.
+	for args, want := range map[string]string{
+		"--client carol":                   "1 transfers",
+		"--client dave":                    "0 transfers",
+		"--number 103":                     "1 transfers",
+		"--since 2026-01-06T10:00:31Z":     "0 transfers",
+		"--until 2026-01-06T10:00:31.000Z": "1 transfers",
+	} {
+		if out := replayOK(t, append([]string{file, "--transfers"}, strings.Fields(args)...)...); !strings.Contains(out, want) {
+			t.Errorf("--transfers %s:\n%s", args, out)
+		}
+	}
+	var doc struct {
+		Journal   string `json:"journal"`
+		Transfers []struct {
+			ID         string       `json:"id"`
+			Kind       string       `json:"kind"`
+			Status     string       `json:"status"`
+			Call       string       `json:"call"`
+			Kept       string       `json:"kept"`
+			Transferor events.Party `json:"transferor"`
+			NewCall    string       `json:"new_call"`
+			Live       bool         `json:"live"`
+		} `json:"transfers"`
+	}
+	if err := json.Unmarshal([]byte(replayOK(t, file, "--transfers", "--json")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Transfers) != 1 {
+		t.Fatalf("%+v", doc)
+	}
+	if tr := doc.Transfers[0]; tr.ID != "t1" || tr.Kind != "blind" || tr.Status != "completed" || tr.Call != "c1" || tr.Kept != "caller" ||
+		tr.Transferor.Client != "bob" || tr.NewCall != "c2" || tr.Live {
+		t.Errorf("transfer %+v", tr)
+	}
+	// The fixture of the first schema has none.
+	if out := replayOK(t, v1FixtureCopy(t), "--transfers"); !strings.HasSuffix(out, "0 transfers, 0 live\n") {
+		t.Errorf("v1:\n%s", out)
+	}
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{file, "--transfers", "--reason", "busy"}, "--reason filters calls by how they ended"},
+		{[]string{file, "--transfers", "--call", "c1"}, "--call and --transfers: choose one"},
+		{[]string{file, "--transfers", "--html", "x.html"}, "--html draws one call"},
+	} {
+		if code, _, errs := runReplay(t, tc.args...); code != 2 || !strings.Contains(errs, tc.says) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, code, errs, tc.says)
+		}
+	}
+}
+
+// A transferred call's timeline shows the transfer and where the caller went;
+// the new call's shows where it came from.
+func TestReplayCallWithTransfer(t *testing.T) {
+	file := transferJournal(t)
+	out := replayOK(t, file, "--call", "c1")
+	for _, want := range []string{
+		"call c1: internal, alice/alice-desk → bob/bob-desk, ended transferred by callee\n",
+		"transfer t1 (blind, completed): call c1 (this call) → new call c2; its caller goes to carol\n",
+		"TransferInitiated  transfer=t1 kind=blind call=c1 kept=caller target=carol destination=103 new-call=c2         transfer placing",
+		"CallEnded          reason=transferred by=callee transfer=t1 new-call=c2",
+		"TransferCompleted  transfer=t1",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("timeline lacks %q:\n%s", want, out)
+		}
+	}
+	out = replayOK(t, file, "--call", "c2")
+	for _, want := range []string{
+		"transfer t1 (blind, completed): call c1 → new call c2 (this call); its caller goes to carol\n",
+		"direction=internal transfer=t1",
+		"CallDigits         side=caller digits=42#",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("timeline lacks %q:\n%s", want, out)
+		}
+	}
+	var doc struct {
+		Call struct {
+			ID       string `json:"id"`
+			Transfer string `json:"transfer"`
+			Digits   int    `json:"digits"`
+		} `json:"call"`
+		Timeline []struct {
+			Event    events.Envelope `json:"event"`
+			Transfer *struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			} `json:"transfer"`
+			State *struct {
+				State string `json:"state"`
+			} `json:"state"`
+		} `json:"timeline"`
+	}
+	if err := json.Unmarshal([]byte(replayOK(t, file, "--call", "c2", "--json")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Call.ID != "c2" || doc.Call.Transfer != "t1" || doc.Call.Digits != 3 || len(doc.Timeline) != 7 {
+		t.Fatalf("call %+v, %d steps", doc.Call, len(doc.Timeline))
+	}
+	first := doc.Timeline[0]
+	if first.Event.Stream != "transfer/t1" || first.Transfer == nil || first.Transfer.Status != "placing" || first.State != nil {
+		t.Errorf("first step %+v", first)
+	}
+	if s := doc.Timeline[1]; s.Event.Type != events.TypeCallDialed || s.Transfer != nil || s.State == nil || s.State.State != "connecting" {
+		t.Errorf("second step %+v", s)
+	}
+
+	// The ladder gets the transfer's events too, and draws them as notes.
+	page := filepath.Join(t.TempDir(), "c1.html")
+	if out := replayOK(t, file, "--call", "c1", "--html", page); out != "wrote "+page+": call c1, 6 events\n" {
+		t.Errorf("stdout %q", out)
+	}
+	b, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"TransferInitiated · blind transfer t1", "the caller of this call goes to carol in call c2", `"note":true`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+
+	// The journal verifies: 3 clients, 2 calls, 1 transfer.
+	if out := replayOK(t, file, "--verify"); out != "verified 6 streams, 14 events: no divergence\n" {
+		t.Errorf("verify: %q", out)
+	}
+	if out := replayOK(t, file, "--at", "2026-01-06T10:00:31Z"); !strings.Contains(out, "t1  2026-01-06T10:00:30.000Z  blind") {
+		t.Errorf("--at lacks the transfer:\n%s", out)
+	}
+}
+
+// A transfer completed after it failed, appended by hand: --verify names the
+// transfer's stream and version.
+func TestReplayVerifyDoctoredTransfer(t *testing.T) {
+	file := transferJournal(t)
+	j, err := journal.Open(file, journal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 6, 10, 5, 0, 0, time.UTC).UnixNano()
+	recs := [][]byte{
+		events.EncodeBody(nil, at, events.TransferInitiated{Kind: events.Blind, Call: "c2", Kept: events.Caller,
+			Target: events.Party{Client: "bob", Number: "102"}, NewCall: "c3"}),
+		events.EncodeBody(nil, at, events.TransferFailed{Reason: "the call ended before the transfer"}),
+	}
+	if _, err := j.Append(context.Background(), "transfer/t2", 0, recs, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Append(context.Background(), "transfer/t2", 2, [][]byte{events.EncodeBody(nil, at, events.TransferCompleted{})}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runReplay(t, file, "--verify")
+	if code != 1 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"verified 7 streams, 17 events: 1 streams diverge",
+		"transfer/t2 version 3 (seq 17): after-end",
+		"journal has:  TransferCompleted",
+		"current code: the transfer ended at version 2: nothing may follow",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
 	}
 }
