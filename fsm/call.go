@@ -374,6 +374,9 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 			}
 			return nil, errcode.Newf(errcode.InvalidState, "cannot resume: the %s does not hold call %s (it is %s)", cmd.By, c.ID, c.Status)
 		}
+		if c.ParkSlot != "" && cmd.By == c.ParkedSide.Other() {
+			return nil, errcode.Newf(errcode.InvalidState, "cannot resume: call %s is parked in slot %s (unpark it)", c.ID, c.ParkSlot)
+		}
 		return []events.Event{events.CallResumed{By: cmd.By}}, nil
 	case Mute:
 		if !cmd.Side.Valid() {
@@ -450,6 +453,17 @@ func decideDial(c *Call, d Dial, now int64) ([]events.Event, error) {
 	}
 	if d.Direction > events.Transit {
 		return nil, errcode.Newf(errcode.InvalidParams, "unknown direction %d", d.Direction)
+	}
+	if d.Group != "" && d.Callee.Client == "" {
+		devices := d.Devices
+		if d.Connected {
+			devices = []string{d.AnsweredDevice}
+		}
+		for _, dev := range devices {
+			if _, _, ok := SplitMemberDevice(dev); !ok {
+				return nil, errcode.Newf(errcode.InvalidParams, "a ring-all group call rings member/device, not %q", dev)
+			}
+		}
 	}
 	dialed := events.CallDialed{
 		Caller: d.Caller, Callee: d.Callee, CallerDevice: d.CallerDevice,

@@ -185,10 +185,10 @@ func decideControl(c *Call, cmd CallCommand) ([]events.Event, error, bool) {
 		if cmd.Party.Client == "" {
 			return nil, errcode.New(errcode.MissingParameter, "unpark needs the client that takes the call"), true
 		}
+		if !c.Status.Live() {
+			return nil, invalidState(c, "unpark"), true
+		}
 		if c.ParkSlot == "" {
-			if !c.Status.Live() {
-				return nil, invalidState(c, "unpark"), true
-			}
 			return nil, errcode.Newf(errcode.InvalidState, "call %s is not parked", c.ID), true
 		}
 		if c.Party(c.ParkedSide).Client == cmd.Party.Client {
@@ -261,7 +261,7 @@ func applyControl(c *Call, ev events.Event) error {
 			c.AnsweredDevice = ""
 		}
 	case events.CallUnparked:
-		if c.ParkSlot == "" || e.Party.Client == "" {
+		if c.ParkSlot == "" || e.Party.Client == "" || !c.Status.Live() {
 			return fmt.Errorf("call %s: unparked while not parked", c.ID)
 		}
 		by := c.ParkedSide.Other()

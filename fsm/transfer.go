@@ -158,6 +158,9 @@ func CheckTransferInitiated(e events.TransferInitiated) error {
 	if e.Target.Client == "" && e.Target.Number == "" && e.Group == "" {
 		return errcode.New(errcode.MissingParameter, "a transfer needs a target")
 	}
+	if e.Kind == events.ClickToCall && e.Target.Number == "" && e.Destination == "" {
+		return errcode.New(errcode.MissingParameter, "click-to-call needs a number or destination to present to the first party")
+	}
 	if e.Deadline < 0 {
 		return errcode.New(errcode.InvalidParams, "invite timer must not be negative")
 	}

@@ -111,8 +111,12 @@ func blindStep(t *Transfer, calls CallLookup) Step {
 func clickStep(t *Transfer, calls CallLookup, intent Intent) Step {
 	first, placed := calls(t.Consult)
 	if !placed {
+		caller := events.Party{Number: t.Target.Number, Name: t.Target.Name}
+		if caller.Number == "" {
+			caller.Number = t.Destination
+		}
 		return Step{Kind: StepDial, Call: t.Consult, Dial: DialPlan{
-			Caller: events.Party{Number: t.Target.Number, Name: t.Target.Name, Client: ""},
+			Caller: caller,
 			Callee: t.First, Destination: t.First.Number, Origin: events.OriginClickToCall,
 			Devices: deviceList(t.FirstDevice),
 		}}
@@ -124,7 +128,9 @@ func clickStep(t *Transfer, calls CallLookup, intent Intent) Step {
 		return record(events.TransferCompleted{})
 	}
 	if !first.Status.Live() {
-		if intent == FailIntent {
+		// Before the bridge only the transfer hangs the first leg up from
+		// its caller side (the engine): it failed, intent or not (restart).
+		if intent == FailIntent || first.EndedBy == events.Caller {
 			return record(events.TransferFailed{})
 		}
 		if !first.Answered() {
@@ -191,8 +197,9 @@ func consultStep(t *Transfer, calls CallLookup, intent Intent, now int64) Step {
 		}
 		transferorEnded := z.EndedBy == events.Caller && (z.Reason == events.Canceled || z.Reason == events.Hangup)
 		timedOut := t.Deadline != 0 && z.ReleaseAt >= t.Deadline && !z.Answered()
+		failed := z.Reason == events.Failed && z.EndedBy == events.Caller // the fail intent's own hang-up
 		switch {
-		case intent == FailIntent:
+		case intent == FailIntent || failed:
 			return record(events.TransferFailed{})
 		case timedOut:
 			return record(events.TransferNotAnswered{Reason: "invite-timeout"})
@@ -206,7 +213,12 @@ func consultStep(t *Transfer, calls CallLookup, intent Intent, now int64) Step {
 	if !xLive {
 		return record(events.TransferNotCompleted{Reason: "the original call ended"})
 	}
-	if intent == CancelIntent || intent == FailIntent {
+	if intent == FailIntent {
+		// Ended "failed" from the transferor's side, so that the outcome
+		// reads off the journal after a restart (not "canceled").
+		return command(t.Consult, Fail{Reason: events.Failed, By: events.Caller})
+	}
+	if intent == CancelIntent {
 		return command(t.Consult, Hangup{By: events.Caller})
 	}
 	if !z.Answered() {
