@@ -58,6 +58,16 @@ func (s Step) MarshalJSON() ([]byte, error) {
 	}{s.Envelope, s.Call()})
 }
 
+// StepEnvelopes returns the envelopes of steps, in order: a timeline's events,
+// those of its transfers included, as WriteLadder takes them.
+func StepEnvelopes(steps []Step) []events.Envelope {
+	envs := make([]events.Envelope, len(steps))
+	for i := range steps {
+		envs[i] = steps[i].Envelope
+	}
+	return envs
+}
+
 type groupJSON struct {
 	ID       string          `json:"id"`
 	Strategy events.Strategy `json:"strategy"`

@@ -203,10 +203,7 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		if err != nil {
 			return fail(err)
 		}
-		envs := make([]events.Envelope, len(steps))
-		for i, s := range steps {
-			envs[i] = s.Envelope
-		}
+		envs := replay.StepEnvelopes(steps)
 		if err := replayWriteHTML(*htmlOut, replayTitle(steps[len(steps)-1].Call()), envs); err != nil {
 			return fail(err)
 		}
