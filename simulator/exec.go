@@ -84,6 +84,9 @@ func (s *sim) exec(o op) error {
 	case "message":
 		return s.message(o)
 	case "unpark":
+		if cl, err := e.Client(ctx, o.client); err == nil && o.device == "" && len(cl.Devices) == 1 {
+			o.device = cl.Devices[0].ID // the client's only phone takes the call
+		}
 		if o.call == "" {
 			_, err := e.UnparkSlot(ctx, o.slot, o.client, o.device)
 			return err
@@ -120,9 +123,6 @@ func (s *sim) exec(o op) error {
 	member := side == 0 && c.State == engine.Ringing && c.Group != "" && c.Callee.Client == "" && ringsFor(&c, o.client)
 	if member {
 		side = engine.Callee // a member of the ring-all group the call rings
-	}
-	if o.verb == "swap" && side == 0 {
-		side = engine.Callee // the engine says why not
 	}
 	if side == 0 {
 		return errcode.Newf(errcode.Forbidden, "%s is not a party to call %s", o.client, o.call)
@@ -212,7 +212,7 @@ func (s *sim) transfer(o op, id string, side engine.Side) error {
 	t, err := start(s.ctx, req)
 	s.transfers.next = ""
 	if t.ID != "" {
-		s.nameOf(s.transfers, t.ID)
+		s.named(s.transfers, label, t.ID)
 		s.transferBy[s.transfers.byID[t.ID]] = o.client
 	}
 	return err
@@ -265,7 +265,7 @@ func (s *sim) clickToCall(o op) error {
 	t, err := s.eng.ClickToCall(s.ctx, req)
 	s.transfers.next = ""
 	if t.ID != "" {
-		s.nameOf(s.transfers, t.ID)
+		s.named(s.transfers, label, t.ID)
 		s.transferBy[s.transfers.byID[t.ID]] = o.client
 	}
 	return err
@@ -294,7 +294,7 @@ func (s *sim) merge(o op, id string, side engine.Side) error {
 	conf, err := s.eng.Merge(s.ctx, engine.MergeRequest{Call: id, Side: side.Other(), Other: other, OtherSide: otherSide.Other()})
 	s.confs.next = ""
 	if conf.ID != "" {
-		s.nameOf(s.confs, conf.ID)
+		s.named(s.confs, label, conf.ID)
 	}
 	return err
 }
@@ -309,7 +309,7 @@ func (s *sim) message(o op) error {
 	m, err := s.eng.SendMessage(s.ctx, engine.MessageRequest{From: o.client, To: o.target, Text: o.message})
 	s.msgs.next = ""
 	if m.ID != "" {
-		s.nameOf(s.msgs, m.ID)
+		s.named(s.msgs, label, m.ID)
 	}
 	return err
 }

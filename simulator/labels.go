@@ -167,6 +167,14 @@ func (s *sim) nameOf(l *labels, id string) string {
 	return name
 }
 
+// named gives id the label its command chose, unless reading the journal
+// during the command named it already.
+func (s *sim) named(l *labels, label, id string) {
+	if _, ok := l.byID[id]; !ok {
+		l.bind(label, id)
+	}
+}
+
 // transferSeen names the calls of a transfer when its first event is read.
 func (s *sim) transferSeen(label string, ev events.TransferInitiated) {
 	if ev.Consult != "" {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -37,19 +38,32 @@ func Generate(seed uint64) *Scenario {
 		if r.IntN(2) == 0 {
 			c.Numbers = []string{fmt.Sprintf("+3310000%04d", 100+i)}
 		}
+		if r.IntN(2) == 0 {
+			c.Permissions = []string{"record"}
+		}
 		devices[n] = c.Devices
 		exts = append(exts, c.Extensions[0])
 		sc.Clients = append(sc.Clients, c)
 	}
+	// Two groups: ring-all and round-robin, with a member that never
+	// registers (offline).
+	shuffled := append([]string(nil), names...)
+	r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	sc.Groups = Groups{
+		{ID: "sales", Extensions: []string{"300"}, Members: shuffled[:2+r.IntN(2)]},
+		{ID: "help", Extensions: []string{"301"}, Numbers: []string{"+33100000301"}, Members: append(shuffled[1:], "zed"), Strategy: "round-robin"},
+	}
+	groupExts := []string{"300", "301"}
 	behaviors := []string{
 		"answer after 2s", "ring after 1s, answer after 4s, hang up after 20s", "busy", "busy after 3s",
 		"no-answer", "no-answer after 8s", "fail after 1s", "reject after 2s", "manual", "silent, answer after 1s",
 	}
+	messaging := []string{"", "", ", messages after 1s", ", messages fail", ", messages fail no-route"}
 	var far []string
 	for i := 1; i <= 4; i++ {
 		n := fmt.Sprintf("+3360000000%d", i)
 		far = append(far, n)
-		sc.FarEnd[n] = behaviors[r.IntN(len(behaviors))]
+		sc.FarEnd[n] = behaviors[r.IntN(len(behaviors))] + messaging[r.IntN(len(messaging))]
 	}
 	// What the generator knows of the calls it places: who is on each side
 	// (a client, or "" for the far end). It cannot know whether a command
@@ -61,6 +75,36 @@ func Generate(seed uint64) *Scenario {
 	owner := map[string]string{}
 	for i, x := range exts {
 		owner[x] = names[i]
+		owner[names[i]] = names[i]
+	}
+	owner["300"] = sc.Groups[0].Members[0]
+	owner["301"] = sc.Groups[1].Members[0]
+	// Transfers the generator started: their label and who transfers.
+	type transfer struct{ label, by string }
+	var transfers []transfer
+	var messages []string
+	pickTransfer := func() transfer {
+		if len(transfers) == 0 || r.IntN(10) == 0 {
+			return transfer{label: fmt.Sprintf("t%d", len(transfers)+1)}
+		}
+		return transfers[len(transfers)-1-r.IntN(min(3, len(transfers)))]
+	}
+	// target picks where a transfer, a click-to-call or a message goes.
+	target := func() string {
+		switch d := r.IntN(20); {
+		case d < 8:
+			return pick(exts)
+		case d < 11:
+			return pick(names)
+		case d < 15:
+			return pick(far)
+		case d < 18:
+			return pick(groupExts)
+		case d < 19:
+			return "299"
+		default:
+			return "zed"
+		}
 	}
 	pickCall := func() call {
 		if len(calls) == 0 || r.IntN(20) == 0 {
@@ -95,6 +139,66 @@ func Generate(seed uint64) *Scenario {
 		if r.IntN(10) < 6 {
 			st.At = "+" + (time.Duration(r.IntN(120)) * 100 * time.Millisecond).String()
 		}
+		if k := r.IntN(140); k >= 100 {
+			// Call control: transfers, park, merge, swap, DTMF,
+			// recording, click-to-call, messages.
+			st.Do = controlStep(r, k-100, controlPicks{
+				call: func() (string, string, string) {
+					c := pickCall()
+					return c.label, c.caller, c.callee
+				},
+				party: func(label string, callee bool) string {
+					for _, c := range calls {
+						if c.label == label {
+							return party(c, callee)
+						}
+					}
+					return client()
+				},
+				client: client, target: target, far: func() string { return pick(far) },
+				devices: func(c string) []string { return devices[c] },
+				transfer: func() (string, string) {
+					t := pickTransfer()
+					return t.label, t.by
+				},
+				message: func() string {
+					if len(messages) == 0 || r.IntN(10) == 0 {
+						return fmt.Sprintf("m%d", len(messages)+1)
+					}
+					return messages[r.IntN(len(messages))]
+				},
+				newTransfer: func(by, kept, target string, consult bool) string {
+					t := transfer{label: fmt.Sprintf("t%d", len(transfers)+1), by: by}
+					transfers = append(transfers, t)
+					calls = append(calls, call{label: t.label + ".new", caller: kept, callee: owner[target]})
+					if consult {
+						calls = append(calls, call{label: t.label + ".consult", caller: by, callee: owner[target]})
+					}
+					return t.label
+				},
+				newClick: func(first, target string) string {
+					t := transfer{label: fmt.Sprintf("t%d", len(transfers)+1), by: first}
+					transfers = append(transfers, t)
+					calls = append(calls, call{label: t.label + ".first", callee: owner[first]},
+						call{label: t.label + ".new", caller: owner[first], callee: owner[target]})
+					return t.label
+				},
+				newMessage: func() string {
+					m := fmt.Sprintf("m%d", len(messages)+1)
+					messages = append(messages, m)
+					return m
+				},
+				newCall: func(caller, callee string) string {
+					c := call{label: fmt.Sprintf("c%d", len(calls)+1), caller: caller, callee: callee}
+					calls = append(calls, c)
+					return c.label
+				},
+				ext:   func(c string) string { return exts[slices.Index(names, c)] },
+				owner: func(target string) string { return owner[target] },
+			})
+			sc.Steps = append(sc.Steps, st)
+			continue
+		}
 		switch k := r.IntN(100); {
 		case k < 3:
 			st.Do = Lines{"crash"}
@@ -110,7 +214,9 @@ func Generate(seed uint64) *Scenario {
 		case k < 30:
 			c := call{label: fmt.Sprintf("c%d", len(calls)+1), caller: client()}
 			var dest string
-			switch d := r.IntN(20); {
+			switch d := r.IntN(22); {
+			case d >= 20:
+				dest = pick(groupExts)
 			case d < 12:
 				dest = pick(exts)
 			case d < 17:
@@ -168,6 +274,179 @@ func Generate(seed uint64) *Scenario {
 	// Let every timer fire, then crash once more: every call must come back.
 	sc.Steps = append(sc.Steps, Step{At: "+2m"}, Step{Do: Lines{"crash"}})
 	return sc
+}
+
+// controlPicks is what controlStep knows of the scenario so far.
+type controlPicks struct {
+	call        func() (label, caller, callee string)
+	party       func(label string, callee bool) string
+	client      func() string
+	target      func() string
+	far         func() string
+	devices     func(client string) []string
+	transfer    func() (label, by string)
+	message     func() string
+	newTransfer func(by, kept, target string, consult bool) string
+	newClick    func(first, target string) string
+	newMessage  func() string
+	newCall     func(caller, callee string) string
+	ext         func(client string) string
+	owner       func(target string) string // the client a target rings, if the generator knows
+}
+
+// controlStep writes one call-control command, valid or not, for k in
+// [0, 40): on a call the generator placed before, or — one time in three
+// — on a call it sets up and answers first, in the same step, so that
+// transfers, parks, merges and recordings often find a call that is up.
+func controlStep(r *rand.Rand, k int, p controlPicks) Lines {
+	if r.IntN(3) == 0 {
+		return episode(r, k, p)
+	}
+	return Lines{controlCommand(r, k, p)}
+}
+
+// episode sets up what a call-control command needs, then issues it: a
+// call from one client to another, answered; for a merge, two calls of
+// the same client, both held.
+func episode(r *rand.Rand, k int, p controlPicks) Lines {
+	a, b := p.client(), p.client()
+	for tries := 0; a == b && tries < 5; tries++ {
+		b = p.client()
+	}
+	setup := func(from, to string) (string, []string) {
+		label := p.newCall(from, to)
+		return label, []string{
+			fmt.Sprintf("%s dial %s as %s", from, p.ext(to), label),
+			fmt.Sprintf("%s answer %s on %s", to, label, p.devices(to)[r.IntN(len(p.devices(to)))]),
+		}
+	}
+	c1, out := setup(a, b)
+	pick := func(s []string) string { return s[r.IntN(len(s))] }
+	switch {
+	case k < 11:
+		to := p.target()
+		switch r.IntN(3) {
+		case 0:
+			out = append(out, fmt.Sprintf("%s transfer %s to %q as %s", b, c1, to, p.newTransfer(b, a, to, false)))
+		case 1:
+			t := p.newTransfer(b, a, to, true)
+			out = append(out, fmt.Sprintf("%s consult %q about %s as %s", b, to, c1, t))
+			if target := p.owner(to); target != "" && r.IntN(2) == 0 {
+				out = append(out, fmt.Sprintf("%s answer %s.consult on %s", target, t, pick(p.devices(target))))
+			}
+		default:
+			t := p.newTransfer(a, b, to, true)
+			out = append(out, fmt.Sprintf("%s supervise %s to %q within %ds as %s", a, c1, to, 3+r.IntN(10), t))
+			if target := p.owner(to); target != "" && r.IntN(2) == 0 {
+				out = append(out, fmt.Sprintf("%s answer %s.consult on %s", target, t, pick(p.devices(target))))
+			}
+		}
+	case k < 17:
+		if r.IntN(2) == 0 {
+			out = append(out, fmt.Sprintf("%s park %s", pick([]string{a, b}), c1))
+		} else {
+			out = append(out, fmt.Sprintf("%s pause %s", pick([]string{a, b}), c1))
+		}
+		if r.IntN(2) == 0 {
+			out = append(out, fmt.Sprintf("%s unpark %s", p.client(), c1))
+		}
+	case k < 21:
+		c := p.client()
+		if c == a || c == b {
+			c = p.client()
+		}
+		c2, more := setup(c, b)
+		out = append(out, fmt.Sprintf("%s hold %s", b, c1))
+		out = append(out, more...)
+		out = append(out, fmt.Sprintf("%s hold %s", b, c2), fmt.Sprintf("%s merge %s with %s", b, c1, c2))
+	case k < 26:
+		out = append(out, fmt.Sprintf("%s dtmf %s %s", pick([]string{a, b}), c1, pick([]string{"1", "123#", "*0,9"})))
+	case k < 31:
+		out = append(out, fmt.Sprintf("%s record %s", pick([]string{a, b}), c1))
+	default:
+		out = append(out, fmt.Sprintf("%s %s %s", b, pick([]string{"hold", "mute"}), c1))
+	}
+	return Lines(out)
+}
+
+// controlCommand writes one call-control command, valid or not.
+func controlCommand(r *rand.Rand, k int, p controlPicks) string {
+	pick := func(s []string) string { return s[r.IntN(len(s))] }
+	switch {
+	case k < 7: // transfers
+		label, caller, callee := p.call()
+		who, kept := caller, callee
+		if r.IntN(2) == 0 || caller == "" {
+			who, kept = callee, caller
+		}
+		if who == "" || r.IntN(8) == 0 {
+			who = p.client()
+		}
+		to := p.target()
+		switch r.IntN(3) {
+		case 0:
+			return fmt.Sprintf("%s transfer %s to %q as %s", who, label, to, p.newTransfer(who, kept, to, false))
+		case 1:
+			return fmt.Sprintf("%s consult %q about %s as %s", who, to, label, p.newTransfer(who, kept, to, true))
+		default:
+			within := ""
+			if r.IntN(4) > 0 {
+				within = fmt.Sprintf(" within %ds", 2+r.IntN(15))
+			}
+			return fmt.Sprintf("%s supervise %s to %q%s as %s", who, label, to, within, p.newTransfer(who, kept, to, true))
+		}
+	case k < 11:
+		t, by := p.transfer()
+		if by == "" || r.IntN(6) == 0 {
+			by = p.client()
+		}
+		return fmt.Sprintf("%s %s %s", by, pick([]string{"complete", "complete", "cancel"}), t)
+	case k < 17: // park, pause, unpark
+		label, _, _ := p.call()
+		switch r.IntN(5) {
+		case 0:
+			return fmt.Sprintf("%s park %s", p.party(label, r.IntN(2) == 0), label)
+		case 1:
+			return fmt.Sprintf("%s park %s in %s", p.party(label, r.IntN(2) == 0), label, pick([]string{"1", "2", "701"}))
+		case 2:
+			return fmt.Sprintf("%s pause %s", p.party(label, r.IntN(2) == 0), label)
+		case 3:
+			who := p.client()
+			return fmt.Sprintf("%s unpark %s on %s", who, label, pick(p.devices(who)))
+		default:
+			return fmt.Sprintf("%s unpark slot %s", p.client(), pick([]string{"1", "2", "701", "201", "202", "203"}))
+		}
+	case k < 21: // merge
+		// Not swap: engine.Swap holds the other calls in map order, and
+		// the journal would differ between runs (see
+		// testdata/pending/swap-holds-in-a-random-order.yaml).
+		a, _, _ := p.call()
+		b, _, _ := p.call()
+		return fmt.Sprintf("%s merge %s with %s", p.party(a, r.IntN(2) == 0), a, b)
+	case k < 26: // DTMF
+		label, _, _ := p.call()
+		digits := pick([]string{"1", "123", "*0#", "9,9", "ABCD", "12x", `""`, "55555"})
+		opt := pick([]string{"", "", " duration 50ms", " gap 200ms", " duration 11s"})
+		return fmt.Sprintf("%s dtmf %s %s%s", p.party(label, r.IntN(2) == 0), label, digits, opt)
+	case k < 31: // recording
+		label, _, _ := p.call()
+		verb := pick([]string{"record", "record", "stop-recording"})
+		return fmt.Sprintf("%s %s %s", p.party(label, r.IntN(2) == 0), verb, label)
+	case k < 34: // click-to-call
+		to := p.target()
+		if r.IntN(3) == 0 {
+			first := pick([]string{p.far(), p.client(), "299"})
+			return fmt.Sprintf("click-to-call %q to %q as %s", first, to, p.newClick(first, to))
+		}
+		who := p.client()
+		return fmt.Sprintf("%s click-to-call %q as %s", who, to, p.newClick(who, to))
+	default: // messages, sent and reported
+		if r.IntN(3) == 0 {
+			return fmt.Sprintf("far %s %s", pick([]string{"deliver", "reject", "fail"}), p.message())
+		}
+		text := pick([]string{"hello", "running late", "", "call me back"})
+		return fmt.Sprintf("%s message %q %q as %s", p.client(), p.target(), text, p.newMessage())
+	}
 }
 
 // RandomOptions tune RunRandom.

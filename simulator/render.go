@@ -209,7 +209,7 @@ func onOff(b bool) string {
 
 // callState prints a call as an expectation reads it: "<state> from=… to=…
 // caller-id=… caller-name=… ringing=… answered=… held-by=… muted=… ignored
-// group=… transfer=… parked=… recording ref=… conference=… peer=… digits=…
+// group=… transfer=… parked=… recording=on|off ref=… conference=… peer=… digits=…
 // reason=… by=… missed" (spaces in a name become underscores).
 func (s *sim) callState(c *engine.Call) string {
 	w := line{string(c.State)}
@@ -225,8 +225,10 @@ func (s *sim) callState(c *engine.Call) string {
 	w.add("group", c.Group)
 	w.add("transfer", s.nameOf(s.transfers, c.Transfer))
 	w.add("parked", c.ParkSlot)
-	w.flag("recording", c.Recording)
-	w.add("ref", s.relabel(c.RecordingRef))
+	if c.RecordingRef != "" {
+		w.add("recording", onOff(c.Recording))
+		w.add("ref", s.relabel(c.RecordingRef))
+	}
 	w.add("conference", s.nameOf(s.confs, c.Conference))
 	w.add("peer", s.labelOf(c.Peer))
 	if c.Digits > 0 {

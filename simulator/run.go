@@ -107,6 +107,7 @@ type sim struct {
 	ended    map[string]bool // calls, transfers and messages whose stream has ended
 	settled  map[string]bool // ended calls, transfers and messages whose invariants were checked once
 	answered map[string]int
+	unparked map[string]bool // calls a client took from the callpark
 
 	step, line int  // the step under way
 	collecting bool // collect is reading the journal
@@ -150,6 +151,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 		transfers: newLabels("t"), confs: newLabels("conf"), msgs: newLabels("m"),
 		groupIDs: map[string]struct{}{}, transferBy: map[string]string{},
 		ended: map[string]bool{}, settled: map[string]bool{}, answered: map[string]int{},
+		unparked: map[string]bool{},
 	}
 	for _, g := range sc.Groups {
 		s.groupIDs[g.ID] = struct{}{}
@@ -342,7 +344,7 @@ func (s *sim) runStep(ps *planStep) {
 		case err != nil:
 			s.refused(o.text, err, before)
 			if !s.sc.AllowErrors {
-				s.fail("command", "%q failed: %v", o.text, err)
+				s.fail("command", "%q failed: %s", o.text, s.relabel(err.Error()))
 			}
 		case last && ps.src.Error != "":
 			s.fail("expectation", "%q succeeded, want error %s", o.text, ps.src.Error)
@@ -402,10 +404,12 @@ func (s *sim) refused(what string, err error, before uint64) {
 	}
 }
 
+// errMessage prints an error without its code, with its cause: "transfer
+// failed: not_found: no client has extension 199".
 func errMessage(err error) string {
 	var e *errcode.Error
 	if errors.As(err, &e) {
-		return e.Message
+		return strings.TrimPrefix(e.Error(), string(e.Code)+": ")
 	}
 	return err.Error()
 }
@@ -463,6 +467,8 @@ func (s *sim) streamLabel(stream string, env *events.Envelope) string {
 			}
 		case events.CallJoined:
 			s.nameOf(s.confs, env.Event.(events.CallJoined).Conference)
+		case events.CallUnparked:
+			s.unparked[id] = true
 		}
 	case "transfer":
 		label = s.nameOf(s.transfers, id)

@@ -194,7 +194,9 @@ func (s *sim) checkInvariants() {
 		}
 		s.settled[id] = c.State == engine.Ended && f.Status == engine.Ended
 		if (c.State == engine.Connected || c.State == engine.Held) && (c.Callee.Client != "" || c.Group != "") {
-			if c.AnsweredDevice == "" || len(c.RingingDevices) > 0 {
+			// A parked call has left the parking party's device; a client
+			// may take a parked call without naming a device.
+			if c.AnsweredDevice == "" && c.ParkSlot == "" && !s.unparked[id] || len(c.RingingDevices) > 0 {
 				s.fail("invariant", "call %s is %s with answered device %q and ringing %v", l, c.State, c.AnsweredDevice, c.RingingDevices)
 			}
 		}
