@@ -39,8 +39,8 @@ const (
 	// event of the wrong kind for the stream, a reason nothing produces).
 	KindNoCommand Kind = "no-command"
 	// KindAfterEnd: an event follows the one that ended its stream: a
-	// call's CallEnded, a transfer's outcome, a GroupRemoved, a message's
-	// MessageDelivered or MessageFailed.
+	// call's CallEnded, a transfer's outcome, a message's MessageDelivered
+	// or MessageFailed.
 	KindAfterEnd Kind = "after-end"
 	// KindVersion: the stream's versions do not follow each other.
 	KindVersion Kind = "version"
@@ -419,9 +419,10 @@ var transferMachine = machine[fsm.Transfer, events.Event]{
 }
 
 // A group's events are checked as the engine checks them before it journals
-// them: a definition with fsm.CheckGroupDefined; a removal or a round-robin
-// pick needs the group defined; a pick needs a round-robin group, one of its
-// members and the call it was made for. Which member a pick chose depends on
+// them: a definition with fsm.CheckGroupDefined (a removed group may be
+// defined again); a removal or a round-robin pick needs the group defined; a
+// pick needs a round-robin group, one of its members and the call it was
+// made for. Which member a pick chose depends on
 // who was available then, which the group's stream does not hold.
 var groupMachine = machine[fsm.Group, events.Event]{
 	noun: "group",
@@ -457,7 +458,7 @@ var groupMachine = machine[fsm.Group, events.Event]{
 		return []events.Event{ev}, nil
 	},
 	apply: fsm.ApplyGroup,
-	ended: func(g *fsm.Group) (bool, uint64) { return g.Removed, g.Version },
+	ended: func(*fsm.Group) (bool, uint64) { return false, 0 }, // a group may be defined again
 }
 
 // messageResult is the delivery report behind a MessageDelivered or

@@ -160,6 +160,10 @@ func healthy2(w *writer) {
 	acme := events.Party{Number: "+442071234567", Name: "Acme"}
 	shop := events.Party{Number: "+33155555555"}
 	w.add("group/desk", 0, events.GroupDefined{Name: "Desk", Extensions: []string{"200"}, Members: []string{"alice", "bob"}, Strategy: events.RingAll})
+	w.add("group/old", 0, events.GroupDefined{Members: []string{"alice"}, Strategy: events.RoundRobin})
+	w.add("group/old", time.Second, events.GroupMemberPicked{Member: "alice", Call: "x"})
+	w.add("group/old", 2*time.Second, events.GroupRemoved{})
+	w.add("group/old", 3*time.Second, events.GroupDefined{Members: []string{"bob"}, Strategy: events.RingAll}) // defined again
 	w.add("call/ring-all", 0, events.CallDialed{Caller: acme, Callee: events.Party{Number: "200", Name: "Desk"}, Destination: "200", Direction: events.Inbound, Group: "desk"},
 		events.CallRinging{Devices: []string{"alice/alice-desk", "bob/bob-desk"}, Deadline: t0.Add(30 * time.Second).UnixNano()})
 	w.add("call/ring-all", 2*time.Second, events.CallAnswered{Device: "bob/bob-desk"})
@@ -212,7 +216,7 @@ func TestVerifyHealthySchema2(t *testing.T) {
 	if !r.OK() {
 		t.Fatalf("divergences in a healthy journal: %v", r.Divergences)
 	}
-	if r.Streams != 11+10 || r.Skipped != 0 || uint64(r.Events) != l.LastSeq() {
+	if r.Streams != 11+11 || r.Skipped != 0 || uint64(r.Events) != l.LastSeq() {
 		t.Errorf("streams %d, skipped %d, events %d of %d", r.Streams, r.Skipped, r.Events, l.LastSeq())
 	}
 }
@@ -362,10 +366,10 @@ func TestVerifyReportsDamage(t *testing.T) {
 		w.add(s, 0, g)
 		w.add(s, time.Second, events.GroupMemberPicked{Member: "bob", Call: "c"})
 	})
-	damage("group/defined-after-removal", want{3, replay.KindAfterEnd, "", "the group ended at version 2"}, func(s string) {
+	damage("group/picks-after-removal", want{3, replay.KindRefused, errcode.NotFound, "no group picks-after-removal"}, func(s string) {
 		w.add(s, 0, sales)
 		w.add(s, time.Second, events.GroupRemoved{})
-		w.add(s, 2*time.Second, sales)
+		w.add(s, 2*time.Second, events.GroupMemberPicked{Member: "bob", Call: "c"})
 	})
 	sent := events.MessageSent{From: alice, To: "+33144556677", Text: "hello"}
 	damage("message/delivered-twice", want{3, replay.KindAfterEnd, "", "the message ended at version 2"}, func(s string) {
