@@ -9,6 +9,11 @@
 // of clients or of the far end, faults (crash the engine and reopen it from
 // its journal; lose or delay an adapter message) and expectations (the state
 // of calls and clients, the events since the last check, the whole timeline).
+// Call control has its verbs too — blind, attended and supervised transfers,
+// park and unpark, merge, swap, DTMF, recording, click-to-call, text
+// messages — and groups are defined in the scenario's header. What a command
+// creates is named by a label: t1.consult and t1.new are the calls of
+// transfer t1.
 //
 // Data enters as a Scenario (Parse, Load, or Generate for a random one) and
 // leaves as a Result: the timeline as text, the unmet expectations and broken
@@ -16,10 +21,12 @@
 // — the production code path — through its public API, with the loopback
 // adapter as the far end behind a network that can drop or delay messages.
 //
-// After every step Run checks invariants: no event follows an ended call, a
-// call is answered on at most one device, the engine's state equals the fold
-// of its journal, a refused command writes nothing and has a stable error
-// code, and the state after a crash and restore equals the state before it.
+// After every step Run checks invariants: no event follows the end of a
+// call, a transfer or a message, a call is answered on at most one device,
+// the engine's state (calls, clients, transfers, groups, messages) equals
+// the fold of its journal, a refused command writes nothing and has a stable
+// error code, and the state after a crash and restore equals the state
+// before it.
 // At the end the journal is re-verified with package replay against the
 // current fsm/.
 package simulator
