@@ -105,7 +105,11 @@ func (e *Engine) DefineGroup(ctx context.Context, spec GroupSpec) (Group, error)
 	}
 	g := e.groups.byID[spec.ID]
 	if g == nil {
-		g = &fsm.Group{ID: spec.ID}
+		// A group removed earlier keeps its stream: go on from its version.
+		var err error
+		if g, err = e.loadGroup(spec.ID); err != nil {
+			return Group{}, err
+		}
 	}
 	next, err := e.appendGroup(ctx, g, ev)
 	if err != nil {
@@ -275,17 +279,7 @@ func (e *Engine) routeGroup(ctx context.Context, id, callID string, cmd *fsm.Dia
 // restoreGroups folds every live group stream.
 func (e *Engine) restoreGroups(ids []string) error {
 	for _, id := range ids {
-		g := &fsm.Group{ID: id}
-		err := e.journal.ReadStream(GroupStreamPrefix+id, 1, func(r journal.Record) error {
-			env := events.Envelope{Seq: r.Seq, Stream: r.Stream, Version: r.Version}
-			if err := events.DecodeBody(r.Data, &env); err != nil {
-				return errcode.Wrap(errcode.JournalCorrupt, err, "group "+id+" is damaged")
-			}
-			if err := fsm.ApplyGroup(g, env.Event, env.Time); err != nil {
-				return errcode.Wrap(errcode.JournalCorrupt, err, "cannot fold "+env.String())
-			}
-			return nil
-		})
+		g, err := e.loadGroup(id)
 		if err != nil {
 			return err
 		}
@@ -294,4 +288,24 @@ func (e *Engine) restoreGroups(ids []string) error {
 		}
 	}
 	return nil
+}
+
+// loadGroup folds a group's stream from the journal (version 0 for a group
+// never defined).
+func (e *Engine) loadGroup(id string) (*fsm.Group, error) {
+	g := &fsm.Group{ID: id}
+	err := e.journal.ReadStream(GroupStreamPrefix+id, 1, func(r journal.Record) error {
+		env := events.Envelope{Seq: r.Seq, Stream: r.Stream, Version: r.Version}
+		if err := events.DecodeBody(r.Data, &env); err != nil {
+			return errcode.Wrap(errcode.JournalCorrupt, err, "group "+id+" is damaged")
+		}
+		if err := fsm.ApplyGroup(g, env.Event, env.Time); err != nil {
+			return errcode.Wrap(errcode.JournalCorrupt, err, "cannot fold "+env.String())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
 }

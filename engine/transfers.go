@@ -296,6 +296,9 @@ func (e *Engine) ClickToCall(ctx context.Context, req ClickToCallRequest) (Trans
 	if err != nil {
 		return Transfer{}, err
 	}
+	if target.Client != "" && target.Client == first.Client || target.Client == "" && first.Client == "" && target.Number == first.Number {
+		return Transfer{}, errcode.New(errcode.InvalidParams, "a click-to-call joins two different parties")
+	}
 	ev := events.TransferInitiated{
 		Kind: events.ClickToCall, First: first, FirstDevice: req.FirstDevice,
 		Target: target, Group: group, Destination: dest,
@@ -368,7 +371,16 @@ func (e *Engine) resolveTarget(to string) (events.Party, string, string, error) 
 	failed := func(err error) (events.Party, string, string, error) {
 		return events.Party{}, "", "", errcode.Wrap(errcode.TransferFailed, err, "transfer failed")
 	}
+	reachable := func(c *fsm.Client) error {
+		if len(ringableDevices(c)) == 0 {
+			return errcode.Newf(errcode.Unavailable, "client %s cannot take a call now (no device, or not accepting calls)", c.ID)
+		}
+		return nil
+	}
 	if c := e.dir.get(to); c != nil && c.Registered() {
+		if err := reachable(c); err != nil {
+			return failed(err)
+		}
 		return clientParty(c), "", to, nil
 	}
 	if g := e.findGroup(to); g != nil {
@@ -394,6 +406,9 @@ func (e *Engine) resolveTarget(to string) (events.Party, string, string, error) 
 	if c != nil {
 		if !c.Registered() {
 			return failed(errcode.Newf(errcode.NotFound, "client %s is not registered", c.ID))
+		}
+		if err := reachable(c); err != nil {
+			return failed(err)
 		}
 		p := clientParty(c)
 		p.Number = dest.Number
