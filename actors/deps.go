@@ -45,6 +45,8 @@ const (
 	CallStreamPrefix     = "call/"
 	ClientStreamPrefix   = "client/"
 	TransferStreamPrefix = "transfer/"
+	GroupStreamPrefix    = "group/"
+	MessageStreamPrefix  = "message/"
 )
 
 // TransferStream returns the stream id of a transfer.

@@ -14,7 +14,7 @@ import (
 )
 
 // GroupStreamPrefix is the stream prefix of groups in the journal.
-const GroupStreamPrefix = "group/"
+const GroupStreamPrefix = actors.GroupStreamPrefix
 
 // Strategy is how a call to a group picks whom it rings (T6).
 type Strategy = events.Strategy

@@ -14,7 +14,7 @@ import (
 )
 
 // MessageStreamPrefix is the stream prefix of text messages in the journal.
-const MessageStreamPrefix = "message/"
+const MessageStreamPrefix = actors.MessageStreamPrefix
 
 // MessageSender is implemented by adapters that carry text messages (SIP
 // MESSAGE). The adapter transmits the message and reports the outcome with

@@ -23,7 +23,7 @@ commands:
   demo      clients call each other through a real journal; run it twice to see the restore
   bench     load workloads on a real journal: calls/s, latency, heap per call, restore, replay
   sim       run scenario files on a virtual clock; print the timeline, check expectations
-  replay    list the calls of a journal, show a call's timeline, the state at an instant, verify
+  replay    list the calls and transfers of a journal, show a call's timeline, the state at an instant, verify
   backup    take a consistent hot copy of a journal, even one a running engine holds open
   version   print the version
 `
