@@ -110,12 +110,9 @@ func decode(r journal.Record, env *events.Envelope) error {
 	return nil
 }
 
-// Stream prefixes of the kinds the engine journals besides calls, clients
-// and transfers (engine.GroupStreamPrefix and engine.MessageStreamPrefix;
-// replay does not import engine).
 const (
-	groupStreamPrefix   = "group/"
-	messageStreamPrefix = "message/"
+	groupStreamPrefix   = actors.GroupStreamPrefix
+	messageStreamPrefix = actors.MessageStreamPrefix
 )
 
 // streamKind tells the kinds of streams apart.
