@@ -39,18 +39,22 @@ func (e *Engine) Swap(ctx context.Context, clientID, callID, device string) (Cal
 	}
 	var others []Call
 	talkingOn := ""
-	for _, id := range e.live.callsOf(clientID) {
+	ids := e.live.callsOf(clientID)
+	slices.Sort(ids) // hold in the same order on every run
+	for _, id := range ids {
 		if id == callID {
 			continue
 		}
 		o, err := e.Call(ctx, id)
-		if err != nil || o.State != Connected || o.HeldBy(o.SideOf(clientID)) {
+		// A call the other party holds is still one the client would be
+		// connected on when that party resumes: hold it on our side too.
+		if err != nil || (o.State != Connected && o.State != Held) || o.HeldBy(o.SideOf(clientID)) || o.SideOf(clientID) == 0 {
 			continue
 		}
 		if o.Conference != "" || o.ParkSlot != "" {
 			return Call{}, errcode.Newf(errcode.InvalidState, "cannot swap: call %s cannot be held (%s)", o.ID, "conference or park")
 		}
-		if talkingOn == "" {
+		if talkingOn == "" && o.State == Connected {
 			s := o.SideOf(clientID)
 			talkingOn = o.CallerDevice
 			if s == Callee {

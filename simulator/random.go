@@ -416,10 +416,14 @@ func controlCommand(r *rand.Rand, k int, p controlPicks) string {
 		default:
 			return fmt.Sprintf("%s unpark slot %s", p.client(), pick([]string{"1", "2", "701", "201", "202", "203"}))
 		}
+	case k < 19: // swap
+		label, _, _ := p.call()
+		who := p.party(label, r.IntN(2) == 0)
+		if r.IntN(3) == 0 {
+			return fmt.Sprintf("%s swap %s on %s", who, label, pick(p.devices(who)))
+		}
+		return fmt.Sprintf("%s swap %s", who, label)
 	case k < 21: // merge
-		// Not swap: engine.Swap holds the other calls in map order, and
-		// the journal would differ between runs (see
-		// testdata/pending/swap-holds-in-a-random-order.yaml).
 		a, _, _ := p.call()
 		b, _, _ := p.call()
 		return fmt.Sprintf("%s merge %s with %s", p.party(a, r.IntN(2) == 0), a, b)

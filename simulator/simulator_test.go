@@ -227,19 +227,6 @@ func TestMalformedScenarios(t *testing.T) {
 	}
 }
 
-// The scenarios under testdata/pending/ record engine bugs: they parse and
-// run, and each says in its comment what it expects. One that passes now
-// may move to examples/scenarios/ (the swap order one passes in some runs).
-func TestPendingScenarios(t *testing.T) {
-	files, _ := filepath.Glob("testdata/pending/*.yaml")
-	for _, f := range files {
-		res := run(t, load(t, f), Options{})
-		if res.OK() {
-			t.Logf("%s passes now: the engine may be fixed", f)
-		}
-	}
-}
-
 // A scenario survives Marshal and Parse unchanged; Generate is a pure
 // function of its seed.
 func TestGenerateIsDeterministicAndRoundTrips(t *testing.T) {
