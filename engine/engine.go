@@ -389,7 +389,7 @@ func (p publisher) PublishTransfer(t *fsm.Transfer, envs []events.Envelope) {
 	if !p.e.bus.active() {
 		return
 	}
-	view := p.e.xfer.view(t)
+	view := transferView(t)
 	for _, env := range envs {
 		p.e.bus.publish(&Event{Envelope: env, Transfer: &view})
 	}

@@ -79,7 +79,7 @@ func transferView(t *fsm.Transfer) Transfer {
 		ID: t.ID, Kind: t.Kind, Status: t.Status, Call: t.Call, Kept: t.Kept, First: t.First,
 		Target: t.Target, Group: t.Group, Destination: t.Destination, Consult: t.Consult, NewCall: t.NewCall,
 		Deadline: timeOf(t.Deadline), Reason: t.Reason, StartedAt: timeOf(t.StartedAt), EndedAt: timeOf(t.EndedAt),
-		Version: t.Version,
+		Version: t.Version, Transferor: t.Transferor, Transferee: t.Transferee,
 	}
 }
 
@@ -90,8 +90,6 @@ type transfers struct {
 	pids   map[string]*actor.PID // live transfer → actor
 	byCall map[string]string     // call → the live transfer it belongs to
 	legs   map[string]legRef     // far-end leg → the call and side it is in now
-	// parties of each live transfer's original call: transferor, transferee
-	parties map[string][2]events.Party
 }
 
 type legRef struct {
@@ -100,7 +98,7 @@ type legRef struct {
 }
 
 func newTransfers() *transfers {
-	return &transfers{pids: map[string]*actor.PID{}, byCall: map[string]string{}, legs: map[string]legRef{}, parties: map[string][2]events.Party{}}
+	return &transfers{pids: map[string]*actor.PID{}, byCall: map[string]string{}, legs: map[string]legRef{}}
 }
 
 func (x *transfers) link(t *fsm.Transfer, pid *actor.PID) {
@@ -118,7 +116,6 @@ func (x *transfers) unlink(t *fsm.Transfer) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	delete(x.pids, t.ID)
-	delete(x.parties, t.ID)
 	for _, c := range []string{t.Call, t.Consult, t.NewCall} {
 		if x.byCall[c] == t.ID {
 			delete(x.byCall, c)
@@ -133,25 +130,6 @@ func (x *transfers) of(call string) *actor.PID {
 		return x.pids[t]
 	}
 	return nil
-}
-
-// setParties remembers who the transfer is between, from its original call.
-func (x *transfers) setParties(t *fsm.Transfer, c *fsm.Call) {
-	if c == nil || t.Call == "" {
-		return
-	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.parties[t.ID] = [2]events.Party{c.Party(t.Kept.Other()), c.Party(t.Kept)}
-}
-
-func (x *transfers) view(t *fsm.Transfer) Transfer {
-	v := transferView(t)
-	x.mu.Lock()
-	p := x.parties[t.ID]
-	x.mu.Unlock()
-	v.Transferor, v.Transferee = p[0], p[1]
-	return v
 }
 
 func (x *transfers) all() []*actor.PID {
@@ -252,7 +230,7 @@ func (e *Engine) GetTransfer(ctx context.Context, id string) (Transfer, error) {
 			return Transfer{}, ctx.Err()
 		}
 		if r.Err == nil && r.Transfer.Status != fsm.NoTransfer {
-			return e.xfer.view(&r.Transfer), nil
+			return transferView(&r.Transfer), nil
 		}
 	}
 	t, err := actors.LoadTransfer(e.journal, id)
@@ -357,6 +335,7 @@ func (e *Engine) transfer(ctx context.Context, kind events.TransferKind, req Tra
 	}
 	ev := events.TransferInitiated{
 		Kind: kind, Call: c.ID, Kept: req.Side, Target: target, Group: group, Destination: dest,
+		Transferor: transferor, Transferee: kept,
 	}
 	if req.InviteTimer > 0 {
 		ev.Deadline = e.now() + int64(req.InviteTimer)
@@ -450,11 +429,6 @@ func (e *Engine) startTransfer(ctx context.Context, ev events.TransferInitiated)
 		return Transfer{}, err
 	}
 	t := fsm.Transfer{ID: id, TransferInitiated: ev}
-	if ev.Call != "" {
-		if c, err := actors.LoadCall(e.journal, ev.Call); err == nil {
-			e.xfer.setParties(&t, &c)
-		}
-	}
 	e.xfer.mu.Lock()
 	if ev.Call != "" {
 		if other, busy := e.xfer.byCall[ev.Call]; busy {
@@ -479,7 +453,7 @@ func (e *Engine) startTransfer(ctx context.Context, ev events.TransferInitiated)
 		e.root.Stop(pid)
 		return Transfer{}, r.Err
 	}
-	return e.xfer.view(&r.Transfer), r.Err
+	return transferView(&r.Transfer), r.Err
 }
 
 func (e *Engine) transferIntent(ctx context.Context, id string, in fsm.Intent) (Transfer, error) {
@@ -500,7 +474,7 @@ func (e *Engine) transferIntent(ctx context.Context, id string, in fsm.Intent) (
 	if !ok {
 		return Transfer{}, ctx.Err()
 	}
-	return e.xfer.view(&r.Transfer), r.Err
+	return transferView(&r.Transfer), r.Err
 }
 
 // transferHost is the engine as transfer actors see it.
@@ -585,9 +559,6 @@ func (e *Engine) restoreTransfers(ids []string) error {
 			return err
 		}
 		e.xfer.link(&t, pid)
-		if c, err := actors.LoadCall(e.journal, t.Call); err == nil && t.Call != "" {
-			e.xfer.setParties(&t, &c)
-		}
 		// Wait until it has read its calls and taken its first steps, so
 		// that Open returns with every transfer timer armed.
 		reply := make(chan actors.TransferResult, 1)

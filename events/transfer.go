@@ -69,7 +69,7 @@ type TransferInitiated struct {
 	Kind        TransferKind `json:"kind"`
 	Call        string       `json:"call,omitempty"`
 	Kept        Side         `json:"kept,omitempty"`
-	First       Party        `json:"first,omitempty"`        // click-to-call only
+	First       Party        `json:"first,omitzero"`         // click-to-call only
 	FirstDevice string       `json:"first_device,omitempty"` // click-to-call: the one device to ring
 	Target      Party        `json:"target"`
 	Group       string       `json:"group,omitempty"`
@@ -77,6 +77,10 @@ type TransferInitiated struct {
 	Consult     string       `json:"consult,omitempty"`
 	NewCall     string       `json:"new_call"`
 	Deadline    int64        `json:"deadline,omitempty"`
+	// The parties of the original call when the transfer started: who
+	// transfers, and who is transferred (empty for a click-to-call).
+	Transferor Party `json:"transferor,omitzero"`
+	Transferee Party `json:"transferee,omitzero"`
 }
 
 // TransferAnswered: the target answered the consultation (WARM_ANSWERED); for
@@ -174,7 +178,9 @@ func (e TransferInitiated) appendBinary(b []byte) []byte {
 	b = appendString(b, e.Destination)
 	b = appendString(b, e.Consult)
 	b = appendString(b, e.NewCall)
-	return binary.AppendVarint(b, e.Deadline)
+	b = binary.AppendVarint(b, e.Deadline)
+	b = appendParty(b, e.Transferor)
+	return appendParty(b, e.Transferee)
 }
 func (TransferAnswered) appendBinary(b []byte) []byte       { return b }
 func (e TransferNotAnswered) appendBinary(b []byte) []byte  { return appendString(b, e.Reason) }
@@ -204,6 +210,8 @@ func (d *decoder) transferPayload(t Type) Event {
 		e.Consult = d.string()
 		e.NewCall = d.string()
 		e.Deadline = d.varint()
+		e.Transferor = d.party()
+		e.Transferee = d.party()
 		return e
 	case TypeTransferAnswered:
 		return TransferAnswered{}

@@ -75,7 +75,7 @@ type Transfer struct {
 }
 
 // Transferor is the side of the original call that transfers.
-func (t *Transfer) Transferor() events.Side { return t.Kept.Other() }
+func (t *Transfer) TransferorSide() events.Side { return t.Kept.Other() }
 
 // Clone returns a copy.
 func (t *Transfer) Clone() Transfer { return *t }

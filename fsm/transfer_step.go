@@ -103,7 +103,7 @@ func blindStep(t *Transfer, calls CallLookup) Step {
 		return Step{Kind: StepDial, Call: t.NewCall, Dial: t.targetPlan(p, dev, leg)}
 	}
 	if x != nil && x.Status.Live() {
-		return command(t.Call, TransferAway{By: t.Transferor()})
+		return command(t.Call, TransferAway{By: t.TransferorSide()})
 	}
 	return record(events.TransferCompleted{})
 }
@@ -153,7 +153,7 @@ func clickStep(t *Transfer, calls CallLookup, intent Intent) Step {
 
 func consultStep(t *Transfer, calls CallLookup, intent Intent, now int64) Step {
 	x, _ := calls(t.Call)
-	by := t.Transferor()
+	by := t.TransferorSide()
 	xLive := x != nil && x.Status.Live()
 	heldByUs := xLive && x.HeldBy(by)
 	if _, completing := calls(t.NewCall); completing {

@@ -511,7 +511,7 @@ func (h *transferHarness) fmtState() string {
 	if x.Status != fsm.NoTransfer {
 		line := "  " + x.Kind.String()
 		if x.Call != "" {
-			line += fmt.Sprintf(" call=%s kept=%s transferor=%s", x.Call, fmtSide(x.Kept), fmtSide(x.Transferor()))
+			line += fmt.Sprintf(" call=%s kept=%s transferor=%s", x.Call, fmtSide(x.Kept), fmtSide(x.TransferorSide()))
 		}
 		if x.First != (events.Party{}) {
 			line += " first=" + fmtParty(x.First)
