@@ -55,7 +55,7 @@ func TransferStream(id string) string { return TransferStreamPrefix + id }
 // LoadTransfer folds a transfer's stream from the journal.
 func LoadTransfer(j *journal.Journal, id string) (fsm.Transfer, error) {
 	t := fsm.Transfer{ID: id}
-	err := readStream(j, TransferStream(id), func(env events.Envelope) error {
+	err := ReadStream(j, TransferStream(id), func(env events.Envelope) error {
 		if err := fsm.ApplyTransfer(&t, env.Event, env.Time); err != nil {
 			return errcode.Wrap(errcode.JournalCorrupt, err, "cannot fold "+env.String())
 		}
@@ -118,8 +118,8 @@ func journalError(err error) error {
 	return errcode.Wrap(errcode.Unavailable, err, "journal append failed")
 }
 
-// readStream decodes the whole stream and calls fn with each envelope.
-func readStream(j *journal.Journal, stream string, fn func(events.Envelope) error) error {
+// ReadStream decodes the whole stream and calls fn with each envelope.
+func ReadStream(j *journal.Journal, stream string, fn func(events.Envelope) error) error {
 	return j.ReadStream(stream, 1, func(r journal.Record) error {
 		env := events.Envelope{Seq: r.Seq, Stream: r.Stream, Version: r.Version}
 		if err := events.DecodeBody(r.Data, &env); err != nil {
@@ -133,7 +133,7 @@ func readStream(j *journal.Journal, stream string, fn func(events.Envelope) erro
 // status NoCall.
 func LoadCall(j *journal.Journal, id string) (fsm.Call, error) {
 	c := fsm.Call{ID: id}
-	err := readStream(j, CallStream(id), func(env events.Envelope) error {
+	err := ReadStream(j, CallStream(id), func(env events.Envelope) error {
 		if err := fsm.ApplyCall(&c, env.Event, env.Time); err != nil {
 			return errcode.Wrap(errcode.JournalCorrupt, err, "cannot fold "+env.String())
 		}
@@ -145,7 +145,7 @@ func LoadCall(j *journal.Journal, id string) (fsm.Call, error) {
 // LoadClient folds a client's stream from the journal.
 func LoadClient(j *journal.Journal, id string) (fsm.Client, error) {
 	c := fsm.Client{ID: id}
-	err := readStream(j, ClientStream(id), func(env events.Envelope) error {
+	err := ReadStream(j, ClientStream(id), func(env events.Envelope) error {
 		if err := fsm.ApplyClient(&c, env.Event, env.Time); err != nil {
 			return errcode.Wrap(errcode.JournalCorrupt, err, "cannot fold "+env.String())
 		}

@@ -10,7 +10,6 @@ import (
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
-	"github.com/callengine/callengine/journal"
 )
 
 // GroupStreamPrefix is the stream prefix of groups in the journal.
@@ -294,11 +293,7 @@ func (e *Engine) restoreGroups(ids []string) error {
 // never defined).
 func (e *Engine) loadGroup(id string) (*fsm.Group, error) {
 	g := &fsm.Group{ID: id}
-	err := e.journal.ReadStream(GroupStreamPrefix+id, 1, func(r journal.Record) error {
-		env := events.Envelope{Seq: r.Seq, Stream: r.Stream, Version: r.Version}
-		if err := events.DecodeBody(r.Data, &env); err != nil {
-			return errcode.Wrap(errcode.JournalCorrupt, err, "group "+id+" is damaged")
-		}
+	err := actors.ReadStream(e.journal, GroupStreamPrefix+id, func(env events.Envelope) error {
 		if err := fsm.ApplyGroup(g, env.Event, env.Time); err != nil {
 			return errcode.Wrap(errcode.JournalCorrupt, err, "cannot fold "+env.String())
 		}

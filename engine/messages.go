@@ -10,7 +10,6 @@ import (
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
-	"github.com/callengine/callengine/journal"
 )
 
 // MessageStreamPrefix is the stream prefix of text messages in the journal.
@@ -158,11 +157,7 @@ func (e *Engine) GetMessage(ctx context.Context, id string) (Message, error) {
 
 func (e *Engine) loadMessage(id string) (*fsm.Message, error) {
 	m := &fsm.Message{ID: id}
-	err := e.journal.ReadStream(MessageStreamPrefix+id, 1, func(r journal.Record) error {
-		env := events.Envelope{Seq: r.Seq, Stream: r.Stream, Version: r.Version}
-		if err := events.DecodeBody(r.Data, &env); err != nil {
-			return errcode.Wrap(errcode.JournalCorrupt, err, "message "+id+" is damaged")
-		}
+	err := actors.ReadStream(e.journal, MessageStreamPrefix+id, func(env events.Envelope) error {
 		if err := fsm.ApplyMessage(m, env.Event, env.Time); err != nil {
 			return errcode.Wrap(errcode.JournalCorrupt, err, "cannot fold "+env.String())
 		}

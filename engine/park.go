@@ -217,7 +217,7 @@ func (e *Engine) ParkedCalls(ctx context.Context) ([]Call, error) {
 // compareSlots orders numeric slots numerically (of any length), before
 // every other slot.
 func compareSlots(a, b string) int {
-	na, nb := numeric(a), numeric(b)
+	na, nb := fsm.IsDigits(a), fsm.IsDigits(b)
 	switch {
 	case na && nb:
 		a, b = strings.TrimLeft(a, "0"), strings.TrimLeft(b, "0")
@@ -230,16 +230,4 @@ func compareSlots(a, b string) int {
 		return 1
 	}
 	return strings.Compare(a, b)
-}
-
-func numeric(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

@@ -509,18 +509,7 @@ func (h transferHost) PlaceCall(ctx context.Context, id, transfer string, plan f
 			}
 		}
 	}
-	callerOut := cmd.Caller.Client == "" && cmd.Origin == ""
-	calleeOut := cmd.Callee.Client == "" && cmd.Group == ""
-	switch {
-	case callerOut && calleeOut:
-		cmd.Direction = events.Transit
-	case callerOut:
-		cmd.Direction = events.Inbound
-	case calleeOut:
-		cmd.Direction = events.Outbound
-	default:
-		cmd.Direction = events.Internal
-	}
+	cmd.Direction = fsm.PartiesDirection(cmd.Caller, cmd.Callee, cmd.Group, cmd.Origin)
 	view, err := e.newCallID(ctx, id, cmd)
 	if err != nil {
 		return fsm.Call{}, err

@@ -92,7 +92,7 @@ func ParseDestination(s string) (Destination, error) {
 		}
 		return Destination{Raw: raw, Kind: DestE164, Number: num}, nil
 	}
-	if isDigits(s) && len(s) >= 2 && len(s) <= 6 {
+	if IsDigits(s) && len(s) >= 2 && len(s) <= 6 {
 		return Destination{Raw: raw, Kind: DestExtension, Number: s}, nil
 	}
 	return Destination{}, errcode.Newf(errcode.InvalidParams, "destination %q is neither an E.164 number, an extension, a SIP URI nor a TEL URI", raw)
@@ -109,7 +109,7 @@ func hasScheme(s, scheme string) bool {
 func NormalizeNumber(s string) (string, bool) { return normalizeE164(s) }
 
 // ValidExtension reports whether s is an extension: 2 to 6 digits.
-func ValidExtension(s string) bool { return isDigits(s) && len(s) >= 2 && len(s) <= 6 }
+func ValidExtension(s string) bool { return IsDigits(s) && len(s) >= 2 && len(s) <= 6 }
 
 func normalizeE164(s string) (string, bool) {
 	s = strings.TrimSpace(s)
@@ -138,7 +138,8 @@ func normalizeE164(s string) (string, bool) {
 	return n, true
 }
 
-func isDigits(s string) bool {
+// IsDigits reports whether s is a non-empty run of ASCII digits.
+func IsDigits(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -164,7 +165,7 @@ func validHost(h string) bool {
 		return false
 	}
 	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.HasSuffix(h, "]") {
-		if !isDigits(h[i+1:]) {
+		if !IsDigits(h[i+1:]) {
 			return false
 		}
 		h = h[:i]

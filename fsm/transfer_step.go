@@ -250,3 +250,20 @@ func deviceList(d string) []string {
 	}
 	return []string{d}
 }
+
+// PartiesDirection is the direction of a call between these parties: a side
+// is outside the engine when it is no client, no group, and (for the caller)
+// not the engine placing a click-to-call.
+func PartiesDirection(caller, callee events.Party, group, origin string) events.Direction {
+	callerOut := caller.Client == "" && origin == ""
+	calleeOut := callee.Client == "" && group == ""
+	switch {
+	case callerOut && calleeOut:
+		return events.Transit
+	case callerOut:
+		return events.Inbound
+	case calleeOut:
+		return events.Outbound
+	}
+	return events.Internal
+}

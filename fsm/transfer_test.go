@@ -283,18 +283,7 @@ func (h *transferHarness) dialFromPlan(t *testing.T, d *datadriven.TestData, pla
 		}
 		cmd.RingTimeout = duration(t, d, "ring-timeout")
 	}
-	callerOut := cmd.Caller.Client == "" && cmd.Origin == ""
-	calleeOut := cmd.Callee.Client == "" && cmd.Group == ""
-	switch {
-	case callerOut && calleeOut:
-		cmd.Direction = events.Transit
-	case callerOut:
-		cmd.Direction = events.Inbound
-	case calleeOut:
-		cmd.Direction = events.Outbound
-	default:
-		cmd.Direction = events.Internal
-	}
+	cmd.Direction = fsm.PartiesDirection(cmd.Caller, cmd.Callee, cmd.Group, cmd.Origin)
 	return cmd
 }
 
