@@ -278,6 +278,11 @@ func (e *Engine) startCall(c *fsm.Call) error {
 		}
 		e.live.join(c.Party(s).Client, c.ID)
 	}
+	if c.Status == fsm.Ringing {
+		for _, m := range c.RangMembers {
+			e.live.join(m, c.ID)
+		}
+	}
 	e.xfer.trackLegs(c)
 	if c.Status == fsm.Ringing && c.RingDeadline != 0 {
 		// The actor arms its ring timer when it starts. Wait for that, so that
@@ -352,10 +357,18 @@ func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 			e.live.join(c.Caller.Client, c.ID)
 			e.live.join(c.Callee.Client, c.ID)
 			e.xfer.trackLegs(c)
+		case events.CallRinging:
+			// A ring-all group call is every ringing member's call until
+			// one answers: their lists and filters show it, and they are
+			// busy for the group's next call.
+			for _, m := range c.RangMembers {
+				e.live.join(m, c.ID)
+			}
 		case events.CallAnswered:
 			if c.Group != "" {
 				e.live.join(c.Callee.Client, c.ID) // a ring-all member answered
 			}
+			e.leaveRingAll(c, c.Callee.Client)
 		case events.CallParked:
 			// The parking party left the call: it is free for others.
 			e.live.leave(c.Party(ev.By).Client, c.ID)
@@ -365,6 +378,7 @@ func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 			e.live.remove(c.ID)
 			e.live.leave(c.Caller.Client, c.ID)
 			e.live.leave(c.Callee.Client, c.ID)
+			e.leaveRingAll(c, "")
 			e.xfer.dropLegs(c)
 		}
 	}
@@ -381,6 +395,16 @@ func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 		e.bus.publish(&ev)
 		if external {
 			e.cfg.Adapter.HandleEvent(ev)
+		}
+	}
+}
+
+// leaveRingAll takes a ring-all call off the lists of the members it rang,
+// but keep.
+func (e *Engine) leaveRingAll(c *fsm.Call, keep string) {
+	for _, m := range c.RangMembers {
+		if m != keep {
+			e.live.leave(m, c.ID)
 		}
 	}
 }

@@ -139,3 +139,52 @@ func TestClickToCall(t *testing.T) {
 	_, err := h.e.ClickToCall(ctx, engine.ClickToCallRequest{First: "alice", FirstDevice: "zz", Second: "102"})
 	wantCode(t, err, errcode.InvalidParams)
 }
+
+func TestRingAllCallIsEveryRingingMembersCall(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.register("alice", "101", nil, "a1")
+	h.register("bob", "102", nil, "b1")
+	h.register("carol", "103", nil, "c1")
+	must[engine.Group](t)(h.e.DefineGroup(ctx, engine.GroupSpec{ID: "sales", Extensions: []string{"200"}, Members: []string{"bob", "carol"}}))
+	sub := must[*engine.Subscription](t)(h.e.Subscribe(ctx, engine.Filter{Clients: []string{"carol"}}))
+	defer sub.Close()
+	c := must[engine.Call](t)(h.e.Dial(ctx, engine.DialRequest{From: "alice", To: "200"}))
+	if !slices.Equal(c.RangMembers, []string{"bob", "carol"}) {
+		t.Fatalf("rang %v", c.RangMembers)
+	}
+	if calls := must[[]engine.Call](t)(h.e.Calls(ctx, "carol")); len(calls) != 1 || calls[0].ID != c.ID {
+		t.Fatalf("carol's calls while it rings: %v", calls)
+	}
+	h.reopen() // the members' lists come back with the ringing call
+	if calls := must[[]engine.Call](t)(h.e.Calls(ctx, "carol")); len(calls) != 1 {
+		t.Fatalf("carol's calls after a restart: %v", calls)
+	}
+	must[engine.Call](t)(h.e.Answer(ctx, c.ID, "bob/b1"))
+	if calls := must[[]engine.Call](t)(h.e.Calls(ctx, "carol")); len(calls) != 0 {
+		t.Fatalf("carol's calls after bob answered: %v", calls)
+	}
+	if calls := must[[]engine.Call](t)(h.e.Calls(ctx, "bob")); len(calls) != 1 {
+		t.Fatalf("bob's calls: %v", calls)
+	}
+	// carol's subscription (opened before the restart, closed by it) heard
+	// the call ring.
+	var types []string
+	for ev := range sub.Events() {
+		types = append(types, ev.Type.String())
+	}
+	if !slices.Contains(types, "CallRinging") {
+		t.Fatalf("carol heard %v", types)
+	}
+	sub2 := must[*engine.Subscription](t)(h.e.Subscribe(ctx, engine.Filter{Clients: []string{"carol"}}))
+	defer sub2.Close()
+	must[engine.Call](t)(h.e.Hangup(ctx, c.ID, engine.Caller))
+	select {
+	case ev := <-sub2.Events():
+		if ev.Type.String() != "CallEnded" {
+			t.Fatalf("carol heard %s", ev.Type)
+		}
+	default:
+		t.Fatal("carol did not hear the end of the group call she was rung for")
+	}
+}

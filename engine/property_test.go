@@ -466,6 +466,10 @@ func (p *propRun) checkViews() {
 		for _, id := range live {
 			c := p.calls[id]
 			s := c.SideOf(client)
+			if c.Status == fsm.Ringing && slices.Contains(c.RangMembers, client) {
+				want = append(want, id) // a ring-all group call rings it
+				continue
+			}
 			if s == events.NoSide || c.ParkSlot != "" && s == c.ParkedSide.Other() {
 				continue // not on it, or parked it and left
 			}

@@ -56,7 +56,8 @@ func (f *Filter) match(ev *Event) bool {
 		if len(f.Calls) > 0 && !slices.Contains(f.Calls, c.ID) {
 			return false
 		}
-		if len(f.Clients) > 0 && !slices.Contains(f.Clients, c.Caller.Client) && !slices.Contains(f.Clients, c.Callee.Client) {
+		if len(f.Clients) > 0 && !slices.Contains(f.Clients, c.Caller.Client) && !slices.Contains(f.Clients, c.Callee.Client) &&
+			!slices.ContainsFunc(c.RangMembers, func(m string) bool { return slices.Contains(f.Clients, m) }) {
 			return false
 		}
 		if len(f.Lines) > 0 && !slices.Contains(f.Lines, c.Caller.Number) && !slices.Contains(f.Lines, c.Callee.Number) &&

@@ -74,13 +74,14 @@ type Call struct {
 	CalleeLeg string
 	Origin    string // events.OriginClickToCall for the first leg of a click-to-call
 
-	Recording    bool   // RECORDING (C11)
-	RecordingRef string // the current or last recording's reference
-	ParkSlot     string // the callpark slot, "" when not parked (T5)
-	ParkedSide   Side   // the side that waits in the slot
-	Conference   string // the conference the call was merged into (T4)
-	Peer         string // the other call of that conference
-	Digits       int    // DTMF tones sent so far (C10)
+	Recording    bool     // RECORDING (C11)
+	RecordingRef string   // the current or last recording's reference
+	ParkSlot     string   // the callpark slot, "" when not parked (T5)
+	ParkedSide   Side     // the side that waits in the slot
+	Conference   string   // the conference the call was merged into (T4)
+	Peer         string   // the other call of that conference
+	Digits       int      // DTMF tones sent so far (C10)
+	RangMembers  []string // the members a ring-all group call rang (T6)
 }
 
 // HeldBy reports whether side s holds the call.
@@ -141,7 +142,7 @@ func callView(c *fsm.Call, now int64) Call {
 		Reason: c.Reason, EndedBy: c.EndedBy, Missed: c.Missed, Version: c.Version,
 		Group: c.Group, Transfer: c.Transfer, CallerLeg: c.CallerLeg, CalleeLeg: c.CalleeLeg, Origin: c.Origin,
 		Recording: c.Recording, RecordingRef: c.RecordingRef, ParkSlot: c.ParkSlot, ParkedSide: c.ParkedSide,
-		Conference: c.Conference, Peer: c.Peer, Digits: c.Digits,
+		Conference: c.Conference, Peer: c.Peer, Digits: c.Digits, RangMembers: slices.Clone(c.RangMembers),
 	}
 }
 

@@ -65,6 +65,9 @@ type Call struct {
 	Conference   string // the conference the call was merged into (T4)
 	Peer         string // the other call of the conference
 	Digits       int    // DTMF tones sent so far (C10)
+	// RangMembers are the members a ring-all group call rang: they keep
+	// hearing of it after one answered or it ended (T6).
+	RangMembers []string
 }
 
 // clientCallee reports whether the callee is a client of the engine, or a
@@ -182,6 +185,7 @@ func (c *Call) Duration(now int64) time.Duration {
 func (c *Call) Clone() Call {
 	cp := *c
 	cp.Ringing = slices.Clone(c.Ringing)
+	cp.RangMembers = slices.Clone(c.RangMembers)
 	return cp
 }
 
@@ -529,6 +533,14 @@ func applyCall(c *Call, ev events.Event, at int64) error {
 		c.Ringing = slices.Clone(e.Devices)
 		c.RingDeadline = e.Deadline
 		c.RingingAt = at
+		if c.Group != "" && c.Callee.Client == "" {
+			c.RangMembers = nil
+			for _, d := range e.Devices {
+				if m, _, ok := SplitMemberDevice(d); ok && !slices.Contains(c.RangMembers, m) {
+					c.RangMembers = append(c.RangMembers, m)
+				}
+			}
+		}
 	case events.CallAnswered:
 		if err := c.transition(evAnswer); err != nil {
 			return err
