@@ -126,9 +126,14 @@ func (e *Engine) FarEnded(ctx context.Context, callID string, reason Reason) (Ca
 
 // FarHold reports that the far end put the call on hold.
 func (e *Engine) FarHold(ctx context.Context, callID string) (Call, error) {
-	return e.farCommand(ctx, callID, func(c *fsm.Call, side events.Side) (fsm.CallCommand, error) {
+	c, err := e.farCommand(ctx, callID, func(c *fsm.Call, side events.Side) (fsm.CallCommand, error) {
 		return fsm.Hold{By: side}, nil
 	})
+	if ref, ok := e.xfer.leg(callID); ok {
+		callID = ref.call
+	}
+	e.holdNotAvailable(ctx, callID, err)
+	return c, err
 }
 
 // FarResume reports that the far end took its hold off.

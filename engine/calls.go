@@ -348,19 +348,26 @@ func (e *Engine) Hangup(ctx context.Context, callID string, by Side) (Call, erro
 // CallHoldNotAvailable notice (Seq 0: it is not journaled).
 func (e *Engine) Hold(ctx context.Context, callID string, by Side) (Call, error) {
 	c, err := e.command(ctx, callID, fsm.Hold{By: by})
-	var na *fsm.HoldNotAvailable
-	if errors.As(err, &na) && e.bus.active() {
-		// HOLD_NOT_AVAILABLE: subscribers hear why; nothing is journaled.
-		view, verr := e.Call(ctx, callID)
-		if verr == nil {
-			e.bus.publish(&Event{
-				Envelope: events.Envelope{Stream: actors.CallStream(callID), Version: view.Version, Type: events.TypeCallHoldNotAvailable,
-					Time: e.now(), Schema: events.SchemaVersion, Event: events.CallHoldNotAvailable{By: na.By, Reason: na.Reason}},
-				Prev: view.State, State: view.State, Call: &view,
-			})
-		}
-	}
+	e.holdNotAvailable(ctx, callID, err)
 	return c, err
+}
+
+// holdNotAvailable tells subscribers why a hold was refused
+// (HOLD_NOT_AVAILABLE, C8); nothing is journaled.
+func (e *Engine) holdNotAvailable(ctx context.Context, callID string, err error) {
+	var na *fsm.HoldNotAvailable
+	if !errors.As(err, &na) || !e.bus.active() {
+		return
+	}
+	view, verr := e.Call(ctx, callID)
+	if verr != nil {
+		return
+	}
+	e.bus.publish(&Event{
+		Envelope: events.Envelope{Stream: actors.CallStream(callID), Version: view.Version, Type: events.TypeCallHoldNotAvailable,
+			Time: e.now(), Schema: events.SchemaVersion, Event: events.CallHoldNotAvailable{By: na.By, Reason: na.Reason}},
+		Prev: view.State, State: view.State, Call: &view,
+	})
 }
 
 // Resume takes side by's hold off.

@@ -218,3 +218,38 @@ func TestBlindTransferOfExternalCallerToNumber(t *testing.T) {
 		t.Fatalf("after the customer hung up: %+v", y)
 	}
 }
+
+// HOLD_NOT_AVAILABLE reaches subscribers as a notice (Seq 0, not journaled),
+// for a client's hold and for a far end's.
+func TestHoldNotAvailableNotice(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.register("bob", "102", []string{"+14155550102"}, "b1")
+	h.lb.Script("+33100000009", loopback.Behavior{Outcome: loopback.Manual})
+	out := must[engine.Call](t)(h.e.Dial(ctx, engine.DialRequest{From: "bob", To: "+33100000009"}))
+	h.events()
+	before := h.e.Journal().LastSeq()
+	_, err := h.e.Hold(ctx, out.ID, engine.Caller)
+	wantCode(t, err, errcode.HoldNotAvailable)
+	_, err = h.e.FarHold(ctx, out.ID)
+	wantCode(t, err, errcode.HoldNotAvailable)
+	var notices []events.CallHoldNotAvailable
+	for {
+		select {
+		case ev := <-h.sub.Events():
+			if n, ok := ev.Event.(events.CallHoldNotAvailable); ok && ev.Seq == 0 {
+				notices = append(notices, n)
+				continue
+			}
+			t.Fatalf("unexpected event %s", ev.Type)
+		default:
+		}
+		break
+	}
+	if len(notices) != 2 || notices[0].By != engine.Caller || notices[1].By != engine.Callee || notices[0].Reason != fsm.HoldReasonNotEstablished {
+		t.Fatalf("notices %+v", notices)
+	}
+	if h.e.Journal().LastSeq() != before {
+		t.Fatal("a refused hold was journaled")
+	}
+}
