@@ -6,7 +6,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/callengine/callengine/clock"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
@@ -36,19 +35,13 @@ type CallResult struct {
 // GetCall asks a call actor for a copy of its state.
 type GetCall struct{ Reply chan CallResult }
 
-// ringTimerFired is sent by the call's ring timer. at is the clock's time
-// when the timer fired: the timeout happens then, however late the actor
-// gets to the message (with a virtual clock, exactly the deadline).
-type ringTimerFired struct{ deadline, at int64 }
-
 type callActor struct {
-	deps    *Deps
-	id      string
-	stream  string
-	state   fsm.Call
-	broken  error // the stream could not be loaded
-	timer   clock.Timer
-	timerAt int64
+	deps   *Deps
+	id     string
+	stream string
+	state  fsm.Call
+	broken error         // the stream could not be loaded
+	timer  deadlineTimer // the ring timeout
 }
 
 // SpawnCall starts the actor of call id. With initial set (a new call, or a
@@ -95,9 +88,8 @@ func (a *callActor) Receive(ctx actor.Context) {
 		a.handle(ctx, m)
 	case *GetCall:
 		m.Reply <- CallResult{Call: a.state.Clone(), Err: a.broken}
-	case ringTimerFired:
-		if m.deadline == a.state.RingDeadline && a.state.Status == fsm.Ringing {
-			a.timer = nil
+	case timerFired:
+		if a.timer.fired(m) && m.deadline == a.state.RingDeadline && a.state.Status == fsm.Ringing {
 			a.handleAt(ctx, &CallRequest{Command: fsm.RingTimeout{}}, m.at)
 		}
 	}
@@ -187,26 +179,7 @@ func (a *callActor) armTimer(ctx actor.Context) {
 	if a.state.Status == fsm.Ringing {
 		want = a.state.RingDeadline
 	}
-	if want == a.timerAt && (a.timer != nil || want == 0) {
-		return
-	}
-	a.stopTimer()
-	if want == 0 {
-		return
-	}
-	self, sys := ctx.Self(), ctx.ActorSystem()
-	d := want - a.deps.Clock.Now().UnixNano()
-	a.timerAt = want
-	clk := a.deps.Clock
-	a.timer = clk.AfterFunc(durationOf(d), func() {
-		sys.Root.Send(self, ringTimerFired{deadline: want, at: clk.Now().UnixNano()})
-	})
+	a.timer.set(ctx, a.deps.Clock, want)
 }
 
-func (a *callActor) stopTimer() {
-	if a.timer != nil {
-		a.timer.Stop()
-		a.timer = nil
-	}
-	a.timerAt = 0
-}
+func (a *callActor) stopTimer() { a.timer.stop() }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/callengine/callengine/clock"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
@@ -49,8 +48,6 @@ type GetTransfer struct{ Reply chan TransferResult }
 // engine sends it for every event of a call linked to a live transfer.
 type CallChanged struct{ Call fsm.Call }
 
-type transferTimerFired struct{ deadline, at int64 }
-
 type commandDone struct {
 	call   string
 	result CallResult
@@ -72,8 +69,7 @@ type transferActor struct {
 	busy    bool   // a command is out
 	fails   int
 	waiters []chan TransferResult
-	timer   clock.Timer
-	timerAt int64
+	timer   deadlineTimer // the supervised transfer's invite timer
 	broken  error
 	done    bool
 }
@@ -185,9 +181,8 @@ func (a *transferActor) Receive(ctx actor.Context) {
 			a.fails = 0
 		}
 		a.advance(ctx, 0)
-	case transferTimerFired:
-		if m.deadline == a.timerAt {
-			a.timer, a.timerAt = nil, 0
+	case timerFired:
+		if a.timer.fired(m) {
 			a.advance(ctx, m.at)
 		}
 	}
@@ -353,25 +348,7 @@ func (a *transferActor) armTimer(ctx actor.Context) {
 	if a.state.Status == fsm.Consulting && a.state.Deadline != 0 {
 		want = a.state.Deadline
 	}
-	if want == a.timerAt {
-		return
-	}
-	a.stopTimer()
-	if want == 0 {
-		return
-	}
-	self, sys := ctx.Self(), ctx.ActorSystem()
-	clk := a.deps.Clock
-	a.timerAt = want
-	a.timer = clk.AfterFunc(durationOf(want-clk.Now().UnixNano()), func() {
-		sys.Root.Send(self, transferTimerFired{deadline: want, at: clk.Now().UnixNano()})
-	})
+	a.timer.set(ctx, a.deps.Clock, want)
 }
 
-func (a *transferActor) stopTimer() {
-	if a.timer != nil {
-		a.timer.Stop()
-		a.timer = nil
-	}
-	a.timerAt = 0
-}
+func (a *transferActor) stopTimer() { a.timer.stop() }
