@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -220,16 +222,10 @@ func (e *Engine) resendPending() {
 		out = append(out, messageView(m))
 	}
 	e.msgs.mu.Unlock()
-	sortMessages(out)
+	slices.SortFunc(out, func(a, b Message) int {
+		return cmp.Or(a.SentAt.Compare(b.SentAt), strings.Compare(a.ID, b.ID))
+	})
 	for _, m := range out {
 		sender.SendMessage(m)
-	}
-}
-
-func sortMessages(ms []Message) {
-	for i := 1; i < len(ms); i++ {
-		for j := i; j > 0 && (ms[j].SentAt.Before(ms[j-1].SentAt) || ms[j].SentAt.Equal(ms[j-1].SentAt) && ms[j].ID < ms[j-1].ID); j-- {
-			ms[j], ms[j-1] = ms[j-1], ms[j]
-		}
 	}
 }

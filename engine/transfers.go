@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -89,6 +90,7 @@ type transfers struct {
 	mu     sync.Mutex
 	pids   map[string]*actor.PID // live transfer → actor
 	byCall map[string]string     // call → the live transfer it belongs to
+	linked atomic.Int64          // len(byCall)
 	legs   map[string]legRef     // far-end leg → the call and side it is in now
 }
 
@@ -110,6 +112,7 @@ func (x *transfers) link(t *fsm.Transfer, pid *actor.PID) {
 			x.byCall[c] = t.ID
 		}
 	}
+	x.linked.Store(int64(len(x.byCall)))
 }
 
 func (x *transfers) unlink(t *fsm.Transfer) {
@@ -121,9 +124,15 @@ func (x *transfers) unlink(t *fsm.Transfer) {
 			delete(x.byCall, c)
 		}
 	}
+	x.linked.Store(int64(len(x.byCall)))
 }
 
+// of returns the actor of the live transfer call belongs to, or nil. Every
+// call event asks: with no transfer under way it answers without a lock.
 func (x *transfers) of(call string) *actor.PID {
+	if x.linked.Load() == 0 {
+		return nil
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if t, ok := x.byCall[call]; ok {
@@ -148,13 +157,17 @@ func (x *transfers) pid(id string) *actor.PID {
 	return x.pids[id]
 }
 
-// trackLegs records where the external sides of c are: a leg that continues
-// in c moved here from its earlier call.
+// trackLegs records the far-end legs that continue in c: they moved here
+// from their earlier call. A leg created with c itself needs no entry: a
+// report named by c's id goes to c, on its external side.
 func (x *transfers) trackLegs(c *fsm.Call) {
+	if c.CallerLeg == "" && c.CalleeLeg == "" {
+		return
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, s := range []events.Side{events.Caller, events.Callee} {
-		if leg := c.LegOf(s); leg != "" {
+		if leg := c.LegOf(s); leg != "" && leg != c.ID {
 			x.legs[leg] = legRef{call: c.ID, side: s}
 		}
 	}
@@ -162,10 +175,13 @@ func (x *transfers) trackLegs(c *fsm.Call) {
 
 // dropLegs forgets the legs that ended with c.
 func (x *transfers) dropLegs(c *fsm.Call) {
+	if c.CallerLeg == "" && c.CalleeLeg == "" {
+		return
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, s := range []events.Side{events.Caller, events.Callee} {
-		if leg := c.LegOf(s); leg != "" && x.legs[leg].call == c.ID {
+		if leg := c.LegOf(s); leg != "" && leg != c.ID && x.legs[leg].call == c.ID {
 			delete(x.legs, leg)
 		}
 	}
