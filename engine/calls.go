@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -275,11 +276,52 @@ func await[T any](ctx context.Context, reply <-chan T) (T, bool) {
 	}
 }
 
+// stopPoll is how often a request waiting for an actor checks that the
+// actor still runs.
+const stopPoll = 20 * time.Millisecond
+
+// ask sends msg to pid and waits for the answer on reply, or for ctx. An
+// actor that stops — a call that ended, a transfer that reached its outcome
+// — drops the messages still in its mailbox without a word. So while it
+// waits, ask checks every stopPoll that pid is still registered; an actor
+// gone without answering is reported as stopped, and the caller reads what
+// it needs from the journal.
+func ask[T any](ctx context.Context, e *Engine, pid *actor.PID, msg any, reply <-chan T) (r T, ok, stopped bool) {
+	e.root.Send(pid, msg)
+	select {
+	case r := <-reply:
+		return r, true, false
+	default:
+	}
+	t := time.NewTimer(stopPoll)
+	defer t.Stop()
+	for {
+		select {
+		case r := <-reply:
+			return r, true, false
+		case <-ctx.Done():
+			return r, false, false
+		case <-t.C:
+			if _, alive := e.system.ProcessRegistry.Get(pid); !alive {
+				select {
+				case r := <-reply: // answered just before it stopped
+					return r, true, false
+				default:
+					return r, false, true
+				}
+			}
+			t.Reset(stopPoll)
+		}
+	}
+}
+
 // request sends req to a call actor and waits for the answer or ctx.
 func (e *Engine) request(ctx context.Context, pid *actor.PID, req *actors.CallRequest) (Call, error) {
 	req.Reply = getReply()
-	e.root.Send(pid, req)
-	r, ok := await(ctx, req.Reply)
+	r, ok, stopped := ask(ctx, e, pid, req, req.Reply)
+	if stopped {
+		return Call{}, e.goneCallError(strings.TrimPrefix(pid.Id, actors.CallStreamPrefix))
+	}
 	if !ok {
 		return Call{}, ctx.Err() // the channel may still be written to: not reused
 	}
@@ -393,10 +435,14 @@ func (e *Engine) Call(ctx context.Context, callID string) (Call, error) {
 	}
 	if pid := e.live.pid(callID); pid != nil {
 		ch := make(chan actors.CallResult, 1)
-		e.root.Send(pid, &actors.GetCall{Reply: ch})
-		r, ok := await(ctx, ch)
-		if !ok {
+		r, ok, stopped := ask(ctx, e, pid, &actors.GetCall{Reply: ch}, ch)
+		if !ok && !stopped {
 			return Call{}, ctx.Err()
+		}
+		if stopped { // it ended meanwhile: the journal has it
+			if r.Call, r.Err = actors.LoadCall(e.journal, callID); r.Err == nil && r.Call.Status == fsm.NoCall {
+				r.Err = errcode.Newf(errcode.NotFound, "no call %s", callID)
+			}
 		}
 		if r.Err != nil {
 			return Call{}, r.Err

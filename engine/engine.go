@@ -288,8 +288,7 @@ func (e *Engine) startCall(c *fsm.Call) error {
 		// The actor arms its ring timer when it starts. Wait for that, so that
 		// when Open returns every pending timer is armed on the clock.
 		ch := make(chan actors.CallResult, 1)
-		e.root.Send(pid, &actors.GetCall{Reply: ch})
-		<-ch
+		ask(context.Background(), e, pid, &actors.GetCall{Reply: ch}, ch)
 	}
 	return nil
 }

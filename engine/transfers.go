@@ -240,9 +240,8 @@ func (e *Engine) GetTransfer(ctx context.Context, id string) (Transfer, error) {
 	}
 	if pid := e.xfer.pid(id); pid != nil {
 		reply := make(chan actors.TransferResult, 1)
-		e.root.Send(pid, &actors.GetTransfer{Reply: reply})
-		r, ok := await(ctx, reply)
-		if !ok {
+		r, ok, stopped := ask(ctx, e, pid, &actors.GetTransfer{Reply: reply}, reply)
+		if !ok && !stopped {
 			return Transfer{}, ctx.Err()
 		}
 		if r.Err == nil && r.Transfer.Status != fsm.NoTransfer {
@@ -485,8 +484,14 @@ func (e *Engine) transferIntent(ctx context.Context, id string, in fsm.Intent) (
 		return t, errcode.Newf(errcode.InvalidState, "transfer %s is %s", id, t.Status)
 	}
 	reply := make(chan actors.TransferResult, 1)
-	e.root.Send(pid, &actors.TransferRequest{Ctx: ctx, Intent: in, Reply: reply})
-	r, ok := await(ctx, reply)
+	r, ok, stopped := ask(ctx, e, pid, &actors.TransferRequest{Ctx: ctx, Intent: in, Reply: reply}, reply)
+	if stopped { // it reached its outcome meanwhile
+		t, err := e.GetTransfer(ctx, id)
+		if err != nil {
+			return Transfer{}, err
+		}
+		return t, errcode.Newf(errcode.InvalidState, "transfer %s is %s", id, t.Status)
+	}
 	if !ok {
 		return Transfer{}, ctx.Err()
 	}
@@ -567,8 +572,7 @@ func (e *Engine) restoreTransfers(ids []string) error {
 		// Wait until it has read its calls and taken its first steps, so
 		// that Open returns with every transfer timer armed.
 		reply := make(chan actors.TransferResult, 1)
-		e.root.Send(pid, &actors.GetTransfer{Reply: reply})
-		<-reply
+		ask(context.Background(), e, pid, &actors.GetTransfer{Reply: reply}, reply)
 	}
 	return nil
 }
