@@ -21,6 +21,8 @@ func TestAskAnActorThatStopsWithTheQuestionInItsMailbox(t *testing.T) {
 		return slog.New(slog.DiscardHandler)
 	}))}
 	e.root = actor.NewRootContext(e.system, nil)
+	e.pulse = startPulse()
+	defer e.pulse.close()
 	defer e.system.Shutdown()
 	pid := e.root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		switch m := ctx.Message().(type) {

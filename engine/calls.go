@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -280,28 +281,52 @@ func await[T any](ctx context.Context, reply <-chan T) (T, bool) {
 // actor still runs.
 const stopPoll = 20 * time.Millisecond
 
+// pulse is closed and replaced every stopPoll by one goroutine of the engine:
+// every waiting request wakes on it, without a timer of its own.
+type pulse struct {
+	ch   atomic.Pointer[chan struct{}]
+	stop chan struct{}
+}
+
+func startPulse() *pulse {
+	p := &pulse{stop: make(chan struct{})}
+	ch := make(chan struct{})
+	p.ch.Store(&ch)
+	go func() {
+		t := time.NewTicker(stopPoll)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+				next := make(chan struct{})
+				close(*p.ch.Swap(&next))
+			}
+		}
+	}()
+	return p
+}
+
+func (p *pulse) next() <-chan struct{} { return *p.ch.Load() }
+
+func (p *pulse) close() { close(p.stop) }
+
 // ask sends msg to pid and waits for the answer on reply, or for ctx. An
 // actor that stops — a call that ended, a transfer that reached its outcome
 // — drops the messages still in its mailbox without a word. So while it
-// waits, ask checks every stopPoll that pid is still registered; an actor
+// waits, ask checks on every pulse that pid is still registered; an actor
 // gone without answering is reported as stopped, and the caller reads what
 // it needs from the journal.
 func ask[T any](ctx context.Context, e *Engine, pid *actor.PID, msg any, reply <-chan T) (r T, ok, stopped bool) {
 	e.root.Send(pid, msg)
-	select {
-	case r := <-reply:
-		return r, true, false
-	default:
-	}
-	t := time.NewTimer(stopPoll)
-	defer t.Stop()
 	for {
 		select {
 		case r := <-reply:
 			return r, true, false
 		case <-ctx.Done():
 			return r, false, false
-		case <-t.C:
+		case <-e.pulse.next():
 			if _, alive := e.system.ProcessRegistry.Get(pid); !alive {
 				select {
 				case r := <-reply: // answered just before it stopped
@@ -310,7 +335,6 @@ func ask[T any](ctx context.Context, e *Engine, pid *actor.PID, msg any, reply <
 					return r, false, true
 				}
 			}
-			t.Reset(stopPoll)
 		}
 	}
 }

@@ -38,6 +38,7 @@ type Engine struct {
 	xfer       *transfers
 	msgs       messages
 	control    controlLocks
+	pulse      *pulse
 	orgNumbers []string // Config.Numbers in E.164
 	closed     atomic.Bool
 	stats      RestoreStats
@@ -75,6 +76,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, journal: j, dir: newDirectory(), live: newLiveCalls(), bus: newBus(cfg.SubscriberBuffer), orgNumbers: org}
 	e.groups.byID = map[string]*fsm.Group{}
 	e.xfer = newTransfers()
+	e.pulse = startPulse()
 	e.msgs.pending = map[string]*fsm.Message{}
 	logger := cfg.Logger
 	e.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
@@ -146,6 +148,7 @@ func (e *Engine) shutdown() error {
 	}
 	e.bus.closeAll(errcode.New(errcode.Closed, "engine closed"))
 	e.system.Shutdown()
+	e.pulse.close()
 	return e.journal.Close()
 }
 
