@@ -10,6 +10,7 @@ import (
 
 	"github.com/callengine/callengine/clock"
 	"github.com/callengine/callengine/ids"
+	"github.com/callengine/callengine/webhooks"
 )
 
 // Config configures an engine. The zero value is usable: a journal in
@@ -46,6 +47,41 @@ type Config struct {
 	// LockTimeout is how long Open waits for another process to release the
 	// journal file. Default 2 s.
 	LockTimeout time.Duration
+
+	// TokenSecret signs access and refresh tokens (CL3); at least 32 bytes.
+	// Nil: IssueTokens fails with code unavailable and commands carry no
+	// identity (the embedding program is trusted).
+	TokenSecret []byte
+	// AccessTokenTTL is how long an access token is valid. Default 1 h.
+	AccessTokenTTL time.Duration
+	// RefreshTokenTTL is how long a refresh token is valid. Default 30 days.
+	RefreshTokenTTL time.Duration
+	// SessionGrace is how long a session with no connection lives before
+	// its grace timer destroys it (CL4). Default 5 min.
+	SessionGrace time.Duration
+
+	// HistoryPath is the file of the call history projection (H1); it is
+	// rebuilt from the journal when missing or stale. Default
+	// DataDir/history.db.
+	HistoryPath string
+	// NoHistory turns the call history and voicemail listing off.
+	NoHistory bool
+
+	// Webhooks are the HTTP endpoints that receive new-call, call-ended,
+	// voicemail and message events (H3). Empty: none.
+	Webhooks []webhooks.Endpoint
+	// WebhookOptions tunes their delivery (retries, backoff, state file).
+	WebhookOptions webhooks.Options
+
+	// RetainEnded is how long an ended call stays in the hot journal before
+	// it is archived (Retention); 0 keeps every call. ArchiveDir receives
+	// the archive files; default DataDir/archive.
+	RetainEnded time.Duration
+	ArchiveDir  string
+
+	// ActionLog logs, at debug level, every event with the state change it
+	// made (H5).
+	ActionLog bool
 }
 
 func (c Config) withDefaults() Config {
@@ -75,6 +111,21 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LockTimeout <= 0 {
 		c.LockTimeout = 2 * time.Second
+	}
+	if c.AccessTokenTTL <= 0 {
+		c.AccessTokenTTL = time.Hour
+	}
+	if c.RefreshTokenTTL <= 0 {
+		c.RefreshTokenTTL = 30 * 24 * time.Hour
+	}
+	if c.SessionGrace <= 0 {
+		c.SessionGrace = 5 * time.Minute
+	}
+	if c.HistoryPath == "" {
+		c.HistoryPath = filepath.Join(c.DataDir, "history.db")
+	}
+	if c.ArchiveDir == "" {
+		c.ArchiveDir = filepath.Join(c.DataDir, "archive")
 	}
 	return c
 }

@@ -103,6 +103,12 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		cfg.Adapter.Attach(e)
 		e.resendPending()
 	}
+	for _, open := range []func(context.Context) error{e.openHistory, e.openWebhooks, e.openRetention} {
+		if err := open(ctx); err != nil {
+			e.shutdown()
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
@@ -149,6 +155,9 @@ func (e *Engine) shutdown() error {
 	e.bus.closeAll(errcode.New(errcode.Closed, "engine closed"))
 	e.system.Shutdown()
 	e.pulse.close()
+	e.closeRetention()
+	e.closeWebhooks()
+	e.closeHistory()
 	return e.journal.Close()
 }
 

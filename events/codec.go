@@ -11,9 +11,10 @@ import (
 
 // SchemaVersion is the schema this code writes. Version 1 is the first;
 // version 2 added call control, transfers, groups and text messages, and
-// trailing fields to CallDialed and ClientRegistered. Version 1 bodies decode
-// with those fields empty.
-const SchemaVersion = 2
+// trailing fields to CallDialed and ClientRegistered; version 3 added
+// sessions, presence, voicemail and call history, and CallDialed's voicemail
+// limit. Older bodies decode with the newer fields empty.
+const SchemaVersion = 3
 
 const (
 	bodyMagic     = 0xCE // first byte of an encoded body
@@ -130,6 +131,13 @@ func (d *decoder) payload(t Type, schema uint64) Event {
 			}
 		}
 	}
+	if schema >= 3 {
+		for _, dec := range []func(Type) Event{d.clientPayload, d.voicemailPayload, d.sessionPayload} {
+			if ev := dec(t); ev != nil {
+				return ev
+			}
+		}
+	}
 	switch t {
 	case TypeClientRegistered:
 		var e ClientRegistered
@@ -177,6 +185,12 @@ func (d *decoder) payload(t Type, schema uint64) Event {
 			e.CalleeLeg = d.string()
 			e.Origin = d.string()
 		}
+		if schema >= 3 {
+			e.VoicemailLimit = d.varint()
+			if e.VoicemailLimit < 0 {
+				d.fail("negative voicemail limit")
+			}
+		}
 		return e
 	case TypeCallRinging:
 		var e CallRinging
@@ -198,7 +212,7 @@ func (d *decoder) payload(t Type, schema uint64) Event {
 	case TypeCallEnded:
 		var e CallEnded
 		e.Reason = Reason(d.byte())
-		if e.Reason == NoReason || e.Reason > Missed {
+		if e.Reason == NoReason || e.Reason > Missed && (schema < 3 || e.Reason > Voicemail) {
 			d.fail("unknown end reason %d", e.Reason)
 		}
 		e.By = Side(d.byte())
@@ -385,7 +399,8 @@ func (e CallDialed) appendBinary(b []byte) []byte {
 	b = appendString(b, e.Transfer)
 	b = appendString(b, e.CallerLeg)
 	b = appendString(b, e.CalleeLeg)
-	return appendString(b, e.Origin)
+	b = appendString(b, e.Origin)
+	return binary.AppendVarint(b, e.VoicemailLimit)
 }
 
 func (e CallRinging) appendBinary(b []byte) []byte {

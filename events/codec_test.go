@@ -209,6 +209,28 @@ var samples = []sample{
 	}},
 	{"MessageDelivered", 1_767_603_626_000_000_027, MessageDelivered{}},
 	{"MessageFailed", 1_767_603_627_000_000_028, MessageFailed{Reason: "the number cannot receive messages"}},
+
+	// Schema 3: presence, voicemail, history, sessions.
+	{"ClientPresenceSet", 1_767_603_628_000_000_029, ClientPresenceSet{Presence: PresenceAway, Activity: "lunch — back at 2"}},
+	{"ClientVoicemailSet", 1_767_603_629_000_000_030, ClientVoicemailSet{Enabled: true, MaxLength: 120_000_000_000}},
+	{"HistoryDeleted", 1_767_603_630_000_000_031, HistoryDeleted{Calls: []string{"call-01", "call-02"}}},
+	{"VoicemailHeard", 1_767_603_631_000_000_032, VoicemailHeard{Calls: []string{"call-03"}}},
+	{"VoicemailDeleted", 1_767_603_632_000_000_033, VoicemailDeleted{Calls: []string{"call-03", "call-04"}}},
+	{"PresenceChanged", 1_767_603_633_000_000_034, PresenceChanged{Presence: PresenceBusy, Activity: "on a call"}},
+	{"CallToVoicemail", 1_767_603_634_000_000_035, CallToVoicemail{Reason: NoAnswer, Deadline: 1_767_603_754_000_000_035}},
+	{"VoicemailLeft", 1_767_603_635_000_000_036, VoicemailLeft{Client: "bob", From: Party{Number: "+4930123456", Name: "Zoë"}, Duration: 17_500_000_000}},
+	{"SessionCreated", 1_767_603_636_000_000_037, SessionCreated{Client: "alice", AutoAnswer: true}},
+	{"SessionRestored", 1_767_603_637_000_000_038, SessionRestored{}},
+	{"SessionConnectionClosed", 1_767_603_638_000_000_039, SessionConnectionClosed{Deadline: 1_767_603_938_000_000_039}},
+	{"SessionDestroyed", 1_767_603_639_000_000_040, SessionDestroyed{Expired: true}},
+	{"SessionSubscribed", 1_767_603_640_000_000_041, SessionSubscribed{Line: "+4930600600"}},
+	{"SessionUnsubscribed", 1_767_603_641_000_000_042, SessionUnsubscribed{Line: "callpark"}},
+	{"SessionAutoAnswerSet", 1_767_603_642_000_000_043, SessionAutoAnswerSet{On: false}},
+	{"CallEndedVoicemail", 1_767_603_643_000_000_044, CallEnded{Reason: Voicemail, By: Caller}},
+	{"CallDialedVoicemail", 1_767_603_644_000_000_045, CallDialed{
+		Caller: Party{Number: "+4930123456"}, Callee: Party{Client: "bob", Number: "201"},
+		Direction: Inbound, VoicemailLimit: 120_000_000_000,
+	}},
 }
 
 // envelopeOf places sample i in an envelope with every field set.

@@ -40,7 +40,7 @@ func ExampleDecodeBody() {
 	//   "version": 1,
 	//   "type": "CallDialed",
 	//   "time": "2023-11-14T22:13:20.123456789Z",
-	//   "schema": 2,
+	//   "schema": 3,
 	//   "data": {
 	//     "caller": {
 	//       "client": "alice",

@@ -134,6 +134,36 @@ func decodeJSONPayload(t Type, data json.RawMessage) (Event, error) {
 		return jsonAs[MessageSent](data)
 	case TypeMessageDelivered:
 		return jsonAs[MessageDelivered](data)
+	case TypeClientPresenceSet:
+		return jsonAs[ClientPresenceSet](data)
+	case TypeClientVoicemailSet:
+		return jsonAs[ClientVoicemailSet](data)
+	case TypeHistoryDeleted:
+		return jsonAs[HistoryDeleted](data)
+	case TypeVoicemailHeard:
+		return jsonAs[VoicemailHeard](data)
+	case TypeVoicemailDeleted:
+		return jsonAs[VoicemailDeleted](data)
+	case TypePresenceChanged:
+		return jsonAs[PresenceChanged](data)
+	case TypeCallToVoicemail:
+		return jsonAs[CallToVoicemail](data)
+	case TypeVoicemailLeft:
+		return jsonAs[VoicemailLeft](data)
+	case TypeSessionCreated:
+		return jsonAs[SessionCreated](data)
+	case TypeSessionRestored:
+		return jsonAs[SessionRestored](data)
+	case TypeSessionConnectionClosed:
+		return jsonAs[SessionConnectionClosed](data)
+	case TypeSessionDestroyed:
+		return jsonAs[SessionDestroyed](data)
+	case TypeSessionSubscribed:
+		return jsonAs[SessionSubscribed](data)
+	case TypeSessionUnsubscribed:
+		return jsonAs[SessionUnsubscribed](data)
+	case TypeSessionAutoAnswerSet:
+		return jsonAs[SessionAutoAnswerSet](data)
 	case TypeMessageFailed:
 		return jsonAs[MessageFailed](data)
 	}
@@ -185,7 +215,58 @@ func checkJSONPayload(ev Event) error {
 		if e.Strategy == 0 || e.Strategy > RoundRobin {
 			return errcode.New(errcode.Malformed, "no strategy")
 		}
+	case ClientPresenceSet:
+		if !e.Presence.Valid() {
+			return errcode.New(errcode.Malformed, "no presence")
+		}
+	case PresenceChanged:
+		if !e.Presence.Valid() {
+			return errcode.New(errcode.Malformed, "no presence")
+		}
+	case ClientVoicemailSet:
+		if e.MaxLength < 0 {
+			return errcode.New(errcode.Malformed, "negative voicemail length")
+		}
+	case HistoryDeleted:
+		if len(e.Calls) == 0 {
+			return errcode.New(errcode.Malformed, "no calls listed")
+		}
+	case VoicemailHeard:
+		if len(e.Calls) == 0 {
+			return errcode.New(errcode.Malformed, "no calls listed")
+		}
+	case VoicemailDeleted:
+		if len(e.Calls) == 0 {
+			return errcode.New(errcode.Malformed, "no calls listed")
+		}
+	case CallToVoicemail:
+		if e.Reason != Rejected && e.Reason != NoAnswer {
+			return errcode.New(errcode.Malformed, "voicemail reason must be rejected or no-answer")
+		}
+	case VoicemailLeft:
+		if e.Client == "" || e.Duration < 0 {
+			return errcode.New(errcode.Malformed, "voicemail without a client or with a negative length")
+		}
+	case SessionCreated:
+		if e.Client == "" {
+			return errcode.New(errcode.Malformed, "session without a client")
+		}
+	case SessionConnectionClosed:
+		if e.Deadline < 0 {
+			return errcode.New(errcode.Malformed, "negative deadline")
+		}
+	case SessionSubscribed:
+		if e.Line == "" {
+			return errcode.New(errcode.Malformed, "empty line")
+		}
+	case SessionUnsubscribed:
+		if e.Line == "" {
+			return errcode.New(errcode.Malformed, "empty line")
+		}
 	case CallDialed:
+		if e.VoicemailLimit < 0 {
+			return errcode.New(errcode.Malformed, "negative voicemail limit")
+		}
 		if e.Direction > Transit {
 			return errcode.New(errcode.Malformed, "bad direction")
 		}

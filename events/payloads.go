@@ -78,6 +78,11 @@ type CallDialed struct {
 	CallerLeg string `json:"caller_leg,omitempty"`
 	CalleeLeg string `json:"callee_leg,omitempty"`
 	Origin    string `json:"origin,omitempty"`
+
+	// Schema 3. VoicemailLimit is the longest message the callee's
+	// voicemail box takes, in nanoseconds; 0 when the call does not go to
+	// voicemail (FEATURES C7).
+	VoicemailLimit int64 `json:"voicemail_limit_ns,omitempty"`
 }
 
 // OriginClickToCall marks a call the engine places for a click-to-call (C14).
@@ -147,7 +152,7 @@ func (CallEnded) Type() Type          { return TypeCallEnded }
 // Ends reports whether e ends its stream: after it no event follows.
 func Ends(e Event) bool {
 	switch e.(type) {
-	case CallEnded, ClientUnregistered, GroupRemoved, MessageDelivered, MessageFailed:
+	case CallEnded, ClientUnregistered, GroupRemoved, MessageDelivered, MessageFailed, SessionDestroyed:
 		return true
 	}
 	if t, ok := e.(transferEvent); ok {

@@ -15,6 +15,18 @@ const (
 	TypeClientUpdated      Type = 5
 )
 
+// Client events of schema 3 (FEATURES CL8, C7, H1).
+const (
+	TypeClientPresenceSet  Type = 6
+	TypeClientVoicemailSet Type = 7
+	TypeHistoryDeleted     Type = 8
+	TypeVoicemailHeard     Type = 9
+	TypeVoicemailDeleted   Type = 10
+	// TypePresenceChanged is a notice, never journaled: subscribers hear it
+	// when the presence others see of a client changes (CL8).
+	TypePresenceChanged Type = 11
+)
+
 // Call events.
 const (
 	TypeCallDialed   Type = 20
@@ -39,6 +51,12 @@ const (
 	// TypeCallHoldNotAvailable is a notice, never journaled: subscribers
 	// hear it when a hold is refused (FEATURES C8).
 	TypeCallHoldNotAvailable Type = 35
+)
+
+// Voicemail events of a call (schema 3, FEATURES C7).
+const (
+	TypeCallToVoicemail Type = 36
+	TypeVoicemailLeft   Type = 37
 )
 
 // Transfer events (schema 2); a transfer's stream is "transfer/<id>".
@@ -66,12 +84,29 @@ const (
 	TypeMessageFailed    Type = 72
 )
 
+// Session events (schema 3); a session's stream is "session/<id>".
+const (
+	TypeSessionCreated          Type = 80
+	TypeSessionRestored         Type = 81
+	TypeSessionConnectionClosed Type = 82
+	TypeSessionDestroyed        Type = 83
+	TypeSessionSubscribed       Type = 84
+	TypeSessionUnsubscribed     Type = 85
+	TypeSessionAutoAnswerSet    Type = 86
+)
+
 var typeNames = map[Type]string{
 	TypeClientRegistered:   "ClientRegistered",
 	TypeClientUnregistered: "ClientUnregistered",
 	TypeDeviceAdded:        "DeviceAdded",
 	TypeDeviceRemoved:      "DeviceRemoved",
 	TypeClientUpdated:      "ClientUpdated",
+	TypeClientPresenceSet:  "ClientPresenceSet",
+	TypeClientVoicemailSet: "ClientVoicemailSet",
+	TypeHistoryDeleted:     "HistoryDeleted",
+	TypeVoicemailHeard:     "VoicemailHeard",
+	TypeVoicemailDeleted:   "VoicemailDeleted",
+	TypePresenceChanged:    "PresenceChanged",
 	TypeCallDialed:         "CallDialed",
 	TypeCallRinging:        "CallRinging",
 	TypeCallAnswered:       "CallAnswered",
@@ -89,6 +124,17 @@ var typeNames = map[Type]string{
 	TypeCallUnparked:         "CallUnparked",
 	TypeCallJoined:           "CallJoined",
 	TypeCallHoldNotAvailable: "CallHoldNotAvailable",
+
+	TypeCallToVoicemail: "CallToVoicemail",
+	TypeVoicemailLeft:   "VoicemailLeft",
+
+	TypeSessionCreated:          "SessionCreated",
+	TypeSessionRestored:         "SessionRestored",
+	TypeSessionConnectionClosed: "SessionConnectionClosed",
+	TypeSessionDestroyed:        "SessionDestroyed",
+	TypeSessionSubscribed:       "SessionSubscribed",
+	TypeSessionUnsubscribed:     "SessionUnsubscribed",
+	TypeSessionAutoAnswerSet:    "SessionAutoAnswerSet",
 
 	TypeTransferInitiated:    "TransferInitiated",
 	TypeTransferAnswered:     "TransferAnswered",
@@ -188,9 +234,12 @@ const (
 	Rejected    Reason = 6 // the callee declined
 	Canceled    Reason = 7 // the caller gave up while it rang
 	Missed      Reason = 8 // the call ended before the callee ever answered (the callee's view)
+	// Voicemail: the caller left a message in the callee's voicemail box
+	// (schema 3, FEATURES C7).
+	Voicemail Reason = 9
 )
 
-var reasonNames = [...]string{"", "hangup", "busy", "no-answer", "failed", "transferred", "rejected", "canceled", "missed"}
+var reasonNames = [...]string{"", "hangup", "busy", "no-answer", "failed", "transferred", "rejected", "canceled", "missed", "voicemail"}
 
 // String returns the reason as the SDKs spell it, e.g. "no-answer".
 func (r Reason) String() string {

@@ -31,6 +31,42 @@ type Client struct {
 	AcceptInbound bool
 	RegisteredAt  int64
 	Permissions   []string // e.g. events.PermissionRecord, in registration order
+
+	// Presence and Activity are what the client set (CL8); NoPresence
+	// reads as available. The presence others see is derived from this and
+	// the client's calls: see EffectivePresence.
+	Presence events.Presence
+	Activity string
+	// Voicemail is whether the client has a voicemail box, and
+	// VoicemailMax the longest message it takes (C7).
+	Voicemail    bool
+	VoicemailMax int64 // ns
+}
+
+// DefaultVoicemailMax is the longest voicemail message when a box is set up
+// without a limit.
+const DefaultVoicemailMax = int64(2 * 60 * 1e9)
+
+// SetPresence is the presence the client set, available when never set.
+func (c *Client) SetPresence() events.Presence {
+	if c.Presence == events.NoPresence {
+		return events.PresenceAvailable
+	}
+	return c.Presence
+}
+
+// EffectivePresence is the presence others see (CL8): offline for a client
+// that is not registered; busy while the client is on a call (onCall) and
+// has set itself available; otherwise what it set.
+func (c *Client) EffectivePresence(onCall bool) events.Presence {
+	if !c.Registered() {
+		return events.PresenceOffline
+	}
+	p := c.SetPresence()
+	if onCall && p == events.PresenceAvailable {
+		return events.PresenceBusy
+	}
+	return p
 }
 
 func (c *Client) status() ClientStatus {
@@ -109,6 +145,35 @@ type Update struct {
 	Name          string
 	AcceptInbound bool
 }
+
+// SetPresence sets the client's presence and activity text (CL8).
+type SetPresence struct {
+	Presence events.Presence
+	Activity string
+}
+
+// SetVoicemail switches the client's voicemail box on or off (C7);
+// MaxLength 0 means DefaultVoicemailMax.
+type SetVoicemail struct {
+	Enabled   bool
+	MaxLength int64 // ns
+}
+
+// DeleteHistory removes calls from the client's call history (H1). That
+// they are in it is the history's business (engine/), checked before.
+type DeleteHistory struct{ Calls []string }
+
+// MarkVoicemailHeard marks voicemail messages, named by their calls, heard.
+type MarkVoicemailHeard struct{ Calls []string }
+
+// DeleteVoicemail deletes voicemail messages, named by their calls.
+type DeleteVoicemail struct{ Calls []string }
+
+func (SetPresence) clientCommand()        {}
+func (SetVoicemail) clientCommand()       {}
+func (DeleteHistory) clientCommand()      {}
+func (MarkVoicemailHeard) clientCommand() {}
+func (DeleteVoicemail) clientCommand()    {}
 
 func (Register) clientCommand()     {}
 func (Unregister) clientCommand()   {}
@@ -205,8 +270,68 @@ func DecideClient(c *Client, cmd ClientCommand, now int64) ([]events.Event, erro
 			return nil, nil // nothing changes, nothing is journaled
 		}
 		return []events.Event{events.ClientUpdated{Name: cmd.Name, AcceptInbound: cmd.AcceptInbound}}, nil
+	case SetPresence:
+		if c.status() != ClientActive {
+			return nil, clientInvalid(c, "set presence")
+		}
+		if !cmd.Presence.Valid() {
+			return nil, errcode.Newf(errcode.InvalidParams, "presence must be available, busy, away or offline, not %d", cmd.Presence)
+		}
+		if len(cmd.Activity) > MaxActivity {
+			return nil, errcode.Newf(errcode.InvalidParams, "activity text is longer than %d bytes", MaxActivity)
+		}
+		if cmd.Presence == c.SetPresence() && cmd.Activity == c.Activity {
+			return nil, nil
+		}
+		return []events.Event{events.ClientPresenceSet{Presence: cmd.Presence, Activity: cmd.Activity}}, nil
+	case SetVoicemail:
+		if c.status() != ClientActive {
+			return nil, clientInvalid(c, "set up voicemail")
+		}
+		if cmd.MaxLength < 0 {
+			return nil, errcode.New(errcode.InvalidParams, "voicemail length must not be negative")
+		}
+		max := cmd.MaxLength
+		if max == 0 {
+			max = DefaultVoicemailMax
+		}
+		if !cmd.Enabled {
+			max = 0
+		}
+		if cmd.Enabled == c.Voicemail && max == c.VoicemailMax {
+			return nil, nil
+		}
+		return []events.Event{events.ClientVoicemailSet{Enabled: cmd.Enabled, MaxLength: max}}, nil
+	case DeleteHistory:
+		return decideCallList(c, "delete call history", cmd.Calls, func(l []string) events.Event { return events.HistoryDeleted{Calls: l} })
+	case MarkVoicemailHeard:
+		return decideCallList(c, "mark voicemail heard", cmd.Calls, func(l []string) events.Event { return events.VoicemailHeard{Calls: l} })
+	case DeleteVoicemail:
+		return decideCallList(c, "delete voicemail", cmd.Calls, func(l []string) events.Event { return events.VoicemailDeleted{Calls: l} })
 	}
 	return nil, errcode.Newf(errcode.InvalidParams, "unknown client command %T", cmd)
+}
+
+// MaxActivity bounds a presence's activity text, in bytes.
+const MaxActivity = 256
+
+func decideCallList(c *Client, what string, calls []string, ev func([]string) events.Event) ([]events.Event, error) {
+	if c.status() != ClientActive {
+		return nil, clientInvalid(c, what)
+	}
+	if len(calls) == 0 {
+		return nil, errcode.Newf(errcode.MissingParameter, "%s: no calls given", what)
+	}
+	var list []string
+	for _, id := range calls {
+		if strings.TrimSpace(id) == "" {
+			return nil, errcode.Newf(errcode.InvalidParams, "%s: empty call id", what)
+		}
+		if !slices.Contains(list, id) {
+			list = append(list, id)
+		}
+	}
+	return []events.Event{ev(list)}, nil
 }
 
 // ApplyClient folds one event into the client.
@@ -265,6 +390,22 @@ func applyClient(c *Client, ev events.Event, at int64) error {
 			return fmt.Errorf("client %s: updated while %s", c.ID, c.status())
 		}
 		c.Name, c.AcceptInbound = e.Name, e.AcceptInbound
+	case events.ClientPresenceSet:
+		if c.status() != ClientActive || !e.Presence.Valid() {
+			return fmt.Errorf("client %s: presence set while %s", c.ID, c.status())
+		}
+		c.Presence, c.Activity = e.Presence, e.Activity
+	case events.ClientVoicemailSet:
+		if c.status() != ClientActive {
+			return fmt.Errorf("client %s: voicemail set while %s", c.ID, c.status())
+		}
+		c.Voicemail, c.VoicemailMax = e.Enabled, e.MaxLength
+	case events.HistoryDeleted, events.VoicemailHeard, events.VoicemailDeleted:
+		// The call history and the voicemail box are projections of the
+		// journal (engine/history): the client's state does not hold them.
+		if c.status() != ClientActive {
+			return fmt.Errorf("client %s: %s while %s", c.ID, ev.Type(), c.status())
+		}
 	default:
 		return fmt.Errorf("client %s: %s is not a client event", c.ID, ev.Type())
 	}

@@ -88,6 +88,7 @@ type Journal struct {
 	waiting    atomic.Int64 // Append and SaveSnapshot calls in flight
 
 	lastSeq   atomic.Uint64
+	tail      tailSignal // wakes WaitFor
 	batches   atomic.Uint64
 	records   atomic.Uint64
 	appends   atomic.Uint64
@@ -406,6 +407,9 @@ func (j *Journal) Close() error {
 			<-j.writerDone
 		}
 		j.isClosed.Store(true)
+		j.tail.waiters.Add(1) // force the wake-up
+		j.tail.signal()
+		j.tail.waiters.Add(-1)
 		if j.stuck.Load() {
 			// bbolt's writer lock was lost in a panic: db.Close would wait
 			// for it forever. The file stays open until the process exits.

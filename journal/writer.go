@@ -324,6 +324,7 @@ func (j *Journal) commitBatch(batch []*request) {
 		}
 		j.pend.mu.Unlock()
 		j.lastSeq.Store(w.seq)
+		j.tail.signal()
 		j.batches.Add(1)
 		j.records.Add(nrec)
 		j.appends.Add(napp)
