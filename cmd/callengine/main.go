@@ -25,6 +25,8 @@ commands:
   sim       run scenario files on a virtual clock; print the timeline, check expectations
   replay    list the calls and transfers of a journal, show a call's timeline, the state at an instant, verify
   backup    take a consistent hot copy of a journal, even one a running engine holds open
+  archive   move ended calls older than an age out of the hot journal into an archive file; compact
+  history   list a client's call history and voicemail from a journal
   version   print the version
 `
 
@@ -44,6 +46,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return replayCmd(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return backupCmd(ctx, args[1:], stdout, stderr)
+	case "archive":
+		return archiveCmd(ctx, args[1:], stdout, stderr)
+	case "history":
+		return historyCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		v := "(devel)"
 		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
