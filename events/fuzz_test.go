@@ -79,14 +79,72 @@ func binarySeeds() [][]byte {
 		rawBody(SchemaVersion, uint64(TypeGroupMemberPicked), 0, 1, 'a', 1, 'c'),
 		rawBody(SchemaVersion, uint64(TypeMessageSent), 0, 0, 0, 0, 4, '+', '1', '5', '5', 2, 'h', 'i'),
 		rawBody(SchemaVersion, uint64(TypeMessageFailed), 0, 1),
+
+		// Schema 2 bodies and what schema 2 could not write.
+		cat(v1Head(2, TypeCallDialed), v1CallDialedPayload(Inbound), v2CallDialedTrailing()),
+		cat(v1Head(3, TypeCallDialed), v1CallDialedPayload(Inbound), v2CallDialedTrailing()),
+		cat(v1Head(3, TypeCallDialed), v1CallDialedPayload(Inbound), v2CallDialedTrailing(), vi(0)),
+		cat(v1Head(2, TypeCallDialed), v1CallDialedPayload(Inbound), v2CallDialedTrailing(), vi(0)),
+		cat(v1Head(3, TypeCallDialed), v1CallDialedPayload(Internal), make([]byte, 5), vi(-1)),
+		cat(v1Head(3, TypeCallDialed), v1CallDialedPayload(Internal), make([]byte, 5), vi(120_000_000_000)),
+		cat(v1Head(2, TypeCallEnded), []byte{byte(Voicemail), byte(Caller), 0}),
+		cat(v1Head(3, TypeCallEnded), []byte{byte(Voicemail), byte(Caller), 0}),
+		cat(v1Head(3, TypeCallEnded), []byte{byte(Voicemail) + 1, byte(Caller), 0}),
+		cat(v1Head(2, TypeClientPresenceSet), []byte{byte(PresenceAway), 0}),
+		cat(v1Head(2, TypeSessionCreated), str("alice"), []byte{1}),
+		rawBody(2, uint64(TypeCallToVoicemail), 0, byte(NoAnswer), 0),
+		rawBody(1, uint64(TypeSessionRestored), 0),
+
+		// Schema 3 decoders, each stopped at one of its checks.
+		rawBody(SchemaVersion, uint64(TypeClientPresenceSet), 0, byte(NoPresence), 0),
+		rawBody(SchemaVersion, uint64(TypeClientPresenceSet), 0, byte(PresenceOffline)+1, 0),
+		rawBody(SchemaVersion, uint64(TypeClientPresenceSet), 0, byte(PresenceOffline), 3, 'o', 'o', 'o'),
+		rawBody(SchemaVersion, uint64(TypePresenceChanged), 0, 0xFF, 0),
+		rawBody(SchemaVersion, uint64(TypePresenceChanged), 0, byte(PresenceBusy)),
+		rawBody(SchemaVersion, uint64(TypeClientVoicemailSet), 0, 2, 0),
+		rawBody(SchemaVersion, uint64(TypeClientVoicemailSet), 0, 1, 1),    // max length -1
+		rawBody(SchemaVersion, uint64(TypeClientVoicemailSet), 0, 0, 0xF0), // max length, cut off
+		rawBody(SchemaVersion, uint64(TypeHistoryDeleted), 0, 0),
+		rawBody(SchemaVersion, uint64(TypeHistoryDeleted), 0, 2, 1, 'a'),
+		rawBody(SchemaVersion, uint64(TypeVoicemailHeard), 0, 0),
+		rawBody(SchemaVersion, uint64(TypeVoicemailHeard), 0, 1, 0),
+		rawBody(SchemaVersion, uint64(TypeVoicemailDeleted), 0, 0),
+		rawBody(SchemaVersion, uint64(TypeVoicemailDeleted), 0, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0),
+		rawBody(SchemaVersion, uint64(TypeCallToVoicemail), 0, byte(Hangup), 0),
+		rawBody(SchemaVersion, uint64(TypeCallToVoicemail), 0, byte(Voicemail), 0),
+		rawBody(SchemaVersion, uint64(TypeCallToVoicemail), 0, byte(Rejected), 1), // deadline -1
+		rawBody(SchemaVersion, uint64(TypeCallToVoicemail), 0, byte(Rejected)),
+		rawBody(SchemaVersion, uint64(TypeVoicemailLeft), 0, 0, 0, 0, 0, 2),
+		rawBody(SchemaVersion, uint64(TypeVoicemailLeft), 0, 1, 'b', 0, 0, 0, 1), // duration -1
+		rawBody(SchemaVersion, uint64(TypeVoicemailLeft), 0, 1, 'b', 0, 0, 0),
+		rawBody(SchemaVersion, uint64(TypeSessionCreated), 0, 0, 1),
+		rawBody(SchemaVersion, uint64(TypeSessionCreated), 0, 1, 'a', 2),
+		rawBody(SchemaVersion, uint64(TypeSessionRestored), 0, 0),
+		rawBody(SchemaVersion, uint64(TypeSessionConnectionClosed), 0, 1), // deadline -1
+		rawBody(SchemaVersion, uint64(TypeSessionConnectionClosed), 0, 0),
+		rawBody(SchemaVersion, uint64(TypeSessionDestroyed), 0, 3),
+		rawBody(SchemaVersion, uint64(TypeSessionSubscribed), 0, 0),
+		rawBody(SchemaVersion, uint64(TypeSessionSubscribed), 0, 8, 'c', 'a', 'l', 'l', 'p', 'a', 'r', 'k'),
+		rawBody(SchemaVersion, uint64(TypeSessionUnsubscribed), 0, 0),
+		rawBody(SchemaVersion, uint64(TypeSessionAutoAnswerSet), 0, 0xFF),
 	}
-	// Every sample as if schema 1 had written it: the old types decode (but
-	// CallDialed and ClientRegistered, whose schema 2 fields are then
-	// trailing bytes), the new ones are unknown.
-	for _, s := range samples {
-		b := EncodeBody(nil, s.at, s.ev)
-		b[1] = 1
-		seeds = append(seeds, b)
+	// Every sample as if schema 1, then schema 2, had written it: the old
+	// types decode (but CallDialed and ClientRegistered, whose newer fields
+	// are then trailing bytes), the new ones are unknown.
+	for _, schema := range []byte{1, 2} {
+		for _, s := range samples {
+			b := EncodeBody(nil, s.at, s.ev)
+			b[1] = schema
+			seeds = append(seeds, b)
+		}
+	}
+	// And as the older schema would have written them, where it could.
+	for _, schema := range []uint64{1, 2} {
+		for _, s := range samples {
+			if b, ok := olderBody(s, schema); ok {
+				seeds = append(seeds, b)
+			}
+		}
 	}
 	huge := hugeCounts()
 	for _, name := range slices.Sorted(maps.Keys(huge)) {
@@ -218,6 +276,30 @@ func FuzzUnmarshalJSON(f *testing.F) {
 		`{"type":"GroupRemoved","time":"2026-01-05T09:00:00Z","data":null}`,
 		`{"type":"MessageSent","time":"2026-01-05T09:00:00Z","data":{"from":{"client":"a"},"to":"+1","text":"\u00e9\n"}}`,
 		`{"type":"MessageDelivered","time":"2026-01-05T09:00:00Z"}`,
+
+		// schema 3
+		`{"type":"CallDialed","time":"2026-01-05T09:00:00Z","schema":3,"data":{"caller":{"number":"+4930"},"callee":{"client":"bob"},"direction":"inbound","voicemail_limit_ns":120000000000}}`,
+		`{"type":"CallDialed","time":"2026-01-05T09:00:00Z","schema":2,"data":{"caller":{},"direction":"internal","voicemail_limit_ns":0}}`,
+		`{"type":"CallEnded","time":"2026-01-05T09:00:00Z","schema":3,"data":{"reason":"voicemail","by":"caller"}}`,
+		`{"type":"ClientPresenceSet","time":"2026-01-05T09:00:00Z","data":{"presence":"away","activity":"lunch"}}`,
+		`{"type":"ClientPresenceSet","time":"2026-01-05T09:00:00Z","data":{"presence":"offline"}}`,
+		`{"type":"PresenceChanged","time":"2026-01-05T09:00:00Z","data":{"presence":"busy","activity":""}}`,
+		`{"type":"ClientVoicemailSet","time":"2026-01-05T09:00:00Z","data":{"enabled":true,"max_length_ns":120000000000}}`,
+		`{"type":"ClientVoicemailSet","time":"2026-01-05T09:00:00Z","data":{"enabled":false}}`,
+		`{"type":"HistoryDeleted","time":"2026-01-05T09:00:00Z","data":{"calls":["call-1",""]}}`,
+		`{"type":"VoicemailHeard","time":"2026-01-05T09:00:00Z","data":{"calls":["call-1"]}}`,
+		`{"type":"VoicemailDeleted","time":"2026-01-05T09:00:00Z","data":{"calls":["call-1","call-1"]}}`,
+		`{"type":"CallToVoicemail","time":"2026-01-05T09:00:00Z","data":{"reason":"rejected","deadline":-1}}`,
+		`{"type":"CallToVoicemail","time":"2026-01-05T09:00:00Z","data":{"reason":"no-answer","deadline":1767603720000000000}}`,
+		`{"type":"VoicemailLeft","time":"2026-01-05T09:00:00Z","data":{"client":"bob","from":{"number":"+4930"},"duration_ns":0}}`,
+		`{"type":"SessionCreated","time":"2026-01-05T09:00:00Z","data":{"client":"alice","auto_answer":true}}`,
+		`{"type":"SessionRestored","time":"2026-01-05T09:00:00Z"}`,
+		`{"type":"SessionConnectionClosed","time":"2026-01-05T09:00:00Z","data":{"deadline":1767603900000000000}}`,
+		`{"type":"SessionConnectionClosed","time":"2026-01-05T09:00:00Z","data":{}}`,
+		`{"type":"SessionDestroyed","time":"2026-01-05T09:00:00Z","data":{"expired":true}}`,
+		`{"type":"SessionSubscribed","time":"2026-01-05T09:00:00Z","data":{"line":"callpark"}}`,
+		`{"type":"SessionUnsubscribed","time":"2026-01-05T09:00:00Z","data":{"line":"+4930600600"}}`,
+		`{"type":"SessionAutoAnswerSet","time":"2026-01-05T09:00:00Z","data":{"on":true}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -288,13 +370,28 @@ func checkDecoded(t *testing.T, env Envelope) {
 	if env.Schema == 0 || env.Schema > SchemaVersion {
 		t.Fatalf("decoded schema %d", env.Schema)
 	}
+	if env.Schema >= 3 {
+		return
+	}
+	// Schemas 1 and 2 had none of the types, fields and reasons schema 3
+	// added.
+	if typeSchema(env.Type) > uint64(env.Schema) {
+		t.Fatalf("schema %d body decoded as %v, a schema %d type", env.Schema, env.Type, typeSchema(env.Type))
+	}
+	switch e := env.Event.(type) {
+	case CallDialed:
+		if e.VoicemailLimit != 0 {
+			t.Fatalf("schema %d body decoded with schema 3 fields: %#v", env.Schema, e)
+		}
+	case CallEnded:
+		if e.Reason == Voicemail {
+			t.Fatalf("schema %d body decoded with reason voicemail: %#v", env.Schema, e)
+		}
+	}
 	if env.Schema >= 2 {
 		return
 	}
 	// Schema 1 had none of the types, fields and directions schema 2 added.
-	if env.Type >= TypeCallDigits {
-		t.Fatalf("schema 1 body decoded as %v, a schema 2 type", env.Type)
-	}
 	switch e := env.Event.(type) {
 	case CallDialed:
 		if e.Direction > Inbound || e.Group != "" || e.Transfer != "" || e.CallerLeg != "" || e.CalleeLeg != "" || e.Origin != "" {
@@ -320,7 +417,7 @@ func upgradeGrowth(env Envelope) int {
 	if env.Schema >= SchemaVersion {
 		return 0
 	}
-	return v2Trailing(env.Type)
+	return trailingSince(uint64(env.Schema), env.Type)
 }
 
 // checkJSONOfDecoded: an envelope the binary codec accepts survives JSON
