@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"time"
 
@@ -44,13 +45,25 @@ func malformed(msg string) error { return refuse(ErrMalformed, msg) }
 // milliseconds below.
 func human(d int64) string {
 	t := time.Duration(d)
+	unit := time.Duration(1)
 	switch {
 	case t >= time.Second:
-		t = t.Round(time.Second)
+		unit = time.Second
 	case t >= time.Millisecond:
-		t = t.Round(time.Millisecond)
+		unit = time.Millisecond
 	}
-	return t.String()
+	if t > math.MaxInt64-unit { // Round would saturate
+		return t.Truncate(unit).String()
+	}
+	return t.Round(unit).String()
+}
+
+// withArticle returns "a refresh token" or "an access token".
+func withArticle(k Kind) string {
+	if k == KindAccess {
+		return "an access token"
+	}
+	return "a " + string(k) + " token"
 }
 
 func quote(s string) string { return strconv.Quote(s) }

@@ -124,7 +124,7 @@ func (s *Signer) VerifyKind(token string, kind Kind, now int64) (Claims, error) 
 		return Claims{}, err
 	}
 	if c.Kind != kind {
-		return Claims{}, refuse(ErrWrongKind, "a "+string(c.Kind)+" token where a "+string(kind)+" token is needed")
+		return Claims{}, refuse(ErrWrongKind, withArticle(c.Kind)+" where "+withArticle(kind)+" is needed")
 	}
 	if err := checkTime(c, now); err != nil {
 		return Claims{}, err
