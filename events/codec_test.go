@@ -231,6 +231,32 @@ var samples = []sample{
 		Caller: Party{Number: "+4930123456"}, Callee: Party{Client: "bob", Number: "201"},
 		Direction: Inbound, VoicemailLimit: 120_000_000_000,
 	}},
+	{"ClientPresenceSet/available", 1_767_603_645_000_000_046, ClientPresenceSet{Presence: PresenceAvailable}},
+	{"ClientPresenceSet/busy", 1_767_603_646_000_000_047, ClientPresenceSet{Presence: PresenceBusy, Activity: "in a meeting 📅"}},
+	{"ClientPresenceSet/offline", -21, ClientPresenceSet{Presence: PresenceOffline, Activity: "\u2028\t\"quoted\""}},
+	{"ClientVoicemailSet/off", 1_767_603_647_000_000_048, ClientVoicemailSet{}},
+	{"ClientVoicemailSet/max", -22, ClientVoicemailSet{Enabled: true, MaxLength: math.MaxInt64}},
+	{"HistoryDeleted/empty-id", -23, HistoryDeleted{Calls: []string{""}}},
+	{"PresenceChanged/offline", 1_767_603_648_000_000_049, PresenceChanged{Presence: PresenceOffline}},
+	{"CallToVoicemail/rejected", 1_767_603_649_000_000_050, CallToVoicemail{Reason: Rejected, Deadline: -1}},
+	{"VoicemailLeft/client", 1_767_603_650_000_000_051, VoicemailLeft{Client: "carol", From: Party{Client: "alice", Number: "101", Name: "Alice"}, Duration: math.MaxInt64}},
+	{"VoicemailLeft/empty", -24, VoicemailLeft{Client: "c"}},
+	{"SessionCreated/no-auto-answer", -25, SessionCreated{Client: "クライアント"}},
+	{"SessionConnectionClosed/more-left", 1_767_603_651_000_000_052, SessionConnectionClosed{}},
+	{"SessionConnectionClosed/max", -26, SessionConnectionClosed{Deadline: math.MaxInt64}},
+	{"SessionDestroyed/closed", 1_767_603_652_000_000_053, SessionDestroyed{}},
+	{"SessionAutoAnswerSet/on", 1_767_603_653_000_000_054, SessionAutoAnswerSet{On: true}},
+	{"CallEnded/voicemail-callee", 1_767_603_654_000_000_055, CallEnded{Reason: Voicemail, By: Callee, Missed: true}},
+	{"CallDialed/voicemail-group", 1_767_603_655_000_000_056, CallDialed{
+		Caller:         Party{Client: "alice", Number: "101", Name: "Alice"},
+		Callee:         Party{Client: "agent-7", Number: "207"},
+		CallerID:       "101",
+		Destination:    "500",
+		Direction:      Internal,
+		Group:          "grp-support",
+		Origin:         OriginClickToCall,
+		VoicemailLimit: math.MaxInt64,
+	}},
 }
 
 // envelopeOf places sample i in an envelope with every field set.
@@ -524,6 +550,7 @@ func TestEnds(t *testing.T) {
 		TypeTransferNotCompleted: true,
 		TypeTransferCanceled:     true,
 		TypeTransferFailed:       true,
+		TypeSessionDestroyed:     true,
 	}
 	for _, s := range samples {
 		if got, want := Ends(s.ev), ends[s.ev.Type()]; got != want {
@@ -584,7 +611,7 @@ func TestEnumText(t *testing.T) {
 	if NoSide.Valid() || NoSide.Other() != NoSide || NoSide.String() != "" || Side(3).Valid() {
 		t.Error("NoSide / Side(3) misbehave")
 	}
-	for r := Hangup; r <= Missed; r++ {
+	for r := Hangup; r <= Voicemail; r++ {
 		b, _ := r.MarshalText()
 		var back Reason
 		if err := back.UnmarshalText(b); err != nil || back != r {
@@ -594,8 +621,44 @@ func TestEnumText(t *testing.T) {
 	if _, ok := ParseReason(""); ok {
 		t.Error(`ParseReason("") succeeded`)
 	}
-	if got := Reason(9).String(); got != "reason(9)" {
-		t.Errorf("Reason(9) = %q", got)
+	if got := Voicemail.String(); got != "voicemail" {
+		t.Errorf("Voicemail = %q", got)
+	}
+	if r, ok := ParseReason("voicemail"); !ok || r != 9 {
+		t.Errorf(`ParseReason("voicemail") = %d, %v`, r, ok)
+	}
+	if got := Reason(10).String(); got != "reason(10)" {
+		t.Errorf("Reason(10) = %q", got)
+	}
+	for _, s := range []string{"reason(9)", "reason(10)", "Voicemail", "voice-mail", "9"} {
+		var back Reason
+		wantMalformed(t, "Reason.UnmarshalText("+s+")", back.UnmarshalText([]byte(s)))
+	}
+
+	for p, name := range map[Presence]string{PresenceAvailable: "available", PresenceBusy: "busy", PresenceAway: "away", PresenceOffline: "offline"} {
+		b, _ := p.MarshalText()
+		var back Presence
+		if err := back.UnmarshalText(b); err != nil || back != p || string(b) != name || !p.Valid() {
+			t.Errorf("presence %d: %q reads back as %d, %v; want %q", p, b, back, err, name)
+		}
+		if q, ok := ParsePresence(name); !ok || q != p {
+			t.Errorf("ParsePresence(%q) = %v, %v", name, q, ok)
+		}
+	}
+	for _, p := range []Presence{NoPresence, PresenceOffline + 1, 0xFF} {
+		want := "presence(" + itoa(int(p)) + ")"
+		if got := p.String(); got != want {
+			t.Errorf("Presence(%d) = %q, want %q", p, got, want)
+		}
+		if p.Valid() {
+			t.Errorf("Presence(%d) is valid", p)
+		}
+		var back Presence
+		wantMalformed(t, "Presence.UnmarshalText("+want+")", back.UnmarshalText([]byte(want)))
+	}
+	for _, s := range []string{"", "Available", "dnd", "1"} {
+		var back Presence
+		wantMalformed(t, "Presence.UnmarshalText("+s+")", back.UnmarshalText([]byte(s)))
 	}
 	for d := Internal; d <= Transit; d++ {
 		b, _ := d.MarshalText()

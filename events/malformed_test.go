@@ -135,7 +135,7 @@ func TestWrongMagic(t *testing.T) {
 
 func TestUnknownType(t *testing.T) {
 	// The gaps between the groups of types, and past each group's end.
-	for _, typ := range []uint64{0, 6, 19, 36, 39, 47, 59, 63, 69, 73, 100, 1000, math.MaxUint16, math.MaxUint16 + 1, 1 << 40, math.MaxUint64} {
+	for _, typ := range []uint64{0, 12, 19, 38, 39, 47, 59, 63, 69, 73, 79, 87, 100, 1000, math.MaxUint16, math.MaxUint16 + 1, 1 << 40, math.MaxUint64} {
 		if _, ok := typeNames[Type(typ)]; ok && typ <= math.MaxUint16 {
 			t.Fatalf("type %d is known now; pick another", typ)
 		}
@@ -187,6 +187,10 @@ func TestBadBool(t *testing.T) {
 			"ClientRegistered.AcceptInbound schema 1": rawBody(1, uint64(TypeClientRegistered), 0, 0, 0, 0, 0, v),
 			"ClientUpdated.AcceptInbound":             rawBody(SchemaVersion, uint64(TypeClientUpdated), 0, 0, v),
 			"CallEnded.Missed":                        rawBody(SchemaVersion, uint64(TypeCallEnded), 0, byte(Hangup), byte(Caller), v),
+			"ClientVoicemailSet.Enabled":              rawBody(SchemaVersion, uint64(TypeClientVoicemailSet), 0, v, 0),
+			"SessionCreated.AutoAnswer":               rawBody(SchemaVersion, uint64(TypeSessionCreated), 0, 1, 'a', v),
+			"SessionDestroyed.Expired":                rawBody(SchemaVersion, uint64(TypeSessionDestroyed), 0, v),
+			"SessionAutoAnswerSet.On":                 rawBody(SchemaVersion, uint64(TypeSessionAutoAnswerSet), 0, v),
 		}
 		for name, b := range cases {
 			_, err := decodeBodySafe(b)
@@ -227,9 +231,27 @@ func TestBadSide(t *testing.T) {
 }
 
 func TestBadReason(t *testing.T) {
-	for _, v := range []byte{byte(NoReason), byte(Missed) + 1, 0x7F, 0xFF} {
-		_, err := decodeBodySafe(rawBody(SchemaVersion, uint64(TypeCallEnded), 0, v, byte(Caller), 0))
-		wantMalformed(t, fmt.Sprintf("reason %d", v), err)
+	for schema := uint64(1); schema <= SchemaVersion; schema++ {
+		bad := []byte{byte(NoReason), byte(Voicemail) + 1, 0x7F, 0x80, 0xFF}
+		good := []Reason{Hangup, Busy, NoAnswer, Failed, Transferred, Rejected, Canceled, Missed, Voicemail}
+		if schema < 3 {
+			// Voicemail came with schema 3.
+			bad = append(bad, byte(Voicemail))
+			good = good[:len(good)-1]
+		}
+		for _, v := range bad {
+			_, err := decodeBodySafe(rawBody(schema, uint64(TypeCallEnded), 0, v, byte(Caller), 0))
+			wantMalformed(t, fmt.Sprintf("schema %d reason %d", schema, v), err)
+			if err != nil && !strings.Contains(err.Error(), "reason") {
+				t.Errorf("schema %d reason %d: error %q does not name the reason", schema, v, err)
+			}
+		}
+		for _, v := range good {
+			env, err := decodeBodySafe(rawBody(schema, uint64(TypeCallEnded), 0, byte(v), byte(Caller), 0))
+			if err != nil || env.Event != (CallEnded{Reason: v, By: Caller}) {
+				t.Errorf("schema %d reason %d: %#v, %v", schema, v, env.Event, err)
+			}
+		}
 	}
 }
 
@@ -240,6 +262,9 @@ func TestBadDirection(t *testing.T) {
 		b := rawBody(schema, uint64(TypeCallDialed), 0, append(slices.Clone(payload), dir)...)
 		if schema >= 2 {
 			b = append(b, trailing...)
+		}
+		if schema >= 3 {
+			b = append(b, 0) // voicemail limit 0
 		}
 		return b
 	}
@@ -285,6 +310,13 @@ func hugeCounts() map[string][]byte {
 		cases[fmt.Sprintf("GroupDefined.Members %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeGroupDefined), 0, 0, 0, 0), uv(n), []byte{0, byte(RoundRobin)})
 		cases[fmt.Sprintf("CallDigits.Digits length %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeCallDigits), 0, byte(Caller)), uv(n), []byte("12#"))
 		cases[fmt.Sprintf("MessageSent.Text length %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeMessageSent), 0, 0, 0, 0, 0), uv(n), []byte("hi"))
+		cases[fmt.Sprintf("ClientPresenceSet.Activity length %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeClientPresenceSet), 0, byte(PresenceAway)), uv(n), []byte("lunch"))
+		cases[fmt.Sprintf("HistoryDeleted.Calls %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeHistoryDeleted), 0), uv(n), []byte{1, 'c'})
+		cases[fmt.Sprintf("VoicemailHeard.Calls %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeVoicemailHeard), 0), uv(n), []byte{0, 0})
+		cases[fmt.Sprintf("VoicemailDeleted.Calls %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeVoicemailDeleted), 0), uv(n), []byte{0})
+		cases[fmt.Sprintf("VoicemailLeft.Client length %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeVoicemailLeft), 0), uv(n), []byte("bob"))
+		cases[fmt.Sprintf("SessionCreated.Client length %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeSessionCreated), 0), uv(n), []byte("alice"))
+		cases[fmt.Sprintf("SessionSubscribed.Line length %d", n)] = cat(rawBody(SchemaVersion, uint64(TypeSessionSubscribed), 0), uv(n), []byte("500"))
 	}
 	return cases
 }
@@ -410,7 +442,8 @@ func badJSONCases() map[string]string {
 		"reason number":           env(`"CallEnded"`, at, `{"reason":1}`),
 		"reason missing":          env(`"CallEnded"`, at, `{}`),
 		"reason empty":            env(`"CallEnded"`, at, `{"reason":""}`),
-		"reason String form":      env(`"CallEnded"`, at, `{"reason":"reason(9)"}`),
+		"reason String form":      env(`"CallEnded"`, at, `{"reason":"reason(10)"}`),
+		"reason String form 9":    env(`"CallEnded"`, at, `{"reason":"reason(9)"}`),
 		"ended by unknown":        env(`"CallEnded"`, at, `{"reason":"hangup","by":"nobody"}`),
 		"missed not bool":         env(`"CallEnded"`, at, `{"reason":"hangup","missed":"yes"}`),
 		"direction unknown":       env(`"CallDialed"`, at, `{"direction":"sideways"}`),
@@ -498,6 +531,101 @@ func badJSONCases() map[string]string {
 		"message text number":   env(`"MessageSent"`, at, `{"from":{},"to":"+1555","text":42}`),
 		"message failed list":   env(`"MessageFailed"`, at, `{"reason":["x"]}`),
 		"message delivered str": env(`"MessageDelivered"`, at, `"ok"`),
+
+		// schema 3: CallDialed's voicemail limit, reason voicemail
+		"dialed voicemail limit negative": env(`"CallDialed"`, at, `{"direction":"inbound","voicemail_limit_ns":-1}`),
+		"dialed voicemail limit min":      env(`"CallDialed"`, at, `{"direction":"inbound","voicemail_limit_ns":-9223372036854775808}`),
+		"dialed voicemail limit string":   env(`"CallDialed"`, at, `{"direction":"inbound","voicemail_limit_ns":"2m"}`),
+		"dialed voicemail limit fraction": env(`"CallDialed"`, at, `{"direction":"inbound","voicemail_limit_ns":1.5}`),
+		"dialed voicemail limit too big":  env(`"CallDialed"`, at, `{"direction":"inbound","voicemail_limit_ns":9223372036854775808}`),
+		"reason voicemail cased":          env(`"CallEnded"`, at, `{"reason":"Voicemail"}`),
+		"reason voice-mail":               env(`"CallEnded"`, at, `{"reason":"voice-mail"}`),
+		"reason voicemail number":         env(`"CallEnded"`, at, `{"reason":9}`),
+		"ended voicemail missed not bool": env(`"CallEnded"`, at, `{"reason":"voicemail","missed":1}`),
+		"ended voicemail by unknown":      env(`"CallEnded"`, at, `{"reason":"voicemail","by":"box"}`),
+
+		// schema 3: presence
+		"presence missing":             env(`"ClientPresenceSet"`, at, `{"activity":"lunch"}`),
+		"presence empty":               env(`"ClientPresenceSet"`, at, `{"presence":""}`),
+		"presence unknown":             env(`"ClientPresenceSet"`, at, `{"presence":"dnd"}`),
+		"presence cased":               env(`"ClientPresenceSet"`, at, `{"presence":"Away"}`),
+		"presence number":              env(`"ClientPresenceSet"`, at, `{"presence":1}`),
+		"presence String form 0":       env(`"ClientPresenceSet"`, at, `{"presence":"presence(0)"}`),
+		"presence String form 5":       env(`"ClientPresenceSet"`, at, `{"presence":"presence(5)"}`),
+		"presence null":                env(`"ClientPresenceSet"`, at, `{"presence":null}`),
+		"presence activity number":     env(`"ClientPresenceSet"`, at, `{"presence":"away","activity":5}`),
+		"presence no data":             env(`"ClientPresenceSet"`, at, `null`),
+		"presence changed missing":     env(`"PresenceChanged"`, at, `{}`),
+		"presence changed unknown":     env(`"PresenceChanged"`, at, `{"presence":"invisible"}`),
+		"presence changed number":      env(`"PresenceChanged"`, at, `{"presence":2}`),
+		"presence changed String form": env(`"PresenceChanged"`, at, `{"presence":"presence(0)"}`),
+
+		// schema 3: voicemail settings, history, voicemail boxes
+		"voicemail set length negative": env(`"ClientVoicemailSet"`, at, `{"enabled":true,"max_length_ns":-1}`),
+		"voicemail set length min":      env(`"ClientVoicemailSet"`, at, `{"enabled":false,"max_length_ns":-9223372036854775808}`),
+		"voicemail set length string":   env(`"ClientVoicemailSet"`, at, `{"enabled":true,"max_length_ns":"2m"}`),
+		"voicemail set enabled string":  env(`"ClientVoicemailSet"`, at, `{"enabled":"yes"}`),
+		"voicemail set enabled number":  env(`"ClientVoicemailSet"`, at, `{"enabled":1}`),
+		"history calls missing":         env(`"HistoryDeleted"`, at, `{}`),
+		"history calls empty":           env(`"HistoryDeleted"`, at, `{"calls":[]}`),
+		"history calls null":            env(`"HistoryDeleted"`, at, `{"calls":null}`),
+		"history calls string":          env(`"HistoryDeleted"`, at, `{"calls":"call-1"}`),
+		"history calls of numbers":      env(`"HistoryDeleted"`, at, `{"calls":[1]}`),
+		"history no data":               env(`"HistoryDeleted"`, at, `null`),
+		"heard calls missing":           env(`"VoicemailHeard"`, at, `{}`),
+		"heard calls empty":             env(`"VoicemailHeard"`, at, `{"calls":[]}`),
+		"heard calls null":              env(`"VoicemailHeard"`, at, `{"calls":null}`),
+		"heard calls string":            env(`"VoicemailHeard"`, at, `{"calls":"call-1"}`),
+		"deleted calls missing":         env(`"VoicemailDeleted"`, at, `{}`),
+		"deleted calls empty":           env(`"VoicemailDeleted"`, at, `{"calls":[]}`),
+		"deleted calls null":            env(`"VoicemailDeleted"`, at, `{"calls":null}`),
+		"deleted calls of lists":        env(`"VoicemailDeleted"`, at, `{"calls":[["call-1"]]}`),
+
+		// schema 3: a call to voicemail
+		"to voicemail no reason":        env(`"CallToVoicemail"`, at, `{"deadline":5}`),
+		"to voicemail reason empty":     env(`"CallToVoicemail"`, at, `{"reason":"","deadline":5}`),
+		"to voicemail reason hangup":    env(`"CallToVoicemail"`, at, `{"reason":"hangup","deadline":5}`),
+		"to voicemail reason busy":      env(`"CallToVoicemail"`, at, `{"reason":"busy","deadline":5}`),
+		"to voicemail reason failed":    env(`"CallToVoicemail"`, at, `{"reason":"failed","deadline":5}`),
+		"to voicemail reason moved":     env(`"CallToVoicemail"`, at, `{"reason":"transferred","deadline":5}`),
+		"to voicemail reason canceled":  env(`"CallToVoicemail"`, at, `{"reason":"canceled","deadline":5}`),
+		"to voicemail reason missed":    env(`"CallToVoicemail"`, at, `{"reason":"missed","deadline":5}`),
+		"to voicemail reason voicemail": env(`"CallToVoicemail"`, at, `{"reason":"voicemail","deadline":5}`),
+		"to voicemail reason unknown":   env(`"CallToVoicemail"`, at, `{"reason":"declined","deadline":5}`),
+		"to voicemail reason number":    env(`"CallToVoicemail"`, at, `{"reason":6,"deadline":5}`),
+		"to voicemail deadline string":  env(`"CallToVoicemail"`, at, `{"reason":"rejected","deadline":"2m"}`),
+		"to voicemail no data":          env(`"CallToVoicemail"`, at, `null`),
+		"voicemail left no client":      env(`"VoicemailLeft"`, at, `{"from":{"number":"+4930"},"duration_ns":5}`),
+		"voicemail left client empty":   env(`"VoicemailLeft"`, at, `{"client":"","from":{},"duration_ns":5}`),
+		"voicemail left negative":       env(`"VoicemailLeft"`, at, `{"client":"bob","from":{},"duration_ns":-1}`),
+		"voicemail left min":            env(`"VoicemailLeft"`, at, `{"client":"bob","duration_ns":-9223372036854775808}`),
+		"voicemail left both":           env(`"VoicemailLeft"`, at, `{"client":"","duration_ns":-1}`),
+		"voicemail left client number":  env(`"VoicemailLeft"`, at, `{"client":7,"duration_ns":5}`),
+		"voicemail left from string":    env(`"VoicemailLeft"`, at, `{"client":"bob","from":"+4930","duration_ns":5}`),
+		"voicemail left duration text":  env(`"VoicemailLeft"`, at, `{"client":"bob","duration_ns":"17s"}`),
+		"voicemail left no data":        env(`"VoicemailLeft"`, at, `null`),
+
+		// schema 3: sessions
+		"session no client":             env(`"SessionCreated"`, at, `{"auto_answer":true}`),
+		"session client empty":          env(`"SessionCreated"`, at, `{"client":"","auto_answer":false}`),
+		"session client number":         env(`"SessionCreated"`, at, `{"client":1}`),
+		"session auto_answer string":    env(`"SessionCreated"`, at, `{"client":"alice","auto_answer":"on"}`),
+		"session no data":               env(`"SessionCreated"`, at, `null`),
+		"session restored array":        env(`"SessionRestored"`, at, `[]`),
+		"session closed negative":       env(`"SessionConnectionClosed"`, at, `{"deadline":-1}`),
+		"session closed min":            env(`"SessionConnectionClosed"`, at, `{"deadline":-9223372036854775808}`),
+		"session closed deadline text":  env(`"SessionConnectionClosed"`, at, `{"deadline":"30s"}`),
+		"session destroyed expired str": env(`"SessionDestroyed"`, at, `{"expired":"yes"}`),
+		"subscribed no line":            env(`"SessionSubscribed"`, at, `{}`),
+		"subscribed line empty":         env(`"SessionSubscribed"`, at, `{"line":""}`),
+		"subscribed line number":        env(`"SessionSubscribed"`, at, `{"line":500}`),
+		"subscribed line list":          env(`"SessionSubscribed"`, at, `{"line":["500"]}`),
+		"subscribed no data":            env(`"SessionSubscribed"`, at, `null`),
+		"unsubscribed no line":          env(`"SessionUnsubscribed"`, at, `{}`),
+		"unsubscribed line empty":       env(`"SessionUnsubscribed"`, at, `{"line":""}`),
+		"unsubscribed line null":        env(`"SessionUnsubscribed"`, at, `{"line":null}`),
+		"auto answer on string":         env(`"SessionAutoAnswerSet"`, at, `{"on":"true"}`),
+		"auto answer on number":         env(`"SessionAutoAnswerSet"`, at, `{"on":1}`),
 	}
 	return cases
 }
@@ -697,6 +825,340 @@ func TestMutatedBodies(t *testing.T) {
 					t.Errorf("%s with byte %d = %#x: %#v re-encodes as %#v", s.name, i, m, env.Event, again.Event)
 				}
 			}
+		}
+	}
+}
+
+// The decoders of schema 3.
+
+// wantMalformedSaying is wantMalformed, and the error names what is wrong.
+func wantMalformedSaying(t *testing.T, what string, err error, words string) {
+	t.Helper()
+	wantMalformed(t, what, err)
+	if err != nil && !strings.Contains(err.Error(), words) {
+		t.Errorf("%s: error %q does not say %q", what, err, words)
+	}
+}
+
+// TestBadPresence: a presence is available, busy, away or offline; no other
+// byte, for the presence a client sets and the one others see.
+func TestBadPresence(t *testing.T) {
+	for _, typ := range []Type{TypeClientPresenceSet, TypePresenceChanged} {
+		for v := 0; v <= 0xFF; v++ {
+			body := rawBody(SchemaVersion, uint64(typ), 0, byte(v), 5, 'l', 'u', 'n', 'c', 'h')
+			env, err := decodeBodySafe(body)
+			if p := Presence(v); p >= PresenceAvailable && p <= PresenceOffline {
+				want := Event(ClientPresenceSet{Presence: p, Activity: "lunch"})
+				if typ == TypePresenceChanged {
+					want = PresenceChanged{Presence: p, Activity: "lunch"}
+				}
+				if err != nil || env.Event != want {
+					t.Errorf("%s presence %d: %#v, %v", typ, v, env.Event, err)
+				}
+				continue
+			}
+			wantMalformedSaying(t, fmt.Sprintf("%s presence %d", typ, v), err, "presence")
+			// A bad presence and nothing after it.
+			_, err = decodeBodySafe(rawBody(SchemaVersion, uint64(typ), 0, byte(v)))
+			wantMalformed(t, fmt.Sprintf("%s presence %d alone", typ, v), err)
+		}
+		// The activity is a string: without it the body is truncated.
+		_, err := decodeBodySafe(rawBody(SchemaVersion, uint64(typ), 0, byte(PresenceAway)))
+		wantMalformedSaying(t, fmt.Sprintf("%s without activity", typ), err, "truncated")
+	}
+}
+
+// TestEmptyCallLists: deleting history, hearing or deleting voicemail names
+// at least one call.
+func TestEmptyCallLists(t *testing.T) {
+	for _, typ := range []Type{TypeHistoryDeleted, TypeVoicemailHeard, TypeVoicemailDeleted} {
+		_, err := decodeBodySafe(rawBody(SchemaVersion, uint64(typ), 0, 0))
+		wantMalformedSaying(t, fmt.Sprintf("%s with no calls", typ), err, "no calls")
+		// Without a count at all, or with a count longer than the bytes.
+		_, err = decodeBodySafe(rawBody(SchemaVersion, uint64(typ), 0))
+		wantMalformed(t, fmt.Sprintf("%s without a list", typ), err)
+		_, err = decodeBodySafe(rawBody(SchemaVersion, uint64(typ), 0, 2, 1, 'a'))
+		wantMalformed(t, fmt.Sprintf("%s with 2 calls in 2 bytes", typ), err)
+		_, err = decodeBodySafe(rawBody(SchemaVersion, uint64(typ), 0, 0, 1, 'a'))
+		wantMalformed(t, fmt.Sprintf("%s with no calls and a trailing call", typ), err)
+
+		for _, calls := range [][]string{{"call-1"}, {""}, {"a", "b", "a"}} {
+			env, err := decodeBodySafe(cat(rawBody(SchemaVersion, uint64(typ), 0), appendStrings(nil, calls)))
+			if err != nil {
+				t.Errorf("%s with calls %q: %v", typ, calls, err)
+				continue
+			}
+			var got []string
+			switch e := env.Event.(type) {
+			case HistoryDeleted:
+				got = e.Calls
+			case VoicemailHeard:
+				got = e.Calls
+			case VoicemailDeleted:
+				got = e.Calls
+			}
+			if !slices.Equal(got, calls) || env.Type != typ {
+				t.Errorf("%s with calls %q: decoded %#v", typ, calls, env.Event)
+			}
+		}
+	}
+}
+
+// TestVoicemailReason: a call goes to voicemail because the callee rejected
+// it or it rang unanswered; every other byte is refused.
+func TestVoicemailReason(t *testing.T) {
+	for v := 0; v <= 0xFF; v++ {
+		body := binary.AppendVarint(rawBody(SchemaVersion, uint64(TypeCallToVoicemail), 0, byte(v)), 1_767_603_720_000_000_000)
+		env, err := decodeBodySafe(body)
+		if r := Reason(v); r == Rejected || r == NoAnswer {
+			if want := (CallToVoicemail{Reason: r, Deadline: 1_767_603_720_000_000_000}); err != nil || env.Event != want {
+				t.Errorf("voicemail reason %d: %#v, %v", v, env.Event, err)
+			}
+			continue
+		}
+		wantMalformedSaying(t, fmt.Sprintf("voicemail reason %d", v), err, "voicemail after")
+		// A bad reason and no deadline.
+		_, err = decodeBodySafe(rawBody(SchemaVersion, uint64(TypeCallToVoicemail), 0, byte(v)))
+		wantMalformed(t, fmt.Sprintf("voicemail reason %d alone", v), err)
+	}
+	// The deadline is a varint: any value, as for CallRinging.
+	for _, deadline := range []int64{0, -1, math.MinInt64, math.MaxInt64} {
+		body := binary.AppendVarint(rawBody(SchemaVersion, uint64(TypeCallToVoicemail), 0, byte(NoAnswer)), deadline)
+		if env, err := decodeBodySafe(body); err != nil || env.Event != (CallToVoicemail{Reason: NoAnswer, Deadline: deadline}) {
+			t.Errorf("voicemail deadline %d: %#v, %v", deadline, env.Event, err)
+		}
+	}
+	_, err := decodeBodySafe(rawBody(SchemaVersion, uint64(TypeCallToVoicemail), 0, byte(Rejected)))
+	wantMalformedSaying(t, "voicemail without deadline", err, "truncated")
+}
+
+// TestBadVoicemailLeft: a message is left for a client, and is not shorter
+// than nothing.
+func TestBadVoicemailLeft(t *testing.T) {
+	left := func(client string, from Party, duration int64) []byte {
+		b := appendParty(appendString(rawBody(SchemaVersion, uint64(TypeVoicemailLeft), 0), client), from)
+		return binary.AppendVarint(b, duration)
+	}
+	from := Party{Number: "+4930123456", Name: "Zoë"}
+	for _, c := range []struct {
+		client   string
+		duration int64
+	}{
+		{"", 0}, {"", 17_500_000_000}, {"bob", -1}, {"bob", math.MinInt64}, {"", -1},
+	} {
+		_, err := decodeBodySafe(left(c.client, from, c.duration))
+		wantMalformedSaying(t, fmt.Sprintf("voicemail left for %q, %d long", c.client, c.duration), err, "voicemail without a client")
+	}
+	for _, c := range []struct {
+		client   string
+		duration int64
+	}{
+		{"bob", 0}, {"bob", 17_500_000_000}, {"b", math.MaxInt64},
+	} {
+		env, err := decodeBodySafe(left(c.client, from, c.duration))
+		if want := (VoicemailLeft{Client: c.client, From: from, Duration: c.duration}); err != nil || env.Event != want {
+			t.Errorf("voicemail left for %q, %d long: %#v, %v", c.client, c.duration, env.Event, err)
+		}
+	}
+	// An empty from is an unknown caller: allowed.
+	if env, err := decodeBodySafe(left("bob", Party{}, 1)); err != nil || env.Event != (VoicemailLeft{Client: "bob", Duration: 1}) {
+		t.Errorf("voicemail left from nobody: %#v, %v", env.Event, err)
+	}
+	// Cut off before the duration, or inside the party.
+	b := left("bob", from, 1)
+	_, err := decodeBodySafe(b[: len(b)-1 : len(b)-1])
+	wantMalformedSaying(t, "voicemail left without duration", err, "truncated")
+	_, err = decodeBodySafe(appendString(rawBody(SchemaVersion, uint64(TypeVoicemailLeft), 0), "bob"))
+	wantMalformed(t, "voicemail left without from", err)
+}
+
+// TestSessionWithoutClient: a session belongs to a client.
+func TestSessionWithoutClient(t *testing.T) {
+	for _, auto := range []byte{0, 1} {
+		_, err := decodeBodySafe(rawBody(SchemaVersion, uint64(TypeSessionCreated), 0, 0, auto))
+		wantMalformedSaying(t, fmt.Sprintf("session without a client, auto-answer %d", auto), err, "without a client")
+		env, err := decodeBodySafe(rawBody(SchemaVersion, uint64(TypeSessionCreated), 0, 5, 'a', 'l', 'i', 'c', 'e', auto))
+		if want := (SessionCreated{Client: "alice", AutoAnswer: auto == 1}); err != nil || env.Event != want {
+			t.Errorf("session of alice, auto-answer %d: %#v, %v", auto, env.Event, err)
+		}
+	}
+	// No client and a bad bool, or no bool.
+	_, err := decodeBodySafe(rawBody(SchemaVersion, uint64(TypeSessionCreated), 0, 0, 2))
+	wantMalformed(t, "session without a client, auto-answer 2", err)
+	_, err = decodeBodySafe(rawBody(SchemaVersion, uint64(TypeSessionCreated), 0, 0))
+	wantMalformed(t, "session without a client, without auto-answer", err)
+	_, err = decodeBodySafe(rawBody(SchemaVersion, uint64(TypeSessionCreated), 0, 1, 'a'))
+	wantMalformedSaying(t, "session without auto-answer", err, "truncated")
+}
+
+// TestEmptyLine: a session subscribes to, and drops, a line that has a name.
+func TestEmptyLine(t *testing.T) {
+	for _, typ := range []Type{TypeSessionSubscribed, TypeSessionUnsubscribed} {
+		_, err := decodeBodySafe(rawBody(SchemaVersion, uint64(typ), 0, 0))
+		wantMalformedSaying(t, fmt.Sprintf("%s empty line", typ), err, "empty line")
+		_, err = decodeBodySafe(rawBody(SchemaVersion, uint64(typ), 0))
+		wantMalformed(t, fmt.Sprintf("%s without line", typ), err)
+		_, err = decodeBodySafe(rawBody(SchemaVersion, uint64(typ), 0, 4, '5', '0', '0'))
+		wantMalformed(t, fmt.Sprintf("%s line cut off", typ), err)
+		for _, line := range []string{"500", "+4930600600", "callpark", " "} {
+			env, err := decodeBodySafe(appendString(rawBody(SchemaVersion, uint64(typ), 0), line))
+			want := Event(SessionSubscribed{Line: line})
+			if typ == TypeSessionUnsubscribed {
+				want = SessionUnsubscribed{Line: line}
+			}
+			if err != nil || env.Event != want {
+				t.Errorf("%s line %q: %#v, %v", typ, line, env.Event, err)
+			}
+		}
+	}
+}
+
+// TestNegativeDeadlines: the grace timer of a session fires at a time, or not
+// at all (0); it is never negative.
+func TestNegativeDeadlines(t *testing.T) {
+	closed := func(deadline int64) []byte {
+		return binary.AppendVarint(rawBody(SchemaVersion, uint64(TypeSessionConnectionClosed), 0), deadline)
+	}
+	for _, d := range []int64{-1, -1_767_603_900_000_000_000, math.MinInt64} {
+		_, err := decodeBodySafe(closed(d))
+		wantMalformedSaying(t, fmt.Sprintf("SessionConnectionClosed deadline %d", d), err, "negative deadline")
+	}
+	for _, d := range []int64{0, 1, 1_767_603_900_000_000_000, math.MaxInt64} {
+		if env, err := decodeBodySafe(closed(d)); err != nil || env.Event != (SessionConnectionClosed{Deadline: d}) {
+			t.Errorf("SessionConnectionClosed deadline %d: %#v, %v", d, env.Event, err)
+		}
+	}
+	_, err := decodeBodySafe(rawBody(SchemaVersion, uint64(TypeSessionConnectionClosed), 0))
+	wantMalformedSaying(t, "SessionConnectionClosed without deadline", err, "truncated")
+	_, err = decodeBodySafe(rawBody(SchemaVersion, uint64(TypeSessionConnectionClosed), 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01))
+	wantMalformed(t, "SessionConnectionClosed deadline overflow", err)
+}
+
+// TestNegativeVoicemailLengths: a voicemail box's longest message, and a
+// call's voicemail limit, are not negative.
+func TestNegativeVoicemailLengths(t *testing.T) {
+	set := func(enabled byte, length int64) []byte {
+		return binary.AppendVarint(rawBody(SchemaVersion, uint64(TypeClientVoicemailSet), 0, enabled), length)
+	}
+	dialed := func(limit int64) []byte {
+		b := rawBody(SchemaVersion, uint64(TypeCallDialed), 0, make([]byte, 9)...)
+		b = append(b, byte(Inbound), 0, 0, 0, 0, 0)
+		return binary.AppendVarint(b, limit)
+	}
+	for _, n := range []int64{-1, -120_000_000_000, math.MinInt64} {
+		for _, enabled := range []byte{0, 1} {
+			_, err := decodeBodySafe(set(enabled, n))
+			wantMalformedSaying(t, fmt.Sprintf("ClientVoicemailSet enabled %d length %d", enabled, n), err, "negative voicemail length")
+		}
+		_, err := decodeBodySafe(dialed(n))
+		wantMalformedSaying(t, fmt.Sprintf("CallDialed voicemail limit %d", n), err, "negative voicemail limit")
+	}
+	for _, n := range []int64{0, 1, 120_000_000_000, math.MaxInt64} {
+		if env, err := decodeBodySafe(set(1, n)); err != nil || env.Event != (ClientVoicemailSet{Enabled: true, MaxLength: n}) {
+			t.Errorf("ClientVoicemailSet length %d: %#v, %v", n, env.Event, err)
+		}
+		if env, err := decodeBodySafe(dialed(n)); err != nil || env.Event != (CallDialed{Direction: Inbound, VoicemailLimit: n}) {
+			t.Errorf("CallDialed voicemail limit %d: %#v, %v", n, env.Event, err)
+		}
+	}
+	// A bad bool before the length.
+	_, err := decodeBodySafe(set(2, 0))
+	wantMalformedSaying(t, "ClientVoicemailSet enabled 2", err, "bad boolean")
+	_, err = decodeBodySafe(rawBody(SchemaVersion, uint64(TypeClientVoicemailSet), 0, 1))
+	wantMalformedSaying(t, "ClientVoicemailSet without length", err, "truncated")
+}
+
+// invalidSchema3Events are events of schema 3 that neither codec accepts,
+// with what the binary decoder's error says.
+var invalidSchema3Events = []struct {
+	ev   Event
+	says string
+}{
+	{ClientPresenceSet{}, "presence"},
+	{ClientPresenceSet{Presence: PresenceOffline + 1, Activity: "x"}, "presence"},
+	{ClientPresenceSet{Presence: 0xFF}, "presence"},
+	{PresenceChanged{}, "presence"},
+	{PresenceChanged{Presence: PresenceOffline + 1, Activity: "on a call"}, "presence"},
+	{ClientVoicemailSet{Enabled: true, MaxLength: -1}, "negative voicemail length"},
+	{ClientVoicemailSet{MaxLength: math.MinInt64}, "negative voicemail length"},
+	{HistoryDeleted{}, "no calls"},
+	{HistoryDeleted{Calls: []string{}}, "no calls"},
+	{VoicemailHeard{}, "no calls"},
+	{VoicemailHeard{Calls: []string{}}, "no calls"},
+	{VoicemailDeleted{}, "no calls"},
+	{VoicemailDeleted{Calls: []string{}}, "no calls"},
+	{CallToVoicemail{}, "voicemail after"},
+	{CallToVoicemail{Reason: Hangup, Deadline: 5}, "voicemail after"},
+	{CallToVoicemail{Reason: Busy, Deadline: 5}, "voicemail after"},
+	{CallToVoicemail{Reason: Failed}, "voicemail after"},
+	{CallToVoicemail{Reason: Transferred}, "voicemail after"},
+	{CallToVoicemail{Reason: Canceled}, "voicemail after"},
+	{CallToVoicemail{Reason: Missed}, "voicemail after"},
+	{CallToVoicemail{Reason: Voicemail}, "voicemail after"},
+	{CallToVoicemail{Reason: Voicemail + 1}, "voicemail after"},
+	{CallToVoicemail{Reason: 0xFF, Deadline: -1}, "voicemail after"},
+	{VoicemailLeft{}, "without a client"},
+	{VoicemailLeft{From: Party{Client: "alice"}, Duration: 5}, "without a client"},
+	{VoicemailLeft{Client: "bob", Duration: -1}, "negative length"},
+	{VoicemailLeft{Client: "bob", From: Party{Number: "+4930"}, Duration: math.MinInt64}, "negative length"},
+	{SessionCreated{}, "without a client"},
+	{SessionCreated{AutoAnswer: true}, "without a client"},
+	{SessionConnectionClosed{Deadline: -1}, "negative deadline"},
+	{SessionConnectionClosed{Deadline: math.MinInt64}, "negative deadline"},
+	{SessionSubscribed{}, "empty line"},
+	{SessionUnsubscribed{}, "empty line"},
+	{CallDialed{Direction: Inbound, VoicemailLimit: -1}, "negative voicemail limit"},
+	{CallDialed{Callee: Party{Client: "bob"}, VoicemailLimit: math.MinInt64}, "negative voicemail limit"},
+	{CallEnded{Reason: Voicemail + 1, By: Caller}, "end reason 10"},
+}
+
+// TestInvalidSchema3Events: what EncodeBody writes for an invalid event of
+// schema 3 does not decode, as a body or in an envelope; nor does the JSON
+// json.Marshal writes for it. Every error has code malformed.
+func TestInvalidSchema3Events(t *testing.T) {
+	for i, c := range invalidSchema3Events {
+		what := fmt.Sprintf("%#v", c.ev)
+		body := EncodeBody(nil, 1_767_603_600_000_000_000, c.ev)
+		_, err := decodeBodySafe(body)
+		wantMalformedSaying(t, what+" as a body", err, c.says)
+
+		env := Envelope{Seq: uint64(i) + 1, Stream: "client/x", Version: 1, Type: c.ev.Type(), Time: 1_767_603_600_000_000_000, Schema: SchemaVersion, Event: c.ev}
+		_, err = unmarshalSafe(Marshal(nil, &env))
+		wantMalformedSaying(t, what+" in an envelope", err, c.says)
+
+		b, err := json.Marshal(env)
+		if err != nil {
+			t.Errorf("%s: json.Marshal: %v", what, err)
+			continue
+		}
+		sentinel := Envelope{Seq: 99, Stream: "untouched", Type: TypeCallIgnored, Event: CallIgnored{}}
+		got := sentinel
+		err = got.UnmarshalJSON(b)
+		wantMalformed(t, what+" as JSON "+string(b), err)
+		if err != nil && fmt.Sprint(got) != fmt.Sprint(sentinel) {
+			t.Errorf("%s: failed UnmarshalJSON changed the envelope to %v", what, got)
+		}
+		var viaPkg Envelope
+		wantMalformed(t, what+" through json.Unmarshal", json.Unmarshal(b, &viaPkg))
+	}
+}
+
+// TestSchema3JSONChecks: checkJSONPayload itself refuses what the binary
+// decoder refuses, for an event that reached it with its fields parsed —
+// so the check does not lean on the text forms alone.
+func TestSchema3JSONChecks(t *testing.T) {
+	for _, c := range invalidSchema3Events {
+		err := checkJSONPayload(c.ev)
+		if _, ok := c.ev.(CallEnded); ok {
+			// A CallEnded reason past voicemail cannot reach the check:
+			// ParseReason refuses its text first.
+			continue
+		}
+		wantMalformed(t, fmt.Sprintf("checkJSONPayload(%#v)", c.ev), err)
+	}
+	for _, s := range samples {
+		if err := checkJSONPayload(s.ev); err != nil {
+			t.Errorf("checkJSONPayload(%s): %v", s.name, err)
 		}
 	}
 }
