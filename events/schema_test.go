@@ -643,3 +643,30 @@ func TestSchema2Voicemail(t *testing.T) {
 		wantMalformed(t, fmt.Sprintf("%s in schema 2", ev.Type()), err)
 	}
 }
+
+// TestSchema3DocExamples checks the schema 3 bytes docs/events.md shows.
+func TestSchema3DocExamples(t *testing.T) {
+	at := []byte{0x80, 0x80, 0x9d, 0x9b, 0xfd, 0x86, 0xe5, 0x87, 0x31}
+	for _, c := range []struct {
+		body []byte
+		want Event
+	}{
+		{cat([]byte{0xce, 0x03, 0x1c}, at, []byte{0x07, 0x01, 0x01}), CallEnded{Reason: Canceled, By: Caller, Missed: true}},
+		{cat([]byte{0xce, 0x03, 0x20}, at, []byte{0x01, 0x02, 0x01, 0x31}), CallParked{Side: Caller, By: Callee, Slot: "1"}},
+		{cat([]byte{0xce, 0x03, 0x06}, at, []byte{0x03, 0x05, 'l', 'u', 'n', 'c', 'h'}), ClientPresenceSet{Presence: PresenceAway, Activity: "lunch"}},
+	} {
+		env, err := decodeBodySafe(c.body)
+		if err != nil || env.Time != v1At || env.Schema != 3 || !reflect.DeepEqual(env.Event, c.want) {
+			t.Errorf("% x: %#v, %v; want %#v", c.body, env, err, c.want)
+		}
+		if got := EncodeBody(nil, v1At, c.want); !bytes.Equal(got, c.body) {
+			t.Errorf("EncodeBody(%#v) = % x, want % x", c.want, got, c.body)
+		}
+	}
+	// CallDialed ends with its voicemail limit: two minutes, or none.
+	for limit, tail := range map[int64][]byte{120_000_000_000: {0x80, 0xc0, 0xf5, 0x88, 0xfe, 0x06}, 0: {0x00}} {
+		if got := EncodeBody(nil, v1At, CallDialed{VoicemailLimit: limit}); !bytes.HasSuffix(got, cat(make([]byte, 5), tail)) {
+			t.Errorf("CallDialed with voicemail limit %d: % x does not end with % x", limit, got, tail)
+		}
+	}
+}
