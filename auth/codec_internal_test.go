@@ -14,7 +14,7 @@ import (
 // the secret could make, for the checks behind the signature.
 func signRaw(s *Signer, payload []byte) string {
 	b := b64.AppendEncode([]byte(Prefix), payload)
-	mac := sum(s.keys[0], b)
+	mac := s.keys[0].sum(b)
 	return string(b) + "." + b64.EncodeToString(mac[:])
 }
 
@@ -92,7 +92,7 @@ func TestSignedPayloadsThatDoNotDecode(t *testing.T) {
 	last := strings.IndexByte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", p[len(p)-1])
 	bent := []byte(Prefix + p)
 	bent[len(bent)-1] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[last|1]
-	mac := sum(s.keys[0], bent)
+	mac := s.keys[0].sum(bent)
 	_, err := s.Verify(string(bent)+"."+b64.EncodeToString(mac[:]), 15)
 	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "payload is not base64url") {
 		t.Fatal(err)

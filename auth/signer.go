@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"hash"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/callengine/callengine/errcode"
 )
@@ -29,7 +31,29 @@ var b64 = base64.RawURLEncoding.Strict()
 // Signer signs and verifies tokens. It is immutable and safe for concurrent
 // use. Make one with NewSigner.
 type Signer struct {
-	keys [][]byte // keys[0] signs; every key verifies
+	keys []*key // keys[0] signs; every key verifies
+}
+
+// key is one secret, with a pool of HMAC states keyed with it: an HMAC that
+// is Reset skips hashing the key again, and a pooled one is not allocated.
+type key struct{ macs sync.Pool }
+
+func newKey(secret []byte) *key {
+	secret = append([]byte(nil), secret...) // the caller may reuse its slice
+	k := &key{}
+	k.macs.New = func() any { return hmac.New(sha256.New, secret) }
+	return k
+}
+
+// sum returns HMAC-SHA256(secret, signed).
+func (k *key) sum(signed []byte) [macLen]byte {
+	h := k.macs.Get().(hash.Hash)
+	h.Write(signed)
+	var out [macLen]byte
+	h.Sum(out[:0])
+	h.Reset()
+	k.macs.Put(h)
+	return out
 }
 
 // NewSigner returns a signer that signs with secret and verifies with secret
@@ -42,18 +66,16 @@ func NewSigner(secret []byte, previous ...[]byte) (*Signer, error) {
 		return nil, errcode.Newf(errcode.InvalidParams,
 			"auth: a secret needs at least %d bytes, this one has %d", MinSecretLen, len(secret))
 	}
-	s := &Signer{keys: [][]byte{clone(secret)}}
+	s := &Signer{keys: []*key{newKey(secret)}}
 	for i, p := range previous {
 		if len(p) < MinSecretLen {
 			return nil, errcode.Newf(errcode.InvalidParams,
 				"auth: a secret needs at least %d bytes, previous secret %d has %d", MinSecretLen, i+1, len(p))
 		}
-		s.keys = append(s.keys, clone(p))
+		s.keys = append(s.keys, newKey(p))
 	}
 	return s, nil
 }
-
-func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
 func (s *Signer) ready() error {
 	if s == nil || len(s.keys) == 0 {
@@ -79,18 +101,10 @@ func (s *Signer) Sign(c Claims) (string, error) {
 	b := make([]byte, 0, len(Prefix)+b64.EncodedLen(len(p))+1+macB64Len)
 	b = append(b, Prefix...)
 	b = b64.AppendEncode(b, p)
-	mac := sum(s.keys[0], b)
+	mac := s.keys[0].sum(b)
 	b = append(b, '.')
 	b = b64.AppendEncode(b, mac[:])
 	return string(b), nil
-}
-
-func sum(key []byte, signed []byte) [macLen]byte {
-	h := hmac.New(sha256.New, key)
-	h.Write(signed)
-	var out [macLen]byte
-	h.Sum(out[:0])
-	return out
 }
 
 // Verify checks a token at time now (Unix ns) and returns its claims. It
@@ -177,7 +191,7 @@ func (s *Signer) parse(token string) (Claims, error) {
 	signed := []byte(token[:len(Prefix)+dot])
 	match := 0
 	for _, k := range s.keys { // no early exit: the time does not tell which key
-		want := sum(k, signed)
+		want := k.sum(signed)
 		if hmac.Equal(mac[:], want[:]) {
 			match = 1
 		}
