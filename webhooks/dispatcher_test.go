@@ -315,7 +315,7 @@ func TestCloseCancelsRequestInFlightAndRestartResends(t *testing.T) {
 	r.respond = func(_ http.ResponseWriter, req *http.Request, n int, _ webhooks.Delivery) int {
 		if n == 1 {
 			<-req.Context().Done() // the second event's first try hangs until the client cancels
-			return 499            // what nginx logs for a client that went away
+			return 499             // what nginx logs for a client that went away
 		}
 		return http.StatusOK
 	}
