@@ -89,8 +89,14 @@ func (a *callActor) Receive(ctx actor.Context) {
 	case *GetCall:
 		m.Reply <- CallResult{Call: a.state.Clone(), Err: a.broken}
 	case timerFired:
-		if a.timer.fired(m) && m.deadline == a.state.RingDeadline && a.state.Status == fsm.Ringing {
+		if !a.timer.fired(m) {
+			return
+		}
+		switch {
+		case a.state.Status == fsm.Ringing && m.deadline == a.state.RingDeadline:
 			a.handleAt(ctx, &CallRequest{Command: fsm.RingTimeout{}}, m.at)
+		case a.state.InVoicemail() && m.deadline == a.state.VoicemailDeadline:
+			a.handleAt(ctx, &CallRequest{Command: fsm.VoicemailTimeout{}}, m.at)
 		}
 	}
 }
@@ -173,11 +179,14 @@ func (a *callActor) handleAt(ctx actor.Context, req *CallRequest, at int64) {
 	}
 }
 
-// armTimer makes the clock timer match the state's ring deadline.
+// armTimer makes the clock timer match the state's deadline: the ring
+// timeout, or the voicemail box's limit.
 func (a *callActor) armTimer(ctx actor.Context) {
 	want := int64(0)
 	if a.state.Status == fsm.Ringing {
 		want = a.state.RingDeadline
+	} else if a.state.InVoicemail() {
+		want = a.state.VoicemailDeadline
 	}
 	a.timer.set(ctx, a.deps.Clock, want)
 }

@@ -41,6 +41,9 @@ func (e *Engine) Dial(ctx context.Context, req DialRequest) (Call, error) {
 	if err := e.checkOpen(); err != nil {
 		return Call{}, err
 	}
+	if err := e.authorizeClient(ctx, req.From); err != nil {
+		return Call{}, err
+	}
 	if req.From == "" {
 		return Call{}, errcode.New(errcode.MissingParameter, "dial needs the calling client (From)")
 	}
@@ -80,6 +83,7 @@ func (e *Engine) Dial(ctx context.Context, req DialRequest) (Call, error) {
 		cmd.Callee = events.Party{Client: callee.ID, Number: dest.Number, Name: callee.Name}
 		cmd.Devices = ringableDevices(callee)
 		cmd.RingTimeout = e.cfg.RingTimeout
+		cmd.VoicemailLimit = voicemailLimit(callee)
 	} else {
 		if e.cfg.Adapter == nil {
 			return Call{}, errcode.Newf(errcode.Unavailable, "no adapter reaches %s", req.To)
@@ -128,7 +132,17 @@ func (e *Engine) Inbound(ctx context.Context, req InboundRequest) (Call, error) 
 		Callee:      events.Party{Client: callee.ID, Number: dest.Number, Name: callee.Name},
 		Destination: req.To, Direction: events.Inbound,
 		Devices: ringableDevices(callee), RingTimeout: e.cfg.RingTimeout,
+		VoicemailLimit: voicemailLimit(callee),
 	})
+}
+
+// voicemailLimit is the longest message client c's voicemail box takes, 0
+// when it has none (C7).
+func voicemailLimit(c *fsm.Client) int64 {
+	if !c.Voicemail {
+		return 0
+	}
+	return c.VoicemailMax
 }
 
 // dialGroup places a call from a client to a group (T6).
@@ -368,6 +382,14 @@ func (e *Engine) command(ctx context.Context, callID string, cmd fsm.CallCommand
 	if pid == nil {
 		return Call{}, e.goneCallError(callID)
 	}
+	if p, ok := PrincipalOf(ctx); ok && p.Role != RoleSupervisor {
+		return e.request(ctx, pid, &actors.CallRequest{Ctx: ctx, Resolve: func(c *fsm.Call) (fsm.CallCommand, error) {
+			if err := authorizeCallCommand(p, c, cmd); err != nil {
+				return nil, err
+			}
+			return cmd, nil
+		}})
+	}
 	return e.request(ctx, pid, &actors.CallRequest{Ctx: ctx, Command: cmd})
 }
 
@@ -378,6 +400,19 @@ func (e *Engine) resolveCall(ctx context.Context, callID string, resolve func(*f
 	pid := e.live.pid(callID)
 	if pid == nil {
 		return Call{}, e.goneCallError(callID)
+	}
+	if p, ok := PrincipalOf(ctx); ok && p.Role != RoleSupervisor {
+		inner := resolve
+		resolve = func(c *fsm.Call) (fsm.CallCommand, error) {
+			cmd, err := inner(c)
+			if err == nil && cmd != nil {
+				err = authorizeCallCommand(p, c, cmd)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return cmd, nil
+		}
 	}
 	return e.request(ctx, pid, &actors.CallRequest{Ctx: ctx, Resolve: resolve})
 }
@@ -454,33 +489,40 @@ func (e *Engine) Unmute(ctx context.Context, callID string, side Side) (Call, er
 // Call returns a call by id (C13): from its actor while it lives, folded from
 // the journal once it has ended.
 func (e *Engine) Call(ctx context.Context, callID string) (Call, error) {
-	if err := e.checkOpen(); err != nil {
+	c, err := e.callState(ctx, callID)
+	if err != nil {
 		return Call{}, err
+	}
+	return callView(&c, e.now()), nil
+}
+
+// callState returns a call's state: from its actor while it is live, from
+// the journal once it ended.
+func (e *Engine) callState(ctx context.Context, callID string) (fsm.Call, error) {
+	if err := e.checkOpen(); err != nil {
+		return fsm.Call{}, err
 	}
 	if pid := e.live.pid(callID); pid != nil {
 		ch := make(chan actors.CallResult, 1)
 		r, ok, stopped := ask(ctx, e, pid, &actors.GetCall{Reply: ch}, ch)
 		if !ok && !stopped {
-			return Call{}, ctx.Err()
+			return fsm.Call{}, ctx.Err()
 		}
 		if stopped { // it ended meanwhile: the journal has it
 			if r.Call, r.Err = actors.LoadCall(e.journal, callID); r.Err == nil && r.Call.Status == fsm.NoCall {
 				r.Err = errcode.Newf(errcode.NotFound, "no call %s", callID)
 			}
 		}
-		if r.Err != nil {
-			return Call{}, r.Err
-		}
-		return callView(&r.Call, e.now()), nil
+		return r.Call, r.Err
 	}
 	c, err := actors.LoadCall(e.journal, callID)
 	if err != nil {
-		return Call{}, err
+		return fsm.Call{}, err
 	}
 	if c.Status == fsm.NoCall {
-		return Call{}, errcode.Newf(errcode.NotFound, "no call %s", callID)
+		return fsm.Call{}, errcode.Newf(errcode.NotFound, "no call %s", callID)
 	}
-	return callView(&c, e.now()), nil
+	return c, nil
 }
 
 // Calls returns the live calls a client is on, oldest first.

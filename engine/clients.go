@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/errcode"
@@ -37,6 +38,9 @@ func (e *Engine) RegisterClient(ctx context.Context, spec ClientSpec) (Client, e
 	if err := e.checkOpen(); err != nil {
 		return Client{}, err
 	}
+	if err := e.authorizeAdmin(ctx, "register clients"); err != nil {
+		return Client{}, err
+	}
 	if strings.TrimSpace(spec.ID) == "" || strings.ContainsAny(spec.ID, "/\x00") {
 		return Client{}, errcode.New(errcode.InvalidParams, "a client needs an id without '/'")
 	}
@@ -62,21 +66,44 @@ func (e *Engine) RegisterClient(ctx context.Context, spec ClientSpec) (Client, e
 
 // UnregisterClient unregisters a client. Its live calls go on.
 func (e *Engine) UnregisterClient(ctx context.Context, id string) (Client, error) {
+	if err := e.authorizeAdmin(ctx, "unregister clients"); err != nil {
+		return Client{}, err
+	}
 	return e.clientCommand(ctx, id, false, fsm.Unregister{})
 }
 
 // AddDevice adds a device to a client (CL2).
 func (e *Engine) AddDevice(ctx context.Context, clientID string, d Device) (Client, error) {
+	if err := e.authorizeClient(ctx, clientID); err != nil {
+		return Client{}, err
+	}
 	return e.clientCommand(ctx, clientID, false, fsm.AddDevice{Device: d})
 }
 
 // RemoveDevice removes a device from a client.
 func (e *Engine) RemoveDevice(ctx context.Context, clientID, deviceID string) (Client, error) {
+	if err := e.authorizeClient(ctx, clientID); err != nil {
+		return Client{}, err
+	}
 	return e.clientCommand(ctx, clientID, false, fsm.RemoveDevice{ID: deviceID})
+}
+
+// SetVoicemail switches a client's voicemail box on or off (C7). maxLength
+// bounds one message; 0 means two minutes. A call to the client that it
+// declines, or that rings out, then goes to the box; so does every call
+// while it takes no inbound calls.
+func (e *Engine) SetVoicemail(ctx context.Context, clientID string, enabled bool, maxLength time.Duration) (Client, error) {
+	if err := e.authorizeClient(ctx, clientID); err != nil {
+		return Client{}, err
+	}
+	return e.clientCommand(ctx, clientID, false, fsm.SetVoicemail{Enabled: enabled, MaxLength: int64(maxLength)})
 }
 
 // SetAcceptInbound sets whether a client receives inbound calls (CL7).
 func (e *Engine) SetAcceptInbound(ctx context.Context, clientID string, accept bool) (Client, error) {
+	if err := e.authorizeClient(ctx, clientID); err != nil {
+		return Client{}, err
+	}
 	c := e.dir.get(clientID)
 	name := ""
 	if c != nil {
@@ -94,7 +121,7 @@ func (e *Engine) Client(ctx context.Context, id string) (Client, error) {
 	if c == nil || !c.Registered() {
 		return Client{}, errcode.Newf(errcode.NotFound, "no client %s is registered", id)
 	}
-	return clientView(c), nil
+	return e.viewClient(c), nil
 }
 
 // Clients returns every registered client, ordered by id.
@@ -105,7 +132,7 @@ func (e *Engine) Clients(ctx context.Context) ([]Client, error) {
 	var out []Client
 	for _, c := range e.dir.list() {
 		if c.Registered() {
-			out = append(out, clientView(c))
+			out = append(out, e.viewClient(c))
 		}
 	}
 	slices.SortFunc(out, func(a, b Client) int { return strings.Compare(a.ID, b.ID) })
@@ -139,5 +166,5 @@ func (e *Engine) clientCommand(ctx context.Context, id string, create bool, cmd 
 	if r.Err != nil {
 		return Client{}, r.Err
 	}
-	return clientView(&r.Client), nil
+	return e.viewClient(&r.Client), nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/callengine/callengine/errcode"
+	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
 )
 
@@ -42,6 +43,11 @@ type Conference struct {
 func (e *Engine) Merge(ctx context.Context, req MergeRequest) (Conference, error) {
 	if err := e.checkOpen(); err != nil {
 		return Conference{}, err
+	}
+	for _, id := range []string{req.Call, req.Other} {
+		if err := e.authorizeCall(ctx, id, events.NoSide, "merge"); err != nil {
+			return Conference{}, err
+		}
 	}
 	if req.Call == "" || req.Other == "" {
 		return Conference{}, errcode.New(errcode.MissingParameter, "merge needs two calls")

@@ -167,34 +167,53 @@ func (l *liveCalls) remove(id string) {
 	s.mu.Unlock()
 }
 
-func (l *liveCalls) join(client, call string) {
+// join puts call on client's list; it reports whether the list was empty
+// (the client just became busy).
+func (l *liveCalls) join(client, call string) bool {
 	if client == "" {
-		return
+		return false
 	}
 	s := l.shard(client)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	m := s.byClient[client]
 	if m == nil {
 		m = make(map[string]struct{}, 1)
 		s.byClient[client] = m
 	}
+	first := len(m) == 0
 	m[call] = struct{}{}
-	s.mu.Unlock()
+	return first
 }
 
-func (l *liveCalls) leave(client, call string) {
+// leave takes call off client's list; it reports whether the list became
+// empty (the client is free again).
+func (l *liveCalls) leave(client, call string) bool {
 	if client == "" {
-		return
+		return false
 	}
 	s := l.shard(client)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if m := s.byClient[client]; m != nil {
+		if _, ok := m[call]; !ok {
+			return false
+		}
 		delete(m, call)
 		if len(m) == 0 {
 			delete(s.byClient, client)
+			return true
 		}
 	}
-	s.mu.Unlock()
+	return false
+}
+
+// busy reports whether client is on a live call.
+func (l *liveCalls) busy(client string) bool {
+	s := l.shard(client)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byClient[client]) > 0
 }
 
 func (l *liveCalls) callsOf(client string) []string {

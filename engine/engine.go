@@ -16,6 +16,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/callengine/callengine/actors"
+	"github.com/callengine/callengine/auth"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
@@ -42,6 +43,10 @@ type Engine struct {
 	orgNumbers []string // Config.Numbers in E.164
 	closed     atomic.Bool
 	stats      RestoreStats
+
+	tokenOnce sync.Once
+	tokens    *auth.Signer
+	tokenErr  error
 }
 
 // RestoreStats tells what Open brought back from the journal.
@@ -288,6 +293,9 @@ func (e *Engine) startCall(c *fsm.Call) error {
 		if c.ParkSlot != "" && s == c.ParkedSide.Other() {
 			continue // the parking party left the call
 		}
+		if s == events.Callee && c.InVoicemail() {
+			continue // the caller talks to the callee's box
+		}
 		e.live.join(c.Party(s).Client, c.ID)
 	}
 	if c.Status == fsm.Ringing {
@@ -296,7 +304,7 @@ func (e *Engine) startCall(c *fsm.Call) error {
 		}
 	}
 	e.xfer.trackLegs(c)
-	if c.Status == fsm.Ringing && c.RingDeadline != 0 {
+	if c.Status == fsm.Ringing && c.RingDeadline != 0 || c.InVoicemail() {
 		// The actor arms its ring timer when it starts. Wait for that, so that
 		// when Open returns every pending timer is armed on the clock.
 		ch := make(chan actors.CallResult, 1)
@@ -362,37 +370,43 @@ type publisher struct{ e *Engine }
 
 func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 	e := p.e
+	var flips presenceFlips
 	for _, ch := range changes {
 		switch ev := ch.Envelope.Event.(type) {
 		case events.CallDialed:
-			e.live.join(c.Caller.Client, c.ID)
-			e.live.join(c.Callee.Client, c.ID)
+			flips.add(c.Caller.Client, e.live.join(c.Caller.Client, c.ID))
+			flips.add(c.Callee.Client, e.live.join(c.Callee.Client, c.ID))
 			e.xfer.trackLegs(c)
 		case events.CallRinging:
 			// A ring-all group call is every ringing member's call until
 			// one answers: their lists and filters show it, and they are
 			// busy for the group's next call.
 			for _, m := range c.RangMembers {
-				e.live.join(m, c.ID)
+				flips.add(m, e.live.join(m, c.ID))
 			}
 		case events.CallAnswered:
 			if c.Group != "" {
-				e.live.join(c.Callee.Client, c.ID) // a ring-all member answered
+				flips.add(c.Callee.Client, e.live.join(c.Callee.Client, c.ID)) // a ring-all member answered
 			}
-			e.leaveRingAll(c, c.Callee.Client)
+			e.leaveRingAll(c, c.Callee.Client, &flips)
 		case events.CallParked:
 			// The parking party left the call: it is free for others.
-			e.live.leave(c.Party(ev.By).Client, c.ID)
+			by := c.Party(ev.By).Client
+			flips.add(by, e.live.leave(by, c.ID))
 		case events.CallUnparked:
-			e.live.join(ev.Party.Client, c.ID)
+			flips.add(ev.Party.Client, e.live.join(ev.Party.Client, c.ID))
+		case events.CallToVoicemail:
+			// The callee is not on the call: the caller talks to its box.
+			flips.add(c.Callee.Client, e.live.leave(c.Callee.Client, c.ID))
 		case events.CallEnded:
 			e.live.remove(c.ID)
-			e.live.leave(c.Caller.Client, c.ID)
-			e.live.leave(c.Callee.Client, c.ID)
-			e.leaveRingAll(c, "")
+			flips.add(c.Caller.Client, e.live.leave(c.Caller.Client, c.ID))
+			flips.add(c.Callee.Client, e.live.leave(c.Callee.Client, c.ID))
+			e.leaveRingAll(c, "", &flips)
 			e.xfer.dropLegs(c)
 		}
 	}
+	defer e.publishPresence(flips)
 	if pid := e.xfer.of(c.ID); pid != nil {
 		e.root.Send(pid, &actors.CallChanged{Call: c.Clone()})
 	}
@@ -412,10 +426,10 @@ func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 
 // leaveRingAll takes a ring-all call off the lists of the members it rang,
 // but keep.
-func (e *Engine) leaveRingAll(c *fsm.Call, keep string) {
+func (e *Engine) leaveRingAll(c *fsm.Call, keep string, flips *presenceFlips) {
 	for _, m := range c.RangMembers {
 		if m != keep {
-			e.live.leave(m, c.ID)
+			flips.add(m, e.live.leave(m, c.ID))
 		}
 	}
 }
@@ -431,13 +445,19 @@ func (p publisher) PublishTransfer(t *fsm.Transfer, envs []events.Envelope) {
 }
 
 func (p publisher) PublishClient(c *fsm.Client, envs []events.Envelope) {
-	p.e.dir.put(c)
-	if !p.e.bus.active() {
+	e := p.e
+	before := e.dir.get(c.ID)
+	e.dir.put(c)
+	if !e.bus.active() {
 		return
 	}
-	view := clientView(c)
+	view := e.viewClient(c)
 	for _, env := range envs {
-		p.e.bus.publish(&Event{Envelope: env, Client: &view})
+		e.bus.publish(&Event{Envelope: env, Client: &view})
+	}
+	busy := e.live.busy(c.ID)
+	if before == nil || before.EffectivePresence(busy) != c.EffectivePresence(busy) || before.Activity != c.Activity {
+		e.presenceNotice(&view)
 	}
 }
 

@@ -65,6 +65,9 @@ func (e *Engine) DefineGroup(ctx context.Context, spec GroupSpec) (Group, error)
 	if err := e.checkOpen(); err != nil {
 		return Group{}, err
 	}
+	if err := e.authorizeAdmin(ctx, "define groups"); err != nil {
+		return Group{}, err
+	}
 	if spec.ID == "" || strings.ContainsAny(spec.ID, "/ ") {
 		return Group{}, errcode.Newf(errcode.InvalidParams, "group id %q must be non-empty, without '/' or spaces", spec.ID)
 	}
@@ -121,6 +124,9 @@ func (e *Engine) DefineGroup(ctx context.Context, spec GroupSpec) (Group, error)
 // RemoveGroup removes a group; calls already ringing its members go on.
 func (e *Engine) RemoveGroup(ctx context.Context, id string) error {
 	if err := e.checkOpen(); err != nil {
+		return err
+	}
+	if err := e.authorizeAdmin(ctx, "remove groups"); err != nil {
 		return err
 	}
 	e.groups.mu.Lock()

@@ -66,6 +66,9 @@ func (e *Engine) SendMessage(ctx context.Context, req MessageRequest) (Message, 
 	if err := e.checkOpen(); err != nil {
 		return Message{}, err
 	}
+	if err := e.authorizeClient(ctx, req.From); err != nil {
+		return Message{}, err
+	}
 	from := e.dir.get(req.From)
 	if req.From == "" {
 		return Message{}, errcode.New(errcode.MissingParameter, "a message needs a sending client (From)")

@@ -46,10 +46,17 @@ type Filter struct {
 	Calls   []string
 	Lines   []string
 	Types   []events.Type
+	// Presence adds the PresenceChanged notices of the clients the filter
+	// selects (CL8). They are left out otherwise, unless Types lists
+	// events.TypePresenceChanged.
+	Presence bool
 }
 
 func (f *Filter) match(ev *Event) bool {
 	if len(f.Types) > 0 && !slices.Contains(f.Types, ev.Type) {
+		return false
+	}
+	if ev.Type == events.TypePresenceChanged && !f.Presence && len(f.Types) == 0 {
 		return false
 	}
 	if c := ev.Call; c != nil {

@@ -19,6 +19,9 @@ func (e *Engine) Swap(ctx context.Context, clientID, callID, device string) (Cal
 	if err := e.checkOpen(); err != nil {
 		return Call{}, err
 	}
+	if err := e.authorizeClient(ctx, clientID); err != nil {
+		return Call{}, err
+	}
 	c := e.dir.get(clientID)
 	if c == nil || !c.Registered() {
 		return Call{}, errcode.Newf(errcode.NotFound, "client %s is not registered", clientID)

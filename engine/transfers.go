@@ -265,6 +265,9 @@ func (e *Engine) ClickToCall(ctx context.Context, req ClickToCallRequest) (Trans
 	if err := e.checkOpen(); err != nil {
 		return Transfer{}, err
 	}
+	if err := e.authorizeClient(ctx, req.First); err != nil {
+		return Transfer{}, err
+	}
 	if req.First == "" || req.Second == "" {
 		return Transfer{}, errcode.New(errcode.MissingParameter, "click-to-call needs two parties")
 	}
@@ -309,6 +312,11 @@ func firstNonEmpty(a, b string) string {
 func (e *Engine) transfer(ctx context.Context, kind events.TransferKind, req TransferRequest) (Transfer, error) {
 	if err := e.checkOpen(); err != nil {
 		return Transfer{}, err
+	}
+	if req.Side.Valid() {
+		if err := e.authorizeCall(ctx, req.Call, req.Side.Other(), "transfer"); err != nil {
+			return Transfer{}, err
+		}
 	}
 	if req.Call == "" {
 		return Transfer{}, errcode.New(errcode.MissingParameter, "a transfer needs the call")
@@ -473,6 +481,9 @@ func (e *Engine) startTransfer(ctx context.Context, ev events.TransferInitiated)
 
 func (e *Engine) transferIntent(ctx context.Context, id string, in fsm.Intent) (Transfer, error) {
 	if err := e.checkOpen(); err != nil {
+		return Transfer{}, err
+	}
+	if err := e.authorizeTransfer(ctx, id); err != nil {
 		return Transfer{}, err
 	}
 	pid := e.xfer.pid(id)

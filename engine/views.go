@@ -82,6 +82,13 @@ type Call struct {
 	Peer         string   // the other call of that conference
 	Digits       int      // DTMF tones sent so far (C10)
 	RangMembers  []string // the members a ring-all group call rang (T6)
+
+	// Voicemail (C7): the caller reached the callee's box at VoicemailAt
+	// (zero when it did not); InVoicemail while it leaves its message;
+	// VoicemailLength once the message is left.
+	VoicemailAt     time.Time
+	InVoicemail     bool
+	VoicemailLength time.Duration
 }
 
 // HeldBy reports whether side s holds the call.
@@ -143,6 +150,7 @@ func callView(c *fsm.Call, now int64) Call {
 		Group: c.Group, Transfer: c.Transfer, CallerLeg: c.CallerLeg, CalleeLeg: c.CalleeLeg, Origin: c.Origin,
 		Recording: c.Recording, RecordingRef: c.RecordingRef, ParkSlot: c.ParkSlot, ParkedSide: c.ParkedSide,
 		Conference: c.Conference, Peer: c.Peer, Digits: c.Digits, RangMembers: slices.Clone(c.RangMembers),
+		VoicemailAt: timeOf(c.VoicemailAt), InVoicemail: c.InVoicemail(), VoicemailLength: time.Duration(c.VoicemailLength),
 	}
 }
 
@@ -191,6 +199,16 @@ type Client struct {
 	RegisteredAt  time.Time
 	Version       uint64
 	Permissions   []string // see Can
+
+	// Presence is what others see (CL8): busy while the client is on a
+	// call and has set itself available; SetPresence is what it set.
+	Presence    events.Presence
+	SetPresence events.Presence
+	Activity    string
+	// Voicemail: the client has a voicemail box taking messages up to
+	// VoicemailMax long (C7).
+	Voicemail    bool
+	VoicemailMax time.Duration
 }
 
 func clientView(c *fsm.Client) Client {
@@ -199,5 +217,7 @@ func clientView(c *fsm.Client) Client {
 		Numbers: slices.Clone(c.Numbers), Extensions: slices.Clone(c.Extensions),
 		Devices: slices.Clone(c.Devices), AcceptInbound: c.AcceptInbound,
 		RegisteredAt: timeOf(c.RegisteredAt), Version: c.Version, Permissions: slices.Clone(c.Permissions),
+		Presence: c.EffectivePresence(false), SetPresence: c.SetPresence(), Activity: c.Activity,
+		Voicemail: c.Voicemail, VoicemailMax: time.Duration(c.VoicemailMax),
 	}
 }

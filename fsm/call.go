@@ -68,6 +68,17 @@ type Call struct {
 	// RangMembers are the members a ring-all group call rang: they keep
 	// hearing of it after one answered or it ended (T6).
 	RangMembers []string
+
+	// VoicemailLimit is the callee's voicemail box limit (ns), 0 for a call
+	// that does not go to voicemail (C7). VoicemailAt is when the caller
+	// was connected to the box, VoicemailDeadline when the box stops,
+	// VoicemailReason why the call went there, VoicemailLength the message's
+	// length once left.
+	VoicemailLimit    int64
+	VoicemailAt       int64
+	VoicemailDeadline int64
+	VoicemailReason   events.Reason
+	VoicemailLength   int64
 }
 
 // clientCallee reports whether the callee is a client of the engine, or a
@@ -211,6 +222,9 @@ type Dial struct {
 	CallerLeg string
 	CalleeLeg string
 	Origin    string
+	// VoicemailLimit: the callee's voicemail box takes messages up to this
+	// long (ns); 0 when the call does not go to voicemail (C7).
+	VoicemailLimit int64
 	// Connected: both parties are already up (an attended transfer's new
 	// call): the call is answered at once, from AnsweredDevice.
 	Connected      bool
@@ -299,6 +313,19 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 	if c.Status == NoCall {
 		return nil, invalidState(c, "control")
 	}
+	if c.InVoicemail() {
+		evs, err := decideVoicemail(c, cmd, now)
+		if evs != nil || err != nil {
+			return evs, err
+		}
+		switch cmd.(type) {
+		case SendDigits, Mute, Unmute:
+		default:
+			return nil, nil
+		}
+	} else if _, ok := cmd.(VoicemailTimeout); ok {
+		return nil, nil // stale
+	}
 	switch cmd := cmd.(type) {
 	case Ring:
 		if c.Status != Connecting || !CallMachine.can(string(c.Status), evRing) {
@@ -333,6 +360,8 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		r := events.Rejected
 		if cmd.Busy {
 			r = events.Busy
+		} else if c.divertsToVoicemail() {
+			return toVoicemail(c, events.Rejected, now), nil
 		}
 		return []events.Event{events.CallEnded{Reason: r, By: events.Callee}}, nil
 	case Ignore:
@@ -347,6 +376,9 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		switch c.Status {
 		case Connecting, Ringing:
 			if cmd.By == events.Callee {
+				if c.divertsToVoicemail() {
+					return toVoicemail(c, events.Rejected, now), nil
+				}
 				return []events.Event{events.CallEnded{Reason: events.Rejected, By: events.Callee}}, nil
 			}
 			return []events.Event{events.CallEnded{Reason: events.Canceled, By: events.Caller, Missed: c.clientCallee()}}, nil
@@ -427,6 +459,9 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		if c.Status != Ringing || c.RingDeadline == 0 || now < c.RingDeadline {
 			return nil, nil // stale timer: nothing happens
 		}
+		if c.divertsToVoicemail() {
+			return toVoicemail(c, events.NoAnswer, now), nil
+		}
 		return []events.Event{events.CallEnded{Reason: events.NoAnswer, Missed: c.clientCallee()}}, nil
 	}
 	if evs, err, ok := decideControl(c, cmd); ok {
@@ -455,6 +490,9 @@ func decideDial(c *Call, d Dial, now int64) ([]events.Event, error) {
 	if d.RingTimeout < 0 {
 		return nil, errcode.New(errcode.InvalidParams, "ring timeout must not be negative")
 	}
+	if d.VoicemailLimit < 0 || d.VoicemailLimit > 0 && d.Callee.Client == "" {
+		return nil, errcode.New(errcode.InvalidParams, "only a client callee has a voicemail box, with a positive limit")
+	}
 	if d.Direction > events.Transit {
 		return nil, errcode.Newf(errcode.InvalidParams, "unknown direction %d", d.Direction)
 	}
@@ -473,6 +511,7 @@ func decideDial(c *Call, d Dial, now int64) ([]events.Event, error) {
 		Caller: d.Caller, Callee: d.Callee, CallerDevice: d.CallerDevice,
 		CallerID: d.CallerID, Destination: d.Destination, Direction: d.Direction,
 		Group: d.Group, Transfer: d.Transfer, CallerLeg: d.CallerLeg, CalleeLeg: d.CalleeLeg, Origin: d.Origin,
+		VoicemailLimit: d.VoicemailLimit,
 	}
 	if d.Connected {
 		if d.Callee.Client == "" && d.CalleeLeg == "" || d.Callee.Client != "" && d.AnsweredDevice == "" {
@@ -484,6 +523,11 @@ func decideDial(c *Call, d Dial, now int64) ([]events.Event, error) {
 		return []events.Event{dialed}, nil
 	}
 	if len(d.Devices) == 0 {
+		if d.VoicemailLimit > 0 && d.Group == "" && d.Transfer == "" {
+			// Nothing can ring (the callee takes no inbound calls, or has
+			// no device): straight to its voicemail box.
+			return []events.Event{dialed, events.CallToVoicemail{Reason: events.NoAnswer, Deadline: now + d.VoicemailLimit}}, nil
+		}
 		return []events.Event{dialed, events.CallEnded{Reason: events.Failed}}, nil
 	}
 	ringing := events.CallRinging{Devices: slices.Clone(d.Devices), Deadline: deadline(now, d.RingTimeout)}
@@ -525,6 +569,7 @@ func applyCall(c *Call, ev events.Event, at int64) error {
 		c.Caller, c.Callee = e.Caller, e.Callee
 		c.CallerDevice, c.CallerID, c.Destination, c.Direction = e.CallerDevice, e.CallerID, e.Destination, e.Direction
 		c.Group, c.Transfer, c.CallerLeg, c.CalleeLeg, c.Origin = e.Group, e.Transfer, e.CallerLeg, e.CalleeLeg, e.Origin
+		c.VoicemailLimit = e.VoicemailLimit
 		c.SetupAt = at
 	case events.CallRinging:
 		if err := c.transition(evRing); err != nil {
@@ -604,7 +649,23 @@ func applyCall(c *Call, ev events.Event, at int64) error {
 		c.ReleaseAt = at
 		c.Ringing = nil
 		c.RingDeadline = 0
+		c.VoicemailDeadline = 0
 		c.Recording = false
+	case events.CallToVoicemail:
+		if c.VoicemailLimit <= 0 || c.VoicemailAt != 0 || c.Answered() {
+			return fmt.Errorf("call %s: to voicemail without a box, twice or after an answer", c.ID)
+		}
+		if err := c.transition(evAnswer); err != nil {
+			return err
+		}
+		c.VoicemailAt, c.VoicemailDeadline, c.VoicemailReason = at, e.Deadline, e.Reason
+		c.Ringing = nil
+		c.RingDeadline = 0
+	case events.VoicemailLeft:
+		if !c.InVoicemail() || e.Client != c.Callee.Client {
+			return fmt.Errorf("call %s: voicemail left while not in voicemail", c.ID)
+		}
+		c.VoicemailLength = e.Duration
 	default:
 		if err := applyControl(c, ev); err != nil {
 			return err

@@ -78,6 +78,8 @@ func holdUnavailable(c *Call) string {
 	switch {
 	case c.Status == Connecting || c.Status == Ringing:
 		return HoldReasonNotEstablished
+	case c.InVoicemail():
+		return HoldReasonVoicemail
 	case c.ParkSlot != "":
 		return HoldReasonParked
 	case c.Conference != "":

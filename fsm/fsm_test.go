@@ -276,6 +276,16 @@ func fmtEvent(ev events.Event) string {
 				kv(f[0], f[1])
 			}
 		}
+		if e.VoicemailLimit != 0 {
+			kv("voicemail", time.Duration(e.VoicemailLimit).String())
+		}
+	case events.CallToVoicemail:
+		kv("reason", e.Reason.String())
+		kv("deadline", rel(e.Deadline))
+	case events.VoicemailLeft:
+		kv("client", e.Client)
+		kv("from", fmtParty(e.From))
+		kv("length", time.Duration(e.Duration).String())
 	case events.CallRinging:
 		if len(e.Devices) > 0 {
 			kv("devices", fmt.Sprint(e.Devices))
@@ -491,6 +501,8 @@ func (h *callHarness) run(t *testing.T, d *datadriven.TestData) string {
 		cmd = fsm.Unmute{Side: side(t, d, "side")}
 	case "fail":
 		cmd = fsm.Fail{Reason: reason(t, d), By: side(t, d, "by")}
+	case "voicemail-timeout":
+		cmd = fsm.VoicemailTimeout{}
 	case "ring-timeout":
 		cmd = fsm.RingTimeout{}
 	case "digits":
@@ -558,6 +570,7 @@ func (h *callHarness) dial(t *testing.T, d *datadriven.TestData) fsm.Dial {
 		Origin:         str(t, d, "origin", ""),
 		Connected:      boolArg(t, d, "connected"),
 		AnsweredDevice: str(t, d, "answered-device", ""),
+		VoicemailLimit: int64(duration(t, d, "voicemail")),
 	}
 	switch {
 	case d.HasArg("direction"):
@@ -697,6 +710,14 @@ func fmtCall(c *fsm.Call, now int64) string {
 	}
 	if c.Digits != 0 {
 		p("  digits sent: %d", c.Digits)
+	}
+	if c.VoicemailLimit != 0 {
+		vm := "  voicemail: limit=" + time.Duration(c.VoicemailLimit).String()
+		if c.WentToVoicemail() {
+			vm += fmt.Sprintf(" at=%s reason=%s deadline=%s length=%s in=%v", rel(c.VoicemailAt), c.VoicemailReason,
+				rel(c.VoicemailDeadline), time.Duration(c.VoicemailLength), c.InVoicemail())
+		}
+		p("%s", vm)
 	}
 	if c.Status == fsm.Ended {
 		end := "  ended: " + c.Reason.String() + " by=" + fmtSide(c.EndedBy)

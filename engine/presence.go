@@ -1,0 +1,69 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/callengine/callengine/actors"
+	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/fsm"
+)
+
+// Presence (FEATURES CL8). A client sets its presence — available, busy,
+// away or offline — with an activity text; that is journaled on its
+// stream. What others see is derived: busy while the client has a live
+// call (ringing included) and has set itself available, offline when it is
+// not registered. Every change of what others see reaches subscribers as a
+// PresenceChanged notice (Seq 0: derived, never journaled) on the client's
+// stream, so a Filter on the client, or on its lines, follows it.
+
+// SetPresence sets a client's presence and activity text.
+func (e *Engine) SetPresence(ctx context.Context, clientID string, p events.Presence, activity string) (Client, error) {
+	if err := e.authorizeClient(ctx, clientID); err != nil {
+		return Client{}, err
+	}
+	return e.clientCommand(ctx, clientID, false, fsm.SetPresence{Presence: p, Activity: activity})
+}
+
+// viewClient is the client as others see it, presence derived from its calls.
+func (e *Engine) viewClient(c *fsm.Client) Client {
+	v := clientView(c)
+	v.Presence = c.EffectivePresence(e.live.busy(c.ID))
+	return v
+}
+
+// presenceFlips collects the clients whose list of live calls became
+// non-empty or empty while one batch of call events was applied.
+type presenceFlips []string
+
+func (f *presenceFlips) add(client string, flipped bool) {
+	if flipped {
+		*f = append(*f, client)
+	}
+}
+
+// publishPresence tells subscribers the presence of clients whose busy state
+// flipped, if it changed what others see.
+func (e *Engine) publishPresence(flips presenceFlips) {
+	if len(flips) == 0 || !e.bus.active() {
+		return
+	}
+	for _, id := range flips {
+		c := e.dir.get(id)
+		if c == nil || !c.Registered() || c.SetPresence() != events.PresenceAvailable {
+			continue // a client that set busy, away or offline looks the same on a call
+		}
+		v := e.viewClient(c)
+		e.presenceNotice(&v)
+	}
+}
+
+func (e *Engine) presenceNotice(v *Client) {
+	e.bus.publish(&Event{
+		Envelope: events.Envelope{
+			Stream: actors.ClientStream(v.ID), Version: v.Version, Type: events.TypePresenceChanged,
+			Time: e.now(), Schema: events.SchemaVersion,
+			Event: events.PresenceChanged{Presence: v.Presence, Activity: v.Activity},
+		},
+		Client: v,
+	})
+}
