@@ -55,13 +55,17 @@ func (c *copier) copy(b []byte) []byte {
 // error of fn and returns it. Records committed while ReadStream runs may or
 // may not be included. A record that fails its checksum, or an index that
 // does not match its records, returns ErrCorrupt. An unknown stream calls fn
-// never and returns nil.
+// never and returns nil; so does a stream that Archive moved out of the
+// journal (see Archived; read it from its archive file), and one archived
+// while ReadStream had already returned some of its records returns an error
+// wrapping ErrArchived.
 func (j *Journal) ReadStream(stream string, fromVersion uint64, fn func(Record) error) error {
 	if fromVersion == 0 {
 		fromVersion = 1
 	}
 	recs := make([]Record, 0, 16)
 	var pend, scratch []indexEntry
+	delivered := false
 	for {
 		var more bool
 		recs = recs[:0]
@@ -71,6 +75,17 @@ func (j *Journal) ReadStream(stream string, fromVersion uint64, fn func(Record) 
 		err := j.view(func(tx *bolt.Tx) error {
 			var err error
 			recs, more, scratch, err = readStreamChunk(tx, stream, fromVersion, recs, pend, scratch)
+			if err != nil && Code(err) == "journal_corrupt" || err == nil && delivered && len(recs) == 0 {
+				// Archive may have moved the stream out since the
+				// pending runs were copied, or since the last chunk.
+				if _, ok, terr := tombstone(tx, []byte(stream)); terr == nil && ok {
+					recs, more = recs[:0], false
+					if delivered {
+						return fmt.Errorf("journal: stream %q was archived while it was read: %w", stream, ErrArchived)
+					}
+					return nil
+				}
+			}
 			return err
 		})
 		if err != nil {
@@ -80,6 +95,7 @@ func (j *Journal) ReadStream(stream string, fromVersion uint64, fn func(Record) 
 			if err := fn(r); err != nil {
 				return err
 			}
+			delivered = true
 		}
 		if !more || len(recs) == 0 {
 			return nil
@@ -254,7 +270,9 @@ func scanChunk(tx *bolt.Tx, from uint64, recs []Record) ([]Record, bool, error) 
 }
 
 // StreamVersion returns the current (committed) version of stream: the number
-// of records it holds, 0 for an unknown stream.
+// of records it holds, 0 for an unknown stream. For a stream that Archive
+// moved out of the journal it is the stream's last version, as its tombstone
+// records it (see Archived).
 func (j *Journal) StreamVersion(stream string) (uint64, error) {
 	var ver uint64
 	pend := j.pend.copyRuns(stream, nil) // before the transaction, as in ReadStream
@@ -273,6 +291,13 @@ func (j *Journal) StreamVersion(stream string) (uint64, error) {
 		ver, err = lastVersion(index, stream, &buf)
 		if l := len(pend); l > 0 {
 			ver = max(ver, pend[l-1].last())
+		}
+		if err == nil && ver == 0 {
+			t, ok, terr := tombstone(tx, []byte(stream))
+			if ok {
+				ver = t.Version
+			}
+			err = terr
 		}
 		return err
 	})

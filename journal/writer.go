@@ -19,6 +19,9 @@ const (
 	kindAppend reqKind = iota
 	kindSnapshot
 	kindCheck
+	// kindExclusive runs fn alone in the writer goroutine, between batches
+	// (Archive's delete transaction).
+	kindExclusive
 )
 
 // request is one call handed to the writer. Requests are pooled; the writer
@@ -31,6 +34,7 @@ type request struct {
 	records  [][]byte
 	data     []byte // snapshot data
 	end      bool
+	fn       func() error // kindExclusive
 
 	skip     bool   // not written (context done before it was taken)
 	firstSeq uint64 // answer
@@ -73,8 +77,9 @@ func (r *request) size() int {
 
 // streamState is the writer's cached view of a stream.
 type streamState struct {
-	version uint64
-	live    bool
+	version  uint64
+	live     bool
+	archived string // the archive file's base name when the stream was archived (see Archive)
 }
 
 // batchRun is the index run of one committed append of the current batch.
@@ -154,6 +159,13 @@ func (j *Journal) run() {
 			first.done <- struct{}{}
 			continue
 		}
+		if first.kind == kindExclusive {
+			if first.err = first.ctx.Err(); first.err == nil {
+				first.err = first.fn()
+			}
+			first.done <- struct{}{}
+			continue
+		}
 		batch := append(j.w.batch[:0], first)
 		n := first.weight()
 		yielded := false
@@ -164,7 +176,7 @@ func (j *Journal) run() {
 				if !ok {
 					break drain
 				}
-				if r.kind == kindCheck || n+r.weight() > j.maxBatch {
+				if r.kind == kindCheck || r.kind == kindExclusive || n+r.weight() > j.maxBatch {
 					pending = r
 					break drain
 				}
@@ -244,6 +256,11 @@ func (j *Journal) commitBatch(batch []*request) {
 			st, err := j.streamState(tx, index, live, r.stream)
 			if err != nil {
 				return err
+			}
+			if st.archived != "" {
+				r.err = &ArchivedError{Stream: r.stream, Expected: r.expected, Version: st.version, Archive: st.archived}
+				nconf++
+				continue
 			}
 			if st.version != r.expected {
 				r.err = &ConflictError{Stream: r.stream, Expected: r.expected, Actual: st.version}
@@ -432,6 +449,18 @@ func (j *Journal) streamState(tx *bolt.Tx, index, live *bolt.Bucket, stream stri
 				return st, err
 			}
 			st.version = ver
+			if ver == 0 {
+				// Unknown here: perhaps archived (a new stream costs
+				// this one lookup; none without the archived bucket).
+				w.key = append(w.key[:0], stream...)
+				t, ok, err := tombstone(tx, w.key)
+				if err != nil {
+					return st, err
+				}
+				if ok {
+					st.version, st.archived = t.Version, t.Archive
+				}
+			}
 		}
 		w.notLive = append(w.notLive, stream)
 	}
