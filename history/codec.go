@@ -99,9 +99,12 @@ func encodeEntry(b []byte, e *Entry) []byte {
 	b = appendStr(b, e.Group)
 	b = appendStr(b, e.Transfer)
 	b = appendStr(b, string(e.State))
-	for _, t := range []time.Time{e.SetupAt, e.RingingAt, e.AnswerAt, e.VoicemailAt, e.EndAt, e.UpdatedAt} {
-		b = binary.AppendVarint(b, nanos(t))
-	}
+	b = binary.AppendVarint(b, nanos(e.SetupAt))
+	b = binary.AppendVarint(b, nanos(e.RingingAt))
+	b = binary.AppendVarint(b, nanos(e.AnswerAt))
+	b = binary.AppendVarint(b, nanos(e.VoicemailAt))
+	b = binary.AppendVarint(b, nanos(e.EndAt))
+	b = binary.AppendVarint(b, nanos(e.UpdatedAt))
 	b = append(b, byte(e.Reason), byte(e.EndedBy))
 	b = appendBool(b, e.Voicemail)
 	return appendStr(b, e.AnsweredBy)
@@ -203,4 +206,48 @@ func decodeMessage(b []byte, m *Message) error {
 	m.At = instant(r.varint())
 	m.New = r.byte() == 1
 	return r.done()
+}
+
+// rawEntry is what a query filters on, read from an encoded entry without
+// decoding (nor allocating) the rest. Its slices point into the value.
+type rawEntry struct {
+	kind             []byte
+	side, reason     byte
+	number, callerID []byte
+}
+
+func (r *reader) skipStr() []byte {
+	n, k := binary.Uvarint(r.b)
+	if k <= 0 || n > uint64(len(r.b)-k) {
+		r.err = true
+		return nil
+	}
+	s := r.b[k : k+int(n)]
+	r.b = r.b[k+int(n):]
+	return s
+}
+
+func peekEntry(b []byte) (rawEntry, bool) {
+	r := reader{b: b}
+	var e rawEntry
+	if r.byte() != valueVersion {
+		return e, false
+	}
+	r.skipStr() // call
+	r.skipStr() // client
+	e.kind = r.skipStr()
+	e.side = r.byte()
+	r.byte()    // direction
+	r.skipStr() // other: client
+	e.number = r.skipStr()
+	r.skipStr() // name
+	e.callerID = r.skipStr()
+	r.skipStr() // group
+	r.skipStr() // transfer
+	r.skipStr() // state
+	for i := 0; i < 6; i++ {
+		r.varint()
+	}
+	e.reason = r.byte()
+	return e, !r.err
 }

@@ -135,6 +135,9 @@ func (h *History) applyBatch(recs []journal.Record, checkpoint uint64) error {
 				}
 			}
 		}
+		if err := w.flush(); err != nil {
+			return err
+		}
 		if err := saveLive(tx, h.proj); err != nil {
 			return err
 		}

@@ -80,48 +80,63 @@ func (q *Query) check() (before cursor, err error) {
 	return cursor{}, nil
 }
 
-// match reports whether e passes the query's filters (the time range and
-// the cursor are the store's business).
-func (q *Query) match(e *Entry) bool {
-	if len(q.Kinds) > 0 && !slices.Contains(q.Kinds, e.Kind) {
+// matcher applies a query's filters (the time range and the cursor are the
+// store's business) to a stored entry without decoding it.
+type matcher struct {
+	q      *Query
+	digits string // of q.Number
+}
+
+func newMatcher(q *Query) matcher { return matcher{q: q, digits: digits(q.Number)} }
+
+func (m *matcher) match(e *rawEntry) bool {
+	q := m.q
+	if len(q.Kinds) > 0 && !slices.Contains(q.Kinds, Kind(e.kind)) {
 		return false
 	}
-	if len(q.Reasons) > 0 && !slices.Contains(q.Reasons, e.Reason) {
+	if len(q.Reasons) > 0 && !slices.Contains(q.Reasons, events.Reason(e.reason)) {
 		return false
 	}
-	if q.Number != "" {
-		if !MatchNumber(q.Number, e.Other.Number) && (e.Side != events.Callee || !MatchNumber(q.Number, e.CallerID)) {
-			return false
-		}
+	if q.Number != "" && !m.number(e.number) && (events.Side(e.side) != events.Callee || !m.number(e.callerID)) {
+		return false
 	}
 	return true
 }
 
-// MatchNumber reports whether number matches the wanted one: the same
-// string, or a number whose digits end with the wanted one's digits (see
-// Query.Number).
-func MatchNumber(want, number string) bool {
-	if number == "" {
+// number reports whether a number matches q.Number: the same string, or
+// digits that end with its digits.
+func (m *matcher) number(n []byte) bool {
+	if len(n) == 0 {
 		return false
 	}
-	if want == number {
+	if string(n) == m.q.Number {
 		return true
 	}
-	w := digits(want)
-	return w != "" && strings.HasSuffix(digits(number), w)
+	if m.digits == "" {
+		return false
+	}
+	i := len(m.digits) - 1
+	for k := len(n) - 1; k >= 0 && i >= 0; k-- {
+		if c := n[k]; c >= '0' && c <= '9' {
+			if c != m.digits[i] {
+				return false
+			}
+			i--
+		}
+	}
+	return i < 0
+}
+
+// MatchNumber reports whether number matches the wanted one as
+// Query.Number does: the same string, or a number whose digits end with
+// the wanted one's digits.
+func MatchNumber(want, number string) bool {
+	q := Query{Number: want}
+	m := newMatcher(&q)
+	return m.number([]byte(number))
 }
 
 func digits(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
 		if s[i] >= '0' && s[i] <= '9' {

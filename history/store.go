@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -237,22 +238,34 @@ func bootID() string {
 	return strings.TrimSpace(string(b))
 }
 
-// writer applies changes inside one write transaction.
+// writer applies changes inside one write transaction. Entries are
+// coalesced: an entry changes with every event of its call, and only its
+// last value in a batch is written (in key order, at flush); messages are
+// written at once (they are few, and marking one heard reads it).
 type writer struct {
 	entries, calls, messages, boxCalls *bolt.Bucket
-	buf                                []byte
+	pending                            map[entryKey]*pendingEntry
+}
+
+type entryKey struct{ client, call string }
+
+type pendingEntry struct {
+	del   bool
+	entry Entry
+	key   []byte // timedKey of a put
 }
 
 func newWriter(tx *bolt.Tx) *writer {
 	return &writer{
 		entries: tx.Bucket(bucketEntries), calls: tx.Bucket(bucketCalls),
 		messages: tx.Bucket(bucketMessages), boxCalls: tx.Bucket(bucketBoxCalls),
+		pending: map[entryKey]*pendingEntry{},
 	}
 }
 
 // index finds the timed key of client's call through an index bucket.
 func (w *writer) index(idx *bolt.Bucket, client, call string) (ck []byte, t int64, ok bool) {
-	ck = callKey(nil, client, call)
+	ck = callKey(make([]byte, 0, len(client)+len(call)+2), client, call)
 	v := idx.Get(ck)
 	if len(v) != 8 {
 		return ck, 0, false
@@ -260,9 +273,9 @@ func (w *writer) index(idx *bolt.Bucket, client, call string) (ck []byte, t int6
 	return ck, getTime(v), true
 }
 
-// put writes value under client · t · call in data, indexed in idx,
+// put writes value under key (client · t · call) in data, indexed in idx,
 // removing a value the call had under another time.
-func (w *writer) put(data, idx *bolt.Bucket, client, call string, t int64, value []byte) error {
+func (w *writer) put(data, idx *bolt.Bucket, client, call string, t int64, key, value []byte) error {
 	ck, old, ok := w.index(idx, client, call)
 	if ok && old != t {
 		if err := data.Delete(timedKey(nil, client, old, call)); err != nil {
@@ -274,7 +287,7 @@ func (w *writer) put(data, idx *bolt.Bucket, client, call string, t int64, value
 			return err
 		}
 	}
-	return data.Put(timedKey(nil, client, t, call), value)
+	return data.Put(key, value)
 }
 
 func (w *writer) del(data, idx *bolt.Bucket, client, call string) error {
@@ -290,12 +303,19 @@ func (w *writer) del(data, idx *bolt.Bucket, client, call string) error {
 
 func (w *writer) apply(ch *Change) error {
 	switch ch.Op {
-	case PutEntry:
-		return w.put(w.entries, w.calls, ch.Client, ch.Call, nanos(ch.Entry.SetupAt), encodeEntry(nil, &ch.Entry))
-	case DeleteEntry:
-		return w.del(w.entries, w.calls, ch.Client, ch.Call)
+	case PutEntry, DeleteEntry:
+		k := entryKey{ch.Client, ch.Call}
+		p := w.pending[k]
+		if p == nil {
+			p = &pendingEntry{}
+			w.pending[k] = p
+		}
+		p.del = ch.Op == DeleteEntry
+		p.entry = ch.Entry
+		return nil
 	case PutMessage:
-		return w.put(w.messages, w.boxCalls, ch.Client, ch.Call, nanos(ch.Message.At), encodeMessage(nil, &ch.Message))
+		t := nanos(ch.Message.At)
+		return w.put(w.messages, w.boxCalls, ch.Client, ch.Call, t, timedKey(nil, ch.Client, t, ch.Call), encodeMessage(nil, &ch.Message))
 	case DeleteMessage:
 		return w.del(w.messages, w.boxCalls, ch.Client, ch.Call)
 	case HeardMessage:
@@ -315,6 +335,31 @@ func (w *writer) apply(ch *Change) error {
 		return w.messages.Put(k, encodeMessage(nil, &m))
 	}
 	return fmt.Errorf("history: unknown change %d", ch.Op)
+}
+
+// flush writes the entries changed in the batch, in key order.
+func (w *writer) flush() error {
+	list := make([]*pendingEntry, 0, len(w.pending))
+	for k, p := range w.pending {
+		if p.del {
+			if err := w.del(w.entries, w.calls, k.client, k.call); err != nil {
+				return err
+			}
+			continue
+		}
+		e := &p.entry
+		p.key = timedKey(make([]byte, 0, len(e.Client)+len(e.Call)+12), e.Client, nanos(e.SetupAt), e.Call)
+		list = append(list, p)
+	}
+	slices.SortFunc(list, func(a, b *pendingEntry) int { return bytes.Compare(a.key, b.key) })
+	for _, p := range list {
+		e := &p.entry
+		if err := w.put(w.entries, w.calls, e.Client, e.Call, nanos(e.SetupAt), p.key, encodeEntry(make([]byte, 0, 128), e)); err != nil {
+			return err
+		}
+	}
+	clear(w.pending)
+	return nil
 }
 
 // saveLive writes the fold's state of the calls that changed.
@@ -371,6 +416,7 @@ func (s *store) calls(q *Query, before cursor, now time.Time) ([]Entry, error) {
 		} else {
 			k, v = c.Prev()
 		}
+		m := newMatcher(q)
 		from := int64(0)
 		if !q.From.IsZero() {
 			from = q.From.UnixNano()
@@ -383,12 +429,16 @@ func (s *store) calls(q *Query, before cursor, now time.Time) ([]Entry, error) {
 			if !q.From.IsZero() && setup < from {
 				break
 			}
+			raw, ok := peekEntry(v)
+			if !ok {
+				return errBadValue
+			}
+			if !m.match(&raw) {
+				continue
+			}
 			var e Entry
 			if err := decodeEntry(v, &e); err != nil {
 				return err
-			}
-			if !q.match(&e) {
-				continue
 			}
 			e.measure(now)
 			out = append(out, e)
