@@ -52,6 +52,9 @@ type Config struct {
 	// Nil: IssueTokens fails with code unavailable and commands carry no
 	// identity (the embedding program is trusted).
 	TokenSecret []byte
+	// PreviousTokenSecrets still verify tokens (signed before a rotation)
+	// but never sign; drop one once its tokens have expired.
+	PreviousTokenSecrets [][]byte
 	// AccessTokenTTL is how long an access token is valid. Default 1 h.
 	AccessTokenTTL time.Duration
 	// RefreshTokenTTL is how long a refresh token is valid. Default 30 days.

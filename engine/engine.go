@@ -44,6 +44,8 @@ type Engine struct {
 	closed     atomic.Bool
 	stats      RestoreStats
 
+	sess      sessions
+
 	tokenOnce sync.Once
 	tokens    *auth.Signer
 	tokenErr  error
@@ -154,6 +156,11 @@ func (e *Engine) shutdown() error {
 	for _, pid := range e.dir.allPIDs() {
 		futures = append(futures, e.root.StopFuture(pid))
 	}
+	for _, en := range e.sess.all() {
+		if en.pid != nil {
+			futures = append(futures, e.root.StopFuture(en.pid))
+		}
+	}
 	for _, f := range futures {
 		_ = f.Wait()
 	}
@@ -187,9 +194,11 @@ func (e *Engine) checkOpen() error {
 // restore folds every live stream of the journal and starts its actor.
 func (e *Engine) restore(ctx context.Context) error {
 	start := time.Now()
-	var clients, calls, groupIDs, transferIDs, messageIDs []string
+	var clients, calls, groupIDs, transferIDs, messageIDs, sessionIDs []string
 	err := e.journal.Live(func(stream string, _ uint64) error {
 		switch {
+		case strings.HasPrefix(stream, actors.SessionStreamPrefix):
+			sessionIDs = append(sessionIDs, strings.TrimPrefix(stream, actors.SessionStreamPrefix))
 		case strings.HasPrefix(stream, MessageStreamPrefix):
 			messageIDs = append(messageIDs, stream)
 		case strings.HasPrefix(stream, GroupStreamPrefix):
@@ -267,6 +276,9 @@ func (e *Engine) restore(ctx context.Context) error {
 	if err := e.restoreTransfers(transferIDs); err != nil {
 		return err
 	}
+	if err := e.restoreSessions(sessionIDs); err != nil {
+		return err
+	}
 	e.stats = RestoreStats{Clients: len(clients), Calls: len(calls), Events: int(folded.Load()), Duration: time.Since(start)}
 	e.cfg.Logger.Info("restored", slog.Int("clients", len(clients)), slog.Int("calls", len(calls)),
 		slog.Duration("took", e.stats.Duration))
@@ -342,6 +354,12 @@ func (e *Engine) deadLetter(msg any) {
 			err = errcode.Newf(errcode.NotFound, "no call %s", id)
 		}
 		m.Reply <- actors.CallResult{Call: c, Err: err}
+	case *actors.SessionRequest:
+		m.Reply <- actors.SessionResult{Err: e.goneSessionError(strings.TrimPrefix(dl.PID.Id, actors.SessionStreamPrefix))}
+	case *actors.GetSession:
+		id := strings.TrimPrefix(dl.PID.Id, actors.SessionStreamPrefix)
+		s, err := actors.LoadSession(e.journal, id)
+		m.Reply <- actors.SessionResult{Session: s, Err: err}
 	case *actors.ClientRequest:
 		m.Reply <- actors.ClientResult{Err: errcode.New(errcode.Closed, "engine closed")}
 	case *actors.GetClient:
@@ -384,6 +402,7 @@ func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 			for _, m := range c.RangMembers {
 				flips.add(m, e.live.join(m, c.ID))
 			}
+			e.autoAnswer(c)
 		case events.CallAnswered:
 			if c.Group != "" {
 				flips.add(c.Callee.Client, e.live.join(c.Callee.Client, c.ID)) // a ring-all member answered

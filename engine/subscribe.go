@@ -27,6 +27,8 @@ type Event struct {
 	Group *Group
 	// For text message events: the message after the event.
 	Message *Message
+	// For session events: the session after the event.
+	Session *Session
 }
 
 // CallID returns the id of the call the event belongs to, or "".
@@ -98,6 +100,9 @@ func (f *Filter) match(ev *Event) bool {
 			return slices.Contains(g.Extensions, l) || slices.Contains(g.Numbers, l)
 		})
 	}
+	if se := ev.Session; se != nil {
+		return len(f.Calls) == 0 && len(f.Lines) == 0 && (len(f.Clients) == 0 || slices.Contains(f.Clients, se.Client))
+	}
 	if c := ev.Client; c != nil {
 		if len(f.Calls) > 0 || len(f.Lines) > 0 && !slices.ContainsFunc(f.Lines, func(l string) bool {
 			return slices.Contains(c.Numbers, l) || slices.Contains(c.Extensions, l)
@@ -116,8 +121,10 @@ var ErrSlowSubscriber = errcode.New(errcode.Unavailable, "subscriber fell too fa
 // Subscription delivers the events that match its filter, in the order each
 // stream produced them.
 type Subscription struct {
-	bus    *bus
-	filter Filter
+	bus     *bus
+	filter  Filter
+	fn      func(*Event) bool // replaces filter when set
+	session string            // the session a SessionEvents subscription follows
 	ch     chan Event
 	once   sync.Once
 	mu     sync.Mutex
@@ -169,7 +176,25 @@ func newBus(buffer int) *bus {
 func (b *bus) active() bool { return len(*b.subs.Load()) > 0 }
 
 func (b *bus) add(ctx context.Context, f Filter) *Subscription {
-	s := &Subscription{bus: b, filter: f, ch: make(chan Event, b.buffer)}
+	return b.addSub(ctx, &Subscription{bus: b, filter: f, ch: make(chan Event, b.buffer)})
+}
+
+// addFunc subscribes with a match function instead of a Filter; session
+// names the session whose destruction ends the subscription.
+func (b *bus) addFunc(ctx context.Context, match func(*Event) bool, session string) *Subscription {
+	return b.addSub(ctx, &Subscription{bus: b, fn: match, session: session, ch: make(chan Event, b.buffer)})
+}
+
+// endSession ends the subscriptions that follow session id.
+func (b *bus) endSession(id string, err error) {
+	for _, s := range *b.subs.Load() {
+		if s.session == id {
+			s.end(err)
+		}
+	}
+}
+
+func (b *bus) addSub(ctx context.Context, s *Subscription) *Subscription {
 	b.mu.Lock()
 	cur := *b.subs.Load()
 	next := append(slices.Clip(cur), s)
@@ -192,7 +217,11 @@ func (b *bus) remove(s *Subscription) {
 
 func (b *bus) publish(ev *Event) {
 	for _, s := range *b.subs.Load() {
-		if !s.filter.match(ev) {
+		if s.fn != nil {
+			if !s.fn(ev) {
+				continue
+			}
+		} else if !s.filter.match(ev) {
 			continue
 		}
 		b.mu.Lock()

@@ -36,7 +36,7 @@ func (e *Engine) signer() (*auth.Signer, error) {
 			e.tokenErr = errcode.New(errcode.Unavailable, "tokens are off: Config.TokenSecret is not set")
 			return
 		}
-		e.tokens, e.tokenErr = auth.NewSigner(e.cfg.TokenSecret)
+		e.tokens, e.tokenErr = auth.NewSigner(e.cfg.TokenSecret, e.cfg.PreviousTokenSecrets...)
 	})
 	return e.tokens, e.tokenErr
 }
