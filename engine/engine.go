@@ -44,7 +44,7 @@ type Engine struct {
 	closed     atomic.Bool
 	stats      RestoreStats
 
-	sess      sessions
+	sess sessions
 
 	tokenOnce sync.Once
 	tokens    *auth.Signer

@@ -125,12 +125,12 @@ type Subscription struct {
 	filter  Filter
 	fn      func(*Event) bool // replaces filter when set
 	session string            // the session a SessionEvents subscription follows
-	ch     chan Event
-	once   sync.Once
-	mu     sync.Mutex
-	err    error
-	stop   func() bool
-	gone   bool // removed from the bus; guarded by bus.mu
+	ch      chan Event
+	once    sync.Once
+	mu      sync.Mutex
+	err     error
+	stop    func() bool
+	gone    bool // removed from the bus; guarded by bus.mu
 }
 
 // Events returns the channel of events. It is closed when the subscription
