@@ -1,9 +1,76 @@
 package engine
 
-import "context"
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"sync"
 
-// openWebhooks starts delivery to Config.Webhooks (H3) once restore is done.
-func (e *Engine) openWebhooks(ctx context.Context) error { return nil }
+	"github.com/callengine/callengine/webhooks"
+)
 
-// closeWebhooks stops it; Close calls it before the journal closes.
-func (e *Engine) closeWebhooks() {}
+// dispatchers holds the webhook dispatcher of each engine that has one.
+// (It belongs in a field of Engine; it lives here so that the webhook code
+// stays in this file.)
+var dispatchers sync.Map // *Engine → *webhooks.Dispatcher
+
+// openWebhooks starts delivery to Config.Webhooks (H3) once restore is done:
+// a webhooks.Dispatcher that follows the journal with the engine's clock and
+// logger, keeping its positions in WebhookOptions.StatePath (default
+// DataDir/webhooks.json). Invalid endpoints fail Open with code
+// invalid_params.
+func (e *Engine) openWebhooks(ctx context.Context) error {
+	if len(e.cfg.Webhooks) == 0 {
+		return nil
+	}
+	opts := e.cfg.WebhookOptions
+	if opts.StatePath == "" {
+		opts.StatePath = filepath.Join(e.cfg.DataDir, "webhooks.json")
+	}
+	opts.Clock = e.cfg.Clock
+	if opts.Logger == nil {
+		opts.Logger = e.cfg.Logger.With(slog.String("component", "webhooks"))
+	}
+	d, err := webhooks.Start(e.journal, e.cfg.Webhooks, opts)
+	if err != nil {
+		return err
+	}
+	dispatchers.Store(e, d)
+	return nil
+}
+
+// closeWebhooks stops it; Close calls it before the journal closes. A
+// request in flight is cancelled: its event is sent again after the next
+// Open. Safe when webhooks never started.
+func (e *Engine) closeWebhooks() {
+	v, ok := dispatchers.LoadAndDelete(e)
+	if !ok {
+		return
+	}
+	if err := v.(*webhooks.Dispatcher).Close(); err != nil {
+		e.cfg.Logger.Error("webhook state file not written at close; events since its last write will be sent again",
+			slog.String("error", err.Error()))
+	}
+}
+
+// webhooksDone returns the journal sequence number up to which every webhook
+// endpoint is done with the events (see webhooks.Dispatcher.Done); ok is
+// false when no webhook is configured. Retention must not archive events
+// above it.
+func (e *Engine) webhooksDone() (seq uint64, ok bool) {
+	v, ok := dispatchers.Load(e)
+	if !ok {
+		return 0, false
+	}
+	return v.(*webhooks.Dispatcher).Done(), true
+}
+
+// WebhookStats returns how delivery goes to each of Config.Webhooks, in
+// their order; nil when none is configured.
+func (e *Engine) WebhookStats() []webhooks.EndpointStats {
+	v, ok := dispatchers.Load(e)
+	if !ok {
+		return nil
+	}
+	return v.(*webhooks.Dispatcher).Stats()
+}

@@ -163,6 +163,18 @@ func (d *Dispatcher) Stats() []EndpointStats {
 	return out
 }
 
+// Done returns the lowest cursor of the endpoints: every event at or below
+// it is done with — delivered, dead, or of a kind not taken — by every
+// endpoint. Retention must not move events above it out of the journal, or
+// endpoints that are behind would never receive them.
+func (d *Dispatcher) Done() uint64 {
+	low := d.j.LastSeq()
+	for _, w := range d.workers {
+		low = min(low, w.cursor.Load())
+	}
+	return low
+}
+
 // sleep waits d on the clock; it returns false if ctx ended first.
 func (d *Dispatcher) sleep(ctx context.Context, wait time.Duration) bool {
 	ch := make(chan struct{})
