@@ -125,6 +125,7 @@ const (
 	transferStream
 	groupStream
 	messageStream
+	sessionStream
 )
 
 func kindOf(stream string) (streamKind, string) {
@@ -139,6 +140,8 @@ func kindOf(stream string) (streamKind, string) {
 		return groupStream, stream[len(groupStreamPrefix):]
 	case strings.HasPrefix(stream, messageStreamPrefix):
 		return messageStream, stream[len(messageStreamPrefix):]
+	case strings.HasPrefix(stream, actors.SessionStreamPrefix):
+		return sessionStream, stream[len(actors.SessionStreamPrefix):]
 	}
 	return otherStream, stream
 }
