@@ -54,7 +54,7 @@ func ExampleVerify() {
 
 	// What the engine sends (here built by hand): the same body twice, then
 	// a forged one.
-	body := []byte(`{"id":"call/c-1@4","kind":"call.ended","seq":9,"time":"2026-01-05T09:01:04Z","stream":"call/c-1","type":"CallEnded","data":{"reason":"hangup","by":"callee","missed":false}}`)
+	body := []byte(`{"id":"call/c-1@4","kind":"call.ended","seq":9,"time":"2026-01-05T09:01:04Z","stream":"call/c-1","type":"CallEnded","data":{"reason":"hangup","by":"callee"}}`)
 	send := func(secret []byte) int {
 		ts := strconv.FormatInt(time.Now().Unix(), 10)
 		req := httptest.NewRequest(http.MethodPost, "/hooks/callengine", bytes.NewReader(body))
