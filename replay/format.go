@@ -421,6 +421,9 @@ func WriteReport(w io.Writer, r Report) error {
 	if r.Skipped > 0 {
 		head += fmt.Sprintf(" (%d streams of unknown kinds skipped)", r.Skipped)
 	}
+	if r.Archived > 0 {
+		head += fmt.Sprintf(" (%d references to archived streams accepted)", r.Archived)
+	}
 	if r.OK() {
 		_, err := fmt.Fprintf(w, "%s: no divergence\n", head)
 		return err

@@ -98,7 +98,7 @@ func (l *Log) Envelopes(callID string) ([]events.Envelope, error) {
 		return nil, readError(err)
 	}
 	if len(envs) == 0 {
-		return nil, errcode.Newf(errcode.NotFound, "the journal has no call %s", callID)
+		return nil, l.notFoundCall(callID)
 	}
 	return envs, nil
 }

@@ -91,6 +91,11 @@ type Report struct {
 	// Skipped counts streams of kinds this code does not know; their events
 	// are not verified.
 	Skipped int `json:"skipped,omitempty"`
+	// Archived counts references to streams that are not in this file
+	// because retention moved them (a tombstone in a hot journal says
+	// where), or, in an archive file, because they stayed in the hot
+	// journal or went to another archive file. They are not divergences.
+	Archived int `json:"archived_refs,omitempty"`
 	// Divergences holds the first divergence of each stream that has one, in
 	// the order of the streams' first events.
 	Divergences []Divergence `json:"divergences"`
@@ -176,6 +181,8 @@ func (l *Log) Verify() (Report, error) {
 					s.d = verifyStream(groupMachine, &fsm.Group{ID: id}, s.items)
 				case messageStream:
 					s.d = verifyStream(messageMachine, &fsm.Message{ID: id}, s.items)
+				case sessionStream:
+					s.d = verifySession(id, s.items)
 				}
 			}
 		}(&parts[w])
@@ -189,13 +196,25 @@ func (l *Log) Verify() (Report, error) {
 			items[s.name] = s.items
 		}
 	}
-	for _, l := range checkLinks(items) {
+	elsewhere, err := l.elsewhere()
+	if err != nil {
+		return Report{}, err
+	}
+	archivedRefs := 0
+	gone := func(stream string) bool {
+		if elsewhere(stream) {
+			archivedRefs++
+			return true
+		}
+		return false
+	}
+	for _, l := range checkLinks(items, gone) {
 		// A stream's first divergence is the one at its lowest version.
 		if s := byName[l.Stream]; s.d == nil || l.Version < s.d.Version {
 			s.d = l
 		}
 	}
-	r := Report{Divergences: []Divergence{}}
+	r := Report{Divergences: []Divergence{}, Archived: archivedRefs}
 	for _, p := range parts {
 		for _, s := range p.order {
 			if kind, _ := kindOf(s.name); kind == otherStream {
@@ -240,7 +259,12 @@ func (l *Log) Verify() (Report, error) {
 //
 // A stream whose own first event does not decode is left to its own
 // divergence.
-func checkLinks(streams map[string][]item) []*Divergence {
+//
+// A stream named but absent is a divergence unless gone(stream) says it is
+// elsewhere: archived by retention (the hot journal's tombstone), or, when
+// the file is an archive, left in the hot journal. What the absent stream
+// would have shown (an answer, a dialling) cannot be checked then.
+func checkLinks(streams map[string][]item, gone func(stream string) bool) []*Divergence {
 	first := func(stream string) (*events.Envelope, bool) {
 		its := streams[stream]
 		if len(its) == 0 || its[0].err != nil {
@@ -283,7 +307,7 @@ func checkLinks(streams map[string][]item) []*Divergence {
 			}
 			tenv, ok := first(actors.TransferStream(e.Transfer))
 			if !ok {
-				if len(streams[actors.TransferStream(e.Transfer)]) == 0 {
+				if ts := actors.TransferStream(e.Transfer); len(streams[ts]) == 0 && !gone(ts) {
 					out = append(out, link(name, env, "placed by transfer %s, which the journal does not have", e.Transfer))
 				}
 				continue
@@ -305,8 +329,12 @@ func checkLinks(streams map[string][]item) []*Divergence {
 			if !ok {
 				continue
 			}
+			absent := func(call string) bool {
+				cs := actors.CallStream(call)
+				return len(streams[cs]) == 0 && gone(cs)
+			}
 			if t.Call != "" {
-				if cenv, _, ok := dialed(t.Call); !ok && len(streams[actors.CallStream(t.Call)]) == 0 || ok && cenv.Seq > tenv.Seq {
+				if cenv, _, ok := dialed(t.Call); !ok && len(streams[actors.CallStream(t.Call)]) == 0 && !absent(t.Call) || ok && cenv.Seq > tenv.Seq {
 					out = append(out, link(name, tenv, "call %s, which it transfers, was not dialled before it", t.Call))
 					continue
 				}
@@ -319,11 +347,11 @@ func checkLinks(streams map[string][]item) []*Divergence {
 				var d *Divergence
 				switch env.Event.(type) {
 				case events.TransferAnswered:
-					if a := answered(t.Consult); a == 0 || a > env.Seq {
+					if a := answered(t.Consult); (a == 0 || a > env.Seq) && !absent(t.Consult) {
 						d = link(name, env, "call %s, the one whose answer it reports, was not answered before it", t.Consult)
 					}
 				case events.TransferCompleted:
-					if cenv, c, ok := dialed(t.NewCall); !ok || cenv.Seq > env.Seq || c.Transfer != id {
+					if cenv, c, ok := dialed(t.NewCall); (!ok || cenv.Seq > env.Seq || c.Transfer != id) && !absent(t.NewCall) {
 						d = link(name, env, "call %s, the new call, was not dialled by this transfer before it", t.NewCall)
 					}
 				}
@@ -606,7 +634,8 @@ func callCommand(c *fsm.Call, items []item) (fsm.CallCommand, error) {
 	case events.CallDialed:
 		d := fsm.Dial{Caller: e.Caller, Callee: e.Callee, CallerDevice: e.CallerDevice,
 			CallerID: e.CallerID, Destination: e.Destination, Direction: e.Direction,
-			Group: e.Group, Transfer: e.Transfer, CallerLeg: e.CallerLeg, CalleeLeg: e.CalleeLeg, Origin: e.Origin}
+			Group: e.Group, Transfer: e.Transfer, CallerLeg: e.CallerLeg, CalleeLeg: e.CalleeLeg, Origin: e.Origin,
+			VoicemailLimit: e.VoicemailLimit}
 		if len(items) > 1 && items[1].err == nil {
 			switch next := items[1].env.Event.(type) {
 			case events.CallRinging:
@@ -658,6 +687,8 @@ func callCommand(c *fsm.Call, items []item) (fsm.CallCommand, error) {
 		return fsm.Join{Conference: e.Conference, Peer: e.Peer}, nil
 	case events.CallHoldNotAvailable:
 		return nil, fmt.Errorf("%s is a notice, never journaled", env.Type)
+	case events.CallToVoicemail, events.VoicemailLeft:
+		return voicemailCommand(c, items)
 	case events.CallEnded:
 		switch e.Reason {
 		case events.Rejected:
@@ -702,6 +733,9 @@ func clientCommand(ev events.Event) (fsm.ClientCommand, error) {
 		return fsm.RemoveDevice{ID: e.ID}, nil
 	case events.ClientUpdated:
 		return fsm.Update{Name: e.Name, AcceptInbound: e.AcceptInbound}, nil
+	}
+	if cmd, ok := clientCommandV3(ev); ok {
+		return cmd, nil
 	}
 	return nil, fmt.Errorf("%s is not a client event", ev.Type())
 }
