@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -74,13 +75,13 @@ func (w *worker) deliver(ctx context.Context, id string, body []byte) error {
 	o := &w.d.opts
 	for attempt := 1; ; attempt++ {
 		r := w.post(ctx, id, body, attempt)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if r.err == nil {
+		if r.err == nil { // even if ctx ended meanwhile: the endpoint has it
 			w.delivered.Add(1)
 			w.log.Debug("webhook delivered", slog.String("id", id), slog.Int("attempt", attempt))
 			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 		w.setLastError(id, r.err)
 		if attempt >= o.MaxAttempts {
@@ -123,6 +124,10 @@ func (w *worker) post(ctx context.Context, id string, body []byte, attempt int) 
 	req.Header.Set(HeaderAttempt, strconv.Itoa(attempt))
 	resp, err := o.Client.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which may hold a credential
+		}
 		if context.Cause(ctx) == errTimeout {
 			err = fmt.Errorf("no answer within %v", o.Timeout)
 		}

@@ -90,7 +90,7 @@ func Start(j *journal.Journal, endpoints []Endpoint, opts Options) (*Dispatcher,
 				w.kinds[k] = true
 			}
 		}
-		w.log = opts.Logger.With(slog.String("endpoint", w.key))
+		w.log = opts.Logger.With(slog.String("endpoint", ep.logName()))
 		cur, ok := st.cursor(w.key)
 		switch {
 		case !ok:

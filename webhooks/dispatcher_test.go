@@ -482,3 +482,18 @@ func TestStartRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestCredentialsInTheURLStayOutOfLogs(t *testing.T) {
+	l := newLog(t)
+	clk := clock.NewVirtual(t0)
+	var logs syncBuffer
+	d := start(t, l.j, webhooks.Options{Clock: clk, Logger: slog.New(slog.NewTextHandler(&logs, nil))},
+		webhooks.Endpoint{URL: "http://user:hunter2@127.0.0.1:1/hook?token=s3cr3t", Secret: []byte("k")})
+	l.call("c1", t0)
+	eventually(t, func() bool { return strings.Contains(logs.String(), "retrying") }, "a failed try logged")
+	out := logs.String() + stats(d, 0).LastError
+	if strings.Contains(out, "hunter2") || strings.Contains(out, "s3cr3t") || !strings.Contains(out, "endpoint=") {
+		t.Fatalf("logs and stats:\n%s", out)
+	}
+	t.Log(out)
+}

@@ -35,6 +35,22 @@ func (e Endpoint) key() string {
 	return e.URL
 }
 
+// logName names the endpoint in logs: its ID, else its URL without the
+// password and the query (either may hold a credential).
+func (e Endpoint) logName() string {
+	if e.ID != "" {
+		return e.ID
+	}
+	u, err := url.Parse(e.URL)
+	if err != nil {
+		return "(bad URL)"
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	return u.Redacted()
+}
+
 // Validate checks an endpoint. Errors have code invalid_params.
 func (e Endpoint) Validate() error {
 	if e.URL == "" {
@@ -45,14 +61,14 @@ func (e Endpoint) Validate() error {
 		return errcode.Wrap(errcode.InvalidParams, err, "webhook endpoint: bad URL")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errcode.Newf(errcode.InvalidParams, "webhook endpoint %s: the URL must be an absolute http or https URL", e.URL)
+		return errcode.Newf(errcode.InvalidParams, "webhook endpoint %s: the URL must be an absolute http or https URL", e.logName())
 	}
 	if len(e.Secret) == 0 {
-		return errcode.Newf(errcode.InvalidParams, "webhook endpoint %s: no secret", e.URL)
+		return errcode.Newf(errcode.InvalidParams, "webhook endpoint %s: no secret", e.logName())
 	}
 	for _, k := range e.Events {
 		if !slices.Contains(kinds, k) {
-			return errcode.Newf(errcode.InvalidParams, "webhook endpoint %s: unknown event kind %q (known: %v)", e.URL, k, kinds)
+			return errcode.Newf(errcode.InvalidParams, "webhook endpoint %s: unknown event kind %q (known: %v)", e.logName(), k, kinds)
 		}
 	}
 	return nil
@@ -67,7 +83,7 @@ func ValidateEndpoints(eps []Endpoint) error {
 			return err
 		}
 		if seen[e.key()] {
-			return errcode.Newf(errcode.InvalidParams, "webhook endpoint %q given twice (set distinct IDs)", e.key())
+			return errcode.Newf(errcode.InvalidParams, "webhook endpoint %s given twice (set distinct IDs)", e.logName())
 		}
 		seen[e.key()] = true
 	}
