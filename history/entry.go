@@ -87,8 +87,8 @@ type Entry struct {
 	// the end; TalkDuration from AnswerAt to the end. For an entry that
 	// has not ended they run to the time of the query (Options.Now), or to
 	// UpdatedAt without a clock.
-	RingDuration time.Duration `json:"ring_duration"`
-	TalkDuration time.Duration `json:"talk_duration"`
+	RingDuration time.Duration `json:"ring_duration_ns"`
+	TalkDuration time.Duration `json:"talk_duration_ns"`
 
 	// Reason is why the call ended as this client sees it (fsm's
 	// Call.ReasonFor: a callee that never answered a call given up or rung
@@ -144,7 +144,7 @@ type Message struct {
 	Call     string        `json:"call"`
 	Client   string        `json:"client"` // the box's owner
 	From     events.Party  `json:"from"`
-	Duration time.Duration `json:"duration"`
+	Duration time.Duration `json:"duration_ns"`
 	// At is when the caller reached the box (the message's start).
 	At  time.Time `json:"at"`
 	New bool      `json:"new"` // not listed by a VoicemailHeard yet
