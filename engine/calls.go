@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -372,6 +373,16 @@ func (e *Engine) request(ctx context.Context, pid *actor.PID, req *actors.CallRe
 
 // command runs cmd on a live call.
 func (e *Engine) command(ctx context.Context, callID string, cmd fsm.CallCommand) (Call, error) {
+	c, err := e.runCommand(ctx, callID, cmd)
+	if err != nil {
+		e.logRefused(ctx, commandName(cmd), callID, err)
+	}
+	return c, err
+}
+
+func commandName(cmd any) string { return strings.TrimPrefix(fmt.Sprintf("%T", cmd), "fsm.") }
+
+func (e *Engine) runCommand(ctx context.Context, callID string, cmd fsm.CallCommand) (Call, error) {
 	if err := e.checkOpen(); err != nil {
 		return Call{}, err
 	}

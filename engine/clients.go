@@ -164,6 +164,7 @@ func (e *Engine) clientCommand(ctx context.Context, id string, create bool, cmd 
 		return Client{}, ctx.Err()
 	}
 	if r.Err != nil {
+		e.logRefused(ctx, commandName(cmd), id, r.Err)
 		return Client{}, r.Err
 	}
 	return e.viewClient(&r.Client), nil

@@ -44,7 +44,8 @@ type Engine struct {
 	closed     atomic.Bool
 	stats      RestoreStats
 
-	sess sessions
+	sess    sessions
+	actions *actionLog // nil unless Config.ActionLog and debug logs
 
 	tokenOnce sync.Once
 	tokens    *auth.Signer
@@ -84,6 +85,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e.groups.byID = map[string]*fsm.Group{}
 	e.xfer = newTransfers()
 	e.pulse = startPulse()
+	if cfg.ActionLog {
+		e.actions = newActionLog(cfg.Logger)
+	}
 	e.msgs.pending = map[string]*fsm.Message{}
 	logger := cfg.Logger
 	e.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
@@ -418,6 +422,10 @@ func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 			// The callee is not on the call: the caller talks to its box.
 			flips.add(c.Callee.Client, e.live.leave(c.Callee.Client, c.ID))
 		case events.CallEnded:
+			if e.cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
+				e.cfg.Logger.Debug("call ended", slog.String("call", c.ID), slog.String("reason", c.Reason.String()),
+					slog.Duration("talked", c.Duration(c.ReleaseAt)))
+			}
 			e.live.remove(c.ID)
 			flips.add(c.Caller.Client, e.live.leave(c.Caller.Client, c.ID))
 			flips.add(c.Callee.Client, e.live.leave(c.Callee.Client, c.ID))
@@ -430,13 +438,13 @@ func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 		e.root.Send(pid, &actors.CallChanged{Call: c.Clone()})
 	}
 	external := c.Direction != events.Internal && e.cfg.Adapter != nil
-	if !external && !e.bus.active() {
+	if !external && !e.observed() {
 		return
 	}
 	view := callView(c, e.now())
 	for _, ch := range changes {
 		ev := Event{Envelope: ch.Envelope, Prev: ch.Prev, State: ch.Status, Call: &view}
-		e.bus.publish(&ev)
+		e.emit(&ev)
 		if external {
 			e.cfg.Adapter.HandleEvent(ev)
 		}
@@ -454,12 +462,12 @@ func (e *Engine) leaveRingAll(c *fsm.Call, keep string, flips *presenceFlips) {
 }
 
 func (p publisher) PublishTransfer(t *fsm.Transfer, envs []events.Envelope) {
-	if !p.e.bus.active() {
+	if !p.e.observed() {
 		return
 	}
 	view := transferView(t)
 	for _, env := range envs {
-		p.e.bus.publish(&Event{Envelope: env, Transfer: &view})
+		p.e.emit(&Event{Envelope: env, Transfer: &view})
 	}
 }
 
@@ -467,12 +475,18 @@ func (p publisher) PublishClient(c *fsm.Client, envs []events.Envelope) {
 	e := p.e
 	before := e.dir.get(c.ID)
 	e.dir.put(c)
-	if !e.bus.active() {
+	for _, env := range envs {
+		switch env.Event.(type) {
+		case events.ClientRegistered, events.ClientUnregistered:
+			e.cfg.Logger.Info(strings.ToLower(strings.TrimPrefix(env.Type.String(), "Client"))+" client", slog.String("client", c.ID))
+		}
+	}
+	if !e.observed() {
 		return
 	}
 	view := e.viewClient(c)
 	for _, env := range envs {
-		e.bus.publish(&Event{Envelope: env, Client: &view})
+		e.emit(&Event{Envelope: env, Client: &view})
 	}
 	busy := e.live.busy(c.ID)
 	if before == nil || before.EffectivePresence(busy) != c.EffectivePresence(busy) || before.Activity != c.Activity {

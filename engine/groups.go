@@ -183,10 +183,10 @@ func (e *Engine) appendGroup(ctx context.Context, g *fsm.Group, ev events.Event)
 	if err != nil {
 		return nil, err
 	}
-	if e.bus.active() {
+	if e.observed() {
 		view := groupView(&next)
 		for _, env := range envs {
-			e.bus.publish(&Event{Envelope: env, Group: &view})
+			e.emit(&Event{Envelope: env, Group: &view})
 		}
 	}
 	return &next, nil

@@ -189,10 +189,10 @@ func (e *Engine) appendMessage(ctx context.Context, m *fsm.Message, ev events.Ev
 		return err
 	}
 	*m = next
-	if e.bus.active() {
+	if e.observed() {
 		view := messageView(m)
 		for _, env := range envs {
-			e.bus.publish(&Event{Envelope: env, Message: &view})
+			e.emit(&Event{Envelope: env, Message: &view})
 		}
 	}
 	return nil

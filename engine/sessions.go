@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -148,13 +149,14 @@ func (p publisher) PublishSession(s *fsm.Session, envs []events.Envelope) {
 	}
 	if s.Status == fsm.SessionDestroyed {
 		e.sess.drop(s.ID)
+		e.cfg.Logger.Info("session destroyed", slog.String("session", s.ID), slog.String("client", s.Client), slog.Bool("expired", s.Expired))
 	}
-	if !e.bus.active() {
+	if !e.observed() {
 		return
 	}
 	view := sessionView(s)
 	for _, env := range envs {
-		e.bus.publish(&Event{Envelope: env, Session: &view})
+		e.emit(&Event{Envelope: env, Session: &view})
 	}
 	if s.Status == fsm.SessionDestroyed {
 		e.bus.endSession(s.ID, invalidSessionErr(s))
@@ -209,6 +211,7 @@ func (e *Engine) sessionCommand(ctx context.Context, en *sessionEntry, id string
 		return Session{}, ctx.Err()
 	}
 	if r.Err != nil {
+		e.logRefused(ctx, commandName(cmd), id, r.Err)
 		return Session{}, r.Err
 	}
 	return sessionView(&r.Session), nil
