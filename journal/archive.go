@@ -52,11 +52,12 @@ type ArchiveInfo struct {
 	// Already counts streams asked for that an earlier Archive had moved
 	// already (they have a tombstone): nothing to do for them.
 	Already int `json:"already,omitempty"`
-	// HeldBack counts streams left in the hot journal because they hold its
-	// last record: the record with the highest seq always stays, so that
-	// LastSeq never moves back (Open reads it from the last record). They go
-	// at the next Archive once anything else was appended.
-	HeldBack int `json:"held_back,omitempty"`
+	// HeldBack are the streams left in the hot journal because they hold
+	// its last record (one at most, unless appends raced with Archive): the
+	// record with the highest seq always stays, so that LastSeq never moves
+	// back (Open reads it from the last record). They go at the next Archive
+	// once anything else was appended.
+	HeldBack []string `json:"held_back,omitempty"`
 	// Duplicates counts records the archive file held already, with the same
 	// bytes (an earlier Archive stopped between its copy and its delete).
 	Duplicates int `json:"duplicates,omitempty"`
@@ -165,7 +166,7 @@ type archStream struct {
 // *ArchivedError (a conflict); ReadStream of it reads nothing; Scan skips
 // the holes in the sequence; Check accepts them when the tombstones account
 // for them. The journal's last record always stays (the stream that holds it
-// is held back, ArchiveInfo.HeldBack), so LastSeq never moves back, also
+// is held back: ArchiveInfo.HeldBack), so LastSeq never moves back, also
 // after a reopen. The file does not shrink (bbolt reuses the freed pages): see
 // Compact.
 //
@@ -286,7 +287,7 @@ func archiveError(err error, dst string) error {
 // already is counted and skipped, and so is the stream that holds the
 // journal's last record (held back). It returns the streams to archive with
 // their versions.
-func (j *Journal) archivable(names []string) (todo []archStream, already, held int, err error) {
+func (j *Journal) archivable(names []string) (todo []archStream, already int, held []string, err error) {
 	pend := make([][]indexEntry, len(names))
 	for i, s := range names {
 		pend[i] = j.pend.copyRuns(s, nil)
@@ -328,7 +329,7 @@ func (j *Journal) archivable(names []string) (todo []archStream, already, held i
 				}
 			}
 			if last.seq+last.count-1 >= tail {
-				held++
+				held = append(held, s)
 				continue
 			}
 			todo = append(todo, archStream{name: s, version: last.last()})
@@ -336,7 +337,7 @@ func (j *Journal) archivable(names []string) (todo []archStream, already, held i
 		return nil
 	})
 	if err != nil {
-		return nil, 0, 0, archiveError(err, "")
+		return nil, 0, nil, archiveError(err, "")
 	}
 	return todo, already, held, nil
 }

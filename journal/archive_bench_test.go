@@ -104,7 +104,7 @@ func BenchmarkArchive10kEndedCalls(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if info.Records != 6*benchEndedCalls || info.HeldBack != 0 {
+		if info.Records != 6*benchEndedCalls || len(info.HeldBack) != 0 {
 			b.Fatalf("archived %+v", info)
 		}
 		must(b, j.Close())
