@@ -88,6 +88,18 @@ func (ev *Event) view() (reflect.Value, bool) {
 	return reflect.Value{}, false
 }
 
+// seed remembers the view of a stream restored from the journal, so that
+// its next event shows a change, not the whole state.
+func (a *actionLog) seed(stream string, view any) {
+	if a == nil {
+		return
+	}
+	v := reflect.ValueOf(view)
+	a.mu.Lock()
+	a.last[stream] = v
+	a.mu.Unlock()
+}
+
 func (a *actionLog) record(ev *Event) {
 	cur, ok := ev.view()
 	if !ok {

@@ -296,6 +296,7 @@ func (e *Engine) startClient(c *fsm.Client) error {
 	}
 	e.dir.setPID(c.ID, pid)
 	e.dir.put(c)
+	e.actions.seed(actors.ClientStream(c.ID), e.viewClient(c))
 	return nil
 }
 
@@ -305,6 +306,9 @@ func (e *Engine) startCall(c *fsm.Call) error {
 		return err
 	}
 	e.live.add(c.ID, pid)
+	if c.Version > 0 {
+		e.actions.seed(actors.CallStream(c.ID), callView(c, e.now()))
+	}
 	for _, s := range []events.Side{events.Caller, events.Callee} {
 		if c.ParkSlot != "" && s == c.ParkedSide.Other() {
 			continue // the parking party left the call

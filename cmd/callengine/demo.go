@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/callengine/callengine/adapters/loopback"
@@ -20,12 +21,21 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	data := fs.String("data", "callengine-data", "data directory holding the journal")
+	level := fs.String("log-level", "none", "log level on stderr: "+strings.Join(engine.LogLevels, ", "))
+	logJSON := fs.Bool("log-json", false, "write logs as JSON lines")
+	actions := fs.Bool("action-log", false, "log every journaled event with the state change it made (needs --log-level debug)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	logger, err := engine.NewLogger(stderr, *level, *logJSON)
+	if err != nil {
+		fmt.Fprintln(stderr, "callengine demo:", err)
 		return 2
 	}
 	lb := loopback.New(clock.Real{})
 	lb.Script("+33144556677", loopback.Behavior{Outcome: loopback.Answer, RingAfter: 50 * time.Millisecond, AnswerAfter: 100 * time.Millisecond})
-	e, err := engine.Open(ctx, engine.Config{DataDir: *data, Adapter: lb, RingTimeout: 10 * time.Minute})
+	e, err := engine.Open(ctx, engine.Config{DataDir: *data, Adapter: lb, RingTimeout: 10 * time.Minute,
+		Logger: logger, ActionLog: *actions})
 	if err != nil {
 		fmt.Fprintln(stderr, "callengine demo:", err)
 		return 1
@@ -129,6 +139,9 @@ func firstRun(ctx context.Context, e *engine.Engine, out io.Writer, flush func()
 	if _, err = e.Hangup(ctx, out2.ID, engine.Caller); err != nil {
 		return err
 	}
+	if err := clientsStory(ctx, e, out, step); err != nil {
+		return err
+	}
 	active, err := e.ActiveCalls(ctx, "bob")
 	if err != nil {
 		return err
@@ -140,6 +153,50 @@ func firstRun(ctx context.Context, e *engine.Engine, out io.Writer, flush func()
 	flush()
 	fmt.Fprintf(out, "\nclosing with %d live calls; run the demo again to see them restored\n", e.LiveCalls())
 	return nil
+}
+
+// clientsStory shows sessions, presence, the directory and voicemail.
+func clientsStory(ctx context.Context, e *engine.Engine, out io.Writer, step func(string)) error {
+	step("bob opens a session (page load); it survives a reload; carol sets herself away")
+	s, err := e.CreateSession(ctx, "bob", engine.SessionOptions{})
+	if err != nil {
+		return err
+	}
+	if _, err := e.SubscribeLine(ctx, s.ID, "101"); err != nil {
+		return err
+	}
+	if _, err := e.CloseConnection(ctx, s.ID); err != nil { // the page unloads: grace timer starts
+		return err
+	}
+	if s, err = e.RestoreSession(ctx, s.ID); err != nil { // and reloads within 5 minutes
+		return err
+	}
+	fmt.Fprintf(out, "  session %s of bob: %d connection, follows %v\n", s.ID, s.Connections, s.Lines)
+	if _, err := e.SetPresence(ctx, "carol", events.PresenceAway, "coffee"); err != nil {
+		return err
+	}
+	step("the directory: everyone, with presence (alice and bob are busy on calls)")
+	page, err := e.Directory(ctx, engine.DirectoryQuery{})
+	if err != nil {
+		return err
+	}
+	for _, d := range page.Entries {
+		fmt.Fprintf(out, "  %-6s %-8s %v %v %s\n", d.ID, d.Presence, d.Numbers, d.Extensions, d.Activity)
+	}
+	step("carol has a voicemail box; alice calls her, carol declines, alice leaves a message")
+	if _, err := e.SetVoicemail(ctx, "carol", true, time.Minute); err != nil {
+		return err
+	}
+	vm, err := e.Dial(ctx, engine.DialRequest{From: "alice", To: "103"})
+	if err != nil {
+		return err
+	}
+	if vm, err = e.Reject(ctx, vm.ID, false); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  call %s in voicemail: %v\n", short(vm.ID), vm.InVoicemail)
+	_, err = e.Hangup(ctx, vm.ID, engine.Caller)
+	return err
 }
 
 func secondRun(ctx context.Context, e *engine.Engine, out io.Writer, flush func()) error {
