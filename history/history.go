@@ -214,6 +214,18 @@ func (h *History) Close() error {
 // j. It is what Open does to a stale file, on demand (`callengine history
 // --rebuild`).
 func Rebuild(ctx context.Context, path string, j *journal.Journal, opts Options) error {
+	opts = opts.withDefaults()
+	// Not a file another process holds open (an engine): it would go on
+	// with the old one.
+	if _, err := os.Stat(path); err == nil {
+		s, err := openStore(path, opts.LockTimeout)
+		if errcode.CodeOf(err) == errcode.Unavailable {
+			return err
+		}
+		if s != nil {
+			_ = s.db.Close()
+		}
+	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return errcode.Wrap(errcode.Unavailable, err, "history: cannot remove "+path)
 	}
@@ -324,6 +336,9 @@ func (h *History) missing(ctx context.Context, idx []byte, client string, calls 
 func (h *History) readError(err error) error {
 	if err == nil || errcode.CodeOf(err) != "" {
 		return err
+	}
+	if h.closed.Load() {
+		return errcode.Wrap(errcode.Closed, err, "history closed")
 	}
 	return errcode.Wrap(errcode.Internal, err, "history: cannot read "+h.s.path+" (delete it: it is rebuilt from the journal)")
 }

@@ -503,3 +503,19 @@ func crashWhy() string {
 	}
 	return ""
 }
+
+// Rebuild refuses a file another holder has open.
+func TestRebuildLocked(t *testing.T) {
+	dir := t.TempDir()
+	j := openJournal(t, filepath.Join(dir, "journal.db"))
+	path := filepath.Join(dir, "history.db")
+	h := openHistory(t, path, j, nil)
+	defer h.Close()
+	err := history.Rebuild(context.Background(), path, j, history.Options{LockTimeout: 50 * time.Millisecond})
+	if errcode.CodeOf(err) != errcode.Unavailable {
+		t.Fatalf("Rebuild of an open file: %v, want unavailable", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the open file was removed: %v", err)
+	}
+}
