@@ -86,6 +86,9 @@ func transferCrashChild(spec string) int {
 			return fail("register "+c.id, err)
 		}
 	}
+	if mode == "session" {
+		return sessionCrashChild(e, clk, fail)
+	}
 	x, err := e.Dial(ctx, engine.DialRequest{From: "alice", Device: "a1", To: "102"})
 	if err != nil {
 		return fail("dial", err)
