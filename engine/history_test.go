@@ -371,3 +371,46 @@ func TestHistoryAfterClose(t *testing.T) {
 	wantCode(t, err, errcode.Closed)
 	h.open() // for the cleanup's Close
 }
+
+// A ring-all group call and a parked call through the engine: the member
+// that answers received it, the others missed it (answered by that member);
+// the client that parks a call leaves it when another takes it.
+func TestHistoryRingAllAndPark(t *testing.T) {
+	h := newHarness(t)
+	h.register("alice", "101", nil, "alice-desk")
+	h.register("bob", "102", nil, "bob-desk")
+	h.register("carol", "103", nil, "carol-desk")
+	h.register("dave", "104", nil, "dave-desk")
+	must[engine.Group](t)(h.e.DefineGroup(ctx, engine.GroupSpec{ID: "sales", Extensions: []string{"200"}, Members: []string{"bob", "carol"}}))
+	ok := must[engine.Call](t)
+
+	c := ok(h.e.Dial(ctx, engine.DialRequest{From: "alice", To: "200"}))
+	h.clock.Advance(5 * time.Second)
+	ok(h.e.Answer(ctx, c.ID, "carol/carol-desk"))
+	h.clock.Advance(20 * time.Second)
+	// Carol parks Alice; Dave takes the call from the slot.
+	p := ok(h.e.Park(ctx, c.ID, engine.Callee, ""))
+	h.clock.Advance(10 * time.Second)
+	ok(h.e.Unpark(ctx, c.ID, "dave", "dave-desk"))
+	h.clock.Advance(30 * time.Second)
+	ok(h.e.Hangup(ctx, c.ID, engine.Caller))
+
+	entry := func(client string) engine.HistoryEntry {
+		t.Helper()
+		es := must[[]engine.HistoryEntry](t)(h.e.History(ctx, client, engine.HistoryQuery{}))
+		if len(es) != 1 || es[0].Call != c.ID {
+			t.Fatalf("%s's history: %+v", client, es)
+		}
+		return es[0]
+	}
+	h.histExpect("alice", engine.HistoryQuery{}, c.ID+" made ended other=dave/104 setup=+0s answer=+5s end=+1m5s rang=5s talked=1m0s reason=hangup")
+	h.histExpect("bob", engine.HistoryQuery{}, c.ID+" missed ended other=alice/101 setup=+0s answer=- end=+5s rang=5s talked=0s reason=missed")
+	if b := entry("bob"); b.AnsweredBy != "carol" || b.Group != "sales" {
+		t.Errorf("bob's entry: answered by %q, group %q", b.AnsweredBy, b.Group)
+	}
+	h.histExpect("carol", engine.HistoryQuery{}, c.ID+" received ended other=alice/101 setup=+0s answer=+5s end=+35s rang=5s talked=30s reason=transferred")
+	h.histExpect("dave", engine.HistoryQuery{}, c.ID+" received ended other=alice/101 setup=+0s answer=+35s end=+1m5s rang=0s talked=30s reason=hangup")
+	if p.ParkSlot == "" {
+		t.Errorf("park slot: %+v", p)
+	}
+}
