@@ -565,3 +565,22 @@ func appendEnded(t testing.TB, j *Journal, n, from int, recs [][]byte) []string 
 	}
 	return names
 }
+
+// A hot copy of a journal with archived streams verifies (holes and
+// tombstones included) and ends at the same seq.
+func TestHotCopyAfterArchive(t *testing.T) {
+	dir := t.TempDir()
+	j := mustOpen(t, filepath.Join(dir, "journal.db"), Options{})
+	ended := retentionFixture(t, j, 4)
+	_, err := j.Archive(bg, ended[:3], filepath.Join(dir, "archive.db"))
+	must(t, err)
+	info, err := j.HotCopy(bg, filepath.Join(dir, "copy.db"), CopyOptions{})
+	must(t, err)
+	if !info.Checked || info.LastSeq != j.LastSeq() {
+		t.Fatalf("copy %+v, journal at %d", info, j.LastSeq())
+	}
+	c := mustOpen(t, filepath.Join(dir, "copy.db"), Options{ReadOnly: true})
+	if _, ok, _ := c.Archived(ended[0]); !ok {
+		t.Fatal("the copy has no tombstone")
+	}
+}
