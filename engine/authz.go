@@ -103,11 +103,24 @@ func authorizeCallCommand(p Principal, c *fsm.Call, cmd fsm.CallCommand) error {
 		return nil
 	}
 	switch cmd := cmd.(type) {
-	case fsm.Answer, fsm.Reject, fsm.Ignore:
+	case fsm.Answer:
+		if c.Group != "" && c.Callee.Client == "" {
+			// A ring-all group call: a member answers from its own
+			// devices, named member/device.
+			if member, _, ok := fsm.SplitMemberDevice(cmd.Device); ok && member == p.Client && slices.Contains(c.RangMembers, p.Client) {
+				return nil
+			}
+			return forbidden(p, "answer call "+c.ID+" from "+cmd.Device)
+		}
+		if c.Callee.Client == p.Client {
+			return nil
+		}
+		return forbidden(p, "answer call "+c.ID+": it does not ring it")
+	case fsm.Reject, fsm.Ignore:
 		if c.Callee.Client == p.Client || c.Status == fsm.Ringing && slices.Contains(c.RangMembers, p.Client) {
 			return nil
 		}
-		return forbidden(p, "answer or decline call "+c.ID+": it does not ring it")
+		return forbidden(p, "decline call "+c.ID+": it does not ring it")
 	case fsm.Hangup:
 		return authorizeSide(p, c, cmd.By, "hang up as the "+cmd.By.String()+" of")
 	case fsm.Hold:

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 
 	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/events"
@@ -35,10 +36,18 @@ func (e *Engine) viewClient(c *fsm.Client) Client {
 // non-empty or empty while one batch of call events was applied.
 type presenceFlips []string
 
+// add records that client's list flipped. Two flips of one client in a
+// batch (a call that joined and left it, as one sent straight to voicemail)
+// cancel out: what others see did not change.
 func (f *presenceFlips) add(client string, flipped bool) {
-	if flipped {
-		*f = append(*f, client)
+	if !flipped {
+		return
 	}
+	if i := slices.Index(*f, client); i >= 0 {
+		*f = slices.Delete(*f, i, i+1)
+		return
+	}
+	*f = append(*f, client)
 }
 
 // publishPresence tells subscribers the presence of clients whose busy state

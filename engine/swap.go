@@ -35,6 +35,9 @@ func (e *Engine) Swap(ctx context.Context, clientID, callID, device string) (Cal
 	if side == 0 && !ringing {
 		return Call{}, errcode.Newf(errcode.InvalidParams, "client %s is not on call %s", clientID, callID)
 	}
+	if target.InVoicemail {
+		return Call{}, errcode.Newf(errcode.InvalidState, "cannot swap to call %s: it is in voicemail", callID)
+	}
 	if target.ParkSlot != "" {
 		return Call{}, errcode.Newf(errcode.InvalidState, "cannot swap to call %s: it is parked in slot %s (unpark it)", callID, target.ParkSlot)
 	}

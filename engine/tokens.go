@@ -57,7 +57,7 @@ func (e *Engine) IssueTokens(ctx context.Context, clientID string, role Role) (T
 	if c == nil || !c.Registered() {
 		return Tokens{}, errcode.Newf(errcode.NotFound, "no client %s is registered", clientID)
 	}
-	return e.issue(clientID, role, c.RegisteredAt)
+	return e.issue(clientID, role, c.Generation)
 }
 
 func (e *Engine) issue(client string, role Role, gen int64) (Tokens, error) {
@@ -100,7 +100,7 @@ func (e *Engine) verify(token string, kind auth.Kind) (auth.Claims, error) {
 	if c == nil || !c.Registered() {
 		return auth.Claims{}, errcode.Wrap(errcode.InvalidToken, auth.ErrRevoked, "token of unknown client "+cl.Client)
 	}
-	if err := cl.CheckGeneration(c.RegisteredAt); err != nil {
+	if err := cl.CheckGeneration(c.Generation); err != nil {
 		return auth.Claims{}, err
 	}
 	return cl, nil

@@ -340,6 +340,9 @@ func (e *Engine) transfer(ctx context.Context, kind events.TransferKind, req Tra
 	if c.ParkSlot != "" || c.Conference != "" {
 		return Transfer{}, errcode.Newf(errcode.InvalidState, "cannot transfer: call %s is parked or in a conference", c.ID)
 	}
+	if c.InVoicemail {
+		return Transfer{}, errcode.Newf(errcode.InvalidState, "cannot transfer: call %s is in voicemail", c.ID)
+	}
 	by := req.Side.Other()
 	transferor := c.Caller
 	kept := c.Callee

@@ -30,7 +30,11 @@ type Client struct {
 	Devices       []events.Device
 	AcceptInbound bool
 	RegisteredAt  int64
-	Permissions   []string // e.g. events.PermissionRecord, in registration order
+	// Generation is the stream version of the client's current
+	// registration: it changes with every registration, even two at the
+	// same instant. Tokens are bound to it (CL3).
+	Generation  int64
+	Permissions []string // e.g. events.PermissionRecord, in registration order
 
 	// Presence and Activity are what the client set (CL8); NoPresence
 	// reads as available. The presence others see is derived from this and
@@ -366,6 +370,7 @@ func applyClient(c *Client, ev events.Event, at int64) error {
 		c.Devices = slices.Clone(e.Devices)
 		c.Permissions = slices.Clone(e.Permissions)
 		c.RegisteredAt = at
+		c.Generation = int64(c.Version) + 1 // ApplyClient counts this event after
 	case events.ClientUnregistered:
 		if err := c.transition(evUnregister); err != nil {
 			return err

@@ -42,7 +42,11 @@ func toVoicemail(c *Call, why events.Reason, now int64) []events.Event {
 
 // leaveVoicemail ends a call in voicemail: the message is recorded.
 func leaveVoicemail(c *Call, by events.Side, now int64) []events.Event {
-	d := max(now-c.VoicemailAt, 0)
+	end := now
+	if c.VoicemailDeadline != 0 && end > c.VoicemailDeadline {
+		end = c.VoicemailDeadline // the box stopped recording at its deadline
+	}
+	d := max(end-c.VoicemailAt, 0)
 	return []events.Event{
 		events.VoicemailLeft{Client: c.Callee.Client, From: c.Caller, Duration: d},
 		events.CallEnded{Reason: events.Voicemail, By: by, Missed: true},
