@@ -106,6 +106,19 @@ func TestArchiveCommandOfAStoppedEngine(t *testing.T) {
 	if err != nil || len(calls) != 2 {
 		t.Fatalf("archive holds %d calls (%v)", len(calls), err)
 	}
+	// `callengine replay` reads both files; the hot journal says where an
+	// archived call went.
+	for _, args := range [][]string{{file, "--verify"}, {dir, "--verify"}, {file, "--call", calls[0].ID}} {
+		var o, eb bytes.Buffer
+		if code := run(context.Background(), append([]string{"replay"}, args...), &o, &eb); code != 0 {
+			t.Fatalf("replay %q: exit %d\n%s%s", args, code, o.String(), eb.String())
+		}
+	}
+	var o, eb bytes.Buffer
+	if code := run(context.Background(), []string{"replay", dir, "--call", calls[0].ID}, &o, &eb); code != 2 ||
+		!strings.Contains(eb.String(), "was archived to "+filepath.Base(file)) {
+		t.Fatalf("replay of an archived call in the hot journal: exit %d\n%s", code, eb.String())
+	}
 	e, err = engine.Open(context.Background(), engine.Config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
