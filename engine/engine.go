@@ -21,6 +21,7 @@ import (
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
 	"github.com/callengine/callengine/journal"
+	"github.com/callengine/callengine/webhooks"
 )
 
 // Engine keeps the truth about every client and call. It is safe for
@@ -46,6 +47,7 @@ type Engine struct {
 
 	sess    sessions
 	actions *actionLog // nil unless Config.ActionLog and debug logs
+	hooks   atomic.Pointer[webhooks.Dispatcher]
 
 	tokenOnce sync.Once
 	tokens    *auth.Signer

@@ -4,15 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
-	"sync"
 
 	"github.com/callengine/callengine/webhooks"
 )
-
-// dispatchers holds the webhook dispatcher of each engine that has one.
-// (It belongs in a field of Engine; it lives here so that the webhook code
-// stays in this file.)
-var dispatchers sync.Map // *Engine → *webhooks.Dispatcher
 
 // openWebhooks starts delivery to Config.Webhooks (H3) once restore is done:
 // a webhooks.Dispatcher that follows the journal with the engine's clock and
@@ -35,7 +29,7 @@ func (e *Engine) openWebhooks(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dispatchers.Store(e, d)
+	e.hooks.Store(d)
 	return nil
 }
 
@@ -43,11 +37,11 @@ func (e *Engine) openWebhooks(ctx context.Context) error {
 // request in flight is cancelled: its event is sent again after the next
 // Open. Safe when webhooks never started.
 func (e *Engine) closeWebhooks() {
-	v, ok := dispatchers.LoadAndDelete(e)
-	if !ok {
+	d := e.hooks.Swap(nil)
+	if d == nil {
 		return
 	}
-	if err := v.(*webhooks.Dispatcher).Close(); err != nil {
+	if err := d.Close(); err != nil {
 		e.cfg.Logger.Error("webhook state file not written at close; events since its last write will be sent again",
 			slog.String("error", err.Error()))
 	}
@@ -58,19 +52,19 @@ func (e *Engine) closeWebhooks() {
 // false when no webhook is configured. Retention must not archive events
 // above it.
 func (e *Engine) webhooksDone() (seq uint64, ok bool) {
-	v, ok := dispatchers.Load(e)
-	if !ok {
+	d := e.hooks.Load()
+	if d == nil {
 		return 0, false
 	}
-	return v.(*webhooks.Dispatcher).Done(), true
+	return d.Done(), true
 }
 
 // WebhookStats returns how delivery goes to each of Config.Webhooks, in
 // their order; nil when none is configured.
 func (e *Engine) WebhookStats() []webhooks.EndpointStats {
-	v, ok := dispatchers.Load(e)
-	if !ok {
+	d := e.hooks.Load()
+	if d == nil {
 		return nil
 	}
-	return v.(*webhooks.Dispatcher).Stats()
+	return d.Stats()
 }
