@@ -40,6 +40,14 @@ type op struct {
 	timer    time.Duration // supervise: the invite timer
 	ref      string        // record: the recording's reference
 	message  string        // message: its text
+
+	// sessions, presence, voicemail (CL4–CL8, C7)
+	session   string          // the session's label
+	line      string          // subscribe, unsubscribe: the line
+	presence  events.Presence // presence: what the client sets
+	activity  string          // presence: its activity text
+	maxLength time.Duration   // voicemail on: the longest message (0: the engine's default)
+	noAuto    bool            // create-session auto-answer off
 }
 
 // clientVerbs take "<client> <verb> …".
@@ -50,6 +58,8 @@ var clientVerbs = map[string]bool{
 	"transfer": true, "consult": true, "supervise": true, "complete": true, "cancel": true,
 	"park": true, "pause": true, "unpark": true, "merge": true, "swap": true,
 	"dtmf": true, "record": true, "stop-recording": true, "click-to-call": true, "message": true,
+	"create-session": true, "restore-session": true, "close-connection": true, "destroy-session": true,
+	"subscribe": true, "unsubscribe": true, "auto-answer": true, "presence": true, "voicemail": true,
 }
 
 // farVerbs take "far <verb> <call>"; their value is the reason of far ends.
@@ -177,7 +187,7 @@ func parseOp(line int, text string) (op, error) {
 				o.ref = v
 			case "permission":
 				o.permissions = append(o.permissions, v)
-			case "within", "duration", "gap":
+			case "within", "duration", "gap", "max":
 				d, err := time.ParseDuration(v)
 				if err != nil || d < 0 {
 					return malformed(line, "%q: %s %q is not a duration", text, k, v)
@@ -187,9 +197,16 @@ func parseOp(line int, text string) (op, error) {
 					o.timer = d
 				case "duration":
 					o.duration = d
+				case "max":
+					o.maxLength = d
 				default:
 					o.gap = d
 				}
+			case "auto-answer":
+				if v != "on" && v != "off" {
+					return malformed(line, "%q: auto-answer takes on or off", text)
+				}
+				o.noAuto = v == "off"
 			case "from", "on":
 				o.device = v
 			case "caller-id":
@@ -319,6 +336,50 @@ func parseOp(line int, text string) (op, error) {
 			return bad("accept-inbound takes on or off")
 		}
 		o.on = rest[0] == "on"
+	case "create-session":
+		// create-session [auto-answer on|off] [as S]
+		err = opts("auto-answer", "as")
+	case "restore-session", "close-connection", "destroy-session":
+		if len(rest) != 1 {
+			return bad("%s takes one session", o.verb)
+		}
+		o.session = rest[0]
+	case "subscribe", "unsubscribe":
+		// subscribe <session> to <line>; unsubscribe <session> from <line>
+		word := map[string]string{"subscribe": "to", "unsubscribe": "from"}[o.verb]
+		if len(rest) != 3 || rest[1] != word {
+			return bad("expected %s <session> %s <line>", o.verb, word)
+		}
+		o.session, o.line = rest[0], rest[2]
+	case "auto-answer":
+		if len(rest) != 2 || (rest[1] != "on" && rest[1] != "off") {
+			return bad("expected auto-answer <session> on|off")
+		}
+		o.session, o.on = rest[0], rest[1] == "on"
+	case "presence":
+		// presence available|busy|away|offline ["activity"]
+		if len(rest) == 0 || len(rest) > 2 {
+			return bad("expected presence available|busy|away|offline [\"activity\"]")
+		}
+		p, ok := events.ParsePresence(rest[0])
+		if !ok {
+			return bad("presence %q: want available, busy, away or offline", rest[0])
+		}
+		o.presence = p
+		if len(rest) == 2 {
+			o.activity = rest[1]
+		}
+	case "voicemail":
+		// voicemail on [max D] | voicemail off
+		if len(rest) == 0 || (rest[0] != "on" && rest[0] != "off") {
+			return bad("expected voicemail on [max <duration>] or voicemail off")
+		}
+		o.on, rest = rest[0] == "on", rest[1:]
+		if o.on {
+			err = opts("max")
+		} else if len(rest) > 0 {
+			return bad("voicemail off takes nothing more")
+		}
 	}
 	if err != nil {
 		return op{}, err

@@ -97,6 +97,16 @@ func (s *sim) exec(o op) error {
 		}
 		_, err = e.Unpark(ctx, id, o.client, o.device) // any client may take a parked call
 		return err
+	case "create-session":
+		return s.createSession(o)
+	case "restore-session", "close-connection", "destroy-session", "subscribe", "unsubscribe", "auto-answer":
+		return s.sessionCommand(o)
+	case "presence":
+		_, err := e.SetPresence(ctx, o.client, o.presence, o.activity)
+		return err
+	case "voicemail":
+		_, err := e.SetVoicemail(ctx, o.client, o.on, o.maxLength)
+		return err
 	case "far-deliver":
 		return s.farMessage(o)
 	case "far-fail", "far-reject":
@@ -354,4 +364,50 @@ var farCommands = map[string]struct {
 
 func farEnd(s *sim, fe engine.FarEnd, id string, o op) (engine.Call, error) {
 	return fe.FarEnded(s.ctx, id, o.reason)
+}
+
+// createSession opens a session for the client (CL4) and follows its events
+// (SessionEvents) as the client's connection would.
+func (s *sim) createSession(o op) error {
+	label, err := s.nextFree(s.sessions, o.as)
+	if err != nil {
+		return err
+	}
+	s.sessions.next = label
+	v, err := s.eng.CreateSession(s.ctx, o.client, engine.SessionOptions{NoAutoAnswer: o.noAuto})
+	s.sessions.next = ""
+	if v.ID != "" {
+		s.named(s.sessions, label, v.ID)
+		s.sessionOwner[label] = o.client
+		s.follow(label)
+	}
+	return err
+}
+
+// sessionCommand runs a command on one of the client's sessions: a client
+// acts on its own sessions only (forbidden otherwise).
+func (s *sim) sessionCommand(o op) error {
+	id, err := idOf(s.sessions, "session", o.session)
+	if err != nil {
+		return err
+	}
+	if owner := s.sessionOwner[o.session]; owner != o.client {
+		return errcode.Newf(errcode.Forbidden, "session %s is %s's, not %s's", o.session, owner, o.client)
+	}
+	e, ctx := s.eng, s.ctx
+	switch o.verb {
+	case "restore-session":
+		_, err = e.RestoreSession(ctx, id)
+	case "close-connection":
+		_, err = e.CloseConnection(ctx, id)
+	case "destroy-session":
+		err = e.DestroySession(ctx, id)
+	case "subscribe":
+		_, err = e.SubscribeLine(ctx, id, o.line)
+	case "unsubscribe":
+		_, err = e.UnsubscribeLine(ctx, id, o.line)
+	case "auto-answer":
+		_, err = e.SetAutoAnswer(ctx, id, o.on)
+	}
+	return err
 }

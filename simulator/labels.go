@@ -122,7 +122,7 @@ func (s *sim) taken(label string) bool {
 	if _, ok := s.reservedLabels[label]; ok {
 		return true
 	}
-	for _, l := range []*labels{s.transfers, s.confs, s.msgs} {
+	for _, l := range []*labels{s.transfers, s.confs, s.msgs, s.sessions} {
 		if _, ok := l.byName[label]; ok {
 			return true
 		}
@@ -130,7 +130,7 @@ func (s *sim) taken(label string) bool {
 	if _, ok := s.groupIDs[label]; ok {
 		return true
 	}
-	return label == callparkKey
+	return label == callparkKey || label == directoryKey
 }
 
 // nextFree gives the label of a command's `as` option, refused when it
@@ -221,7 +221,7 @@ func (s *sim) relabel(text string) string {
 			text = strings.ReplaceAll(text, id, l)
 		}
 	}
-	for _, ls := range []*labels{s.transfers, s.confs, s.msgs} {
+	for _, ls := range []*labels{s.transfers, s.confs, s.msgs, s.sessions} {
 		for id, l := range ls.byID {
 			if strings.Contains(text, id) {
 				text = strings.ReplaceAll(text, id, l)

@@ -39,11 +39,12 @@ var (
 	}
 	groupStates   = []string{"defined", "removed"}
 	messageStates = []string{string(fsm.MessagePending), string(fsm.MessageDelivered), string(fsm.MessageFailed)}
-	allStates     = slices.Concat(callStates, clientStates, transferStates, groupStates, messageStates, []string{"slots"})
+	sessionStates = []string{string(fsm.SessionActive), string(fsm.SessionGrace), string(fsm.SessionDestroyed)}
+	allStates     = slices.Concat(callStates, clientStates, transferStates, groupStates, messageStates, sessionStates, []string{"slots", "listed"})
 )
 
 // keywords cannot be client or group ids.
-var keywords = []string{"far", "crash", "click-to-call", callparkKey}
+var keywords = []string{"far", "crash", "click-to-call", callparkKey, directoryKey}
 
 // compile checks a scenario and parses everything in it.
 func compile(sc *Scenario) (*plan, error) {
@@ -148,15 +149,22 @@ func compile(sc *Scenario) (*plan, error) {
 		for _, k := range keys {
 			want := strings.Fields(st.Expect[k])
 			if len(want) == 0 || !slices.Contains(allStates, want[0]) {
-				return nil, malformed(st.Line, "expect %s: %q must start with a state (a call: %s; a client: %s; a transfer: %s; a group: %s; a message: %s; the callpark: slots)", k,
+				return nil, malformed(st.Line, "expect %s: %q must start with a state (a call: %s; a client: %s; a transfer: %s; a group: %s; a message: %s; a session: %s; the callpark: slots; the directory: listed)", k,
 					st.Expect[k], strings.Join(callStates, ", "), strings.Join(clientStates, ", "), strings.Join(transferStates, ", "),
-					strings.Join(groupStates, ", "), strings.Join(messageStates, ", "))
+					strings.Join(groupStates, ", "), strings.Join(messageStates, ", "), strings.Join(sessionStates, ", "))
 			}
 			ps.expect = append(ps.expect, expectation{key: k, want: st.Expect[k]})
 		}
 		for _, line := range st.Events {
 			if len(strings.Fields(line)) < 2 {
 				return nil, malformed(st.Line, "events: %q: want <call or client> <event> [key=value …]", line)
+			}
+		}
+		for k, lines := range st.Received {
+			for _, line := range lines {
+				if len(strings.Fields(line)) < 2 {
+					return nil, malformed(st.Line, "received %s: %q: want <call, client or session> <event> [key=value …]", k, line)
+				}
 			}
 		}
 		p.steps = append(p.steps, ps)

@@ -45,6 +45,16 @@ var eventNames = map[events.Type]string{
 	events.TypeGroupDefined: "defined", events.TypeGroupRemoved: "removed", events.TypeGroupMemberPicked: "picked",
 
 	events.TypeMessageSent: "sent", events.TypeMessageDelivered: "delivered", events.TypeMessageFailed: "failed",
+
+	events.TypeClientPresenceSet: "presence-set", events.TypeClientVoicemailSet: "voicemail-set",
+	events.TypeHistoryDeleted: "history-deleted", events.TypeVoicemailHeard: "voicemail-heard",
+	events.TypeVoicemailDeleted: "voicemail-deleted", events.TypePresenceChanged: "presence",
+	events.TypeCallToVoicemail: "to-voicemail", events.TypeVoicemailLeft: "voicemail-left",
+
+	events.TypeSessionCreated: "created", events.TypeSessionRestored: "restored",
+	events.TypeSessionConnectionClosed: "connection-closed", events.TypeSessionDestroyed: "destroyed",
+	events.TypeSessionSubscribed: "subscribed", events.TypeSessionUnsubscribed: "unsubscribed",
+	events.TypeSessionAutoAnswerSet: "auto-answer",
 }
 
 // callEvent reports whether t is an event of a call's stream: the events
@@ -94,6 +104,9 @@ func (w line) String() string { return strings.Join(w, " ") }
 // eventLine prints an event as "<label> <name> key=value …".
 func (s *sim) eventLine(label string, env *events.Envelope) string {
 	w := line{label, eventName(env.Type)}
+	if sessionEventLine(&w, env) {
+		return w.String()
+	}
 	switch ev := env.Event.(type) {
 	case events.ClientRegistered:
 		w.add("ext", strings.Join(ev.Extensions, ","))
@@ -196,8 +209,45 @@ func (s *sim) eventLine(label string, env *events.Envelope) string {
 		w.add("text", word(ev.Text))
 	case events.MessageFailed:
 		w.add("reason", word(ev.Reason))
+
+	case events.ClientPresenceSet:
+		w.add("presence", ev.Presence.String())
+		w.add("activity", word(ev.Activity))
+	case events.PresenceChanged:
+		w.add("presence", ev.Presence.String())
+		w.add("activity", word(ev.Activity))
+	case events.ClientVoicemailSet:
+		w.add("voicemail", onOff(ev.Enabled))
+		if ev.Enabled {
+			w.add("max", durationOf(ev.MaxLength))
+		}
+	case events.HistoryDeleted:
+		w.add("calls", s.callLabels(ev.Calls))
+	case events.VoicemailHeard:
+		w.add("calls", s.callLabels(ev.Calls))
+	case events.VoicemailDeleted:
+		w.add("calls", s.callLabels(ev.Calls))
+	case events.CallToVoicemail:
+		w.add("reason", ev.Reason.String())
+		w.add("limit", durationOf(ev.Deadline-env.Time))
+	case events.VoicemailLeft:
+		w.add("for", ev.Client)
+		w.add("from", party(ev.From, ""))
+		w.add("length", durationOf(ev.Duration))
 	}
 	return w.String()
+}
+
+// durationOf prints nanoseconds as a duration: 1m30s.
+func durationOf(ns int64) string { return time.Duration(ns).String() }
+
+// callLabels prints calls, named by id, by their labels.
+func (s *sim) callLabels(ids []string) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = s.labelOf(id)
+	}
+	return strings.Join(out, ",")
 }
 
 func onOff(b bool) string {
@@ -234,10 +284,14 @@ func (s *sim) callState(c *engine.Call) string {
 	if c.Digits > 0 {
 		w.add("digits", strconv.Itoa(c.Digits))
 	}
+	w.flag("in-voicemail", c.InVoicemail)
 	if c.State == engine.Ended {
 		w.add("reason", c.Reason.String())
 		w.add("by", c.EndedBy.String())
 		w.flag("missed", c.Missed)
+		if !c.VoicemailAt.IsZero() {
+			w.add("message", c.VoicemailLength.String())
+		}
 	}
 	return w.String()
 }
@@ -255,7 +309,8 @@ func sides(caller, callee bool) string {
 }
 
 // clientState prints a client: "<state> devices=… ext=… numbers=… calls=…
-// permissions=… accept-inbound=off".
+// presence=… activity=… voicemail=<max> permissions=… accept-inbound=off".
+// The presence is what others see (CL8).
 func clientState(c *engine.Client, calls []string) string {
 	w := line{string(c.State)}
 	ids := make([]string, len(c.Devices))
@@ -267,6 +322,13 @@ func clientState(c *engine.Client, calls []string) string {
 	w.add("numbers", strings.Join(c.Numbers, ","))
 	slices.Sort(calls)
 	w.add("calls", strings.Join(calls, ","))
+	if c.State == fsm.ClientActive {
+		w.add("presence", c.Presence.String())
+		w.add("activity", word(c.Activity))
+	}
+	if c.Voicemail {
+		w.add("voicemail", c.VoicemailMax.String())
+	}
 	w.add("permissions", strings.Join(c.Permissions, ","))
 	if c.State == fsm.ClientActive && !c.AcceptInbound {
 		w.add("accept-inbound", "off")
@@ -327,6 +389,19 @@ func (s *sim) callparkState(parked []engine.Call) string {
 	w := line{"slots"}
 	for i := range parked {
 		w.add(parked[i].ParkSlot, s.labelOf(parked[i].ID))
+	}
+	return w.String()
+}
+
+// directoryKey is the expectation key of the directory (CL9): "listed
+// alice=available bob=busy" — every registered client by name, then id,
+// with the presence others see.
+const directoryKey = "directory"
+
+func directoryState(page engine.DirectoryPage) string {
+	w := line{"listed"}
+	for _, e := range page.Entries {
+		w.add(e.ID, e.Presence.String())
 	}
 	return w.String()
 }

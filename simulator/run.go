@@ -95,11 +95,15 @@ type sim struct {
 	reservedLabels map[string]string // label → call id, of the reserved ones
 	nextLabel      string            // label for the call the command under way creates
 	clients        map[string]ClientSpec
-	transfers      *labels             // transfers: t1, …
-	confs          *labels             // conferences made by merge: conf1, …
-	msgs           *labels             // text messages: m1, …
-	groupIDs       map[string]struct{} // groups of the scenario and of the journal
-	transferBy     map[string]string   // transfer label → the client who started it
+	transfers      *labels                         // transfers: t1, …
+	confs          *labels                         // conferences made by merge: conf1, …
+	msgs           *labels                         // text messages: m1, …
+	groupIDs       map[string]struct{}             // groups of the scenario and of the journal
+	transferBy     map[string]string               // transfer label → the client who started it
+	sessions       *labels                         // sessions: s1, …
+	sessionOwner   map[string]string               // session label → the client who created it
+	follows        map[string]*engine.Subscription // session label → its SessionEvents, while live
+	received       map[string][]string             // session label → event lines delivered since its last check
 
 	seq      uint64          // last journal seq read
 	pending  []string        // event lines since the last Events check
@@ -110,6 +114,7 @@ type sim struct {
 	unparked map[string]bool // calls a client took from the callpark
 
 	step, line int  // the step under way
+	draining   bool // drain is reading the sessions' events
 	collecting bool // collect is reading the journal
 	dead       bool // the engine is closed, or could not reopen after a crash
 	broken     bool // an invariant broke: the run stops after this step
@@ -150,6 +155,8 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 		reserved: map[string]string{}, reservedLabels: map[string]string{},
 		transfers: newLabels("t"), confs: newLabels("conf"), msgs: newLabels("m"),
 		groupIDs: map[string]struct{}{}, transferBy: map[string]string{},
+		sessions: newLabels("s"), sessionOwner: map[string]string{},
+		follows: map[string]*engine.Subscription{}, received: map[string][]string{},
 		ended: map[string]bool{}, settled: map[string]bool{}, answered: map[string]int{},
 		unparked: map[string]bool{},
 	}
@@ -168,6 +175,10 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 		JournalPath: path, Clock: s.clock, IDs: ids.NewSeeded(s.clock, seed),
 		RingTimeout: p.ringTimeout, Numbers: sc.Numbers, Adapter: s.net,
 		Logger: slog.New(slog.DiscardHandler),
+		// The call history is a projection the simulator does not check;
+		// nothing is written beside the journal (nor in the working
+		// directory, the engine's default data directory).
+		NoHistory: true, DataDir: filepath.Join(filepath.Dir(path), "data"),
 		// Every actor runs on the goroutine that sends to it: the
 		// simulator's. Nothing runs unless a step or a timer makes it.
 		Dispatcher: actor.NewSynchronizedDispatcher(300),
@@ -369,6 +380,23 @@ func (s *sim) runStep(ps *planStep) {
 		}
 		s.pending = nil
 	}
+	if len(ps.src.Received) > 0 {
+		s.drain()
+		for _, l := range sortedKeys(ps.src.Received) {
+			s.res.Checks++
+			if _, ok := s.sessions.byName[l]; !ok {
+				s.fail("expectation", "received: no session is labelled %q in this scenario", l)
+				continue
+			}
+			want, got := []string(ps.src.Received[l]), s.received[l]
+			if !slices.EqualFunc(want, got, matchEvent) {
+				s.failDiff("expectation", diff(want, got, matchEvent), "the events delivered to session %s differ (- wanted, + delivered)", l)
+			} else {
+				s.say("= %s received %d events as expected", l, len(got))
+			}
+			s.received[l] = nil
+		}
+	}
 	if ps.src.Timeline != "" {
 		s.res.Checks++
 		want, got := splitLines(ps.src.Timeline), s.timeline
@@ -384,10 +412,11 @@ func (s *sim) runStep(ps *planStep) {
 }
 
 // settle fires the timers due now (a far end that reacts at once) and reads
-// what they journaled.
+// what they journaled, and what the sessions were delivered.
 func (s *sim) settle() {
 	s.clock.Advance(0)
 	s.collect()
+	s.drain()
 }
 
 // refused checks what a refused command must be: a typed error with a
@@ -446,7 +475,7 @@ func (s *sim) collect() {
 }
 
 // streamLabel names the stream an event was read from — a call, a client, a
-// transfer, a group, a message — and checks, for the streams that end, that
+// transfer, a group, a message, a session — and checks, for the streams that end, that
 // nothing follows their end and that no call is answered twice.
 func (s *sim) streamLabel(stream string, env *events.Envelope) string {
 	kind, id, _ := strings.Cut(stream, "/")
@@ -477,6 +506,8 @@ func (s *sim) streamLabel(stream string, env *events.Envelope) string {
 		}
 	case "message":
 		label = s.nameOf(s.msgs, id)
+	case "session":
+		label = s.nameOf(s.sessions, id)
 	default:
 		return stream
 	}

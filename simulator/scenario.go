@@ -151,7 +151,7 @@ func (gs Groups) MarshalYAML() (any, error) {
 
 // Step is one moment of a scenario. At moves the clock first; then the
 // step does one thing: commands (Do), faults (Fault), or a check (Expect,
-// Events, Timeline). Note is printed in the timeline.
+// Events, Received, Timeline). Note is printed in the timeline.
 type Step struct {
 	// At is when the step happens: an offset from the start ("90s",
 	// "1m30s") or from the previous step ("+2s"). Empty: now. Every timer
@@ -173,6 +173,11 @@ type Step struct {
 	// in order: "c1 answered device=bob-mobile". An empty list says that
 	// nothing was journaled since.
 	Events Lines `yaml:"events,omitempty"`
+	// Received checks, for each session (by label), the events it was
+	// delivered (SessionEvents) since the previous check of that session,
+	// in order, as Events reads them; PresenceChanged notices, never
+	// journaled, show here only. An empty list says nothing was delivered.
+	Received map[string]Lines `yaml:"received,omitempty"`
 	// Timeline checks every event line so far, times included.
 	Timeline string `yaml:"timeline,omitempty"`
 	Note     string `yaml:"note,omitempty"`
@@ -184,7 +189,7 @@ type Step struct {
 
 // UnmarshalYAML decodes a step and remembers its line.
 func (s *Step) UnmarshalYAML(n *yaml.Node) error {
-	if err := knownKeys(n, "at", "do", "error", "fault", "expect", "events", "timeline", "note"); err != nil {
+	if err := knownKeys(n, "at", "do", "error", "fault", "expect", "events", "received", "timeline", "note"); err != nil {
 		return err
 	}
 	type plain Step

@@ -15,8 +15,8 @@ import (
 )
 
 // stateOf prints the state of a call (by label), a transfer (by label), a
-// text message (by label), a group (by id), the callpark, or a client (by
-// id).
+// text message (by label), a session (by label), a group (by id), the
+// callpark, the directory, or a client (by id).
 func (s *sim) stateOf(key string) (string, bool) {
 	if id, ok := s.labels[key]; ok {
 		c, err := s.eng.Call(s.ctx, id)
@@ -38,6 +38,16 @@ func (s *sim) stateOf(key string) (string, bool) {
 			return "error " + string(errcode.CodeOf(err)), false
 		}
 		return messageState(&m), true
+	}
+	if id, ok := s.sessions.byName[key]; ok {
+		return s.stateOfSession(key, id)
+	}
+	if key == directoryKey {
+		page, err := s.eng.Directory(s.ctx, engine.DirectoryQuery{Limit: 1000})
+		if err != nil {
+			return "error " + string(errcode.CodeOf(err)), false
+		}
+		return directoryState(page), true
 	}
 	if key == callparkKey {
 		parked, err := s.eng.ParkedCalls(s.ctx)
@@ -125,6 +135,7 @@ func (s *sim) world() []string {
 	} else {
 		out = append(out, "callpark: "+s.callparkState(parked))
 	}
+	out = append(out, s.sessionWorld()...)
 	clients, err := s.eng.Clients(s.ctx)
 	if err != nil {
 		return append(out, "clients: error "+string(errcode.CodeOf(err)))
@@ -144,6 +155,7 @@ func (s *sim) world() []string {
 func (s *sim) crash() error {
 	before := s.world()
 	s.res.Crashes++
+	s.drain() // what the sessions heard before the crash
 	s.eng.Close()
 	e, err := engine.Open(s.ctx, s.cfg)
 	if err != nil {
@@ -154,7 +166,13 @@ func (s *sim) crash() error {
 	}
 	s.eng = e
 	st := e.Restored()
-	s.say("~ restored %d clients and %d live calls from the journal", st.Clients, st.Calls)
+	if n := s.liveSessions(); n > 0 {
+		s.say("~ restored %d clients, %d live calls and %d live sessions from the journal", st.Clients, st.Calls, n)
+	} else {
+		s.say("~ restored %d clients and %d live calls from the journal", st.Clients, st.Calls)
+	}
+	s.follows = map[string]*engine.Subscription{}
+	s.refollow() // the connections subscribe again
 	if after := s.world(); !slices.Equal(before, after) {
 		s.failDiff("invariant", diff(before, after, func(a, b string) bool { return a == b }),
 			"the state after the restore differs from the state before the crash (- before, + after)")
@@ -163,10 +181,13 @@ func (s *sim) crash() error {
 }
 
 // checkInvariants checks, after a step, what must always hold: the state
-// the engine serves for every call, client, transfer, group and message
-// equals the fold of its journal stream, and a connected call has one
-// answering device and no device still ringing.
+// the engine serves for every call, client, transfer, group, message and
+// session equals the fold of its journal stream; a connected call has one
+// answering device and no device still ringing; a call in voicemail is
+// before its box's deadline and off its callee's list; every client's list
+// of live calls and its presence are what the journal says.
 func (s *sim) checkInvariants() {
+	live := map[string]*fsm.Call{} // live calls, folded from the journal
 	for _, l := range s.sortedLabels() {
 		id := s.labels[l]
 		if s.settled[id] {
@@ -188,17 +209,30 @@ func (s *sim) checkInvariants() {
 			c.Caller != f.Caller || c.Callee != f.Callee || c.CallerDevice != f.CallerDevice ||
 			c.ParkSlot != f.ParkSlot || c.ParkedSide != f.ParkedSide || c.Conference != f.Conference || c.Peer != f.Peer ||
 			c.Recording != f.Recording || c.RecordingRef != f.RecordingRef || c.Digits != f.Digits ||
-			c.Transfer != f.Transfer || c.Group != f.Group || c.CallerLeg != f.CallerLeg || c.CalleeLeg != f.CalleeLeg {
+			c.Transfer != f.Transfer || c.Group != f.Group || c.CallerLeg != f.CallerLeg || c.CalleeLeg != f.CalleeLeg ||
+			c.InVoicemail != f.InVoicemail() || !c.VoicemailAt.Equal(timeOf(f.VoicemailAt)) || int64(c.VoicemailLength) != f.VoicemailLength {
 			s.fail("invariant", "call %s: the engine serves %q (version %d) but the journal folds to %s version %d",
 				l, s.callState(&c), c.Version, f.Status, f.Version)
 		}
 		s.settled[id] = c.State == engine.Ended && f.Status == engine.Ended
-		if (c.State == engine.Connected || c.State == engine.Held) && (c.Callee.Client != "" || c.Group != "") {
+		if (c.State == engine.Connected || c.State == engine.Held) && (c.Callee.Client != "" || c.Group != "") && !c.InVoicemail {
 			// A parked call has left the parking party's device; a client
 			// may take a parked call without naming a device.
 			if c.AnsweredDevice == "" && c.ParkSlot == "" && !s.unparked[id] || len(c.RingingDevices) > 0 {
 				s.fail("invariant", "call %s is %s with answered device %q and ringing %v", l, c.State, c.AnsweredDevice, c.RingingDevices)
 			}
+		}
+		if f.InVoicemail() {
+			if !timeOf(f.VoicemailDeadline).After(s.clock.Now()) {
+				s.fail("invariant", "call %s is still in voicemail at %s, past its box's deadline %s: the box's timer did not fire",
+					l, offset(s.now()), offset(timeOf(f.VoicemailDeadline).Sub(s.p.start)))
+			}
+			if c.AnsweredDevice != "" || len(c.RingingDevices) > 0 {
+				s.fail("invariant", "call %s is in voicemail with answered device %q and ringing %v", l, c.AnsweredDevice, c.RingingDevices)
+			}
+		}
+		if f.Status.Live() {
+			live[id] = &f
 		}
 	}
 	s.checkTransfers()
@@ -209,6 +243,7 @@ func (s *sim) checkInvariants() {
 		s.fail("invariant", "clients cannot be listed: %v", err)
 		return
 	}
+	onCalls := s.expectedCalls(live)
 	for _, c := range clients {
 		f, err := actors.LoadClient(s.eng.Journal(), c.ID)
 		if err != nil {
@@ -216,9 +251,101 @@ func (s *sim) checkInvariants() {
 			continue
 		}
 		if c.State != f.Status && !(f.Status == "" && c.State == fsm.ClientGone) || c.Version != f.Version ||
-			!slices.Equal(c.Permissions, f.Permissions) {
+			!slices.Equal(c.Permissions, f.Permissions) || c.SetPresence != f.SetPresence() || c.Activity != f.Activity ||
+			c.Voicemail != f.Voicemail || int64(c.VoicemailMax) != f.VoicemailMax {
 			s.fail("invariant", "client %s: the engine serves %s version %d but the journal folds to %s version %d",
 				c.ID, c.State, c.Version, f.Status, f.Version)
+		}
+		s.checkClientCalls(&c, &f, onCalls[c.ID])
+	}
+	s.checkDirectory(clients)
+	s.checkSessions(clients)
+}
+
+// expectedCalls says, from the journal, which live calls each client is on:
+// both parties of a call, but the party that parked it (it left) and the
+// callee of a call in voicemail (the caller talks to its box), and every
+// member a ring-all group call rings.
+func (s *sim) expectedCalls(live map[string]*fsm.Call) map[string][]string {
+	on := map[string][]string{}
+	add := func(client, id string) {
+		if client != "" && !slices.Contains(on[client], id) {
+			on[client] = append(on[client], id)
+		}
+	}
+	for id, f := range live {
+		for _, side := range []events.Side{events.Caller, events.Callee} {
+			if f.ParkSlot != "" && side == f.ParkedSide.Other() || side == events.Callee && f.InVoicemail() {
+				continue
+			}
+			add(f.Party(side).Client, id)
+		}
+		if f.Status == fsm.Ringing {
+			for _, m := range f.RangMembers {
+				add(m, id)
+			}
+		}
+	}
+	for _, ids := range on {
+		slices.Sort(ids)
+	}
+	return on
+}
+
+// checkClientCalls checks a client's list of live calls (C13) against the
+// journal — a call in voicemail is not its callee's — and the presence
+// others see (CL8): busy exactly when the client set itself available and
+// is on a live call, otherwise what it set.
+func (s *sim) checkClientCalls(c *engine.Client, f *fsm.Client, want []string) {
+	calls, err := s.eng.Calls(s.ctx, c.ID)
+	if err != nil {
+		s.fail("invariant", "the calls of %s cannot be listed: %v", c.ID, err)
+		return
+	}
+	got := make([]string, len(calls))
+	for i := range calls {
+		got[i] = calls[i].ID
+		if calls[i].InVoicemail && calls[i].Callee.Client == c.ID {
+			s.fail("invariant", "call %s is in voicemail but its callee %s still has it among its calls", s.labelOf(calls[i].ID), c.ID)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		s.fail("invariant", "client %s: the engine lists the calls %v but the journal says %v",
+			c.ID, s.callLabelList(got), s.callLabelList(want))
+	}
+	if p := f.EffectivePresence(len(want) > 0); c.Presence != p {
+		s.fail("invariant", "client %s shows %s to others, want %s (it set %s and is on %d calls)",
+			c.ID, c.Presence, p, f.SetPresence(), len(want))
+	}
+}
+
+func (s *sim) callLabelList(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = s.labelOf(id)
+	}
+	return out
+}
+
+// checkDirectory checks that the directory (CL9) lists every registered
+// client with the presence it shows others.
+func (s *sim) checkDirectory(clients []engine.Client) {
+	page, err := s.eng.Directory(s.ctx, engine.DirectoryQuery{Limit: 1000})
+	if err != nil {
+		s.fail("invariant", "the directory cannot be listed: %v", err)
+		return
+	}
+	shown := map[string]events.Presence{}
+	for _, e := range page.Entries {
+		shown[e.ID] = e.Presence
+	}
+	if page.Total != len(clients) || len(shown) != len(clients) {
+		s.fail("invariant", "the directory lists %d clients (total %d), the engine serves %d", len(shown), page.Total, len(clients))
+	}
+	for _, c := range clients {
+		if p, ok := shown[c.ID]; ok && p != c.Presence {
+			s.fail("invariant", "the directory shows %s %s, the client shows %s", c.ID, p, c.Presence)
 		}
 	}
 }
