@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/callengine/callengine/clock"
+	"github.com/callengine/callengine/errcode"
 )
 
 // stateVersion is the format of the state file.
@@ -56,19 +57,28 @@ func loadState(path string, log *slog.Logger) (*state, error) {
 		return s, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, errcode.Wrap(errcode.Unavailable, err, "webhook state file "+path)
 	}
-	var j stateJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, fmt.Errorf("%s is not a webhook state file: %w", path, err)
-	}
-	if j.Version != stateVersion {
-		return nil, fmt.Errorf("%s: state file version %d, this code reads %d", path, j.Version, stateVersion)
+	j, err := parseState(b)
+	if err != nil {
+		return nil, errcode.Wrap(errcode.Malformed, err, "webhook state file "+path)
 	}
 	for k, v := range j.Cursors {
 		s.cursors[k] = v
 	}
 	return s, nil
+}
+
+// parseState decodes a state file's bytes.
+func parseState(b []byte) (stateJSON, error) {
+	var j stateJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return stateJSON{}, fmt.Errorf("not a webhook state file: %w", err)
+	}
+	if j.Version != stateVersion {
+		return stateJSON{}, fmt.Errorf("state file version %d, this code reads %d", j.Version, stateVersion)
+	}
+	return j, nil
 }
 
 // cursor returns the saved cursor of an endpoint.
