@@ -77,9 +77,10 @@ type ArchiveReport struct {
 // and the transfers and messages that go with them, out of the journal into
 // Config.ArchiveDir/archive-YYYYMM.db (see ArchiveJournal for what goes).
 // Live calls, clients and everything a live stream refers to stay. The engine
-// goes on taking commands meanwhile: the deletion is one journal write
-// transaction, serialised with appends. Archive calls of one engine run one
-// at a time.
+// goes on taking commands meanwhile: each batch's deletion is one journal
+// write transaction, serialised with appends. Archive calls of one engine run
+// one at a time; Close stops the one under way between two batches (it then
+// returns closed; what was archived stays archived).
 //
 // After Archive, an archived call is not in the engine any more: Call
 // returns not_found; the archive file holds its events (`callengine replay
@@ -96,9 +97,16 @@ func (e *Engine) Archive(ctx context.Context, olderThan time.Duration) (ArchiveR
 	if olderThan < 0 {
 		return ArchiveReport{}, errcode.Newf(errcode.InvalidParams, "older than %v: a negative age", olderThan)
 	}
-	mu := e.archiveLock()
-	mu.Lock()
-	defer mu.Unlock()
+	g := e.archiveGate()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	// Close stops an archive under way (between two batches).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(g.ctx, cancel)()
+	if err := e.checkOpen(); err != nil {
+		return ArchiveReport{}, err
+	}
 	rep, err := ArchiveJournal(ctx, e.journal, e.cfg.ArchiveDir, e.cfg.Clock.Now().Add(-olderThan))
 	if err != nil && e.closed.Load() && errcode.CodeOf(err) != errcode.Closed {
 		err = errcode.Wrap(errcode.Closed, err, "engine closed during the archive")
@@ -316,16 +324,31 @@ func retentionError(err error) error {
 // features; retention keeps its state here, keyed by engine, from Open
 // (openRetention) to Close (closeRetention).
 var (
-	archiveLocks sync.Map // *Engine → *sync.Mutex: Archive calls run one at a time
+	archiveGates sync.Map // *Engine → *archiveGate
 	retentions   sync.Map // *Engine → *retention: the periodic archiver
 )
 
-func (e *Engine) archiveLock() *sync.Mutex {
-	mu, _ := archiveLocks.LoadOrStore(e, &sync.Mutex{})
-	if e.closed.Load() {
-		archiveLocks.Delete(e) // closeRetention may have run already: do not keep the engine
+// archiveGate makes an engine's Archive calls run one at a time, and lets
+// Close stop the one under way.
+type archiveGate struct {
+	mu     sync.Mutex
+	ctx    context.Context // done when the engine closes
+	cancel context.CancelFunc
+}
+
+func (e *Engine) archiveGate() *archiveGate {
+	g := &archiveGate{}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	v, loaded := archiveGates.LoadOrStore(e, g)
+	if loaded {
+		g.cancel()
 	}
-	return mu.(*sync.Mutex)
+	g = v.(*archiveGate)
+	if e.closed.Load() {
+		archiveGates.Delete(e) // closeRetention may have run already: do not keep the engine
+		g.cancel()
+	}
+	return g
 }
 
 // retention is the periodic archiver of one engine.
@@ -409,10 +432,11 @@ func (e *Engine) closeRetention() {
 		}
 		r.mu.Unlock()
 	}
-	if v, ok := archiveLocks.LoadAndDelete(e); ok {
-		// Wait for an Archive call under way.
-		mu := v.(*sync.Mutex)
-		mu.Lock()
-		mu.Unlock() //nolint:staticcheck // a barrier
+	if v, ok := archiveGates.LoadAndDelete(e); ok {
+		// Stop an Archive call under way, and wait for it.
+		g := v.(*archiveGate)
+		g.cancel()
+		g.mu.Lock()
+		g.mu.Unlock() //nolint:staticcheck // a barrier
 	}
 }

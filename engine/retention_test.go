@@ -259,6 +259,8 @@ func TestRetentionRunsOnTheEngineClock(t *testing.T) {
 	if err := h.e.Close(); err != nil {
 		t.Fatal(err)
 	}
+	_, err := h.e.Archive(ctx, time.Hour)
+	wantCode(t, err, errcode.Closed)
 	before := logs.String()
 	h.clock.Advance(3 * time.Hour)
 	if strings.Contains(strings.TrimPrefix(logs.String(), before), "retention") {
