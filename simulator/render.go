@@ -48,7 +48,7 @@ var eventNames = map[events.Type]string{
 
 	events.TypeClientPresenceSet: "presence-set", events.TypeClientVoicemailSet: "voicemail-set",
 	events.TypeHistoryDeleted: "history-deleted", events.TypeVoicemailHeard: "voicemail-heard",
-	events.TypeVoicemailDeleted: "voicemail-deleted", events.TypePresenceChanged: "presence",
+	events.TypeVoicemailDeleted: "voicemail-deleted", events.TypePresenceChanged: "presence-changed",
 	events.TypeCallToVoicemail: "to-voicemail", events.TypeVoicemailLeft: "voicemail-left",
 
 	events.TypeSessionCreated: "created", events.TypeSessionRestored: "restored",
@@ -138,6 +138,9 @@ func (s *sim) eventLine(label string, env *events.Envelope) string {
 		w.add("caller-leg", s.labelOf(ev.CallerLeg))
 		w.add("callee-leg", s.labelOf(ev.CalleeLeg))
 		w.add("origin", ev.Origin)
+		if ev.VoicemailLimit > 0 {
+			w.add("voicemail", durationOf(ev.VoicemailLimit))
+		}
 	case events.CallRinging:
 		w.add("devices", strings.Join(ev.Devices, ","))
 		if ev.Deadline != 0 {
