@@ -104,6 +104,9 @@ func (e *Engine) Inbound(ctx context.Context, req InboundRequest) (Call, error) 
 	if err := e.checkOpen(); err != nil {
 		return Call{}, err
 	}
+	if err := e.authorizeAdmin(ctx, "report inbound calls (adapters do)"); err != nil {
+		return Call{}, err
+	}
 	if strings.TrimSpace(req.From) == "" {
 		return Call{}, errcode.New(errcode.MissingParameter, "an inbound call needs a caller number")
 	}

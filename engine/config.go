@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -65,7 +66,7 @@ type Config struct {
 
 	// HistoryPath is the file of the call history projection (H1); it is
 	// rebuilt from the journal when missing or stale. Default
-	// DataDir/history.db.
+	// DataDir/history.db (<journal>-history.db beside a JournalPath).
 	HistoryPath string
 	// NoHistory turns the call history and voicemail listing off.
 	NoHistory bool
@@ -78,13 +79,23 @@ type Config struct {
 
 	// RetainEnded is how long an ended call stays in the hot journal before
 	// it is archived (Retention); 0 keeps every call. ArchiveDir receives
-	// the archive files; default DataDir/archive.
+	// the archive files; default DataDir/archive (<journal>-archive beside a
+	// JournalPath).
 	RetainEnded time.Duration
 	ArchiveDir  string
 
 	// ActionLog logs, at debug level, every event with the state change it
 	// made (H5).
 	ActionLog bool
+}
+
+// beside names a file that lives with the journal: DataDir/name, or
+// <journal>-name beside the journal when only JournalPath was given.
+func (c Config) beside(name string) string {
+	if c.JournalPath == filepath.Join(c.DataDir, "journal.db") {
+		return filepath.Join(c.DataDir, name)
+	}
+	return strings.TrimSuffix(c.JournalPath, filepath.Ext(c.JournalPath)) + "-" + name
 }
 
 func (c Config) withDefaults() Config {
@@ -125,10 +136,10 @@ func (c Config) withDefaults() Config {
 		c.SessionGrace = 5 * time.Minute
 	}
 	if c.HistoryPath == "" {
-		c.HistoryPath = filepath.Join(c.DataDir, "history.db")
+		c.HistoryPath = c.beside("history.db")
 	}
 	if c.ArchiveDir == "" {
-		c.ArchiveDir = filepath.Join(c.DataDir, "archive")
+		c.ArchiveDir = c.beside("archive")
 	}
 	return c
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/history"
 	"github.com/callengine/callengine/journal"
 	"github.com/callengine/callengine/webhooks"
 )
@@ -48,6 +49,7 @@ type Engine struct {
 	sess    sessions
 	actions *actionLog // nil unless Config.ActionLog and debug logs
 	hooks   atomic.Pointer[webhooks.Dispatcher]
+	hist    atomic.Pointer[history.History]
 
 	tokenOnce sync.Once
 	tokens    *auth.Signer

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/callengine/callengine/errcode"
@@ -60,10 +59,6 @@ type HistoryQuery struct {
 	Before string
 }
 
-// histories holds each open engine's history. It would be a field of
-// Engine; engine.go is not this file's to change.
-var histories sync.Map // *Engine → *history.History
-
 // openHistory opens the call history projection (H1, C7) at
 // Config.HistoryPath — rebuilding it from the journal when it is missing or
 // stale — and starts following the journal, once restore is done. Nothing
@@ -85,15 +80,15 @@ func (e *Engine) openHistory(ctx context.Context) error {
 		e.cfg.Logger.Info("call history rebuilt from the journal", slog.String("file", e.cfg.HistoryPath), slog.String("why", why))
 	}
 	h.Follow()
-	histories.Store(e, h)
+	e.hist.Store(h)
 	return nil
 }
 
 // closeHistory stops it; Close calls it before the journal closes. It is
 // safe when the history was never opened.
 func (e *Engine) closeHistory() {
-	if v, ok := histories.LoadAndDelete(e); ok {
-		if err := v.(*history.History).Close(); err != nil {
+	if h := e.hist.Swap(nil); h != nil {
+		if err := h.Close(); err != nil {
 			e.cfg.Logger.Warn("call history close", slog.Any("err", err))
 		}
 	}
@@ -114,11 +109,11 @@ func (e *Engine) history(ctx context.Context, client string) (*history.History, 
 	if err := e.authorizeClient(ctx, client); err != nil {
 		return nil, err
 	}
-	v, ok := histories.Load(e)
-	if !ok {
+	h := e.hist.Load()
+	if h == nil {
 		return nil, errcode.New(errcode.Closed, "engine closed")
 	}
-	return v.(*history.History), nil
+	return h, nil
 }
 
 // History lists client's call history (H1): the calls it made, received

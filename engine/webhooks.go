@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 
 	"github.com/callengine/callengine/webhooks"
 )
@@ -19,7 +18,7 @@ func (e *Engine) openWebhooks(ctx context.Context) error {
 	}
 	opts := e.cfg.WebhookOptions
 	if opts.StatePath == "" {
-		opts.StatePath = filepath.Join(e.cfg.DataDir, "webhooks.json")
+		opts.StatePath = e.cfg.beside("webhooks.json")
 	}
 	opts.Clock = e.cfg.Clock
 	if opts.Logger == nil {
