@@ -101,6 +101,8 @@ type propRun struct {
 	clients     map[string]*fsm.Client
 	groups      map[string]*fsm.Group
 	messages    map[string]*fsm.Message
+	sessions    map[string]*fsm.Session
+	sessionIDs  []string
 	confs       []string
 	restarts    int
 	succeeded   map[string]int // commands that did something, by kind
@@ -115,6 +117,7 @@ func newPropRun(t *testing.T, seed uint64) *propRun {
 		clk: clock.NewVirtual(start), path: filepath.Join(dir, "journal.db"), logs: &logCatcher{},
 		calls: map[string]*fsm.Call{}, transfers: map[string]*fsm.Transfer{}, clients: map[string]*fsm.Client{},
 		groups: map[string]*fsm.Group{}, messages: map[string]*fsm.Message{}, succeeded: map[string]int{},
+		sessions: map[string]*fsm.Session{},
 	}
 	p.lb = loopback.New(p.clk)
 	p.lb.Script("+33100000001", loopback.Behavior{Outcome: loopback.Answer, RingAfter: time.Second, AnswerAfter: 2 * time.Second})
@@ -128,6 +131,8 @@ func newPropRun(t *testing.T, seed uint64) *propRun {
 		Adapter: p.lb, Domain: "example.com", Numbers: []string{"+14155550100"},
 		Logger:     slog.New(p.logs),
 		Dispatcher: actor.NewSynchronizedDispatcher(300),
+		// Short enough that the clock's advances let grace timers fire.
+		SessionGrace: 20 * time.Second,
 	}
 	return p
 }
@@ -412,6 +417,18 @@ func (p *propRun) fold(r journal.Record) {
 		}
 		version = m.Version
 		err = fsm.ApplyMessage(m, env.Event, env.Time)
+	case "session":
+		se := p.sessions[id]
+		if se == nil {
+			se = &fsm.Session{ID: id}
+			p.sessions[id] = se
+			p.sessionIDs = append(p.sessionIDs, id)
+		}
+		version = se.Version
+		err = fsm.ApplySession(se, env.Event, env.Time)
+		if se.Connections < 0 || (se.Status == fsm.SessionGrace) != (se.Live() && se.Connections == 0) {
+			bad("the session's counter is broken: %+v", *se)
+		}
 	default:
 		bad("a stream of no known kind")
 		return
@@ -472,6 +489,9 @@ func (p *propRun) checkViews() {
 			}
 			if s == events.NoSide || c.ParkSlot != "" && s == c.ParkedSide.Other() {
 				continue // not on it, or parked it and left
+			}
+			if s == events.Callee && c.InVoicemail() {
+				continue // the caller talks to its box
 			}
 			want = append(want, id)
 		}
@@ -1142,6 +1162,62 @@ var propOps = []propOp{
 		desc := fmt.Sprintf("define group %s %v %v", id, spec.Members, spec.Strategy)
 		if err == nil {
 			desc += fmt.Sprintf(" = v%d", g.Version)
+		}
+		return desc, err, false
+	}},
+	{"voicemail box", 2, func(p *propRun, ctx context.Context) (string, error, bool) {
+		id, on := p.client(), p.chance(70)
+		d := pick(p.rng, 0, 10*time.Second, time.Minute, -time.Second)
+		c, err := p.e.SetVoicemail(ctx, id, on, d)
+		desc := fmt.Sprintf("voicemail of %s on=%v max %v", id, on, d)
+		if err == nil {
+			desc += fmt.Sprintf(" = %v %v", c.Voicemail, c.VoicemailMax)
+		}
+		return desc, err, false
+	}},
+	{"presence", 2, func(p *propRun, ctx context.Context) (string, error, bool) {
+		id := p.client()
+		pr := pick(p.rng, events.PresenceAvailable, events.PresenceBusy, events.PresenceAway, events.PresenceOffline, events.Presence(0), events.Presence(9))
+		act := pick(p.rng, "", "lunch", strings.Repeat("x", 300))
+		c, err := p.e.SetPresence(ctx, id, pr, act)
+		desc := fmt.Sprintf("presence of %s %v %q", id, pr, act)
+		if err == nil {
+			desc += fmt.Sprintf(" = %v", c.Presence)
+		}
+		return desc, err, false
+	}},
+	{"session", 5, func(p *propRun, ctx context.Context) (string, error, bool) {
+		id := pick(p.rng, "s-nope", "")
+		if len(p.sessionIDs) > 0 && p.chance(85) {
+			id = pick(p.rng, p.sessionIDs...)
+		}
+		what := pick(p.rng, "create", "create", "restore", "close", "close", "destroy", "subscribe", "unsubscribe", "auto-answer")
+		var s engine.Session
+		var err error
+		switch what {
+		case "create":
+			id = p.client()
+			s, err = p.e.CreateSession(ctx, id, engine.SessionOptions{NoAutoAnswer: p.chance(30)})
+		case "restore":
+			s, err = p.e.RestoreSession(ctx, id)
+		case "close":
+			s, err = p.e.CloseConnection(ctx, id)
+		case "destroy":
+			err = p.e.DestroySession(ctx, id)
+		case "subscribe", "unsubscribe":
+			line := pick(p.rng, "101", "102", "+14155550101", "200", "callpark", "999", "")
+			what += " " + line
+			if what[0] == 's' {
+				s, err = p.e.SubscribeLine(ctx, id, line)
+			} else {
+				s, err = p.e.UnsubscribeLine(ctx, id, line)
+			}
+		case "auto-answer":
+			s, err = p.e.SetAutoAnswer(ctx, id, p.chance(50))
+		}
+		desc := fmt.Sprintf("session %s %s", what, id)
+		if err == nil && s.ID != "" {
+			desc += fmt.Sprintf(" = %s %s conns=%d lines=%v", s.ID, s.State, s.Connections, s.Lines)
 		}
 		return desc, err, false
 	}},
