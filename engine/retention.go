@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -60,6 +61,9 @@ type ArchiveReport struct {
 	// HeldBack counts due streams that stay because they hold the journal's
 	// last record (see journal.ArchiveInfo.HeldBack); they go next time.
 	HeldBack int `json:"held_back,omitempty"`
+	// Undelivered counts due streams that stay because a webhook endpoint
+	// has not delivered their events yet; they go once it has.
+	Undelivered int `json:"undelivered,omitempty"`
 	// Undecodable counts streams whose last event does not decode: they
 	// stay (run `callengine replay --verify`).
 	Undecodable int `json:"undecodable,omitempty"`
@@ -107,7 +111,19 @@ func (e *Engine) Archive(ctx context.Context, olderThan time.Duration) (ArchiveR
 	if err := e.checkOpen(); err != nil {
 		return ArchiveReport{}, err
 	}
-	rep, err := ArchiveJournal(ctx, e.journal, e.cfg.ArchiveDir, e.cfg.Clock.Now().Add(-olderThan))
+	// Readers that follow the journal see a stream before it goes: the call
+	// history catches up now, and a stream with events a webhook endpoint
+	// has not delivered yet stays for a later run.
+	keepAbove := uint64(math.MaxUint64)
+	if h := e.hist.Load(); h != nil {
+		if err := h.CatchUp(ctx); err != nil {
+			return ArchiveReport{}, err
+		}
+	}
+	if done, ok := e.webhooksDone(); ok {
+		keepAbove = done
+	}
+	rep, err := archiveJournal(ctx, e.journal, e.cfg.ArchiveDir, e.cfg.Clock.Now().Add(-olderThan), keepAbove)
 	if err != nil && e.closed.Load() && errcode.CodeOf(err) != errcode.Closed {
 		err = errcode.Wrap(errcode.Closed, err, "engine closed during the archive")
 	}
@@ -129,6 +145,12 @@ func (e *Engine) Archive(ctx context.Context, olderThan time.Duration) (ArchiveR
 // with the engine's journal; `callengine archive` with a journal no engine
 // has open. dir is created if missing.
 func ArchiveJournal(ctx context.Context, j *journal.Journal, dir string, cutoff time.Time) (ArchiveReport, error) {
+	return archiveJournal(ctx, j, dir, cutoff, math.MaxUint64)
+}
+
+// archiveJournal is ArchiveJournal keeping the streams whose last event is
+// above sequence number keepAbove (not yet delivered to a webhook).
+func archiveJournal(ctx context.Context, j *journal.Journal, dir string, cutoff time.Time, keepAbove uint64) (ArchiveReport, error) {
 	start := time.Now()
 	rep := ArchiveReport{Cutoff: cutoff}
 	cut := cutoff.UnixNano()
@@ -143,6 +165,10 @@ func ArchiveJournal(ctx context.Context, j *journal.Journal, dir string, cutoff 
 			return nil
 		}
 		if env.Time >= cut {
+			return nil
+		}
+		if last.Seq > keepAbove {
+			rep.Undelivered++
 			return nil
 		}
 		switch s := last.Stream; {
