@@ -534,6 +534,9 @@ func (e *Engine) callState(ctx context.Context, callID string) (fsm.Call, error)
 		return fsm.Call{}, err
 	}
 	if c.Status == fsm.NoCall {
+		if t, ok, _ := e.journal.Archived(actors.CallStream(callID)); ok {
+			return fsm.Call{}, errcode.Newf(errcode.NotFound, "call %s was archived to %s (callengine replay reads it)", callID, t.Archive)
+		}
 		return fsm.Call{}, errcode.Newf(errcode.NotFound, "no call %s", callID)
 	}
 	return c, nil

@@ -4,7 +4,9 @@
 // The journal knows bytes, not event types. Callers hand it encoded records
 // and get them back unchanged, together with their place in the log:
 //
-//   - every record has a global sequence number (Seq, starting at 1, gap free);
+//   - every record has a global sequence number (Seq, starting at 1, gap free
+//     until retention archives ended streams: their records leave holes, and
+//     a tombstone per stream says where they went — see Archive);
 //   - every record belongs to a stream and has a version inside it (the first
 //     record of a stream has version 1);
 //   - a stream is live from its first record until an Append with end=true;
