@@ -91,29 +91,18 @@ func (a *clientActor) handle(req *ClientRequest) {
 		reply(ClientResult{Err: a.broken})
 		return
 	}
-	rctx := req.Ctx
-	if rctx == nil {
-		rctx = context.Background()
-	}
 	now := a.deps.Clock.Now().UnixNano()
 	evs, err := fsm.DecideClient(&a.state, req.Command, now)
 	if err != nil || len(evs) == 0 {
 		reply(ClientResult{Client: a.state.Clone(), Err: err})
 		return
 	}
-	next := a.state.Clone()
-	for _, ev := range evs {
-		if err := fsm.ApplyClient(&next, ev, now); err != nil {
-			reply(ClientResult{Err: errcode.Wrap(errcode.Internal, err, "decision does not fold")})
-			return
-		}
-	}
-	envs, err := Persist(rctx, a.deps.Journal, a.stream, a.state.Version, evs, now, next.Status == fsm.ClientGone)
+	envs, err := commit(req.Ctx, a.deps.Journal, a.stream, &a.state, a.state.Version, evs, now,
+		(*fsm.Client).Clone, fsm.ApplyClient, func(c *fsm.Client) bool { return c.Status == fsm.ClientGone })
 	if err != nil {
 		reply(ClientResult{Client: a.state.Clone(), Err: err})
 		return
 	}
-	a.state = next
 	a.deps.Publisher.PublishClient(&a.state, envs)
 	reply(ClientResult{Client: a.state.Clone(), Events: envs})
 }

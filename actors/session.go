@@ -123,10 +123,6 @@ func (a *sessionActor) handle(ctx actor.Context, req *SessionRequest, at int64) 
 		reply(SessionResult{Err: a.broken})
 		return
 	}
-	rctx := req.Ctx
-	if rctx == nil {
-		rctx = context.Background()
-	}
 	now := at
 	if now == 0 {
 		now = a.deps.Clock.Now().UnixNano()
@@ -136,19 +132,12 @@ func (a *sessionActor) handle(ctx actor.Context, req *SessionRequest, at int64) 
 		reply(SessionResult{Session: a.state.Clone(), Err: err})
 		return
 	}
-	next := a.state.Clone()
-	for _, ev := range evs {
-		if err := fsm.ApplySession(&next, ev, now); err != nil {
-			reply(SessionResult{Err: errcode.Wrap(errcode.Internal, err, "decision does not fold")})
-			return
-		}
-	}
-	envs, err := Persist(rctx, a.deps.Journal, a.stream, a.state.Version, evs, now, next.Status == fsm.SessionDestroyed)
+	envs, err := commit(req.Ctx, a.deps.Journal, a.stream, &a.state, a.state.Version, evs, now,
+		(*fsm.Session).Clone, fsm.ApplySession, func(s *fsm.Session) bool { return s.Status == fsm.SessionDestroyed })
 	if err != nil {
 		reply(SessionResult{Session: a.state.Clone(), Err: err})
 		return
 	}
-	a.state = next
 	a.timer.set(ctx, a.deps.Clock, a.state.GraceDeadline)
 	a.pub.PublishSession(&a.state, envs)
 	reply(SessionResult{Session: a.state.Clone(), Events: envs})
