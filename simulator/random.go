@@ -133,13 +133,39 @@ func Generate(seed uint64) *Scenario {
 		}
 		return client()
 	}
+	// Voicemail boxes (C7): half the clients have one from the start.
+	for _, n := range names {
+		if r.IntN(2) == 0 {
+			sc.Steps = append(sc.Steps, Step{Do: Lines{fmt.Sprintf("%s voicemail on max %ds", n, 5+r.IntN(60))}})
+		}
+	}
+	// Sessions the generator created: their label and owner.
+	var sessions []session
 	steps := 30 + r.IntN(50)
 	for i := 0; i < steps; i++ {
 		var st Step
 		if r.IntN(10) < 6 {
 			st.At = "+" + (time.Duration(r.IntN(120)) * 100 * time.Millisecond).String()
 		}
-		if k := r.IntN(140); k >= 100 {
+		k := r.IntN(180)
+		if k >= 140 {
+			// Sessions, presence and voicemail (CL4–CL8, C7).
+			more := sessionStep(r, k-140, sessionPicks{
+				client: client, exts: exts, groupExts: groupExts, far: far, sessions: &sessions,
+				ext: func(c string) string { return exts[slices.Index(names, c)] },
+				newCall: func(caller, callee string) string {
+					c := call{label: fmt.Sprintf("c%d", len(calls)+1), caller: caller, callee: callee}
+					calls = append(calls, c)
+					return c.label
+				},
+			})
+			if more[0].At == "" {
+				more[0].At = st.At
+			}
+			sc.Steps = append(sc.Steps, more...)
+			continue
+		}
+		if k >= 100 {
 			// Call control: transfers, park, merge, swap, DTMF,
 			// recording, click-to-call, messages.
 			st.Do = controlStep(r, k-100, controlPicks{
@@ -271,9 +297,128 @@ func Generate(seed uint64) *Scenario {
 		}
 		sc.Steps = append(sc.Steps, st)
 	}
-	// Let every timer fire, then crash once more: every call must come back.
-	sc.Steps = append(sc.Steps, Step{At: "+2m"}, Step{Do: Lines{"crash"}})
+	// Let every timer fire, then crash once more: every call and session
+	// must come back; then let the grace timers of the sessions left
+	// without a connection fire, and crash again.
+	sc.Steps = append(sc.Steps, Step{At: "+2m"}, Step{Do: Lines{"crash"}}, Step{At: "+6m"}, Step{Do: Lines{"crash"}})
 	return sc
+}
+
+// session is a session the generator created: its label and its client.
+type session struct{ label, owner string }
+
+// sessionPicks is what sessionStep knows of the scenario so far.
+type sessionPicks struct {
+	client    func() string
+	exts      []string
+	groupExts []string
+	far       []string
+	sessions  *[]session
+	ext       func(client string) string
+	newCall   func(caller, callee string) string
+}
+
+// sessionStep writes one step, or two, for k in [0, 40): sessions created,
+// restored, closed, destroyed, subscribed to lines (the organisation's,
+// the callpark, and lines that are not one's to follow), auto-answer;
+// presence; voicemail boxes switched on and off, and calls that reach
+// them — rejected, rung out, or sent there by do-not-disturb — with the
+// caller hanging up during the message or the box's limit ending it.
+func sessionStep(r *rand.Rand, k int, p sessionPicks) []Step {
+	pick := func(s []string) string { return s[r.IntN(len(s))] }
+	one := func(cmds ...string) []Step { return []Step{{Do: Lines(cmds)}} }
+	// some session, mostly acted on by its own client
+	some := func() (session, string) {
+		ss := *p.sessions
+		if len(ss) == 0 || r.IntN(12) == 0 {
+			return session{label: fmt.Sprintf("s%d", len(ss)+1+r.IntN(2))}, p.client() // one that does not exist
+		}
+		s := ss[len(ss)-1-r.IntN(min(4, len(ss)))]
+		if r.IntN(10) == 0 {
+			return s, p.client()
+		}
+		return s, s.owner
+	}
+	if len(*p.sessions) == 0 && k < 17 {
+		k = 0 // a session first
+	}
+	switch {
+	case k < 5:
+		c := p.client()
+		s := session{label: fmt.Sprintf("s%d", len(*p.sessions)+1), owner: c}
+		*p.sessions = append(*p.sessions, s)
+		opt := ""
+		if r.IntN(3) == 0 {
+			opt = " auto-answer off"
+		}
+		return one(fmt.Sprintf("%s create-session%s as %s", c, opt, s.label))
+	case k < 8:
+		s, who := some()
+		return one(fmt.Sprintf("%s restore-session %s", who, s.label))
+	case k < 12:
+		s, who := some()
+		return one(fmt.Sprintf("%s close-connection %s", who, s.label))
+	case k < 13:
+		s, who := some()
+		return one(fmt.Sprintf("%s destroy-session %s", who, s.label))
+	case k < 17:
+		s, who := some()
+		line := pick(slices.Concat(p.exts, p.groupExts, []string{"callpark", "callpark", "+33100000000", "299", p.far[0]}))
+		verb, word := "subscribe", "to"
+		if r.IntN(3) == 0 {
+			verb, word = "unsubscribe", "from"
+		}
+		return one(fmt.Sprintf("%s %s %s %s %q", who, verb, s.label, word, line))
+	case k < 18:
+		s, who := some()
+		return one(fmt.Sprintf("%s auto-answer %s %s", who, s.label, pick([]string{"on", "off"})))
+	case k < 21:
+		activity := pick([]string{"", "", " \"at lunch\"", " \"in a meeting\""})
+		return one(fmt.Sprintf("%s presence %s%s", p.client(), pick([]string{"available", "available", "busy", "away", "offline"}), activity))
+	case k < 23:
+		c := p.client()
+		if r.IntN(3) == 0 {
+			return one(c + " voicemail off")
+		}
+		return one(fmt.Sprintf("%s voicemail on max %ds", c, 5+r.IntN(60)))
+	case k < 25:
+		c := p.client()
+		return one(fmt.Sprintf("%s accept-inbound %s", c, pick([]string{"on", "off"})))
+	case k < 28:
+		// a long wait: grace periods end, boxes' limits pass
+		return []Step{{At: fmt.Sprintf("+%ds", 30+r.IntN(330))}}
+	default:
+		// a call to a client — with a box or not — that is rejected, or
+		// left to ring out, or taken; the caller may hang up during the
+		// message, or the far end may
+		a, b := p.client(), p.client()
+		for tries := 0; a == b && tries < 5; tries++ {
+			b = p.client()
+		}
+		var out []Step
+		var label string
+		if r.IntN(3) == 0 {
+			label = p.newCall("", b)
+			out = one(fmt.Sprintf("far %s dial %s as %s", pick(p.far), p.ext(b), label))
+		} else {
+			label = p.newCall(a, b)
+			out = one(fmt.Sprintf("%s dial %s as %s", a, p.ext(b), label))
+		}
+		switch r.IntN(4) {
+		case 0, 1:
+			out[0].Do = append(out[0].Do, fmt.Sprintf("%s %s %s", b, pick([]string{"reject", "reject", "busy", "hangup"}), label))
+		case 2:
+			out[0].Do = append(out[0].Do, fmt.Sprintf("%s answer %s", b, label))
+		}
+		hangup := fmt.Sprintf("%s hangup %s", a, label)
+		if strings.HasPrefix(out[0].Do[0], "far") {
+			hangup = "far hangup " + label
+		}
+		if r.IntN(3) > 0 {
+			out = append(out, Step{At: fmt.Sprintf("+%ds", 1+r.IntN(40)), Do: Lines{hangup}})
+		}
+		return out
+	}
 }
 
 // controlPicks is what controlStep knows of the scenario so far.
