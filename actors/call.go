@@ -171,8 +171,8 @@ func (a *callActor) handleAt(ctx actor.Context, req *CallRequest, at int64) {
 	for i := range changes {
 		changes[i].Envelope = envs[i]
 	}
+	a.armTimer(ctx) // before anyone hears of the deadline
 	a.deps.Publisher.PublishCall(&a.state, changes)
-	a.armTimer(ctx)
 	reply(CallResult{Call: a.state.Clone(), Events: envs})
 	if a.state.Status == fsm.Ended {
 		ctx.Poison(ctx.Self())

@@ -78,6 +78,11 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		}
 		org = append(org, num)
 	}
+	if cfg.TokenSecret != nil {
+		if _, err := auth.NewSigner(cfg.TokenSecret, cfg.PreviousTokenSecrets...); err != nil {
+			return nil, err // a secret too short: refused before anything opens
+		}
+	}
 	if err := os.MkdirAll(filepath.Dir(cfg.JournalPath), 0o755); err != nil {
 		return nil, errcode.Wrap(errcode.Unavailable, err, "cannot create the data directory")
 	}
@@ -92,6 +97,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.ActionLog {
 		e.actions = newActionLog(cfg.Logger)
 	}
+
 	e.msgs.pending = map[string]*fsm.Message{}
 	logger := cfg.Logger
 	e.system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
@@ -442,8 +448,10 @@ func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 		}
 	}
 	defer e.publishPresence(flips)
+	// The transfer hears of the change after the subscribers: its own
+	// events follow the call's on the bus.
 	if pid := e.xfer.of(c.ID); pid != nil {
-		e.root.Send(pid, &actors.CallChanged{Call: c.Clone()})
+		defer e.root.Send(pid, &actors.CallChanged{Call: c.Clone()})
 	}
 	external := c.Direction != events.Internal && e.cfg.Adapter != nil
 	if !external && !e.observed() {
@@ -487,6 +495,9 @@ func (p publisher) PublishClient(c *fsm.Client, envs []events.Envelope) {
 		switch env.Event.(type) {
 		case events.ClientRegistered, events.ClientUnregistered:
 			e.cfg.Logger.Info(strings.ToLower(strings.TrimPrefix(env.Type.String(), "Client"))+" client", slog.String("client", c.ID))
+		}
+		if _, ok := env.Event.(events.ClientUnregistered); ok {
+			e.endSessions(c.ID)
 		}
 	}
 	if !e.observed() {

@@ -321,7 +321,7 @@ func (e *Engine) SetAutoAnswer(ctx context.Context, id string, on bool) (Session
 	return e.sessionCommand(ctx, en, id, fsm.SetAutoAnswer{On: on})
 }
 
-// Subscribe subscribes the session to a line (CL5): a number or extension
+// SubscribeLine subscribes the session to a line (CL5): a number or extension
 // of a client or group of the organisation, or CallparkLine. The client's
 // own line is followed implicitly.
 func (e *Engine) SubscribeLine(ctx context.Context, id, line string) (Session, error) {
@@ -408,6 +408,9 @@ func (e *Engine) SessionEvents(ctx context.Context, id string) (*Subscription, e
 		if ev.Stream == stream {
 			return true
 		}
+		if ev.Session != nil {
+			return false // other sessions' events are their own business
+		}
 		s := en.snap.Load()
 		f := Filter{Clients: []string{s.Client}, Presence: true}
 		var lines []string
@@ -454,9 +457,19 @@ func (e *Engine) autoAnswer(c *fsm.Call) {
 // autoAnswers reports whether a live session of client has auto-answer on.
 func (e *Engine) autoAnswers(client string) bool {
 	for _, en := range e.sess.all() {
-		if s := en.snap.Load(); s.Client == client && s.Live() && s.AutoAnswer {
+		if s := en.snap.Load(); s.Client == client && s.Status == fsm.SessionActive && s.AutoAnswer {
 			return true
 		}
 	}
 	return false
+}
+
+// endSessions destroys the live sessions of a client that was unregistered:
+// its connections have nothing left to work for.
+func (e *Engine) endSessions(client string) {
+	for _, en := range e.sess.all() {
+		if s := en.snap.Load(); s.Client == client && s.Live() && en.pid != nil {
+			e.root.Send(en.pid, &actors.SessionRequest{Command: fsm.DestroySession{}, Reply: make(chan actors.SessionResult, 1)})
+		}
+	}
 }

@@ -270,3 +270,49 @@ func TestSessionOwnership(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestUnregisterEndsSessions: an unregistered client's sessions are
+// destroyed; registered again, it starts from the defaults.
+func TestUnregisterEndsSessions(t *testing.T) {
+	h := newHarness(t)
+	h.register("alice", "101", nil, "a1")
+	s := must[engine.Session](t)(h.e.CreateSession(ctx, "alice", engine.SessionOptions{}))
+	must[engine.Client](t)(h.e.SetPresence(ctx, "alice", events.PresenceAway, "out"))
+	must[engine.Client](t)(h.e.SetVoicemail(ctx, "alice", true, 0))
+	must[engine.Client](t)(h.e.UnregisterClient(ctx, "alice"))
+	h.waitSession(s.ID, func(_ engine.Session, err error) bool { return errcode.CodeOf(err) == errcode.InvalidSession })
+	h.register("alice", "101", nil, "a1")
+	c := must[engine.Client](t)(h.e.Client(ctx, "alice"))
+	if c.Presence != events.PresenceAvailable || c.Activity != "" || c.Voicemail {
+		t.Fatalf("registered again: %+v", c)
+	}
+}
+
+// TestSessionEventsAreItsOwn: a session that follows another client's line
+// does not get that client's session events.
+func TestSessionEventsAreItsOwn(t *testing.T) {
+	h := newHarness(t)
+	h.register("alice", "101", nil, "a1")
+	h.register("bob", "102", nil, "b1")
+	a := must[engine.Session](t)(h.e.CreateSession(ctx, "alice", engine.SessionOptions{}))
+	must[engine.Session](t)(h.e.SubscribeLine(ctx, a.ID, "102"))
+	sub := must[*engine.Subscription](t)(h.e.SessionEvents(ctx, a.ID))
+	b := must[engine.Session](t)(h.e.CreateSession(ctx, "bob", engine.SessionOptions{}))
+	must[engine.Session](t)(h.e.SetAutoAnswer(ctx, a.ID, false))
+	for ev := range sub.Events() {
+		if ev.Session == nil {
+			continue
+		}
+		if ev.Session.ID == b.ID {
+			t.Fatalf("alice's session got bob's %s", ev.Type)
+		}
+		if ev.Type == events.TypeSessionAutoAnswerSet {
+			break
+		}
+	}
+}
+
+func TestShortTokenSecretRefusesOpen(t *testing.T) {
+	_, err := engine.Open(ctx, engine.Config{DataDir: t.TempDir(), TokenSecret: []byte("short")})
+	wantCode(t, err, errcode.InvalidParams)
+}

@@ -70,7 +70,7 @@ func (e *Engine) issue(client string, role Role, gen int64) (Tokens, error) {
 	access := auth.Claims{ID: id, Client: client, Role: role, Kind: auth.KindAccess, Generation: gen,
 		IssuedAt: now, ExpiresAt: now + int64(e.cfg.AccessTokenTTL)}
 	refresh := access
-	refresh.Kind, refresh.ExpiresAt = auth.KindRefresh, now+int64(e.cfg.RefreshTokenTTL)
+	refresh.ID, refresh.Kind, refresh.ExpiresAt = id+".r", auth.KindRefresh, now+int64(e.cfg.RefreshTokenTTL)
 	t := Tokens{Client: client, Role: role, AccessExpires: timeOf(access.ExpiresAt),
 		RefreshExpires: timeOf(refresh.ExpiresAt), RefreshAt: timeOf(access.RefreshAt())}
 	if t.Access, err = s.Sign(access); err != nil {

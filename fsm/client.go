@@ -371,6 +371,9 @@ func applyClient(c *Client, ev events.Event, at int64) error {
 		c.Permissions = slices.Clone(e.Permissions)
 		c.RegisteredAt = at
 		c.Generation = int64(c.Version) + 1 // ApplyClient counts this event after
+		// A new registration starts with the defaults: available, no
+		// voicemail box (they are set again after it).
+		c.Presence, c.Activity, c.Voicemail, c.VoicemailMax = events.NoPresence, "", false, 0
 	case events.ClientUnregistered:
 		if err := c.transition(evUnregister); err != nil {
 			return err
