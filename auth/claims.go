@@ -60,8 +60,8 @@ type Claims struct {
 	Role   Role   `json:"role"`
 	Kind   Kind   `json:"kind"`
 	// Generation is the client's registration generation: the engine passes
-	// the time (Unix ns) the client was registered, and refuses a token of an
-	// earlier registration (see CheckGeneration).
+	// the stream version of the client's registration, and refuses a token of
+	// another registration (see CheckGeneration).
 	Generation int64 `json:"generation"`
 	IssuedAt   int64 `json:"issued_at"`  // Unix ns
 	ExpiresAt  int64 `json:"expires_at"` // Unix ns, after IssuedAt

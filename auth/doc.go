@@ -41,7 +41,8 @@
 // # Generation
 //
 // Claims.Generation is the registration generation of the client: the engine
-// passes the time the client was registered. A token is only as good as the
+// passes the version of the client's stream at its current registration
+// (every registration has its own, even two at one instant). A token is only as good as the
 // registration it was issued for: after Verify, the engine looks up the
 // client and calls Claims.CheckGeneration with the generation of its current
 // registration, so that unregistering a client (or registering it anew)
