@@ -101,3 +101,26 @@ func TestSimRandom(t *testing.T) {
 		t.Fatalf("a passing run wrote %d files", len(files))
 	}
 }
+
+// Sessions and voicemail deadlines come back after a crash: the scenarios
+// that show it pass, with the same journal on a second run.
+func TestSimSessionsAndVoicemailAcrossACrash(t *testing.T) {
+	files := []string{
+		"../../examples/scenarios/session-grace-after-crash.yaml",
+		"../../examples/scenarios/voicemail-after-crash.yaml",
+	}
+	code, out, errs := sim(t, append([]string{"--quiet", "--digest"}, files...)...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+	for _, f := range files {
+		if !strings.Contains(out, "ok  "+f) {
+			t.Errorf("output lacks ok for %s:\n%s", f, out)
+		}
+	}
+	_, again, _ := sim(t, append([]string{"--quiet", "--digest"}, files...)...)
+	first, second := digestLine.FindAllString(out, -1), digestLine.FindAllString(again, -1)
+	if len(first) != 2 || strings.Join(first, "\n") != strings.Join(second, "\n") {
+		t.Fatalf("digests differ between runs:\n%s\n---\n%s", out, again)
+	}
+}
