@@ -129,7 +129,8 @@ func (s *sim) sessionState(v *engine.Session) string {
 // counts its connections (never below 0), is in grace exactly when it has
 // none, and then has a grace deadline still to come (a deadline that passed
 // is a grace timer that did not fire); a destroyed session is
-// invalid_session_id and no client lists it.
+// invalid_session_id and no client lists it; a client that is not
+// registered has no live session.
 func (s *sim) checkSessions(clients []engine.Client) {
 	now := s.clock.Now()
 	live := map[string][]string{} // client → ids of its live sessions, by the journal
@@ -170,6 +171,16 @@ func (s *sim) checkSessions(clients []engine.Client) {
 				l, offset(now.Sub(s.p.start)), offset(v.GraceDeadline.Sub(s.p.start)))
 		case v.State == fsm.SessionActive && !v.GraceDeadline.IsZero():
 			s.fail("invariant", "session %s is active with a grace deadline %s", l, offset(v.GraceDeadline.Sub(s.p.start)))
+		}
+	}
+	registered := map[string]bool{}
+	for _, c := range clients {
+		registered[c.ID] = true
+	}
+	for _, client := range sortedKeys(live) {
+		if !registered[client] {
+			s.fail("invariant", "client %s is not registered but has the live sessions %v (unregistering destroys them)",
+				client, s.sessionLabels(live[client]))
 		}
 	}
 	for _, c := range clients {
