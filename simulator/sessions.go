@@ -136,6 +136,9 @@ func (s *sim) checkSessions(clients []engine.Client) {
 	live := map[string][]string{} // client → ids of its live sessions, by the journal
 	for _, l := range s.sessions.sorted() {
 		id := s.sessions.byName[l]
+		if s.settled[id] {
+			continue // checked once destroyed; any later event is caught by collect
+		}
 		f, err := actors.LoadSession(s.eng.Journal(), id)
 		if err != nil {
 			s.fail("invariant", "session %s does not fold from the journal: %v", l, err)
@@ -146,6 +149,7 @@ func (s *sim) checkSessions(clients []engine.Client) {
 			if f.Status == fsm.SessionDestroyed && errcode.CodeOf(err) != errcode.InvalidSession {
 				s.fail("invariant", "session %s is destroyed in the journal but the engine answers %v (want invalid_session_id)", l, err)
 			}
+			s.settled[id] = f.Status == fsm.SessionDestroyed
 			continue
 		}
 		live[f.Client] = append(live[f.Client], id)
