@@ -467,8 +467,15 @@ func (e *Engine) autoAnswers(client string) bool {
 // endSessions destroys the live sessions of a client that was unregistered:
 // its connections have nothing left to work for.
 func (e *Engine) endSessions(client string) {
+	var ids []string
 	for _, en := range e.sess.all() {
 		if s := en.snap.Load(); s.Client == client && s.Live() && en.pid != nil {
+			ids = append(ids, s.ID)
+		}
+	}
+	slices.Sort(ids) // the same order on every run: a simulation replays it
+	for _, id := range ids {
+		if en := e.sess.get(id); en != nil {
 			e.root.Send(en.pid, &actors.SessionRequest{Command: fsm.DestroySession{}, Reply: make(chan actors.SessionResult, 1)})
 		}
 	}
