@@ -60,8 +60,8 @@ func (e *Engine) Swap(ctx context.Context, clientID, callID, device string) (Cal
 		if err != nil || (o.State != Connected && o.State != Held) || o.HeldBy(o.SideOf(clientID)) || o.SideOf(clientID) == 0 {
 			continue
 		}
-		if o.Conference != "" || o.ParkSlot != "" {
-			return Call{}, errcode.Newf(errcode.InvalidState, "cannot swap: call %s cannot be held (%s)", o.ID, "conference or park")
+		if o.Conference != "" || o.ParkSlot != "" || o.InVoicemail {
+			return Call{}, errcode.Newf(errcode.InvalidState, "cannot swap: call %s cannot be held (%s)", o.ID, "conference, park or voicemail")
 		}
 		if talkingOn == "" && o.State == Connected {
 			s := o.SideOf(clientID)
