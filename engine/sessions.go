@@ -426,7 +426,14 @@ func (e *Engine) SessionEvents(ctx context.Context, id string) (*Subscription, e
 		if f.match(ev) {
 			return true
 		}
-		if len(lines) == 0 || ev.Type == events.TypePresenceChanged {
+		if c := ev.Client; c != nil {
+			// A client whose line the session follows, also once it no
+			// longer resolves (unregistered: the directory dropped it).
+			return slices.ContainsFunc(s.Lines, func(l string) bool {
+				return slices.Contains(c.Numbers, l) || slices.Contains(c.Extensions, l)
+			})
+		}
+		if len(lines) == 0 {
 			return false
 		}
 		g := Filter{Lines: lines}
