@@ -497,7 +497,9 @@ func (p publisher) PublishClient(c *fsm.Client, envs []events.Envelope) {
 			e.cfg.Logger.Info(strings.ToLower(strings.TrimPrefix(env.Type.String(), "Client"))+" client", slog.String("client", c.ID))
 		}
 		if _, ok := env.Event.(events.ClientUnregistered); ok {
-			e.endSessions(c.ID)
+			// After the events and the notice: the sessions hear their
+			// client go before they are destroyed.
+			defer e.endSessions(c.ID)
 		}
 	}
 	if !e.observed() {
