@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/errcode"
 )
 
 // SoakConfig bounds and observes a Soak run.
@@ -102,6 +103,11 @@ func RunSoak(ctx context.Context, e *engine.Engine, cfg SoakConfig) (SoakResult,
 	}
 	done := int(s.done.Load())
 	phase(cfg.Progress, "soak", "heap")
+	// The call history follows the journal: let it catch up, so that what
+	// is measured is what it keeps, not a batch in flight.
+	if _, err := e.History(ctx, "a0", engine.HistoryQuery{Limit: 1}); err != nil && errcode.CodeOf(err) != errcode.Unavailable {
+		return SoakResult{}, err
+	}
 	after := liveHeap()
 	r := SoakResult{
 		LiveCalls: e.LiveCalls() - liveBefore, Requested: n, Stopped: "count",
