@@ -9,9 +9,11 @@ import (
 	"github.com/callengine/callengine/engine"
 )
 
+// openEngine opens the engine the benchmarks measure: the call history
+// projection off, as `callengine bench` runs it by default (see Options).
 func openEngine(b *testing.B, dir string) *engine.Engine {
 	b.Helper()
-	e, err := engine.Open(context.Background(), engine.Config{DataDir: dir, RingTimeout: time.Hour})
+	e, err := engine.Open(context.Background(), engine.Config{DataDir: dir, RingTimeout: time.Hour, NoHistory: true})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -24,6 +24,7 @@ type Report struct {
 	NumCPU         int       `json:"num_cpu"`
 	GOMAXPROCS     int       `json:"gomaxprocs"`
 	Quick          bool      `json:"quick"`
+	History        bool      `json:"history,omitempty"` // the call history projection was on
 	Params         Params    `json:"params"`
 
 	// lifecycle: complete durable call life cycles.
@@ -102,7 +103,7 @@ func newReport(o Options) *Report {
 	return &Report{
 		Workload: o.Workload, StartedAt: time.Now().UTC().Truncate(time.Millisecond),
 		GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
-		NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Quick: o.Quick,
+		NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Quick: o.Quick, History: o.History,
 		Params: paramsOf(o),
 	}
 }
@@ -354,6 +355,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%s, %d CPUs, %s/%s; %.1f s in all\n", r.GoVersion, r.NumCPU, r.OS, r.Arch, r.ElapsedSeconds)
+	history := "call history off"
+	if r.History {
+		history = "call history on"
+	}
+	_, err := fmt.Fprintf(w, "%s, %d CPUs, %s/%s, %s; %.1f s in all\n", r.GoVersion, r.NumCPU, r.OS, r.Arch, history, r.ElapsedSeconds)
 	return err
 }

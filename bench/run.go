@@ -38,8 +38,14 @@ type Options struct {
 	// be empty, or one that an earlier run used (it holds the marker file
 	// .callengine-bench); lifecycle, journal and soak replace their
 	// subdirectory.
-	DataDir  string
-	Quick    bool // recorded in the report
+	DataDir string
+	Quick   bool // recorded in the report
+	// History runs the engines with the call history projection (H1) on.
+	// Off by default: the workloads measure the engine, and the projection
+	// — a reader that follows the journal behind the calls — competes with
+	// it for the CPU; `callengine bench --history` measures the two
+	// together. Recorded in the report.
+	History  bool
 	Progress ProgressFunc
 }
 
@@ -163,7 +169,7 @@ func runWorkload(ctx context.Context, name string, o *Options, rep *Report) erro
 		}
 		phase(o.Progress, "restore", "engine.Open")
 		runtime.GC()
-		r, err := Restore(ctx, engineConfig(dir))
+		r, err := Restore(ctx, engineConfig(dir, *o))
 		if err != nil {
 			return err
 		}
@@ -198,8 +204,8 @@ func runWorkload(ctx context.Context, name string, o *Options, rep *Report) erro
 	return nil
 }
 
-func engineConfig(dir string) engine.Config {
-	return engine.Config{DataDir: dir, RingTimeout: time.Hour}
+func engineConfig(dir string, o Options) engine.Config {
+	return engine.Config{DataDir: dir, RingTimeout: time.Hour, NoHistory: !o.History}
 }
 
 // runLifecycle runs the lifecycle workload on a fresh engine in
@@ -210,7 +216,7 @@ func runLifecycle(ctx context.Context, o *Options, report ProgressFunc) (r Lifec
 		return r, err
 	}
 	runtime.GC()
-	e, err := engine.Open(ctx, engineConfig(dir))
+	e, err := engine.Open(ctx, engineConfig(dir, *o))
 	if err != nil {
 		return r, err
 	}
@@ -228,7 +234,7 @@ func runSoak(ctx context.Context, o *Options, report ProgressFunc) (r SoakResult
 		return r, err
 	}
 	runtime.GC()
-	e, err := engine.Open(ctx, engineConfig(dir))
+	e, err := engine.Open(ctx, engineConfig(dir, *o))
 	if err != nil {
 		return r, err
 	}

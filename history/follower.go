@@ -62,6 +62,19 @@ func (h *History) follow(ctx context.Context) {
 		if err := h.j.WaitFor(ctx, h.applied.Load()); err != nil {
 			return // ctx ended, or the journal closed
 		}
+		if h.opts.Gather > 0 {
+			// Let more commits gather: one transaction of the file for
+			// them all, unless a query is waiting.
+			t := time.NewTimer(h.opts.Gather)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-h.hurry:
+			case <-t.C:
+			}
+			t.Stop()
+		}
 	}
 }
 

@@ -66,6 +66,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(&replayJournals, "journal", "replay: fold this journal file (read-only) instead of the run's own; repeatable")
 	interval := fs.Duration("interval", 250*time.Millisecond, "throughput sampling interval")
 	quick := fs.Bool("quick", false, "small counts for a smoke run (under 30 s); explicit flags still win")
+	withHistory := fs.Bool("history", false, "run the engines with the call history projection on (it follows the journal and competes for the CPU)")
 	jsonPath := fs.String("json", "", "write the report as JSON to `FILE` (- for stdout)")
 	plotPath := fs.String("plot", "", "draw throughput over time and latency percentiles to `FILE` (.svg or .png)")
 	progress := fs.String("progress", "auto", "progress display: auto (a bar on a terminal, lines otherwise), bar, lines or off")
@@ -179,7 +180,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	opts := bench.Options{
 		Workload: *workload, Calls: *calls, Concurrency: *concurrency, Records: *records, RecordSize: *recordSize,
 		Duration: *duration, Interval: *interval, ReplayPasses: *passes, ReplayJournals: replayJournals,
-		DataDir: dir, Quick: *quick, Progress: view.update,
+		DataDir: dir, Quick: *quick, History: *withHistory, Progress: view.update,
 	}
 	note := fmt.Sprintf("callengine bench: workload %s, %s calls, concurrency %s", *workload, bench.Count(int64(*calls)), bench.Count(int64(*concurrency)))
 	if *workload == "all" || *workload == "journal" {
