@@ -805,6 +805,22 @@ func (h *clientHarness) run(t *testing.T, d *datadriven.TestData) string {
 		cmd = fsm.RemoveDevice{ID: str(t, d, "id", "")}
 	case "update":
 		cmd = fsm.Update{Name: str(t, d, "name", ""), AcceptInbound: boolArg(t, d, "accept-inbound")}
+	case "presence":
+		pr, _ := events.ParsePresence(str(t, d, "set", ""))
+		if n, err := strconv.Atoi(str(t, d, "set", "")); err == nil {
+			pr = events.Presence(n)
+		}
+		cmd = fsm.SetPresence{Presence: pr, Activity: str(t, d, "activity", "")}
+	case "voicemail":
+		cmd = fsm.SetVoicemail{Enabled: boolArg(t, d, "on"), MaxLength: int64(duration(t, d, "max"))}
+	case "delete-history":
+		cmd = fsm.DeleteHistory{Calls: list(t, d, "calls")}
+	case "voicemail-heard":
+		cmd = fsm.MarkVoicemailHeard{Calls: list(t, d, "calls")}
+	case "voicemail-delete":
+		cmd = fsm.DeleteVoicemail{Calls: list(t, d, "calls")}
+	case "effective":
+		return fmt.Sprintf("off a call: %s, on a call: %s\n", h.client.EffectivePresence(false), h.client.EffectivePresence(true))
 	default:
 		d.Fatalf(t, "unknown command %q", d.Cmd)
 	}
@@ -873,6 +889,12 @@ func fmtClient(c *fsm.Client) string {
 	p("  devices: %s ids=%v", fmtDevices(c.Devices), c.DeviceIDs())
 	if len(c.Permissions) > 0 {
 		p("  permissions: %v can-record=%v", c.Permissions, c.Can(events.PermissionRecord))
+	}
+	if c.Presence != events.NoPresence || c.Activity != "" {
+		p("  presence: %s activity=%q", c.SetPresence(), c.Activity)
+	}
+	if c.Voicemail {
+		p("  voicemail: max=%s", time.Duration(c.VoicemailMax))
 	}
 	return b.String()
 }
