@@ -149,8 +149,17 @@ func transferCrashChild(spec string) int {
 func killTransferChild(t *testing.T, mode string) (string, map[string]string) {
 	t.Helper()
 	dir := t.TempDir()
+	return dir, killChildAt(t, transferCrashEnv+"="+mode+":"+dir, "killpoint ")
+}
+
+// killChildAt runs this test binary again with env set, waits for the line
+// starting with prefix it prints when it reaches its kill point, kills it
+// with SIGKILL, checks that it died of it and returns the line's
+// key=value fields.
+func killChildAt(t *testing.T, env, prefix string) map[string]string {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), transferCrashEnv+"="+mode+":"+dir)
+	cmd.Env = append(os.Environ(), env)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -163,7 +172,7 @@ func killTransferChild(t *testing.T, mode string) (string, map[string]string) {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "killpoint "); ok {
+			if rest, ok := strings.CutPrefix(sc.Text(), prefix); ok {
 				kv := map[string]string{}
 				for _, f := range strings.Fields(rest) {
 					k, v, _ := strings.Cut(f, "=")
@@ -179,12 +188,12 @@ func killTransferChild(t *testing.T, mode string) (string, map[string]string) {
 	case kv, ok := <-found:
 		if !ok {
 			cmd.Wait()
-			t.Fatalf("child (%s) exited before its kill point: %v", mode, cmd.ProcessState)
+			t.Fatalf("child (%s) exited before its kill point: %v", env, cmd.ProcessState)
 		}
 		at = kv
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
-		t.Fatalf("child (%s) did not reach its kill point in 60 s", mode)
+		t.Fatalf("child (%s) did not reach its kill point in 60 s", env)
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -193,7 +202,7 @@ func killTransferChild(t *testing.T, mode string) (string, map[string]string) {
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("child did not die of SIGKILL: %v", err)
 	}
-	return dir, at
+	return at
 }
 
 // reopenAfterKill opens the dead child's journal in the parent, with the

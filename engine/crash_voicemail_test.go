@@ -1,14 +1,10 @@
 package engine_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -94,50 +90,7 @@ func voicemailCrashChild(dir string) int {
 
 func TestCrashVoicemailSIGKILLWhileLeavingAMessage(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), voicemailCrashEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	found := make(chan map[string]string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "vmkill "); ok {
-				kv := map[string]string{}
-				for _, f := range strings.Fields(rest) {
-					k, v, _ := strings.Cut(f, "=")
-					kv[k] = v
-				}
-				found <- kv
-			}
-		}
-		close(found)
-	}()
-	var kv map[string]string
-	select {
-	case m, ok := <-found:
-		if !ok {
-			cmd.Wait()
-			t.Fatalf("child exited before its kill point: %v", cmd.ProcessState)
-		}
-		kv = m
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("child did not reach its kill point in 60 s")
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	err = cmd.Wait()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-		t.Fatalf("child did not die of SIGKILL: %v", err)
-	}
+	kv := killChildAt(t, voicemailCrashEnv+"="+dir, "vmkill ")
 	ns, err := strconv.ParseInt(kv["now"], 10, 64)
 	if err != nil || !time.Unix(0, ns).Equal(start.Add(20*time.Second)) {
 		t.Fatalf("child's clock at the kill: %q (%v)", kv["now"], err)
