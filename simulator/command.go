@@ -48,6 +48,8 @@ type op struct {
 	activity  string          // presence: its activity text
 	maxLength time.Duration   // voicemail on: the longest message (0: the engine's default)
 	noAuto    bool            // create-session auto-answer off
+
+	supervisor bool // login as supervisor
 }
 
 // clientVerbs take "<client> <verb> …".
@@ -60,6 +62,7 @@ var clientVerbs = map[string]bool{
 	"dtmf": true, "record": true, "stop-recording": true, "click-to-call": true, "message": true,
 	"create-session": true, "restore-session": true, "close-connection": true, "destroy-session": true,
 	"subscribe": true, "unsubscribe": true, "auto-answer": true, "presence": true, "voicemail": true,
+	"login": true, "refresh": true,
 }
 
 // farVerbs take "far <verb> <call>"; their value is the reason of far ends.
@@ -368,6 +371,19 @@ func parseOp(line int, text string) (op, error) {
 		o.presence = p
 		if len(rest) == 2 {
 			o.activity = rest[1]
+		}
+	case "login":
+		// login [as supervisor]
+		switch {
+		case len(rest) == 0:
+		case len(rest) == 2 && rest[0] == "as" && rest[1] == "supervisor":
+			o.supervisor = true
+		default:
+			return bad("expected login [as supervisor]")
+		}
+	case "refresh":
+		if len(rest) != 0 {
+			return bad("refresh takes nothing")
 		}
 	case "voicemail":
 		// voicemail on [max D] | voicemail off

@@ -14,6 +14,9 @@ import (
 type plan struct {
 	start       time.Time
 	ringTimeout time.Duration
+	tokens      bool          // access tokens on
+	accessTTL   time.Duration // 0: the engine's default
+	refreshTTL  time.Duration
 	far         map[string]loopback.Behavior
 	fallback    *loopback.Behavior
 	steps       []planStep
@@ -62,6 +65,22 @@ func compile(sc *Scenario) (*plan, error) {
 			return nil, malformed(0, "ring-timeout %q is not a duration", sc.RingTimeout)
 		}
 		p.ringTimeout = d
+	}
+	if t := sc.Tokens; t != nil {
+		p.tokens = true
+		for _, f := range []struct {
+			name, v string
+			d       *time.Duration
+		}{{"access", t.Access, &p.accessTTL}, {"refresh", t.Refresh, &p.refreshTTL}} {
+			if f.v == "" {
+				continue
+			}
+			d, err := time.ParseDuration(f.v)
+			if err != nil || d <= 0 {
+				return nil, malformed(0, "tokens: %s %q is not a positive duration", f.name, f.v)
+			}
+			*f.d = d
+		}
 	}
 	ids := map[string]bool{}
 	for _, c := range sc.Clients {

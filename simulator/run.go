@@ -113,11 +113,12 @@ type sim struct {
 	answered map[string]int
 	unparked map[string]bool // calls a client took from the callpark
 
-	step, line int  // the step under way
-	draining   bool // drain is reading the sessions' events
-	collecting bool // collect is reading the journal
-	dead       bool // the engine is closed, or could not reopen after a crash
-	broken     bool // an invariant broke: the run stops after this step
+	step, line int                      // the step under way
+	draining   bool                     // drain is reading the sessions' events
+	tokens     map[string]engine.Tokens // client → its tokens, when the scenario has tokens on
+	collecting bool                     // collect is reading the journal
+	dead       bool                     // the engine is closed, or could not reopen after a crash
+	broken     bool                     // an invariant broke: the run stops after this step
 }
 
 // Run runs a scenario against a real engine on a virtual clock and checks
@@ -179,9 +180,14 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 		// nothing is written beside the journal (nor in the working
 		// directory, the engine's default data directory).
 		NoHistory: true, DataDir: filepath.Join(filepath.Dir(path), "data"),
+		AccessTokenTTL: p.accessTTL, RefreshTokenTTL: p.refreshTTL,
 		// Every actor runs on the goroutine that sends to it: the
 		// simulator's. Nothing runs unless a step or a timer makes it.
 		Dispatcher: actor.NewSynchronizedDispatcher(300),
+	}
+	if p.tokens {
+		s.cfg.TokenSecret = []byte("the simulator's token secret, 32+ bytes")
+		s.tokens = map[string]engine.Tokens{}
 	}
 	if err := s.run(); err != nil {
 		return nil, err

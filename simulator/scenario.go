@@ -27,6 +27,10 @@ type Scenario struct {
 	RingTimeout string `yaml:"ring-timeout,omitempty"`
 	// Numbers are the organisation's outside numbers (caller ids).
 	Numbers []string `yaml:"numbers,omitempty"`
+	// Tokens turns access tokens on (CL3): every client command then runs
+	// under the client's access token, which `<client> login` issues and
+	// `<client> refresh` renews; without a valid one it is invalid_token.
+	Tokens *TokenSpec `yaml:"tokens,omitempty"`
 	// AllowErrors lets commands fail without an `error:` on their step (a
 	// generated scenario cannot know which of its commands are valid). The
 	// invariants still hold: a refused command writes nothing and its error
@@ -42,6 +46,13 @@ type Scenario struct {
 	// 20s", "manual", …). The key "default" scripts every other number.
 	FarEnd map[string]string `yaml:"far-end,omitempty"`
 	Steps  []Step            `yaml:"steps"`
+}
+
+// TokenSpec sets the lifetimes of access and refresh tokens ("1h",
+// "24h"); empty fields take the engine's defaults.
+type TokenSpec struct {
+	Access  string `yaml:"access,omitempty"`
+	Refresh string `yaml:"refresh,omitempty"`
 }
 
 // ClientSpec is a client of a scenario.
