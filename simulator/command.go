@@ -93,6 +93,17 @@ func parseOp(line int, text string) (op, error) {
 		}
 		o.verb = "crash"
 		return o, nil
+	case w[0] == "archive":
+		// archive older-than <duration>: retention, run by the operator
+		if len(w) != 3 || w[1] != "older-than" {
+			return bad("expected archive older-than <duration>")
+		}
+		d, err := time.ParseDuration(w[2])
+		if err != nil {
+			return bad("archive older-than %q: not a duration", w[2])
+		}
+		o.verb, o.duration = "archive", d
+		return o, nil
 	case w[0] == "click-to-call":
 		// click-to-call <first> [on DEVICE] to <second> [as T]: an
 		// application bridges two parties.

@@ -2,6 +2,7 @@ package simulator
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 
 	"github.com/callengine/callengine/engine"
@@ -46,6 +47,15 @@ func (s *sim) exec(o op) error {
 	}
 	e, ctx := s.eng, s.ctx
 	switch o.verb {
+	case "archive":
+		rep, err := e.Archive(ctx, o.duration)
+		if err == nil && rep.File == "" {
+			s.say("~ nothing to archive; %d held back", rep.HeldBack+rep.KeptCalls+rep.Undelivered)
+		} else if err == nil {
+			s.say("~ archived %d calls, %d transfers, %d messages (%d records) to %s; %d held back",
+				rep.Calls, rep.Transfers, rep.Messages, rep.Records, filepath.Base(rep.File), rep.HeldBack+rep.KeptCalls+rep.Undelivered)
+		}
+		return err
 	case "login", "refresh":
 		return errcode.New(errcode.Unavailable, "tokens are off in this scenario (tokens:)")
 	case "crash":
