@@ -226,8 +226,10 @@ func Generate(seed uint64) *Scenario {
 			continue
 		}
 		switch k := r.IntN(100); {
-		case k < 3:
+		case k < 2:
 			st.Do = Lines{"crash"}
+		case k < 3:
+			st.Do = Lines{"archive older-than 1m"} // retention, among live calls
 		case k < 7:
 			msgs := []string{"far-ringing", "far-answered", "far-ended", "dialed", "ended", "ringing"}
 			if r.IntN(2) == 0 {
