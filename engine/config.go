@@ -98,7 +98,10 @@ func (c Config) beside(name string) string {
 	return strings.TrimSuffix(c.JournalPath, filepath.Ext(c.JournalPath)) + "-" + name
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults returns c with every field left unset given its default, as
+// Open uses it: JournalPath, HistoryPath and ArchiveDir then name the files
+// an engine on c reads and writes (the CLI's offline commands use them).
+func (c Config) WithDefaults() Config {
 	if c.DataDir == "" {
 		c.DataDir = "callengine-data"
 	}

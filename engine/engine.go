@@ -69,7 +69,7 @@ type RestoreStats struct {
 // a newer schema, or locked by another process is an error with a stable
 // code; nothing is written then.
 func Open(ctx context.Context, cfg Config) (*Engine, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	var org []string
 	for _, n := range cfg.Numbers {
 		num, ok := fsm.NormalizeNumber(n)

@@ -60,9 +60,8 @@ func archiveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprint(fs.Output(), archiveUsage)
 		fs.PrintDefaults()
 	}
-	data := fs.String("data", "", "the engine's data directory; the journal is `DIR`/journal.db")
-	path := fs.String("journal", "", "the journal file (instead of --data)")
-	archiveDir := fs.String("archive-dir", "", "where archive files go (default DIR/archive, as the engine's Config.ArchiveDir; with --journal, archive/ next to it)")
+	jf := addJournalFlags(fs, "the engine's data directory; the journal is `DIR`/journal.db", "the journal file (instead of --data)")
+	archiveDir := fs.String("archive-dir", "", "where archive files go (default: the engine's Config.ArchiveDir, DIR/archive; with --journal FILE, FILE-archive beside it)")
 	olderThan := fs.Duration("older-than", 0, "archive calls that ended more than this long ago, e.g. 720h (required)")
 	nowFlag := fs.String("now", "", "the instant the age counts back from, RFC 3339 (default: the wall clock; journals written on a virtual clock need it)")
 	compact := fs.Bool("compact", false, "then rewrite the journal into a fresh, smaller file and swap it in")
@@ -85,10 +84,8 @@ func archiveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	switch {
 	case fs.NArg() > 0:
 		return bad(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
-	case *data == "" && *path == "":
-		return bad("--data DIR or --journal PATH is required")
-	case *data != "" && *path != "":
-		return bad("give --data or --journal, not both")
+	case jf.problem() != "":
+		return bad(jf.problem())
 	case *olderThan <= 0:
 		return bad("--older-than AGE is required and must be positive, e.g. 720h")
 	case *timeout <= 0:
@@ -100,14 +97,10 @@ func archiveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		now = t
 	}
-	src, dir := *path, *archiveDir
-	if src == "" {
-		src = filepath.Join(*data, "journal.db") // engine.Config's default file
-		if dir == "" {
-			dir = filepath.Join(*data, "archive") // and its default ArchiveDir
-		}
-	} else if dir == "" {
-		dir = filepath.Join(filepath.Dir(src), "archive")
+	cfg := jf.config()
+	src, dir := cfg.JournalPath, *archiveDir
+	if dir == "" {
+		dir = cfg.ArchiveDir
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(stderr, "callengine archive: %v\n", err)

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/callengine/callengine/journal"
@@ -35,8 +34,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprint(fs.Output(), backupUsage)
 		fs.PrintDefaults()
 	}
-	data := fs.String("data", "", "the engine's data directory; the journal is `DIR`/journal.db")
-	path := fs.String("journal", "", "the journal file (instead of --data)")
+	jf := addJournalFlags(fs, "the engine's data directory; the journal is `DIR`/journal.db", "the journal file (instead of --data)")
 	out := fs.String("out", "", "where to write the copy (replaced only by a complete, verified copy)")
 	attempts := fs.Int("attempts", 20, "raw copies to try while the journal keeps changing")
 	timeout := fs.Duration("timeout", time.Minute, "give up after this long")
@@ -59,19 +57,14 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return bad(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	case *out == "":
 		return bad("--out FILE is required")
-	case *data == "" && *path == "":
-		return bad("--data DIR or --journal PATH is required")
-	case *data != "" && *path != "":
-		return bad("give --data or --journal, not both")
+	case jf.problem() != "":
+		return bad(jf.problem())
 	case *attempts < 1:
 		return bad("--attempts must be at least 1")
 	case *timeout <= 0:
 		return bad("--timeout must be positive")
 	}
-	src := *path
-	if src == "" {
-		src = filepath.Join(*data, "journal.db") // engine.Config's default file
-	}
+	src := jf.config().JournalPath
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	info, err := journal.CopyFile(ctx, src, *out, journal.CopyOptions{MaxAttempts: *attempts, SkipCheck: *noCheck})

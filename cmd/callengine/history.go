@@ -50,8 +50,8 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprint(fs.Output(), historyUsage)
 		fs.PrintDefaults()
 	}
-	data := fs.String("data", "", "the engine's data `DIR` (stopped): DIR/journal.db, and DIR/history.db kept up to date")
-	jpath := fs.String("journal", "", "a journal `FILE` (a copy taken with 'callengine backup'), instead of --data")
+	jf := addJournalFlags(fs, "the engine's data `DIR` (stopped): DIR/journal.db, and DIR/history.db kept up to date",
+		"a journal `FILE` (a copy taken with 'callengine backup'), instead of --data")
 	client := fs.String("client", "", "the client `ID` whose history is listed (required)")
 	number := fs.String("number", "", "only calls with this `NUMBER`: the other party's, the same or ending with its digits (0101 matches +14155550101)")
 	since := fs.String("since", "", "only calls set up at or after this `TIME`")
@@ -85,13 +85,11 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	switch {
 	case fs.NArg() > 0:
 		return usageErr("unexpected argument %q", fs.Arg(0))
-	case *data == "" && *jpath == "":
-		return usageErr("which journal? give --data DIR or --journal FILE")
-	case *data != "" && *jpath != "":
-		return usageErr("give --data or --journal, not both")
+	case jf.problem() != "":
+		return usageErr("%s", jf.problem())
 	case *client == "":
 		return usageErr("--client ID is required")
-	case *rebuild && *data == "":
+	case *rebuild && *jf.data == "":
 		return usageErr("--rebuild rebuilds DIR/history.db: it goes with --data (with --journal the history is always built afresh)")
 	}
 	if *voicemail {
@@ -127,9 +125,10 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return usageErr("--limit %d: between 1 and %d", *limit, history.MaxLimit)
 	}
 
-	src, hpath := *jpath, ""
-	if *data != "" {
-		src, hpath = filepath.Join(*data, "journal.db"), filepath.Join(*data, "history.db")
+	cfg := jf.config()
+	src, hpath := cfg.JournalPath, ""
+	if *jf.data != "" {
+		hpath = cfg.HistoryPath // kept up to date; a --journal copy's history is built afresh
 	}
 	j, err := openJournalReadOnly(src)
 	if err != nil {
