@@ -84,7 +84,7 @@ func (e *Engine) Dial(ctx context.Context, req DialRequest) (Call, error) {
 		cmd.Callee = events.Party{Client: callee.ID, Number: dest.Number, Name: callee.Name}
 		cmd.Devices = ringableDevices(callee)
 		cmd.RingTimeout = e.cfg.RingTimeout
-		cmd.VoicemailLimit = voicemailLimit(callee)
+		cmd.VoicemailLimit = callee.VoicemailMax
 	} else {
 		if e.cfg.Adapter == nil {
 			return Call{}, errcode.Newf(errcode.Unavailable, "no adapter reaches %s", req.To)
@@ -136,17 +136,8 @@ func (e *Engine) Inbound(ctx context.Context, req InboundRequest) (Call, error) 
 		Callee:      events.Party{Client: callee.ID, Number: dest.Number, Name: callee.Name},
 		Destination: req.To, Direction: events.Inbound,
 		Devices: ringableDevices(callee), RingTimeout: e.cfg.RingTimeout,
-		VoicemailLimit: voicemailLimit(callee),
+		VoicemailLimit: callee.VoicemailMax,
 	})
-}
-
-// voicemailLimit is the longest message client c's voicemail box takes, 0
-// when it has none (C7).
-func voicemailLimit(c *fsm.Client) int64 {
-	if !c.Voicemail {
-		return 0
-	}
-	return c.VoicemailMax
 }
 
 // dialGroup places a call from a client to a group (T6).

@@ -42,7 +42,8 @@ type Client struct {
 	Presence events.Presence
 	Activity string
 	// Voicemail is whether the client has a voicemail box, and
-	// VoicemailMax the longest message it takes (C7).
+	// VoicemailMax the longest message it takes (C7): 0 without a box, so
+	// it is what a call to the client carries as its voicemail limit.
 	Voicemail    bool
 	VoicemailMax int64 // ns
 }
