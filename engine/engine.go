@@ -209,7 +209,7 @@ func (e *Engine) checkOpen() error {
 func (e *Engine) restore(ctx context.Context) error {
 	start := time.Now()
 	var clients, calls, groupIDs, transferIDs, messageIDs, sessionIDs []string
-	err := e.journal.Live(func(stream string, _ uint64) error {
+	err := e.journal.LiveStreams(func(stream string) error {
 		switch {
 		case strings.HasPrefix(stream, actors.SessionStreamPrefix):
 			sessionIDs = append(sessionIDs, strings.TrimPrefix(stream, actors.SessionStreamPrefix))

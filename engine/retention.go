@@ -191,7 +191,7 @@ func archiveJournal(ctx context.Context, j *journal.Journal, dir string, cutoff 
 	}
 	// Calls a live transfer names stay.
 	protected := map[string]bool{}
-	err = j.Live(func(stream string, _ uint64) error {
+	err = j.LiveStreams(func(stream string) error {
 		if !strings.HasPrefix(stream, actors.TransferStreamPrefix) {
 			return nil
 		}

@@ -33,13 +33,14 @@
 //	           "indexed" → seq (8 BE): the streams index covers every record up to it
 //	events     seq (8 BE) → crc32c(4) | version (8 BE) | uvarint(len stream) | stream | record
 //	streams    uvarint(len stream) | stream | first version (8 BE) → runs of seqs (see below)
-//	live       stream → current version (8 BE), only while the stream is not ended
+//	live       stream → the version it had when it became live (8 BE), only while it is not ended
 //	snapshots  stream → crc32c(4) | version (8 BE) | data
 //
 // The events bucket is the log and the source of truth. The CRC32C
 // (Castagnoli) of an event covers its sequence key and the rest of the value;
 // it is verified on every read. The live bucket changes in the transaction of
-// each Append.
+// the Append that starts a stream (or makes an ended one live again) and of
+// the one that ends it; a stream's current version comes from the index.
 //
 // The streams index maps a stream and a version to sequence numbers. Its keys
 // are length-prefixed stream names followed by a version, so one stream's
@@ -56,8 +57,8 @@
 // stream and version). This matters for speed: with many concurrent streams,
 // writing each stream's index entry at every commit would dirty one B+tree
 // page per stream per transaction; with the lazy index a durable append costs
-// two bbolt puts (event and live version), and the index costs one put per
-// stream per flush.
+// one bbolt put per record (plus one in the live set when the stream starts
+// or ends), and the index costs one put per stream per flush.
 //
 // # Damaged files
 //

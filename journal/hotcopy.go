@@ -688,7 +688,7 @@ func verifyCopy(path string, info *CopyInfo, opts CopyOptions) error {
 	}
 	info.LastSeq = c.LastSeq()
 	n := 0
-	if err := c.Live(func(string, uint64) error { n++; return nil }); err != nil {
+	if err := c.LiveStreams(func(string) error { n++; return nil }); err != nil {
 		return bad(err)
 	}
 	info.LiveStreams = n

@@ -282,9 +282,9 @@ func (j *Journal) StreamVersion(stream string) (uint64, error) {
 			return corruptf("journal buckets missing")
 		}
 		if v := live.Get([]byte(stream)); v != nil {
-			var err error
-			ver, err = decodeLive([]byte(stream), v)
-			return err
+			if _, err := decodeLive([]byte(stream), v); err != nil {
+				return err
+			}
 		}
 		var buf []byte
 		var err error
@@ -306,21 +306,34 @@ func (j *Journal) StreamVersion(stream string) (uint64, error) {
 
 // Live calls fn for every live stream (it has records and was never ended)
 // with its current version, in key (byte) order of the stream names, stopping
-// at the first error of fn and returning it.
+// at the first error of fn and returning it. Finding the version costs an
+// index lookup per stream: LiveStreams lists the names alone.
 func (j *Journal) Live(fn func(stream string, version uint64) error) error {
+	return j.live(true, fn)
+}
+
+// LiveStreams calls fn for every live stream, in key (byte) order of the
+// stream names, stopping at the first error of fn and returning it. It is
+// what a restore needs: the names of the streams to fold, and nothing else.
+func (j *Journal) LiveStreams(fn func(stream string) error) error {
+	return j.live(false, func(s string, _ uint64) error { return fn(s) })
+}
+
+func (j *Journal) live(versions bool, fn func(stream string, version uint64) error) error {
 	type entry struct {
 		stream  string
 		version uint64
 	}
 	var after []byte
 	list := make([]entry, 0, 64)
+	var pend []indexEntry
 	for {
 		list = list[:0]
 		more := false
 		err := j.view(func(tx *bolt.Tx) error {
-			live := tx.Bucket(bucketLive)
-			if live == nil {
-				return corruptf("live bucket missing")
+			live, index := tx.Bucket(bucketLive), tx.Bucket(bucketStreams)
+			if live == nil || index == nil {
+				return corruptf("journal buckets missing")
 			}
 			c := live.Cursor()
 			var k, v []byte
@@ -337,6 +350,12 @@ func (j *Journal) Live(fn func(stream string, version uint64) error) error {
 				ver, err := decodeLive(k, v)
 				if err != nil {
 					return err
+				}
+				if versions {
+					pend = j.pend.copyRuns(string(k), pend[:0])
+					if ver, err = j.versionOf(index, string(k), pend); err != nil {
+						return err
+					}
 				}
 				list = append(list, entry{string(k), ver})
 			}

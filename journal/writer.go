@@ -291,7 +291,10 @@ func (j *Journal) commitBatch(batch []*request) {
 				}
 				w.notLive = append(w.notLive, r.stream)
 				st.live = false
-			default: // a stream that goes on is live, even one that had ended (a client registered again)
+			case !st.live: // a stream that goes on is live, even one that had ended (a client registered again)
+				// The live set changes only when a stream starts or ends: its
+				// value is the version the stream had when it became live;
+				// the current version comes from the index (see versionOf).
 				start := len(w.arena)
 				w.arena = binary.BigEndian.AppendUint64(w.arena, newVersion)
 				w.key = append(w.key[:0], r.stream...)
@@ -435,7 +438,10 @@ func (j *Journal) streamState(tx *bolt.Tx, index, live *bolt.Bucket, stream stri
 	var st streamState
 	w.key = append(w.key[:0], stream...)
 	if v := live.Get(w.key); v != nil {
-		ver, err := decodeLive(w.key, v)
+		if _, err := decodeLive(w.key, v); err != nil {
+			return st, err
+		}
+		ver, err := j.versionOf(index, stream, j.pend.streams[stream]) // the writer may read pend without the lock
 		if err != nil {
 			return st, err
 		}
@@ -466,6 +472,17 @@ func (j *Journal) streamState(tx *bolt.Tx, index, live *bolt.Bucket, stream stri
 	}
 	w.cache[stream] = st
 	return st, nil
+}
+
+// versionOf returns a stream's current version: the last of its pending
+// runs (records committed since the last index flush) or else the last
+// version the on-disk streams index holds for it.
+func (j *Journal) versionOf(index *bolt.Bucket, stream string, pend []indexEntry) (uint64, error) {
+	if l := len(pend); l > 0 {
+		return pend[l-1].last(), nil
+	}
+	var buf []byte
+	return lastVersion(index, stream, &buf)
 }
 
 // lastVersion reads a stream's last version from the on-disk streams index,

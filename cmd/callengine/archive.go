@@ -245,7 +245,7 @@ func compactInPlace(ctx context.Context, j *journal.Journal, src string) (journa
 	}
 	live := 0
 	if verr == nil {
-		verr = n.Live(func(string, uint64) error { live++; return nil })
+		verr = n.LiveStreams(func(string) error { live++; return nil })
 	}
 	if verr == nil && live != info.Live {
 		verr = fmt.Errorf("the new journal has %d live streams, the old one %d", live, info.Live)
