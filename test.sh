@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 FUZZTIME=${FUZZTIME:-5s}
-CORE="./errcode/... ./events/... ./fsm/... ./journal/... ./actors/... ./engine/... ./clock/... ./ids/... ./adapters/... ./simulator/... ./auth/... ./history/... ./webhooks/..."
+CORE="./errcode/... ./events/... ./fsm/... ./journal/... ./internal/... ./engine/... ./clock/... ./ids/... ./adapters/... ./simulator/... ./auth/... ./history/... ./webhooks/..."
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -62,7 +62,7 @@ step "tests with the race detector: core packages"
 gotest -race -count=1 $CORE
 
 step "tests: everything else"
-gotest -count=1 $(go list ./... | grep -v -E '/(errcode|events|fsm|journal|actors|engine|clock|ids|adapters|simulator|auth|history|webhooks)(/|$)')
+gotest -count=1 $(go list ./... | grep -v -E '/(errcode|events|fsm|journal|internal|engine|clock|ids|adapters|simulator|auth|history|webhooks)(/|$)')
 
 # Go 1.26's fuzz coordinator can fail a target with a bare "context deadline
 # exceeded" when -fuzztime runs out while a worker is busy (golang/go#75804,

@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
 	"github.com/callengine/callengine/journal"
@@ -69,10 +68,10 @@ func (f *folder) fold(r journal.Record) error {
 		return fmt.Errorf("replay: event %d of %s: %w", r.Version, r.Stream, err)
 	}
 	switch {
-	case strings.HasPrefix(r.Stream, actors.CallStreamPrefix):
+	case strings.HasPrefix(r.Stream, events.CallStreamPrefix):
 		c := f.calls[r.Stream]
 		if c == nil {
-			c = &fsm.Call{ID: r.Stream[len(actors.CallStreamPrefix):]}
+			c = &fsm.Call{ID: r.Stream[len(events.CallStreamPrefix):]}
 			f.calls[r.Stream] = c
 		}
 		if c.Version+1 != r.Version {
@@ -81,10 +80,10 @@ func (f *folder) fold(r journal.Record) error {
 		if err := fsm.ApplyCall(c, env.Event, env.Time); err != nil {
 			return fmt.Errorf("replay: seq %d: %w", r.Seq, err)
 		}
-	case strings.HasPrefix(r.Stream, actors.ClientStreamPrefix):
+	case strings.HasPrefix(r.Stream, events.ClientStreamPrefix):
 		c := f.clients[r.Stream]
 		if c == nil {
-			c = &fsm.Client{ID: r.Stream[len(actors.ClientStreamPrefix):]}
+			c = &fsm.Client{ID: r.Stream[len(events.ClientStreamPrefix):]}
 			f.clients[r.Stream] = c
 		}
 		if c.Version+1 != r.Version {

@@ -7,15 +7,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/internal/actors"
+	"github.com/callengine/callengine/internal/aggregate"
 )
 
 // DialRequest places a call from a client (C1).
@@ -264,7 +263,7 @@ func (e *Engine) newCallID(ctx context.Context, id string, cmd fsm.Dial) (fsm.Ca
 		drop()
 		return fsm.Call{}, r.Err
 	}
-	return r.Call, nil
+	return r.State, nil
 }
 
 // replyPool recycles reply channels: one per command otherwise.
@@ -286,75 +285,23 @@ func await[T any](ctx context.Context, reply <-chan T) (T, bool) {
 	}
 }
 
-// stopPoll is how often a request waiting for an actor checks that the
-// actor still runs.
-const stopPoll = 20 * time.Millisecond
-
-// pulse is closed and replaced every stopPoll by one goroutine of the engine:
-// every waiting request wakes on it, without a timer of its own.
-type pulse struct {
-	ch   atomic.Pointer[chan struct{}]
-	stop chan struct{}
-}
-
-func startPulse() *pulse {
-	p := &pulse{stop: make(chan struct{})}
-	ch := make(chan struct{})
-	p.ch.Store(&ch)
-	go func() {
-		t := time.NewTicker(stopPoll)
-		defer t.Stop()
-		for {
-			select {
-			case <-p.stop:
-				return
-			case <-t.C:
-				next := make(chan struct{})
-				close(*p.ch.Swap(&next))
-			}
-		}
-	}()
-	return p
-}
-
-func (p *pulse) next() <-chan struct{} { return *p.ch.Load() }
-
-func (p *pulse) close() { close(p.stop) }
-
-// ask sends msg to pid and waits for the answer on reply, or for ctx. An
-// actor that stops — a call that ended, a transfer that reached its outcome
-// — drops the messages still in its mailbox without a word. So while it
-// waits, ask checks on every pulse that pid is still registered; an actor
-// gone without answering is reported as stopped, and the caller reads what
-// it needs from the journal.
-func ask[T any](ctx context.Context, e *Engine, pid *actor.PID, msg any, reply <-chan T) (r T, ok, stopped bool) {
+// ask sends msg to pid and waits for the answer on reply, or for ctx. The
+// answer always comes: from the actor, or, if it stopped first, from
+// answerGone.
+func ask[T any](ctx context.Context, e *Engine, pid *actor.PID, msg any, reply <-chan T) (r T, ok bool) {
 	e.root.Send(pid, msg)
-	for {
-		select {
-		case r := <-reply:
-			return r, true, false
-		case <-ctx.Done():
-			return r, false, false
-		case <-e.pulse.next():
-			if _, alive := e.system.ProcessRegistry.Get(pid); !alive {
-				select {
-				case r := <-reply: // answered just before it stopped
-					return r, true, false
-				default:
-					return r, false, true
-				}
-			}
-		}
+	select {
+	case r := <-reply:
+		return r, true
+	case <-ctx.Done():
+		return r, false
 	}
 }
 
 // request sends req to a call actor and waits for the answer or ctx.
 func (e *Engine) request(ctx context.Context, pid *actor.PID, req *actors.CallRequest) (Call, error) {
 	req.Reply = getReply()
-	r, ok, stopped := ask(ctx, e, pid, req, req.Reply)
-	if stopped {
-		return Call{}, e.goneCallError(strings.TrimPrefix(pid.Id, actors.CallStreamPrefix))
-	}
+	r, ok := ask(ctx, e, pid, req, req.Reply)
 	if !ok {
 		return Call{}, ctx.Err() // the channel may still be written to: not reused
 	}
@@ -362,7 +309,7 @@ func (e *Engine) request(ctx context.Context, pid *actor.PID, req *actors.CallRe
 	if r.Err != nil {
 		return Call{}, r.Err
 	}
-	return callView(&r.Call, e.now()), nil
+	return callView(&r.State, e.now()), nil
 }
 
 // command runs cmd on a live call.
@@ -470,7 +417,7 @@ func (e *Engine) holdNotAvailable(ctx context.Context, callID string, err error)
 		return
 	}
 	e.bus.publish(&Event{
-		Envelope: events.Envelope{Stream: actors.CallStream(callID), Version: view.Version, Type: events.TypeCallHoldNotAvailable,
+		Envelope: events.Envelope{Stream: events.CallStream(callID), Version: view.Version, Type: events.TypeCallHoldNotAvailable,
 			Time: e.now(), Schema: events.SchemaVersion, Event: events.CallHoldNotAvailable{By: na.By, Reason: na.Reason}},
 		Prev: view.State, State: view.State, Call: &view,
 	})
@@ -509,23 +456,18 @@ func (e *Engine) callState(ctx context.Context, callID string) (fsm.Call, error)
 	}
 	if pid := e.live.pid(callID); pid != nil {
 		ch := make(chan actors.CallResult, 1)
-		r, ok, stopped := ask(ctx, e, pid, &actors.GetCall{Reply: ch}, ch)
-		if !ok && !stopped {
+		r, ok := ask(ctx, e, pid, &actors.GetCall{Reply: ch}, ch) // ended meanwhile: answerGone reads the journal
+		if !ok {
 			return fsm.Call{}, ctx.Err()
 		}
-		if stopped { // it ended meanwhile: the journal has it
-			if r.Call, r.Err = actors.LoadCall(e.journal, callID); r.Err == nil && r.Call.Status == fsm.NoCall {
-				r.Err = errcode.Newf(errcode.NotFound, "no call %s", callID)
-			}
-		}
-		return r.Call, r.Err
+		return r.State, r.Err
 	}
-	c, err := actors.LoadCall(e.journal, callID)
+	c, err := aggregate.LoadCall(e.journal, callID)
 	if err != nil {
 		return fsm.Call{}, err
 	}
 	if c.Status == fsm.NoCall {
-		if t, ok, _ := e.journal.Archived(actors.CallStream(callID)); ok {
+		if t, ok, _ := e.journal.Archived(events.CallStream(callID)); ok {
 			return fsm.Call{}, errcode.Newf(errcode.NotFound, "call %s was archived to %s (callengine replay reads it)", callID, t.Archive)
 		}
 		return fsm.Call{}, errcode.Newf(errcode.NotFound, "no call %s", callID)

@@ -6,9 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/internal/actors"
+	"github.com/callengine/callengine/internal/aggregate"
 )
 
 // ClientSpec describes a client to register (CL1, CL2, CL7).
@@ -148,7 +149,7 @@ func (e *Engine) clientCommand(ctx context.Context, id string, create bool, cmd 
 		if !create {
 			return Client{}, errcode.Newf(errcode.NotFound, "no client %s", id)
 		}
-		c, err := actors.LoadClient(e.journal, id) // an unregistered client's stream may exist
+		c, err := aggregate.LoadClient(e.journal, id) // an unregistered client's stream may exist
 		if err != nil {
 			return Client{}, err
 		}
@@ -167,5 +168,5 @@ func (e *Engine) clientCommand(ctx context.Context, id string, create bool, cmd 
 		e.logRefused(ctx, commandName(cmd), id, r.Err)
 		return Client{}, r.Err
 	}
-	return e.viewClient(&r.Client), nil
+	return e.viewClient(&r.State), nil
 }

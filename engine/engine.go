@@ -15,12 +15,13 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/auth"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
 	"github.com/callengine/callengine/history"
+	"github.com/callengine/callengine/internal/actors"
+	"github.com/callengine/callengine/internal/aggregate"
 	"github.com/callengine/callengine/journal"
 	"github.com/callengine/callengine/webhooks"
 )
@@ -41,7 +42,6 @@ type Engine struct {
 	xfer       *transfers
 	msgs       messages
 	control    controlLocks
-	pulse      *pulse
 	orgNumbers []string // Config.Numbers in E.164
 	closed     atomic.Bool
 	stats      RestoreStats
@@ -93,7 +93,6 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{cfg: cfg, journal: j, dir: newDirectory(), live: newLiveCalls(), bus: newBus(cfg.SubscriberBuffer), orgNumbers: org}
 	e.groups.byID = map[string]*fsm.Group{}
 	e.xfer = newTransfers()
-	e.pulse = startPulse()
 	if cfg.ActionLog {
 		e.actions = newActionLog(cfg.Logger)
 	}
@@ -115,6 +114,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	e.deps = &actors.Deps{
 		Journal: j, Clock: cfg.Clock, Publisher: publisher{e}, Log: logger, Dispatcher: dispatcher,
 	}
+	e.deps.Gone = e.answerGone
 	e.system.EventStream.Subscribe(e.deadLetter)
 	if err := e.restore(ctx); err != nil {
 		e.shutdown()
@@ -180,7 +180,6 @@ func (e *Engine) shutdown() error {
 	}
 	e.bus.closeAll(errcode.New(errcode.Closed, "engine closed"))
 	e.system.Shutdown()
-	e.pulse.close()
 	e.closeRetention()
 	e.closeWebhooks()
 	e.closeHistory()
@@ -211,18 +210,18 @@ func (e *Engine) restore(ctx context.Context) error {
 	var clients, calls, groupIDs, transferIDs, messageIDs, sessionIDs []string
 	err := e.journal.LiveStreams(func(stream string) error {
 		switch {
-		case strings.HasPrefix(stream, actors.SessionStreamPrefix):
-			sessionIDs = append(sessionIDs, strings.TrimPrefix(stream, actors.SessionStreamPrefix))
+		case strings.HasPrefix(stream, events.SessionStreamPrefix):
+			sessionIDs = append(sessionIDs, strings.TrimPrefix(stream, events.SessionStreamPrefix))
 		case strings.HasPrefix(stream, MessageStreamPrefix):
 			messageIDs = append(messageIDs, stream)
 		case strings.HasPrefix(stream, GroupStreamPrefix):
 			groupIDs = append(groupIDs, strings.TrimPrefix(stream, GroupStreamPrefix))
-		case strings.HasPrefix(stream, actors.TransferStreamPrefix):
-			transferIDs = append(transferIDs, strings.TrimPrefix(stream, actors.TransferStreamPrefix))
-		case strings.HasPrefix(stream, actors.ClientStreamPrefix):
-			clients = append(clients, strings.TrimPrefix(stream, actors.ClientStreamPrefix))
-		case strings.HasPrefix(stream, actors.CallStreamPrefix):
-			calls = append(calls, strings.TrimPrefix(stream, actors.CallStreamPrefix))
+		case strings.HasPrefix(stream, events.TransferStreamPrefix):
+			transferIDs = append(transferIDs, strings.TrimPrefix(stream, events.TransferStreamPrefix))
+		case strings.HasPrefix(stream, events.ClientStreamPrefix):
+			clients = append(clients, strings.TrimPrefix(stream, events.ClientStreamPrefix))
+		case strings.HasPrefix(stream, events.CallStreamPrefix):
+			calls = append(calls, strings.TrimPrefix(stream, events.CallStreamPrefix))
 		}
 		return nil
 	})
@@ -237,7 +236,7 @@ func (e *Engine) restore(ctx context.Context) error {
 	}
 	var folded atomic.Int64
 	for _, id := range clients {
-		c, err := actors.LoadClient(e.journal, id)
+		c, err := aggregate.LoadClient(e.journal, id)
 		if err != nil {
 			return err
 		}
@@ -264,7 +263,7 @@ func (e *Engine) restore(ctx context.Context) error {
 					errs[w] = ctx.Err()
 					return
 				}
-				c, err := actors.LoadCall(e.journal, calls[i])
+				c, err := aggregate.LoadCall(e.journal, calls[i])
 				if err == nil && !c.Status.Live() {
 					err = errcode.Newf(errcode.JournalCorrupt, "call %s is in the live set but folds to %q", c.ID, c.Status)
 				}
@@ -306,7 +305,7 @@ func (e *Engine) startClient(c *fsm.Client) error {
 	}
 	e.dir.setPID(c.ID, pid)
 	e.dir.put(c)
-	e.actions.seed(actors.ClientStream(c.ID), e.viewClient(c))
+	e.actions.seed(events.ClientStream(c.ID), e.viewClient(c))
 	return nil
 }
 
@@ -317,7 +316,7 @@ func (e *Engine) startCall(c *fsm.Call) error {
 	}
 	e.live.add(c.ID, pid)
 	if c.Version > 0 {
-		e.actions.seed(actors.CallStream(c.ID), callView(c, e.now()))
+		e.actions.seed(events.CallStream(c.ID), callView(c, e.now()))
 	}
 	for _, s := range []events.Side{events.Caller, events.Callee} {
 		if c.ParkSlot != "" && s == c.ParkedSide.Other() {
@@ -343,43 +342,45 @@ func (e *Engine) startCall(c *fsm.Call) error {
 	return nil
 }
 
-// deadLetter answers requests that reached an actor that had stopped (a call
-// that ended between the lookup and the delivery).
+// deadLetter answers requests sent to an actor no longer registered.
 func (e *Engine) deadLetter(msg any) {
-	dl, ok := msg.(*actor.DeadLetterEvent)
-	if !ok {
-		return
+	if dl, ok := msg.(*actor.DeadLetterEvent); ok {
+		e.answerGone(dl.PID, dl.Message)
 	}
-	switch m := dl.Message.(type) {
+}
+
+// answerGone answers a request that reached an actor after it stopped (a
+// call that ended between the lookup and the delivery): from the journal,
+// as the actor would have. Every request is answered exactly once: by its
+// actor, or here — through the actors' mailbox for what was queued when the
+// actor stopped, or as a dead letter for what was sent after.
+func (e *Engine) answerGone(pid *actor.PID, msg any) {
+	_, id := events.ParseStream(pid.Id)
+	switch m := msg.(type) {
 	case *actors.CallRequest:
-		id := strings.TrimPrefix(dl.PID.Id, actors.CallStreamPrefix)
-		r := actors.CallResult{Err: e.goneCallError(id)}
-		if m.Done != nil {
-			m.Done(r)
-		} else {
-			m.Reply <- r
-		}
+		m.Answer(e.goneCallError(id))
 	case *actors.TransferRequest:
-		m.Reply <- actors.TransferResult{Err: errcode.Newf(errcode.InvalidState, "transfer %s is over", strings.TrimPrefix(dl.PID.Id, actors.TransferStreamPrefix))}
+		t, err := aggregate.LoadTransfer(e.journal, id)
+		if err == nil {
+			err = errcode.Newf(errcode.InvalidState, "transfer %s is %s", id, t.Status)
+		}
+		m.Reply <- actors.TransferResult{Transfer: t, Err: err}
 	case *actors.GetTransfer:
-		id := strings.TrimPrefix(dl.PID.Id, actors.TransferStreamPrefix)
-		t, err := actors.LoadTransfer(e.journal, id)
+		t, err := aggregate.LoadTransfer(e.journal, id)
 		m.Reply <- actors.TransferResult{Transfer: t, Err: err}
 	case *actors.GetCall:
-		id := strings.TrimPrefix(dl.PID.Id, actors.CallStreamPrefix)
-		c, err := actors.LoadCall(e.journal, id)
+		c, err := aggregate.LoadCall(e.journal, id)
 		if err == nil && c.Status == fsm.NoCall {
 			err = errcode.Newf(errcode.NotFound, "no call %s", id)
 		}
-		m.Reply <- actors.CallResult{Call: c, Err: err}
+		m.Reply <- actors.CallResult{State: c, Err: err}
 	case *actors.SessionRequest:
-		m.Reply <- actors.SessionResult{Err: e.goneSessionError(strings.TrimPrefix(dl.PID.Id, actors.SessionStreamPrefix))}
+		m.Answer(e.goneSessionError(id))
 	case *actors.GetSession:
-		id := strings.TrimPrefix(dl.PID.Id, actors.SessionStreamPrefix)
-		s, err := actors.LoadSession(e.journal, id)
-		m.Reply <- actors.SessionResult{Session: s, Err: err}
+		s, err := aggregate.LoadSession(e.journal, id)
+		m.Reply <- actors.SessionResult{State: s, Err: err}
 	case *actors.ClientRequest:
-		m.Reply <- actors.ClientResult{Err: errcode.New(errcode.Closed, "engine closed")}
+		m.Answer(errcode.New(errcode.Closed, "engine closed"))
 	case *actors.GetClient:
 		m.Reply <- actors.ClientResult{Err: errcode.New(errcode.Closed, "engine closed")}
 	}
@@ -390,7 +391,7 @@ func (e *Engine) goneCallError(id string) error {
 	if err := e.checkOpen(); err != nil {
 		return err
 	}
-	v, err := e.journal.StreamVersion(actors.CallStream(id))
+	v, err := e.journal.StreamVersion(events.CallStream(id))
 	if err != nil {
 		return errcode.Wrap(errcode.JournalCorrupt, err, "cannot read call "+id)
 	}

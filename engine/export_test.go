@@ -3,8 +3,8 @@ package engine
 import (
 	"context"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/internal/actors"
 )
 
 // Config returns the engine's configuration with defaults applied.

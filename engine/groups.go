@@ -6,14 +6,14 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/internal/aggregate"
 )
 
 // GroupStreamPrefix is the stream prefix of groups in the journal.
-const GroupStreamPrefix = actors.GroupStreamPrefix
+const GroupStreamPrefix = events.GroupStreamPrefix
 
 // Strategy is how a call to a group picks whom it rings (T6).
 type Strategy = events.Strategy
@@ -175,18 +175,14 @@ func (e *Engine) Groups(ctx context.Context) ([]Group, error) {
 // caller holds e.groups.mu.
 func (e *Engine) appendGroup(ctx context.Context, g *fsm.Group, ev events.Event) (*fsm.Group, error) {
 	next := *g
-	now := e.now()
-	if err := fsm.ApplyGroup(&next, ev, now); err != nil {
-		return nil, errcode.Wrap(errcode.Internal, err, "group decision does not fold")
-	}
-	envs, err := actors.Persist(ctx, e.journal, GroupStreamPrefix+g.ID, g.Version, []events.Event{ev}, now, events.Ends(ev))
+	changes, err := aggregate.Groups.Commit(ctx, e.journal, events.GroupStream(g.ID), &next, []events.Event{ev}, e.now())
 	if err != nil {
 		return nil, err
 	}
 	if e.observed() {
 		view := groupView(&next)
-		for _, env := range envs {
-			e.emit(&Event{Envelope: env, Group: &view})
+		for _, ch := range changes {
+			e.emit(&Event{Envelope: ch.Envelope, Group: &view})
 		}
 	}
 	return &next, nil
@@ -299,7 +295,7 @@ func (e *Engine) restoreGroups(ids []string) error {
 // never defined).
 func (e *Engine) loadGroup(id string) (*fsm.Group, error) {
 	g := &fsm.Group{ID: id}
-	err := actors.ReadStream(e.journal, GroupStreamPrefix+id, func(env events.Envelope) error {
+	err := aggregate.ReadStream(e.journal, GroupStreamPrefix+id, func(env events.Envelope) error {
 		if err := fsm.ApplyGroup(g, env.Event, env.Time); err != nil {
 			return errcode.Wrap(errcode.JournalCorrupt, err, "cannot fold "+env.String())
 		}

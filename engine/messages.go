@@ -8,14 +8,14 @@ import (
 	"sync"
 	"time"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/internal/aggregate"
 )
 
 // MessageStreamPrefix is the stream prefix of text messages in the journal.
-const MessageStreamPrefix = actors.MessageStreamPrefix
+const MessageStreamPrefix = events.MessageStreamPrefix
 
 // MessageSender is implemented by adapters that carry text messages (SIP
 // MESSAGE). The adapter transmits the message and reports the outcome with
@@ -162,7 +162,7 @@ func (e *Engine) GetMessage(ctx context.Context, id string) (Message, error) {
 
 func (e *Engine) loadMessage(id string) (*fsm.Message, error) {
 	m := &fsm.Message{ID: id}
-	err := actors.ReadStream(e.journal, MessageStreamPrefix+id, func(env events.Envelope) error {
+	err := aggregate.ReadStream(e.journal, MessageStreamPrefix+id, func(env events.Envelope) error {
 		if err := fsm.ApplyMessage(m, env.Event, env.Time); err != nil {
 			return errcode.Wrap(errcode.JournalCorrupt, err, "cannot fold "+env.String())
 		}
@@ -179,20 +179,14 @@ func (e *Engine) loadMessage(id string) (*fsm.Message, error) {
 
 // appendMessage journals ev on m's stream, folds it into m and publishes it.
 func (e *Engine) appendMessage(ctx context.Context, m *fsm.Message, ev events.Event) error {
-	next := *m
-	now := e.now()
-	if err := fsm.ApplyMessage(&next, ev, now); err != nil {
-		return errcode.Wrap(errcode.Internal, err, "message decision does not fold")
-	}
-	envs, err := actors.Persist(ctx, e.journal, MessageStreamPrefix+m.ID, m.Version, []events.Event{ev}, now, events.Ends(ev))
+	changes, err := aggregate.Messages.Commit(ctx, e.journal, events.MessageStream(m.ID), m, []events.Event{ev}, e.now())
 	if err != nil {
 		return err
 	}
-	*m = next
 	if e.observed() {
 		view := messageView(m)
-		for _, env := range envs {
-			e.emit(&Event{Envelope: env, Message: &view})
+		for _, ch := range changes {
+			e.emit(&Event{Envelope: ch.Envelope, Message: &view})
 		}
 	}
 	return nil

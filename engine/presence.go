@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
 )
@@ -69,7 +68,7 @@ func (e *Engine) publishPresence(flips presenceFlips) {
 func (e *Engine) presenceNotice(v *Client) {
 	e.bus.publish(&Event{
 		Envelope: events.Envelope{
-			Stream: actors.ClientStream(v.ID), Version: v.Version, Type: events.TypePresenceChanged,
+			Stream: events.ClientStream(v.ID), Version: v.Version, Type: events.TypePresenceChanged,
 			Time: e.now(), Schema: events.SchemaVersion,
 			Event: events.PresenceChanged{Presence: v.Presence, Activity: v.Activity},
 		},

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
@@ -47,7 +46,7 @@ func presenceNotices(t *testing.T, sub *engine.Subscription) []string {
 				continue
 			}
 			pc, ok := ev.Event.(events.PresenceChanged)
-			if !ok || ev.Client == nil || ev.Seq != 0 || ev.Stream != actors.ClientStream(ev.Client.ID) ||
+			if !ok || ev.Client == nil || ev.Seq != 0 || ev.Stream != events.ClientStream(ev.Client.ID) ||
 				pc.Presence != ev.Client.Presence || pc.Activity != ev.Client.Activity {
 				t.Fatalf("malformed presence notice %+v (client %+v)", ev.Envelope, ev.Client)
 			}
@@ -107,7 +106,7 @@ func TestPresenceSetJournaledAndRestored(t *testing.T) {
 	if j.LastSeq() != seq+1 {
 		t.Fatalf("SetPresence journaled %d events, want 1", j.LastSeq()-seq)
 	}
-	evs := streamEvents(t, h.e, actors.ClientStream("alice"))
+	evs := streamEvents(t, h.e, events.ClientStream("alice"))
 	last := evs[len(evs)-1]
 	if last.Seq != seq+1 || last.Event != (events.ClientPresenceSet{Presence: events.PresenceAway, Activity: "lunch, back at 2"}) ||
 		!last.At().Equal(start) {
@@ -183,7 +182,7 @@ func TestPresenceBusyWhileOnACall(t *testing.T) {
 		t.Fatalf("carol: %s", seen)
 	}
 	// Derived: the client's stream journals nothing.
-	if got := streamEvents(t, h.e, actors.ClientStream("bob")); len(got) != 1 {
+	if got := streamEvents(t, h.e, events.ClientStream("bob")); len(got) != 1 {
 		t.Fatalf("bob's stream has %d events", len(got))
 	}
 	if j.LastSeq() != seq+2 {

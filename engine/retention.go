@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/clock"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
@@ -155,7 +154,7 @@ func archiveJournal(ctx context.Context, j *journal.Journal, dir string, cutoff 
 	rep := ArchiveReport{Cutoff: cutoff}
 	cut := cutoff.UnixNano()
 	var calls, transfers, messages []string
-	err := j.Ended([]string{actors.CallStreamPrefix, actors.TransferStreamPrefix, MessageStreamPrefix}, func(last journal.Record) error {
+	err := j.Ended([]string{events.CallStreamPrefix, events.TransferStreamPrefix, MessageStreamPrefix}, func(last journal.Record) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -172,11 +171,11 @@ func archiveJournal(ctx context.Context, j *journal.Journal, dir string, cutoff 
 			return nil
 		}
 		switch s := last.Stream; {
-		case strings.HasPrefix(s, actors.CallStreamPrefix):
+		case strings.HasPrefix(s, events.CallStreamPrefix):
 			if _, ok := env.Event.(events.CallEnded); ok {
 				calls = append(calls, s)
 			}
-		case strings.HasPrefix(s, actors.TransferStreamPrefix):
+		case strings.HasPrefix(s, events.TransferStreamPrefix):
 			transfers = append(transfers, s)
 		case strings.HasPrefix(s, MessageStreamPrefix):
 			switch env.Event.(type) {
@@ -192,7 +191,7 @@ func archiveJournal(ctx context.Context, j *journal.Journal, dir string, cutoff 
 	// Calls a live transfer names stay.
 	protected := map[string]bool{}
 	err = j.LiveStreams(func(stream string) error {
-		if !strings.HasPrefix(stream, actors.TransferStreamPrefix) {
+		if !strings.HasPrefix(stream, events.TransferStreamPrefix) {
 			return nil
 		}
 		t, ok, err := transferCalls(j, stream)
@@ -200,7 +199,7 @@ func archiveJournal(ctx context.Context, j *journal.Journal, dir string, cutoff 
 			return err
 		}
 		for _, c := range t {
-			protected[actors.CallStream(c)] = true
+			protected[events.CallStream(c)] = true
 		}
 		return nil
 	})
@@ -223,7 +222,7 @@ func archiveJournal(ctx context.Context, j *journal.Journal, dir string, cutoff 
 			return false, err
 		}
 		for _, c := range refs {
-			cs := actors.CallStream(c)
+			cs := events.CallStream(c)
 			if going[cs] {
 				continue
 			}

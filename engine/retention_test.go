@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/adapters/loopback"
 	"github.com/callengine/callengine/clock"
 	"github.com/callengine/callengine/engine"
@@ -20,6 +19,7 @@ import (
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
 	"github.com/callengine/callengine/ids"
+	"github.com/callengine/callengine/internal/aggregate"
 	"github.com/callengine/callengine/journal"
 	"github.com/callengine/callengine/replay"
 )
@@ -75,7 +75,7 @@ func retentionHarness(t *testing.T, retain time.Duration) (h *harness, logs *loc
 
 func archivedTo(t *testing.T, j *journal.Journal, call string) string {
 	t.Helper()
-	ts, ok, err := j.Archived(actors.CallStream(call))
+	ts, ok, err := j.Archived(events.CallStream(call))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestRetentionArchivesEndedCalls(t *testing.T) {
 			t.Fatalf("call %s was archived", id)
 		}
 	}
-	if _, ok, _ := j.Archived(actors.TransferStream(blind.ID)); ok {
+	if _, ok, _ := j.Archived(events.TransferStream(blind.ID)); ok {
 		t.Fatal("the blind transfer went while its new call lives")
 	}
 	if _, ok, _ := j.Archived(engine.MessageStreamPrefix + msg.ID); !ok {
@@ -197,7 +197,7 @@ func TestRetentionArchivesEndedCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := actors.LoadCall(a, c1.ID)
+	c, err := aggregate.LoadCall(a, c1.ID)
 	if err != nil || c.Status != fsm.Ended || c.Version == 0 {
 		t.Fatalf("archived call folds to %+v (%v)", c, err)
 	}

@@ -11,10 +11,11 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/internal/actors"
+	"github.com/callengine/callengine/internal/aggregate"
 )
 
 // Sessions (FEATURES CL4, CL5, CL6). A client's connection (a browser tab,
@@ -119,7 +120,7 @@ func (e *Engine) startSession(s *fsm.Session) error {
 
 func (e *Engine) restoreSessions(ids []string) error {
 	for _, id := range ids {
-		s, err := actors.LoadSession(e.journal, id)
+		s, err := aggregate.LoadSession(e.journal, id)
 		if err != nil {
 			return err
 		}
@@ -191,7 +192,7 @@ func (e *Engine) session(ctx context.Context, id string) (*sessionEntry, *fsm.Se
 
 // goneSessionError explains why a session has no actor.
 func (e *Engine) goneSessionError(id string) error {
-	s, err := actors.LoadSession(e.journal, id)
+	s, err := aggregate.LoadSession(e.journal, id)
 	if err != nil {
 		return err
 	}
@@ -203,10 +204,7 @@ func (e *Engine) goneSessionError(id string) error {
 
 func (e *Engine) sessionCommand(ctx context.Context, en *sessionEntry, id string, cmd fsm.SessionCommand) (Session, error) {
 	req := &actors.SessionRequest{Ctx: ctx, Command: cmd, Reply: make(chan actors.SessionResult, 1)}
-	r, ok, stopped := ask(ctx, e, en.pid, req, req.Reply)
-	if stopped {
-		return Session{}, e.goneSessionError(id)
-	}
+	r, ok := ask(ctx, e, en.pid, req, req.Reply)
 	if !ok {
 		return Session{}, ctx.Err()
 	}
@@ -214,7 +212,7 @@ func (e *Engine) sessionCommand(ctx context.Context, en *sessionEntry, id string
 		e.logRefused(ctx, commandName(cmd), id, r.Err)
 		return Session{}, r.Err
 	}
-	return sessionView(&r.Session), nil
+	return sessionView(&r.State), nil
 }
 
 // CreateSession opens a session for a registered client; its connection
@@ -403,7 +401,7 @@ func (e *Engine) SessionEvents(ctx context.Context, id string) (*Subscription, e
 	if err != nil {
 		return nil, err
 	}
-	stream := actors.SessionStream(id)
+	stream := events.SessionStream(id)
 	match := func(ev *Event) bool {
 		if ev.Stream == stream {
 			return true

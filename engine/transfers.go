@@ -8,10 +8,11 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/internal/actors"
+	"github.com/callengine/callengine/internal/aggregate"
 )
 
 // TransferKind says how a transfer connects the parties (T1–T3, C14).
@@ -240,15 +241,15 @@ func (e *Engine) GetTransfer(ctx context.Context, id string) (Transfer, error) {
 	}
 	if pid := e.xfer.pid(id); pid != nil {
 		reply := make(chan actors.TransferResult, 1)
-		r, ok, stopped := ask(ctx, e, pid, &actors.GetTransfer{Reply: reply}, reply)
-		if !ok && !stopped {
+		r, ok := ask(ctx, e, pid, &actors.GetTransfer{Reply: reply}, reply)
+		if !ok {
 			return Transfer{}, ctx.Err()
 		}
 		if r.Err == nil && r.Transfer.Status != fsm.NoTransfer {
 			return transferView(&r.Transfer), nil
 		}
 	}
-	t, err := actors.LoadTransfer(e.journal, id)
+	t, err := aggregate.LoadTransfer(e.journal, id)
 	if err != nil {
 		return Transfer{}, err
 	}
@@ -498,14 +499,8 @@ func (e *Engine) transferIntent(ctx context.Context, id string, in fsm.Intent) (
 		return t, errcode.Newf(errcode.InvalidState, "transfer %s is %s", id, t.Status)
 	}
 	reply := make(chan actors.TransferResult, 1)
-	r, ok, stopped := ask(ctx, e, pid, &actors.TransferRequest{Ctx: ctx, Intent: in, Reply: reply}, reply)
-	if stopped { // it reached its outcome meanwhile
-		t, err := e.GetTransfer(ctx, id)
-		if err != nil {
-			return Transfer{}, err
-		}
-		return t, errcode.Newf(errcode.InvalidState, "transfer %s is %s", id, t.Status)
-	}
+	// Reached its outcome meanwhile: answerGone says what it is.
+	r, ok := ask(ctx, e, pid, &actors.TransferRequest{Ctx: ctx, Intent: in, Reply: reply}, reply)
 	if !ok {
 		return Transfer{}, ctx.Err()
 	}
@@ -556,11 +551,11 @@ func (h transferHost) CommandCall(id string, cmd fsm.CallCommand, done func(acto
 	e := h.e
 	pid := e.live.pid(id)
 	if pid == nil {
-		c, err := actors.LoadCall(e.journal, id)
+		c, err := aggregate.LoadCall(e.journal, id)
 		if err == nil {
 			err = e.goneCallError(id)
 		}
-		done(actors.CallResult{Call: c, Err: err})
+		done(actors.CallResult{State: c, Err: err})
 		return
 	}
 	e.root.Send(pid, &actors.CallRequest{Command: cmd, Done: done})
@@ -574,7 +569,7 @@ func (h transferHost) TransferDone(t *fsm.Transfer) { h.e.xfer.unlink(t) }
 // calls from the journal and carries on.
 func (e *Engine) restoreTransfers(ids []string) error {
 	for _, id := range ids {
-		t, err := actors.LoadTransfer(e.journal, id)
+		t, err := aggregate.LoadTransfer(e.journal, id)
 		if err != nil {
 			return err
 		}

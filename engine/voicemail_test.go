@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
@@ -14,7 +13,7 @@ import (
 // call, from the journal.
 func voicemailEvents(t *testing.T, e *engine.Engine, id string) (to []events.CallToVoicemail, left []events.VoicemailLeft) {
 	t.Helper()
-	for _, env := range streamEvents(t, e, actors.CallStream(id)) {
+	for _, env := range streamEvents(t, e, events.CallStream(id)) {
 		switch ev := env.Event.(type) {
 		case events.CallToVoicemail:
 			to = append(to, ev)
@@ -78,7 +77,7 @@ func TestVoicemailSetUp(t *testing.T) {
 	if !c.Voicemail || c.VoicemailMax != 90*time.Second || j.LastSeq() != seq+1 {
 		t.Fatalf("box on: %+v, %d events", c, j.LastSeq()-seq)
 	}
-	evs := streamEvents(t, h.e, actors.ClientStream("bob"))
+	evs := streamEvents(t, h.e, events.ClientStream("bob"))
 	if ev := evs[len(evs)-1].Event; ev != (events.ClientVoicemailSet{Enabled: true, MaxLength: int64(90 * time.Second)}) {
 		t.Fatalf("journaled %#v", ev)
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 // Streams the projection reads; every other stream of the journal is passed
-// over. They are the engine's (actors.CallStreamPrefix, ClientStreamPrefix).
+// over. They are the engine's (events.CallStreamPrefix, ClientStreamPrefix).
 const (
 	CallStreamPrefix   = "call/"
 	ClientStreamPrefix = "client/"

@@ -1,8 +1,8 @@
 package replay
 
 import (
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/errcode"
+	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/journal"
 )
 
@@ -48,7 +48,7 @@ func (l *Log) elsewhere() (func(stream string) bool, error) {
 // notFoundCall is the not_found error for a call this file does not hold,
 // saying where it went when retention archived it.
 func (l *Log) notFoundCall(callID string) error {
-	if t, ok, err := l.j.Archived(actors.CallStream(callID)); err == nil && ok {
+	if t, ok, err := l.j.Archived(events.CallStream(callID)); err == nil && ok {
 		return errcode.Newf(errcode.NotFound, "call %s was archived to %s (%d events): replay that file", callID, t.Archive, t.Version)
 	}
 	return errcode.Newf(errcode.NotFound, "the journal has no call %s", callID)

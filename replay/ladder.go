@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
@@ -213,7 +212,7 @@ func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
 			own = append(own, env)
 		}
 	}
-	id := strings.TrimPrefix(stream, actors.CallStreamPrefix)
+	id := strings.TrimPrefix(stream, events.CallStreamPrefix)
 	if title == "" {
 		title = "Call " + id
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/journal"
@@ -111,8 +110,8 @@ func decode(r journal.Record, env *events.Envelope) error {
 }
 
 const (
-	groupStreamPrefix   = actors.GroupStreamPrefix
-	messageStreamPrefix = actors.MessageStreamPrefix
+	groupStreamPrefix   = events.GroupStreamPrefix
+	messageStreamPrefix = events.MessageStreamPrefix
 )
 
 // streamKind tells the kinds of streams apart.
@@ -130,18 +129,18 @@ const (
 
 func kindOf(stream string) (streamKind, string) {
 	switch {
-	case strings.HasPrefix(stream, actors.CallStreamPrefix):
-		return callStream, stream[len(actors.CallStreamPrefix):]
-	case strings.HasPrefix(stream, actors.ClientStreamPrefix):
-		return clientStream, stream[len(actors.ClientStreamPrefix):]
-	case strings.HasPrefix(stream, actors.TransferStreamPrefix):
-		return transferStream, stream[len(actors.TransferStreamPrefix):]
+	case strings.HasPrefix(stream, events.CallStreamPrefix):
+		return callStream, stream[len(events.CallStreamPrefix):]
+	case strings.HasPrefix(stream, events.ClientStreamPrefix):
+		return clientStream, stream[len(events.ClientStreamPrefix):]
+	case strings.HasPrefix(stream, events.TransferStreamPrefix):
+		return transferStream, stream[len(events.TransferStreamPrefix):]
 	case strings.HasPrefix(stream, groupStreamPrefix):
 		return groupStream, stream[len(groupStreamPrefix):]
 	case strings.HasPrefix(stream, messageStreamPrefix):
 		return messageStream, stream[len(messageStreamPrefix):]
-	case strings.HasPrefix(stream, actors.SessionStreamPrefix):
-		return sessionStream, stream[len(actors.SessionStreamPrefix):]
+	case strings.HasPrefix(stream, events.SessionStreamPrefix):
+		return sessionStream, stream[len(events.SessionStreamPrefix):]
 	}
 	return otherStream, stream
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
@@ -81,7 +80,7 @@ func (l *Log) Envelopes(callID string) ([]events.Envelope, error) {
 	if callID == "" || strings.ContainsRune(callID, 0) {
 		return nil, errcode.New(errcode.MissingParameter, "a call id is needed")
 	}
-	stream := actors.CallStream(callID)
+	stream := events.CallStream(callID)
 	var envs []events.Envelope
 	err := l.j.ReadStream(stream, 1, func(r journal.Record) error {
 		var env events.Envelope

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
@@ -145,7 +144,7 @@ func (l *Log) related(callID string, envs []events.Envelope) ([]Step, error) {
 		if ended && r.Seq > last.Seq {
 			return errStop
 		}
-		if r.Version != 1 || !strings.HasPrefix(r.Stream, actors.TransferStreamPrefix) {
+		if r.Version != 1 || !strings.HasPrefix(r.Stream, events.TransferStreamPrefix) {
 			return nil
 		}
 		var env events.Envelope
@@ -153,7 +152,7 @@ func (l *Log) related(callID string, envs []events.Envelope) ([]Step, error) {
 			return err
 		}
 		if t, ok := env.Event.(events.TransferInitiated); ok && t.Call == callID {
-			ids = append(ids, r.Stream[len(actors.TransferStreamPrefix):])
+			ids = append(ids, r.Stream[len(events.TransferStreamPrefix):])
 		}
 		return nil
 	})
@@ -163,7 +162,7 @@ func (l *Log) related(callID string, envs []events.Envelope) ([]Step, error) {
 	var out []Step
 	for _, id := range ids {
 		t := fsm.Transfer{ID: id}
-		err := l.readStream(actors.TransferStream(id), func(env events.Envelope) error {
+		err := l.readStream(events.TransferStream(id), func(env events.Envelope) error {
 			if err := fsm.ApplyTransfer(&t, env.Event, env.Time); err != nil {
 				return errcode.Wrap(errcode.JournalCorrupt, err, fmt.Sprintf("cannot fold %s (run replay --verify)", env))
 			}

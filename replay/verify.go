@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
@@ -273,7 +272,7 @@ func checkLinks(streams map[string][]item, gone func(stream string) bool) []*Div
 		return &its[0].env, true
 	}
 	dialed := func(id string) (*events.Envelope, events.CallDialed, bool) {
-		env, ok := first(actors.CallStream(id))
+		env, ok := first(events.CallStream(id))
 		if !ok {
 			return nil, events.CallDialed{}, false
 		}
@@ -282,7 +281,7 @@ func checkLinks(streams map[string][]item, gone func(stream string) bool) []*Div
 	}
 	// answered returns the seq of the call's first CallAnswered, 0 if none.
 	answered := func(id string) uint64 {
-		for _, it := range streams[actors.CallStream(id)] {
+		for _, it := range streams[events.CallStream(id)] {
 			if it.err != nil {
 				return 0
 			}
@@ -305,9 +304,9 @@ func checkLinks(streams map[string][]item, gone func(stream string) bool) []*Div
 			if !ok || e.Transfer == "" {
 				continue
 			}
-			tenv, ok := first(actors.TransferStream(e.Transfer))
+			tenv, ok := first(events.TransferStream(e.Transfer))
 			if !ok {
-				if ts := actors.TransferStream(e.Transfer); len(streams[ts]) == 0 && !gone(ts) {
+				if ts := events.TransferStream(e.Transfer); len(streams[ts]) == 0 && !gone(ts) {
 					out = append(out, link(name, env, "placed by transfer %s, which the journal does not have", e.Transfer))
 				}
 				continue
@@ -330,11 +329,11 @@ func checkLinks(streams map[string][]item, gone func(stream string) bool) []*Div
 				continue
 			}
 			absent := func(call string) bool {
-				cs := actors.CallStream(call)
+				cs := events.CallStream(call)
 				return len(streams[cs]) == 0 && gone(cs)
 			}
 			if t.Call != "" {
-				if cenv, _, ok := dialed(t.Call); !ok && len(streams[actors.CallStream(t.Call)]) == 0 && !absent(t.Call) || ok && cenv.Seq > tenv.Seq {
+				if cenv, _, ok := dialed(t.Call); !ok && len(streams[events.CallStream(t.Call)]) == 0 && !absent(t.Call) || ok && cenv.Seq > tenv.Seq {
 					out = append(out, link(name, tenv, "call %s, which it transfers, was not dialled before it", t.Call))
 					continue
 				}

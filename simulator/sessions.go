@@ -5,11 +5,11 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/internal/aggregate"
 )
 
 // Sessions (FEATURES CL4–CL6). A scenario names a session by a label, as it
@@ -99,7 +99,7 @@ func (s *sim) deliveryLine(ev *engine.Event) string {
 func (s *sim) stateOfSession(label, id string) (string, bool) {
 	v, err := s.eng.GetSession(s.ctx, id)
 	if errcode.CodeOf(err) == errcode.InvalidSession {
-		if f, ferr := actors.LoadSession(s.eng.Journal(), id); ferr == nil && f.Status == fsm.SessionDestroyed {
+		if f, ferr := aggregate.LoadSession(s.eng.Journal(), id); ferr == nil && f.Status == fsm.SessionDestroyed {
 			w := line{string(f.Status)}
 			w.add("client", f.Client)
 			w.flag("expired", f.Expired)
@@ -139,7 +139,7 @@ func (s *sim) checkSessions(clients []engine.Client) {
 		if s.settled[id] {
 			continue // checked once destroyed; any later event is caught by collect
 		}
-		f, err := actors.LoadSession(s.eng.Journal(), id)
+		f, err := aggregate.LoadSession(s.eng.Journal(), id)
 		if err != nil {
 			s.fail("invariant", "session %s does not fold from the journal: %v", l, err)
 			continue

@@ -6,11 +6,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/internal/aggregate"
 	"github.com/callengine/callengine/journal"
 )
 
@@ -72,7 +72,7 @@ func (s *sim) stateOf(key string) (string, bool) {
 	if errcode.CodeOf(err) == errcode.NotFound {
 		// The engine serves registered clients only; the journal remembers
 		// the ones that left.
-		if f, ferr := actors.LoadClient(s.eng.Journal(), key); ferr == nil && f.Version > 0 {
+		if f, ferr := aggregate.LoadClient(s.eng.Journal(), key); ferr == nil && f.Version > 0 {
 			return string(fsm.ClientGone), true
 		}
 	}
@@ -198,7 +198,7 @@ func (s *sim) checkInvariants() {
 			s.fail("invariant", "call %s cannot be read: %v", l, err)
 			continue
 		}
-		f, err := actors.LoadCall(s.eng.Journal(), id)
+		f, err := aggregate.LoadCall(s.eng.Journal(), id)
 		if err != nil {
 			s.fail("invariant", "call %s does not fold from the journal: %v", l, err)
 			continue
@@ -245,7 +245,7 @@ func (s *sim) checkInvariants() {
 	}
 	onCalls := s.expectedCalls(live)
 	for _, c := range clients {
-		f, err := actors.LoadClient(s.eng.Journal(), c.ID)
+		f, err := aggregate.LoadClient(s.eng.Journal(), c.ID)
 		if err != nil {
 			s.fail("invariant", "client %s does not fold from the journal: %v", c.ID, err)
 			continue
@@ -363,7 +363,7 @@ func (s *sim) checkTransfers() {
 			s.fail("invariant", "transfer %s cannot be read: %v", l, err)
 			continue
 		}
-		f, err := actors.LoadTransfer(s.eng.Journal(), id)
+		f, err := aggregate.LoadTransfer(s.eng.Journal(), id)
 		if err != nil {
 			s.fail("invariant", "transfer %s does not fold from the journal: %v", l, err)
 			continue

@@ -9,6 +9,7 @@ import (
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/internal/aggregate"
 )
 
 // TransferHost is what a transfer actor asks of the engine.
@@ -80,9 +81,9 @@ type transferActor struct {
 // was.
 func SpawnTransfer(root *actor.RootContext, deps *Deps, host TransferHost, id string) (*actor.PID, error) {
 	props := deps.props(func() actor.Actor {
-		return &transferActor{deps: deps, host: host, id: id, stream: TransferStream(id)}
+		return &transferActor{deps: deps, host: host, id: id, stream: events.TransferStream(id)}
 	})
-	pid, err := root.SpawnNamed(props, TransferStream(id))
+	pid, err := root.SpawnNamed(props, events.TransferStream(id))
 	if err != nil {
 		return nil, errcode.Wrap(errcode.AlreadyExists, err, "transfer "+id+" is already running")
 	}
@@ -90,7 +91,7 @@ func SpawnTransfer(root *actor.RootContext, deps *Deps, host TransferHost, id st
 }
 
 func (a *transferActor) load() {
-	t, err := LoadTransfer(a.deps.Journal, a.id)
+	t, err := aggregate.LoadTransfer(a.deps.Journal, a.id)
 	if err != nil {
 		a.deps.Log.Error("transfer stream cannot be loaded", slog.String("transfer", a.id), slog.Any("err", err))
 		a.broken = err
@@ -110,7 +111,7 @@ func (a *transferActor) loadCalls() {
 		if id == "" {
 			continue
 		}
-		c, err := LoadCall(a.deps.Journal, id)
+		c, err := aggregate.LoadCall(a.deps.Journal, id)
 		if err != nil {
 			a.broken = err
 			return
@@ -168,8 +169,8 @@ func (a *transferActor) Receive(ctx actor.Context) {
 		a.advance(ctx, 0)
 	case commandDone:
 		a.busy = false
-		if m.result.Call.ID != "" {
-			a.see(&m.result.Call)
+		if m.result.State.ID != "" {
+			a.see(&m.result.State)
 		}
 		if m.result.Err != nil {
 			a.fails++
@@ -311,19 +312,14 @@ func (a *transferActor) record(ctx actor.Context, ev events.Event, now int64) er
 	if now == 0 {
 		now = a.deps.Clock.Now().UnixNano()
 	}
-	next := a.state
-	if err := fsm.ApplyTransfer(&next, ev, now); err != nil {
-		return errcode.Wrap(errcode.Internal, err, "transfer decision does not fold")
-	}
-	envs, err := Persist(context.Background(), a.deps.Journal, a.stream, a.state.Version, []events.Event{ev}, now, next.Status.Done())
+	changes, err := aggregate.Transfers.Commit(context.Background(), a.deps.Journal, a.stream, &a.state, []events.Event{ev}, now)
 	if err != nil {
 		if errcode.CodeOf(err) == errcode.Conflict {
 			a.load()
 		}
 		return err
 	}
-	a.state = next
-	a.deps.Publisher.PublishTransfer(&a.state, envs)
+	a.deps.Publisher.PublishTransfer(&a.state, aggregate.Envelopes(changes))
 	return nil
 }
 

@@ -10,11 +10,12 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
-	"github.com/callengine/callengine/actors"
 	"github.com/callengine/callengine/clock"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/internal/actors"
+	"github.com/callengine/callengine/internal/aggregate"
 	"github.com/callengine/callengine/journal"
 )
 
@@ -28,7 +29,7 @@ type checkingPublisher struct {
 }
 
 func (p *checkingPublisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
-	v, err := p.j.StreamVersion(actors.CallStream(c.ID))
+	v, err := p.j.StreamVersion(events.CallStream(c.ID))
 	if err != nil {
 		p.t.Errorf("StreamVersion: %v", err)
 	}
@@ -82,14 +83,14 @@ func TestCallActorPersistsBeforePublishAndReply(t *testing.T) {
 		Caller: events.Party{Client: "a"}, Callee: events.Party{Client: "b"},
 		Devices: []string{"b1"}, RingTimeout: time.Minute,
 	})
-	if r.Err != nil || r.Call.Status != fsm.Ringing || len(r.Events) != 2 {
+	if r.Err != nil || r.State.Status != fsm.Ringing || len(r.Events) != 2 {
 		t.Fatalf("dial: %+v", r)
 	}
 	if r.Events[0].Seq+1 != r.Events[1].Seq || r.Events[1].Version != 2 {
 		t.Fatalf("envelopes: %v", r.Events)
 	}
 	r = ask(t, root, pid, fsm.Answer{Device: "b1"})
-	if r.Err != nil || r.Call.Status != fsm.Connected {
+	if r.Err != nil || r.State.Status != fsm.Connected {
 		t.Fatalf("answer: %+v", r)
 	}
 	want := []fsm.CallStatus{fsm.Connecting, fsm.Ringing, fsm.Connected}
@@ -113,8 +114,8 @@ func TestRefusedCommandWritesNothing(t *testing.T) {
 		if r.Err == nil {
 			t.Fatalf("%T accepted in state connecting", cmd)
 		}
-		if r.Call.Status != fsm.Connecting || r.Call.Version != 1 {
-			t.Fatalf("%T changed the state: %+v", cmd, r.Call)
+		if r.State.Status != fsm.Connecting || r.State.Version != 1 {
+			t.Fatalf("%T changed the state: %+v", cmd, r.State)
 		}
 	}
 	if deps.Journal.LastSeq() != seq || len(pub.changes) != 1 {
@@ -129,7 +130,7 @@ func TestRingTimerFiresFromState(t *testing.T) {
 	clk.Advance(10 * time.Second)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		c, err := actors.LoadCall(deps.Journal, "k3")
+		c, err := aggregate.LoadCall(deps.Journal, "k3")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +160,7 @@ func TestActorStartsFromJournalWithoutInitialState(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := ask(t, root, pid, fsm.Hold{By: events.Callee})
-	if r.Err != nil || r.Call.Status != fsm.Held || r.Call.Version != 4 {
+	if r.Err != nil || r.State.Status != fsm.Held || r.State.Version != 4 {
 		t.Fatalf("after reload: %+v", r)
 	}
 	_, err = actors.SpawnCall(root, deps, "k4", nil)

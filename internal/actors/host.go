@@ -1,0 +1,235 @@
+package actors
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/callengine/callengine/errcode"
+	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/internal/aggregate"
+)
+
+// Machine is what the host needs to run one kind of aggregate as actors:
+// the kind (fold, copy, status, end), the decision, the deadline its state
+// holds and the command that deadline runs, and who hears of its events.
+type Machine[S, C any, T comparable] struct {
+	*aggregate.Kind[S, T]
+	Decide func(*S, C, int64) ([]events.Event, error)
+	// Deadline is the timer the state holds, engine-clock Unix ns (0:
+	// none); nil for a kind without timers.
+	Deadline func(*S) int64
+	// Timeout is the command a fired deadline runs, if the state still
+	// waits for that deadline.
+	Timeout func(s *S, deadline int64) (C, bool)
+	// Publish hears of the durable changes after the state took them and
+	// the timer was set, before the caller is answered.
+	Publish func(*S, []aggregate.Change[T])
+	// StopAtEnd stops the actor once its stream ended (a client's does
+	// not: it may register again).
+	StopAtEnd bool
+}
+
+// Request asks an aggregate's actor to run a command. Exactly one of
+// Command and Resolve is set: Resolve picks the command from the current
+// state (a far end reporting, whose side depends on the call's direction; a
+// command checked against a principal).
+type Request[S, C any] struct {
+	Ctx     context.Context // nil: background
+	Command C
+	Resolve func(*S) (C, error)
+	Reply   chan Result[S] // buffered; answered exactly once
+	// Done, when set instead of Reply, is called with the result on the
+	// actor's goroutine. It must not block (a transfer actor sends itself
+	// a message).
+	Done func(Result[S])
+}
+
+// Result answers a Request or a Get.
+type Result[S any] struct {
+	State  S                 // the state after the command (a copy)
+	Events []events.Envelope // what the command journaled
+	Err    error
+}
+
+// Get asks an aggregate's actor for a copy of its state.
+type Get[S any] struct{ Reply chan Result[S] }
+
+func (r *Request[S, C]) answer(res Result[S]) {
+	if r.Done != nil {
+		r.Done(res)
+	} else if r.Reply != nil {
+		r.Reply <- res
+	}
+}
+
+// Answer answers r with err, for a request that no actor will run.
+func (r *Request[S, C]) Answer(err error) { r.answer(Result[S]{Err: err}) }
+
+// host runs the actors of one aggregate kind: one Props for all of them, and
+// the initial states of actors being spawned.
+type host[S, C any, T comparable] struct {
+	m     *Machine[S, C, T]
+	deps  *Deps
+	props *actor.Props
+
+	mu    sync.Mutex
+	seeds map[string]S // actor name → the state it starts from
+}
+
+func newHost[S, C any, T comparable](d *Deps, m *Machine[S, C, T]) *host[S, C, T] {
+	h := &host[S, C, T]{m: m, deps: d, seeds: map[string]S{}}
+	h.props = d.props(func() actor.Actor { return &aggregateActor[S, C, T]{h: h} })
+	return h
+}
+
+// spawn starts the actor of aggregate id, from initial when given (a new
+// aggregate, or one the engine restored) and otherwise — and after every
+// restart by its supervisor — from the journal.
+func (h *host[S, C, T]) spawn(root *actor.RootContext, id string, initial *S) (*actor.PID, error) {
+	name := h.m.StreamOf(id)
+	if initial != nil {
+		h.mu.Lock()
+		h.seeds[name] = *initial
+		h.mu.Unlock()
+	}
+	pid, err := root.SpawnNamed(h.props, name)
+	if err != nil {
+		h.mu.Lock()
+		delete(h.seeds, name)
+		h.mu.Unlock()
+		return nil, errcode.Wrap(errcode.AlreadyExists, err, h.m.Name+" "+id+" is already running")
+	}
+	return pid, nil
+}
+
+// seed takes the initial state left for the actor name.
+func (h *host[S, C, T]) seed(name string) (S, bool) {
+	h.mu.Lock()
+	s, ok := h.seeds[name]
+	if ok {
+		delete(h.seeds, name)
+	}
+	h.mu.Unlock()
+	return s, ok
+}
+
+// aggregateActor is one aggregate's actor: it owns the state and its
+// stream, and runs one command at a time.
+type aggregateActor[S, C any, T comparable] struct {
+	h      *host[S, C, T]
+	id     string
+	stream string
+	state  S
+	broken error         // the stream could not be loaded
+	timer  deadlineTimer // the deadline the state holds
+}
+
+func (a *aggregateActor[S, C, T]) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.start(ctx)
+	case *actor.Restarting, *actor.Stopping:
+		a.timer.stop()
+	case *Request[S, C]:
+		a.handle(ctx, msg, 0)
+	case *Get[S]:
+		msg.Reply <- Result[S]{State: a.h.m.Clone(&a.state), Err: a.broken}
+	case timerFired:
+		if !a.timer.fired(msg) || a.h.m.Timeout == nil {
+			return
+		}
+		if cmd, ok := a.h.m.Timeout(&a.state, msg.deadline); ok {
+			a.handle(ctx, &Request[S, C]{Command: cmd}, msg.at)
+		}
+	}
+}
+
+// start takes the state the actor was spawned with or, after a restart,
+// reads it from the journal; then it arms the state's timer.
+func (a *aggregateActor[S, C, T]) start(ctx actor.Context) {
+	m := a.h.m
+	a.stream = ctx.Self().Id
+	a.id = strings.TrimPrefix(a.stream, m.Stream.Prefix())
+	if s, ok := a.h.seed(a.stream); ok {
+		a.state = s
+	} else {
+		a.load()
+	}
+	a.armTimer(ctx)
+}
+
+func (a *aggregateActor[S, C, T]) load() {
+	s, err := a.h.m.Load(a.h.deps.Journal, a.id)
+	if err != nil {
+		a.h.deps.Log.Error(a.h.m.Name+" stream cannot be loaded", slog.String(a.h.m.Name, a.id), slog.Any("err", err))
+	}
+	a.state, a.broken = s, err
+}
+
+func (a *aggregateActor[S, C, T]) armTimer(ctx actor.Context) {
+	if a.h.m.Deadline != nil {
+		a.timer.set(ctx, a.h.deps.Clock, a.h.m.Deadline(&a.state))
+	}
+}
+
+// handle runs a request at engine-clock time at (0: now): decide, commit
+// (fold on a copy, persist, adopt), arm the timer, publish, answer.
+func (a *aggregateActor[S, C, T]) handle(ctx actor.Context, req *Request[S, C], at int64) {
+	m := a.h.m
+	answered := false
+	reply := func(r Result[S]) {
+		if !answered {
+			answered = true
+			req.answer(r)
+		}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			reply(Result[S]{Err: errcode.Newf(errcode.Internal, "%s %s failed: %v", m.Name, a.id, p)})
+			panic(p) // the supervisor restarts the actor from the journal
+		}
+	}()
+	if a.broken != nil {
+		reply(Result[S]{Err: a.broken})
+		return
+	}
+	cmd := req.Command
+	if req.Resolve != nil {
+		var err error
+		if cmd, err = req.Resolve(&a.state); err != nil {
+			reply(Result[S]{Err: err})
+			return
+		}
+	}
+	now := at
+	if now == 0 {
+		now = a.h.deps.Clock.Now().UnixNano()
+	}
+	evs, err := m.Decide(&a.state, cmd, now)
+	if err != nil || len(evs) == 0 {
+		reply(Result[S]{State: m.Clone(&a.state), Err: err})
+		return
+	}
+	changes, err := m.Commit(req.Ctx, a.h.deps.Journal, a.stream, &a.state, evs, now)
+	if err != nil {
+		if errcode.CodeOf(err) == errcode.Internal {
+			reply(Result[S]{Err: err}) // the decision does not fold
+			return
+		}
+		if errcode.CodeOf(err) == errcode.Conflict {
+			a.load() // someone else wrote the stream: take the journal's word
+		}
+		reply(Result[S]{State: m.Clone(&a.state), Err: err})
+		return
+	}
+	a.armTimer(ctx) // before anyone hears of the deadline
+	m.Publish(&a.state, changes)
+	reply(Result[S]{State: m.Clone(&a.state), Events: aggregate.Envelopes(changes)})
+	if m.StopAtEnd && m.Ended(&a.state) {
+		ctx.Poison(ctx.Self())
+	}
+}

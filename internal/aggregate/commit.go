@@ -1,0 +1,87 @@
+package aggregate
+
+import (
+	"context"
+	"sync"
+
+	"github.com/callengine/callengine/errcode"
+	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/journal"
+)
+
+// Change is one durable event of a command, with the aggregate's status
+// before and after it.
+type Change[T comparable] struct {
+	Envelope events.Envelope
+	Prev     T
+	Status   T
+}
+
+// Commit is the write path of a decided command: it folds evs on a fork of
+// *state (at engine-clock time now), appends them to stream at the state's
+// version, and only then makes the fork the state. It returns one Change per
+// event. On any error *state is unchanged and nothing was written: an event
+// that does not fold is internal, a version mismatch conflict (the caller
+// should reload from the journal), a journal failure unavailable or closed.
+func (k *Kind[S, T]) Commit(ctx context.Context, j *journal.Journal, stream string, state *S, evs []events.Event, now int64) ([]Change[T], error) {
+	next := k.Fork(state)
+	changes := make([]Change[T], len(evs))
+	for i, ev := range evs {
+		changes[i].Prev = k.Status(&next)
+		if err := k.Apply(&next, ev, now); err != nil {
+			return nil, errcode.Wrap(errcode.Internal, err, k.Name+" decision does not fold")
+		}
+		changes[i].Status = k.Status(&next)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	version := k.Ver(state)
+	seq, err := appendEvents(ctx, j, stream, version, evs, now, k.Ended(&next))
+	if err != nil {
+		return nil, err
+	}
+	*state = next
+	for i, ev := range evs {
+		changes[i].Envelope = events.Envelope{
+			Seq: seq + uint64(i), Stream: stream, Version: version + 1 + uint64(i),
+			Type: ev.Type(), Time: now, Schema: events.SchemaVersion, Event: ev,
+		}
+	}
+	return changes, nil
+}
+
+// Envelopes returns the envelopes of changes.
+func Envelopes[T comparable](changes []Change[T]) []events.Envelope {
+	envs := make([]events.Envelope, len(changes))
+	for i := range changes {
+		envs[i] = changes[i].Envelope
+	}
+	return envs
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// appendEvents encodes evs and appends them to stream at version; it
+// returns the seq of the first. end takes the stream out of the live set.
+func appendEvents(ctx context.Context, j *journal.Journal, stream string, version uint64, evs []events.Event, now int64, end bool) (uint64, error) {
+	bp := bufPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	var one [1][]byte
+	records := one[:0]
+	if len(evs) > 1 {
+		records = make([][]byte, 0, len(evs))
+	}
+	for _, ev := range evs {
+		start := len(buf)
+		buf = events.EncodeBody(buf, now, ev)
+		records = append(records, buf[start:len(buf):len(buf)])
+	}
+	seq, err := j.Append(ctx, stream, version, records, end)
+	*bp = buf
+	bufPool.Put(bp)
+	if err != nil {
+		return 0, journalError(err)
+	}
+	return seq, nil
+}

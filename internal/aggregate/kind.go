@@ -1,0 +1,105 @@
+package aggregate
+
+import (
+	"slices"
+
+	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/fsm"
+)
+
+// Kind describes one kind of aggregate to the write path and the fold. S is
+// the state (fsm.Call, fsm.Client …), T its status.
+type Kind[S any, T comparable] struct {
+	Name   string            // "call", "client" … for messages
+	Stream events.StreamKind // its streams' kind
+	Empty  func(id string) S // the state of an aggregate with no events
+	Apply  func(*S, events.Event, int64) error
+	Fork   func(*S) S      // the copy Commit folds on
+	Clone  func(*S) S      // a copy that shares nothing, for readers
+	Ver    func(*S) uint64 // the state's version (events folded)
+	Status func(*S) T      // its status, recorded before and after each event
+	Ended  func(*S) bool   // the stream ends: it leaves the journal's live set
+}
+
+// StreamOf returns the stream id of the aggregate id.
+func (k *Kind[S, T]) StreamOf(id string) string { return k.Stream.Stream(id) }
+
+// Calls is the call aggregate.
+var Calls = &Kind[fsm.Call, fsm.CallStatus]{
+	Name: "call", Stream: events.CallStreamKind,
+	Empty: func(id string) fsm.Call { return fsm.Call{ID: id} },
+	Apply: fsm.ApplyCall,
+	// A call's fold on a shallow copy: ApplyCall replaces its slices, it
+	// never writes into them.
+	Fork:   func(c *fsm.Call) fsm.Call { return *c },
+	Clone:  (*fsm.Call).Clone,
+	Ver:    func(c *fsm.Call) uint64 { return c.Version },
+	Status: func(c *fsm.Call) fsm.CallStatus { return c.Status },
+	Ended:  func(c *fsm.Call) bool { return c.Status == fsm.Ended },
+}
+
+// Clients is the client aggregate.
+var Clients = &Kind[fsm.Client, fsm.ClientStatus]{
+	Name: "client", Stream: events.ClientStreamKind,
+	Empty:  func(id string) fsm.Client { return fsm.Client{ID: id} },
+	Apply:  fsm.ApplyClient,
+	Fork:   (*fsm.Client).Clone,
+	Clone:  (*fsm.Client).Clone,
+	Ver:    func(c *fsm.Client) uint64 { return c.Version },
+	Status: func(c *fsm.Client) fsm.ClientStatus { return c.Status },
+	Ended:  func(c *fsm.Client) bool { return c.Status == fsm.ClientGone },
+}
+
+// Sessions is the session aggregate.
+var Sessions = &Kind[fsm.Session, fsm.SessionStatus]{
+	Name: "session", Stream: events.SessionStreamKind,
+	Empty:  func(id string) fsm.Session { return fsm.Session{ID: id} },
+	Apply:  fsm.ApplySession,
+	Fork:   (*fsm.Session).Clone,
+	Clone:  (*fsm.Session).Clone,
+	Ver:    func(s *fsm.Session) uint64 { return s.Version },
+	Status: func(s *fsm.Session) fsm.SessionStatus { return s.Status },
+	Ended:  func(s *fsm.Session) bool { return s.Status == fsm.SessionDestroyed },
+}
+
+// Transfers is the transfer aggregate.
+var Transfers = &Kind[fsm.Transfer, fsm.TransferStatus]{
+	Name: "transfer", Stream: events.TransferStreamKind,
+	Empty:  func(id string) fsm.Transfer { return fsm.Transfer{ID: id} },
+	Apply:  fsm.ApplyTransfer,
+	Fork:   func(t *fsm.Transfer) fsm.Transfer { return *t },
+	Clone:  (*fsm.Transfer).Clone,
+	Ver:    func(t *fsm.Transfer) uint64 { return t.Version },
+	Status: func(t *fsm.Transfer) fsm.TransferStatus { return t.Status },
+	Ended:  func(t *fsm.Transfer) bool { return t.Status.Done() },
+}
+
+// Groups is the group aggregate; its status is whether it was removed.
+var Groups = &Kind[fsm.Group, bool]{
+	Name: "group", Stream: events.GroupStreamKind,
+	Empty: func(id string) fsm.Group { return fsm.Group{ID: id} },
+	Apply: fsm.ApplyGroup,
+	Fork:  func(g *fsm.Group) fsm.Group { return *g }, // ApplyGroup clones the members it keeps
+	Clone: func(g *fsm.Group) fsm.Group {
+		cp := *g
+		cp.Members = slices.Clone(g.Members)
+		return cp
+	},
+	Ver:    func(g *fsm.Group) uint64 { return g.Version },
+	Status: func(g *fsm.Group) bool { return g.Removed },
+	Ended:  func(g *fsm.Group) bool { return g.Removed },
+}
+
+// Messages is the text message aggregate.
+var Messages = &Kind[fsm.Message, fsm.MessageStatus]{
+	Name: "message", Stream: events.MessageStreamKind,
+	Empty:  func(id string) fsm.Message { return fsm.Message{ID: id} },
+	Apply:  fsm.ApplyMessage,
+	Fork:   func(m *fsm.Message) fsm.Message { return *m },
+	Clone:  func(m *fsm.Message) fsm.Message { return *m },
+	Ver:    func(m *fsm.Message) uint64 { return m.Version },
+	Status: func(m *fsm.Message) fsm.MessageStatus { return m.Status },
+	Ended: func(m *fsm.Message) bool {
+		return m.Status == fsm.MessageDelivered || m.Status == fsm.MessageFailed
+	},
+}
