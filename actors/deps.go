@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 
@@ -104,18 +105,19 @@ func journalError(err error) error {
 	if errcode.CodeOf(err) != "" {
 		return err
 	}
-	switch journal.Code(err) {
-	case "conflict":
-		return errcode.Wrap(errcode.Conflict, err, "concurrent write to the stream")
-	case "journal_corrupt":
-		return errcode.Wrap(errcode.JournalCorrupt, err, "journal damaged")
-	case "journal_closed":
-		return errcode.Wrap(errcode.Closed, err, "engine closed")
-	}
 	if err == context.Canceled || err == context.DeadlineExceeded {
 		return err
 	}
-	return errcode.Wrap(errcode.Unavailable, err, "journal append failed")
+	msg := "journal append failed"
+	switch {
+	case errors.Is(err, journal.ErrConflict):
+		msg = "concurrent write to the stream"
+	case errors.Is(err, journal.ErrCorrupt):
+		msg = "journal damaged"
+	case errors.Is(err, journal.ErrClosed):
+		msg = "engine closed"
+	}
+	return errcode.Wrap(errcode.Classify(err, errcode.Unavailable), err, msg)
 }
 
 // ReadStream decodes the whole stream and calls fn with each envelope.
