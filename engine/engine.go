@@ -134,17 +134,18 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 }
 
 func openError(err error) error {
-	switch journal.Code(err) {
-	case "journal_corrupt":
-		return errcode.Wrap(errcode.JournalCorrupt, err, "the journal is damaged")
-	case "not_a_journal":
-		return errcode.Wrap(errcode.JournalCorrupt, err, "the file is not a callengine journal")
-	case "journal_newer_schema":
-		return errcode.Wrap(errcode.Unavailable, err, "the journal was written by a newer callengine")
-	case "journal_locked":
-		return errcode.Wrap(errcode.Unavailable, err, "the journal is held by another process")
+	msg := "cannot open the journal"
+	switch {
+	case errors.Is(err, journal.ErrCorrupt):
+		msg = "the journal is damaged"
+	case errors.Is(err, journal.ErrNotJournal):
+		msg = "the file is not a callengine journal"
+	case errors.Is(err, journal.ErrNewerSchema):
+		msg = "the journal was written by a newer callengine"
+	case errors.Is(err, journal.ErrLocked):
+		msg = "the journal is held by another process"
 	}
-	return errcode.Wrap(errcode.Unavailable, err, "cannot open the journal")
+	return errcode.Wrap(errcode.Classify(err, errcode.Unavailable), err, msg)
 }
 
 // Close stops every actor and closes the journal. Calls and clients stay in

@@ -334,15 +334,16 @@ func retentionError(err error) error {
 	if errcode.CodeOf(err) != "" || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	switch journal.Code(err) {
-	case "journal_corrupt":
-		return errcode.Wrap(errcode.JournalCorrupt, err, "the journal is damaged")
-	case "journal_closed":
-		return errcode.Wrap(errcode.Closed, err, "the journal is closed")
-	case "conflict":
-		return errcode.Wrap(errcode.Conflict, err, "a stream changed while it was archived: archive again")
+	msg := "archive failed"
+	switch {
+	case errors.Is(err, journal.ErrConflict):
+		msg = "a stream changed while it was archived: archive again"
+	case errors.Is(err, journal.ErrCorrupt):
+		msg = "the journal is damaged"
+	case errors.Is(err, journal.ErrClosed):
+		msg = "the journal is closed"
 	}
-	return errcode.Wrap(errcode.Unavailable, err, "archive failed")
+	return errcode.Wrap(errcode.Classify(err, errcode.Unavailable), err, msg)
 }
 
 // Per-engine retention state. The Engine struct is shared with other

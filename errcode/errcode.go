@@ -122,3 +122,24 @@ func CodeOf(err error) Code {
 	}
 	return ""
 }
+
+// A Coder is an error that is not an *Error but knows the code it is
+// reported under: the failure kinds of a lower layer, such as the journal's
+// sentinel errors, which keep their own text. A caller that reports such an
+// error wraps it in an *Error with a message for people and the code from
+// Classify.
+type Coder interface {
+	error
+	ErrorCode() Code
+}
+
+// Classify returns the code of the first Coder in err's chain, or fallback
+// when there is none. Unlike CodeOf it does not look at *Error values: it
+// answers what kind of lower-layer failure err is, not how it was reported.
+func Classify(err error, fallback Code) Code {
+	var c Coder
+	if errors.As(err, &c) && c != nil {
+		return c.ErrorCode()
+	}
+	return fallback
+}

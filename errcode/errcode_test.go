@@ -281,3 +281,31 @@ func ExampleWrap() {
 	// journal_corrupt: segment 7, record 12: unexpected EOF
 	// 500 true true
 }
+
+// coder is a lower-layer error kind that carries its code, like the
+// journal's sentinel errors.
+type coder struct{ code errcode.Code }
+
+func (c *coder) Error() string           { return "lower: " + string(c.code) }
+func (c *coder) ErrorCode() errcode.Code { return c.code }
+
+func TestClassify(t *testing.T) {
+	locked := &coder{errcode.Unavailable}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want errcode.Code
+	}{
+		{"nil", nil, "fallback"},
+		{"plain", io.EOF, "fallback"},
+		{"*Error is not a Coder", errcode.New(errcode.NotFound, "m"), "fallback"},
+		{"bare", locked, errcode.Unavailable},
+		{"%w", fmt.Errorf("open: %w", &coder{errcode.JournalCorrupt}), errcode.JournalCorrupt},
+		{"inside an *Error", errcode.Wrap(errcode.InvalidParams, fmt.Errorf("x: %w", locked), "m"), errcode.Unavailable},
+		{"errors.Join", errors.Join(io.EOF, &coder{errcode.Closed}), errcode.Closed},
+	} {
+		if got := errcode.Classify(tc.err, "fallback"); got != tc.want {
+			t.Errorf("%s: Classify(%v) = %q, want %q", tc.name, tc.err, got, tc.want)
+		}
+	}
+}

@@ -274,15 +274,16 @@ func archiveError(err error, dst string) error {
 	if errcode.CodeOf(err) != "" {
 		return err
 	}
-	switch Code(err) {
-	case "journal_corrupt":
-		return errcode.Wrap(errcode.JournalCorrupt, err, "the journal is damaged")
-	case "journal_closed":
-		return errcode.Wrap(errcode.Closed, err, "the journal is closed")
-	case "conflict":
-		return errcode.Wrap(errcode.Conflict, err, "a stream changed while it was archived; nothing of it was deleted: archive again")
+	msg := "cannot archive to " + dst
+	switch {
+	case errors.Is(err, ErrConflict):
+		msg = "a stream changed while it was archived; nothing of it was deleted: archive again"
+	case errors.Is(err, ErrCorrupt):
+		msg = "the journal is damaged"
+	case errors.Is(err, ErrClosed):
+		msg = "the journal is closed"
 	}
-	return errcode.Wrap(errcode.Unavailable, err, "cannot archive to "+dst)
+	return errcode.Wrap(errcode.Classify(err, errcode.Unavailable), err, msg)
 }
 
 // archivable checks every stream: live or unknown is an error; archived
@@ -538,7 +539,7 @@ func (j *Journal) deleteInWriter(batch []archStream, file string, skipped map[st
 	})
 	if err != nil {
 		clear(skipped)
-		if Code(err) == "" {
+		if !isKind(err) {
 			err = fmt.Errorf("journal: %s: archive commit: %w", j.path, err)
 		}
 		return err
@@ -568,11 +569,11 @@ func openArchiveFile(path string) (*archiveFile, error) {
 	created := errors.Is(statErr, os.ErrNotExist)
 	db, err := openBolt(path, Options{Timeout: archiveLockTimeout})
 	if err != nil {
-		switch Code(err) {
-		case "journal_locked":
-			return nil, errcode.Wrap(errcode.Unavailable, err, "the archive file "+path+" is held by another process")
-		case "not_a_journal", "journal_corrupt":
+		switch {
+		case errors.Is(err, ErrCorrupt), errors.Is(err, ErrNotJournal):
 			return nil, errcode.Wrap(errcode.InvalidParams, err, path+" is not an archive file")
+		case errors.Is(err, ErrLocked):
+			return nil, errcode.Wrap(errcode.Unavailable, err, "the archive file "+path+" is held by another process")
 		}
 		return nil, errcode.Wrap(errcode.Unavailable, err, "cannot open the archive file "+path)
 	}
@@ -612,11 +613,11 @@ func openArchiveFile(path string) (*archiveFile, error) {
 		if errcode.CodeOf(err) != "" {
 			return nil, err
 		}
-		switch Code(err) {
-		case "not_a_journal":
-			return nil, errcode.Wrap(errcode.InvalidParams, err, path+" is not an archive file")
-		case "journal_corrupt", "journal_newer_schema":
+		switch {
+		case errors.Is(err, ErrCorrupt), errors.Is(err, ErrNewerSchema):
 			return nil, errcode.Wrap(errcode.JournalCorrupt, err, "the archive file "+path+" is damaged")
+		case errors.Is(err, ErrNotJournal):
+			return nil, errcode.Wrap(errcode.InvalidParams, err, path+" is not an archive file")
 		}
 		return nil, errcode.Wrap(errcode.Unavailable, err, "cannot write the archive file "+path)
 	}
@@ -705,7 +706,7 @@ func (a *archiveFile) put(batch []archStream) (int, error) {
 		if errcode.CodeOf(err) != "" {
 			return 0, err
 		}
-		if Code(err) == "journal_corrupt" {
+		if errors.Is(err, ErrCorrupt) {
 			return 0, errcode.Wrap(errcode.JournalCorrupt, err, "the archive file "+a.j.path+" is damaged")
 		}
 		return 0, errcode.Wrap(errcode.Unavailable, err, "cannot write the archive file "+a.j.path)

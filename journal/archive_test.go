@@ -157,7 +157,7 @@ func TestArchiveMovesEndedStreams(t *testing.T) {
 			for _, exp := range []uint64{0, before[archived[0]].version} {
 				_, err := j.Append(bg, archived[0], exp, [][]byte{[]byte("again")}, false)
 				var ae *ArchivedError
-				if !errors.As(err, &ae) || !errors.Is(err, ErrConflict) || !errors.Is(err, ErrArchived) || Code(err) != "conflict" {
+				if !errors.As(err, &ae) || !errors.Is(err, ErrConflict) || !errors.Is(err, ErrArchived) || errcode.Classify(err, "") != errcode.Conflict {
 					t.Fatalf("append to an archived stream (expected %d): %v", exp, err)
 				}
 				if ae.Version != before[archived[0]].version || ae.Archive != "archive-202611.db" {

@@ -65,7 +65,7 @@ func Compact(ctx context.Context, src, dst string) (CompactInfo, error) {
 	}
 	j, err := Open(src, Options{ReadOnly: true, Timeout: 100 * time.Millisecond})
 	if err != nil {
-		if Code(err) == "journal_locked" {
+		if errors.Is(err, ErrLocked) {
 			return CompactInfo{}, errcode.Wrap(errcode.Unavailable, err, "the journal "+src+" is held by another process (a running engine?): compact it while nothing has it open")
 		}
 		return CompactInfo{}, sourceError(src, err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callengine/callengine/errcode"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -40,8 +41,8 @@ func TestOpenGarbage(t *testing.T) {
 					j.Close()
 					t.Fatalf("%s %d bytes (read-only %v): Open succeeded", kind, size, ro)
 				}
-				if !isCode(err, "not_a_journal", "journal_corrupt") {
-					t.Fatalf("%s %d bytes: %v (code %q)", kind, size, err, Code(err))
+				if !isKindOf(err, ErrNotJournal, ErrCorrupt) {
+					t.Fatalf("%s %d bytes: %v (code %q)", kind, size, err, errcode.Classify(err, ""))
 				}
 			}
 		}
@@ -63,7 +64,7 @@ func TestOpenOtherFiles(t *testing.T) {
 	must(t, db.Close())
 	for _, ro := range []bool{false, true} {
 		_, err := Open(other, Options{ReadOnly: ro})
-		if !errors.Is(err, ErrNotJournal) || Code(err) != "not_a_journal" {
+		if !errors.Is(err, ErrNotJournal) || errcode.Classify(err, "") != errcode.JournalCorrupt {
 			t.Fatalf("bbolt file with other buckets (ro %v): %v", ro, err)
 		}
 	}
@@ -120,8 +121,8 @@ func TestOpenOtherFiles(t *testing.T) {
 			}
 		}
 	}
-	if _, err := Open(filepath.Join(dir, "schema2"), Options{}); Code(err) != "journal_newer_schema" {
-		t.Fatalf("code %q", Code(err))
+	if _, err := Open(filepath.Join(dir, "schema2"), Options{}); !errors.Is(err, ErrNewerSchema) || errcode.Classify(err, "") != errcode.Unavailable {
+		t.Fatalf("code %q", errcode.Classify(err, ""))
 	}
 }
 
@@ -160,7 +161,7 @@ func TestAlteredEventValue(t *testing.T) {
 
 	j = mustOpen(t, path, Options{})
 	err := j.ReadStream("a", 0, func(Record) error { return nil })
-	if !errors.Is(err, ErrCorrupt) || Code(err) != "journal_corrupt" || !strings.Contains(err.Error(), "seq 3") {
+	if !errors.Is(err, ErrCorrupt) || errcode.Classify(err, "") != errcode.JournalCorrupt || !strings.Contains(err.Error(), "seq 3") {
 		t.Fatalf("ReadStream of a damaged record: %v", err)
 	}
 	// Records before the damaged one are delivered; reading after it works.
@@ -265,7 +266,7 @@ func exercise(t testing.TB, path string, ro bool) []error {
 	var errs []error
 	j, err := Open(path, Options{ReadOnly: ro, Timeout: 100 * time.Millisecond})
 	if err != nil {
-		if Code(err) == "" {
+		if !isKind(err) {
 			t.Errorf("Open error without a journal code: %v", err)
 		}
 		return []error{err}
@@ -294,7 +295,7 @@ func exercise(t testing.TB, path string, ro bool) []error {
 	}
 	add(j.Close())
 	for _, err := range errs {
-		if Code(err) == "" {
+		if !isKind(err) {
 			t.Errorf("error without a journal code: %v", err)
 		}
 	}

@@ -68,8 +68,8 @@
 // debug.SetPanicOnFault) turns into ErrCorrupt; a record whose checksum does
 // not match is ErrCorrupt naming its seq. Open reads the records after the
 // index watermark, so a damaged one of those fails Open with ErrCorrupt.
-// Check runs a full verification. Error kinds have stable string codes (see
-// Code).
+// Check runs a full verification. Each error kind carries the stable errcode
+// code it is reported under (see Error and errcode.Classify).
 //
 // When bbolt panics inside a write transaction the batch fails with
 // ErrCorrupt. If it panics again while rolling back, its writer lock is lost:

@@ -1,34 +1,51 @@
 package journal
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/callengine/callengine/errcode"
 )
 
 // Sentinel errors. Every error the journal returns wraps one of them where one
-// applies; test with errors.Is. Code maps each to a stable string code.
+// applies; test with errors.Is. Each is an *Error and carries the stable
+// errcode code its kind is reported under: errcode.Classify finds it.
 var (
 	// ErrConflict: the stream's version is not the expected one. Returned as a
-	// *ConflictError, which matches ErrConflict with errors.Is.
-	ErrConflict = errors.New("journal: version conflict")
+	// *ConflictError, which matches ErrConflict with errors.Is. Code conflict.
+	ErrConflict error = &Error{"journal: version conflict", errcode.Conflict}
 	// ErrCorrupt: the file is damaged (bad checksum, damaged bbolt page,
-	// malformed entry).
-	ErrCorrupt = errors.New("journal: corrupt")
+	// malformed entry). Code journal_corrupt.
+	ErrCorrupt error = &Error{"journal: corrupt", errcode.JournalCorrupt}
 	// ErrNotJournal: the file is not a bbolt file, or a bbolt file that is not
-	// a journal.
-	ErrNotJournal = errors.New("journal: not a journal")
-	// ErrNewerSchema: the journal was written by a newer version of the software.
-	ErrNewerSchema = errors.New("journal: newer schema")
-	// ErrClosed: the journal is closed.
-	ErrClosed = errors.New("journal: closed")
-	// ErrReadOnly: a write on a journal opened with Options.ReadOnly.
-	ErrReadOnly = errors.New("journal: read-only")
-	// ErrEmpty: Append with no records.
-	ErrEmpty = errors.New("journal: empty append")
+	// a journal. Code journal_corrupt.
+	ErrNotJournal error = &Error{"journal: not a journal", errcode.JournalCorrupt}
+	// ErrNewerSchema: the journal was written by a newer version of the
+	// software. Code unavailable.
+	ErrNewerSchema error = &Error{"journal: newer schema", errcode.Unavailable}
+	// ErrClosed: the journal is closed. Code closed.
+	ErrClosed error = &Error{"journal: closed", errcode.Closed}
+	// ErrReadOnly: a write on a journal opened with Options.ReadOnly. Code
+	// unavailable.
+	ErrReadOnly error = &Error{"journal: read-only", errcode.Unavailable}
+	// ErrEmpty: Append with no records. Code unavailable.
+	ErrEmpty error = &Error{"journal: empty append", errcode.Unavailable}
 	// ErrLocked: another holder (process or open handle) has the file locked
-	// and did not release it within Options.Timeout.
-	ErrLocked = errors.New("journal: locked")
+	// and did not release it within Options.Timeout. Code unavailable.
+	ErrLocked error = &Error{"journal: locked", errcode.Unavailable}
 )
+
+// Error is the type of the sentinel errors: a kind of failure and the
+// errcode code it is reported under. It implements errcode.Coder.
+type Error struct {
+	text string
+	code errcode.Code
+}
+
+// Error implements error.
+func (e *Error) Error() string { return e.text }
+
+// ErrorCode returns the code the kind is reported under.
+func (e *Error) ErrorCode() errcode.Code { return e.code }
 
 // ConflictError is returned by Append when the stream's current version is not
 // the expected one. Nothing of that Append was written.
@@ -46,33 +63,11 @@ func (e *ConflictError) Error() string {
 // Is makes errors.Is(err, ErrConflict) true for a *ConflictError.
 func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
 
-// Code returns the stable string code of the journal error kind err wraps:
-// "conflict", "journal_corrupt", "not_a_journal", "journal_newer_schema",
-// "journal_closed", "read_only", "empty_append", "journal_locked", or "" for
-// nil and errors of other kinds.
-func Code(err error) string {
-	switch {
-	case err == nil:
-		return ""
-	case errors.Is(err, ErrConflict):
-		return "conflict"
-	case errors.Is(err, ErrCorrupt):
-		return "journal_corrupt"
-	case errors.Is(err, ErrNotJournal):
-		return "not_a_journal"
-	case errors.Is(err, ErrNewerSchema):
-		return "journal_newer_schema"
-	case errors.Is(err, ErrClosed):
-		return "journal_closed"
-	case errors.Is(err, ErrReadOnly):
-		return "read_only"
-	case errors.Is(err, ErrEmpty):
-		return "empty_append"
-	case errors.Is(err, ErrLocked):
-		return "journal_locked"
-	}
-	return ""
-}
+// ErrorCode returns errcode.Conflict, the code of ErrConflict.
+func (e *ConflictError) ErrorCode() errcode.Code { return errcode.Conflict }
+
+// isKind reports whether err wraps one of the sentinel errors.
+func isKind(err error) bool { return errcode.Classify(err, "") != "" }
 
 // corruptf returns an error wrapping ErrCorrupt.
 func corruptf(format string, args ...any) error {

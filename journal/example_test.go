@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/journal"
 )
 
@@ -30,7 +31,7 @@ func Example() {
 	_, err = j.Append(ctx, "call/0001", 1, [][]byte{[]byte("hangup")}, true)
 	var conflict *journal.ConflictError
 	if errors.As(err, &conflict) {
-		fmt.Println("conflict:", journal.Code(err), "actual version", conflict.Actual)
+		fmt.Println("conflict:", errcode.Classify(err, ""), "actual version", conflict.Actual)
 	}
 
 	// The right version; end=true takes the call out of the live set.

@@ -119,9 +119,9 @@ func appendAsync(ctx context.Context, j *Journal, stream string, expected uint64
 	return ch
 }
 
-func isCode(err error, codes ...string) bool {
-	for _, c := range codes {
-		if Code(err) == c {
+func isKindOf(err error, kinds ...error) bool {
+	for _, k := range kinds {
+		if errors.Is(err, k) {
 			return true
 		}
 	}

@@ -186,10 +186,10 @@ func (j *Journal) HotCopy(ctx context.Context, dst string, opts CopyOptions) (Co
 	case err == nil:
 	case ctx.Err() != nil:
 		return CopyInfo{}, fmt.Errorf("journal: copy of %s: %w", j.path, ctx.Err())
-	case Code(err) == "journal_closed":
-		return CopyInfo{}, errcode.Wrap(errcode.Closed, err, "the journal is closed")
-	case Code(err) == "journal_corrupt":
+	case errors.Is(err, ErrCorrupt):
 		return CopyInfo{}, errcode.Wrap(errcode.JournalCorrupt, err, "the journal is damaged")
+	case errors.Is(err, ErrClosed):
+		return CopyInfo{}, errcode.Wrap(errcode.Closed, err, "the journal is closed")
 	default:
 		return CopyInfo{}, errcode.Wrap(errcode.Unavailable, err, "cannot write the copy to "+dst)
 	}
@@ -254,7 +254,7 @@ func CopyFile(ctx context.Context, src, dst string, opts CopyOptions) (CopyInfo,
 		info.Duration = time.Since(start)
 		return info, nil
 	}
-	if Code(err) != "journal_locked" {
+	if !errors.Is(err, ErrLocked) {
 		return CopyInfo{}, sourceError(src, err)
 	}
 	info, err := copyRaw(ctx, src, dst, opts)
@@ -268,14 +268,14 @@ func CopyFile(ctx context.Context, src, dst string, opts CopyOptions) (CopyInfo,
 // sourceError turns an error met while opening or reading src into an
 // *errcode.Error.
 func sourceError(src string, err error) error {
-	switch Code(err) {
-	case "not_a_journal":
-		return errcode.Wrap(errcode.JournalCorrupt, err, src+" is not a callengine journal")
-	case "journal_corrupt":
+	switch {
+	case errors.Is(err, ErrCorrupt):
 		return errcode.Wrap(errcode.JournalCorrupt, err, "the journal at "+src+" is damaged")
-	case "journal_newer_schema":
+	case errors.Is(err, ErrNotJournal):
+		return errcode.Wrap(errcode.JournalCorrupt, err, src+" is not a callengine journal")
+	case errors.Is(err, ErrNewerSchema):
 		return errcode.Wrap(errcode.Unavailable, err, "the journal at "+src+" was written by a newer callengine")
-	case "journal_locked":
+	case errors.Is(err, ErrLocked):
 		return errcode.Wrap(errcode.Unavailable, err, "the journal at "+src+" is locked")
 	}
 	if errors.Is(err, os.ErrNotExist) {
@@ -670,7 +670,7 @@ func (t *tempCopy) finish(ctx context.Context, dst string, info *CopyInfo, opts 
 // what info reports.
 func verifyCopy(path string, info *CopyInfo, opts CopyOptions) error {
 	bad := func(err error) error {
-		if Code(err) == "not_a_journal" {
+		if errors.Is(err, ErrNotJournal) {
 			return errcode.Wrap(errcode.JournalCorrupt, err, "the file copied is not a callengine journal; nothing was written")
 		}
 		return errcode.Wrap(errcode.JournalCorrupt, err, "the copy does not verify as a journal; nothing was written")

@@ -217,7 +217,7 @@ func (j *Journal) init() error {
 	if err == errFresh {
 		return fmt.Errorf("journal: open %s: empty file: %w", j.path, ErrNotJournal)
 	}
-	if err != nil && Code(err) == "" {
+	if err != nil && !isKind(err) {
 		return fmt.Errorf("journal: open %s: %w", j.path, err)
 	}
 	return err

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/callengine/callengine/errcode"
 )
 
 func TestAppendReadScanRoundTrip(t *testing.T) {
@@ -195,7 +197,7 @@ func TestConflict(t *testing.T) {
 	for _, exp := range []uint64{0, 1, 3, 99} {
 		_, err := j.Append(bg, "s", exp, [][]byte{[]byte("x")}, false)
 		var ce *ConflictError
-		if !errors.As(err, &ce) || !errors.Is(err, ErrConflict) || Code(err) != "conflict" {
+		if !errors.As(err, &ce) || !errors.Is(err, ErrConflict) || errcode.Classify(err, "") != errcode.Conflict {
 			t.Fatalf("expected %d: got %v", exp, err)
 		}
 		if ce.Stream != "s" || ce.Expected != exp || ce.Actual != 2 {
@@ -449,7 +451,7 @@ func TestClosed(t *testing.T) {
 	must(t, j.Close())
 	must(t, j.Close()) // idempotent
 	_, err = j.Append(bg, "s", 1, [][]byte{[]byte("y")}, false)
-	if !errors.Is(err, ErrClosed) || Code(err) != "journal_closed" {
+	if !errors.Is(err, ErrClosed) || errcode.Classify(err, "") != errcode.Closed {
 		t.Fatalf("Append after Close: %v", err)
 	}
 	wantErr(t, j.SaveSnapshot(bg, "s", 1, nil), ErrClosed)
@@ -521,7 +523,7 @@ func TestContextCancelled(t *testing.T) {
 func TestInvalidArguments(t *testing.T) {
 	j := mustOpen(t, tempPath(t), Options{})
 	_, err := j.Append(bg, "s", 0, nil, false)
-	if !errors.Is(err, ErrEmpty) || Code(err) != "empty_append" {
+	if !errors.Is(err, ErrEmpty) || errcode.Classify(err, "") != errcode.Unavailable {
 		t.Fatalf("empty append: %v", err)
 	}
 	_, err = j.Append(bg, "s", 0, [][]byte{}, true)
@@ -664,7 +666,7 @@ func TestLocked(t *testing.T) {
 	path := tempPath(t)
 	j := mustOpen(t, path, Options{})
 	_, err := Open(path, Options{Timeout: 100e6})
-	if !errors.Is(err, ErrLocked) || Code(err) != "journal_locked" {
+	if !errors.Is(err, ErrLocked) || errcode.Classify(err, "") != errcode.Unavailable {
 		t.Fatalf("second open: %v", err)
 	}
 	_, err = Open(path, Options{Timeout: 100e6, ReadOnly: true})
@@ -689,7 +691,7 @@ func TestReadOnly(t *testing.T) {
 			t.Fatalf("LastSeq %d", r.LastSeq())
 		}
 		_, err := r.Append(bg, "s", 2, [][]byte{[]byte("3")}, false)
-		if !errors.Is(err, ErrReadOnly) || Code(err) != "read_only" {
+		if !errors.Is(err, ErrReadOnly) || errcode.Classify(err, "") != errcode.Unavailable {
 			t.Fatalf("Append read-only: %v", err)
 		}
 		must(t, r.Check())
@@ -767,25 +769,30 @@ func TestBackupWhileAppending(t *testing.T) {
 	}
 }
 
-func TestCode(t *testing.T) {
-	cases := map[error]string{
+func TestErrorCode(t *testing.T) {
+	cases := map[error]errcode.Code{
 		nil:                             "",
 		errors.New("other"):             "",
-		ErrConflict:                     "conflict",
-		&ConflictError{}:                "conflict",
-		ErrCorrupt:                      "journal_corrupt",
-		ErrNotJournal:                   "not_a_journal",
-		ErrNewerSchema:                  "journal_newer_schema",
-		ErrClosed:                       "journal_closed",
-		ErrReadOnly:                     "read_only",
-		ErrEmpty:                        "empty_append",
-		ErrLocked:                       "journal_locked",
+		ErrConflict:                     errcode.Conflict,
+		&ConflictError{}:                errcode.Conflict,
+		&ArchivedError{}:                errcode.Conflict,
+		ErrCorrupt:                      errcode.JournalCorrupt,
+		ErrNotJournal:                   errcode.JournalCorrupt,
+		ErrNewerSchema:                  errcode.Unavailable,
+		ErrClosed:                       errcode.Closed,
+		ErrReadOnly:                     errcode.Unavailable,
+		ErrEmpty:                        errcode.Unavailable,
+		ErrLocked:                       errcode.Unavailable,
 		context.Canceled:                "",
-		fmt.Errorf("x: %w", ErrCorrupt): "journal_corrupt",
+		fmt.Errorf("x: %w", ErrCorrupt): errcode.JournalCorrupt,
+		errcode.Wrap(errcode.InvalidParams, fmt.Errorf("x: %w", ErrNotJournal), "m"): errcode.JournalCorrupt,
 	}
 	for err, want := range cases {
-		if got := Code(err); got != want {
-			t.Errorf("Code(%v) = %q, want %q", err, got, want)
+		if got := errcode.Classify(err, ""); got != want {
+			t.Errorf("Classify(%v) = %q, want %q", err, got, want)
+		}
+		if got := isKind(err); got != (want != "") {
+			t.Errorf("isKind(%v) = %v", err, got)
 		}
 	}
 	if errors.Is(&ConflictError{}, ErrCorrupt) {

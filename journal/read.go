@@ -3,6 +3,7 @@ package journal
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -75,7 +76,7 @@ func (j *Journal) ReadStream(stream string, fromVersion uint64, fn func(Record) 
 		err := j.view(func(tx *bolt.Tx) error {
 			var err error
 			recs, more, scratch, err = readStreamChunk(tx, stream, fromVersion, recs, pend, scratch)
-			if err != nil && Code(err) == "journal_corrupt" || err == nil && delivered && len(recs) == 0 {
+			if errors.Is(err, ErrCorrupt) || err == nil && delivered && len(recs) == 0 {
 				// Archive may have moved the stream out since the
 				// pending runs were copied, or since the last chunk.
 				if _, ok, terr := tombstone(tx, []byte(stream)); terr == nil && ok {
@@ -434,7 +435,7 @@ func (j *Journal) Backup(w io.Writer) (int64, error) {
 	if g.panicked != nil {
 		panic(g.panicked)
 	}
-	if err != nil && Code(err) == "" {
+	if err != nil && !isKind(err) {
 		err = fmt.Errorf("journal: backup of %s: %w", j.path, err)
 	}
 	return n, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 
+	"github.com/callengine/callengine/errcode"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -32,7 +33,7 @@ const tombMinLen = crcLen + verLen + seqLen + 1
 
 // ErrArchived: the stream was moved to an archive file (see Archive). An
 // Append to an archived stream fails with an *ArchivedError, which matches
-// both ErrArchived and ErrConflict (Code "conflict"): the stream's history
+// both ErrArchived and ErrConflict (code conflict): the stream's history
 // is closed, whatever version the caller expected.
 var ErrArchived = errors.New("journal: stream archived")
 
@@ -61,6 +62,9 @@ func (e *ArchivedError) Error() string {
 
 // Is makes errors.Is match ErrArchived and ErrConflict.
 func (e *ArchivedError) Is(target error) bool { return target == ErrArchived || target == ErrConflict }
+
+// ErrorCode returns errcode.Conflict, the code of ErrConflict.
+func (e *ArchivedError) ErrorCode() errcode.Code { return errcode.Conflict }
 
 func appendTombstone(dst []byte, stream string, t ArchivedStream) []byte {
 	start := len(dst)

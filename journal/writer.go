@@ -323,7 +323,7 @@ func (j *Journal) commitBatch(batch []*request) {
 		// Nothing of this batch is on disk: forget what the cache learned.
 		clear(w.cache)
 		w.seq = committed
-		if Code(err) == "" {
+		if !isKind(err) {
 			err = fmt.Errorf("journal: %s: commit: %w", j.path, err)
 		}
 		for _, r := range batch {

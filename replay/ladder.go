@@ -153,117 +153,206 @@ func ladderCallEvent(t events.Type) bool {
 
 // buildLadder checks envs and derives the lanes, arrows and header.
 func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
-	if len(envs) == 0 {
-		return ladderPage{}, ladderBad("no events to draw")
-	}
-	// The call's stream is the first one that is not a transfer's or a
-	// group's; events of those are drawn as notes.
-	stream := ""
-	for _, env := range envs {
-		if k, _ := kindOf(env.Stream); k != transferStream && k != groupStream {
-			stream = env.Stream
-			break
-		}
-	}
-	if stream == "" {
-		return ladderPage{}, ladderBad("no call event to draw")
-	}
-	var own []events.Envelope // the call's events
-	for i, env := range envs {
-		note := false
-		kind, _ := kindOf(env.Stream)
-		switch {
-		case env.Stream == stream:
-		case kind == transferStream || kind == groupStream:
-			note = true
-		default:
-			return ladderPage{}, ladderBad("events of several streams (%q and %q): a ladder shows one call", stream, env.Stream)
-		}
-		if env.Event == nil {
-			if len(own) == 0 && !note {
-				return ladderPage{}, ladderBad("the first event is %s, not CallDialed", ladderTypeOf(env))
-			}
-			return ladderPage{}, ladderBad("event %d has no payload", i+1)
-		}
-		t := env.Event.Type()
-		switch {
-		case note && kind == transferStream && (t < events.TypeTransferInitiated || t > events.TypeTransferFailed),
-			note && kind == groupStream && (t < events.TypeGroupDefined || t > events.TypeGroupMemberPicked):
-			return ladderPage{}, ladderBad("event %d of %s is %s", i+1, env.Stream, t)
-		case !note && len(own) == 0 && t != events.TypeCallDialed:
-			return ladderPage{}, ladderBad("the first event is %s, not CallDialed", t)
-		case !note && !ladderCallEvent(t):
-			return ladderPage{}, ladderBad("event %d is %s, not a call event", i+1, t)
-		}
-		if env.Type != 0 && env.Type != t {
-			return ladderPage{}, ladderBad("event %d says %s but holds %s", i+1, env.Type, t)
-		}
-		if i > 0 {
-			prev := envs[i-1]
-			sameStream := prev.Stream == env.Stream
-			if (sameStream && env.Version != 0 && env.Version <= prev.Version) || (env.Seq != 0 && env.Seq <= prev.Seq) || env.Time < prev.Time {
-				return ladderPage{}, ladderBad("event %d (%s) is out of order", i+1, t)
-			}
-		}
-		if !note {
-			if n := len(own); n > 0 && env.Version != 0 && own[n-1].Version != 0 && env.Version <= own[n-1].Version {
-				return ladderPage{}, ladderBad("event %d (%s) is out of order", i+1, t)
-			}
-			own = append(own, env)
-		}
+	stream, own, err := checkLadder(envs)
+	if err != nil {
+		return ladderPage{}, err
 	}
 	id := strings.TrimPrefix(stream, events.CallStreamPrefix)
 	if title == "" {
 		title = "Call " + id
 	}
+	f, err := foldLadder(envs, stream, id)
+	if err != nil {
+		return ladderPage{}, err
+	}
+	lanes := newLadderLanes(own[0].Event.(events.CallDialed), own, envs, f.before)
+	p := ladderPage{Title: title, Lanes: lanes.lanes}
+	// Replay the transfers again for the notes: each note shows the
+	// transfer as its event left it.
+	noteTransfers := map[string]*fsm.Transfer{}
+	setup := own[0].Time
+	for i, env := range envs {
+		st := &ladderStep{ladderLanes: lanes, s: &f.before[i], event: i, typ: env.Event.Type().String(),
+			offset: ladderOffset(time.Duration(env.Time - setup))}
+		if !st.drawCallEvent(env) {
+			st.note(ladderNote(env, noteTransfers, id))
+		}
+		p.Rows = append(p.Rows, ladderRowOf(env, st, p.Lanes))
+		p.Arrows = append(p.Arrows, st.arrows...)
+		env.Type = env.Event.Type()
+		p.Events = append(p.Events, env)
+	}
+	p.Call = ladderHeaderOf(id, f, setup, envs[len(envs)-1].Time)
+	return p, nil
+}
 
-	// Fold the call, keeping the state before each of its events, and the
-	// transfers and groups its notes come from.
-	before := make([]fsm.Call, len(envs))
+// checkLadder checks that envs are the events of one call, with events of
+// transfers and groups among them, in order. It returns the call's stream
+// and its events.
+func checkLadder(envs []events.Envelope) (stream string, own []events.Envelope, err error) {
+	if len(envs) == 0 {
+		return "", nil, ladderBad("no events to draw")
+	}
+	stream = ladderCallStream(envs)
+	if stream == "" {
+		return "", nil, ladderBad("no call event to draw")
+	}
+	for i, env := range envs {
+		note, err := checkLadderEvent(envs, i, stream, len(own) == 0)
+		if err != nil {
+			return "", nil, err
+		}
+		if note {
+			continue
+		}
+		if n := len(own); n > 0 && env.Version != 0 && own[n-1].Version != 0 && env.Version <= own[n-1].Version {
+			return "", nil, ladderBad("event %d (%s) is out of order", i+1, env.Event.Type())
+		}
+		own = append(own, env)
+	}
+	return stream, own, nil
+}
+
+// ladderCallStream returns the call's stream: the first one that is not a
+// transfer's or a group's (events of those are drawn as notes), or "".
+func ladderCallStream(envs []events.Envelope) string {
+	for _, env := range envs {
+		if k, _ := kindOf(env.Stream); k != transferStream && k != groupStream {
+			return env.Stream
+		}
+	}
+	return ""
+}
+
+// checkLadderEvent checks envs[i] against the call's stream and the event
+// before it; first says that no event of the call came before it. It
+// reports whether the event is drawn as a note.
+func checkLadderEvent(envs []events.Envelope, i int, stream string, first bool) (note bool, err error) {
+	env := envs[i]
+	kind, _ := kindOf(env.Stream)
+	switch {
+	case env.Stream == stream:
+	case kind == transferStream || kind == groupStream:
+		note = true
+	default:
+		return false, ladderBad("events of several streams (%q and %q): a ladder shows one call", stream, env.Stream)
+	}
+	if env.Event == nil {
+		if first && !note {
+			return false, ladderBad("the first event is %s, not CallDialed", ladderTypeOf(env))
+		}
+		return false, ladderBad("event %d has no payload", i+1)
+	}
+	t := env.Event.Type()
+	switch {
+	case note && kind == transferStream && (t < events.TypeTransferInitiated || t > events.TypeTransferFailed),
+		note && kind == groupStream && (t < events.TypeGroupDefined || t > events.TypeGroupMemberPicked):
+		return false, ladderBad("event %d of %s is %s", i+1, env.Stream, t)
+	case !note && first && t != events.TypeCallDialed:
+		return false, ladderBad("the first event is %s, not CallDialed", t)
+	case !note && !ladderCallEvent(t):
+		return false, ladderBad("event %d is %s, not a call event", i+1, t)
+	}
+	if env.Type != 0 && env.Type != t {
+		return false, ladderBad("event %d says %s but holds %s", i+1, env.Type, t)
+	}
+	if i > 0 {
+		prev := envs[i-1]
+		sameStream := prev.Stream == env.Stream
+		if (sameStream && env.Version != 0 && env.Version <= prev.Version) || (env.Seq != 0 && env.Seq <= prev.Seq) || env.Time < prev.Time {
+			return false, ladderBad("event %d (%s) is out of order", i+1, t)
+		}
+	}
+	return note, nil
+}
+
+// ladderFold is what folding a ladder's events gives: the call's state
+// before each event and at the end, and the transfers its notes come from.
+type ladderFold struct {
+	before    []fsm.Call // indexed like the events
+	final     fsm.Call
+	transfers map[string]*fsm.Transfer
+	order     []string // transfer ids, in the order they first appear
+}
+
+// foldLadder folds the call of stream (id) and the transfers and groups of
+// its notes.
+func foldLadder(envs []events.Envelope, stream, id string) (ladderFold, error) {
+	f := ladderFold{before: make([]fsm.Call, len(envs)), transfers: map[string]*fsm.Transfer{}}
 	c := fsm.Call{ID: id}
-	transfers := map[string]*fsm.Transfer{}
-	var torder []string
 	groups := map[string]*fsm.Group{}
 	for i, env := range envs {
-		before[i] = c.Clone()
+		f.before[i] = c.Clone()
 		var err error
 		switch k, sid := kindOf(env.Stream); {
 		case env.Stream == stream:
 			err = fsm.ApplyCall(&c, env.Event, env.Time)
 		case k == transferStream:
-			t := transfers[sid]
-			if t == nil {
-				t = &fsm.Transfer{ID: sid}
-				transfers[sid] = t
-				torder = append(torder, sid)
-			}
-			if t.Version > 0 || env.Event.Type() == events.TypeTransferInitiated {
-				err = fsm.ApplyTransfer(t, env.Event, env.Time)
-			}
+			err = f.applyTransfer(sid, env)
 		default:
-			g := groups[sid]
-			if g == nil {
-				// The group's stream may be given from a pick on: only
-				// what the notes need is folded.
-				g = &fsm.Group{ID: sid}
-				groups[sid] = g
-			}
-			if p, ok := env.Event.(events.GroupMemberPicked); ok {
-				g.Last = p.Member
-			} else {
-				err = fsm.ApplyGroup(g, env.Event, env.Time)
-			}
+			err = applyLadderGroup(groups, sid, env)
 		}
 		if err != nil {
-			return ladderPage{}, errcode.Wrap(errcode.InvalidParams, err, fmt.Sprintf("ladder: event %d (%s) does not fold into the %s", i+1, env.Event.Type(), strings.TrimSuffix(env.Stream[:strings.IndexByte(env.Stream+"/", '/')], "/")))
+			return ladderFold{}, errcode.Wrap(errcode.InvalidParams, err, fmt.Sprintf("ladder: event %d (%s) does not fold into the %s", i+1, env.Event.Type(), strings.TrimSuffix(env.Stream[:strings.IndexByte(env.Stream+"/", '/')], "/")))
 		}
 	}
-	final := c
+	f.final = c
+	return f, nil
+}
 
-	p := ladderPage{Title: title}
-	// Lanes: caller, engine, callee devices in the order they first rang,
-	// then the parties that unparked the call.
-	dialed := own[0].Event.(events.CallDialed)
+// applyTransfer folds an event of transfer sid. A transfer given from after
+// its TransferInitiated on is not folded.
+func (f *ladderFold) applyTransfer(sid string, env events.Envelope) error {
+	t := f.transfers[sid]
+	if t == nil {
+		t = &fsm.Transfer{ID: sid}
+		f.transfers[sid] = t
+		f.order = append(f.order, sid)
+	}
+	if t.Version > 0 || env.Event.Type() == events.TypeTransferInitiated {
+		return fsm.ApplyTransfer(t, env.Event, env.Time)
+	}
+	return nil
+}
+
+// applyLadderGroup folds an event of group sid into groups.
+func applyLadderGroup(groups map[string]*fsm.Group, sid string, env events.Envelope) error {
+	g := groups[sid]
+	if g == nil {
+		// The group's stream may be given from a pick on: only what the
+		// notes need is folded.
+		g = &fsm.Group{ID: sid}
+		groups[sid] = g
+	}
+	if p, ok := env.Event.(events.GroupMemberPicked); ok {
+		g.Last = p.Member
+		return nil
+	}
+	return fsm.ApplyGroup(g, env.Event, env.Time)
+}
+
+// The first two lanes.
+const ladderCallerLane, ladderEngineLane = 0, 1
+
+// ladderLanes holds the lifelines of a ladder and says which lane the
+// messages of each side come from and go to.
+type ladderLanes struct {
+	lanes []ladderLane
+	// device maps a callee device that rang to its lane.
+	device map[string]int
+	// calleeDefault is the first callee lane.
+	calleeDefault int
+	// unpark maps the index of a CallUnparked event to the lane of the party
+	// that unparked the call.
+	unpark map[int]int
+	// taken holds the lane of a side whose party unparked the call; it
+	// changes as the events are drawn.
+	taken map[events.Side]int
+}
+
+// newLadderLanes places the lanes: caller, engine, callee devices in the
+// order they first rang, then the parties that unparked the call.
+func newLadderLanes(dialed events.CallDialed, own, envs []events.Envelope, before []fsm.Call) *ladderLanes {
 	callerSub := []string{}
 	if dialed.CallerDevice != "" {
 		callerSub = append(callerSub, dialed.CallerDevice)
@@ -274,56 +363,72 @@ func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
 	if dialed.Caller.Client == "" {
 		callerSub = append(callerSub, "external")
 	}
-	p.Lanes = append(p.Lanes,
-		ladderLane{Role: "caller", Label: "caller · " + ladderPartyName(dialed.Caller), Sub: strings.Join(callerSub, " · "),
-			Name: ladderLaneName(dialed.Caller, dialed.CallerDevice)},
-		ladderLane{Role: "engine", Label: "callengine", Sub: dialed.Direction.String() + " call", Name: "engine"},
-	)
-	const callerLane, engineLane = 0, 1
-	deviceLane := map[string]int{}
-	addDevice := func(dev string) {
-		if _, ok := deviceLane[dev]; ok || dev == "" {
-			return
-		}
-		deviceLane[dev] = len(p.Lanes)
-		callee, sub := dialed.Callee, dev
-		if member, device, ok := fsm.SplitMemberDevice(dev); ok && dialed.Group != "" && dialed.Callee.Client == "" {
-			// A ring-all group call rings "member/device".
-			callee, sub = events.Party{Client: member}, device
-		}
-		if dialed.Callee.Number != "" {
-			sub += " · " + dialed.Callee.Number
-		}
-		p.Lanes = append(p.Lanes, ladderLane{Role: "callee", Label: "callee · " + ladderPartyName(callee), Sub: sub,
-			Name: ladderLaneName(callee, strings.TrimPrefix(dev, callee.Client+"/"))})
+	l := &ladderLanes{
+		lanes: []ladderLane{
+			{Role: "caller", Label: "caller · " + ladderPartyName(dialed.Caller), Sub: strings.Join(callerSub, " · "),
+				Name: ladderLaneName(dialed.Caller, dialed.CallerDevice)},
+			{Role: "engine", Label: "callengine", Sub: dialed.Direction.String() + " call", Name: "engine"},
+		},
+		device:        map[string]int{},
+		calleeDefault: ladderEngineLane + 1,
+		unpark:        map[int]int{},
+		taken:         map[events.Side]int{},
 	}
+	l.addCallees(dialed, own)
+	l.addUnparkers(envs, before)
+	return l
+}
+
+// addCallees adds a lane for each callee device that rang or answered, or
+// one for the callee when none did.
+func (l *ladderLanes) addCallees(dialed events.CallDialed, own []events.Envelope) {
 	if dialed.Callee.Client != "" || dialed.Group != "" {
 		for _, env := range own {
 			switch e := env.Event.(type) {
 			case events.CallRinging:
 				for _, d := range e.Devices {
-					addDevice(d)
+					l.addDevice(dialed, d)
 				}
 			case events.CallAnswered:
-				addDevice(e.Device)
+				l.addDevice(dialed, e.Device)
 			}
 		}
 	}
-	calleeDefault := engineLane + 1 // the first callee lane
-	if len(deviceLane) == 0 {
-		sub := dialed.Callee.Number
-		switch {
-		case dialed.Callee.Client == "" && dialed.Group == "":
-			sub = strings.TrimPrefix(sub+" · external", " · ")
-		default:
-			sub = strings.TrimPrefix(sub+" · no device rang", " · ")
-		}
-		p.Lanes = append(p.Lanes, ladderLane{Role: "callee", Label: "callee · " + ladderPartyName(dialed.Callee), Sub: sub,
-			Name: ladderLaneName(dialed.Callee, "")})
+	if len(l.device) > 0 {
+		return
 	}
-	// A party that unparks the call takes the place of the side that
-	// parked it: it gets a lane of its own.
-	unparkLane := map[int]int{} // index in envs → lane
+	sub := dialed.Callee.Number
+	switch {
+	case dialed.Callee.Client == "" && dialed.Group == "":
+		sub = strings.TrimPrefix(sub+" · external", " · ")
+	default:
+		sub = strings.TrimPrefix(sub+" · no device rang", " · ")
+	}
+	l.lanes = append(l.lanes, ladderLane{Role: "callee", Label: "callee · " + ladderPartyName(dialed.Callee), Sub: sub,
+		Name: ladderLaneName(dialed.Callee, "")})
+}
+
+// addDevice adds a lane for the callee device dev, unless it has one.
+func (l *ladderLanes) addDevice(dialed events.CallDialed, dev string) {
+	if _, ok := l.device[dev]; ok || dev == "" {
+		return
+	}
+	l.device[dev] = len(l.lanes)
+	callee, sub := dialed.Callee, dev
+	if member, device, ok := fsm.SplitMemberDevice(dev); ok && dialed.Group != "" && dialed.Callee.Client == "" {
+		// A ring-all group call rings "member/device".
+		callee, sub = events.Party{Client: member}, device
+	}
+	if dialed.Callee.Number != "" {
+		sub += " · " + dialed.Callee.Number
+	}
+	l.lanes = append(l.lanes, ladderLane{Role: "callee", Label: "callee · " + ladderPartyName(callee), Sub: sub,
+		Name: ladderLaneName(callee, strings.TrimPrefix(dev, callee.Client+"/"))})
+}
+
+// addUnparkers adds a lane for each party that unparks the call: it takes
+// the place of the side that parked it.
+func (l *ladderLanes) addUnparkers(envs []events.Envelope, before []fsm.Call) {
 	for i, env := range envs {
 		if e, ok := env.Event.(events.CallUnparked); ok {
 			side := before[i].ParkedSide.Other()
@@ -331,189 +436,240 @@ func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
 			if e.Party.Number != "" {
 				sub = strings.TrimPrefix(sub+" · "+e.Party.Number, " · ")
 			}
-			unparkLane[i] = len(p.Lanes)
-			p.Lanes = append(p.Lanes, ladderLane{Role: side.String(), Label: side.String() + " · " + ladderPartyName(e.Party) + " (unparked)",
+			l.unpark[i] = len(l.lanes)
+			l.lanes = append(l.lanes, ladderLane{Role: side.String(), Label: side.String() + " · " + ladderPartyName(e.Party) + " (unparked)",
 				Sub: sub, Name: ladderLaneName(e.Party, e.Device)})
 		}
 	}
-	laneOf := func(dev string) int {
-		if l, ok := deviceLane[dev]; ok {
-			return l
-		}
-		return calleeDefault
-	}
-	// taken holds the lane of a side whose party unparked the call.
-	taken := map[events.Side]int{}
-	// The callee lane a callee action comes from, and the lanes a message to
-	// the callee goes to, in the state s before the event.
-	answeredLane := func(s *fsm.Call) int {
-		if l, ok := deviceLane[s.AnsweredDevice]; ok {
-			return l
-		}
-		return laneOf(s.Callee.Client + "/" + s.AnsweredDevice) // a ring-all group call
-	}
-	calleeSource := func(s *fsm.Call) int {
-		switch {
-		case taken[events.Callee] != 0:
-			return taken[events.Callee]
-		case s.AnsweredDevice != "":
-			return answeredLane(s)
-		case len(s.Ringing) > 0:
-			return laneOf(s.Ringing[0])
-		}
-		return calleeDefault
-	}
-	calleeTargets := func(s *fsm.Call) []int {
-		switch {
-		case taken[events.Callee] != 0:
-			return []int{taken[events.Callee]}
-		case s.AnsweredDevice != "":
-			return []int{answeredLane(s)}
-		case len(s.Ringing) > 0 && !s.Ignored:
-			out := make([]int, len(s.Ringing))
-			for i, d := range s.Ringing {
-				out[i] = laneOf(d)
-			}
-			return out
-		}
-		return []int{calleeDefault}
-	}
-	sideLane := func(s *fsm.Call, side events.Side) int {
-		if side == events.Caller {
-			if l := taken[events.Caller]; l != 0 {
-				return l
-			}
-			return callerLane
-		}
-		return calleeSource(s)
-	}
-	toOther := func(add func(from, to int, label string), s *fsm.Call, by events.Side, label string) {
-		if by == events.Callee {
-			add(engineLane, sideLane(s, events.Caller), label)
-			return
-		}
-		for _, l := range calleeTargets(s) {
-			add(engineLane, l, label)
-		}
-	}
-	toBoth := func(add func(from, to int, label string), s *fsm.Call, label string) {
-		add(engineLane, sideLane(s, events.Caller), label)
-		for _, l := range calleeTargets(s) {
-			add(engineLane, l, label)
-		}
-	}
+}
 
-	// Replay the transfers again for the notes: each note shows the
-	// transfer as its event left it.
-	noteTransfers := map[string]*fsm.Transfer{}
-	setup := own[0].Time
-	for i, env := range envs {
-		s := &before[i]
-		off := ladderOffset(time.Duration(env.Time - setup))
-		typ := env.Event.Type().String()
-		var arrows []ladderArrow
-		add := func(from, to int, label string) {
-			arrows = append(arrows, ladderArrow{Event: i, Type: typ, From: from, To: to, Label: label, Offset: off})
-		}
-		note := func(label, detail string) {
-			arrows = append(arrows, ladderArrow{Event: i, Type: typ, From: 0, To: len(p.Lanes) - 1, Label: label, Detail: detail, Offset: off, Note: true})
-		}
-		switch e := env.Event.(type) {
-		case events.CallDialed:
-			label := typ + " " + e.Destination
-			if e.CallerID != "" && e.CallerID != e.Caller.Number {
-				label += " as " + e.CallerID
-			}
-			if e.Transfer != "" {
-				label += " (transfer " + e.Transfer + ")"
-			}
-			add(callerLane, engineLane, label)
-		case events.CallRinging:
-			extra := ""
-			if e.Deadline != 0 {
-				extra = fmt.Sprintf(" (timeout %s)", ladderOffset(time.Duration(e.Deadline - env.Time))[1:])
-			}
-			if len(e.Devices) == 0 {
-				add(engineLane, calleeDefault, typ+extra)
-			}
-			for _, d := range e.Devices {
-				add(engineLane, laneOf(d), typ+" "+d+extra)
-			}
-		case events.CallAnswered:
-			if e.Device != "" {
-				add(laneOf(e.Device), engineLane, typ+" on "+e.Device)
-			} else {
-				add(calleeDefault, engineLane, typ)
-			}
-			add(engineLane, sideLane(s, events.Caller), typ)
-		case events.CallHeld:
-			add(sideLane(s, e.By), engineLane, typ+" by "+e.By.String())
-			toOther(add, s, e.By, typ+" (on hold)")
-		case events.CallResumed:
-			add(sideLane(s, e.By), engineLane, typ+" by "+e.By.String())
-			toOther(add, s, e.By, typ)
-		case events.CallMuted:
-			add(sideLane(s, e.Side), engineLane, typ+" "+e.Side.String())
-		case events.CallUnmuted:
-			add(sideLane(s, e.Side), engineLane, typ+" "+e.Side.String())
-		case events.CallIgnored:
-			add(calleeSource(s), engineLane, typ+" (devices stop ringing)")
-		case events.CallDigits:
-			add(sideLane(s, e.Side), engineLane, typ+" "+e.Digits)
-			toOther(add, s, e.Side, typ+" "+e.Digits)
-		case events.CallRecordingStarted:
-			add(sideLane(s, e.By), engineLane, typ+" by "+e.By.String()+" ("+e.Ref+")")
-		case events.CallRecordingStopped:
-			add(sideLane(s, e.By), engineLane, typ+" by "+e.By.String())
-		case events.CallParked:
-			add(sideLane(s, e.By), engineLane, fmt.Sprintf("%s %s in slot %s by %s", typ, e.Side, e.Slot, e.By))
-			toOther(add, s, e.By, typ+" (on hold, slot "+e.Slot+")")
-		case events.CallUnparked:
-			l := unparkLane[i]
-			label := typ + " by " + ladderPartyName(e.Party)
-			if e.Device != "" {
-				label += " on " + e.Device
-			}
-			add(l, engineLane, label)
-			by := s.ParkedSide.Other()
-			taken[by] = l
-			toOther(add, s, by, typ)
-		case events.CallJoined:
-			add(engineLane, sideLane(s, events.Caller), typ+" conference "+e.Conference)
-			for _, l := range calleeTargets(s) {
-				add(engineLane, l, typ+" with call "+e.Peer)
-			}
-		case events.CallEnded:
-			label := typ + " " + e.Reason.String()
-			if e.Missed {
-				label += ", missed"
-			}
-			switch e.By {
-			case events.Caller, events.Callee:
-				add(sideLane(s, e.By), engineLane, label+" by "+e.By.String())
-				toOther(add, s, e.By, typ)
-			default:
-				toBoth(add, s, label)
-			}
-		default:
-			note(ladderNote(env, noteTransfers, id))
-		}
-		row := ladderRow{Seq: env.Seq, Version: env.Version, Offset: off, Time: env.At().Format("15:04:05.000"),
-			Type: typ, Fields: ladderFields(env.Event)}
-		for _, a := range arrows {
-			if a.Note {
-				row.Arrows = append(row.Arrows, strings.TrimSuffix("note: "+a.Detail, ": "))
-				continue
-			}
-			row.Arrows = append(row.Arrows, p.Lanes[a.From].Name+" → "+p.Lanes[a.To].Name)
-		}
-		p.Rows = append(p.Rows, row)
-		p.Arrows = append(p.Arrows, arrows...)
-		env.Type = env.Event.Type()
-		p.Events = append(p.Events, env)
+// laneOf returns the lane of the callee device dev.
+func (l *ladderLanes) laneOf(dev string) int {
+	if n, ok := l.device[dev]; ok {
+		return n
 	}
+	return l.calleeDefault
+}
 
-	last := envs[len(envs)-1].Time
+// answeredLane returns the lane of the device that answered, in the state s.
+func (l *ladderLanes) answeredLane(s *fsm.Call) int {
+	if n, ok := l.device[s.AnsweredDevice]; ok {
+		return n
+	}
+	return l.laneOf(s.Callee.Client + "/" + s.AnsweredDevice) // a ring-all group call
+}
+
+// calleeSource returns the callee lane a callee action comes from, in the
+// state s before the event.
+func (l *ladderLanes) calleeSource(s *fsm.Call) int {
+	switch {
+	case l.taken[events.Callee] != 0:
+		return l.taken[events.Callee]
+	case s.AnsweredDevice != "":
+		return l.answeredLane(s)
+	case len(s.Ringing) > 0:
+		return l.laneOf(s.Ringing[0])
+	}
+	return l.calleeDefault
+}
+
+// calleeTargets returns the lanes a message to the callee goes to, in the
+// state s before the event.
+func (l *ladderLanes) calleeTargets(s *fsm.Call) []int {
+	switch {
+	case l.taken[events.Callee] != 0:
+		return []int{l.taken[events.Callee]}
+	case s.AnsweredDevice != "":
+		return []int{l.answeredLane(s)}
+	case len(s.Ringing) > 0 && !s.Ignored:
+		out := make([]int, len(s.Ringing))
+		for i, d := range s.Ringing {
+			out[i] = l.laneOf(d)
+		}
+		return out
+	}
+	return []int{l.calleeDefault}
+}
+
+// sideLane returns the lane an action of side comes from, in the state s
+// before the event.
+func (l *ladderLanes) sideLane(s *fsm.Call, side events.Side) int {
+	if side == events.Caller {
+		if n := l.taken[events.Caller]; n != 0 {
+			return n
+		}
+		return ladderCallerLane
+	}
+	return l.calleeSource(s)
+}
+
+// ladderStep collects the arrows of one event.
+type ladderStep struct {
+	*ladderLanes
+	s      *fsm.Call // the call's state before the event
+	event  int       // the event's index
+	typ    string    // the event's type
+	offset string    // the event's offset from the setup
+	arrows []ladderArrow
+}
+
+// add adds an arrow from lane from to lane to.
+func (st *ladderStep) add(from, to int, label string) {
+	st.arrows = append(st.arrows, ladderArrow{Event: st.event, Type: st.typ, From: from, To: to, Label: label, Offset: st.offset})
+}
+
+// note adds a note across every lane.
+func (st *ladderStep) note(label, detail string) {
+	st.arrows = append(st.arrows, ladderArrow{Event: st.event, Type: st.typ, From: 0, To: len(st.lanes) - 1, Label: label, Detail: detail, Offset: st.offset, Note: true})
+}
+
+// toOther adds the arrows from the engine to the side other than by.
+func (st *ladderStep) toOther(by events.Side, label string) {
+	if by == events.Callee {
+		st.add(ladderEngineLane, st.sideLane(st.s, events.Caller), label)
+		return
+	}
+	for _, l := range st.calleeTargets(st.s) {
+		st.add(ladderEngineLane, l, label)
+	}
+}
+
+// toBoth adds the arrows from the engine to both sides.
+func (st *ladderStep) toBoth(label string) {
+	st.add(ladderEngineLane, st.sideLane(st.s, events.Caller), label)
+	for _, l := range st.calleeTargets(st.s) {
+		st.add(ladderEngineLane, l, label)
+	}
+}
+
+// drawCallEvent adds the arrows of a call event. It reports false for an
+// event of another stream, which is drawn as a note.
+func (st *ladderStep) drawCallEvent(env events.Envelope) bool {
+	typ, s := st.typ, st.s
+	switch e := env.Event.(type) {
+	case events.CallDialed:
+		st.dialed(e)
+	case events.CallRinging:
+		st.ringing(e, env.Time)
+	case events.CallAnswered:
+		if e.Device != "" {
+			st.add(st.laneOf(e.Device), ladderEngineLane, typ+" on "+e.Device)
+		} else {
+			st.add(st.calleeDefault, ladderEngineLane, typ)
+		}
+		st.add(ladderEngineLane, st.sideLane(s, events.Caller), typ)
+	case events.CallHeld:
+		st.add(st.sideLane(s, e.By), ladderEngineLane, typ+" by "+e.By.String())
+		st.toOther(e.By, typ+" (on hold)")
+	case events.CallResumed:
+		st.add(st.sideLane(s, e.By), ladderEngineLane, typ+" by "+e.By.String())
+		st.toOther(e.By, typ)
+	case events.CallMuted:
+		st.add(st.sideLane(s, e.Side), ladderEngineLane, typ+" "+e.Side.String())
+	case events.CallUnmuted:
+		st.add(st.sideLane(s, e.Side), ladderEngineLane, typ+" "+e.Side.String())
+	case events.CallIgnored:
+		st.add(st.calleeSource(s), ladderEngineLane, typ+" (devices stop ringing)")
+	case events.CallDigits:
+		st.add(st.sideLane(s, e.Side), ladderEngineLane, typ+" "+e.Digits)
+		st.toOther(e.Side, typ+" "+e.Digits)
+	case events.CallRecordingStarted:
+		st.add(st.sideLane(s, e.By), ladderEngineLane, typ+" by "+e.By.String()+" ("+e.Ref+")")
+	case events.CallRecordingStopped:
+		st.add(st.sideLane(s, e.By), ladderEngineLane, typ+" by "+e.By.String())
+	case events.CallParked:
+		st.add(st.sideLane(s, e.By), ladderEngineLane, fmt.Sprintf("%s %s in slot %s by %s", typ, e.Side, e.Slot, e.By))
+		st.toOther(e.By, typ+" (on hold, slot "+e.Slot+")")
+	case events.CallUnparked:
+		st.unparked(e)
+	case events.CallJoined:
+		st.add(ladderEngineLane, st.sideLane(s, events.Caller), typ+" conference "+e.Conference)
+		for _, l := range st.calleeTargets(s) {
+			st.add(ladderEngineLane, l, typ+" with call "+e.Peer)
+		}
+	case events.CallEnded:
+		st.ended(e)
+	default:
+		return false
+	}
+	return true
+}
+
+// dialed adds the arrow of a CallDialed: caller to engine.
+func (st *ladderStep) dialed(e events.CallDialed) {
+	label := st.typ + " " + e.Destination
+	if e.CallerID != "" && e.CallerID != e.Caller.Number {
+		label += " as " + e.CallerID
+	}
+	if e.Transfer != "" {
+		label += " (transfer " + e.Transfer + ")"
+	}
+	st.add(ladderCallerLane, ladderEngineLane, label)
+}
+
+// ringing adds the arrows of a CallRinging at time at: engine to each device.
+func (st *ladderStep) ringing(e events.CallRinging, at int64) {
+	extra := ""
+	if e.Deadline != 0 {
+		extra = fmt.Sprintf(" (timeout %s)", ladderOffset(time.Duration(e.Deadline - at))[1:])
+	}
+	if len(e.Devices) == 0 {
+		st.add(ladderEngineLane, st.calleeDefault, st.typ+extra)
+	}
+	for _, d := range e.Devices {
+		st.add(ladderEngineLane, st.laneOf(d), st.typ+" "+d+extra)
+	}
+}
+
+// unparked adds the arrows of a CallUnparked: from the lane of the party
+// that took the call, which from now on stands for the side that did not
+// park it, and on to the parked side.
+func (st *ladderStep) unparked(e events.CallUnparked) {
+	l := st.unpark[st.event]
+	label := st.typ + " by " + ladderPartyName(e.Party)
+	if e.Device != "" {
+		label += " on " + e.Device
+	}
+	st.add(l, ladderEngineLane, label)
+	by := st.s.ParkedSide.Other()
+	st.taken[by] = l
+	st.toOther(by, st.typ)
+}
+
+// ended adds the arrows of a CallEnded: from the side that ended it through
+// the engine to the other, or from the engine to both.
+func (st *ladderStep) ended(e events.CallEnded) {
+	label := st.typ + " " + e.Reason.String()
+	if e.Missed {
+		label += ", missed"
+	}
+	switch e.By {
+	case events.Caller, events.Callee:
+		st.add(st.sideLane(st.s, e.By), ladderEngineLane, label+" by "+e.By.String())
+		st.toOther(e.By, st.typ)
+	default:
+		st.toBoth(label)
+	}
+}
+
+// ladderRowOf returns the static table's row of env, drawn by st.
+func ladderRowOf(env events.Envelope, st *ladderStep, lanes []ladderLane) ladderRow {
+	row := ladderRow{Seq: env.Seq, Version: env.Version, Offset: st.offset, Time: env.At().Format("15:04:05.000"),
+		Type: st.typ, Fields: ladderFields(env.Event)}
+	for _, a := range st.arrows {
+		if a.Note {
+			row.Arrows = append(row.Arrows, strings.TrimSuffix("note: "+a.Detail, ": "))
+			continue
+		}
+		row.Arrows = append(row.Arrows, lanes[a.From].Name+" → "+lanes[a.To].Name)
+	}
+	return row
+}
+
+// ladderHeaderOf summarises the call id folded in f, set up at setup, whose
+// last event is at last.
+func ladderHeaderOf(id string, f ladderFold, setup, last int64) ladderHeader {
+	final := f.final
 	end := last
 	if final.ReleaseAt != 0 {
 		end = final.ReleaseAt
@@ -539,13 +695,12 @@ func buildLadder(title string, envs []events.Envelope) (ladderPage, error) {
 	if d := final.Duration(last); d > 0 {
 		h.Talk = ladderOffset(d)[1:]
 	}
-	for _, tid := range torder {
-		if t := transfers[tid]; t.Version > 0 {
+	for _, tid := range f.order {
+		if t := f.transfers[tid]; t.Version > 0 {
 			h.Transfers = append(h.Transfers, transferLine(t, id))
 		}
 	}
-	p.Call = h
-	return p, nil
+	return h
 }
 
 // ladderNote labels the note of an event of a transfer or a group on two

@@ -61,18 +61,18 @@ func Open(path string) (*Log, error) {
 // openError gives journal.Open's failures a stable code and a message that
 // says what to do.
 func openError(path string, err error) error {
-	switch journal.Code(err) {
-	case "journal_locked":
-		return errcode.Wrap(errcode.Unavailable, err, "journal "+path+
-			" is locked: a running engine holds it; take a copy with `callengine backup --data DIR --out FILE` and replay the copy")
-	case "journal_newer_schema":
-		return errcode.Wrap(errcode.Unavailable, err, "journal "+path+" was written by a newer callengine")
-	case "not_a_journal":
-		return errcode.Wrap(errcode.JournalCorrupt, err, path+" is not a callengine journal")
-	case "journal_corrupt":
-		return errcode.Wrap(errcode.JournalCorrupt, err, "journal "+path+" is damaged")
+	msg := "cannot open journal " + path
+	switch {
+	case errors.Is(err, journal.ErrCorrupt):
+		msg = "journal " + path + " is damaged"
+	case errors.Is(err, journal.ErrNotJournal):
+		msg = path + " is not a callengine journal"
+	case errors.Is(err, journal.ErrNewerSchema):
+		msg = "journal " + path + " was written by a newer callengine"
+	case errors.Is(err, journal.ErrLocked):
+		msg = "journal " + path + " is locked: a running engine holds it; take a copy with `callengine backup --data DIR --out FILE` and replay the copy"
 	}
-	return errcode.Wrap(errcode.Unavailable, err, "cannot open journal "+path)
+	return errcode.Wrap(errcode.Classify(err, errcode.Unavailable), err, msg)
 }
 
 // readError gives a failed read of the journal a stable code. Errors that
@@ -81,13 +81,14 @@ func readError(err error) error {
 	if err == nil || errcode.CodeOf(err) != "" {
 		return err
 	}
-	switch journal.Code(err) {
-	case "journal_corrupt":
-		return errcode.Wrap(errcode.JournalCorrupt, err, "journal damaged")
-	case "journal_closed":
-		return errcode.Wrap(errcode.Closed, err, "replay log closed")
+	msg := "journal read failed"
+	switch {
+	case errors.Is(err, journal.ErrCorrupt):
+		msg = "journal damaged"
+	case errors.Is(err, journal.ErrClosed):
+		msg = "replay log closed"
 	}
-	return errcode.Wrap(errcode.Unavailable, err, "journal read failed")
+	return errcode.Wrap(errcode.Classify(err, errcode.Unavailable), err, msg)
 }
 
 // Path returns the journal file's path.

@@ -174,18 +174,18 @@ func openForArchive(src string, compact bool) (*journal.Journal, error) {
 	}
 	j, err := journal.Open(src, journal.Options{Timeout: 100 * time.Millisecond})
 	if err != nil {
-		switch journal.Code(err) {
-		case "journal_locked":
-			return nil, errcode.Wrap(errcode.Unavailable, err, "the journal "+src+
-				" is held by another process (a running engine): stop it first, or let the engine archive by itself (Config.RetainEnded)")
-		case "not_a_journal":
-			return nil, errcode.Wrap(errcode.JournalCorrupt, err, src+" is not a callengine journal")
-		case "journal_corrupt":
-			return nil, errcode.Wrap(errcode.JournalCorrupt, err, "the journal "+src+" is damaged")
-		case "journal_newer_schema":
-			return nil, errcode.Wrap(errcode.Unavailable, err, "the journal "+src+" was written by a newer callengine")
+		msg := "cannot open " + src
+		switch {
+		case errors.Is(err, journal.ErrCorrupt):
+			msg = "the journal " + src + " is damaged"
+		case errors.Is(err, journal.ErrNotJournal):
+			msg = src + " is not a callengine journal"
+		case errors.Is(err, journal.ErrNewerSchema):
+			msg = "the journal " + src + " was written by a newer callengine"
+		case errors.Is(err, journal.ErrLocked):
+			msg = "the journal " + src + " is held by another process (a running engine): stop it first, or let the engine archive by itself (Config.RetainEnded)"
 		}
-		return nil, errcode.Wrap(errcode.Unavailable, err, "cannot open "+src)
+		return nil, errcode.Wrap(errcode.Classify(err, errcode.Unavailable), err, msg)
 	}
 	if ok, err := j.IsArchiveFile(); err != nil || ok {
 		_ = j.Close()
@@ -232,7 +232,7 @@ func compactInPlace(ctx context.Context, j *journal.Journal, src string) (journa
 	}
 	n, err := journal.Open(src, journal.Options{ReadOnly: true, Timeout: 100 * time.Millisecond})
 	if err != nil {
-		if journal.Code(err) == "journal_locked" {
+		if errors.Is(err, journal.ErrLocked) {
 			// An engine opened the new journal already: it opened and
 			// checked its layout; keep the old file for a check by hand.
 			return info, bak, nil

@@ -235,18 +235,18 @@ func openJournalReadOnly(path string) (*journal.Journal, error) {
 	if err == nil {
 		return j, nil
 	}
-	switch journal.Code(err) {
-	case "journal_locked":
-		return nil, errcode.Wrap(errcode.Unavailable, err, "journal "+path+
-			" is locked: a running engine holds it; take a copy with `callengine backup --data DIR --out FILE` and give it with --journal")
-	case "journal_newer_schema":
-		return nil, errcode.Wrap(errcode.Unavailable, err, "journal "+path+" was written by a newer callengine")
-	case "not_a_journal":
-		return nil, errcode.Wrap(errcode.JournalCorrupt, err, path+" is not a callengine journal")
-	case "journal_corrupt":
-		return nil, errcode.Wrap(errcode.JournalCorrupt, err, "journal "+path+" is damaged")
+	msg := "cannot open journal " + path
+	switch {
+	case errors.Is(err, journal.ErrCorrupt):
+		msg = "journal " + path + " is damaged"
+	case errors.Is(err, journal.ErrNotJournal):
+		msg = path + " is not a callengine journal"
+	case errors.Is(err, journal.ErrNewerSchema):
+		msg = "journal " + path + " was written by a newer callengine"
+	case errors.Is(err, journal.ErrLocked):
+		msg = "journal " + path + " is locked: a running engine holds it; take a copy with `callengine backup --data DIR --out FILE` and give it with --journal"
 	}
-	return nil, errcode.Wrap(errcode.Unavailable, err, "cannot open journal "+path)
+	return nil, errcode.Wrap(errcode.Classify(err, errcode.Unavailable), err, msg)
 }
 
 // historyParty writes a party as its client id and number.
