@@ -112,7 +112,7 @@ rm -rf "$SIM_OUT"
 
 step "callengine bench --quick (every workload on a real journal; under 30 s)"
 BENCH_OUT=$(mktemp -d -t callengine-bench.XXXXXX)
-go run ./cmd/callengine bench --quick --json "$BENCH_OUT/report.json" --plot "$BENCH_OUT/plot.svg" 2>&1 | tee -a "$LOG" | grep -E '^(workload|lifecycle|journal|soak|restore|replay|go1)'
+go run ./cmd/callengine bench --quick --json "$BENCH_OUT/report.json" --plot "$BENCH_OUT/plot.svg" 2>&1 | tee -a "$LOG" | grep -E '^(workload|lifecycle|journal|soak|restore|replay|raw bbolt|go1)'
 test -s "$BENCH_OUT/report.json" && test -s "$BENCH_OUT/plot.svg"
 rm -rf "$BENCH_OUT"
 

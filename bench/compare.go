@@ -33,6 +33,10 @@ type Figure struct {
 var CompareFigures = []Figure{
 	{"calls_per_sec", HigherIsBetter, "calls/s"},
 	{"lifecycle_events_per_sec", HigherIsBetter, "events/s"},
+	{"lifecycle_ratio_to_raw", HigherIsBetter, ""},
+	{"lifecycle_5000_vs_1000", HigherIsBetter, ""},
+	{"history_calls_per_sec_drop", LowerIsBetter, ""},
+	{"allocs_per_call", LowerIsBetter, "allocs"},
 	{"p50_ms", LowerIsBetter, "ms"},
 	{"p90_ms", LowerIsBetter, "ms"},
 	{"p99_ms", LowerIsBetter, "ms"},
@@ -40,9 +44,11 @@ var CompareFigures = []Figure{
 	{"events_per_sec", HigherIsBetter, "events/s"},
 	{"raw_bbolt_events_per_sec", Informational, "events/s"},
 	{"ratio_to_raw", HigherIsBetter, ""},
+	{"raw_bbolt_puts_per_sec", Informational, "puts/s"},
 	{"live_calls", Informational, "calls"},
 	{"heap_bytes_per_live_call", LowerIsBetter, "B"},
 	{"restore_seconds", LowerIsBetter, "s"},
+	{"restore_alloc_bytes_per_call", LowerIsBetter, "B"},
 	{"replay_events_per_sec", HigherIsBetter, "events/s"},
 }
 
@@ -143,9 +149,10 @@ func verdict(dir Direction, o, n float64, change *float64, threshold float64) st
 // figures are then not strictly comparable.
 func ParamNotes(old, new map[string]any) []string {
 	var notes []string
-	for _, k := range []string{"calls", "concurrency", "records", "record_size", "replay_passes"} {
+	for _, k := range []string{"calls", "concurrency", "records", "record_size", "replay_passes", "callers", "live_calls", "history_pass"} {
+		// Compared as printed: a list (callers) is not comparable with !=.
 		o, n := old[k], new[k]
-		if o != nil && n != nil && o != n {
+		if o != nil && n != nil && fmt.Sprint(o) != fmt.Sprint(n) {
 			notes = append(notes, fmt.Sprintf("%s differs: %v → %v", k, o, n))
 		}
 	}

@@ -113,3 +113,51 @@ func TestCompareFilesRejectsWhatIsNotAReport(t *testing.T) {
 		t.Errorf("notes %v, err %v", c.Notes, err)
 	}
 }
+
+// A report of an earlier version (without the ratio figures, the lifecycle
+// passes or the new target fields) still compares with a new one: what one
+// of them lacks is missing, never a regression; lists in the parameters are
+// compared without a crash.
+func TestCompareReadsReportsOfEarlierVersions(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "old.json")
+	os.WriteFile(old, []byte(`{"workload":"all","calls_per_sec":25000,"events_per_sec":500000,"raw_bbolt_events_per_sec":1000000,
+		"ratio_to_raw":0.5,"restore_seconds":0.8,"params":{"calls":100000,"concurrency":1000},
+		"targets":[{"figure":"calls_per_sec","target":">= 20,000 calls/s, 1,000 callers","value":25000,"pass":true}]}`), 0o644)
+	r := newReport(Options{Workload: "all", Calls: 100_000, Concurrency: 1000, Callers: []int{1000, 5000}})
+	r.setLifecycle(lifecycleAt(1000, 150_000), false)
+	r.setLifecycle(lifecycleAt(5000, 160_000), false)
+	r.setAppends(AppendsResult{Records: 500_000, Writers: 1000, EventsPerSec: 500_000, RawEventsPerSec: 1_000_000, Ratio: 0.5})
+	r.judge()
+	newPath := filepath.Join(dir, "new.json")
+	if err := r.WriteJSON(newPath, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, pair := range [][2]string{{old, newPath}, {newPath, old}} {
+		c, err := CompareFiles(pair[0], pair[1], 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"allocs_per_call", "lifecycle_ratio_to_raw", "lifecycle_5000_vs_1000", "raw_bbolt_puts_per_sec"} {
+			if r := row(t, c, name); r.Regression || !strings.HasPrefix(r.Verdict, "missing in") {
+				t.Errorf("%s: %+v", name, r)
+			}
+		}
+		if r := row(t, c, "restore_seconds"); r.Regression || !strings.HasPrefix(r.Verdict, "missing in") {
+			t.Errorf("restore_seconds: %+v", r)
+		}
+		if r := row(t, c, "calls_per_sec"); r.Verdict != "same" || c.Regressions != 0 {
+			t.Errorf("calls_per_sec %+v, %d regressions", r, c.Regressions)
+		}
+	}
+	// Two new reports whose lifecycle ran at other callers say so.
+	other := filepath.Join(dir, "other.json")
+	r.Params.Callers = []int{1000}
+	if err := r.WriteJSON(other, nil); err != nil {
+		t.Fatal(err)
+	}
+	c, err := CompareFiles(newPath, other, 10)
+	if err != nil || len(c.Notes) != 1 || c.Notes[0] != "callers differs: [1000 5000] → [1000]" {
+		t.Errorf("notes %q, err %v", c.Notes, err)
+	}
+}

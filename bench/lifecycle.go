@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,6 +37,12 @@ type LifecycleResult struct {
 	Elapsed      time.Duration // wall time of the loop
 	CallsPerSec  float64
 	EventsPerSec float64
+	// Allocations made in the process while the loop ran (runtime.MemStats
+	// Mallocs and TotalAlloc deltas), divided by the complete calls: what a
+	// call life cycle costs the allocator, the journal writer and anything
+	// else running beside it (the call history, when on) included.
+	AllocsPerCall     float64
+	AllocBytesPerCall float64
 	// Latency of one command, from the call to its durable answer.
 	P50, P90, P99, P999, Max time.Duration
 	// Latency is the HDR histogram of command latencies, in microseconds.
@@ -111,6 +118,8 @@ func RunLifecycle(ctx context.Context, e *engine.Engine, cfg LifecycleConfig) (L
 		errOnce.Do(func() { failure = err })
 		stop.Store(true)
 	}
+	var mem0 runtime.MemStats
+	runtime.ReadMemStats(&mem0)
 	s := startSampler(cfg.Interval, Progress{Workload: "lifecycle", Phase: "calls", Total: int64(calls), Unit: "calls"}, cfg.Progress)
 	if cfg.Duration > 0 {
 		t := time.AfterFunc(cfg.Duration, func() { stop.Store(true) })
@@ -151,6 +160,8 @@ func RunLifecycle(ctx context.Context, e *engine.Engine, cfg LifecycleConfig) (L
 	}
 	wg.Wait()
 	elapsed := s.elapsed()
+	var mem1 runtime.MemStats
+	runtime.ReadMemStats(&mem1)
 	series := s.stop()
 	if err := ctx.Err(); err != nil {
 		return LifecycleResult{}, err
@@ -170,9 +181,13 @@ func RunLifecycle(ctx context.Context, e *engine.Engine, cfg LifecycleConfig) (L
 	}
 	r.CallsPerSec = float64(done) / elapsed.Seconds()
 	r.EventsPerSec = float64(r.Events) / elapsed.Seconds()
+	if done > 0 {
+		r.AllocsPerCall = float64(mem1.Mallocs-mem0.Mallocs) / float64(done)
+		r.AllocBytesPerCall = float64(mem1.TotalAlloc-mem0.TotalAlloc) / float64(done)
+	}
 	r.P50, r.P90, r.P99, r.P999 = Quantile(h, 0.50), Quantile(h, 0.90), Quantile(h, 0.99), Quantile(h, 0.999)
 	r.Max = time.Duration(h.Max()) * time.Microsecond
-	finish(cfg.Progress, "lifecycle", "calls", elapsed, fmt.Sprintf("%s calls in %s: %s calls/s, %s events/s, p99 %s",
-		count(int64(done)), seconds(elapsed), count(int64(r.CallsPerSec)), count(int64(r.EventsPerSec)), millis(r.P99)))
+	finish(cfg.Progress, "lifecycle", "calls", elapsed, fmt.Sprintf("%s calls from %s callers in %s: %s calls/s, %s events/s, p99 %s, %s allocations per call",
+		count(int64(done)), count(int64(concurrency)), seconds(elapsed), count(int64(r.CallsPerSec)), count(int64(r.EventsPerSec)), millis(r.P99), count(int64(r.AllocsPerCall+0.5))))
 	return r, nil
 }

@@ -23,7 +23,7 @@ func sampleReport() *Report {
 	r.setLifecycle(LifecycleResult{Calls: 1000, Concurrency: 100, Events: 6000, Commands: h.TotalCount(), Elapsed: time.Second,
 		CallsPerSec: 1000, EventsPerSec: 6000, P50: Quantile(h, .5), P90: Quantile(h, .9), P99: Quantile(h, .99),
 		P999: Quantile(h, .999), Max: 5 * time.Millisecond, Latency: h, Stopped: "count",
-		Throughput: []Sample{{0.25, 250, 1000}, {0.5, 200, 800}, {0.75, 300, 1200}, {1, 250, 1000}}})
+		Throughput: []Sample{{0.25, 250, 1000}, {0.5, 200, 800}, {0.75, 300, 1200}, {1, 250, 1000}}}, false)
 	r.setAppends(AppendsResult{Records: 100, Writers: 10, EventsPerSec: 3e5, RawEventsPerSec: 6e5, Ratio: 0.5})
 	r.setSoak(SoakResult{LiveCalls: 1000, HeapBytesPerCall: 1700, Setup: time.Second, Throughput: []Sample{{0.25, 500, 2000}, {0.4, 300, 2000}}})
 	r.setRestore(RestoreResult{LiveCalls: 1000, Clients: 20, Events: 3000, Elapsed: 30 * time.Millisecond})

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -35,6 +34,19 @@ type Report struct {
 	LifecycleSeconds      *float64 `json:"lifecycle_seconds,omitempty"`
 	LifecycleStopped      string   `json:"lifecycle_stopped,omitempty"` // "count" or "duration"
 	LifecycleConcurrency  *int64   `json:"lifecycle_concurrency,omitempty"`
+	// Allocations in the process per complete call while the loop ran.
+	AllocsPerCall     *float64 `json:"allocs_per_call,omitempty"`
+	AllocBytesPerCall *float64 `json:"alloc_bytes_per_call,omitempty"`
+	// lifecycle_events_per_sec ÷ raw_bbolt_puts_per_sec.
+	LifecycleRatioToRaw *float64 `json:"lifecycle_ratio_to_raw,omitempty"`
+	// Every lifecycle pass (--callers, --history-pass); the figures above
+	// are the first one's.
+	LifecyclePasses []LifecyclePass `json:"lifecycle_passes,omitempty"`
+	// Events/s at 5,000 callers ÷ at 1,000, when passes ran at both.
+	LifecycleScaling *float64 `json:"lifecycle_5000_vs_1000,omitempty"`
+	// 1 − calls/s with the call history on ÷ calls/s with it off, at the
+	// same callers, when passes ran both ways.
+	HistoryCallsPerSecDrop *float64 `json:"history_calls_per_sec_drop,omitempty"`
 	// Command latency, call → durable answer, from an HDR histogram.
 	Commands           *int64            `json:"commands,omitempty"`
 	P50Ms              *float64          `json:"p50_ms,omitempty"`
@@ -51,6 +63,13 @@ type Report struct {
 	JournalRecords       *int64   `json:"journal_records,omitempty"`
 	JournalWriters       *int64   `json:"journal_writers,omitempty"`
 
+	// The raw bbolt reference of the ratio targets: the journal workload's
+	// raw bbolt when it ran ("journal"), else a probe of about a second
+	// ("probe"), 1,000 puts per transaction either way.
+	RawBboltPutsPerSec *float64 `json:"raw_bbolt_puts_per_sec,omitempty"`
+	RawBboltFrom       string   `json:"raw_bbolt_from,omitempty"`
+	RawBboltProbePuts  *int64   `json:"raw_bbolt_probe_puts,omitempty"`
+
 	// soak: live calls held.
 	LiveCalls            *int64   `json:"live_calls,omitempty"`
 	HeapBytesPerLiveCall *float64 `json:"heap_bytes_per_live_call,omitempty"`
@@ -62,6 +81,10 @@ type Report struct {
 	RestoredCalls   *int64   `json:"restored_calls,omitempty"`
 	RestoredClients *int64   `json:"restored_clients,omitempty"`
 	RestoredEvents  *int64   `json:"restored_events,omitempty"`
+	// restored_calls ÷ restore_seconds, and the bytes allocated during Open
+	// per restored call.
+	RestoredCallsPerSec      *float64 `json:"restored_calls_per_sec,omitempty"`
+	RestoreAllocBytesPerCall *float64 `json:"restore_alloc_bytes_per_call,omitempty"`
 
 	// replay: scan, decode and fold.
 	ReplayEventsPerSec *float64 `json:"replay_events_per_sec,omitempty"`
@@ -89,6 +112,25 @@ type Params struct {
 	IntervalSeconds float64 `json:"interval_seconds"`
 	ReplayPasses    int     `json:"replay_passes"`
 	DataDir         string  `json:"data_dir"`
+	// Callers of each lifecycle pass; LiveCalls of the soak and restore
+	// (when not Calls); HistoryPass: a lifecycle pass with the call history
+	// the other way.
+	Callers     []int `json:"callers,omitempty"`
+	LiveCalls   int   `json:"live_calls,omitempty"`
+	HistoryPass bool  `json:"history_pass,omitempty"`
+}
+
+// LifecyclePass is what one lifecycle pass measured.
+type LifecyclePass struct {
+	Callers       int     `json:"callers"`
+	History       bool    `json:"history"`
+	Calls         int64   `json:"calls"`
+	Seconds       float64 `json:"seconds"`
+	Stopped       string  `json:"stopped"`
+	CallsPerSec   float64 `json:"calls_per_sec"`
+	EventsPerSec  float64 `json:"events_per_sec"`
+	AllocsPerCall float64 `json:"allocs_per_call"`
+	P99Ms         float64 `json:"p99_ms"`
 }
 
 func paramsOf(o Options) Params {
@@ -96,6 +138,7 @@ func paramsOf(o Options) Params {
 		Calls: o.Calls, Concurrency: o.Concurrency, Records: o.Records, RecordSize: o.RecordSize,
 		DurationSeconds: o.Duration.Seconds(), IntervalSeconds: o.Interval.Seconds(),
 		ReplayPasses: o.ReplayPasses, DataDir: o.DataDir,
+		Callers: o.Callers, LiveCalls: o.LiveCalls, HistoryPass: o.HistoryPass,
 	}
 }
 
@@ -131,9 +174,19 @@ func (r *Report) series(workload string, s []Sample) {
 	r.Throughput[workload] = s
 }
 
-func (r *Report) setLifecycle(l LifecycleResult) {
+// setLifecycle records a lifecycle pass (history: whether the call history
+// was on); the first one's figures are the report's lifecycle figures.
+func (r *Report) setLifecycle(l LifecycleResult, history bool) {
 	if l.Calls == 0 {
 		return // nothing completed: nothing measured
+	}
+	r.LifecyclePasses = append(r.LifecyclePasses, LifecyclePass{
+		Callers: l.Concurrency, History: history, Calls: int64(l.Calls), Seconds: l.Elapsed.Seconds(), Stopped: l.Stopped,
+		CallsPerSec: l.CallsPerSec, EventsPerSec: l.EventsPerSec, AllocsPerCall: l.AllocsPerCall,
+		P99Ms: float64(l.P99) / float64(time.Millisecond),
+	})
+	if len(r.LifecyclePasses) > 1 {
+		return
 	}
 	r.CallsPerSec = f64(l.CallsPerSec)
 	r.LifecycleCalls = i64(int64(l.Calls))
@@ -142,6 +195,8 @@ func (r *Report) setLifecycle(l LifecycleResult) {
 	r.LifecycleSeconds = f64(l.Elapsed.Seconds())
 	r.LifecycleStopped = l.Stopped
 	r.LifecycleConcurrency = i64(int64(l.Concurrency))
+	r.AllocsPerCall = f64(l.AllocsPerCall)
+	r.AllocBytesPerCall = f64(l.AllocBytesPerCall)
 	if l.Commands > 0 {
 		r.Commands = i64(l.Commands)
 		r.P50Ms, r.P90Ms, r.P99Ms, r.P999Ms, r.MaxMs = ms(l.P50), ms(l.P90), ms(l.P99), ms(l.P999), ms(l.Max)
@@ -173,6 +228,17 @@ func (r *Report) setRestore(x RestoreResult) {
 	r.RestoredCalls = i64(int64(x.LiveCalls))
 	r.RestoredClients = i64(int64(x.Clients))
 	r.RestoredEvents = i64(int64(x.Events))
+	if x.LiveCalls > 0 {
+		r.RestoreAllocBytesPerCall = f64(x.AllocBytesPerCall())
+		if x.Elapsed > 0 {
+			r.RestoredCallsPerSec = f64(float64(x.LiveCalls) / x.Elapsed.Seconds())
+		}
+	}
+}
+
+func (r *Report) setRawProbe(x RawBoltResult) {
+	r.RawBboltPutsPerSec, r.RawBboltFrom = f64(x.PutsPerSec), "probe"
+	r.RawBboltProbePuts = i64(int64(x.Puts))
 }
 
 func (r *Report) setReplay(x ReplayResult, paths []string) {
@@ -185,102 +251,6 @@ func (r *Report) setReplay(x ReplayResult, paths []string) {
 		r.ReplayEventsPerSec = f64(x.EventsPerSec)
 	}
 	r.series("replay", x.Throughput)
-}
-
-// Target is a figure the project aims for.
-type Target struct {
-	Figure string  // JSON name of the figure
-	Op     string  // ">=" or "<="
-	Value  float64 // the bound
-	Text   string  // how it reads
-	// Scale, if set, names the figure that must reach MinScale for the
-	// target to apply (heap per live call is judged at 100,000 calls).
-	Scale    string
-	MinScale float64
-}
-
-// Targets are the project's performance targets (docs/performance.md).
-var Targets = []Target{
-	{Figure: "events_per_sec", Op: ">=", Value: 150_000, Text: ">= 150,000 durable events/s, 1,000 writers",
-		Scale: "journal_writers", MinScale: 1000},
-	{Figure: "calls_per_sec", Op: ">=", Value: 20_000, Text: ">= 20,000 calls/s, 1,000 callers",
-		Scale: "lifecycle_concurrency", MinScale: 1000},
-	{Figure: "heap_bytes_per_live_call", Op: "<=", Value: 4096, Text: "<= 4 KiB per live call at 100,000 calls",
-		Scale: "live_calls", MinScale: 100_000},
-	{Figure: "restore_seconds", Op: "<=", Value: 2, Text: "<= 2 s for 100,000 live calls",
-		Scale: "restored_calls", MinScale: 100_000},
-	{Figure: "replay_events_per_sec", Op: ">=", Value: 1_000_000, Text: ">= 1,000,000 events/s"},
-}
-
-// TargetResult judges one target. Pass is null when the figure was not
-// measured, or not at the scale the target is set for.
-type TargetResult struct {
-	Figure string   `json:"figure"`
-	Target string   `json:"target"`
-	Value  *float64 `json:"value"`
-	Pass   *bool    `json:"pass"`
-	Note   string   `json:"note,omitempty"`
-}
-
-// figures returns the report's figures by JSON name (measured ones only).
-func (r *Report) figures() map[string]float64 {
-	b, err := json.Marshal(r)
-	if err != nil {
-		return nil
-	}
-	return numericFields(b)
-}
-
-// numericFields returns the top-level numbers of a JSON object.
-func numericFields(b []byte) map[string]float64 {
-	var m map[string]any
-	if json.Unmarshal(b, &m) != nil {
-		return nil
-	}
-	out := make(map[string]float64)
-	for k, v := range m {
-		if f, ok := v.(float64); ok {
-			out[k] = f
-		}
-	}
-	return out
-}
-
-func (r *Report) judge() {
-	figs := r.figures()
-	r.Targets = r.Targets[:0]
-	for _, t := range Targets {
-		tr := TargetResult{Figure: t.Figure, Target: t.Text}
-		v, ok := figs[t.Figure]
-		if !ok {
-			tr.Note = "not measured"
-			r.Targets = append(r.Targets, tr)
-			continue
-		}
-		tr.Value = f64(v)
-		if t.Scale != "" && figs[t.Scale] < t.MinScale {
-			// Judged only at the scale the target is set for.
-			tr.Note = fmt.Sprintf("at %s %s, target set at %s", count(int64(figs[t.Scale])),
-				strings.ReplaceAll(t.Scale, "_", " "), count(int64(t.MinScale)))
-			r.Targets = append(r.Targets, tr)
-			continue
-		}
-		pass := v >= t.Value
-		if t.Op == "<=" {
-			pass = v <= t.Value
-		}
-		tr.Pass = &pass
-		r.Targets = append(r.Targets, tr)
-	}
-}
-
-func (r *Report) target(figure string) *TargetResult {
-	for i := range r.Targets {
-		if r.Targets[i].Figure == figure {
-			return &r.Targets[i]
-		}
-	}
-	return nil
 }
 
 // WriteJSON writes the report, indented, to path ("-" for w).
@@ -297,63 +267,81 @@ func (r *Report) WriteJSON(path string, w io.Writer) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
-// WriteTable writes the summary table: one line per figure, with its target
-// and verdict where there is one.
+// WriteTable writes the summary: a table of the figures, one line each,
+// then the targets table (see writeTargets) and where the raw bbolt
+// reference came from.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "workload\tfigure\tvalue\ttarget\tverdict\n")
-	row := func(workload, figure, value, targetFigure string) {
-		tgt, verdict := "", ""
-		if t := r.target(targetFigure); t != nil && targetFigure != "" {
-			tgt = t.Target
-			switch {
-			case t.Pass == nil:
-				verdict = "n/a: " + t.Note
-			case *t.Pass:
-				verdict = "met"
-			default:
-				verdict = "MISSED"
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", workload, figure, value, tgt, verdict)
+	fmt.Fprintf(tw, "workload\tfigure\tvalue\n")
+	row := func(workload, figure, value string) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", workload, figure, value)
 	}
 	num := func(p *float64) string { return count(int64(*p + 0.5)) }
 	if r.CallsPerSec != nil {
-		row("lifecycle", "complete calls/s", num(r.CallsPerSec), "calls_per_sec")
-		row("lifecycle", "durable events/s", num(r.LifecycleEventsPerSec), "")
-		row("lifecycle", "calls, time", fmt.Sprintf("%s in %.2f s (stopped by %s)", count(*r.LifecycleCalls), *r.LifecycleSeconds, r.LifecycleStopped), "")
+		row("lifecycle", "complete calls/s", fmt.Sprintf("%s (%s callers)", num(r.CallsPerSec), count(*r.LifecycleConcurrency)))
+		row("lifecycle", "durable events/s", num(r.LifecycleEventsPerSec))
+		row("lifecycle", "calls, time", fmt.Sprintf("%s in %.2f s (stopped by %s)", count(*r.LifecycleCalls), *r.LifecycleSeconds, r.LifecycleStopped))
+		row("lifecycle", "allocations per call (bytes)", fmt.Sprintf("%s (%s B)", num(r.AllocsPerCall), num(r.AllocBytesPerCall)))
 	}
 	if r.P50Ms != nil {
 		row("lifecycle", "command latency p50 / p90 / p99 / p99.9 / max",
-			fmt.Sprintf("%s / %s / %s / %s / %s ms", sig3(*r.P50Ms), sig3(*r.P90Ms), sig3(*r.P99Ms), sig3(*r.P999Ms), sig3(*r.MaxMs)), "")
+			fmt.Sprintf("%s / %s / %s / %s / %s ms", sig3(*r.P50Ms), sig3(*r.P90Ms), sig3(*r.P99Ms), sig3(*r.P999Ms), sig3(*r.MaxMs)))
+	}
+	for _, p := range r.LifecyclePasses[min(1, len(r.LifecyclePasses)):] {
+		history := "off"
+		if p.History {
+			history = "on"
+		}
+		row("lifecycle", fmt.Sprintf("pass: %s callers, call history %s", count(int64(p.Callers)), history),
+			fmt.Sprintf("%s calls/s, %s events/s, p99 %s ms, %s allocations per call (%s calls, stopped by %s)",
+				count(int64(p.CallsPerSec+0.5)), count(int64(p.EventsPerSec+0.5)), sig3(p.P99Ms), count(int64(p.AllocsPerCall+0.5)), count(p.Calls), p.Stopped))
 	}
 	if r.EventsPerSec != nil {
-		row("journal", "durable appends (events/s)", num(r.EventsPerSec), "events_per_sec")
-		row("journal", "raw bbolt, 1,000 puts/tx (events/s)", num(r.RawBboltEventsPerSec), "")
-		row("journal", "ratio to raw bbolt", fmt.Sprintf("%.2f", *r.RatioToRaw), "")
+		row("journal", "durable appends (events/s)", fmt.Sprintf("%s (%s appenders)", num(r.EventsPerSec), count(*r.JournalWriters)))
+		row("journal", "raw bbolt, 1,000 puts/tx (events/s)", num(r.RawBboltEventsPerSec))
+		row("journal", "ratio to raw bbolt", fmt.Sprintf("%.2f", *r.RatioToRaw))
 	}
 	if r.LiveCalls != nil {
-		row("soak", "live calls held", count(*r.LiveCalls), "")
+		row("soak", "live calls held", count(*r.LiveCalls))
 	}
 	if r.HeapBytesPerLiveCall != nil {
-		row("soak", "heap per live call (bytes)", num(r.HeapBytesPerLiveCall), "heap_bytes_per_live_call")
+		row("soak", "heap per live call (bytes)", num(r.HeapBytesPerLiveCall))
 	}
 	if r.RestoreSeconds != nil {
 		row("restore", "time to reopen", fmt.Sprintf("%.3f s (%s live calls, %s clients, %s events)",
-			*r.RestoreSeconds, count(*r.RestoredCalls), count(*r.RestoredClients), count(*r.RestoredEvents)), "restore_seconds")
+			*r.RestoreSeconds, count(*r.RestoredCalls), count(*r.RestoredClients), count(*r.RestoredEvents)))
+	}
+	if r.RestoreAllocBytesPerCall != nil {
+		row("restore", "allocated per restored call (bytes)", num(r.RestoreAllocBytesPerCall))
 	}
 	if r.ReplayEventsPerSec != nil {
-		row("replay", "events folded/s", num(r.ReplayEventsPerSec), "replay_events_per_sec")
+		row("replay", "events folded/s", num(r.ReplayEventsPerSec))
 		row("replay", "events, passes", fmt.Sprintf("%s in %d pass(es) over %s streams (stopped by %s)",
-			count(*r.ReplayEvents), *r.ReplayPasses, count(*r.ReplayStreams), r.ReplayStopped), "")
+			count(*r.ReplayEvents), *r.ReplayPasses, count(*r.ReplayStreams), r.ReplayStopped))
 	}
 	for _, name := range Workloads {
 		if msg, ok := r.Errors[name]; ok {
-			row(name, "FAILED", msg, "")
+			row(name, "FAILED", msg)
 		}
+	}
+	if msg, ok := r.Errors[rawProbe]; ok {
+		row(rawProbe, "FAILED", msg)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	fmt.Fprintln(w)
+	if err := r.writeTargets(w); err != nil {
+		return err
+	}
+	switch {
+	case r.RawBboltPutsPerSec == nil:
+		fmt.Fprintln(w, "raw bbolt: not measured in this run (the ratio targets are not judged)")
+	case r.RawBboltFrom == "journal":
+		fmt.Fprintf(w, "raw bbolt: %s puts/s, 1,000 puts per transaction, measured by the journal workload of this run\n", num(r.RawBboltPutsPerSec))
+	default:
+		fmt.Fprintf(w, "raw bbolt: %s puts/s, 1,000 puts per transaction, measured by a probe of this run (%s puts)\n",
+			num(r.RawBboltPutsPerSec), count(*r.RawBboltProbePuts))
 	}
 	history := "call history off"
 	if r.History {

@@ -45,9 +45,28 @@ type Options struct {
 	// — a reader that follows the journal behind the calls — competes with
 	// it for the CPU; `callengine bench --history` measures the two
 	// together. Recorded in the report.
-	History  bool
+	History bool
+	// Callers, if set, are the callers of each lifecycle pass, in order
+	// (`--callers 1000,5000`): the first pass gives the report's lifecycle
+	// figures, the others are listed beside them, and a pass at 1,000 and
+	// one at 5,000 callers judge the scaling target. Default: one pass at
+	// Concurrency.
+	Callers []int
+	// HistoryPass runs one more lifecycle pass, at the first pass's callers,
+	// with the call history the other way than History: the two judge the
+	// history's cost.
+	HistoryPass bool
+	// LiveCalls are the live calls the soak holds and restore reopens;
+	// default Calls.
+	LiveCalls int
+	// RawProbe is how long the raw bbolt probe runs when the run measured
+	// no raw bbolt of its own (no journal workload); default 1 s.
+	RawProbe time.Duration
 	Progress ProgressFunc
 }
+
+// rawProbe names the raw bbolt probe in Report.Errors and progress.
+const rawProbe = "rawbolt"
 
 // marker is the file that tells a data directory is the bench's own.
 const marker = ".callengine-bench"
@@ -59,8 +78,19 @@ func (o *Options) defaults() error {
 	if o.Workload != "all" && !slices.Contains(Workloads, o.Workload) {
 		return fmt.Errorf("unknown workload %q (want all, lifecycle, journal, soak, restore or replay)", o.Workload)
 	}
-	if o.Calls < 1 || o.Concurrency < 1 || o.Records < 1 || o.RecordSize < 0 {
+	if o.Calls < 1 || o.Concurrency < 1 || o.Records < 1 || o.RecordSize < 0 || o.LiveCalls < 0 {
 		return fmt.Errorf("calls, concurrency and records must be at least 1 (got %d, %d, %d)", o.Calls, o.Concurrency, o.Records)
+	}
+	for _, n := range o.Callers {
+		if n < 1 {
+			return fmt.Errorf("callers must be at least 1 (got %d)", n)
+		}
+	}
+	if o.LiveCalls == 0 {
+		o.LiveCalls = o.Calls
+	}
+	if o.RawProbe <= 0 {
+		o.RawProbe = time.Second
 	}
 	if o.RecordSize == 0 {
 		o.RecordSize = 64
@@ -116,6 +146,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			finish(o.Progress, name, "failed", 0, err.Error())
 		}
 	}
+	if rep.RawBboltEventsPerSec == nil && ctx.Err() == nil &&
+		(rep.CallsPerSec != nil || rep.RestoreSeconds != nil || rep.ReplayEventsPerSec != nil) {
+		// No journal workload, so no raw bbolt of the run's own: measure it,
+		// for the ratio targets.
+		if err := probeRaw(ctx, &o, rep); err != nil {
+			rep.fail(rawProbe, err)
+			errs = append(errs, fmt.Errorf("%s: %w", rawProbe, err))
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		errs = append(errs, err)
 	}
@@ -127,14 +166,25 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 func runWorkload(ctx context.Context, name string, o *Options, rep *Report) error {
 	switch name {
 	case "lifecycle":
-		r, err := runLifecycle(ctx, o, o.Progress)
-		if err != nil {
-			return err
+		passes := o.lifecyclePasses()
+		for i, p := range passes {
+			sub := "lifecycle"
+			if i > 0 {
+				sub = fmt.Sprintf("lifecycle-%d", i+1)
+			}
+			if len(passes) > 1 {
+				phase(o.Progress, "lifecycle", fmt.Sprintf("pass %d of %d: %s callers, call history %s",
+					i+1, len(passes), count(int64(p.callers)), onOff(p.history)))
+			}
+			r, err := runLifecycle(ctx, o, p, sub, o.Progress)
+			if err != nil {
+				return err
+			}
+			if r.Calls == 0 {
+				return fmt.Errorf("no call completed within %v", o.Duration)
+			}
+			rep.setLifecycle(r, p.history)
 		}
-		if r.Calls == 0 {
-			return fmt.Errorf("no call completed within %v", o.Duration)
-		}
-		rep.setLifecycle(r)
 	case "journal":
 		dir, err := freshSub(o.DataDir, "journal")
 		if err != nil {
@@ -187,7 +237,7 @@ func runWorkload(ctx context.Context, name string, o *Options, rep *Report) erro
 		}
 		if len(paths) == 0 {
 			phase(o.Progress, "replay", "preparing: a lifecycle run writes the journal to fold")
-			if _, err := runLifecycle(ctx, o, o.Progress); err != nil {
+			if _, err := runLifecycle(ctx, o, o.lifecyclePasses()[0], "lifecycle", o.Progress); err != nil {
 				return err
 			}
 			paths = []string{filepath.Join(o.DataDir, "lifecycle", "journal.db")}
@@ -208,22 +258,73 @@ func engineConfig(dir string, o Options) engine.Config {
 	return engine.Config{DataDir: dir, RingTimeout: time.Hour, NoHistory: !o.History}
 }
 
-// runLifecycle runs the lifecycle workload on a fresh engine in
-// DataDir/lifecycle, and closes it.
-func runLifecycle(ctx context.Context, o *Options, report ProgressFunc) (r LifecycleResult, err error) {
-	dir, err := freshSub(o.DataDir, "lifecycle")
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// lifecyclePass is one run of the lifecycle workload.
+type lifecyclePass struct {
+	callers int
+	history bool
+}
+
+// lifecyclePasses lists the lifecycle passes o asks for: one per Callers
+// (default one at Concurrency), then, with HistoryPass, one at the first
+// pass's callers with the call history the other way.
+func (o *Options) lifecyclePasses() []lifecyclePass {
+	callers := o.Callers
+	if len(callers) == 0 {
+		callers = []int{o.Concurrency}
+	}
+	var passes []lifecyclePass
+	for _, n := range callers {
+		passes = append(passes, lifecyclePass{callers: n, history: o.History})
+	}
+	if o.HistoryPass {
+		passes = append(passes, lifecyclePass{callers: callers[0], history: !o.History})
+	}
+	return passes
+}
+
+// runLifecycle runs a lifecycle pass on a fresh engine in DataDir/sub, and
+// closes it.
+func runLifecycle(ctx context.Context, o *Options, p lifecyclePass, sub string, report ProgressFunc) (r LifecycleResult, err error) {
+	dir, err := freshSub(o.DataDir, sub)
 	if err != nil {
 		return r, err
 	}
 	runtime.GC()
-	e, err := engine.Open(ctx, engineConfig(dir, *o))
+	cfg := engineConfig(dir, *o)
+	cfg.NoHistory = !p.history
+	e, err := engine.Open(ctx, cfg)
 	if err != nil {
 		return r, err
 	}
 	defer func() { err = errors.Join(err, e.Close()) }()
 	return RunLifecycle(ctx, e, LifecycleConfig{
-		Calls: o.Calls, Concurrency: o.Concurrency, Duration: o.Duration, Interval: o.Interval, Progress: report,
+		Calls: o.Calls, Concurrency: p.callers, Duration: o.Duration, Interval: o.Interval, Progress: report,
 	})
+}
+
+// probeRaw measures raw bbolt for o.RawProbe (RawBoltProbe, 1,000 puts of
+// RecordSize bytes per transaction) in DataDir/rawbolt, into rep.
+func probeRaw(ctx context.Context, o *Options, rep *Report) error {
+	dir, err := freshSub(o.DataDir, rawProbe)
+	if err != nil {
+		return err
+	}
+	phase(o.Progress, rawProbe, fmt.Sprintf("raw bbolt probe: 1,000 puts per transaction for %v", o.RawProbe))
+	x, err := RawBoltProbe(ctx, dir, o.RawProbe, 1000, o.RecordSize)
+	if err != nil {
+		return err
+	}
+	finish(o.Progress, rawProbe, "probe", x.Elapsed, fmt.Sprintf("raw bbolt %s puts/s (%s puts, 1,000 per transaction)",
+		count(int64(x.PutsPerSec)), count(int64(x.Puts))))
+	rep.setRawProbe(x)
+	return nil
 }
 
 // runSoak runs the soak on a fresh engine in DataDir/soak and closes it,
@@ -239,7 +340,7 @@ func runSoak(ctx context.Context, o *Options, report ProgressFunc) (r SoakResult
 		return r, err
 	}
 	r, err = RunSoak(ctx, e, SoakConfig{
-		Calls: o.Calls, Concurrency: o.Concurrency, Duration: o.Duration, Interval: o.Interval, Progress: report,
+		Calls: o.LiveCalls, Concurrency: o.Concurrency, Duration: o.Duration, Interval: o.Interval, Progress: report,
 	})
 	phase(report, "soak", "closing the engine")
 	return r, errors.Join(err, e.Close())

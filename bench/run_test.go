@@ -16,7 +16,7 @@ import (
 func smallOptions(t *testing.T, workload string) Options {
 	return Options{
 		Workload: workload, Calls: 300, Concurrency: 20, Records: 2000, Duration: 30 * time.Second,
-		Interval: 20 * time.Millisecond, ReplayPasses: 2, DataDir: t.TempDir(),
+		Interval: 20 * time.Millisecond, ReplayPasses: 2, DataDir: t.TempDir(), RawProbe: 100 * time.Millisecond,
 	}
 }
 
@@ -85,6 +85,65 @@ func TestRunAllFillsEveryFigure(t *testing.T) {
 	}
 	if len(r.Errors) != 0 || len(r.Targets) != len(Targets) {
 		t.Errorf("errors %v, %d targets", r.Errors, len(r.Targets))
+	}
+	// The journal workload's raw bbolt is the reference of the ratios; no
+	// probe runs.
+	if r.RawBboltFrom != "journal" || *r.RawBboltPutsPerSec != *r.RawBboltEventsPerSec || r.RawBboltProbePuts != nil {
+		t.Errorf("raw bbolt reference %v from %q, probe %v", *r.RawBboltPutsPerSec, r.RawBboltFrom, r.RawBboltProbePuts)
+	}
+	if tr := r.target("lifecycle_events_per_sec"); tr.Ratio == nil || *tr.Ratio != *r.LifecycleEventsPerSec / *r.RawBboltPutsPerSec ||
+		*r.LifecycleRatioToRaw != *tr.Ratio || tr.Note != "at 20 lifecycle callers, target set at 1,000" {
+		t.Errorf("lifecycle ratio target %+v", tr)
+	}
+	// A life cycle allocates (its events, its actor, its commands); restore
+	// allocates for every call it brings back.
+	if *r.AllocsPerCall < 6 || *r.AllocBytesPerCall <= 0 || *r.RestoreAllocBytesPerCall <= 0 || *r.RestoredCallsPerSec <= 0 {
+		t.Errorf("%v allocations (%v B) per call; restore %v B per call, %v calls/s",
+			*r.AllocsPerCall, *r.AllocBytesPerCall, *r.RestoreAllocBytesPerCall, *r.RestoredCallsPerSec)
+	}
+	if len(r.LifecyclePasses) != 1 || r.LifecyclePasses[0].Callers != 20 || r.LifecyclePasses[0].Calls != 300 {
+		t.Errorf("lifecycle passes %+v", r.LifecyclePasses)
+	}
+}
+
+// --callers and --history-pass run one lifecycle pass each; the first gives
+// the figures. Without a journal workload, a probe measures raw bbolt.
+func TestLifecyclePassesAndRawProbe(t *testing.T) {
+	o := smallOptions(t, "lifecycle")
+	o.Calls, o.Callers, o.HistoryPass = 100, []int{4, 8}, true
+	r, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []LifecyclePass{{Callers: 4}, {Callers: 8}, {Callers: 4, History: true}}
+	if len(r.LifecyclePasses) != len(want) {
+		t.Fatalf("passes %+v", r.LifecyclePasses)
+	}
+	for i, p := range r.LifecyclePasses {
+		if p.Callers != want[i].Callers || p.History != want[i].History || p.Calls != 100 || p.CallsPerSec <= 0 || p.AllocsPerCall <= 0 {
+			t.Errorf("pass %d: %+v, want %d callers, history %v", i, p, want[i].Callers, want[i].History)
+		}
+	}
+	if *r.LifecycleConcurrency != 4 || *r.CallsPerSec != r.LifecyclePasses[0].CallsPerSec {
+		t.Errorf("figures not the first pass's: %v callers, %v calls/s", *r.LifecycleConcurrency, *r.CallsPerSec)
+	}
+	if r.HistoryCallsPerSecDrop == nil || *r.HistoryCallsPerSecDrop != 1-r.LifecyclePasses[2].CallsPerSec/r.LifecyclePasses[0].CallsPerSec {
+		t.Errorf("history drop %v", r.HistoryCallsPerSecDrop)
+	}
+	if tr := r.target("history_calls_per_sec_drop"); tr.Pass == nil {
+		t.Errorf("history target not judged: %+v", tr)
+	}
+	if tr := r.target("lifecycle_5000_vs_1000"); tr.Pass != nil || !strings.HasPrefix(tr.Note, "not measured") {
+		t.Errorf("scaling judged without passes at 1,000 and 5,000 callers: %+v", tr)
+	}
+	if r.RawBboltFrom != "probe" || r.RawBboltPutsPerSec == nil || *r.RawBboltPutsPerSec <= 0 || *r.RawBboltProbePuts < 1000 || r.RawBboltEventsPerSec != nil {
+		t.Errorf("raw bbolt probe: from %q, %v puts/s, %v puts", r.RawBboltFrom, r.RawBboltPutsPerSec, r.RawBboltProbePuts)
+	}
+	if tr := r.target("lifecycle_events_per_sec"); tr.Ratio == nil || *tr.RawBboltPutsPerSec != *r.RawBboltPutsPerSec {
+		t.Errorf("lifecycle ratio beside the probe: %+v", tr)
+	}
+	if len(r.Errors) != 0 {
+		t.Errorf("errors %v", r.Errors)
 	}
 }
 

@@ -22,12 +22,15 @@ const benchUsage = `usage: callengine bench [flags]
 
 Runs load workloads against an in-process engine with a real journal on disk
 and prints a summary table. Workloads (--workload, default all, in this order):
-  lifecycle  complete calls/s (dial, ringing, answer, hold, resume, hang up)
-             and command latency (HDR histogram)
+  lifecycle  complete calls/s (dial, ringing, answer, hold, resume, hang up),
+             command latency (HDR histogram), allocations per call
   journal    durable appends/s beside raw bbolt (1,000 puts per transaction)
   soak       --calls live calls held; heap bytes per live call
   restore    time for engine.Open to bring back the soak's live calls
   replay     events/s scanned, decoded and folded from the journals
+
+The throughput targets are judged as ratios to raw bbolt measured in the same
+run (the journal workload's, else a probe of about a second).
 
 flags:
 `
@@ -67,6 +70,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	interval := fs.Duration("interval", 250*time.Millisecond, "throughput sampling interval")
 	quick := fs.Bool("quick", false, "small counts for a smoke run (under 30 s); explicit flags still win")
 	withHistory := fs.Bool("history", false, "run the engines with the call history projection on (it follows the journal and competes for the CPU)")
+	callersFlag := fs.String("callers", "", "lifecycle: callers of each pass, comma-separated (`LIST`, e.g. 1000,5000); the first pass gives the lifecycle figures (default: --concurrency)")
+	historyPass := fs.Bool("history-pass", false, "lifecycle: one more pass with the call history the other way (judges its cost)")
+	liveCalls := fs.Int("live-calls", 0, "soak: live calls to hold, which restore then reopens (default: --calls)")
 	jsonPath := fs.String("json", "", "write the report as JSON to `FILE` (- for stdout)")
 	plotPath := fs.String("plot", "", "draw throughput over time and latency percentiles to `FILE` (.svg or .png)")
 	progress := fs.String("progress", "auto", "progress display: auto (a bar on a terminal, lines otherwise), bar, lines or off")
@@ -141,6 +147,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr("--calls must be between 1 and 10,000,000")
 	case *concurrency < 1 || *concurrency > 100_000:
 		return usageErr("--concurrency must be between 1 and 100,000")
+	case *liveCalls < 0 || *liveCalls > 10_000_000:
+		return usageErr("--live-calls must be between 1 and 10,000,000 (0: as --calls)")
 	case *records < 1 || *records > 100_000_000:
 		return usageErr("--records must be between 1 and 100,000,000")
 	case *recordSize < 1 || *recordSize > 1<<20:
@@ -159,6 +167,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr("--progress must be auto, bar, lines or off")
 	case len(replayJournals) > 0 && *workload != "replay":
 		return usageErr("--journal needs --workload replay")
+	}
+	callers, err := parseCallers(*callersFlag)
+	if err != nil {
+		return usageErr("--callers: %v", err)
 	}
 	for _, p := range replayJournals {
 		if _, err := os.Stat(p); err != nil {
@@ -181,6 +193,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Workload: *workload, Calls: *calls, Concurrency: *concurrency, Records: *records, RecordSize: *recordSize,
 		Duration: *duration, Interval: *interval, ReplayPasses: *passes, ReplayJournals: replayJournals,
 		DataDir: dir, Quick: *quick, History: *withHistory, Progress: view.update,
+		Callers: callers, HistoryPass: *historyPass, LiveCalls: *liveCalls,
 	}
 	note := fmt.Sprintf("callengine bench: workload %s, %s calls, concurrency %s", *workload, bench.Count(int64(*calls)), bench.Count(int64(*concurrency)))
 	if *workload == "all" || *workload == "journal" {
@@ -228,6 +241,23 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		code = 1
 	}
 	return code
+}
+
+// parseCallers reads --callers: counts between 1 and 100,000, separated by
+// commas; "" is none.
+func parseCallers(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(strings.ReplaceAll(f, "_", "")))
+		if err != nil || n < 1 || n > 100_000 {
+			return nil, fmt.Errorf("%q is not a count of callers between 1 and 100,000", strings.TrimSpace(f))
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // stringList is a repeatable string flag.

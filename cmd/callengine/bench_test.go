@@ -49,7 +49,8 @@ func TestBenchQuick(t *testing.T) {
 	m := readJSON(t, report)
 	for _, k := range []string{"workload", "calls_per_sec", "events_per_sec", "raw_bbolt_events_per_sec", "ratio_to_raw",
 		"p50_ms", "p99_ms", "p999_ms", "heap_bytes_per_live_call", "live_calls", "restore_seconds",
-		"replay_events_per_sec", "go_version", "num_cpu", "started_at", "targets", "throughput", "latency_percentiles"} {
+		"replay_events_per_sec", "go_version", "num_cpu", "started_at", "targets", "throughput", "latency_percentiles",
+		"allocs_per_call", "raw_bbolt_puts_per_sec", "lifecycle_ratio_to_raw", "restore_alloc_bytes_per_call", "lifecycle_passes"} {
 		v, ok := m[k]
 		if !ok || v == nil {
 			t.Errorf("report lacks %s", k)
@@ -71,7 +72,9 @@ func TestBenchQuick(t *testing.T) {
 		t.Errorf("errors: %v", errors)
 	}
 	for _, s := range []string{"workload", "figure", "verdict", "complete calls/s", "command latency p50",
-		"durable appends", "raw bbolt", "heap per live call", "time to reopen", "events folded/s", "report: " + report, "plot: " + plot} {
+		"durable appends", "raw bbolt", "heap per live call", "time to reopen", "events folded/s", "report: " + report, "plot: " + plot,
+		"allocations per call", "× raw bbolt", "n/a: at 100 lifecycle callers, target set at 1,000",
+		"n/a: at 2,000 restored calls, target set at 1,000,000", "measured by the journal workload of this run"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("stdout lacks %q:\n%s", s, out)
 		}
@@ -127,6 +130,10 @@ func TestBenchOneWorkloadOmitsTheOthers(t *testing.T) {
 			t.Errorf("%s = %v though not measured", k, v)
 		}
 	}
+	// No journal workload: a probe measured the raw bbolt of the ratios.
+	if m["raw_bbolt_from"] != "probe" || m["raw_bbolt_puts_per_sec"] == nil || !strings.Contains(out, "measured by a probe of this run") {
+		t.Errorf("raw bbolt from %v, %v puts/s\n%s", m["raw_bbolt_from"], m["raw_bbolt_puts_per_sec"], out)
+	}
 	f, err := os.Open(plot)
 	if err != nil {
 		t.Fatal(err)
@@ -134,6 +141,41 @@ func TestBenchOneWorkloadOmitsTheOthers(t *testing.T) {
 	defer f.Close()
 	if _, err := png.Decode(f); err != nil {
 		t.Fatalf("plot is not a PNG: %v", err)
+	}
+}
+
+// --callers runs a lifecycle pass per count and --history-pass one more;
+// the report lists them and judges the history's cost.
+func TestBenchLifecyclePasses(t *testing.T) {
+	dir := t.TempDir()
+	report := filepath.Join(dir, "r.json")
+	code, out, errs := runBench(t, "--workload", "lifecycle", "--calls", "100", "--callers", "5,10", "--history-pass",
+		"--json", report, "--progress", "lines")
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out, errs)
+	}
+	m := readJSON(t, report)
+	passes, _ := m["lifecycle_passes"].([]any)
+	if len(passes) != 3 || m["lifecycle_concurrency"] != 5.0 {
+		t.Fatalf("passes %v, concurrency %v", passes, m["lifecycle_concurrency"])
+	}
+	if p, _ := passes[2].(map[string]any); p["callers"] != 5.0 || p["history"] != true {
+		t.Errorf("history pass %v", passes[2])
+	}
+	if _, ok := m["history_calls_per_sec_drop"].(float64); !ok {
+		t.Errorf("history_calls_per_sec_drop %v", m["history_calls_per_sec_drop"])
+	}
+	for _, s := range []string{"pass: 10 callers, call history off", "pass: 5 callers, call history on",
+		"n/a: not measured (run with --callers 1000,5000)"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("stdout lacks %q:\n%s", s, out)
+		}
+	}
+	if strings.Contains(out, "n/a: not measured (run with --history-pass)") {
+		t.Errorf("the history target not judged:\n%s", out)
+	}
+	if !strings.Contains(errs, "pass 3 of 3: 5 callers, call history on") {
+		t.Errorf("no progress line of the third pass:\n%s", errs)
 	}
 }
 
@@ -204,6 +246,10 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"--workload", "nope"}, "unknown workload"},
 		{[]string{"--calls", "0"}, "--calls"},
 		{[]string{"--concurrency", "-1"}, "--concurrency"},
+		{[]string{"--callers", "1000,x"}, `--callers: "x" is not a count`},
+		{[]string{"--callers", "0"}, "--callers"},
+		{[]string{"--callers", "1000,,5000"}, "--callers"},
+		{[]string{"--live-calls", "-1"}, "--live-calls"},
 		{[]string{"--records", "0"}, "--records"},
 		{[]string{"--duration", "0s"}, "--duration"},
 		{[]string{"--duration", "soon"}, "invalid value"},
