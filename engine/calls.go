@@ -266,12 +266,9 @@ func (e *Engine) newCallID(ctx context.Context, id string, cmd fsm.Dial) (fsm.Ca
 	return r.State, nil
 }
 
-// replyPool recycles reply channels: one per command otherwise.
-var replyPool = sync.Pool{New: func() any { return make(chan actors.CallResult, 1) }}
-
-func getReply() chan actors.CallResult { return replyPool.Get().(chan actors.CallResult) }
-
-func putReply(ch chan actors.CallResult) { replyPool.Put(ch) }
+// callRequests recycles call requests with their reply channels: two
+// allocations per command otherwise.
+var callRequests = sync.Pool{New: func() any { return &actors.CallRequest{Reply: make(chan actors.CallResult, 1)} }}
 
 // await waits for an actor's answer on reply, or for ctx. It reports
 // whether the answer came; if not, reply may still be written to later.
@@ -299,13 +296,16 @@ func ask[T any](ctx context.Context, e *Engine, pid *actor.PID, msg any, reply <
 }
 
 // request sends req to a call actor and waits for the answer or ctx.
-func (e *Engine) request(ctx context.Context, pid *actor.PID, req *actors.CallRequest) (Call, error) {
-	req.Reply = getReply()
+// The actor runs cmd, or the command resolve picks from the call's state.
+func (e *Engine) request(ctx context.Context, pid *actor.PID, cmd fsm.CallCommand, resolve func(*fsm.Call) (fsm.CallCommand, error)) (Call, error) {
+	req := callRequests.Get().(*actors.CallRequest)
+	req.Ctx, req.Command, req.Resolve, req.NoEvents = ctx, cmd, resolve, true
 	r, ok := ask(ctx, e, pid, req, req.Reply)
 	if !ok {
-		return Call{}, ctx.Err() // the channel may still be written to: not reused
+		return Call{}, ctx.Err() // the request may still be answered: not reused
 	}
-	putReply(req.Reply)
+	*req = actors.CallRequest{Reply: req.Reply} // answered: the actor is done with it
+	callRequests.Put(req)
 	if r.Err != nil {
 		return Call{}, r.Err
 	}
@@ -335,14 +335,14 @@ func (e *Engine) runCommand(ctx context.Context, callID string, cmd fsm.CallComm
 		return Call{}, e.goneCallError(callID)
 	}
 	if p, ok := PrincipalOf(ctx); ok && p.Role != RoleSupervisor {
-		return e.request(ctx, pid, &actors.CallRequest{Ctx: ctx, Resolve: func(c *fsm.Call) (fsm.CallCommand, error) {
+		return e.request(ctx, pid, nil, func(c *fsm.Call) (fsm.CallCommand, error) {
 			if err := authorizeCallCommand(p, c, cmd); err != nil {
 				return nil, err
 			}
 			return cmd, nil
-		}})
+		})
 	}
-	return e.request(ctx, pid, &actors.CallRequest{Ctx: ctx, Command: cmd})
+	return e.request(ctx, pid, cmd, nil)
 }
 
 func (e *Engine) resolveCall(ctx context.Context, callID string, resolve func(*fsm.Call) (fsm.CallCommand, error)) (Call, error) {
@@ -366,7 +366,7 @@ func (e *Engine) resolveCall(ctx context.Context, callID string, resolve func(*f
 			return cmd, nil
 		}
 	}
-	return e.request(ctx, pid, &actors.CallRequest{Ctx: ctx, Resolve: resolve})
+	return e.request(ctx, pid, nil, resolve)
 }
 
 // Answer answers a ringing call from one of the callee's devices; the first

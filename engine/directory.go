@@ -200,10 +200,7 @@ func (l *liveCalls) leave(client, call string) bool {
 			return false
 		}
 		delete(m, call)
-		if len(m) == 0 {
-			delete(s.byClient, client)
-			return true
-		}
+		return len(m) == 0 // the empty set stays: the client's next call needs no new one
 	}
 	return false
 }

@@ -408,7 +408,8 @@ type publisher struct{ e *Engine }
 
 func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 	e := p.e
-	var flips presenceFlips
+	var buf [4]string
+	flips := presenceFlips(buf[:0])
 	for _, ch := range changes {
 		switch ev := ch.Envelope.Event.(type) {
 		case events.CallDialed:

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/callengine/callengine/fsm"
-	"github.com/callengine/callengine/internal/actors"
 )
 
 // Config returns the engine's configuration with defaults applied.
@@ -13,7 +12,5 @@ func (e *Engine) Config() Config { return e.cfg }
 // PanicCallForTest makes the actor of a call panic while it handles a command.
 func PanicCallForTest(e *Engine, id string) (Call, error) {
 	pid := e.live.pid(id)
-	return e.request(context.Background(), pid, &actors.CallRequest{
-		Resolve: func(*fsm.Call) (fsm.CallCommand, error) { panic("test panic") },
-	})
+	return e.request(context.Background(), pid, nil, func(*fsm.Call) (fsm.CallCommand, error) { panic("test panic") })
 }

@@ -436,38 +436,38 @@ func (j *Journal) streamState(tx *bolt.Tx, index, live *bolt.Bucket, stream stri
 		return st, nil
 	}
 	var st streamState
-	w.key = append(w.key[:0], stream...)
-	if v := live.Get(w.key); v != nil {
-		if _, err := decodeLive(w.key, v); err != nil {
-			return st, err
-		}
-		ver, err := j.versionOf(index, stream, j.pend.streams[stream]) // the writer may read pend without the lock
+	// The index knows every stream's version (its pending runs first: the
+	// writer may read pend without the lock). Only a stream with records
+	// can be live, so a new one costs no live-set lookup.
+	if runs := j.pend.streams[stream]; len(runs) > 0 {
+		st.version = runs[len(runs)-1].last()
+	} else {
+		ver, err := lastVersion(index, stream, &w.key)
 		if err != nil {
 			return st, err
 		}
-		st = streamState{version: ver, live: true}
-	} else {
-		if runs := j.pend.streams[stream]; len(runs) > 0 { // the writer may read pend without the lock
-			st.version = runs[len(runs)-1].last()
-		} else {
-			ver, err := lastVersion(index, stream, &w.key)
-			if err != nil {
+		st.version = ver
+	}
+	w.key = append(w.key[:0], stream...)
+	if st.version > 0 {
+		if v := live.Get(w.key); v != nil {
+			if _, err := decodeLive(w.key, v); err != nil {
 				return st, err
 			}
-			st.version = ver
-			if ver == 0 {
-				// Unknown here: perhaps archived (a new stream costs
-				// this one lookup; none without the archived bucket).
-				w.key = append(w.key[:0], stream...)
-				t, ok, err := tombstone(tx, w.key)
-				if err != nil {
-					return st, err
-				}
-				if ok {
-					st.version, st.archived = t.Version, t.Archive
-				}
-			}
+			st.live = true
 		}
+	} else {
+		// Unknown here: perhaps archived (a new stream costs this one
+		// lookup; none without the archived bucket).
+		t, ok, err := tombstone(tx, w.key)
+		if err != nil {
+			return st, err
+		}
+		if ok {
+			st.version, st.archived = t.Version, t.Archive
+		}
+	}
+	if !st.live {
 		w.notLive = append(w.notLive, stream)
 	}
 	w.cache[stream] = st

@@ -46,6 +46,9 @@ type Request[S, C any] struct {
 	// actor's goroutine. It must not block (a transfer actor sends itself
 	// a message).
 	Done func(Result[S])
+	// NoEvents: the answer need not carry the journaled envelopes (the
+	// engine's commands answer with the state alone).
+	NoEvents bool
 }
 
 // Result answers a Request or a Get.
@@ -176,33 +179,38 @@ func (a *aggregateActor[S, C, T]) armTimer(ctx actor.Context) {
 	}
 }
 
-// handle runs a request at engine-clock time at (0: now): decide, commit
-// (fold on a copy, persist, adopt), arm the timer, publish, answer.
+// handle runs a request at engine-clock time at (0: now) and answers it
+// exactly once; an ended aggregate's actor then stops.
 func (a *aggregateActor[S, C, T]) handle(ctx actor.Context, req *Request[S, C], at int64) {
-	m := a.h.m
 	answered := false
-	reply := func(r Result[S]) {
-		if !answered {
-			answered = true
-			req.answer(r)
-		}
-	}
 	defer func() {
 		if p := recover(); p != nil {
-			reply(Result[S]{Err: errcode.Newf(errcode.Internal, "%s %s failed: %v", m.Name, a.id, p)})
+			if !answered {
+				req.answer(Result[S]{Err: errcode.Newf(errcode.Internal, "%s %s failed: %v", a.h.m.Name, a.id, p)})
+			}
 			panic(p) // the supervisor restarts the actor from the journal
 		}
 	}()
+	res := a.run(ctx, req, at)
+	answered = true
+	req.answer(res)
+	if m := a.h.m; m.StopAtEnd && res.Err == nil && m.Ended(&a.state) {
+		ctx.Poison(ctx.Self())
+	}
+}
+
+// run is the write path of one command: decide, commit (fold on a copy,
+// persist, adopt), arm the timer, publish; it returns the answer.
+func (a *aggregateActor[S, C, T]) run(ctx actor.Context, req *Request[S, C], at int64) Result[S] {
+	m := a.h.m
 	if a.broken != nil {
-		reply(Result[S]{Err: a.broken})
-		return
+		return Result[S]{Err: a.broken}
 	}
 	cmd := req.Command
 	if req.Resolve != nil {
 		var err error
 		if cmd, err = req.Resolve(&a.state); err != nil {
-			reply(Result[S]{Err: err})
-			return
+			return Result[S]{Err: err}
 		}
 	}
 	now := at
@@ -211,25 +219,23 @@ func (a *aggregateActor[S, C, T]) handle(ctx actor.Context, req *Request[S, C], 
 	}
 	evs, err := m.Decide(&a.state, cmd, now)
 	if err != nil || len(evs) == 0 {
-		reply(Result[S]{State: m.Clone(&a.state), Err: err})
-		return
+		return Result[S]{State: m.Clone(&a.state), Err: err}
 	}
 	changes, err := m.Commit(req.Ctx, a.h.deps.Journal, a.stream, &a.state, evs, now)
 	if err != nil {
 		if errcode.CodeOf(err) == errcode.Internal {
-			reply(Result[S]{Err: err}) // the decision does not fold
-			return
+			return Result[S]{Err: err} // the decision does not fold
 		}
 		if errcode.CodeOf(err) == errcode.Conflict {
 			a.load() // someone else wrote the stream: take the journal's word
 		}
-		reply(Result[S]{State: m.Clone(&a.state), Err: err})
-		return
+		return Result[S]{State: m.Clone(&a.state), Err: err}
 	}
 	a.armTimer(ctx) // before anyone hears of the deadline
 	m.Publish(&a.state, changes)
-	reply(Result[S]{State: m.Clone(&a.state), Events: aggregate.Envelopes(changes)})
-	if m.StopAtEnd && m.Ended(&a.state) {
-		ctx.Poison(ctx.Self())
+	res := Result[S]{State: m.Clone(&a.state)}
+	if !req.NoEvents {
+		res.Events = aggregate.Envelopes(changes)
 	}
+	return res
 }

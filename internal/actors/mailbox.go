@@ -30,6 +30,7 @@ type mailbox struct {
 
 	invoker    actor.MessageInvoker
 	dispatcher actor.Dispatcher
+	processFn  func() // m.process, made once: a method value per schedule allocates
 	self       *actor.PID
 	gone       func(*actor.PID, any)
 }
@@ -101,6 +102,7 @@ func (m *mailbox) PostSystemMessage(msg any) {
 // RegisterHandlers implements actor.Mailbox.
 func (m *mailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
 	m.invoker, m.dispatcher = invoker, dispatcher
+	m.processFn = m.process
 	if c, ok := invoker.(interface{ Self() *actor.PID }); ok {
 		m.self = c.Self()
 	}
@@ -114,7 +116,7 @@ func (m *mailbox) UserMessageCount() int { return int(m.userN.Load()) }
 
 func (m *mailbox) schedule() {
 	if m.status.CompareAndSwap(mailboxIdle, mailboxRunning) {
-		m.dispatcher.Schedule(m.process)
+		m.dispatcher.Schedule(m.processFn)
 	}
 }
 
