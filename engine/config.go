@@ -7,12 +7,24 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/callengine/callengine/clock"
 	"github.com/callengine/callengine/ids"
+	"github.com/callengine/callengine/internal/actors"
 	"github.com/callengine/callengine/webhooks"
 )
+
+// Dispatcher runs the actors' mailboxes: Schedule runs fn — a run of one
+// actor's queued messages, at most Throughput of them — now or later, on
+// some goroutine. protoactor-go's dispatchers are Dispatchers.
+type Dispatcher interface {
+	Schedule(fn func())
+	Throughput() int
+}
+
+// InlineDispatcher runs every actor, transfers included, on the goroutine
+// that posts to it, one message at a time: with one goroutine driving the
+// engine, as the simulator does, the actors step in one order on every run.
+func InlineDispatcher() Dispatcher { return actors.InlineDispatcher{Messages: 300} }
 
 // Config configures an engine. The zero value is usable: a journal in
 // ./callengine-data, the wall clock, random time-ordered ids, a 60 s ring
@@ -39,9 +51,12 @@ type Config struct {
 	Numbers []string
 	// Logger receives the engine's structured logs. Default: discarded.
 	Logger *slog.Logger
-	// Dispatcher schedules the actors. Nil: actors.PoolDispatcher, which
-	// reuses goroutines. The simulator gives a deterministic one.
-	Dispatcher actor.Dispatcher
+	// Dispatcher runs the actors' mailboxes. Nil: a call's, client's or
+	// session's runs on the goroutine that posts to it, one message at a
+	// time (no hand-over to another goroutine), and a transfer's on a
+	// goroutine of its own (it goes on after its command returned). Set,
+	// it runs them all: InlineDispatcher for a deterministic engine.
+	Dispatcher Dispatcher
 	// SubscriberBuffer is the number of events a subscription may fall
 	// behind before it is closed with code unavailable. Default 4096.
 	SubscriberBuffer int

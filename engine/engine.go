@@ -107,12 +107,15 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	// strategy that gave up after N panics would leave a live call without
 	// an actor.
 	e.root = actor.NewRootContext(e.system, nil).WithGuardian(actor.NewRestartingStrategy())
-	dispatcher := cfg.Dispatcher
-	if dispatcher == nil {
-		dispatcher = actors.NewPoolDispatcher(1024, 300)
+	// Calls, clients and sessions run on the goroutine of whoever sends
+	// them a command; a transfer goes on by itself after the command that
+	// started it returned: its actor runs on a goroutine of its own.
+	var dispatcher, background actor.Dispatcher = actors.InlineDispatcher{Messages: 300}, actor.NewDefaultDispatcher(300)
+	if cfg.Dispatcher != nil {
+		dispatcher, background = cfg.Dispatcher, cfg.Dispatcher
 	}
 	e.deps = &actors.Deps{
-		Journal: j, Clock: cfg.Clock, Publisher: publisher{e}, Log: logger, Dispatcher: dispatcher,
+		Journal: j, Clock: cfg.Clock, Publisher: publisher{e}, Log: logger, Dispatcher: dispatcher, Background: background,
 	}
 	e.deps.Gone = e.answerGone
 	e.system.EventStream.Subscribe(e.deadLetter)

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/callengine/callengine/adapters/loopback"
 	"github.com/callengine/callengine/clock"
 	"github.com/callengine/callengine/engine"
@@ -183,7 +181,7 @@ func Run(ctx context.Context, sc *Scenario, opts Options) (*Result, error) {
 		AccessTokenTTL: p.accessTTL, RefreshTokenTTL: p.refreshTTL,
 		// Every actor runs on the goroutine that sends to it: the
 		// simulator's. Nothing runs unless a step or a timer makes it.
-		Dispatcher: actor.NewSynchronizedDispatcher(300),
+		Dispatcher: engine.InlineDispatcher(),
 	}
 	if p.tokens {
 		s.cfg.TokenSecret = []byte("the simulator's token secret, 32+ bytes")

@@ -20,6 +20,9 @@ type Deps struct {
 	Publisher  Publisher
 	Log        *slog.Logger
 	Dispatcher actor.Dispatcher // nil: protoactor's default
+	// Background runs the transfer actors, which carry a transfer on
+	// after the command that started it was answered. Nil: Dispatcher.
+	Background actor.Dispatcher
 	Supervisor actor.SupervisorStrategy
 	// Gone answers a message that reached an actor after it stopped (a
 	// call that ended between the lookup and the delivery). Nil: such a
@@ -46,11 +49,14 @@ type Publisher interface {
 }
 
 // props returns the Props of an actor made by producer, with the engine's
-// dispatcher, supervisor and mailbox.
-func (d *Deps) props(producer actor.Producer) *actor.Props {
+// dispatcher (or, for a transfer, the background one), supervisor and
+// mailbox.
+func (d *Deps) props(producer actor.Producer, background bool) *actor.Props {
 	opts := make([]actor.PropsOption, 0, 3)
 	opts = append(opts, actor.WithMailbox(mailboxProducer(d.Gone)))
-	if d.Dispatcher != nil {
+	if background && d.Background != nil {
+		opts = append(opts, actor.WithDispatcher(d.Background))
+	} else if d.Dispatcher != nil {
 		opts = append(opts, actor.WithDispatcher(d.Dispatcher))
 	}
 	if d.Supervisor != nil {

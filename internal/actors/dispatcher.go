@@ -1,54 +1,21 @@
 package actors
 
-import (
-	"sync/atomic"
+// InlineDispatcher runs a mailbox on the goroutine that posts to it: the
+// caller of a command runs the actor's handler itself, up to Throughput
+// messages per run, with no hand-over to another goroutine and no wake-up.
+// A mailbox still runs one message at a time: a message posted while its
+// actor runs is queued and handled by the goroutine already running it.
+// With one goroutine posting, actors are stepped in one order on every run:
+// the simulator's journals are byte-identical.
+type InlineDispatcher struct{ Messages int }
 
-	"github.com/asynkron/protoactor-go/actor"
-)
-
-// PoolDispatcher runs mailboxes on reused goroutines. protoactor's default
-// dispatcher starts a new goroutine for every mailbox activation; a call
-// actor's handler is deep (decide, encode, wait for the journal, publish), so
-// each fresh goroutine grows and copies its stack. Here a goroutine that
-// finished a mailbox run waits for the next one, up to MaxIdle idle
-// goroutines; beyond that it exits. A run is never queued behind another:
-// with no idle goroutine, Schedule starts one — actors block on the journal,
-// so a bounded pool could stall them all.
-type PoolDispatcher struct {
-	work       chan func()
-	idle       atomic.Int32
-	maxIdle    int32
-	throughput int
-}
-
-// NewPoolDispatcher returns a dispatcher that keeps up to maxIdle goroutines
-// waiting and processes up to throughput messages per mailbox run.
-func NewPoolDispatcher(maxIdle, throughput int) *PoolDispatcher {
-	return &PoolDispatcher{work: make(chan func()), maxIdle: int32(maxIdle), throughput: throughput}
-}
-
-var _ actor.Dispatcher = (*PoolDispatcher)(nil)
-
-// Schedule implements actor.Dispatcher.
-func (d *PoolDispatcher) Schedule(fn func()) {
-	select {
-	case d.work <- fn:
-	default:
-		go d.worker(fn)
-	}
-}
+// Schedule implements actor.Dispatcher: it runs fn now.
+func (d InlineDispatcher) Schedule(fn func()) { fn() }
 
 // Throughput implements actor.Dispatcher.
-func (d *PoolDispatcher) Throughput() int { return d.throughput }
-
-func (d *PoolDispatcher) worker(fn func()) {
-	for {
-		fn()
-		if d.idle.Add(1) > d.maxIdle {
-			d.idle.Add(-1)
-			return
-		}
-		fn = <-d.work
-		d.idle.Add(-1)
+func (d InlineDispatcher) Throughput() int {
+	if d.Messages <= 0 {
+		return 300
 	}
+	return d.Messages
 }

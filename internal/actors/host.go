@@ -85,7 +85,7 @@ type host[S, C any, T comparable] struct {
 
 func newHost[S, C any, T comparable](d *Deps, m *Machine[S, C, T]) *host[S, C, T] {
 	h := &host[S, C, T]{m: m, deps: d, seeds: map[string]S{}}
-	h.props = d.props(func() actor.Actor { return &aggregateActor[S, C, T]{h: h} })
+	h.props = d.props(func() actor.Actor { return &aggregateActor[S, C, T]{h: h} }, false)
 	return h
 }
 

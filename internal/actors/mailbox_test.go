@@ -43,7 +43,7 @@ func TestMailboxAnswersWhatItsStoppedActorLeft(t *testing.T) {
 				m.reply <- 42
 			}
 		})
-	}), "call/stopping")
+	}, false), "call/stopping")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func TestMailboxAnswersWhatItsStoppedActorLeft(t *testing.T) {
 				m.reply <- 7
 			}
 		})
-	}), "call/live")
+	}, false), "call/live")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,7 +82,7 @@ type transferActor struct {
 func SpawnTransfer(root *actor.RootContext, deps *Deps, host TransferHost, id string) (*actor.PID, error) {
 	props := deps.props(func() actor.Actor {
 		return &transferActor{deps: deps, host: host, id: id, stream: events.TransferStream(id)}
-	})
+	}, true)
 	pid, err := root.SpawnNamed(props, events.TransferStream(id))
 	if err != nil {
 		return nil, errcode.Wrap(errcode.AlreadyExists, err, "transfer "+id+" is already running")
