@@ -22,6 +22,7 @@ import (
 	"github.com/callengine/callengine/internal/aggregate"
 	"github.com/callengine/callengine/journal"
 	"github.com/callengine/callengine/replay"
+	"github.com/callengine/callengine/retention"
 )
 
 // lockedBuffer collects an engine's logs.
@@ -272,7 +273,7 @@ func TestRetentionRunsOnTheEngineClock(t *testing.T) {
 	}
 }
 
-// ArchiveJournal on a journal written by hand: a call that a live transfer
+// retention.ArchiveJournal on a journal written by hand: a call that a live transfer
 // names stays, however old; a transfer goes with its calls (one never
 // placed included); a pending message stays.
 func TestRetentionKeepsCallsOfLiveTransfers(t *testing.T) {
@@ -316,7 +317,7 @@ func TestRetentionKeepsCallsOfLiveTransfers(t *testing.T) {
 	add("call/recent", start.Add(2*time.Hour), true, ended)
 	add("client/alice", start, false, events.ClientRegistered{Name: "Alice"})
 
-	rep, err := engine.ArchiveJournal(ctx, j, filepath.Join(dir, "archive"), start.Add(time.Hour))
+	rep, err := retention.ArchiveJournal(ctx, j, filepath.Join(dir, "archive"), start.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +335,7 @@ func TestRetentionKeepsCallsOfLiveTransfers(t *testing.T) {
 	}
 }
 
-// BenchmarkRetentionArchive10kCalls runs ArchiveJournal (the selection from
+// BenchmarkRetentionArchive10kCalls runs retention.ArchiveJournal (the selection from
 // the journal, then journal.Archive) on a journal of 10,000 ended calls of 4
 // real events (dialled and ringing, answered, hung up: 3 appends each, from
 // 64 writers so that calls interleave), 100 live clients and 100 live calls,
@@ -400,7 +401,7 @@ func BenchmarkRetentionArchive10kCalls(b *testing.B) {
 	if err := j.Close(); err != nil {
 		b.Fatal(err)
 	}
-	var rep engine.ArchiveReport
+	var rep retention.Report
 	var ci journal.CompactInfo
 	var took time.Duration
 	b.ResetTimer()
@@ -421,7 +422,7 @@ func BenchmarkRetentionArchive10kCalls(b *testing.B) {
 		}
 		b.StartTimer()
 		t0 := time.Now()
-		rep, err = engine.ArchiveJournal(ctx, j, filepath.Join(dir, "archive"), start.Add(time.Hour))
+		rep, err = retention.ArchiveJournal(ctx, j, filepath.Join(dir, "archive"), start.Add(time.Hour))
 		took += time.Since(t0)
 		b.StopTimer()
 		if err != nil || rep.Calls != calls {
