@@ -36,13 +36,17 @@ func (e *Engine) Archive(ctx context.Context, olderThan time.Duration) (retentio
 	if olderThan < 0 {
 		return retention.Report{}, errcode.Newf(errcode.InvalidParams, "older than %v: a negative age", olderThan)
 	}
-	g := e.archiveGate()
-	g.mu.Lock()
-	defer g.mu.Unlock()
+	a := e.archiver
+	if a == nil {
+		// Only while Open runs (an Adapter's Attach): retention starts last.
+		return retention.Report{}, errcode.New(errcode.Unavailable, "the engine is still opening: retention has not started")
+	}
+	a.gate.Lock()
+	defer a.gate.Unlock()
 	// Close stops an archive under way (between two batches).
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer context.AfterFunc(g.ctx, cancel)()
+	defer context.AfterFunc(a.ctx, cancel)()
 	if err := e.checkOpen(); err != nil {
 		return retention.Report{}, err
 	}
@@ -65,44 +69,19 @@ func (e *Engine) Archive(ctx context.Context, olderThan time.Duration) (retentio
 	return rep, err
 }
 
-// Per-engine retention state. The Engine struct is shared with other
-// features; retention keeps its state here, keyed by engine, from Open
-// (openRetention) to Close (closeRetention).
-var (
-	archiveGates sync.Map // *Engine → *archiveGate
-	retentions   sync.Map // *Engine → *periodicArchiver
-)
-
-// archiveGate makes an engine's Archive calls run one at a time, and lets
-// Close stop the one under way.
-type archiveGate struct {
-	mu     sync.Mutex
-	ctx    context.Context // done when the engine closes
-	cancel context.CancelFunc
-}
-
-func (e *Engine) archiveGate() *archiveGate {
-	g := &archiveGate{}
-	g.ctx, g.cancel = context.WithCancel(context.Background())
-	v, loaded := archiveGates.LoadOrStore(e, g)
-	if loaded {
-		g.cancel()
-	}
-	g = v.(*archiveGate)
-	if e.closed.Load() {
-		archiveGates.Delete(e) // closeRetention may have run already: do not keep the engine
-		g.cancel()
-	}
-	return g
-}
-
-// periodicArchiver is the periodic archiver of one engine.
-type periodicArchiver struct {
+// archiver is the engine's retention part (the field Engine.archiver): it
+// runs the engine's Archive calls one at a time and lets Close stop the one
+// under way, and, when Config.RetainEnded is set, archives every period.
+// openRetention creates it in Open, closeRetention closes it in Close.
+type archiver struct {
 	e      *Engine
-	period time.Duration
-	ctx    context.Context
+	gate   sync.Mutex      // held by the Archive call under way
+	ctx    context.Context // done when the engine closes: stops the Archive under way
 	cancel context.CancelFunc
-	mu     sync.Mutex // held while a run is under way, and to re-arm
+
+	// The periodic archiver; period 0 when Config.RetainEnded is not set.
+	period time.Duration
+	mu     sync.Mutex // held while a periodic run is under way, and to re-arm
 	closed bool
 	timer  clock.Timer
 }
@@ -113,35 +92,37 @@ func RetentionPeriod(retain time.Duration) time.Duration {
 	return min(max(retain/10, time.Minute), time.Hour)
 }
 
-// openRetention starts the periodic archiving of ended calls older than
-// Config.RetainEnded, when set: every RetentionPeriod on the engine's clock
-// (a virtual clock runs it from Advance, on the advancing goroutine).
+// openRetention creates the engine's archiver and, when Config.RetainEnded
+// is set, starts the periodic archiving of ended calls older than it: every
+// RetentionPeriod on the engine's clock (a virtual clock runs it from
+// Advance, on the advancing goroutine).
 func (e *Engine) openRetention(ctx context.Context) error {
+	a := &archiver{e: e}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	e.archiver = a
 	if e.cfg.RetainEnded <= 0 {
 		return nil
 	}
-	r := &periodicArchiver{e: e, period: RetentionPeriod(e.cfg.RetainEnded)}
-	r.ctx, r.cancel = context.WithCancel(context.Background())
-	retentions.Store(e, r)
-	r.mu.Lock()
-	r.timer = e.cfg.Clock.AfterFunc(r.period, r.run)
-	r.mu.Unlock()
+	a.period = RetentionPeriod(e.cfg.RetainEnded)
+	a.mu.Lock()
+	a.timer = e.cfg.Clock.AfterFunc(a.period, a.run)
+	a.mu.Unlock()
 	e.cfg.Logger.Info("retention on", slog.Duration("retain_ended", e.cfg.RetainEnded),
-		slog.Duration("every", r.period), slog.String("archive_dir", e.cfg.ArchiveDir))
+		slog.Duration("every", a.period), slog.String("archive_dir", e.cfg.ArchiveDir))
 	return nil
 }
 
 // run archives once and arms the next run.
-func (r *periodicArchiver) run() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
+func (a *archiver) run() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
 		return
 	}
-	e, log := r.e, r.e.cfg.Logger
-	rep, err := e.Archive(r.ctx, e.cfg.RetainEnded)
+	e, log := a.e, a.e.cfg.Logger
+	rep, err := e.Archive(a.ctx, e.cfg.RetainEnded)
 	switch {
-	case err != nil && (r.ctx.Err() != nil || errcode.CodeOf(err) == errcode.Closed):
+	case err != nil && (a.ctx.Err() != nil || errcode.CodeOf(err) == errcode.Closed):
 		return // closing
 	case err != nil:
 		log.Error("retention: archive failed", slog.String("code", string(errcode.CodeOf(err))), slog.Any("err", err))
@@ -160,28 +141,26 @@ func (r *periodicArchiver) run() {
 	if rep.Undecodable > 0 {
 		log.Warn("retention: streams whose last event does not decode stay in the journal", slog.Int("streams", rep.Undecodable))
 	}
-	r.timer = e.cfg.Clock.AfterFunc(r.period, r.run)
+	a.timer = e.cfg.Clock.AfterFunc(a.period, a.run)
 }
 
-// closeRetention stops the periodic archiver (a run under way stops between
-// two batches); Close calls it before the journal closes. It is safe when
-// retention was never opened.
+// closeRetention stops the periodic archiver and the Archive call under way
+// (between two batches), and waits for them; Close calls it before the
+// journal closes. It is safe when retention was never opened.
 func (e *Engine) closeRetention() {
-	if v, ok := retentions.LoadAndDelete(e); ok {
-		r := v.(*periodicArchiver)
-		r.cancel()
-		r.mu.Lock()
-		r.closed = true
-		if r.timer != nil {
-			r.timer.Stop()
-		}
-		r.mu.Unlock()
+	if a := e.archiver; a != nil {
+		a.close()
 	}
-	if v, ok := archiveGates.LoadAndDelete(e); ok {
-		// Stop an Archive call under way, and wait for it.
-		g := v.(*archiveGate)
-		g.cancel()
-		g.mu.Lock()
-		g.mu.Unlock() //nolint:staticcheck // a barrier
+}
+
+func (a *archiver) close() {
+	a.cancel()
+	a.mu.Lock() // a periodic run under way has stopped
+	a.closed = true
+	if a.timer != nil {
+		a.timer.Stop()
 	}
+	a.mu.Unlock()
+	a.gate.Lock()   // and so has an Archive call
+	a.gate.Unlock() //nolint:staticcheck // a barrier
 }
