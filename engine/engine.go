@@ -51,6 +51,8 @@ type Engine struct {
 	hooks   atomic.Pointer[webhooks.Dispatcher]
 	hist    atomic.Pointer[history.History]
 
+	archiver *archiver // retention: Archive calls, the periodic archiver (retention.go)
+
 	tokenOnce sync.Once
 	tokens    *auth.Signer
 	tokenErr  error

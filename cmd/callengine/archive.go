@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/journal"
+	"github.com/callengine/callengine/retention"
 )
 
 const archiveUsage = `usage: callengine archive --data DIR --older-than AGE [flags]
@@ -41,7 +41,7 @@ flags:
 // archiveOutput is what --json prints.
 type archiveOutput struct {
 	Journal string                `json:"journal"`
-	Archive engine.ArchiveReport  `json:"archive"`
+	Archive retention.Report      `json:"archive"`
 	Compact *journal.CompactInfo  `json:"compact,omitempty"`
 	Backup  string                `json:"backup_kept,omitempty"` // the old file, when it could not be verified and removed
 	Sizes   map[string]sizeOutput `json:"sizes"`
@@ -120,7 +120,7 @@ func archiveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 	}()
 	out := archiveOutput{Journal: src, Sizes: map[string]sizeOutput{}}
-	out.Archive, err = engine.ArchiveJournal(ctx, j, dir, now.Add(-*olderThan))
+	out.Archive, err = retention.ArchiveJournal(ctx, j, dir, now.Add(-*olderThan))
 	if err != nil {
 		return fail(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/journal"
 	"github.com/callengine/callengine/replay"
+	"github.com/callengine/callengine/retention"
 )
 
 func runArchive(t *testing.T, args ...string) (int, string, string) {
@@ -89,7 +90,7 @@ func TestArchiveCommandOfAStoppedEngine(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	file := filepath.Join(dir, "archive", engine.ArchiveFileName(now.Add(-time.Hour)))
+	file := filepath.Join(dir, "archive", retention.ArchiveFileName(now.Add(-time.Hour)))
 	for _, want := range []string{"archived 2 calls, 0 transfers, 0 messages", file, "before", "--compact shrinks it"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("output lacks %q:\n%s", want, out)
