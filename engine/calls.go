@@ -237,33 +237,39 @@ func (e *Engine) newCall(ctx context.Context, cmd fsm.Dial) (Call, error) {
 // newCallID places call id: it starts the call's actor and waits until the
 // dial is durable.
 func (e *Engine) newCallID(ctx context.Context, id string, cmd fsm.Dial) (fsm.Call, error) {
-	pid, err := actors.SpawnCall(e.root, e.deps, id, &fsm.Call{ID: id})
+	initial := fsm.Call{ID: id}
+	pid, err := actors.SpawnCall(e.root, e.deps, id, &initial)
 	if err != nil {
 		return fsm.Call{}, err
 	}
 	e.live.add(id, pid)
-	req := &actors.CallRequest{Ctx: ctx, Command: cmd, Reply: make(chan actors.CallResult, 1)}
+	req := callRequests.Get().(*actors.CallRequest)
+	req.Ctx, req.Command, req.NoEvents = ctx, cmd, true
 	e.root.Send(pid, req)
-	drop := func() { // nothing was journaled: the call does not exist
-		e.live.remove(id)
-		e.root.Stop(pid)
-	}
 	r, ok := await(ctx, req.Reply)
 	if !ok {
 		// The dial may still become durable: keep the call unless its
 		// answer says nothing was written.
 		go func() {
 			if r := <-req.Reply; r.Err != nil {
-				drop()
+				e.dropCall(id, pid)
 			}
 		}()
 		return fsm.Call{}, ctx.Err()
 	}
+	*req = actors.CallRequest{Reply: req.Reply} // answered: the actor is done with it
+	callRequests.Put(req)
 	if r.Err != nil {
-		drop()
+		e.dropCall(id, pid)
 		return fsm.Call{}, r.Err
 	}
 	return r.State, nil
+}
+
+// dropCall takes back a call whose dial journaled nothing: it does not exist.
+func (e *Engine) dropCall(id string, pid *actor.PID) {
+	e.live.remove(id)
+	e.root.Stop(pid)
 }
 
 // callRequests recycles call requests with their reply channels: two

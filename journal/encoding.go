@@ -68,11 +68,21 @@ func appendEvent(dst []byte, seq uint64, stream string, version uint64, data []b
 	return dst
 }
 
+// eventCRC is the CRC32C of the event's sequence key (8 bytes, big-endian)
+// followed by body.
 func eventCRC(seq uint64, body []byte) uint32 {
-	var k [seqLen]byte
-	putSeq(k[:], seq)
-	c := crc32.Update(0, castagnoli, k[:])
-	return crc32.Update(c, castagnoli, body)
+	return crc32.Update(seqCRC(seq), castagnoli, body)
+}
+
+// seqCRC is crc32.Update(0, castagnoli, key) of seq's 8-byte key, computed
+// bytewise: a key slice handed to crc32 would escape, one allocation per
+// event.
+func seqCRC(seq uint64) uint32 {
+	crc := ^uint32(0)
+	for shift := 56; shift >= 0; shift -= 8 {
+		crc = castagnoli[byte(crc)^byte(seq>>shift)] ^ (crc >> 8)
+	}
+	return ^crc
 }
 
 // decodeEvent checks and splits an event value. The returned slices alias v.
@@ -128,6 +138,9 @@ func addRun(runs []indexEntry, n indexEntry) []indexEntry {
 	if l := len(runs); l > 0 && runs[l-1].extends(n) {
 		runs[l-1].count += n.count
 		return runs
+	}
+	if runs == nil {
+		runs = make([]indexEntry, 0, 8) // a call's runs until the next flush, in one allocation
 	}
 	return append(runs, n)
 }

@@ -60,26 +60,30 @@ func Envelopes[T comparable](changes []Change[T]) []events.Envelope {
 	return envs
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+// encoding is the scratch space of one append: the encoded events and the
+// records that point into them. Pooled: the journal keeps neither once the
+// append returned.
+type encoding struct {
+	buf     []byte
+	records [][]byte
+}
+
+var encodings = sync.Pool{New: func() any { return &encoding{buf: make([]byte, 0, 4096), records: make([][]byte, 0, 4)} }}
 
 // appendEvents encodes evs and appends them to stream at version; it
 // returns the seq of the first. end takes the stream out of the live set.
 func appendEvents(ctx context.Context, j *journal.Journal, stream string, version uint64, evs []events.Event, now int64, end bool) (uint64, error) {
-	bp := bufPool.Get().(*[]byte)
-	buf := (*bp)[:0]
-	var one [1][]byte
-	records := one[:0]
-	if len(evs) > 1 {
-		records = make([][]byte, 0, len(evs))
-	}
+	enc := encodings.Get().(*encoding)
+	buf, records := enc.buf[:0], enc.records[:0]
 	for _, ev := range evs {
 		start := len(buf)
 		buf = events.EncodeBody(buf, now, ev)
 		records = append(records, buf[start:len(buf):len(buf)])
 	}
 	seq, err := j.Append(ctx, stream, version, records, end)
-	*bp = buf
-	bufPool.Put(bp)
+	clear(records)
+	enc.buf, enc.records = buf, records[:0]
+	encodings.Put(enc)
 	if err != nil {
 		return 0, journalError(err)
 	}

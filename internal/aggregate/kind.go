@@ -15,7 +15,7 @@ type Kind[S any, T comparable] struct {
 	Empty  func(id string) S // the state of an aggregate with no events
 	Apply  func(*S, events.Event, int64) error
 	Fork   func(*S) S      // the copy Commit folds on
-	Clone  func(*S) S      // a copy that shares nothing, for readers
+	Clone  func(*S) S      // a copy for readers, which the fold never writes into
 	Ver    func(*S) uint64 // the state's version (events folded)
 	Status func(*S) T      // its status, recorded before and after each event
 	Ended  func(*S) bool   // the stream ends: it leaves the journal's live set
@@ -31,8 +31,11 @@ var Calls = &Kind[fsm.Call, fsm.CallStatus]{
 	Apply: fsm.ApplyCall,
 	// A call's fold on a shallow copy: ApplyCall replaces its slices, it
 	// never writes into them.
-	Fork:   func(c *fsm.Call) fsm.Call { return *c },
-	Clone:  (*fsm.Call).Clone,
+	Fork: func(c *fsm.Call) fsm.Call { return *c },
+	// A reader's copy shares the slices too: folded slices are never
+	// written into again, only replaced. The engine's public views clone
+	// them (a user may write into a view).
+	Clone:  func(c *fsm.Call) fsm.Call { return *c },
 	Ver:    func(c *fsm.Call) uint64 { return c.Version },
 	Status: func(c *fsm.Call) fsm.CallStatus { return c.Status },
 	Ended:  func(c *fsm.Call) bool { return c.Status == fsm.Ended },
