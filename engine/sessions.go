@@ -190,18 +190,6 @@ func (e *Engine) session(ctx context.Context, id string) (*sessionEntry, *fsm.Se
 	return en, s, nil
 }
 
-// goneSessionError explains why a session has no actor.
-func (e *Engine) goneSessionError(id string) error {
-	s, err := aggregate.LoadSession(e.journal, id)
-	if err != nil {
-		return err
-	}
-	if s.Status == fsm.SessionDestroyed {
-		return invalidSessionErr(&s)
-	}
-	return errcode.Newf(errcode.InvalidSession, "no session %s", id)
-}
-
 func (e *Engine) sessionCommand(ctx context.Context, en *sessionEntry, id string, cmd fsm.SessionCommand) (Session, error) {
 	req := &actors.SessionRequest{Ctx: ctx, Command: cmd, Reply: make(chan actors.SessionResult, 1)}
 	r, ok := ask(ctx, e, en.pid, req, req.Reply)
