@@ -371,7 +371,7 @@ func (e *Engine) orgLine(client, line string) (string, error) {
 		}
 		return line, nil
 	}
-	if e.findGroup(line) != nil || slices.Contains(e.orgNumbers, line) {
+	if e.router().findGroup(line) != nil || slices.Contains(e.orgNumbers, line) {
 		return line, nil
 	}
 	return "", errcode.Newf(errcode.NotFound, "%s is not a line of the organisation", line)
