@@ -356,52 +356,29 @@ func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 	e := p.e
 	var buf [4]string
 	flips := presenceFlips(buf[:0])
+	// The projections first, event by event, and what an event sets off
+	// besides: auto-answer on a ringing click-to-call leg, a log line.
+	proj := e.projections()
 	for _, ch := range changes {
-		switch ev := ch.Envelope.Event.(type) {
-		case events.CallDialed:
-			flips.add(c.Caller.Client, e.live.join(c.Caller.Client, c.ID))
-			flips.add(c.Callee.Client, e.live.join(c.Callee.Client, c.ID))
-			e.xfer.trackLegs(c)
+		proj.applyCall(c, ch.Envelope.Event, &flips)
+		switch ch.Envelope.Event.(type) {
 		case events.CallRinging:
-			// A ring-all group call is every ringing member's call until
-			// one answers: their lists and filters show it, and they are
-			// busy for the group's next call.
-			for _, m := range c.RangMembers {
-				flips.add(m, e.live.join(m, c.ID))
-			}
 			e.autoAnswer(c)
-		case events.CallAnswered:
-			if c.Group != "" {
-				flips.add(c.Callee.Client, e.live.join(c.Callee.Client, c.ID)) // a ring-all member answered
-			}
-			e.leaveRingAll(c, c.Callee.Client, &flips)
-		case events.CallParked:
-			// The parking party left the call: it is free for others.
-			by := c.Party(ev.By).Client
-			flips.add(by, e.live.leave(by, c.ID))
-		case events.CallUnparked:
-			flips.add(ev.Party.Client, e.live.join(ev.Party.Client, c.ID))
-		case events.CallToVoicemail:
-			// The callee is not on the call: the caller talks to its box.
-			flips.add(c.Callee.Client, e.live.leave(c.Callee.Client, c.ID))
 		case events.CallEnded:
 			if e.cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
 				e.cfg.Logger.Debug("call ended", slog.String("call", c.ID), slog.String("reason", c.Reason.String()),
 					slog.Duration("talked", c.Duration(c.ReleaseAt)))
 			}
-			e.live.remove(c.ID)
-			flips.add(c.Caller.Client, e.live.leave(c.Caller.Client, c.ID))
-			flips.add(c.Callee.Client, e.live.leave(c.Callee.Client, c.ID))
-			e.leaveRingAll(c, "", &flips)
-			e.xfer.dropLegs(c)
 		}
 	}
-	defer e.publishPresence(flips)
+	defer e.publishPresence(flips) // after the call's events
 	// The transfer hears of the change after the subscribers: its own
 	// events follow the call's on the bus.
 	if pid := e.xfer.of(c.ID); pid != nil {
 		defer e.root.Send(pid, &actors.CallChanged{Call: c.Clone()})
 	}
+	// Then the bus (and the action log), and the adapter for a call with a
+	// party outside.
 	external := c.Direction != events.Internal && e.cfg.Adapter != nil
 	if !external && !e.observed() {
 		return
@@ -412,16 +389,6 @@ func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 		e.emit(&ev)
 		if external {
 			e.cfg.Adapter.HandleEvent(ev)
-		}
-	}
-}
-
-// leaveRingAll takes a ring-all call off the lists of the members it rang,
-// but keep.
-func (e *Engine) leaveRingAll(c *fsm.Call, keep string, flips *presenceFlips) {
-	for _, m := range c.RangMembers {
-		if m != keep {
-			flips.add(m, e.live.leave(m, c.ID))
 		}
 	}
 }
@@ -438,8 +405,7 @@ func (p publisher) PublishTransfer(t *fsm.Transfer, envs []events.Envelope) {
 
 func (p publisher) PublishClient(c *fsm.Client, envs []events.Envelope) {
 	e := p.e
-	before := e.dir.get(c.ID)
-	e.dir.put(c)
+	before := e.projections().applyClient(c)
 	for _, env := range envs {
 		switch env.Event.(type) {
 		case events.ClientRegistered, events.ClientUnregistered:
