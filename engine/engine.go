@@ -29,30 +29,43 @@ import (
 // Engine keeps the truth about every client and call. It is safe for
 // concurrent use. Open one with Open; Close it when done.
 type Engine struct {
-	cfg        Config
-	journal    *journal.Journal
-	system     *actor.ActorSystem
-	root       *actor.RootContext
-	deps       *actors.Deps
-	dir        *directory
-	live       *liveCalls
-	bus        *bus
-	regMu      sync.Mutex // serialises registrations: numbers and extensions stay unique
-	groups     groups
-	xfer       *transfers
-	msgs       messages
-	control    controlLocks
+	cfg    Config
+	closed atomic.Bool
+	stats  RestoreStats
+
+	// The journal, and the actors that decide and write to it: one per
+	// call, client, live transfer and live session.
+	journal *journal.Journal
+	system  *actor.ActorSystem
+	root    *actor.RootContext
+	deps    *actors.Deps // what the actors share; its Publisher is publisher
+
+	// Projections (projections.go): views kept current from the events.
+	dir  *directory // clients (directory.go)
+	live *liveCalls // live calls and the clients on them (directory.go)
+	xfer *transfers // live transfers, their calls, the far-end legs (transfers.go)
+	sess sessions   // live sessions (sessions.go)
+
+	// Aggregates the engine journals itself, without actors.
+	groups groups   // groups.go
+	msgs   messages // text messages waiting for their result (messages.go)
+
+	// Routing (router.go) reads the projections, the groups and this.
 	orgNumbers []string // Config.Numbers in E.164
-	closed     atomic.Bool
-	stats      RestoreStats
 
-	sess    sessions
+	regMu   sync.Mutex   // serialises registrations: numbers and extensions stay unique
+	control controlLocks // serialises commands over several calls (park.go)
+
+	// Fan-out: subscribers (subscribe.go), the action log (actionlog.go).
+	bus     *bus
 	actions *actionLog // nil unless Config.ActionLog and debug logs
-	hooks   atomic.Pointer[webhooks.Dispatcher]
-	hist    atomic.Pointer[history.History]
 
+	// Followers of the journal, started by Open after the restore.
+	hooks    atomic.Pointer[webhooks.Dispatcher]
+	hist     atomic.Pointer[history.History]
 	archiver *archiver // retention: Archive calls, the periodic archiver (retention.go)
 
+	// Tokens (tokens.go), made on first use.
 	tokenOnce sync.Once
 	tokens    *auth.Signer
 	tokenErr  error
