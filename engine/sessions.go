@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -138,30 +137,6 @@ func (e *Engine) restoreSessions(ids []string) error {
 		}
 	}
 	return nil
-}
-
-// PublishSession keeps the registry current and tells subscribers.
-func (p publisher) PublishSession(s *fsm.Session, envs []events.Envelope) {
-	e := p.e
-	en := e.sess.get(s.ID)
-	if en != nil {
-		cp := s.Clone()
-		en.snap.Store(&cp)
-	}
-	if s.Status == fsm.SessionDestroyed {
-		e.sess.drop(s.ID)
-		e.cfg.Logger.Info("session destroyed", slog.String("session", s.ID), slog.String("client", s.Client), slog.Bool("expired", s.Expired))
-	}
-	if !e.observed() {
-		return
-	}
-	view := sessionView(s)
-	for _, env := range envs {
-		e.emit(&Event{Envelope: env, Session: &view})
-	}
-	if s.Status == fsm.SessionDestroyed {
-		e.bus.endSession(s.ID, invalidSessionErr(s))
-	}
 }
 
 func invalidSessionErr(s *fsm.Session) error {
