@@ -17,7 +17,9 @@ type projections struct {
 	legs *transfers // the far-end legs, kept with the live transfers (transfers.go)
 }
 
-// projections returns the engine's projections.
+// projections returns the engine's projections: a value made from the
+// engine's fields on each use, without allocating, so that it needs no
+// setting up in Open.
 func (e *Engine) projections() projections {
 	return projections{dir: e.dir, live: e.live, legs: e.xfer}
 }

@@ -23,7 +23,8 @@ type router struct {
 	adapter Adapter  // Config.Adapter: nil when nothing reaches a party outside
 }
 
-// router returns the engine's router, over the engine's projections.
+// router returns the engine's router: a value made from the engine's fields
+// on each use, without allocating, so that it needs no setting up in Open.
 func (e *Engine) router() router {
 	return router{dir: e.dir, live: e.live, groups: &e.groups, numbers: e.orgNumbers, domain: e.cfg.Domain, adapter: e.cfg.Adapter}
 }
