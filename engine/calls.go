@@ -60,14 +60,15 @@ func (e *Engine) Dial(ctx context.Context, req DialRequest) (Call, error) {
 	if err != nil {
 		return Call{}, err
 	}
-	if g := e.findGroup(dest.Number); g != nil && dest.Kind != fsm.DestSIPURI {
+	r := e.router()
+	if g := r.findGroup(dest.Number); g != nil && dest.Kind != fsm.DestSIPURI {
 		return e.dialGroup(ctx, caller, req, dest.Number, g)
 	}
-	callee, err := e.route(dest)
+	callee, err := r.route(dest)
 	if err != nil {
 		return Call{}, err
 	}
-	callerID, err := e.callerID(caller, req.CallerID, callee == nil)
+	callerID, err := r.callerID(caller, req.CallerID, callee == nil)
 	if err != nil {
 		return Call{}, err
 	}
@@ -117,13 +118,14 @@ func (e *Engine) Inbound(ctx context.Context, req InboundRequest) (Call, error) 
 	if n, ok := fsm.NormalizeNumber(from); ok {
 		from = n
 	}
-	if g := e.findGroup(dest.Number); g != nil && dest.Kind != fsm.DestSIPURI {
+	r := e.router()
+	if g := r.findGroup(dest.Number); g != nil && dest.Kind != fsm.DestSIPURI {
 		return e.placeGroupCall(ctx, g, fsm.Dial{
 			Caller: events.Party{Number: from, Name: req.FromName}, Destination: req.To, Direction: events.Inbound,
 			Callee: events.Party{Number: dest.Number, Name: g.Name},
 		}, "")
 	}
-	callee, err := e.route(dest)
+	callee, err := r.route(dest)
 	if err != nil {
 		return Call{}, err
 	}
@@ -141,7 +143,7 @@ func (e *Engine) Inbound(ctx context.Context, req InboundRequest) (Call, error) 
 
 // dialGroup places a call from a client to a group (T6).
 func (e *Engine) dialGroup(ctx context.Context, caller *fsm.Client, req DialRequest, number string, g *fsm.Group) (Call, error) {
-	callerID, err := e.callerID(caller, req.CallerID, false)
+	callerID, err := e.router().callerID(caller, req.CallerID, false)
 	if err != nil {
 		return Call{}, err
 	}
@@ -163,67 +165,6 @@ func (e *Engine) placeGroupCall(ctx context.Context, g *fsm.Group, cmd fsm.Dial,
 		return Call{}, err
 	}
 	return callView(&c, e.now()), nil
-}
-
-// ringableDevices lists the devices an inbound call rings: none for a client
-// that does not accept inbound calls (CL7).
-func ringableDevices(c *fsm.Client) []string {
-	if !c.AcceptInbound {
-		return nil
-	}
-	return c.DeviceIDs()
-}
-
-// route finds the client a destination addresses, or nil for a party outside
-// the engine. An extension that no client has is not_found.
-func (e *Engine) route(d fsm.Destination) (*fsm.Client, error) {
-	var c *fsm.Client
-	switch d.Kind {
-	case fsm.DestExtension:
-		if c = e.dir.byExtension(d.Number); c == nil {
-			return nil, errcode.Newf(errcode.NotFound, "no client has extension %s", d.Number)
-		}
-	case fsm.DestE164, fsm.DestTelURI:
-		c = e.dir.byNumber(d.Number)
-	case fsm.DestSIPURI:
-		if e.cfg.Domain != "" && strings.EqualFold(d.Hostname(), e.cfg.Domain) {
-			if c = e.dir.byExtension(d.Number); c == nil {
-				if c = e.dir.byNumber(d.Number); c == nil {
-					if c = e.dir.get(d.Number); c == nil || !c.Registered() {
-						return nil, errcode.Newf(errcode.NotFound, "no client %s at %s", d.Number, d.Host)
-					}
-				}
-			}
-		}
-	}
-	return c, nil
-}
-
-// callerID picks the number a call presents: the requested one if the
-// organisation owns it, else the caller's first number; a client without a
-// number presents its extension inside the organisation and the
-// organisation's first number outside it.
-func (e *Engine) callerID(c *fsm.Client, want string, outbound bool) (string, error) {
-	if want == "" {
-		if len(c.Numbers) > 0 {
-			return c.Numbers[0], nil
-		}
-		if outbound && len(e.orgNumbers) > 0 {
-			return e.orgNumbers[0], nil
-		}
-		if len(c.Extensions) > 0 {
-			return c.Extensions[0], nil
-		}
-		return c.ID, nil
-	}
-	n, ok := fsm.NormalizeNumber(want)
-	if !ok {
-		return "", errcode.Newf(errcode.InvalidParams, "caller id %q is not an E.164 number", want)
-	}
-	if slices.Contains(e.orgNumbers, n) || e.dir.byNumber(n) != nil {
-		return n, nil
-	}
-	return "", errcode.Newf(errcode.Forbidden, "caller id %s is not a number of the organisation", n)
 }
 
 func (e *Engine) newCall(ctx context.Context, cmd fsm.Dial) (Call, error) {

@@ -55,7 +55,7 @@ func (e *Engine) RegisterClient(ctx context.Context, spec ClientSpec) (Client, e
 		if other := e.dir.owner(key, spec.ID); other != "" {
 			return Client{}, errcode.Newf(errcode.AlreadyExists, "%s already belongs to client %s", v, other)
 		}
-		if g := e.findGroup(key); g != nil && g.ID != key {
+		if g := e.router().findGroup(key); g != nil && g.ID != key {
 			return Client{}, errcode.Newf(errcode.AlreadyExists, "%s already belongs to group %s", v, g.ID)
 		}
 	}

@@ -29,30 +29,43 @@ import (
 // Engine keeps the truth about every client and call. It is safe for
 // concurrent use. Open one with Open; Close it when done.
 type Engine struct {
-	cfg        Config
-	journal    *journal.Journal
-	system     *actor.ActorSystem
-	root       *actor.RootContext
-	deps       *actors.Deps
-	dir        *directory
-	live       *liveCalls
-	bus        *bus
-	regMu      sync.Mutex // serialises registrations: numbers and extensions stay unique
-	groups     groups
-	xfer       *transfers
-	msgs       messages
-	control    controlLocks
+	cfg    Config
+	closed atomic.Bool
+	stats  RestoreStats
+
+	// The journal, and the actors that decide and write to it: one per
+	// call, client, live transfer and live session.
+	journal *journal.Journal
+	system  *actor.ActorSystem
+	root    *actor.RootContext
+	deps    *actors.Deps // what the actors share; its Publisher is publisher
+
+	// Projections (projections.go): views kept current from the events.
+	dir  *directory // clients (directory.go)
+	live *liveCalls // live calls and the clients on them (directory.go)
+	xfer *transfers // live transfers, their calls, the far-end legs (transfers.go)
+	sess sessions   // live sessions (sessions.go)
+
+	// Aggregates the engine journals itself, without actors.
+	groups groups   // groups.go
+	msgs   messages // text messages waiting for their result (messages.go)
+
+	// Routing (router.go) reads the projections, the groups and this.
 	orgNumbers []string // Config.Numbers in E.164
-	closed     atomic.Bool
-	stats      RestoreStats
 
-	sess    sessions
+	regMu   sync.Mutex   // serialises registrations: numbers and extensions stay unique
+	control controlLocks // serialises commands over several calls (park.go)
+
+	// Fan-out: subscribers (subscribe.go), the action log (actionlog.go).
+	bus     *bus
 	actions *actionLog // nil unless Config.ActionLog and debug logs
-	hooks   atomic.Pointer[webhooks.Dispatcher]
-	hist    atomic.Pointer[history.History]
 
+	// Followers of the journal, started by Open after the restore.
+	hooks    atomic.Pointer[webhooks.Dispatcher]
+	hist     atomic.Pointer[history.History]
 	archiver *archiver // retention: Archive calls, the periodic archiver (retention.go)
 
+	// Tokens (tokens.go), made on first use.
 	tokenOnce sync.Once
 	tokens    *auth.Signer
 	tokenErr  error
@@ -346,181 +359,6 @@ func (e *Engine) startCall(c *fsm.Call) error {
 		ask(context.Background(), e, pid, &actors.GetCall{Reply: ch}, ch)
 	}
 	return nil
-}
-
-// deadLetter answers requests sent to an actor no longer registered.
-func (e *Engine) deadLetter(msg any) {
-	if dl, ok := msg.(*actor.DeadLetterEvent); ok {
-		e.answerGone(dl.PID, dl.Message)
-	}
-}
-
-// answerGone answers a request that reached an actor after it stopped (a
-// call that ended between the lookup and the delivery): from the journal,
-// as the actor would have. Every request is answered exactly once: by its
-// actor, or here — through the actors' mailbox for what was queued when the
-// actor stopped, or as a dead letter for what was sent after.
-func (e *Engine) answerGone(pid *actor.PID, msg any) {
-	_, id := events.ParseStream(pid.Id)
-	switch m := msg.(type) {
-	case *actors.CallRequest:
-		m.Answer(e.goneCallError(id))
-	case *actors.TransferRequest:
-		t, err := aggregate.LoadTransfer(e.journal, id)
-		if err == nil {
-			err = errcode.Newf(errcode.InvalidState, "transfer %s is %s", id, t.Status)
-		}
-		m.Reply <- actors.TransferResult{Transfer: t, Err: err}
-	case *actors.GetTransfer:
-		t, err := aggregate.LoadTransfer(e.journal, id)
-		m.Reply <- actors.TransferResult{Transfer: t, Err: err}
-	case *actors.GetCall:
-		c, err := aggregate.LoadCall(e.journal, id)
-		if err == nil && c.Status == fsm.NoCall {
-			err = errcode.Newf(errcode.NotFound, "no call %s", id)
-		}
-		m.Reply <- actors.CallResult{State: c, Err: err}
-	case *actors.SessionRequest:
-		m.Answer(e.goneSessionError(id))
-	case *actors.GetSession:
-		s, err := aggregate.LoadSession(e.journal, id)
-		m.Reply <- actors.SessionResult{State: s, Err: err}
-	case *actors.ClientRequest:
-		m.Answer(errcode.New(errcode.Closed, "engine closed"))
-	case *actors.GetClient:
-		m.Reply <- actors.ClientResult{Err: errcode.New(errcode.Closed, "engine closed")}
-	}
-}
-
-// goneCallError explains why a call has no actor: it ended, or never existed.
-func (e *Engine) goneCallError(id string) error {
-	if err := e.checkOpen(); err != nil {
-		return err
-	}
-	v, err := e.journal.StreamVersion(events.CallStream(id))
-	if err != nil {
-		return errcode.Wrap(errcode.JournalCorrupt, err, "cannot read call "+id)
-	}
-	if v == 0 {
-		return errcode.Newf(errcode.NotFound, "no call %s", id)
-	}
-	return errcode.Newf(errcode.InvalidState, "call %s has ended", id)
-}
-
-// publisher is the engine's side of actors.Publisher: it keeps the
-// projections current and fans events out.
-type publisher struct{ e *Engine }
-
-func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
-	e := p.e
-	var buf [4]string
-	flips := presenceFlips(buf[:0])
-	for _, ch := range changes {
-		switch ev := ch.Envelope.Event.(type) {
-		case events.CallDialed:
-			flips.add(c.Caller.Client, e.live.join(c.Caller.Client, c.ID))
-			flips.add(c.Callee.Client, e.live.join(c.Callee.Client, c.ID))
-			e.xfer.trackLegs(c)
-		case events.CallRinging:
-			// A ring-all group call is every ringing member's call until
-			// one answers: their lists and filters show it, and they are
-			// busy for the group's next call.
-			for _, m := range c.RangMembers {
-				flips.add(m, e.live.join(m, c.ID))
-			}
-			e.autoAnswer(c)
-		case events.CallAnswered:
-			if c.Group != "" {
-				flips.add(c.Callee.Client, e.live.join(c.Callee.Client, c.ID)) // a ring-all member answered
-			}
-			e.leaveRingAll(c, c.Callee.Client, &flips)
-		case events.CallParked:
-			// The parking party left the call: it is free for others.
-			by := c.Party(ev.By).Client
-			flips.add(by, e.live.leave(by, c.ID))
-		case events.CallUnparked:
-			flips.add(ev.Party.Client, e.live.join(ev.Party.Client, c.ID))
-		case events.CallToVoicemail:
-			// The callee is not on the call: the caller talks to its box.
-			flips.add(c.Callee.Client, e.live.leave(c.Callee.Client, c.ID))
-		case events.CallEnded:
-			if e.cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
-				e.cfg.Logger.Debug("call ended", slog.String("call", c.ID), slog.String("reason", c.Reason.String()),
-					slog.Duration("talked", c.Duration(c.ReleaseAt)))
-			}
-			e.live.remove(c.ID)
-			flips.add(c.Caller.Client, e.live.leave(c.Caller.Client, c.ID))
-			flips.add(c.Callee.Client, e.live.leave(c.Callee.Client, c.ID))
-			e.leaveRingAll(c, "", &flips)
-			e.xfer.dropLegs(c)
-		}
-	}
-	defer e.publishPresence(flips)
-	// The transfer hears of the change after the subscribers: its own
-	// events follow the call's on the bus.
-	if pid := e.xfer.of(c.ID); pid != nil {
-		defer e.root.Send(pid, &actors.CallChanged{Call: c.Clone()})
-	}
-	external := c.Direction != events.Internal && e.cfg.Adapter != nil
-	if !external && !e.observed() {
-		return
-	}
-	view := callView(c, e.now())
-	for _, ch := range changes {
-		ev := Event{Envelope: ch.Envelope, Prev: ch.Prev, State: ch.Status, Call: &view}
-		e.emit(&ev)
-		if external {
-			e.cfg.Adapter.HandleEvent(ev)
-		}
-	}
-}
-
-// leaveRingAll takes a ring-all call off the lists of the members it rang,
-// but keep.
-func (e *Engine) leaveRingAll(c *fsm.Call, keep string, flips *presenceFlips) {
-	for _, m := range c.RangMembers {
-		if m != keep {
-			flips.add(m, e.live.leave(m, c.ID))
-		}
-	}
-}
-
-func (p publisher) PublishTransfer(t *fsm.Transfer, envs []events.Envelope) {
-	if !p.e.observed() {
-		return
-	}
-	view := transferView(t)
-	for _, env := range envs {
-		p.e.emit(&Event{Envelope: env, Transfer: &view})
-	}
-}
-
-func (p publisher) PublishClient(c *fsm.Client, envs []events.Envelope) {
-	e := p.e
-	before := e.dir.get(c.ID)
-	e.dir.put(c)
-	for _, env := range envs {
-		switch env.Event.(type) {
-		case events.ClientRegistered, events.ClientUnregistered:
-			e.cfg.Logger.Info(strings.ToLower(strings.TrimPrefix(env.Type.String(), "Client"))+" client", slog.String("client", c.ID))
-		}
-		if _, ok := env.Event.(events.ClientUnregistered); ok {
-			// After the events and the notice: the sessions hear their
-			// client go before they are destroyed.
-			defer e.endSessions(c.ID)
-		}
-	}
-	if !e.observed() {
-		return
-	}
-	view := e.viewClient(c)
-	for _, env := range envs {
-		e.emit(&Event{Envelope: env, Client: &view})
-	}
-	busy := e.live.busy(c.ID)
-	if before == nil || before.EffectivePresence(busy) != c.EffectivePresence(busy) || before.Activity != c.Activity {
-		e.presenceNotice(&view)
-	}
 }
 
 // Subscribe delivers every event that matches f from now on, until ctx ends

@@ -93,7 +93,7 @@ func (e *Engine) DefineGroup(ctx context.Context, spec GroupSpec) (Group, error)
 		if e.dir.byExtension(x) != nil {
 			return Group{}, errcode.Newf(errcode.AlreadyExists, "extension %s belongs to a client", x)
 		}
-		if g := e.groupByAddress(x); g != nil && g.ID != spec.ID {
+		if g := e.groups.byAddress(x); g != nil && g.ID != spec.ID {
 			return Group{}, errcode.Newf(errcode.AlreadyExists, "extension %s belongs to group %s", x, g.ID)
 		}
 	}
@@ -101,7 +101,7 @@ func (e *Engine) DefineGroup(ctx context.Context, spec GroupSpec) (Group, error)
 		if e.dir.byNumber(n) != nil {
 			return Group{}, errcode.Newf(errcode.AlreadyExists, "number %s belongs to a client", n)
 		}
-		if g := e.groupByAddress(n); g != nil && g.ID != spec.ID {
+		if g := e.groups.byAddress(n); g != nil && g.ID != spec.ID {
 			return Group{}, errcode.Newf(errcode.AlreadyExists, "number %s belongs to group %s", n, g.ID)
 		}
 	}
@@ -188,49 +188,18 @@ func (e *Engine) appendGroup(ctx context.Context, g *fsm.Group, ev events.Event)
 	return &next, nil
 }
 
-// groupByAddress finds a group by id, extension or number. The caller holds
-// e.groups.mu.
-func (e *Engine) groupByAddress(a string) *fsm.Group {
-	if g := e.groups.byID[a]; g != nil {
+// byAddress finds a group by id, extension or number. The caller holds
+// gs.mu.
+func (gs *groups) byAddress(a string) *fsm.Group {
+	if g := gs.byID[a]; g != nil {
 		return g
 	}
-	for _, g := range e.groups.byID {
+	for _, g := range gs.byID {
 		if slices.Contains(g.Extensions, a) || slices.Contains(g.Numbers, a) {
 			return g
 		}
 	}
 	return nil
-}
-
-// findGroup is groupByAddress under the lock.
-func (e *Engine) findGroup(a string) *fsm.Group {
-	e.groups.mu.Lock()
-	defer e.groups.mu.Unlock()
-	if g := e.groupByAddress(a); g != nil {
-		cp := *g
-		return &cp
-	}
-	return nil
-}
-
-// available reports whether a member can take a call now: registered,
-// accepting inbound calls, with a device, and on no other call.
-func (e *Engine) available(member string) (*fsm.Client, bool) {
-	c := e.dir.get(member)
-	if c == nil || !c.Registered() || len(ringableDevices(c)) == 0 {
-		return nil, false
-	}
-	return c, len(e.live.callsOf(member)) == 0
-}
-
-// groupAvailable says whether a call to g would ring anyone now.
-func (e *Engine) groupAvailable(g *fsm.Group) error {
-	for _, m := range g.Members {
-		if _, ok := e.available(m); ok {
-			return nil
-		}
-	}
-	return errcode.Newf(errcode.Unavailable, "no member of group %s is available", g.ID)
 }
 
 // routeGroup fills cmd for a call to group id: ring-all rings every
@@ -251,7 +220,7 @@ func (e *Engine) routeGroup(ctx context.Context, id, callID string, cmd *fsm.Dia
 		if slices.Contains(skip, m) {
 			continue
 		}
-		c, ok := e.available(m)
+		c, ok := e.router().available(m)
 		if !ok {
 			continue
 		}

@@ -80,7 +80,7 @@ func (e *Engine) SendMessage(ctx context.Context, req MessageRequest) (Message, 
 	if err != nil {
 		return Message{}, err
 	}
-	to, err := e.route(dest)
+	to, err := e.router().route(dest)
 	if err != nil {
 		return Message{}, err
 	}

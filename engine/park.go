@@ -165,7 +165,7 @@ func (e *Engine) unparkParty(clientID, device string) (Party, error) {
 			return Party{}, errcode.Newf(errcode.InvalidParams, "client %s has no device %q", clientID, device)
 		}
 	}
-	number, err := e.callerID(cl, "", false)
+	number, err := e.router().callerID(cl, "", false)
 	if err != nil {
 		return Party{}, err
 	}

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -140,30 +139,6 @@ func (e *Engine) restoreSessions(ids []string) error {
 	return nil
 }
 
-// PublishSession keeps the registry current and tells subscribers.
-func (p publisher) PublishSession(s *fsm.Session, envs []events.Envelope) {
-	e := p.e
-	en := e.sess.get(s.ID)
-	if en != nil {
-		cp := s.Clone()
-		en.snap.Store(&cp)
-	}
-	if s.Status == fsm.SessionDestroyed {
-		e.sess.drop(s.ID)
-		e.cfg.Logger.Info("session destroyed", slog.String("session", s.ID), slog.String("client", s.Client), slog.Bool("expired", s.Expired))
-	}
-	if !e.observed() {
-		return
-	}
-	view := sessionView(s)
-	for _, env := range envs {
-		e.emit(&Event{Envelope: env, Session: &view})
-	}
-	if s.Status == fsm.SessionDestroyed {
-		e.bus.endSession(s.ID, invalidSessionErr(s))
-	}
-}
-
 func invalidSessionErr(s *fsm.Session) error {
 	if s.Expired {
 		return errcode.Newf(errcode.InvalidSession, "session %s expired", s.ID)
@@ -188,18 +163,6 @@ func (e *Engine) session(ctx context.Context, id string) (*sessionEntry, *fsm.Se
 		return nil, nil, err
 	}
 	return en, s, nil
-}
-
-// goneSessionError explains why a session has no actor.
-func (e *Engine) goneSessionError(id string) error {
-	s, err := aggregate.LoadSession(e.journal, id)
-	if err != nil {
-		return err
-	}
-	if s.Status == fsm.SessionDestroyed {
-		return invalidSessionErr(&s)
-	}
-	return errcode.Newf(errcode.InvalidSession, "no session %s", id)
 }
 
 func (e *Engine) sessionCommand(ctx context.Context, en *sessionEntry, id string, cmd fsm.SessionCommand) (Session, error) {
@@ -383,7 +346,7 @@ func (e *Engine) orgLine(client, line string) (string, error) {
 		}
 		return line, nil
 	}
-	if e.findGroup(line) != nil || slices.Contains(e.orgNumbers, line) {
+	if e.router().findGroup(line) != nil || slices.Contains(e.orgNumbers, line) {
 		return line, nil
 	}
 	return "", errcode.Newf(errcode.NotFound, "%s is not a line of the organisation", line)

@@ -272,7 +272,7 @@ func (e *Engine) ClickToCall(ctx context.Context, req ClickToCallRequest) (Trans
 	if req.First == "" || req.Second == "" {
 		return Transfer{}, errcode.New(errcode.MissingParameter, "click-to-call needs two parties")
 	}
-	first, fgroup, fdest, err := e.resolveTarget(req.First)
+	first, fgroup, fdest, err := e.router().resolveTarget(req.First)
 	if err != nil {
 		return Transfer{}, err
 	}
@@ -289,7 +289,7 @@ func (e *Engine) ClickToCall(ctx context.Context, req ClickToCallRequest) (Trans
 		}
 	}
 	first.Number = firstNonEmpty(first.Number, fdest)
-	target, group, dest, err := e.resolveTarget(req.Second)
+	target, group, dest, err := e.router().resolveTarget(req.Second)
 	if err != nil {
 		return Transfer{}, err
 	}
@@ -353,7 +353,7 @@ func (e *Engine) transfer(ctx context.Context, kind events.TransferKind, req Tra
 	if transferor.Client == "" {
 		return Transfer{}, errcode.Newf(errcode.InvalidParams, "the %s of call %s is outside the engine: only a client transfers", by, c.ID)
 	}
-	target, group, dest, err := e.resolveTarget(req.To)
+	target, group, dest, err := e.router().resolveTarget(req.To)
 	if err != nil {
 		return Transfer{}, err
 	}
@@ -368,80 +368,6 @@ func (e *Engine) transfer(ctx context.Context, kind events.TransferKind, req Tra
 		ev.Deadline = e.now() + int64(req.InviteTimer)
 	}
 	return e.startTransfer(ctx, ev)
-}
-
-// resolveTarget finds what a transfer target names: a registered client (by
-// id or address), a group, or a number outside. Anything else is
-// transfer_failed, with the cause's code inside.
-func (e *Engine) resolveTarget(to string) (events.Party, string, string, error) {
-	failed := func(err error) (events.Party, string, string, error) {
-		return events.Party{}, "", "", errcode.Wrap(errcode.TransferFailed, err, "transfer failed")
-	}
-	reachable := func(c *fsm.Client) error {
-		if len(ringableDevices(c)) == 0 {
-			return errcode.Newf(errcode.Unavailable, "client %s cannot take a call now (no device, or not accepting calls)", c.ID)
-		}
-		return nil
-	}
-	if c := e.dir.get(to); c != nil && c.Registered() {
-		if err := reachable(c); err != nil {
-			return failed(err)
-		}
-		return clientParty(c), "", to, nil
-	}
-	if g := e.findGroup(to); g != nil {
-		if err := e.groupAvailable(g); err != nil {
-			return failed(err)
-		}
-		return events.Party{Number: firstOf(g.Extensions, g.Numbers, to), Name: g.Name}, g.ID, to, nil
-	}
-	dest, err := fsm.ParseDestination(to)
-	if err != nil {
-		return failed(err)
-	}
-	if g := e.findGroup(dest.Number); g != nil && dest.Kind != fsm.DestSIPURI {
-		if err := e.groupAvailable(g); err != nil {
-			return failed(err)
-		}
-		return events.Party{Number: dest.Number, Name: g.Name}, g.ID, to, nil
-	}
-	c, err := e.route(dest)
-	if err != nil {
-		return failed(err)
-	}
-	if c != nil {
-		if !c.Registered() {
-			return failed(errcode.Newf(errcode.NotFound, "client %s is not registered", c.ID))
-		}
-		if err := reachable(c); err != nil {
-			return failed(err)
-		}
-		p := clientParty(c)
-		p.Number = dest.Number
-		return p, "", to, nil
-	}
-	if e.cfg.Adapter == nil {
-		return failed(errcode.Newf(errcode.Unavailable, "no adapter reaches %s", to))
-	}
-	number := dest.Number
-	if dest.Kind == fsm.DestSIPURI {
-		number = dest.Scheme + ":" + dest.Number + "@" + dest.Host
-	}
-	return events.Party{Number: number}, "", to, nil
-}
-
-func clientParty(c *fsm.Client) events.Party {
-	return events.Party{Client: c.ID, Number: firstOf(c.Numbers, c.Extensions, ""), Name: c.Name}
-}
-
-func firstOf(a, b []string, def string) string {
-	if len(a) > 0 {
-		return a[0]
-	}
-	if len(b) > 0 {
-		return b[0]
-	}
-	return def
 }
 
 // startTransfer gives the transfer its ids, starts its actor and waits for
