@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/callengine/callengine/clock"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/internal/aggregate"
@@ -80,23 +81,65 @@ type host[S, C any, T comparable] struct {
 	props *actor.Props
 
 	mu    sync.Mutex
-	seeds map[string]S // actor name → the state it starts from
+	seeds map[string]seed[S] // actor name → what it starts from, while it is spawned
+}
+
+// seed is what an actor is spawned with: its initial state and, for a
+// restored aggregate, the timer its spawner arms on the clock.
+type seed[S any] struct {
+	state *S
+	timer *lateTimer
+	at    int64 // the timer's deadline
 }
 
 func newHost[S, C any, T comparable](d *Deps, m *Machine[S, C, T]) *host[S, C, T] {
-	h := &host[S, C, T]{m: m, deps: d, seeds: map[string]S{}}
+	h := &host[S, C, T]{m: m, deps: d, seeds: map[string]seed[S]{}}
 	h.props = d.props(func() actor.Actor { return &aggregateActor[S, C, T]{h: h} }, false)
+	// Called on the spawner's goroutine, within SpawnNamed, before the actor
+	// can receive anything — after a restart it is not called again.
+	h.props.Configure(actor.WithOnInit(h.init))
 	return h
 }
 
 // spawn starts the actor of aggregate id, from initial when given (a new
-// aggregate, or one the engine restored) and otherwise — and after every
-// restart by its supervisor — from the journal.
+// aggregate) and otherwise — and after every restart by its supervisor —
+// from the journal. The actor takes its copy of *initial before spawn
+// returns.
 func (h *host[S, C, T]) spawn(root *actor.RootContext, id string, initial *S) (*actor.PID, error) {
-	name := h.m.StreamOf(id)
-	if initial != nil {
+	return h.spawnSeeded(root, h.m.StreamOf(id), seed[S]{state: initial})
+}
+
+// restore starts the actor of a restored aggregate whose stream is name,
+// from *s (copied before restore returns). The deadline the state holds (a
+// ring timeout …) is armed on the clock before restore returns, from the
+// caller's goroutine: restored in the journal's order, the timers register
+// in that order on every run, and none is missing when the restore ends —
+// without waiting for the actor to start.
+func (h *host[S, C, T]) restore(root *actor.RootContext, name string, s *S) (*actor.PID, error) {
+	sd := seed[S]{state: s}
+	if h.m.Deadline != nil {
+		if sd.at = h.m.Deadline(s); sd.at != 0 {
+			sd.timer = &lateTimer{}
+		}
+	}
+	pid, err := h.spawnSeeded(root, name, sd)
+	if err == nil && sd.timer != nil {
+		// The actor runs from now on, but it holds the timer already
+		// (init) and will not arm that deadline again.
+		clk, sys, at := h.deps.Clock, root.ActorSystem(), sd.at
+		sd.timer.arm(func() clock.Timer {
+			return clk.AfterFunc(durationOf(at-clk.Now().UnixNano()), func() {
+				sys.Root.Send(pid, timerFired{deadline: at, at: clk.Now().UnixNano()})
+			})
+		})
+	}
+	return pid, err
+}
+
+func (h *host[S, C, T]) spawnSeeded(root *actor.RootContext, name string, sd seed[S]) (*actor.PID, error) {
+	if sd.state != nil {
 		h.mu.Lock()
-		h.seeds[name] = *initial
+		h.seeds[name] = sd
 		h.mu.Unlock()
 	}
 	pid, err := root.SpawnNamed(h.props, name)
@@ -104,20 +147,59 @@ func (h *host[S, C, T]) spawn(root *actor.RootContext, id string, initial *S) (*
 		h.mu.Lock()
 		delete(h.seeds, name)
 		h.mu.Unlock()
-		return nil, errcode.Wrap(errcode.AlreadyExists, err, h.m.Name+" "+id+" is already running")
+		return nil, errcode.Wrap(errcode.AlreadyExists, err, h.m.Name+" "+strings.TrimPrefix(name, h.m.Stream.Prefix())+" is already running")
 	}
 	return pid, nil
 }
 
-// seed takes the initial state left for the actor name.
-func (h *host[S, C, T]) seed(name string) (S, bool) {
+// init gives a newly spawned actor the state (and timer) it was spawned
+// with, if any: on the spawner's goroutine, before its mailbox runs.
+func (h *host[S, C, T]) init(ctx actor.Context) {
+	name := ctx.Self().Id
 	h.mu.Lock()
-	s, ok := h.seeds[name]
+	sd, ok := h.seeds[name]
 	if ok {
 		delete(h.seeds, name)
 	}
 	h.mu.Unlock()
-	return s, ok
+	if !ok {
+		return
+	}
+	a := ctx.Actor().(*aggregateActor[S, C, T])
+	a.stream = name
+	a.id = strings.TrimPrefix(name, h.m.Stream.Prefix())
+	a.state = *sd.state
+	if sd.timer != nil {
+		a.timer = deadlineTimer{timer: sd.timer, at: sd.at}
+	}
+}
+
+// lateTimer is the timer of a restored actor: its spawner arms it on the
+// clock once the actor is registered (a timer must not fire before), while
+// the actor holds it from its start and may stop it at any time.
+type lateTimer struct {
+	mu      sync.Mutex
+	t       clock.Timer
+	stopped bool
+}
+
+func (l *lateTimer) arm(start func() clock.Timer) {
+	l.mu.Lock()
+	if !l.stopped {
+		l.t = start()
+	}
+	l.mu.Unlock()
+}
+
+// Stop implements clock.Timer.
+func (l *lateTimer) Stop() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return false
+	}
+	l.stopped = true
+	return l.t == nil || l.t.Stop()
 }
 
 // aggregateActor is one aggregate's actor: it owns the state and its
@@ -154,15 +236,12 @@ func (a *aggregateActor[S, C, T]) Receive(ctx actor.Context) {
 // start takes the state the actor was spawned with or, after a restart,
 // reads it from the journal; then it arms the state's timer.
 func (a *aggregateActor[S, C, T]) start(ctx actor.Context) {
-	m := a.h.m
-	a.stream = ctx.Self().Id
-	a.id = strings.TrimPrefix(a.stream, m.Stream.Prefix())
-	if s, ok := a.h.seed(a.stream); ok {
-		a.state = s
-	} else {
+	if a.stream == "" { // not seeded (init): a restart, or spawned without a state
+		a.stream = ctx.Self().Id
+		a.id = strings.TrimPrefix(a.stream, a.h.m.Stream.Prefix())
 		a.load()
 	}
-	a.armTimer(ctx)
+	a.armTimer(ctx) // a no-op for a restored deadline: its spawner arms it
 }
 
 func (a *aggregateActor[S, C, T]) load() {
