@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -246,18 +247,18 @@ func (cur *txCursors) readChunk(stream string, from uint64, recs []Record, pend,
 // fn returns: the chunks share one buffer. It stops at the first error of
 // fn and returns it.
 func (j *Journal) ReadStreams(names []string, fn func(i int, r Record) error) error {
-	type span struct{ stream, end int } // records recs[previous end:end] are of names[stream]
+	b := readBuffersPool.Get().(*readBuffers)
+	defer readBuffersPool.Put(b)
 	var (
-		recs      = make([]Record, 0, chunkRecords)
-		spans     []span
-		cp        = &copier{reuse: true}
-		pend      []indexEntry
-		ends      []int
-		runs      []indexEntry
-		key       []byte
-		from      = uint64(1) // the next version of names[i] to read
-		delivered bool        // records of names[i] were delivered already
+		recs, spans, cp = b.recs, b.spans, &b.cp
+		pend, ends      = b.pend, b.ends
+		runs, key       = b.runs, b.key
+		from            = uint64(1) // the next version of names[i] to read
+		delivered       bool        // records of names[i] were delivered already
 	)
+	defer func() {
+		b.recs, b.spans, b.pend, b.ends, b.runs, b.key = recs[:0], spans[:0], pend[:0], ends[:0], runs[:0], key[:0]
+	}()
 	for i := 0; i < len(names); {
 		n := min(len(names)-i, chunkRecords)
 		// Pending runs first, as in ReadStream.
@@ -327,6 +328,26 @@ func (j *Journal) ReadStreams(names []string, fn func(i int, r Record) error) er
 	}
 	return nil
 }
+
+// readBuffers are the buffers of a ReadStreams, reused by the next one:
+// restore reads streams a chunk at a time on every core.
+type readBuffers struct {
+	recs  []Record
+	spans []span
+	cp    copier
+	pend  []indexEntry
+	ends  []int
+	runs  []indexEntry
+	key   []byte
+}
+
+// span says that the records before end (after the previous span's) are of
+// names[stream].
+type span struct{ stream, end int }
+
+var readBuffersPool = sync.Pool{New: func() any {
+	return &readBuffers{recs: make([]Record, 0, chunkRecords), cp: copier{reuse: true}}
+}}
 
 // copyRunsOf appends to dst the pending runs of each of streams, under one
 // lock; ends[k] is the end in dst of those of streams[k].
