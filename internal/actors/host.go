@@ -88,8 +88,7 @@ type host[S, C any, T comparable] struct {
 // restored aggregate, the timer its spawner arms on the clock.
 type seed[S any] struct {
 	state *S
-	timer *lateTimer
-	at    int64 // the timer's deadline
+	timer *PendingTimer
 }
 
 func newHost[S, C any, T comparable](d *Deps, m *Machine[S, C, T]) *host[S, C, T] {
@@ -111,29 +110,25 @@ func (h *host[S, C, T]) spawn(root *actor.RootContext, id string, initial *S) (*
 
 // restore starts the actor of a restored aggregate whose stream is name,
 // from *s (copied before restore returns). The deadline the state holds (a
-// ring timeout …) is armed on the clock before restore returns, from the
-// caller's goroutine: restored in the journal's order, the timers register
-// in that order on every run, and none is missing when the restore ends —
-// without waiting for the actor to start.
-func (h *host[S, C, T]) restore(root *actor.RootContext, name string, s *S) (*actor.PID, error) {
+// ring timeout …), if any, is returned not yet armed: the caller arms it —
+// restores may run in parallel, and the caller arms their deadlines in the
+// journal's order, so that they register on the clock in that order on
+// every run, without waiting for the actors to start.
+func (h *host[S, C, T]) restore(root *actor.RootContext, name string, s *S) (*actor.PID, *PendingTimer, error) {
 	sd := seed[S]{state: s}
 	if h.m.Deadline != nil {
-		if sd.at = h.m.Deadline(s); sd.at != 0 {
-			sd.timer = &lateTimer{}
+		if at := h.m.Deadline(s); at != 0 {
+			sd.timer = &PendingTimer{clk: h.deps.Clock, sys: root.ActorSystem(), at: at}
 		}
 	}
 	pid, err := h.spawnSeeded(root, name, sd)
-	if err == nil && sd.timer != nil {
-		// The actor runs from now on, but it holds the timer already
-		// (init) and will not arm that deadline again.
-		clk, sys, at := h.deps.Clock, root.ActorSystem(), sd.at
-		sd.timer.arm(func() clock.Timer {
-			return clk.AfterFunc(durationOf(at-clk.Now().UnixNano()), func() {
-				sys.Root.Send(pid, timerFired{deadline: at, at: clk.Now().UnixNano()})
-			})
-		})
+	if err != nil {
+		return nil, nil, err
 	}
-	return pid, err
+	if sd.timer != nil {
+		sd.timer.pid = pid
+	}
+	return pid, sd.timer, nil
 }
 
 func (h *host[S, C, T]) spawnSeeded(root *actor.RootContext, name string, sd seed[S]) (*actor.PID, error) {
@@ -170,36 +165,47 @@ func (h *host[S, C, T]) init(ctx actor.Context) {
 	a.id = strings.TrimPrefix(name, h.m.Stream.Prefix())
 	a.state = *sd.state
 	if sd.timer != nil {
-		a.timer = deadlineTimer{timer: sd.timer, at: sd.at}
+		a.timer = deadlineTimer{timer: sd.timer, at: sd.timer.at}
 	}
 }
 
-// lateTimer is the timer of a restored actor: its spawner arms it on the
-// clock once the actor is registered (a timer must not fire before), while
-// the actor holds it from its start and may stop it at any time.
-type lateTimer struct {
+// PendingTimer is the deadline of a restored actor: its restorer arms it on
+// the clock (Arm) once the actor is registered — a timer must not fire
+// before — while the actor holds it from its start and may stop it at any
+// time.
+type PendingTimer struct {
+	clk clock.Clock
+	sys *actor.ActorSystem
+	pid *actor.PID
+	at  int64 // the deadline, engine-clock Unix ns
+
 	mu      sync.Mutex
 	t       clock.Timer
 	stopped bool
 }
 
-func (l *lateTimer) arm(start func() clock.Timer) {
-	l.mu.Lock()
-	if !l.stopped {
-		l.t = start()
+// Arm registers the timer on the clock, unless the actor stopped it.
+func (p *PendingTimer) Arm() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped || p.t != nil {
+		return
 	}
-	l.mu.Unlock()
+	clk, sys, pid, at := p.clk, p.sys, p.pid, p.at
+	p.t = clk.AfterFunc(durationOf(at-clk.Now().UnixNano()), func() {
+		sys.Root.Send(pid, timerFired{deadline: at, at: clk.Now().UnixNano()})
+	})
 }
 
 // Stop implements clock.Timer.
-func (l *lateTimer) Stop() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stopped {
+func (p *PendingTimer) Stop() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
 		return false
 	}
-	l.stopped = true
-	return l.t == nil || l.t.Stop()
+	p.stopped = true
+	return p.t == nil || p.t.Stop()
 }
 
 // aggregateActor is one aggregate's actor: it owns the state and its

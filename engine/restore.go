@@ -1,0 +1,198 @@
+package engine
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/callengine/callengine/errcode"
+	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/internal/actors"
+	"github.com/callengine/callengine/internal/aggregate"
+)
+
+// restoreChunk is how many calls a restore folds at a time, on one core.
+const restoreChunk = 1024
+
+// restore folds every live stream of the journal and starts its actor.
+func (e *Engine) restore(ctx context.Context) error {
+	start := time.Now()
+	var clients, calls, groupIDs, transferIDs, messageIDs, sessionIDs []string
+	err := e.journal.LiveStreams(func(stream string) error {
+		switch {
+		case strings.HasPrefix(stream, events.SessionStreamPrefix):
+			sessionIDs = append(sessionIDs, strings.TrimPrefix(stream, events.SessionStreamPrefix))
+		case strings.HasPrefix(stream, MessageStreamPrefix):
+			messageIDs = append(messageIDs, stream)
+		case strings.HasPrefix(stream, GroupStreamPrefix):
+			groupIDs = append(groupIDs, strings.TrimPrefix(stream, GroupStreamPrefix))
+		case strings.HasPrefix(stream, events.TransferStreamPrefix):
+			transferIDs = append(transferIDs, strings.TrimPrefix(stream, events.TransferStreamPrefix))
+		case strings.HasPrefix(stream, events.ClientStreamPrefix):
+			clients = append(clients, stream)
+		case strings.HasPrefix(stream, events.CallStreamPrefix):
+			calls = append(calls, stream) // the actor's name; the call's id shares it
+		}
+		return nil
+	})
+	if err != nil {
+		return openError(err)
+	}
+	if err := e.restoreGroups(groupIDs); err != nil {
+		return err
+	}
+	if err := e.restoreMessages(messageIDs); err != nil {
+		return err
+	}
+	var folded atomic.Int64
+	err = aggregate.Clients.LoadStreams(e.journal, clients, func(_ int, c *fsm.Client) error {
+		folded.Add(int64(c.Version))
+		return e.startClient(c)
+	})
+	if err != nil {
+		return err
+	}
+	if err := e.restoreCalls(ctx, calls, &folded); err != nil {
+		return err
+	}
+	if err := e.restoreTransfers(transferIDs); err != nil {
+		return err
+	}
+	if err := e.restoreSessions(sessionIDs); err != nil {
+		return err
+	}
+	e.stats = RestoreStats{Clients: len(clients), Calls: len(calls), Events: int(folded.Load()), Duration: time.Since(start)}
+	e.cfg.Logger.Info("restored", slog.Int("clients", len(clients)), slog.Int("calls", len(calls)),
+		slog.Duration("took", e.stats.Duration))
+	return nil
+}
+
+// restoredChunk is a chunk of calls a restore brings back on one core:
+// their actors are started, their deadlines still to arm.
+type restoredChunk struct {
+	timers []*actors.PendingTimer
+	err    error
+	done   chan struct{} // closed once the chunk is restored (or failed)
+}
+
+// restoreCalls folds the calls of streams and starts their actors. Calls
+// are independent of each other: they are restored in chunks on every core,
+// each call's actor started as soon as it is folded — no chunk holds its
+// calls' states. The timers they hold (ring timeout, voicemail limit) are
+// then armed on this goroutine, chunk after chunk in the journal's order, so
+// that they are registered on the clock in the same order on every run (two
+// timers due at the same instant fire in that order: a simulation depends
+// on it); every one is armed when restoreCalls returns.
+func (e *Engine) restoreCalls(ctx context.Context, streams []string, folded *atomic.Int64) error {
+	chunks := make([]restoredChunk, (len(streams)+restoreChunk-1)/restoreChunk)
+	for k := range chunks {
+		chunks[k].done = make(chan struct{})
+	}
+	var (
+		next   atomic.Int64
+		failed atomic.Bool
+		wg     sync.WaitGroup
+	)
+	for range min(runtime.GOMAXPROCS(0), len(chunks)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				k := int(next.Add(1) - 1)
+				if k >= len(chunks) {
+					return
+				}
+				lo, hi := k*restoreChunk, min((k+1)*restoreChunk, len(streams))
+				c := &chunks[k]
+				c.timers, c.err = e.restoreChunk(ctx, streams[lo:hi], folded)
+				close(c.done)
+			}
+		}()
+	}
+	var err error
+	for k := range chunks {
+		c := &chunks[k]
+		<-c.done
+		if err = c.err; err != nil {
+			break
+		}
+		for _, t := range c.timers {
+			t.Arm()
+		}
+		c.timers = nil
+	}
+	failed.Store(true) // on an error, the workers take no more chunks
+	wg.Wait()
+	return err
+}
+
+// restoreChunk folds the calls of streams and starts their actors; it
+// returns their deadlines, to arm in order.
+func (e *Engine) restoreChunk(ctx context.Context, streams []string, folded *atomic.Int64) ([]*actors.PendingTimer, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var timers []*actors.PendingTimer
+	var n int64
+	err := aggregate.Calls.LoadStreams(e.journal, streams, func(i int, c *fsm.Call) error {
+		if !c.Status.Live() {
+			return errcode.Newf(errcode.JournalCorrupt, "call %s is in the live set but folds to %q", c.ID, c.Status)
+		}
+		n += int64(c.Version)
+		t, err := e.startCall(streams[i], c)
+		if t != nil {
+			timers = append(timers, t)
+		}
+		return err
+	})
+	folded.Add(n)
+	return timers, err
+}
+
+func (e *Engine) startClient(c *fsm.Client) error {
+	pid, err := actors.SpawnClient(e.root, e.deps, c.ID, c)
+	if err != nil {
+		return err
+	}
+	e.dir.setPID(c.ID, pid)
+	e.dir.put(c)
+	if e.actions != nil {
+		e.actions.seed(events.ClientStream(c.ID), e.viewClient(c))
+	}
+	return nil
+}
+
+// startCall starts the actor of a restored call, whose stream is stream;
+// the actor takes its copy of *c. It returns the call's pending deadline,
+// if any, for the caller to arm.
+func (e *Engine) startCall(stream string, c *fsm.Call) (*actors.PendingTimer, error) {
+	pid, timer, err := actors.RestoreCall(e.root, e.deps, stream, c)
+	if err != nil {
+		return nil, err
+	}
+	e.live.add(c.ID, pid)
+	if c.Version > 0 && e.actions != nil {
+		e.actions.seed(stream, callView(c, e.now()))
+	}
+	for _, s := range []events.Side{events.Caller, events.Callee} {
+		if c.ParkSlot != "" && s == c.ParkedSide.Other() {
+			continue // the parking party left the call
+		}
+		if s == events.Callee && c.InVoicemail() {
+			continue // the caller talks to the callee's box
+		}
+		e.live.join(c.Party(s).Client, c.ID)
+	}
+	if c.Status == fsm.Ringing {
+		for _, m := range c.RangMembers {
+			e.live.join(m, c.ID)
+		}
+	}
+	e.xfer.trackLegs(c)
+	return timer, nil
+}
