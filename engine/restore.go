@@ -21,9 +21,15 @@ import (
 const restoreChunk = 1024
 
 // restore folds every live stream of the journal and starts its actor.
+// Calls are folded and their actors started on every core while the live
+// set is still being listed; their timers are armed once the clients are
+// restored, as before.
 func (e *Engine) restore(ctx context.Context) error {
 	start := time.Now()
-	var clients, calls, groupIDs, transferIDs, messageIDs, sessionIDs []string
+	var folded atomic.Int64
+	calls := e.newCallRestore(ctx, &folded)
+	defer calls.stop() // on an error; a no-op after finish
+	var clients, groupIDs, transferIDs, messageIDs, sessionIDs []string
 	err := e.journal.LiveStreams(func(stream string) error {
 		switch {
 		case strings.HasPrefix(stream, events.SessionStreamPrefix):
@@ -37,20 +43,20 @@ func (e *Engine) restore(ctx context.Context) error {
 		case strings.HasPrefix(stream, events.ClientStreamPrefix):
 			clients = append(clients, stream)
 		case strings.HasPrefix(stream, events.CallStreamPrefix):
-			calls = append(calls, stream) // the actor's name; the call's id shares it
+			calls.add(stream) // the actor's name; the call's id shares it
 		}
 		return nil
 	})
 	if err != nil {
 		return openError(err)
 	}
+	calls.flush()
 	if err := e.restoreGroups(groupIDs); err != nil {
 		return err
 	}
 	if err := e.restoreMessages(messageIDs); err != nil {
 		return err
 	}
-	var folded atomic.Int64
 	err = aggregate.Clients.LoadStreams(e.journal, clients, func(_ int, c *fsm.Client) error {
 		folded.Add(int64(c.Version))
 		return e.startClient(c)
@@ -58,11 +64,7 @@ func (e *Engine) restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = func() error {
-		defer pauseGC(len(calls))()
-		return e.restoreCalls(ctx, calls, &folded)
-	}()
-	if err != nil {
+	if err := calls.finish(); err != nil {
 		return err
 	}
 	if err := e.restoreTransfers(transferIDs); err != nil {
@@ -71,8 +73,8 @@ func (e *Engine) restore(ctx context.Context) error {
 	if err := e.restoreSessions(sessionIDs); err != nil {
 		return err
 	}
-	e.stats = RestoreStats{Clients: len(clients), Calls: len(calls), Events: int(folded.Load()), Duration: time.Since(start)}
-	e.cfg.Logger.Info("restored", slog.Int("clients", len(clients)), slog.Int("calls", len(calls)),
+	e.stats = RestoreStats{Clients: len(clients), Calls: calls.n, Events: int(folded.Load()), Duration: time.Since(start)}
+	e.cfg.Logger.Info("restored", slog.Int("clients", len(clients)), slog.Int("calls", calls.n),
 		slog.Duration("took", e.stats.Duration))
 	return nil
 }
@@ -121,48 +123,82 @@ func pauseGC(calls int) (resume func()) {
 // restoredChunk is a chunk of calls a restore brings back on one core:
 // their actors are started, their deadlines still to arm.
 type restoredChunk struct {
-	timers []*actors.PendingTimer
-	err    error
-	done   chan struct{} // closed once the chunk is restored (or failed)
+	streams []string
+	timers  []*actors.PendingTimer
+	err     error
+	done    chan struct{} // closed once the chunk is restored (or failed)
 }
 
-// restoreCalls folds the calls of streams and starts their actors. Calls
-// are independent of each other: they are restored in chunks on every core,
-// each call's actor started as soon as it is folded — no chunk holds its
-// calls' states. The timers they hold (ring timeout, voicemail limit) are
-// then armed on this goroutine, chunk after chunk in the journal's order, so
-// that they are registered on the clock in the same order on every run (two
-// timers due at the same instant fire in that order: a simulation depends
-// on it); every one is armed when restoreCalls returns.
-func (e *Engine) restoreCalls(ctx context.Context, streams []string, folded *atomic.Int64) error {
-	chunks := make([]restoredChunk, (len(streams)+restoreChunk-1)/restoreChunk)
-	for k := range chunks {
-		chunks[k].done = make(chan struct{})
-	}
-	var (
-		next   atomic.Int64
-		failed atomic.Bool
-		wg     sync.WaitGroup
-	)
-	for range min(runtime.GOMAXPROCS(0), len(chunks)) {
-		wg.Add(1)
+// callRestore folds calls and starts their actors. Calls are independent
+// of each other: they are restored in chunks on every core, each call's
+// actor started as soon as it is folded — no chunk holds its calls'
+// states. The timers they hold (ring timeout, voicemail limit) are then
+// armed on the restoring goroutine (finish), chunk after chunk in the
+// journal's order, so that they are registered on the clock in the same
+// order on every run (two timers due at the same instant fire in that
+// order: a simulation depends on it); every one is armed when finish
+// returns.
+type callRestore struct {
+	e      *Engine
+	ctx    context.Context
+	folded *atomic.Int64
+	n      int              // calls added
+	next   []string         // the chunk being filled
+	chunks []*restoredChunk // in the journal's order
+	jobs   chan *restoredChunk
+	failed atomic.Bool // the workers skip what is left
+	wg     sync.WaitGroup
+	resume func() // of the garbage collector, once paused
+	done   bool
+}
+
+func (e *Engine) newCallRestore(ctx context.Context, folded *atomic.Int64) *callRestore {
+	r := &callRestore{e: e, ctx: ctx, folded: folded, jobs: make(chan *restoredChunk), resume: func() {}}
+	for range runtime.GOMAXPROCS(0) {
+		r.wg.Add(1)
 		go func() {
-			defer wg.Done()
-			for !failed.Load() {
-				k := int(next.Add(1) - 1)
-				if k >= len(chunks) {
-					return
+			defer r.wg.Done()
+			for c := range r.jobs {
+				if !r.failed.Load() {
+					c.timers, c.err = e.restoreChunk(ctx, c.streams, folded)
 				}
-				lo, hi := k*restoreChunk, min((k+1)*restoreChunk, len(streams))
-				c := &chunks[k]
-				c.timers, c.err = e.restoreChunk(ctx, streams[lo:hi], folded)
+				c.streams = nil
 				close(c.done)
 			}
 		}()
 	}
+	return r
+}
+
+// add queues the call of stream, in the journal's order.
+func (r *callRestore) add(stream string) {
+	if r.n++; r.n == gcPauseCalls {
+		r.resume = pauseGC(r.n)
+	}
+	if r.next == nil {
+		r.next = make([]string, 0, restoreChunk)
+	}
+	if r.next = append(r.next, stream); len(r.next) == restoreChunk {
+		r.flush()
+	}
+}
+
+// flush hands the chunk being filled to a worker.
+func (r *callRestore) flush() {
+	if len(r.next) == 0 {
+		return
+	}
+	c := &restoredChunk{streams: r.next, done: make(chan struct{})}
+	r.next = nil
+	r.chunks = append(r.chunks, c)
+	r.jobs <- c
+}
+
+// finish waits for every chunk and arms their timers in order.
+func (r *callRestore) finish() error {
+	r.flush()
 	var err error
-	for k := range chunks {
-		c := &chunks[k]
+	for k, c := range r.chunks {
 		<-c.done
 		if err = c.err; err != nil {
 			break
@@ -170,11 +206,23 @@ func (e *Engine) restoreCalls(ctx context.Context, streams []string, folded *ato
 		for _, t := range c.timers {
 			t.Arm()
 		}
-		c.timers = nil
+		r.chunks[k] = nil
 	}
-	failed.Store(true) // on an error, the workers take no more chunks
-	wg.Wait()
+	r.stop()
 	return err
+}
+
+// stop lets the workers go (skipping what is left on an error) and resumes
+// the garbage collector.
+func (r *callRestore) stop() {
+	if r.done {
+		return
+	}
+	r.done = true
+	r.failed.Store(true)
+	close(r.jobs)
+	r.wg.Wait()
+	r.resume()
 }
 
 // restoreChunk folds the calls of streams and starts their actors; it
