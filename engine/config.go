@@ -60,6 +60,13 @@ type Config struct {
 	// SubscriberBuffer is the number of events a subscription may fall
 	// behind before it is closed with code unavailable. Default 4096.
 	SubscriberBuffer int
+	// RestorePausesGC lets Open pause the process's garbage collector while
+	// it restores many live calls (8,192 or more): a collection during a
+	// restore marks the heap being built to free little. The collection
+	// then runs once after Open, in the background; a memory limit
+	// (GOMEMLIMIT) still holds. Off by default: the collector belongs to
+	// the whole program.
+	RestorePausesGC bool
 	// LockTimeout is how long Open waits for another process to release the
 	// journal file. Default 2 s.
 	LockTimeout time.Duration

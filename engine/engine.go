@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,11 +15,9 @@ import (
 
 	"github.com/callengine/callengine/auth"
 	"github.com/callengine/callengine/errcode"
-	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
 	"github.com/callengine/callengine/history"
 	"github.com/callengine/callengine/internal/actors"
-	"github.com/callengine/callengine/internal/aggregate"
 	"github.com/callengine/callengine/journal"
 	"github.com/callengine/callengine/webhooks"
 )
@@ -219,144 +215,6 @@ func (e *Engine) now() int64 { return e.cfg.Clock.Now().UnixNano() }
 func (e *Engine) checkOpen() error {
 	if e.closed.Load() {
 		return errcode.New(errcode.Closed, "engine closed")
-	}
-	return nil
-}
-
-// restore folds every live stream of the journal and starts its actor.
-func (e *Engine) restore(ctx context.Context) error {
-	start := time.Now()
-	var clients, calls, groupIDs, transferIDs, messageIDs, sessionIDs []string
-	err := e.journal.LiveStreams(func(stream string) error {
-		switch {
-		case strings.HasPrefix(stream, events.SessionStreamPrefix):
-			sessionIDs = append(sessionIDs, strings.TrimPrefix(stream, events.SessionStreamPrefix))
-		case strings.HasPrefix(stream, MessageStreamPrefix):
-			messageIDs = append(messageIDs, stream)
-		case strings.HasPrefix(stream, GroupStreamPrefix):
-			groupIDs = append(groupIDs, strings.TrimPrefix(stream, GroupStreamPrefix))
-		case strings.HasPrefix(stream, events.TransferStreamPrefix):
-			transferIDs = append(transferIDs, strings.TrimPrefix(stream, events.TransferStreamPrefix))
-		case strings.HasPrefix(stream, events.ClientStreamPrefix):
-			clients = append(clients, strings.TrimPrefix(stream, events.ClientStreamPrefix))
-		case strings.HasPrefix(stream, events.CallStreamPrefix):
-			calls = append(calls, strings.TrimPrefix(stream, events.CallStreamPrefix))
-		}
-		return nil
-	})
-	if err != nil {
-		return openError(err)
-	}
-	if err := e.restoreGroups(groupIDs); err != nil {
-		return err
-	}
-	if err := e.restoreMessages(messageIDs); err != nil {
-		return err
-	}
-	var folded atomic.Int64
-	for _, id := range clients {
-		c, err := aggregate.LoadClient(e.journal, id)
-		if err != nil {
-			return err
-		}
-		folded.Add(int64(c.Version))
-		if err := e.startClient(&c); err != nil {
-			return err
-		}
-	}
-	// Calls are independent of each other: fold them on every core. Their
-	// actors are then started one by one in the journal's order, so that the
-	// ring timers they arm are registered on the clock in the same order on
-	// every run (two timers due at the same instant fire in that order: a
-	// simulation depends on it).
-	workers := runtime.GOMAXPROCS(0)
-	loaded := make([]fsm.Call, len(calls))
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(calls); i += workers {
-				if ctx.Err() != nil {
-					errs[w] = ctx.Err()
-					return
-				}
-				c, err := aggregate.LoadCall(e.journal, calls[i])
-				if err == nil && !c.Status.Live() {
-					err = errcode.Newf(errcode.JournalCorrupt, "call %s is in the live set but folds to %q", c.ID, c.Status)
-				}
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				folded.Add(int64(c.Version))
-				loaded[i] = c
-			}
-		}(w)
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	for i := range loaded {
-		if err := e.startCall(&loaded[i]); err != nil {
-			return err
-		}
-		loaded[i] = fsm.Call{} // the actor took its own copy when it was spawned
-	}
-	if err := e.restoreTransfers(transferIDs); err != nil {
-		return err
-	}
-	if err := e.restoreSessions(sessionIDs); err != nil {
-		return err
-	}
-	e.stats = RestoreStats{Clients: len(clients), Calls: len(calls), Events: int(folded.Load()), Duration: time.Since(start)}
-	e.cfg.Logger.Info("restored", slog.Int("clients", len(clients)), slog.Int("calls", len(calls)),
-		slog.Duration("took", e.stats.Duration))
-	return nil
-}
-
-func (e *Engine) startClient(c *fsm.Client) error {
-	pid, err := actors.SpawnClient(e.root, e.deps, c.ID, c)
-	if err != nil {
-		return err
-	}
-	e.dir.setPID(c.ID, pid)
-	e.dir.put(c)
-	e.actions.seed(events.ClientStream(c.ID), e.viewClient(c))
-	return nil
-}
-
-func (e *Engine) startCall(c *fsm.Call) error {
-	pid, err := actors.SpawnCall(e.root, e.deps, c.ID, c)
-	if err != nil {
-		return err
-	}
-	e.live.add(c.ID, pid)
-	if c.Version > 0 {
-		e.actions.seed(events.CallStream(c.ID), callView(c, e.now()))
-	}
-	for _, s := range []events.Side{events.Caller, events.Callee} {
-		if c.ParkSlot != "" && s == c.ParkedSide.Other() {
-			continue // the parking party left the call
-		}
-		if s == events.Callee && c.InVoicemail() {
-			continue // the caller talks to the callee's box
-		}
-		e.live.join(c.Party(s).Client, c.ID)
-	}
-	if c.Status == fsm.Ringing {
-		for _, m := range c.RangMembers {
-			e.live.join(m, c.ID)
-		}
-	}
-	e.xfer.trackLegs(c)
-	if c.Status == fsm.Ringing && c.RingDeadline != 0 || c.InVoicemail() {
-		// The actor arms its ring timer when it starts. Wait for that, so that
-		// when Open returns every pending timer is armed on the clock.
-		ch := make(chan actors.CallResult, 1)
-		ask(context.Background(), e, pid, &actors.GetCall{Reply: ch}, ch)
 	}
 	return nil
 }

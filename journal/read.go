@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -32,13 +33,25 @@ const (
 )
 
 // copier copies record data into shared blocks that are never reused, so
-// each Data may be kept by the caller.
-type copier struct{ block []byte }
+// each Data may be kept by the caller — unless reuse is set: then it appends
+// to one buffer that its owner empties between chunks (ReadStreams, whose
+// callers do not keep Data).
+type copier struct {
+	block []byte
+	reuse bool
+}
 
 // copy returns a copy of b carved from the current block. Blocks start small
 // and double up to arenaBlock: a read of a short stream (a call has a handful
 // of events) must not allocate a whole arena — restore reads 100,000 of them.
 func (c *copier) copy(b []byte) []byte {
+	if c.reuse {
+		// A grown buffer leaves the slices already returned in the old
+		// one, which stays valid: they are used before the next chunk.
+		start := len(c.block)
+		c.block = append(c.block, b...)
+		return c.block[start:len(c.block):len(c.block)]
+	}
 	if len(b) > arenaBlock/4 {
 		return append([]byte(nil), b...)
 	}
@@ -113,7 +126,7 @@ type streamReader struct {
 	events  *bolt.Cursor
 	lastSeq uint64
 	size    int
-	cp      copier
+	cp      *copier
 	seqKey  [seqLen]byte
 }
 
@@ -163,10 +176,26 @@ func readStreamChunk(tx *bolt.Tx, stream string, from uint64, recs []Record, pen
 	if index == nil || events == nil {
 		return recs, false, runs, corruptf("journal buckets missing")
 	}
-	r := &streamReader{stream: stream, next: from, recs: recs, events: events.Cursor()}
-	key := appendIndexKey(make([]byte, 0, indexPrefixLen(stream)+verLen), stream, from)
+	cur := txCursors{index: index.Cursor(), events: events.Cursor()}
+	return cur.readChunk(stream, from, recs, pend, runs, &copier{})
+}
+
+// txCursors are the cursors of one read transaction on the streams index
+// and the events, and a key buffer: reused by every stream the transaction
+// reads.
+type txCursors struct {
+	index, events *bolt.Cursor
+	key           []byte
+}
+
+// readChunk appends to recs the records of stream from version from, up to
+// a chunk in all (recs included), copying their data with cp.
+func (cur *txCursors) readChunk(stream string, from uint64, recs []Record, pend, runs []indexEntry, cp *copier) ([]Record, bool, []indexEntry, error) {
+	r := &streamReader{stream: stream, next: from, recs: recs, events: cur.events, cp: cp}
+	cur.key = appendIndexKey(cur.key[:0], stream, from)
+	key := cur.key
 	prefix := key[:indexPrefixLen(stream)]
-	c := index.Cursor()
+	c := cur.index
 	k, v := c.Seek(key)
 	if k == nil || !bytes.Equal(k, key) {
 		// The entry holding version from may start before it.
@@ -205,6 +234,133 @@ func readStreamChunk(tx *bolt.Tx, stream string, from uint64, recs []Record, pen
 		}
 	}
 	return r.recs, false, runs, nil
+}
+
+// ReadStreams calls fn for every record of each stream of names, stream
+// after stream in the order of names, each stream's records in version
+// order; i is the stream's index in names. It reads as ReadStream does (a
+// stream with no records, unknown or archived, calls fn never; one archived
+// while it was being read returns an error wrapping ErrArchived), but many
+// streams in one read transaction: it copies a chunk of records — of as
+// many streams as fit — out of the file, then calls fn with them outside of
+// any transaction. Unlike ReadStream's, a Record's Data is valid only until
+// fn returns: the chunks share one buffer. It stops at the first error of
+// fn and returns it.
+func (j *Journal) ReadStreams(names []string, fn func(i int, r Record) error) error {
+	b := readBuffersPool.Get().(*readBuffers)
+	defer readBuffersPool.Put(b)
+	var (
+		recs, spans, cp = b.recs, b.spans, &b.cp
+		pend, ends      = b.pend, b.ends
+		runs, key       = b.runs, b.key
+		from            = uint64(1) // the next version of names[i] to read
+		delivered       bool        // records of names[i] were delivered already
+	)
+	defer func() {
+		b.recs, b.spans, b.pend, b.ends, b.runs, b.key = recs[:0], spans[:0], pend[:0], ends[:0], runs[:0], key[:0]
+	}()
+	for i := 0; i < len(names); {
+		n := min(len(names)-i, chunkRecords)
+		// Pending runs first, as in ReadStream.
+		pend, ends = j.pend.copyRunsOf(names[i:i+n], pend[:0], ends[:0])
+		recs, spans, cp.block = recs[:0], spans[:0], cp.block[:0]
+		next, nextFrom := i+n, uint64(1) // where the next transaction starts
+		err := j.view(func(tx *bolt.Tx) error {
+			index, events := tx.Bucket(bucketStreams), tx.Bucket(bucketEvents)
+			if index == nil || events == nil {
+				return corruptf("journal buckets missing")
+			}
+			cur := txCursors{index: index.Cursor(), events: events.Cursor(), key: key}
+			defer func() { key = cur.key }()
+			for k := range n {
+				s, f, seen := i+k, uint64(1), false
+				if k == 0 {
+					f, seen = from, delivered
+				} else if len(recs) >= chunkRecords || len(cp.block) >= chunkBytes {
+					next = s
+					return nil
+				}
+				before, start := len(recs), 0
+				if k > 0 {
+					start = ends[k-1]
+				}
+				var full bool
+				var err error
+				recs, full, runs, err = cur.readChunk(names[s], f, recs, pend[start:ends[k]], runs, cp)
+				if errors.Is(err, ErrCorrupt) || err == nil && seen && len(recs) == before {
+					// Archive may have moved the stream out since the
+					// pending runs were copied, or since its last chunk.
+					if _, ok, terr := tombstone(tx, []byte(names[s])); terr == nil && ok {
+						if seen {
+							return fmt.Errorf("journal: stream %q was archived while it was read: %w", names[s], ErrArchived)
+						}
+						recs, full, err = recs[:before], false, nil
+					}
+				}
+				if err != nil {
+					return err
+				}
+				if len(recs) > before {
+					spans = append(spans, span{s, len(recs)})
+				}
+				if full {
+					next, nextFrom = s, recs[len(recs)-1].Version+1
+					return nil
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		start := 0
+		for _, sp := range spans {
+			for _, r := range recs[start:sp.end] {
+				if err := fn(sp.stream, r); err != nil {
+					return err
+				}
+			}
+			start = sp.end
+		}
+		// The stream the next transaction starts with had records
+		// delivered if this chunk ended in the middle of it.
+		i, from, delivered = next, nextFrom, nextFrom > 1
+	}
+	return nil
+}
+
+// readBuffers are the buffers of a ReadStreams, reused by the next one:
+// restore reads streams a chunk at a time on every core.
+type readBuffers struct {
+	recs  []Record
+	spans []span
+	cp    copier
+	pend  []indexEntry
+	ends  []int
+	runs  []indexEntry
+	key   []byte
+}
+
+// span says that the records before end (after the previous span's) are of
+// names[stream].
+type span struct{ stream, end int }
+
+var readBuffersPool = sync.Pool{New: func() any {
+	return &readBuffers{recs: make([]Record, 0, chunkRecords), cp: copier{reuse: true}}
+}}
+
+// copyRunsOf appends to dst the pending runs of each of streams, under one
+// lock; ends[k] is the end in dst of those of streams[k].
+func (p *pendingIndex) copyRunsOf(streams []string, dst []indexEntry, ends []int) ([]indexEntry, []int) {
+	p.mu.RLock()
+	for _, s := range streams {
+		if p.records > 0 {
+			dst = append(dst, p.streams[s]...)
+		}
+		ends = append(ends, len(dst))
+	}
+	p.mu.RUnlock()
+	return dst, ends
 }
 
 // Scan calls fn for every record with Seq >= fromSeq in sequence order (all

@@ -8,6 +8,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/callengine/callengine/clock"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/internal/aggregate"
@@ -80,23 +81,60 @@ type host[S, C any, T comparable] struct {
 	props *actor.Props
 
 	mu    sync.Mutex
-	seeds map[string]S // actor name → the state it starts from
+	seeds map[string]seed[S] // actor name → what it starts from, while it is spawned
+}
+
+// seed is what an actor is spawned with: its initial state and, for a
+// restored aggregate, the timer its spawner arms on the clock.
+type seed[S any] struct {
+	state *S
+	timer *PendingTimer
 }
 
 func newHost[S, C any, T comparable](d *Deps, m *Machine[S, C, T]) *host[S, C, T] {
-	h := &host[S, C, T]{m: m, deps: d, seeds: map[string]S{}}
+	h := &host[S, C, T]{m: m, deps: d, seeds: map[string]seed[S]{}}
 	h.props = d.props(func() actor.Actor { return &aggregateActor[S, C, T]{h: h} }, false)
+	// Called on the spawner's goroutine, within SpawnNamed, before the actor
+	// can receive anything — after a restart it is not called again.
+	h.props.Configure(actor.WithOnInit(h.init))
 	return h
 }
 
 // spawn starts the actor of aggregate id, from initial when given (a new
-// aggregate, or one the engine restored) and otherwise — and after every
-// restart by its supervisor — from the journal.
+// aggregate) and otherwise — and after every restart by its supervisor —
+// from the journal. The actor takes its copy of *initial before spawn
+// returns.
 func (h *host[S, C, T]) spawn(root *actor.RootContext, id string, initial *S) (*actor.PID, error) {
-	name := h.m.StreamOf(id)
-	if initial != nil {
+	return h.spawnSeeded(root, h.m.StreamOf(id), seed[S]{state: initial})
+}
+
+// restore starts the actor of a restored aggregate whose stream is name,
+// from *s (copied before restore returns). The deadline the state holds (a
+// ring timeout …), if any, is returned not yet armed: the caller arms it —
+// restores may run in parallel, and the caller arms their deadlines in the
+// journal's order, so that they register on the clock in that order on
+// every run, without waiting for the actors to start.
+func (h *host[S, C, T]) restore(root *actor.RootContext, name string, s *S) (*actor.PID, *PendingTimer, error) {
+	sd := seed[S]{state: s}
+	if h.m.Deadline != nil {
+		if at := h.m.Deadline(s); at != 0 {
+			sd.timer = &PendingTimer{clk: h.deps.Clock, sys: root.ActorSystem(), at: at}
+		}
+	}
+	pid, err := h.spawnSeeded(root, name, sd)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sd.timer != nil {
+		sd.timer.pid = pid
+	}
+	return pid, sd.timer, nil
+}
+
+func (h *host[S, C, T]) spawnSeeded(root *actor.RootContext, name string, sd seed[S]) (*actor.PID, error) {
+	if sd.state != nil {
 		h.mu.Lock()
-		h.seeds[name] = *initial
+		h.seeds[name] = sd
 		h.mu.Unlock()
 	}
 	pid, err := root.SpawnNamed(h.props, name)
@@ -104,20 +142,70 @@ func (h *host[S, C, T]) spawn(root *actor.RootContext, id string, initial *S) (*
 		h.mu.Lock()
 		delete(h.seeds, name)
 		h.mu.Unlock()
-		return nil, errcode.Wrap(errcode.AlreadyExists, err, h.m.Name+" "+id+" is already running")
+		return nil, errcode.Wrap(errcode.AlreadyExists, err, h.m.Name+" "+strings.TrimPrefix(name, h.m.Stream.Prefix())+" is already running")
 	}
 	return pid, nil
 }
 
-// seed takes the initial state left for the actor name.
-func (h *host[S, C, T]) seed(name string) (S, bool) {
+// init gives a newly spawned actor the state (and timer) it was spawned
+// with, if any: on the spawner's goroutine, before its mailbox runs.
+func (h *host[S, C, T]) init(ctx actor.Context) {
+	name := ctx.Self().Id
 	h.mu.Lock()
-	s, ok := h.seeds[name]
+	sd, ok := h.seeds[name]
 	if ok {
 		delete(h.seeds, name)
 	}
 	h.mu.Unlock()
-	return s, ok
+	if !ok {
+		return
+	}
+	a := ctx.Actor().(*aggregateActor[S, C, T])
+	a.stream = name
+	a.id = strings.TrimPrefix(name, h.m.Stream.Prefix())
+	a.state = *sd.state
+	if sd.timer != nil {
+		a.timer = deadlineTimer{timer: sd.timer, at: sd.timer.at}
+	}
+}
+
+// PendingTimer is the deadline of a restored actor: its restorer arms it on
+// the clock (Arm) once the actor is registered — a timer must not fire
+// before — while the actor holds it from its start and may stop it at any
+// time.
+type PendingTimer struct {
+	clk clock.Clock
+	sys *actor.ActorSystem
+	pid *actor.PID
+	at  int64 // the deadline, engine-clock Unix ns
+
+	mu      sync.Mutex
+	t       clock.Timer
+	stopped bool
+}
+
+// Arm registers the timer on the clock, unless the actor stopped it.
+func (p *PendingTimer) Arm() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped || p.t != nil {
+		return
+	}
+	clk, sys, pid, at := p.clk, p.sys, p.pid, p.at
+	p.t = clk.AfterFunc(durationOf(at-clk.Now().UnixNano()), func() {
+		sys.Root.Send(pid, timerFired{deadline: at, at: clk.Now().UnixNano()})
+	})
+}
+
+// Stop implements clock.Timer.
+func (p *PendingTimer) Stop() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return false
+	}
+	p.stopped = true
+	return p.t == nil || p.t.Stop()
 }
 
 // aggregateActor is one aggregate's actor: it owns the state and its
@@ -154,15 +242,12 @@ func (a *aggregateActor[S, C, T]) Receive(ctx actor.Context) {
 // start takes the state the actor was spawned with or, after a restart,
 // reads it from the journal; then it arms the state's timer.
 func (a *aggregateActor[S, C, T]) start(ctx actor.Context) {
-	m := a.h.m
-	a.stream = ctx.Self().Id
-	a.id = strings.TrimPrefix(a.stream, m.Stream.Prefix())
-	if s, ok := a.h.seed(a.stream); ok {
-		a.state = s
-	} else {
+	if a.stream == "" { // not seeded (init): a restart, or spawned without a state
+		a.stream = ctx.Self().Id
+		a.id = strings.TrimPrefix(a.stream, a.h.m.Stream.Prefix())
 		a.load()
 	}
-	a.armTimer(ctx)
+	a.armTimer(ctx) // a no-op for a restored deadline: its spawner arms it
 }
 
 func (a *aggregateActor[S, C, T]) load() {
