@@ -9,10 +9,10 @@ import (
 )
 
 // Streams the projection reads; every other stream of the journal is passed
-// over. They are the engine's (events.CallStreamPrefix, ClientStreamPrefix).
+// over.
 const (
-	CallStreamPrefix   = "call/"
-	ClientStreamPrefix = "client/"
+	CallStreamPrefix   = events.CallStreamPrefix
+	ClientStreamPrefix = events.ClientStreamPrefix
 )
 
 // Kind is what a call was for one client.
