@@ -19,8 +19,12 @@
 // The file (bbolt) holds each client's entries keyed for a newest-first
 // listing, its messages, the fold's state of the calls that have not ended,
 // and a checkpoint — the sequence number of the last journal record applied
-// — written in the same transaction as the changes it covers. After a
-// restart the follower carries on from the checkpoint. The file is written
+// — written in the same transaction as the changes it covers. Entries are
+// written in flushes about a second apart (or every 16,384 changed
+// entries): between them the changed entries are held in memory, and
+// queries read the file through them; a change of a voicemail message is
+// flushed at once. After a restart the follower carries on from the
+// checkpoint (after a crash, the last flush's). The file is written
 // without fsync (see store); Open rebuilds it from the first record of the
 // journal when it is missing, unreadable, of another format, was left open by
 // a machine that since restarted, or does not match the journal (its

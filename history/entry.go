@@ -526,14 +526,16 @@ func (p *Projection) applyClient(client string, env events.Envelope) {
 	}
 }
 
-// takeDirty calls fn for every call whose state changed since the last
-// call, with its state (nil once it ended), and forgets them.
-func (p *Projection) takeDirty(fn func(id string, c *callState) error) error {
+// eachDirty calls fn for every call whose state changed since the last
+// clearDirty, with its state (nil once it ended).
+func (p *Projection) eachDirty(fn func(id string, c *callState) error) error {
 	for id := range p.dirty {
 		if err := fn(id, p.live[id]); err != nil {
 			return err
 		}
-		delete(p.dirty, id)
 	}
 	return nil
 }
+
+// clearDirty forgets the calls whose state changed.
+func (p *Projection) clearDirty() { clear(p.dirty) }

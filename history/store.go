@@ -238,28 +238,54 @@ func bootID() string {
 	return strings.TrimSpace(string(b))
 }
 
-// writer applies changes inside one write transaction. Entries are
-// coalesced: an entry changes with every event of its call, and only its
-// last value in a batch is written (in key order, at flush); messages are
-// written at once (they are few, and marking one heard reads it).
-type writer struct {
-	entries, calls, messages, boxCalls *bolt.Bucket
-	pending                            map[entryKey]*pendingEntry
+// pending holds the entries changed since the last flush of the file,
+// client by client: an entry changes with every event of its call, and only
+// its last value is written, when the file is flushed. Between flushes the
+// queries read the file through it.
+type pending struct {
+	clients map[string]map[string]*pendingEntry // client → call → change
+	n       int                                 // changes held
 }
-
-type entryKey struct{ client, call string }
 
 type pendingEntry struct {
 	del   bool
 	entry Entry
-	key   []byte // timedKey of a put
+}
+
+// set records a PutEntry or a DeleteEntry.
+func (p *pending) set(ch *Change) {
+	calls := p.clients[ch.Client]
+	if calls == nil {
+		if p.clients == nil {
+			p.clients = map[string]map[string]*pendingEntry{}
+		}
+		calls = map[string]*pendingEntry{}
+		p.clients[ch.Client] = calls
+	}
+	e := calls[ch.Call]
+	if e == nil {
+		e = &pendingEntry{}
+		calls[ch.Call] = e
+		p.n++
+	}
+	e.del = ch.Op == DeleteEntry
+	e.entry = ch.Entry
+}
+
+func (p *pending) reset() {
+	clear(p.clients)
+	p.n = 0
+}
+
+// writer applies changes inside one write transaction.
+type writer struct {
+	entries, calls, messages, boxCalls *bolt.Bucket
 }
 
 func newWriter(tx *bolt.Tx) *writer {
 	return &writer{
 		entries: tx.Bucket(bucketEntries), calls: tx.Bucket(bucketCalls),
 		messages: tx.Bucket(bucketMessages), boxCalls: tx.Bucket(bucketBoxCalls),
-		pending: map[entryKey]*pendingEntry{},
 	}
 }
 
@@ -301,18 +327,10 @@ func (w *writer) del(data, idx *bolt.Bucket, client, call string) error {
 	return idx.Delete(ck)
 }
 
+// apply writes a change of a voicemail message (entries go through
+// pending: see flush).
 func (w *writer) apply(ch *Change) error {
 	switch ch.Op {
-	case PutEntry, DeleteEntry:
-		k := entryKey{ch.Client, ch.Call}
-		p := w.pending[k]
-		if p == nil {
-			p = &pendingEntry{}
-			w.pending[k] = p
-		}
-		p.del = ch.Op == DeleteEntry
-		p.entry = ch.Entry
-		return nil
 	case PutMessage:
 		t := nanos(ch.Message.At)
 		return w.put(w.messages, w.boxCalls, ch.Client, ch.Call, t, timedKey(nil, ch.Client, t, ch.Call), encodeMessage(nil, &ch.Message))
@@ -337,35 +355,43 @@ func (w *writer) apply(ch *Change) error {
 	return fmt.Errorf("history: unknown change %d", ch.Op)
 }
 
-// flush writes the entries changed in the batch, in key order.
-func (w *writer) flush() error {
-	list := make([]*pendingEntry, 0, len(w.pending))
-	for k, p := range w.pending {
-		if p.del {
-			if err := w.del(w.entries, w.calls, k.client, k.call); err != nil {
-				return err
-			}
-			continue
-		}
-		e := &p.entry
-		p.key = timedKey(make([]byte, 0, len(e.Client)+len(e.Call)+12), e.Client, nanos(e.SetupAt), e.Call)
-		list = append(list, p)
+// flush writes the entries of p, in key order.
+func (w *writer) flush(p *pending) error {
+	type put struct {
+		key []byte
+		e   *Entry
 	}
-	slices.SortFunc(list, func(a, b *pendingEntry) int { return bytes.Compare(a.key, b.key) })
+	list := make([]put, 0, p.n)
+	for client, calls := range p.clients {
+		for call, pe := range calls {
+			if pe.del {
+				if err := w.del(w.entries, w.calls, client, call); err != nil {
+					return err
+				}
+				continue
+			}
+			e := &pe.entry
+			list = append(list, put{timedKey(make([]byte, 0, len(e.Client)+len(e.Call)+12), e.Client, nanos(e.SetupAt), e.Call), e})
+		}
+	}
+	slices.SortFunc(list, func(a, b put) int { return bytes.Compare(a.key, b.key) })
+	var buf []byte
 	for _, p := range list {
-		e := &p.entry
-		if err := w.put(w.entries, w.calls, e.Client, e.Call, nanos(e.SetupAt), p.key, encodeEntry(make([]byte, 0, 128), e)); err != nil {
+		e := p.e
+		buf = encodeEntry(buf[:0], e)
+		// bbolt keeps the value until the commit: a copy each.
+		if err := w.put(w.entries, w.calls, e.Client, e.Call, nanos(e.SetupAt), p.key, slices.Clone(buf)); err != nil {
 			return err
 		}
 	}
-	clear(w.pending)
 	return nil
 }
 
-// saveLive writes the fold's state of the calls that changed.
+// saveLive writes the fold's state of the calls that changed since the
+// last flush (the caller forgets them once the transaction commits).
 func saveLive(tx *bolt.Tx, p *Projection) error {
 	live := tx.Bucket(bucketLive)
-	return p.takeDirty(func(id string, c *callState) error {
+	return p.eachDirty(func(id string, c *callState) error {
 		if c == nil {
 			return live.Delete([]byte(id))
 		}
@@ -387,8 +413,9 @@ func saveCheckpoint(tx *bolt.Tx, checkpoint uint64, last *fingerprint) error {
 	return meta.Put(keyCheckpoint, binary.BigEndian.AppendUint64(nil, checkpoint))
 }
 
-// calls lists the entries q selects, newest first.
-func (s *store) calls(q *Query, before cursor, now time.Time) ([]Entry, error) {
+// calls lists the entries q selects, newest first: those of the file, or
+// of pend when it holds the call.
+func (s *store) calls(q *Query, before cursor, now time.Time, pend *pending) ([]Entry, error) {
 	out := make([]Entry, 0, min(q.Limit, 64))
 	err := s.view(func(tx *bolt.Tx) error {
 		prefix := clientPrefix(nil, q.Client)
@@ -407,6 +434,40 @@ func (s *store) calls(q *Query, before cursor, now time.Time) ([]Entry, error) {
 		if stop == nil {
 			stop = successor(prefix)
 		}
+		m := newMatcher(q)
+		from := int64(0)
+		if !q.From.IsZero() {
+			from = q.From.UnixNano()
+		}
+		// The entries of pend that q selects, newest first.
+		held := pend.clients[q.Client]
+		type cand struct {
+			key []byte
+			e   *Entry
+		}
+		var cands []cand
+		var buf []byte
+		for _, pe := range held {
+			if pe.del {
+				continue
+			}
+			e := &pe.entry
+			setup := nanos(e.SetupAt)
+			if !q.From.IsZero() && setup < from {
+				continue
+			}
+			k := timedKey(nil, e.Client, setup, e.Call)
+			if stop != nil && bytes.Compare(k, stop) >= 0 {
+				continue
+			}
+			buf = encodeEntry(buf[:0], e)
+			if raw, ok := peekEntry(buf); !ok || !m.match(&raw) {
+				continue
+			}
+			cands = append(cands, cand{k, e})
+		}
+		slices.SortFunc(cands, func(a, b cand) int { return bytes.Compare(b.key, a.key) })
+
 		c := tx.Bucket(bucketEntries).Cursor()
 		var k, v []byte
 		if stop == nil {
@@ -416,35 +477,47 @@ func (s *store) calls(q *Query, before cursor, now time.Time) ([]Entry, error) {
 		} else {
 			k, v = c.Prev()
 		}
-		m := newMatcher(q)
-		from := int64(0)
-		if !q.From.IsZero() {
-			from = q.From.UnixNano()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
-			setup, _, ok := splitTimedKey(prefix, k)
-			if !ok {
-				return errBadValue
+		for len(out) < q.Limit {
+			// The file's next entry: k, or nil when it has no more.
+			if k != nil && !bytes.HasPrefix(k, prefix) {
+				k = nil
 			}
-			if !q.From.IsZero() && setup < from {
+			if k != nil {
+				setup, _, ok := splitTimedKey(prefix, k)
+				if !ok {
+					return errBadValue
+				}
+				if !q.From.IsZero() && setup < from {
+					k = nil
+				}
+			}
+			if len(cands) > 0 && (k == nil || bytes.Compare(cands[0].key, k) > 0) {
+				e := *cands[0].e
+				cands = cands[1:]
+				e.measure(now)
+				out = append(out, e)
+				continue
+			}
+			if k == nil {
 				break
+			}
+			if held[string(k[len(prefix)+8:])] != nil {
+				k, v = c.Prev() // pend has the call's entry
+				continue
 			}
 			raw, ok := peekEntry(v)
 			if !ok {
 				return errBadValue
 			}
-			if !m.match(&raw) {
-				continue
+			if m.match(&raw) {
+				var e Entry
+				if err := decodeEntry(v, &e); err != nil {
+					return err
+				}
+				e.measure(now)
+				out = append(out, e)
 			}
-			var e Entry
-			if err := decodeEntry(v, &e); err != nil {
-				return err
-			}
-			e.measure(now)
-			out = append(out, e)
-			if len(out) == q.Limit {
-				break
-			}
+			k, v = c.Prev()
 		}
 		return nil
 	})
@@ -487,12 +560,23 @@ func (s *store) box(client string) (Box, error) {
 	return box, err
 }
 
-// missing returns the calls that client has neither in the index bucket.
-func (s *store) missing(idx []byte, client string, calls []string) ([]string, error) {
+// missing returns the calls that client does not have in the index bucket
+// (in pend, when it holds the call).
+func (s *store) missing(idx []byte, client string, calls []string, pend *pending) ([]string, error) {
 	var out []string
+	var held map[string]*pendingEntry
+	if pend != nil {
+		held = pend.clients[client]
+	}
 	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(idx)
 		for _, id := range calls {
+			if pe := held[id]; pe != nil {
+				if pe.del {
+					out = append(out, id)
+				}
+				continue
+			}
 			if b.Get(callKey(nil, client, id)) == nil {
 				out = append(out, id)
 			}
