@@ -20,7 +20,7 @@
 // listing, its messages, the fold's state of the calls that have not ended,
 // and a checkpoint — the sequence number of the last journal record applied
 // — written in the same transaction as the changes it covers. Entries are
-// written in flushes about a second apart (or every 16,384 changed
+// written in flushes about 3 seconds apart (or every 32,768 changed
 // entries): between them the changed entries are held in memory, and
 // queries read the file through them; a change of a voicemail message is
 // flushed at once. After a restart the follower carries on from the

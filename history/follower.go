@@ -101,8 +101,8 @@ func (h *History) follow(ctx context.Context) {
 // costs a page of the file written, whatever the number of its changes in
 // the flush.
 const (
-	flushEntries = 16384
-	flushEvery   = time.Second
+	flushEntries = 32768
+	flushEvery   = 3 * time.Second
 )
 
 // CatchUp applies every record of the journal that is not in the file yet,

@@ -92,6 +92,9 @@ func rebuildf(format string, args ...any) error {
 	return &rebuildError{why: fmt.Sprintf(format, args...)}
 }
 
+// initialMmapSize is the size of the file's first memory map.
+const initialMmapSize = 128 << 20
+
 // openStore opens the file at path, creating it if it does not exist.
 func openStore(path string, lockTimeout time.Duration) (s *store, err error) {
 	defer func() {
@@ -102,6 +105,9 @@ func openStore(path string, lockTimeout time.Duration) (s *store, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: lockTimeout, NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
+		// Address space, not memory: a file that grows past the map is
+		// mapped again, and every node of the flush under way copied.
+		InitialMmapSize: initialMmapSize,
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, errcode.Wrap(errcode.Unavailable, err, "history: "+path+" is held by another process")
