@@ -244,43 +244,72 @@ func bootID() string {
 	return strings.TrimSpace(string(b))
 }
 
-// pending holds the entries changed since the last flush of the file,
-// client by client: an entry changes with every event of its call, and only
-// its last value is written, when the file is flushed. Between flushes the
-// queries read the file through it.
+// pending holds the entries changed since the last flush of the file: an
+// entry changes with every event of its call, and only its last value is
+// written, when the file is flushed. Between flushes the queries read the
+// file through it.
 type pending struct {
-	clients map[string]map[string]*pendingEntry // client → call → change
-	n       int                                 // changes held
+	calls   map[string][]*pendingEntry // call → its clients' changes
+	clients map[string][]*pendingEntry // client → its changes
+	n       int                        // changes held
+	// The call of the last change, and its clients': a call's changes
+	// come together.
+	lastCall    string
+	lastChanges []*pendingEntry
 }
 
 type pendingEntry struct {
-	del   bool
-	entry Entry
+	client, call string
+	del          bool
+	entry        Entry // of a put
 }
 
 // set records a PutEntry or a DeleteEntry.
 func (p *pending) set(ch *Change) {
-	calls := p.clients[ch.Client]
-	if calls == nil {
-		if p.clients == nil {
-			p.clients = map[string]map[string]*pendingEntry{}
-		}
-		calls = map[string]*pendingEntry{}
-		p.clients[ch.Client] = calls
+	changes := p.lastChanges
+	if ch.Call != p.lastCall || changes == nil {
+		changes = p.calls[ch.Call]
 	}
-	e := calls[ch.Call]
+	var e *pendingEntry
+	for _, c := range changes {
+		if c.client == ch.Client {
+			e = c
+			break
+		}
+	}
 	if e == nil {
-		e = &pendingEntry{}
-		calls[ch.Call] = e
+		if p.calls == nil {
+			p.calls, p.clients = map[string][]*pendingEntry{}, map[string][]*pendingEntry{}
+		}
+		e = &pendingEntry{client: ch.Client, call: ch.Call}
+		changes = append(changes, e)
+		p.calls[ch.Call] = changes
+		p.clients[ch.Client] = append(p.clients[ch.Client], e)
 		p.n++
 	}
+	p.lastCall, p.lastChanges = ch.Call, changes
 	e.del = ch.Op == DeleteEntry
 	e.entry = ch.Entry
 }
 
+// of returns client's changes by call, nil when there are none.
+func (p *pending) of(client string) map[string]*pendingEntry {
+	list := p.clients[client]
+	if len(list) == 0 {
+		return nil
+	}
+	m := make(map[string]*pendingEntry, len(list))
+	for _, e := range list {
+		m[e.call] = e
+	}
+	return m
+}
+
 func (p *pending) reset() {
+	clear(p.calls)
 	clear(p.clients)
 	p.n = 0
+	p.lastCall, p.lastChanges = "", nil
 }
 
 // writer applies changes inside one write transaction.
@@ -368,10 +397,10 @@ func (w *writer) flush(p *pending) error {
 		e   *Entry
 	}
 	list := make([]put, 0, p.n)
-	for client, calls := range p.clients {
-		for call, pe := range calls {
+	for _, changes := range p.calls {
+		for _, pe := range changes {
 			if pe.del {
-				if err := w.del(w.entries, w.calls, client, call); err != nil {
+				if err := w.del(w.entries, w.calls, pe.client, pe.call); err != nil {
 					return err
 				}
 				continue
@@ -446,7 +475,7 @@ func (s *store) calls(q *Query, before cursor, now time.Time, pend *pending) ([]
 			from = q.From.UnixNano()
 		}
 		// The entries of pend that q selects, newest first.
-		held := pend.clients[q.Client]
+		held := pend.of(q.Client)
 		type cand struct {
 			key []byte
 			e   *Entry
@@ -572,7 +601,7 @@ func (s *store) missing(idx []byte, client string, calls []string, pend *pending
 	var out []string
 	var held map[string]*pendingEntry
 	if pend != nil {
-		held = pend.clients[client]
+		held = pend.of(client)
 	}
 	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(idx)
