@@ -174,7 +174,16 @@ func (h *History) applyBatch(recs []journal.Record, checkpoint uint64) {
 	skipped := 0
 	h.pendMu.Lock()
 	for _, r := range recs {
-		if !strings.HasPrefix(r.Stream, CallStreamPrefix) && !strings.HasPrefix(r.Stream, ClientStreamPrefix) {
+		switch {
+		case strings.HasPrefix(r.Stream, CallStreamPrefix):
+			if passOver(r.Data, &callTypes) {
+				continue
+			}
+		case strings.HasPrefix(r.Stream, ClientStreamPrefix):
+			if passOver(r.Data, &clientTypes) {
+				continue
+			}
+		default:
 			continue
 		}
 		env := events.Envelope{Seq: r.Seq, Stream: r.Stream, Version: r.Version}

@@ -206,6 +206,8 @@ type Stats struct {
 	LiveCalls int    // calls the fold follows (not ended)
 	// Skipped counts call and client records that did not decode (a bug,
 	// or a journal written by a newer callengine); they are passed over.
+	// Records of a type the fold does not read (a client's registration,
+	// a call's mute) are passed over undecoded, and not counted.
 	Skipped uint64
 }
 
