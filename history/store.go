@@ -315,6 +315,8 @@ func (p *pending) reset() {
 // writer applies changes inside one write transaction.
 type writer struct {
 	entries, calls, messages, boxCalls *bolt.Bucket
+	callsCur, boxCur                   *bolt.Cursor // of calls and boxCalls
+	ck                                 []byte       // index's key
 }
 
 func newWriter(tx *bolt.Tx) *writer {
@@ -324,14 +326,23 @@ func newWriter(tx *bolt.Tx) *writer {
 	}
 }
 
-// index finds the timed key of client's call through an index bucket.
+// index finds the timed key of client's call through an index bucket. ck
+// is valid until the next call (bbolt copies a key it puts).
 func (w *writer) index(idx *bolt.Bucket, client, call string) (ck []byte, t int64, ok bool) {
-	ck = callKey(make([]byte, 0, len(client)+len(call)+2), client, call)
-	v := idx.Get(ck)
-	if len(v) != 8 {
-		return ck, 0, false
+	w.ck = callKey(w.ck[:0], client, call)
+	// A cursor of the writer's own, not Get: Get makes one each time.
+	c := &w.boxCur
+	if idx == w.calls {
+		c = &w.callsCur
 	}
-	return ck, getTime(v), true
+	if *c == nil {
+		*c = idx.Cursor()
+	}
+	k, v := (*c).Seek(w.ck)
+	if !bytes.Equal(k, w.ck) || len(v) != 8 {
+		return w.ck, 0, false
+	}
+	return w.ck, getTime(v), true
 }
 
 // put writes value under key (client · t · call) in data, indexed in idx,
