@@ -317,6 +317,7 @@ type writer struct {
 	entries, calls, messages, boxCalls *bolt.Bucket
 	callsCur, boxCur                   *bolt.Cursor // of calls and boxCalls
 	ck                                 []byte       // index's key
+	arena                              arena        // values put, keys
 }
 
 func newWriter(tx *bolt.Tx) *writer {
@@ -355,7 +356,7 @@ func (w *writer) put(data, idx *bolt.Bucket, client, call string, t int64, key, 
 		}
 	}
 	if !ok || old != t {
-		if err := idx.Put(ck, putTime(nil, t)); err != nil {
+		if err := idx.Put(ck, putTime(w.arena.carve(8), t)); err != nil {
 			return err
 		}
 	}
@@ -417,7 +418,8 @@ func (w *writer) flush(p *pending) error {
 				continue
 			}
 			e := &pe.entry
-			list = append(list, put{timedKey(make([]byte, 0, len(e.Client)+len(e.Call)+12), e.Client, nanos(e.SetupAt), e.Call), e})
+			k := w.arena.carve(len(e.Client) + len(e.Call) + 2*binary.MaxVarintLen64 + 8)
+			list = append(list, put{timedKey(k, e.Client, nanos(e.SetupAt), e.Call), e})
 		}
 	}
 	slices.SortFunc(list, func(a, b put) int { return bytes.Compare(a.key, b.key) })
@@ -426,11 +428,27 @@ func (w *writer) flush(p *pending) error {
 		e := p.e
 		buf = encodeEntry(buf[:0], e)
 		// bbolt keeps the value until the commit: a copy each.
-		if err := w.put(w.entries, w.calls, e.Client, e.Call, nanos(e.SetupAt), p.key, slices.Clone(buf)); err != nil {
+		v := append(w.arena.carve(len(buf)), buf...)
+		if err := w.put(w.entries, w.calls, e.Client, e.Call, nanos(e.SetupAt), p.key, v); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// arena hands out byte slices that stay valid until the transaction ends
+// (bbolt keeps the values put until the commit), carved from shared blocks:
+// one allocation for many entries.
+type arena struct{ block []byte }
+
+// carve returns an empty slice with room for n bytes.
+func (a *arena) carve(n int) []byte {
+	if cap(a.block)-len(a.block) < n {
+		a.block = make([]byte, 0, max(64<<10, n))
+	}
+	start := len(a.block)
+	a.block = a.block[:start+n]
+	return a.block[start : start : start+n]
 }
 
 // saveLive writes the fold's state of the calls that changed since the
