@@ -4,10 +4,11 @@
 // of truth.
 //
 // Data enters from the journal only. A follower goroutine (History.Follow)
-// scans the journal (journal.Scan) from the last record it applied, decodes
-// each record of a call stream ("call/<id>") or a client stream
-// ("client/<id>") of a type the fold reads with events.DecodeBody and folds it with Projection.Apply,
-// the pure part: deterministic, no I/O, no clock. The fold turns a call's
+// reads the journal (journal.ScanBatch) from the last record it applied,
+// decodes each record of a call stream ("call/<id>") or a client stream
+// ("client/<id>") of a type the fold reads with events.DecodeBody and
+// folds it with Projection.Apply, the pure part: deterministic, no I/O, no
+// clock. The fold turns a call's
 // events into one Entry per client of the call — made for the caller,
 // received or missed for the callee — updated as the call goes (ringing,
 // connected, held, voicemail, ended), and a VoicemailLeft into a Message in

@@ -142,16 +142,20 @@ func (h *History) catchUp(ctx context.Context) error {
 			return nil
 		}
 		recs = recs[:0]
-		err := h.j.Scan(from+1, func(r journal.Record) error {
-			recs = append(recs, r)
-			if len(recs) >= h.opts.BatchSize {
-				return errStop
+		full := false
+		for next := from + 1; ; {
+			n := len(recs)
+			var err error
+			if recs, err = h.j.ScanBatch(next, h.opts.BatchSize-n, recs); err != nil {
+				return err
 			}
-			return nil
-		})
-		full := err == errStop
-		if err != nil && !full {
-			return err
+			if len(recs) == n {
+				break
+			}
+			if full = len(recs) >= h.opts.BatchSize; full {
+				break
+			}
+			next = recs[len(recs)-1].Seq + 1
 		}
 		checkpoint := target
 		if n := len(recs); n > 0 && (full || recs[n-1].Seq > target) {
