@@ -76,7 +76,7 @@ func (h *History) follow(ctx context.Context) {
 			return // ctx ended, or the journal closed
 		}
 		if h.opts.Gather > 0 {
-			// Let more commits gather: one transaction of the file for
+			// Let more commits gather: one read of the journal for
 			// them all, unless a query is waiting.
 			t := time.NewTimer(h.opts.Gather)
 			select {

@@ -29,9 +29,10 @@ type Options struct {
 	// the file. Default 4096.
 	BatchSize int
 	// Gather is how long the follower lets records gather after a commit
-	// of the journal before it applies them: one transaction of the file
-	// for many commits instead of one each. A query does not wait for it:
-	// it wakes the follower at once. Default 100 ms; negative: none.
+	// of the journal before it applies them: one read of the journal for
+	// many commits instead of one each (the file is written less often:
+	// see Follow). A query does not wait for it: it wakes the follower at
+	// once. Default 100 ms; negative: none.
 	Gather time.Duration
 }
 
