@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -141,14 +143,13 @@ func BenchmarkFollower(b *testing.B) {
 	defer j.Close()
 	dir := b.TempDir()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	for i := 0; i < b.N; i++ {
 		if err := history.Rebuild(context.Background(), filepath.Join(dir, fmt.Sprintf("h%d.db", i%2)), j, history.Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(records)*float64(b.N)/time.Since(start).Seconds(), "events/s")
-	b.ReportMetric(float64(records), "events/op")
+	reportEvents(b, records, start, cpu)
 }
 
 // queryHistory is a history where alice has 100,000 calls: outbound calls
@@ -233,4 +234,87 @@ func BenchmarkQuery(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkFollowerLifecycle measures what the follower costs behind the
+// engine's lifecycle workload (`callengine bench --workload lifecycle`):
+// 1,000 callers, each with its own pair of clients, make 30 calls each one
+// after the other (dial, ringing, answer, hold, resume, hang up), their
+// events journaled one at a time and so interleaved as the engine's are. A
+// call's events span more than one batch of the follower, as they do when
+// it follows a running engine (a batch gathers 100 ms of it).
+func BenchmarkFollowerLifecycle(b *testing.B) {
+	const callers, callsEach = 1000, 30
+	path, records := benchJournalOf(b, "lifecycle", func(j *journal.Journal) error {
+		var wg sync.WaitGroup
+		var ids atomic.Int64 // call ids grow with time, as the engine's ULIDs do
+		errs := make(chan error, callers)
+		for c := 0; c < callers; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a := events.Party{Client: fmt.Sprintf("a%04d", c), Number: fmt.Sprintf("+1415%06d", c)}
+				z := events.Party{Client: fmt.Sprintf("b%04d", c), Number: fmt.Sprintf("+1416%06d", c)}
+				for i := 0; i < callsEach; i++ {
+					stream := fmt.Sprintf("call/%08d", ids.Add(1))
+					at := base.Add(time.Duration(c*callsEach+i) * time.Second)
+					evs := []events.Event{
+						events.CallDialed{Caller: a, Callee: z, CallerID: a.Number},
+						events.CallRinging{Devices: []string{z.Client + "-1"}},
+						events.CallAnswered{Device: z.Client + "-1"},
+						events.CallHeld{By: events.Caller},
+						events.CallResumed{By: events.Caller},
+						events.CallEnded{Reason: events.Hangup, By: events.Caller},
+					}
+					for k, ev := range evs {
+						rec := events.EncodeBody(nil, at.Add(time.Duration(k)*time.Second).UnixNano(), ev)
+						if _, err := j.Append(context.Background(), stream, uint64(k), [][]byte{rec}, events.Ends(ev)); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		select {
+		case err := <-errs:
+			return err
+		default:
+			return nil
+		}
+	})
+	j, err := journal.Open(path, journal.Options{ReadOnly: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	dir := b.TempDir()
+	b.ResetTimer()
+	start, cpu := time.Now(), cpuTime()
+	for i := 0; i < b.N; i++ {
+		if err := history.Rebuild(context.Background(), filepath.Join(dir, fmt.Sprintf("h%d.db", i%2)), j, history.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportEvents(b, records, start, cpu)
+}
+
+// cpuTime is the CPU time the process has used (user and system, every
+// goroutine: the garbage collector's too).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportEvents reports the events applied per second and the CPU time per
+// event: on a shared machine the latter is the steadier figure.
+func reportEvents(b *testing.B, records uint64, start time.Time, cpu time.Duration) {
+	n := float64(records) * float64(b.N)
+	b.ReportMetric(n/time.Since(start).Seconds(), "events/s")
+	b.ReportMetric(float64(cpuTime()-cpu)/n, "cpu-ns/event")
+	b.ReportMetric(float64(records), "events/op")
 }

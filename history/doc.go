@@ -4,10 +4,11 @@
 // of truth.
 //
 // Data enters from the journal only. A follower goroutine (History.Follow)
-// scans the journal (journal.Scan) from the last record it applied, decodes
-// each record of a call stream ("call/<id>") or a client stream
-// ("client/<id>") with events.DecodeBody and folds it with Projection.Apply,
-// the pure part: deterministic, no I/O, no clock. The fold turns a call's
+// reads the journal (journal.ScanBatch) from the last record it applied,
+// decodes each record of a call stream ("call/<id>") or a client stream
+// ("client/<id>") of a type the fold reads with events.DecodeBody and
+// folds it with Projection.Apply, the pure part: deterministic, no I/O, no
+// clock. The fold turns a call's
 // events into one Entry per client of the call — made for the caller,
 // received or missed for the callee — updated as the call goes (ringing,
 // connected, held, voicemail, ended), and a VoicemailLeft into a Message in
@@ -19,8 +20,12 @@
 // The file (bbolt) holds each client's entries keyed for a newest-first
 // listing, its messages, the fold's state of the calls that have not ended,
 // and a checkpoint — the sequence number of the last journal record applied
-// — written in the same transaction as the changes it covers. After a
-// restart the follower carries on from the checkpoint. The file is written
+// — written in the same transaction as the changes it covers. Entries are
+// written in flushes about 3 seconds apart (or every 32,768 changed
+// entries): between them the changed entries are held in memory, and
+// queries read the file through them; a change of a voicemail message is
+// flushed at once. After a restart the follower carries on from the
+// checkpoint (after a crash, the last flush's). The file is written
 // without fsync (see store); Open rebuilds it from the first record of the
 // journal when it is missing, unreadable, of another format, was left open by
 // a machine that since restarted, or does not match the journal (its

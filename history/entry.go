@@ -267,6 +267,8 @@ type callState struct {
 	By         events.Side      `json:"by,omitempty"`
 	Missed     bool             `json:"missed,omitempty"`
 	Parts      []participant    `json:"parts,omitempty"`
+
+	dirty bool // in Projection.dirty
 }
 
 func (c *callState) party(s events.Side) events.Party {
@@ -393,7 +395,7 @@ func (p *Projection) applyCall(id string, env events.Envelope) {
 		c.join(participant{Client: d.Caller.Client, Side: events.Caller})
 		c.join(participant{Client: d.Callee.Client, Side: events.Callee})
 		p.live[id] = c
-		p.dirty[id] = true
+		p.markDirty(id, c)
 		p.emit(c, nil)
 		return
 	}
@@ -483,7 +485,7 @@ func (p *Projection) applyCall(id string, env events.Envelope) {
 		p.out = append(p.out, Change{Op: PutEntry, Client: pt.Client, Call: id, Entry: c.entry(pt)})
 	}
 	p.emit(c, nil)
-	p.dirty[id] = true
+	p.markDirty(id, c)
 	if c.End != 0 {
 		delete(p.live, id)
 	}
@@ -520,20 +522,38 @@ func (p *Projection) applyClient(client string, env events.Envelope) {
 		if c := p.live[id]; c != nil {
 			if pt := c.part(client); pt != nil && !pt.Hidden {
 				pt.Hidden = true
-				p.dirty[id] = true
+				p.markDirty(id, c)
 			}
 		}
 	}
 }
 
-// takeDirty calls fn for every call whose state changed since the last
-// call, with its state (nil once it ended), and forgets them.
-func (p *Projection) takeDirty(fn func(id string, c *callState) error) error {
+// eachDirty calls fn for every call whose state changed since the last
+// clearDirty, with its state (nil once it ended).
+func (p *Projection) eachDirty(fn func(id string, c *callState) error) error {
 	for id := range p.dirty {
 		if err := fn(id, p.live[id]); err != nil {
 			return err
 		}
-		delete(p.dirty, id)
 	}
 	return nil
+}
+
+// markDirty records that the state of call id changed: one map write per
+// call between two clearDirty, not one per event.
+func (p *Projection) markDirty(id string, c *callState) {
+	if !c.dirty {
+		c.dirty = true
+		p.dirty[id] = true
+	}
+}
+
+// clearDirty forgets the calls whose state changed.
+func (p *Projection) clearDirty() {
+	for id := range p.dirty {
+		if c := p.live[id]; c != nil {
+			c.dirty = false
+		}
+	}
+	clear(p.dirty)
 }

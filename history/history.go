@@ -29,9 +29,10 @@ type Options struct {
 	// the file. Default 4096.
 	BatchSize int
 	// Gather is how long the follower lets records gather after a commit
-	// of the journal before it applies them: one transaction of the file
-	// for many commits instead of one each. A query does not wait for it:
-	// it wakes the follower at once. Default 100 ms; negative: none.
+	// of the journal before it applies them: one read of the journal for
+	// many commits instead of one each (the file is written less often:
+	// see Follow). A query does not wait for it: it wakes the follower at
+	// once. Default 100 ms; negative: none.
 	Gather time.Duration
 }
 
@@ -59,9 +60,20 @@ type History struct {
 	s    *store
 	why  string // why Open rebuilt the file, "" when it did not
 
-	applyMu sync.Mutex // one catch-up at a time; guards proj
+	applyMu sync.Mutex // one catch-up at a time; guards proj and what follows
 	proj    *Projection
-	applied atomic.Uint64 // every journal record up to it is in the file
+	msgs    []Change     // changes of voicemail messages not in the file yet
+	last    *fingerprint // the last record applied
+	folded  uint64       // the checkpoint of what proj, pend and msgs hold
+	flushed struct {     // what the file holds
+		checkpoint uint64
+		last       *fingerprint
+		at         time.Time
+	}
+	// pendMu guards pend: the follower writes it, queries read it.
+	pendMu  sync.RWMutex
+	pend    pending       // entries changed since the last flush
+	applied atomic.Uint64 // every journal record up to it is applied: in the file or in pend
 	tick    signal        // pulses when applied moves or the history closes
 	skipped atomic.Uint64
 
@@ -110,6 +122,12 @@ func Open(path string, j *journal.Journal, opts Options) (*History, error) {
 		}
 		h.s, h.proj = s, proj
 		h.applied.Store(st.checkpoint)
+		h.folded = st.checkpoint
+		h.flushed.checkpoint, h.flushed.at = st.checkpoint, time.Now()
+		if st.last.Seq != 0 {
+			last := st.last
+			h.flushed.last, h.last = &last, &last
+		}
 		break
 	}
 	if err := h.s.markOpen(bootID()); err != nil {
@@ -189,6 +207,8 @@ type Stats struct {
 	LiveCalls int    // calls the fold follows (not ended)
 	// Skipped counts call and client records that did not decode (a bug,
 	// or a journal written by a newer callengine); they are passed over.
+	// Records of a type the fold does not read (a client's registration,
+	// a call's mute) are passed over undecoded, and not counted.
 	Skipped uint64
 }
 
@@ -213,7 +233,7 @@ func (h *History) Close() error {
 		}
 		h.tick.pulse()
 		h.applyMu.Lock()
-		h.closeErr = h.s.close()
+		h.closeErr = errors.Join(h.flush(), h.s.close())
 		h.applyMu.Unlock()
 	})
 	return h.closeErr
@@ -305,7 +325,9 @@ func (h *History) Calls(ctx context.Context, q Query) ([]Entry, error) {
 	if h.opts.Now != nil {
 		now = h.opts.Now()
 	}
-	out, err := h.s.calls(&q, before, now)
+	h.pendMu.RLock()
+	out, err := h.s.calls(&q, before, now, &h.pend)
+	h.pendMu.RUnlock()
 	return out, h.readError(err)
 }
 
@@ -342,7 +364,13 @@ func (h *History) missing(ctx context.Context, idx []byte, client string, calls 
 	if err := h.sync(ctx); err != nil {
 		return nil, err
 	}
-	out, err := h.s.missing(idx, client, calls)
+	var pend *pending // entries only: messages are written at once
+	if string(idx) == string(bucketCalls) {
+		pend = &h.pend
+	}
+	h.pendMu.RLock()
+	out, err := h.s.missing(idx, client, calls, pend)
+	h.pendMu.RUnlock()
 	return out, h.readError(err)
 }
 

@@ -92,6 +92,9 @@ func rebuildf(format string, args ...any) error {
 	return &rebuildError{why: fmt.Sprintf(format, args...)}
 }
 
+// initialMmapSize is the size of the file's first memory map.
+const initialMmapSize = 128 << 20
+
 // openStore opens the file at path, creating it if it does not exist.
 func openStore(path string, lockTimeout time.Duration) (s *store, err error) {
 	defer func() {
@@ -102,6 +105,9 @@ func openStore(path string, lockTimeout time.Duration) (s *store, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout: lockTimeout, NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
+		// Address space, not memory: a file that grows past the map is
+		// mapped again, and every node of the flush under way copied.
+		InitialMmapSize: initialMmapSize,
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, errcode.Wrap(errcode.Unavailable, err, "history: "+path+" is held by another process")
@@ -238,39 +244,106 @@ func bootID() string {
 	return strings.TrimSpace(string(b))
 }
 
-// writer applies changes inside one write transaction. Entries are
-// coalesced: an entry changes with every event of its call, and only its
-// last value in a batch is written (in key order, at flush); messages are
-// written at once (they are few, and marking one heard reads it).
-type writer struct {
-	entries, calls, messages, boxCalls *bolt.Bucket
-	pending                            map[entryKey]*pendingEntry
+// pending holds the entries changed since the last flush of the file: an
+// entry changes with every event of its call, and only its last value is
+// written, when the file is flushed. Between flushes the queries read the
+// file through it.
+type pending struct {
+	calls   map[string][]*pendingEntry // call → its clients' changes
+	clients map[string][]*pendingEntry // client → its changes
+	n       int                        // changes held
+	// The call of the last change, and its clients': a call's changes
+	// come together.
+	lastCall    string
+	lastChanges []*pendingEntry
 }
 
-type entryKey struct{ client, call string }
-
 type pendingEntry struct {
-	del   bool
-	entry Entry
-	key   []byte // timedKey of a put
+	client, call string
+	del          bool
+	entry        Entry // of a put
+}
+
+// set records a PutEntry or a DeleteEntry.
+func (p *pending) set(ch *Change) {
+	changes := p.lastChanges
+	if ch.Call != p.lastCall || changes == nil {
+		changes = p.calls[ch.Call]
+	}
+	var e *pendingEntry
+	for _, c := range changes {
+		if c.client == ch.Client {
+			e = c
+			break
+		}
+	}
+	if e == nil {
+		if p.calls == nil {
+			p.calls, p.clients = map[string][]*pendingEntry{}, map[string][]*pendingEntry{}
+		}
+		e = &pendingEntry{client: ch.Client, call: ch.Call}
+		changes = append(changes, e)
+		p.calls[ch.Call] = changes
+		p.clients[ch.Client] = append(p.clients[ch.Client], e)
+		p.n++
+	}
+	p.lastCall, p.lastChanges = ch.Call, changes
+	e.del = ch.Op == DeleteEntry
+	e.entry = ch.Entry
+}
+
+// of returns client's changes by call, nil when there are none.
+func (p *pending) of(client string) map[string]*pendingEntry {
+	list := p.clients[client]
+	if len(list) == 0 {
+		return nil
+	}
+	m := make(map[string]*pendingEntry, len(list))
+	for _, e := range list {
+		m[e.call] = e
+	}
+	return m
+}
+
+func (p *pending) reset() {
+	clear(p.calls)
+	clear(p.clients)
+	p.n = 0
+	p.lastCall, p.lastChanges = "", nil
+}
+
+// writer applies changes inside one write transaction.
+type writer struct {
+	entries, calls, messages, boxCalls *bolt.Bucket
+	callsCur, boxCur                   *bolt.Cursor // of calls and boxCalls
+	ck                                 []byte       // index's key
+	arena                              arena        // values put, keys
 }
 
 func newWriter(tx *bolt.Tx) *writer {
 	return &writer{
 		entries: tx.Bucket(bucketEntries), calls: tx.Bucket(bucketCalls),
 		messages: tx.Bucket(bucketMessages), boxCalls: tx.Bucket(bucketBoxCalls),
-		pending: map[entryKey]*pendingEntry{},
 	}
 }
 
-// index finds the timed key of client's call through an index bucket.
+// index finds the timed key of client's call through an index bucket. ck
+// is valid until the next call (bbolt copies a key it puts).
 func (w *writer) index(idx *bolt.Bucket, client, call string) (ck []byte, t int64, ok bool) {
-	ck = callKey(make([]byte, 0, len(client)+len(call)+2), client, call)
-	v := idx.Get(ck)
-	if len(v) != 8 {
-		return ck, 0, false
+	w.ck = callKey(w.ck[:0], client, call)
+	// A cursor of the writer's own, not Get: Get makes one each time.
+	c := &w.boxCur
+	if idx == w.calls {
+		c = &w.callsCur
 	}
-	return ck, getTime(v), true
+	if *c == nil {
+		*c = idx.Cursor()
+	}
+	k, v := (*c).Seek(w.ck)
+	if !bytes.Equal(k, w.ck) || len(v) != 8 {
+		return w.ck, 0, false
+	}
+	return w.ck, getTime(v), true
 }
 
 // put writes value under key (client · t · call) in data, indexed in idx,
@@ -283,7 +356,7 @@ func (w *writer) put(data, idx *bolt.Bucket, client, call string, t int64, key, 
 		}
 	}
 	if !ok || old != t {
-		if err := idx.Put(ck, putTime(nil, t)); err != nil {
+		if err := idx.Put(ck, putTime(w.arena.carve(8), t)); err != nil {
 			return err
 		}
 	}
@@ -301,18 +374,10 @@ func (w *writer) del(data, idx *bolt.Bucket, client, call string) error {
 	return idx.Delete(ck)
 }
 
+// apply writes a change of a voicemail message (entries go through
+// pending: see flush).
 func (w *writer) apply(ch *Change) error {
 	switch ch.Op {
-	case PutEntry, DeleteEntry:
-		k := entryKey{ch.Client, ch.Call}
-		p := w.pending[k]
-		if p == nil {
-			p = &pendingEntry{}
-			w.pending[k] = p
-		}
-		p.del = ch.Op == DeleteEntry
-		p.entry = ch.Entry
-		return nil
 	case PutMessage:
 		t := nanos(ch.Message.At)
 		return w.put(w.messages, w.boxCalls, ch.Client, ch.Call, t, timedKey(nil, ch.Client, t, ch.Call), encodeMessage(nil, &ch.Message))
@@ -337,35 +402,60 @@ func (w *writer) apply(ch *Change) error {
 	return fmt.Errorf("history: unknown change %d", ch.Op)
 }
 
-// flush writes the entries changed in the batch, in key order.
-func (w *writer) flush() error {
-	list := make([]*pendingEntry, 0, len(w.pending))
-	for k, p := range w.pending {
-		if p.del {
-			if err := w.del(w.entries, w.calls, k.client, k.call); err != nil {
-				return err
-			}
-			continue
-		}
-		e := &p.entry
-		p.key = timedKey(make([]byte, 0, len(e.Client)+len(e.Call)+12), e.Client, nanos(e.SetupAt), e.Call)
-		list = append(list, p)
+// flush writes the entries of p, in key order.
+func (w *writer) flush(p *pending) error {
+	type put struct {
+		key []byte
+		e   *Entry
 	}
-	slices.SortFunc(list, func(a, b *pendingEntry) int { return bytes.Compare(a.key, b.key) })
+	list := make([]put, 0, p.n)
+	for _, changes := range p.calls {
+		for _, pe := range changes {
+			if pe.del {
+				if err := w.del(w.entries, w.calls, pe.client, pe.call); err != nil {
+					return err
+				}
+				continue
+			}
+			e := &pe.entry
+			k := w.arena.carve(len(e.Client) + len(e.Call) + 2*binary.MaxVarintLen64 + 8)
+			list = append(list, put{timedKey(k, e.Client, nanos(e.SetupAt), e.Call), e})
+		}
+	}
+	slices.SortFunc(list, func(a, b put) int { return bytes.Compare(a.key, b.key) })
+	var buf []byte
 	for _, p := range list {
-		e := &p.entry
-		if err := w.put(w.entries, w.calls, e.Client, e.Call, nanos(e.SetupAt), p.key, encodeEntry(make([]byte, 0, 128), e)); err != nil {
+		e := p.e
+		buf = encodeEntry(buf[:0], e)
+		// bbolt keeps the value until the commit: a copy each.
+		v := append(w.arena.carve(len(buf)), buf...)
+		if err := w.put(w.entries, w.calls, e.Client, e.Call, nanos(e.SetupAt), p.key, v); err != nil {
 			return err
 		}
 	}
-	clear(w.pending)
 	return nil
 }
 
-// saveLive writes the fold's state of the calls that changed.
+// arena hands out byte slices that stay valid until the transaction ends
+// (bbolt keeps the values put until the commit), carved from shared blocks:
+// one allocation for many entries.
+type arena struct{ block []byte }
+
+// carve returns an empty slice with room for n bytes.
+func (a *arena) carve(n int) []byte {
+	if cap(a.block)-len(a.block) < n {
+		a.block = make([]byte, 0, max(64<<10, n))
+	}
+	start := len(a.block)
+	a.block = a.block[:start+n]
+	return a.block[start : start : start+n]
+}
+
+// saveLive writes the fold's state of the calls that changed since the
+// last flush (the caller forgets them once the transaction commits).
 func saveLive(tx *bolt.Tx, p *Projection) error {
 	live := tx.Bucket(bucketLive)
-	return p.takeDirty(func(id string, c *callState) error {
+	return p.eachDirty(func(id string, c *callState) error {
 		if c == nil {
 			return live.Delete([]byte(id))
 		}
@@ -387,8 +477,9 @@ func saveCheckpoint(tx *bolt.Tx, checkpoint uint64, last *fingerprint) error {
 	return meta.Put(keyCheckpoint, binary.BigEndian.AppendUint64(nil, checkpoint))
 }
 
-// calls lists the entries q selects, newest first.
-func (s *store) calls(q *Query, before cursor, now time.Time) ([]Entry, error) {
+// calls lists the entries q selects, newest first: those of the file, or
+// of pend when it holds the call.
+func (s *store) calls(q *Query, before cursor, now time.Time, pend *pending) ([]Entry, error) {
 	out := make([]Entry, 0, min(q.Limit, 64))
 	err := s.view(func(tx *bolt.Tx) error {
 		prefix := clientPrefix(nil, q.Client)
@@ -407,6 +498,40 @@ func (s *store) calls(q *Query, before cursor, now time.Time) ([]Entry, error) {
 		if stop == nil {
 			stop = successor(prefix)
 		}
+		m := newMatcher(q)
+		from := int64(0)
+		if !q.From.IsZero() {
+			from = q.From.UnixNano()
+		}
+		// The entries of pend that q selects, newest first.
+		held := pend.of(q.Client)
+		type cand struct {
+			key []byte
+			e   *Entry
+		}
+		var cands []cand
+		var buf []byte
+		for _, pe := range held {
+			if pe.del {
+				continue
+			}
+			e := &pe.entry
+			setup := nanos(e.SetupAt)
+			if !q.From.IsZero() && setup < from {
+				continue
+			}
+			k := timedKey(nil, e.Client, setup, e.Call)
+			if stop != nil && bytes.Compare(k, stop) >= 0 {
+				continue
+			}
+			buf = encodeEntry(buf[:0], e)
+			if raw, ok := peekEntry(buf); !ok || !m.match(&raw) {
+				continue
+			}
+			cands = append(cands, cand{k, e})
+		}
+		slices.SortFunc(cands, func(a, b cand) int { return bytes.Compare(b.key, a.key) })
+
 		c := tx.Bucket(bucketEntries).Cursor()
 		var k, v []byte
 		if stop == nil {
@@ -416,35 +541,47 @@ func (s *store) calls(q *Query, before cursor, now time.Time) ([]Entry, error) {
 		} else {
 			k, v = c.Prev()
 		}
-		m := newMatcher(q)
-		from := int64(0)
-		if !q.From.IsZero() {
-			from = q.From.UnixNano()
-		}
-		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
-			setup, _, ok := splitTimedKey(prefix, k)
-			if !ok {
-				return errBadValue
+		for len(out) < q.Limit {
+			// The file's next entry: k, or nil when it has no more.
+			if k != nil && !bytes.HasPrefix(k, prefix) {
+				k = nil
 			}
-			if !q.From.IsZero() && setup < from {
+			if k != nil {
+				setup, _, ok := splitTimedKey(prefix, k)
+				if !ok {
+					return errBadValue
+				}
+				if !q.From.IsZero() && setup < from {
+					k = nil
+				}
+			}
+			if len(cands) > 0 && (k == nil || bytes.Compare(cands[0].key, k) > 0) {
+				e := *cands[0].e
+				cands = cands[1:]
+				e.measure(now)
+				out = append(out, e)
+				continue
+			}
+			if k == nil {
 				break
+			}
+			if held[string(k[len(prefix)+8:])] != nil {
+				k, v = c.Prev() // pend has the call's entry
+				continue
 			}
 			raw, ok := peekEntry(v)
 			if !ok {
 				return errBadValue
 			}
-			if !m.match(&raw) {
-				continue
+			if m.match(&raw) {
+				var e Entry
+				if err := decodeEntry(v, &e); err != nil {
+					return err
+				}
+				e.measure(now)
+				out = append(out, e)
 			}
-			var e Entry
-			if err := decodeEntry(v, &e); err != nil {
-				return err
-			}
-			e.measure(now)
-			out = append(out, e)
-			if len(out) == q.Limit {
-				break
-			}
+			k, v = c.Prev()
 		}
 		return nil
 	})
@@ -487,12 +624,23 @@ func (s *store) box(client string) (Box, error) {
 	return box, err
 }
 
-// missing returns the calls that client has neither in the index bucket.
-func (s *store) missing(idx []byte, client string, calls []string) ([]string, error) {
+// missing returns the calls that client does not have in the index bucket
+// (in pend, when it holds the call).
+func (s *store) missing(idx []byte, client string, calls []string, pend *pending) ([]string, error) {
 	var out []string
+	var held map[string]*pendingEntry
+	if pend != nil {
+		held = pend.of(client)
+	}
 	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(idx)
 		for _, id := range calls {
+			if pe := held[id]; pe != nil {
+				if pe.del {
+					out = append(out, id)
+				}
+				continue
+			}
 			if b.Get(callKey(nil, client, id)) == nil {
 				out = append(out, id)
 			}

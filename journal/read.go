@@ -426,6 +426,55 @@ func scanChunk(tx *bolt.Tx, from uint64, recs []Record) ([]Record, bool, error) 
 	return recs, false, nil
 }
 
+// ScanBatch appends to recs the records with Seq >= fromSeq, in sequence
+// order, and returns it: at most max of them, and no more than one chunk
+// of Scan (1,024 records or 4 MiB), read in one read transaction. A reader
+// that applies the journal in batches (the call history) calls it until it
+// has a batch: no callback per record, and recs reused from batch to
+// batch. Data are copies owned by the caller, as Scan's; the Stream of
+// consecutive records of the same stream is one string. Fewer than max
+// records (none at the end of the journal) do not mean that none follow:
+// call again from the next seq. Errors are Scan's; recs is then returned
+// as it was given.
+func (j *Journal) ScanBatch(fromSeq uint64, max int, recs []Record) ([]Record, error) {
+	start := len(recs)
+	max = min(max, chunkRecords)
+	err := j.view(func(tx *bolt.Tx) error {
+		events := tx.Bucket(bucketEvents)
+		if events == nil {
+			return corruptf("events bucket missing")
+		}
+		var seqKey [seqLen]byte
+		putSeq(seqKey[:], fromSeq)
+		var cp copier
+		size := 0
+		c := events.Cursor()
+		for k, v := c.Seek(seqKey[:]); k != nil && len(recs)-start < max && size < chunkBytes; k, v = c.Next() {
+			if len(k) != seqLen {
+				return corruptf("event key %x of %d bytes", k, len(k))
+			}
+			seq := binary.BigEndian.Uint64(k)
+			s, ver, data, err := decodeEvent(seq, v)
+			if err != nil {
+				return err
+			}
+			var name string
+			if n := len(recs); n > start && recs[n-1].Stream == string(s) {
+				name = recs[n-1].Stream
+			} else {
+				name = string(s)
+			}
+			recs = append(recs, Record{Seq: seq, Stream: name, Version: ver, Data: cp.copy(data)})
+			size += len(data)
+		}
+		return nil
+	})
+	if err != nil {
+		return recs[:start], err
+	}
+	return recs, nil
+}
+
 // StreamVersion returns the current (committed) version of stream: the number
 // of records it holds, 0 for an unknown stream. For a stream that Archive
 // moved out of the journal it is the stream's last version, as its tombstone
