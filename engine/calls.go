@@ -355,6 +355,9 @@ func (e *Engine) Hold(ctx context.Context, callID string, by Side) (Call, error)
 // holdNotAvailable tells subscribers why a hold was refused
 // (HOLD_NOT_AVAILABLE, C8); nothing is journaled.
 func (e *Engine) holdNotAvailable(ctx context.Context, callID string, err error) {
+	if err == nil {
+		return
+	}
 	var na *fsm.HoldNotAvailable
 	if !errors.As(err, &na) || !e.bus.active() {
 		return
