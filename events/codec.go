@@ -123,17 +123,25 @@ func (d *decoder) body(env *Envelope) {
 	env.Event = d.payload(env.Type, schema)
 }
 
+// The payload decoders of the types schemas 2 and 3 added, as method
+// expressions: method values (d.controlPayload) would be allocated at every
+// decode.
+var (
+	schema2Payloads = [...]func(*decoder, Type) Event{(*decoder).controlPayload, (*decoder).transferPayload, (*decoder).groupPayload, (*decoder).messagePayload}
+	schema3Payloads = [...]func(*decoder, Type) Event{(*decoder).clientPayload, (*decoder).voicemailPayload, (*decoder).sessionPayload}
+)
+
 func (d *decoder) payload(t Type, schema uint64) Event {
 	if schema >= 2 {
-		for _, dec := range []func(Type) Event{d.controlPayload, d.transferPayload, d.groupPayload, d.messagePayload} {
-			if ev := dec(t); ev != nil {
+		for _, dec := range schema2Payloads {
+			if ev := dec(d, t); ev != nil {
 				return ev
 			}
 		}
 	}
 	if schema >= 3 {
-		for _, dec := range []func(Type) Event{d.clientPayload, d.voicemailPayload, d.sessionPayload} {
-			if ev := dec(t); ev != nil {
+		for _, dec := range schema3Payloads {
+			if ev := dec(d, t); ev != nil {
 				return ev
 			}
 		}
