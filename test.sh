@@ -158,8 +158,11 @@ if [ ! -x /usr/bin/chromium ]; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium 2>&1 |
-    grep -E 'newly installed' || true
+  if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium > "$TMP/apt.out" 2>&1; then
+    cat "$TMP/apt.out"; fail 1 "apt-get install chromium failed"
+  fi
+  cat "$TMP/apt.out" >> "$LOG"
+  grep -E 'newly installed' "$TMP/apt.out" || true
   step_end
 fi
 
@@ -270,13 +273,13 @@ sim() {
 }
 # bg_start <key> <function> runs the function in the background, its output
 # to $TMP/<key>.out, its exit code and time to $TMP/<key>.rc; bg_report waits
-# for it, then prints its header and time and the lines of its output that
-# match a filter (all of its output when it failed).
+# for it, then prints its header and time and its output through a console
+# filter (all of its output when it failed).
 bg_start() {
   local key=$1; shift
   ( t=$SECONDS; set +e; "$@" > "$TMP/$key.out" 2>&1; echo "$? $((SECONDS - t))" > "$TMP/$key.rc" ) &
 }
-bg_report() { # bg_report <pid> <key> <name> <console filter regexp>
+bg_report() { # bg_report <pid> <key> <name> <console filter function>
   wait "$1" || true
   local rc s
   read -r rc s < "$TMP/$2.rc"
@@ -287,14 +290,26 @@ bg_report() { # bg_report <pid> <key> <name> <console filter regexp>
     cat "$TMP/$2.out"
     fail "$rc" "$3 failed"
   fi
-  grep -E "$4" "$TMP/$2.out" || true
+  "$4" < "$TMP/$2.out"
+}
+# A line per package of benchmarks: how many ran (their figures are in the log).
+bench_console() {
+  awk '/^Benchmark/ { n++ }
+       /^(ok|FAIL)[ \t]/ { p = $2; sub(/^github\.com\/callengine\/callengine\//, "", p)
+                           printf "%-4s  %-28s %d benchmarks, %s\n", $1, p, n, $3; n = 0 }'
+}
+# The random run's line and any failure; the example scenarios counted.
+sim_console() {
+  local out
+  out=$(cat)
+  grep -E '^(FAIL|[0-9]+ of|reproduce)|^ok  [0-9]+ random' <<<"$out" || true
+  echo "ok  $(grep -c -E '^ok  examples/' <<<"$out" || true) example scenarios (a line each in the log)"
 }
 BG_T0=$SECONDS
 bg_start bench bench_smoke; bench_pid=$!
 bg_start sim sim; sim_pid=$!
-bg_report "$bench_pid" bench "benchmark smoke runs (beside the simulator)" '^(Benchmark|ok|FAIL)'
-bg_report "$sim_pid" sim "callengine sim: every example scenario, then 100 random ones (each run twice)" '^(FAIL|[0-9]+ of|reproduce)|^ok  [0-9]+ random'
-echo "ok  $(grep -c -E '^ok  examples/' "$TMP/sim.out" || true) example scenarios (a line each in the log)"
+bg_report "$bench_pid" bench "benchmark smoke runs (beside the simulator)" bench_console
+bg_report "$sim_pid" sim "callengine sim: every example scenario, then 100 random ones (each run twice)" sim_console
 TIMES+=("$(printf '%5d s  %s' "$((SECONDS - BG_T0))" "the two above, side by side")")
 
 step_start "callengine bench --quick (every workload on a real journal; under 30 s)"
@@ -307,8 +322,10 @@ set -e
 cat "$TMP/bench-quick.out" >> "$LOG"
 if [ "$rc" -ne 0 ]; then cat "$TMP/bench-quick.out"; fail "$rc" "callengine bench --quick failed"; fi
 # The figures, the targets that were measured (a quick run is too small for
-# most: those say n/a, in the log), the machine.
+# most: those say n/a, in the log), the machine; not the report's and plot's
+# paths, which are removed at the end.
 awk '/^workload +figure/ { on = 1 } /^workload +target/ { on = 2; print; next }
+     /^(report|plot): / { next }
      on == 1 || (on == 2 && !/n\/a:/) || /^(raw bbolt|go1)/' "$TMP/bench-quick.out"
 if ! { test -s "$BENCH_OUT/report.json" && test -s "$BENCH_OUT/plot.svg"; }; then
   fail 1 "callengine bench --quick wrote no report or no plot"
