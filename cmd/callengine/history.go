@@ -37,7 +37,8 @@ give the copy with --journal; the history is then built in a temporary file.
 Times are RFC 3339 (2026-01-05T09:30:00Z), on the engine's clock; output is
 in UTC. A call that has not ended is measured to its last event.
 
-Exit status: 0 done, 2 bad usage or a journal or history that cannot be read.
+Exit status: 0 done, 2 bad usage, a journal or history that cannot be read,
+or a client the journal does not know.
 
 flags:
 `
@@ -157,6 +158,20 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	defer h.Close()
 	if why := h.Rebuilt(); why != "" {
 		fmt.Fprintf(stderr, "callengine history: %s rebuilt from the journal: %s\n", hpath, why)
+	}
+	// A client the journal does not know — never registered, in no call —
+	// is an error, not an empty list: a misspelt id would look like a quiet
+	// client.
+	if v, err := j.StreamVersion(events.ClientStream(*client)); err != nil {
+		return fail(err)
+	} else if v == 0 {
+		some, err := h.Calls(ctx, history.Query{Client: *client, Limit: 1})
+		if err != nil {
+			return fail(err)
+		}
+		if len(some) == 0 {
+			return fail(errcode.Newf(errcode.NotFound, "no client %q in the journal %s", *client, src))
+		}
 	}
 	out := replayOutput{w: stdout, json: *asJSON}
 
