@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -28,24 +26,14 @@ flags:
 
 // backupCmd is "callengine backup".
 func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), backupUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("backup", backupUsage, stderr)
 	jf := addJournalFlags(fs, "the engine's data directory; the journal is `DIR`/journal.db", "the journal file (instead of --data)")
 	out := fs.String("out", "", "where to write the copy (replaced only by a complete, verified copy)")
 	attempts := fs.Int("attempts", 20, "raw copies to try while the journal keeps changing")
 	timeout := fs.Duration("timeout", time.Minute, "give up after this long")
 	noCheck := fs.Bool("no-check", false, "skip the full check of the copy (it is still opened as a journal)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	if _, code, ok := parseFlags(fs, args, stdout, false); !ok {
+		return code
 	}
 	bad := func(msg string) int {
 		fmt.Fprintf(stderr, "callengine backup: %s\n\n", msg)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -14,17 +13,33 @@ import (
 	"github.com/callengine/callengine/events"
 )
 
+const demoUsage = `usage: callengine demo [--data DIR] [flags]
+
+Runs a short contact-centre morning against an engine on a real journal in
+DIR and prints each event as it becomes durable. The first run leaves two
+calls up and closes the engine; run it again to see them restored from the
+journal and ended. See docs/getting-started.md.
+
+Exit status: 0 done, 1 the engine failed, 2 bad usage.
+
+flags:
+`
+
 // demo runs a short contact-centre morning on a real journal. The first run
 // leaves two calls up (one connected, one ringing) and closes the engine; the
 // next run restores them, shows them, and ends them.
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("demo", demoUsage, stderr)
 	data := fs.String("data", "callengine-data", "data directory holding the journal")
 	level := fs.String("log-level", "none", "log level on stderr: "+strings.Join(engine.LogLevels, ", "))
 	logJSON := fs.Bool("log-json", false, "write logs as JSON lines")
 	actions := fs.Bool("action-log", false, "log every journaled event with the state change it made (needs --log-level debug)")
-	if err := fs.Parse(args); err != nil {
+	pos, code, ok := parseFlags(fs, args, stdout, false)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "callengine demo: unexpected argument %q\nrun 'callengine demo -h' for the flags\n", pos[0])
 		return 2
 	}
 	logger, err := engine.NewLogger(stderr, *level, *logJSON)

@@ -45,12 +45,7 @@ flags:
 
 // historyCmd runs "callengine history".
 func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("history", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), historyUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("history", historyUsage, stderr)
 	jf := addJournalFlags(fs, "the engine's data `DIR` (stopped): DIR/journal.db, and DIR/history.db kept up to date",
 		"a journal `FILE` (a copy taken with 'callengine backup'), instead of --data")
 	client := fs.String("client", "", "the client `ID` whose history is listed (required)")
@@ -64,13 +59,8 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	voicemail := fs.Bool("voicemail", false, "list the client's voicemail box instead: messages newest first, new and total counts")
 	rebuild := fs.Bool("rebuild", false, "with --data: rebuild DIR/history.db from the journal first")
 	asJSON := fs.Bool("json", false, "write JSON instead of text")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	if _, code, ok := parseFlags(fs, args, stdout, false); !ok {
+		return code
 	}
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "callengine history: "+format+"\n", a...)

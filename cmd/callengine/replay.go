@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -45,12 +44,7 @@ var replayLadder = replay.WriteLadder
 
 // replayCmd is "callengine replay".
 func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), replayUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("replay", replayUsage, stderr)
 	callID := fs.String("call", "", "show the call with this `ID`: its events and its state after each")
 	htmlOut := fs.String("html", "", "with --call: write the call as a ladder diagram to this HTML `FILE`")
 	at := fs.String("at", "", "show every client and call as of this `TIME`")
@@ -63,15 +57,11 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	number := fs.String("number", "", "list calls with this `NUMBER`: caller's, callee's, caller id or as dialled (E.164 in any spelling); transfers with it as a party's number or the target as given")
 	reason := fs.String("reason", "", "list calls that ended with this `REASON`: hangup, busy, no-answer, failed, transferred, rejected, canceled, missed")
 
-	positional, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return 0
+	positional, code, ok := parseFlags(fs, args, stdout, true)
+	if !ok {
+		return code
 	}
-	if err != nil {
-		return 2
-	}
+	var err error
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "callengine replay: "+format+"\n", a...)
 		fmt.Fprintln(stderr, "run 'callengine replay -h' for the flags")

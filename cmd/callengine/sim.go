@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -15,31 +13,30 @@ const simUsage = `usage: callengine sim FILE... [--seed N] [--digest] [--journal
        callengine sim --random N [--seed S] [--out DIR]
 
 Runs scenario files (docs/scenarios.md) against the engine on a virtual clock
-and prints each timeline. Exit 1 if an expectation is unmet or an invariant
-breaks, 2 if a scenario cannot be read.
+and prints each timeline.
 
 With --random, runs N generated scenarios from seed S, S+1, …, each twice,
 checking the invariants after every step and that both runs write the same
 journal; the first failure is written to DIR as a scenario that reproduces it.
+
+Exit status: 0 every expectation met, 1 an expectation unmet or an invariant
+broken, 2 bad usage or a scenario that cannot be read.
+
+flags:
 `
 
 // simCmd is `callengine sim`.
 func simCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, simUsage) }
+	fs := newFlagSet("sim", simUsage, stderr)
 	seed := fs.Uint64("seed", 0, "seed for ids (replaces the scenario's), or the first seed of --random")
 	digest := fs.Bool("digest", false, "print `digest: <sha256 of the journal's events>` for each scenario")
 	journalPath := fs.String("journal", "", "keep the run's journal file at `PATH` (one scenario only)")
 	quiet := fs.Bool("quiet", false, "print only the outcome of each scenario and its failures")
 	random := fs.Int("random", 0, "run `N` generated scenarios instead of files")
 	out := fs.String("out", ".", "with --random: where to write the scenario of a failing seed")
-	files, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		return 2
+	files, code, ok := parseFlags(fs, args, stdout, true)
+	if !ok {
+		return code
 	}
 	if *random > 0 {
 		if len(files) > 0 || *journalPath != "" {
