@@ -17,7 +17,8 @@ open. If nobody holds the journal, the copy is taken in a bbolt read
 transaction. If an engine holds it (another process), the raw file is copied
 and kept only if no commit happened during the copy, tried again otherwise.
 The copy is verified (opened and checked as a journal) before it replaces
-FILE. See docs/backup.md.
+FILE. --out - writes the copy to stdout (the report then goes to stderr).
+See docs/backup.md.
 
 Exit status: 0 copied, 1 the copy failed, 2 bad usage.
 
@@ -32,6 +33,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	attempts := fs.Int("attempts", 20, "raw copies to try while the journal keeps changing")
 	timeout := fs.Duration("timeout", time.Minute, "give up after this long")
 	noCheck := fs.Bool("no-check", false, "skip the full check of the copy (it is still opened as a journal)")
+	asJSON := fs.Bool("json", false, "print the outcome as JSON (on stderr with --out -)")
 	if _, code, ok := parseFlags(fs, args, stdout, false); !ok {
 		return code
 	}
@@ -55,7 +57,16 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	src := jf.config().JournalPath
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	info, err := journal.CopyFile(ctx, src, *out, journal.CopyOptions{MaxAttempts: *attempts, SkipCheck: *noCheck})
+	dst, toStdout, cleanup, err := backupTarget(*out)
+	if err != nil {
+		fmt.Fprintf(stderr, "callengine backup: %v\n", err)
+		return 1
+	}
+	defer cleanup()
+	info, err := journal.CopyFile(ctx, src, dst, journal.CopyOptions{MaxAttempts: *attempts, SkipCheck: *noCheck})
+	if err == nil && toStdout {
+		stdout, err = backupToStdout(&info, stdout, stderr)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "callengine backup: %v\n", err)
 		return 1
@@ -67,6 +78,9 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	check := "passed"
 	if !info.Checked {
 		check = "skipped (--no-check); the copy opens as a journal"
+	}
+	if *asJSON {
+		return backupJSON(stdout, stderr, src, info)
 	}
 	fmt.Fprintf(stdout, "copied %s to %s\n", src, info.Path)
 	fmt.Fprintf(stdout, "  method    %s\n", method)

@@ -26,9 +26,9 @@ func TestEveryCommandHasOneHelpPath(t *testing.T) {
 	wantFlags := map[string][]string{
 		"demo":    {"data", "log-level", "log-json", "action-log"},
 		"bench":   {"workload", "calls", "json", "compare", "threshold", "quick"},
-		"sim":     {"seed", "digest", "journal", "quiet", "random", "out"},
+		"sim":     {"seed", "digest", "journal", "quiet", "random", "out", "json"},
 		"replay":  {"call", "html", "at", "verify", "transfers", "json", "since", "until", "client", "number", "reason"},
-		"backup":  {"data", "journal", "out", "attempts", "timeout", "no-check"},
+		"backup":  {"data", "journal", "out", "attempts", "timeout", "no-check", "json"},
 		"archive": {"data", "journal", "archive-dir", "older-than", "now", "compact", "json", "timeout"},
 		"history": {"data", "journal", "client", "voicemail", "json", "limit", "before"},
 		"version": {"json"},
@@ -79,7 +79,7 @@ func TestEveryCommandHasOneHelpPath(t *testing.T) {
 // The top-level usage documents the exit status.
 func TestUsageDocumentsExitStatus(t *testing.T) {
 	_, out, _ := runCLI("--help")
-	for _, want := range []string{"Exit status", "0  done", "1  a finding", "2  bad usage", "help CMD", "--version"} {
+	for _, want := range []string{"Exit status", "0  done", "1  a finding", "2  bad usage", "help CMD", "--version", "--json", `"-"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("usage lacks %q:\n%s", want, out)
 		}

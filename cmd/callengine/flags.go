@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/callengine/callengine/engine"
@@ -103,4 +104,28 @@ func (f journalFlags) problem() string {
 // engine uses (beside a --journal FILE: FILE-history.db, FILE-archive).
 func (f journalFlags) config() engine.Config {
 	return engine.Config{DataDir: *f.data, JournalPath: *f.journal}.WithDefaults()
+}
+
+// stdinFile returns path, or for "-" a temporary file holding all of stdin
+// (a journal is read with random access, so it is copied out first); done
+// removes it.
+func stdinFile(path string) (file string, done func(), err error) {
+	if path != "-" {
+		return path, func() {}, nil
+	}
+	f, err := os.CreateTemp("", "callengine-stdin-*.db")
+	if err != nil {
+		return "", nil, err
+	}
+	done = func() { os.Remove(f.Name()) }
+	if _, err := io.Copy(f, stdin); err != nil {
+		f.Close()
+		done()
+		return "", nil, fmt.Errorf("reading stdin: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		done()
+		return "", nil, err
+	}
+	return f.Name(), done, nil
 }

@@ -33,6 +33,7 @@ journal (rebuilt from it when it is missing or stale, or with --rebuild) and
 left there for the engine's next start. A running engine holds its data
 directory: take a copy with 'callengine backup --data DIR --out FILE' and
 give the copy with --journal; the history is then built in a temporary file.
+--journal - reads the journal from stdin.
 
 Times are RFC 3339 (2026-01-05T09:30:00Z), on the engine's clock; output is
 in UTC. A call that has not ended is measured to its last event.
@@ -121,7 +122,12 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *jf.data != "" {
 		hpath = cfg.HistoryPath // kept up to date; a --journal copy's history is built afresh
 	}
-	j, err := openJournalReadOnly(src)
+	file, done, err := stdinFile(src)
+	if err != nil {
+		return fail(err)
+	}
+	defer done()
+	j, err := openJournalReadOnly(file)
 	if err != nil {
 		return fail(err)
 	}

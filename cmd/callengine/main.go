@@ -12,6 +12,9 @@ import (
 	"syscall"
 )
 
+// stdin is what "-" reads (a variable so that tests can give it).
+var stdin io.Reader = os.Stdin
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -31,6 +34,9 @@ commands:
   history   list a client's call history and voicemail from a journal
   version   print the version (also --version)
   help      print this, or a command's usage: 'callengine help CMD' (also CMD -h, CMD --help)
+
+Every command that prints data takes --json; "-" as a file name means stdin
+or stdout.
 
 Exit status:
   0  done

@@ -18,7 +18,8 @@ const replayUsage = `usage: callengine replay FILE [flags]
 
 Reads a journal read-only and shows what happened. FILE is a copy taken with
 'callengine backup --data DIR --out FILE' (a running engine keeps its journal
-locked), or the journal.db — or the data directory — of a stopped engine.
+locked), or the journal.db — or the data directory — of a stopped engine;
+FILE - reads the journal from stdin. --html - writes the page to stdout.
 See docs/replay.md.
 
   callengine replay FILE                        every call, one line each (filters below)
@@ -132,7 +133,12 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return usageErr("%v", err)
 	}
 
-	l, err := replay.Open(positional[0])
+	file, done, err := stdinFile(positional[0])
+	if err != nil {
+		return fail(err)
+	}
+	defer done()
+	l, err := replay.Open(file)
 	if err != nil {
 		return fail(err)
 	}
@@ -194,7 +200,13 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return fail(err)
 		}
 		envs := replay.StepEnvelopes(steps)
-		if err := replayWriteHTML(*htmlOut, replayTitle(steps[len(steps)-1].Call()), envs); err != nil {
+		if *htmlOut == "-" {
+			// stdout carries the page; the summary goes to stderr.
+			if err := replayLadder(stdout, replayTitle(steps[len(steps)-1].Call()), envs); err != nil {
+				return fail(fmt.Errorf("--html: %w", err))
+			}
+			out.w = stderr
+		} else if err := replayWriteHTML(*htmlOut, replayTitle(steps[len(steps)-1].Call()), envs); err != nil {
 			return fail(err)
 		}
 		summary := struct {
