@@ -18,7 +18,7 @@ import (
 )
 
 const benchUsage = `usage: callengine bench [flags]
-       callengine bench --compare OLD.json NEW.json [--threshold PCT]
+       callengine bench --compare OLD.json NEW.json [--threshold PCT]   (either may be -, stdin)
 
 Runs load workloads against an in-process engine with a real journal on disk
 and prints a summary table. Workloads (--workload, default all, in this order):
@@ -94,7 +94,20 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if *threshold < 0 {
 			return usageErr("--threshold must be ≥ 0")
 		}
-		c, err := bench.CompareFiles(positional[0], positional[1], *threshold)
+		if positional[0] == "-" && positional[1] == "-" {
+			return usageErr("--compare: stdin (-) holds one report: give - once")
+		}
+		reports := positional[:2]
+		for i, p := range reports {
+			f, done, err := stdinFile(p)
+			if err != nil {
+				fmt.Fprintln(stderr, "callengine bench:", err)
+				return 2
+			}
+			defer done()
+			reports[i] = f
+		}
+		c, err := bench.CompareFiles(reports[0], reports[1], *threshold)
 		if err != nil {
 			fmt.Fprintln(stderr, "callengine bench:", err)
 			return 2
