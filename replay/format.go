@@ -131,19 +131,115 @@ func WriteCalls(w io.Writer, calls []CallSummary) error {
 	return tw.Flush()
 }
 
+// EventFields writes an event's payload as key=value pairs separated by
+// spaces, as the timeline prints them: lists are comma-separated, free text
+// is quoted, and an event without a payload is "". Every event type has its
+// fields; an unknown one (from a newer schema) is its JSON.
+func EventFields(ev events.Event) string { return eventFields(ev) }
+
 // eventFields writes an event's payload as key=value pairs.
 func eventFields(ev events.Event) string {
 	var f []string
 	add := func(k, v string) {
+		if strings.ContainsAny(v, " \t\"=") {
+			v = fmt.Sprintf("%q", v) // one field, whatever it holds
+		}
 		if v != "" {
 			f = append(f, k+"="+v)
 		}
 	}
+	flag := func(k string, on bool) {
+		if on {
+			f = append(f, k)
+		}
+	}
+	list := func(k string, v []string) { add(k, strings.Join(v, ",")) }
+	quoted := func(k, v string) {
+		if v != "" {
+			f = append(f, fmt.Sprintf("%s=%q", k, v))
+		}
+	}
+	yesNo := func(k string, v bool) {
+		if v {
+			add(k, "yes")
+		} else {
+			add(k, "no")
+		}
+	}
 	switch e := ev.(type) {
+	case events.ClientRegistered:
+		quoted("name", e.Name)
+		list("numbers", e.Numbers)
+		list("extensions", e.Extensions)
+		devs := make([]string, len(e.Devices))
+		for i, d := range e.Devices {
+			devs[i] = deviceText(d)
+		}
+		list("devices", devs)
+		yesNo("inbound", e.AcceptInbound)
+		list("permissions", e.Permissions)
+	case events.ClientUnregistered, events.CallIgnored, events.SessionRestored:
+	case events.DeviceAdded:
+		add("device", deviceText(e.Device))
+	case events.DeviceRemoved:
+		add("device", e.ID)
+	case events.ClientUpdated:
+		quoted("name", e.Name)
+		yesNo("inbound", e.AcceptInbound)
+	case events.ClientPresenceSet:
+		add("presence", e.Presence.String())
+		quoted("activity", e.Activity)
+	case events.PresenceChanged:
+		add("presence", e.Presence.String())
+		quoted("activity", e.Activity)
+	case events.ClientVoicemailSet:
+		yesNo("voicemail", e.Enabled)
+		if e.MaxLength != 0 {
+			add("max-length", time.Duration(e.MaxLength).String())
+		}
+	case events.HistoryDeleted:
+		list("calls", e.Calls)
+	case events.VoicemailHeard:
+		list("calls", e.Calls)
+	case events.VoicemailDeleted:
+		list("calls", e.Calls)
+	case events.CallHoldNotAvailable:
+		add("by", e.By.String())
+		add("reason", e.Reason)
+	case events.CallToVoicemail:
+		add("reason", e.Reason.String())
+		if e.Deadline != 0 {
+			add("deadline", fmtTime(instant(e.Deadline)))
+		}
+	case events.VoicemailLeft:
+		add("client", e.Client)
+		add("from", party(e.From, ""))
+		add("length", fmtDuration(time.Duration(e.Duration)))
+	case events.GroupDefined:
+		quoted("name", e.Name)
+		list("extensions", e.Extensions)
+		list("numbers", e.Numbers)
+		list("members", e.Members)
+		add("strategy", e.Strategy.String())
+	case events.SessionCreated:
+		add("client", e.Client)
+		flag("auto-answer", e.AutoAnswer)
+	case events.SessionConnectionClosed:
+		if e.Deadline != 0 {
+			add("deadline", fmtTime(instant(e.Deadline)))
+		}
+	case events.SessionDestroyed:
+		flag("expired", e.Expired)
+	case events.SessionSubscribed:
+		add("line", e.Line)
+	case events.SessionUnsubscribed:
+		add("line", e.Line)
+	case events.SessionAutoAnswerSet:
+		yesNo("auto-answer", e.On)
 	case events.CallDialed:
 		add("caller", party(e.Caller, ""))
 		if e.Caller.Client == "" && e.Caller.Name != "" {
-			add("name", fmt.Sprintf("%q", e.Caller.Name))
+			quoted("name", e.Caller.Name)
 		}
 		add("device", e.CallerDevice)
 		add("caller-id", e.CallerID)
@@ -225,13 +321,25 @@ func eventFields(ev events.Event) string {
 	case events.MessageSent:
 		add("from", party(e.From, ""))
 		add("to", e.To)
-		add("text", fmt.Sprintf("%q", e.Text))
+		quoted("text", e.Text)
 	case events.MessageFailed:
 		add("reason", e.Reason)
 	default:
 		return strings.TrimPrefix(describe(ev), ev.Type().String()+" ")
 	}
 	return strings.Join(f, " ")
+}
+
+// deviceText is a device as id, id/kind or id/kind/contact.
+func deviceText(d events.Device) string {
+	s := d.ID
+	if d.Kind != "" || d.Contact != "" {
+		s += "/" + d.Kind
+	}
+	if d.Contact != "" {
+		s += "/" + d.Contact
+	}
+	return s
 }
 
 // WriteTimeline writes a call's steps: a heading with the call's parties and

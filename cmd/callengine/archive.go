@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -54,12 +53,7 @@ type sizeOutput struct {
 
 // archiveCmd runs `callengine archive` (retention).
 func archiveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("archive", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), archiveUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("archive", archiveUsage, stderr)
 	jf := addJournalFlags(fs, "the engine's data directory; the journal is `DIR`/journal.db", "the journal file (instead of --data)")
 	archiveDir := fs.String("archive-dir", "", "where archive files go (default: the engine's Config.ArchiveDir, DIR/archive; with --journal FILE, FILE-archive beside it)")
 	olderThan := fs.Duration("older-than", 0, "archive calls that ended more than this long ago, e.g. 720h (required)")
@@ -67,13 +61,8 @@ func archiveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	compact := fs.Bool("compact", false, "then rewrite the journal into a fresh, smaller file and swap it in")
 	asJSON := fs.Bool("json", false, "print the outcome as JSON")
 	timeout := fs.Duration("timeout", time.Hour, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	if _, code, ok := parseFlags(fs, args, stdout, false); !ok {
+		return code
 	}
 	bad := func(msg string) int {
 		fmt.Fprintf(stderr, "callengine archive: %s\n\n", msg)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -19,7 +17,8 @@ open. If nobody holds the journal, the copy is taken in a bbolt read
 transaction. If an engine holds it (another process), the raw file is copied
 and kept only if no commit happened during the copy, tried again otherwise.
 The copy is verified (opened and checked as a journal) before it replaces
-FILE. See docs/backup.md.
+FILE. --out - writes the copy to stdout (the report then goes to stderr).
+See docs/backup.md.
 
 Exit status: 0 copied, 1 the copy failed, 2 bad usage.
 
@@ -28,24 +27,15 @@ flags:
 
 // backupCmd is "callengine backup".
 func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), backupUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("backup", backupUsage, stderr)
 	jf := addJournalFlags(fs, "the engine's data directory; the journal is `DIR`/journal.db", "the journal file (instead of --data)")
 	out := fs.String("out", "", "where to write the copy (replaced only by a complete, verified copy)")
 	attempts := fs.Int("attempts", 20, "raw copies to try while the journal keeps changing")
 	timeout := fs.Duration("timeout", time.Minute, "give up after this long")
 	noCheck := fs.Bool("no-check", false, "skip the full check of the copy (it is still opened as a journal)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	asJSON := fs.Bool("json", false, "print the outcome as JSON (on stderr with --out -)")
+	if _, code, ok := parseFlags(fs, args, stdout, false); !ok {
+		return code
 	}
 	bad := func(msg string) int {
 		fmt.Fprintf(stderr, "callengine backup: %s\n\n", msg)
@@ -67,7 +57,16 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	src := jf.config().JournalPath
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	info, err := journal.CopyFile(ctx, src, *out, journal.CopyOptions{MaxAttempts: *attempts, SkipCheck: *noCheck})
+	dst, toStdout, cleanup, err := backupTarget(*out)
+	if err != nil {
+		fmt.Fprintf(stderr, "callengine backup: %v\n", err)
+		return 1
+	}
+	defer cleanup()
+	info, err := journal.CopyFile(ctx, src, dst, journal.CopyOptions{MaxAttempts: *attempts, SkipCheck: *noCheck})
+	if err == nil && toStdout {
+		stdout, err = backupToStdout(&info, stdout, stderr)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "callengine backup: %v\n", err)
 		return 1
@@ -79,6 +78,9 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	check := "passed"
 	if !info.Checked {
 		check = "skipped (--no-check); the copy opens as a journal"
+	}
+	if *asJSON {
+		return backupJSON(stdout, stderr, src, info)
 	}
 	fmt.Fprintf(stdout, "copied %s to %s\n", src, info.Path)
 	fmt.Fprintf(stdout, "  method    %s\n", method)

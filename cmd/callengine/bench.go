@@ -18,7 +18,7 @@ import (
 )
 
 const benchUsage = `usage: callengine bench [flags]
-       callengine bench --compare OLD.json NEW.json [--threshold PCT]
+       callengine bench --compare OLD.json NEW.json [--threshold PCT]   (either may be -, stdin)
 
 Runs load workloads against an in-process engine with a real journal on disk
 and prints a summary table. Workloads (--workload, default all, in this order):
@@ -31,6 +31,9 @@ and prints a summary table. Workloads (--workload, default all, in this order):
 
 The throughput targets are judged as ratios to raw bbolt measured in the same
 run (the journal workload's, else a probe of about a second).
+
+Exit status: 0 done, 1 a workload failed or --compare found a regression,
+2 bad usage or a report that cannot be read. See docs/bench.md.
 
 flags:
 `
@@ -49,12 +52,7 @@ var benchDefaults = map[bool]struct {
 // benchCmd runs `callengine bench`. Exit status: 0 done, 1 a workload failed
 // or --compare found a regression, 2 bad flags or unreadable reports.
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), benchUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("bench", benchUsage, stderr)
 	full := benchDefaults[false]
 	workload := fs.String("workload", "all", "workload to run: all, "+strings.Join(bench.Workloads, ", "))
 	calls := fs.Int("calls", full.calls, "lifecycle: complete calls to run; soak: live calls to hold (and restore)")
@@ -79,12 +77,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	compare := fs.Bool("compare", false, "compare two reports given as OLD.json NEW.json; exit 1 on a regression")
 	threshold := fs.Float64("threshold", 10, "compare: a figure worse by more than this `percent` is a regression")
 
-	positional, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		return 2
+	positional, code, ok := parseFlags(fs, args, stdout, true)
+	if !ok {
+		return code
 	}
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "callengine bench: "+format+"\n", a...)
@@ -99,7 +94,20 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if *threshold < 0 {
 			return usageErr("--threshold must be ≥ 0")
 		}
-		c, err := bench.CompareFiles(positional[0], positional[1], *threshold)
+		if positional[0] == "-" && positional[1] == "-" {
+			return usageErr("--compare: stdin (-) holds one report: give - once")
+		}
+		reports := positional[:2]
+		for i, p := range reports {
+			f, done, err := stdinFile(p)
+			if err != nil {
+				fmt.Fprintln(stderr, "callengine bench:", err)
+				return 2
+			}
+			defer done()
+			reports[i] = f
+		}
+		c, err := bench.CompareFiles(reports[0], reports[1], *threshold)
 		if err != nil {
 			fmt.Fprintln(stderr, "callengine bench:", err)
 			return 2
@@ -206,7 +214,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	cancel()
 	view.close()
 
-	code := 0
+	code = 0
 	// With --json -, stdout carries the report alone; the table goes to stderr.
 	tableOut := stdout
 	if *jsonPath == "-" {

@@ -231,6 +231,16 @@ func TestBenchCompare(t *testing.T) {
 	if code, out, _ := runBench(t, "--compare", old, worse, "--threshold", "30"); code != 0 {
 		t.Errorf("threshold 30 %%: exit %d\n%s", code, out)
 	}
+	raw, err := os.ReadFile(worse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := runWithStdin(t, raw, "bench", "--compare", old, "-"); code != 1 || !strings.Contains(out, "REGRESSION") {
+		t.Errorf("--compare OLD -: exit %d, want 1 (the report on stdin is worse)\n%s%s", code, out, errs)
+	}
+	if code, _, errs := runBench(t, "--compare", "-", "-"); code != 2 || !strings.Contains(errs, "give - once") {
+		t.Errorf("--compare - -: exit %d, %q", code, errs)
+	}
 	if code, _, errs := runBench(t, "--compare", old, filepath.Join(dir, "absent.json")); code != 2 || errs == "" {
 		t.Errorf("absent report: exit %d, %q", code, errs)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -12,19 +11,41 @@ import (
 	"github.com/callengine/callengine/clock"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/replay"
 )
+
+const demoUsage = `usage: callengine demo [--data DIR] [flags]
+
+Runs a short contact-centre morning against an engine on a real journal in
+DIR and prints each event as it becomes durable, one line each:
+
+  TIME #SEQ EVENT call ID PREV → STATE key=value…
+
+The call ids are whole: give one to 'callengine replay DIR --call ID' (after
+the demo has stopped). The first run leaves two calls up and closes the
+engine; run it again to see them restored from the journal and ended.
+See docs/getting-started.md.
+
+Exit status: 0 done, 1 the engine failed, 2 bad usage.
+
+flags:
+`
 
 // demo runs a short contact-centre morning on a real journal. The first run
 // leaves two calls up (one connected, one ringing) and closes the engine; the
 // next run restores them, shows them, and ends them.
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("demo", demoUsage, stderr)
 	data := fs.String("data", "callengine-data", "data directory holding the journal")
 	level := fs.String("log-level", "none", "log level on stderr: "+strings.Join(engine.LogLevels, ", "))
 	logJSON := fs.Bool("log-json", false, "write logs as JSON lines")
 	actions := fs.Bool("action-log", false, "log every journaled event with the state change it made (needs --log-level debug)")
-	if err := fs.Parse(args); err != nil {
+	pos, code, ok := parseFlags(fs, args, stdout, false)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "callengine demo: unexpected argument %q\nrun 'callengine demo -h' for the flags\n", pos[0])
 		return 2
 	}
 	logger, err := engine.NewLogger(stderr, *level, *logJSON)
@@ -148,7 +169,7 @@ func firstRun(ctx context.Context, e *engine.Engine, out io.Writer, flush func()
 	}
 	step("bob's active calls")
 	for _, a := range active {
-		fmt.Fprintf(out, "  %s  %s → %s  %s  %s\n", a.ID, a.From, a.To, a.State, a.Direction)
+		fmt.Fprintf(out, "  call %s  %s → %s  state=%s direction=%s\n", a.ID, a.From, a.To, a.State, a.Direction)
 	}
 	flush()
 	fmt.Fprintf(out, "\nclosing with %d live calls; run the demo again to see them restored\n", e.LiveCalls())
@@ -171,7 +192,7 @@ func clientsStory(ctx context.Context, e *engine.Engine, out io.Writer, step fun
 	if s, err = e.RestoreSession(ctx, s.ID); err != nil { // and reloads within 5 minutes
 		return err
 	}
-	fmt.Fprintf(out, "  session %s of bob: %d connection, follows %v\n", s.ID, s.Connections, s.Lines)
+	fmt.Fprintf(out, "  session %s client=bob connections=%d lines=%s\n", s.ID, s.Connections, strings.Join(s.Lines, ","))
 	if _, err := e.SetPresence(ctx, "carol", events.PresenceAway, "coffee"); err != nil {
 		return err
 	}
@@ -181,7 +202,17 @@ func clientsStory(ctx context.Context, e *engine.Engine, out io.Writer, step fun
 		return err
 	}
 	for _, d := range page.Entries {
-		fmt.Fprintf(out, "  %-6s %-8s %v %v %s\n", d.ID, d.Presence, d.Numbers, d.Extensions, d.Activity)
+		line := fmt.Sprintf("  %-6s presence=%s", d.ID, d.Presence)
+		if len(d.Numbers) > 0 {
+			line += " numbers=" + strings.Join(d.Numbers, ",")
+		}
+		if len(d.Extensions) > 0 {
+			line += " extensions=" + strings.Join(d.Extensions, ",")
+		}
+		if d.Activity != "" {
+			line += fmt.Sprintf(" activity=%q", d.Activity)
+		}
+		fmt.Fprintln(out, line)
 	}
 	step("carol has a voicemail box; alice calls her, carol declines, alice leaves a message")
 	if _, err := e.SetVoicemail(ctx, "carol", true, time.Minute); err != nil {
@@ -194,7 +225,7 @@ func clientsStory(ctx context.Context, e *engine.Engine, out io.Writer, step fun
 	if vm, err = e.Reject(ctx, vm.ID, false); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  call %s in voicemail: %v\n", short(vm.ID), vm.InVoicemail)
+	fmt.Fprintf(out, "  call %s voicemail=%s\n", vm.ID, yesNo(vm.InVoicemail))
 	_, err = e.Hangup(ctx, vm.ID, engine.Caller)
 	return err
 }
@@ -220,8 +251,8 @@ func secondRun(ctx context.Context, e *engine.Engine, out io.Writer, flush func(
 		}
 	}
 	for _, c := range calls {
-		fmt.Fprintf(out, "  %s  %s (%s) → %s (%s)  %s since %s\n", c.ID, c.Caller.Client, c.Caller.Number,
-			c.Callee.Client, c.Callee.Number, c.State, c.SetupAt.Format(time.RFC3339))
+		fmt.Fprintf(out, "  call %s  %s → %s  state=%s since=%s\n", c.ID, demoParty(c.Caller), demoParty(c.Callee),
+			c.State, c.SetupAt.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintln(out, "\n-- ending them")
 	for _, c := range calls {
@@ -234,37 +265,41 @@ func secondRun(ctx context.Context, e *engine.Engine, out io.Writer, flush func(
 	return nil
 }
 
+// describe writes an event on one line: its time, seq and type, the stream
+// it belongs to (a call with the state before and after it), then its fields
+// as key=value, as 'callengine replay --call' prints them.
 func describe(ev engine.Event) string {
-	at := ev.At().Format("15:04:05.000")
+	s := fmt.Sprintf("%s #%-4d %-17s", ev.At().Format("15:04:05.000"), ev.Seq, ev.Type)
 	if c := ev.Call; c != nil {
-		s := fmt.Sprintf("%s #%-4d %-14s call %s  %s → %s", at, ev.Seq, ev.Type, short(c.ID), ev.Prev, ev.State)
-		switch e := ev.Event.(type) {
-		case events.CallDialed:
-			s += fmt.Sprintf("  (%s %s → %s)", e.Direction, e.Caller.Number, e.Callee.Number)
-		case events.CallRinging:
-			s += fmt.Sprintf("  devices %v", e.Devices)
-		case events.CallAnswered:
-			if e.Device != "" {
-				s += "  on " + e.Device
-			}
-		case events.CallHeld:
-			s += "  by " + e.By.String()
-		case events.CallResumed:
-			s += "  by " + e.By.String()
-		case events.CallEnded:
-			s += "  reason " + e.Reason.String()
+		prev := string(ev.Prev)
+		if prev == "" {
+			prev = "-" // the call's first event
 		}
-		return s
+		s += fmt.Sprintf(" call %s  %s → %s", c.ID, prev, ev.State)
+	} else {
+		kind, id := events.ParseStream(ev.Stream)
+		s += fmt.Sprintf(" %s %s", kind, id)
 	}
-	if c := ev.Client; c != nil {
-		return fmt.Sprintf("%s #%-4d %-14s client %s", at, ev.Seq, ev.Type, c.ID)
+	if f := replay.EventFields(ev.Event); f != "" {
+		s += "  " + f
 	}
-	return ev.String()
+	return s
 }
 
-func short(id string) string {
-	if len(id) > 10 {
-		return "…" + id[len(id)-8:]
+func yesNo(b bool) string {
+	if b {
+		return "yes"
 	}
-	return id
+	return "no"
+}
+
+// demoParty is a party as its client and number, client/number.
+func demoParty(p events.Party) string {
+	switch {
+	case p.Client != "" && p.Number != "":
+		return p.Client + "/" + p.Number
+	case p.Client != "":
+		return p.Client
+	}
+	return p.Number
 }

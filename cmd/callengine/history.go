@@ -33,23 +33,20 @@ journal (rebuilt from it when it is missing or stale, or with --rebuild) and
 left there for the engine's next start. A running engine holds its data
 directory: take a copy with 'callengine backup --data DIR --out FILE' and
 give the copy with --journal; the history is then built in a temporary file.
+--journal - reads the journal from stdin.
 
 Times are RFC 3339 (2026-01-05T09:30:00Z), on the engine's clock; output is
 in UTC. A call that has not ended is measured to its last event.
 
-Exit status: 0 done, 2 bad usage or a journal or history that cannot be read.
+Exit status: 0 done, 2 bad usage, a journal or history that cannot be read,
+or a client the journal does not know.
 
 flags:
 `
 
 // historyCmd runs "callengine history".
 func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("history", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), historyUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("history", historyUsage, stderr)
 	jf := addJournalFlags(fs, "the engine's data `DIR` (stopped): DIR/journal.db, and DIR/history.db kept up to date",
 		"a journal `FILE` (a copy taken with 'callengine backup'), instead of --data")
 	client := fs.String("client", "", "the client `ID` whose history is listed (required)")
@@ -63,13 +60,8 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	voicemail := fs.Bool("voicemail", false, "list the client's voicemail box instead: messages newest first, new and total counts")
 	rebuild := fs.Bool("rebuild", false, "with --data: rebuild DIR/history.db from the journal first")
 	asJSON := fs.Bool("json", false, "write JSON instead of text")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return 0
-		}
-		return 2
+	if _, code, ok := parseFlags(fs, args, stdout, false); !ok {
+		return code
 	}
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "callengine history: "+format+"\n", a...)
@@ -130,7 +122,12 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if *jf.data != "" {
 		hpath = cfg.HistoryPath // kept up to date; a --journal copy's history is built afresh
 	}
-	j, err := openJournalReadOnly(src)
+	file, done, err := stdinFile(src)
+	if err != nil {
+		return fail(err)
+	}
+	defer done()
+	j, err := openJournalReadOnly(file)
 	if err != nil {
 		return fail(err)
 	}
@@ -157,6 +154,20 @@ func historyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	defer h.Close()
 	if why := h.Rebuilt(); why != "" {
 		fmt.Fprintf(stderr, "callengine history: %s rebuilt from the journal: %s\n", hpath, why)
+	}
+	// A client the journal does not know — never registered, in no call —
+	// is an error, not an empty list: a misspelt id would look like a quiet
+	// client.
+	if v, err := j.StreamVersion(events.ClientStream(*client)); err != nil {
+		return fail(err)
+	} else if v == 0 {
+		some, err := h.Calls(ctx, history.Query{Client: *client, Limit: 1})
+		if err != nil {
+			return fail(err)
+		}
+		if len(some) == 0 {
+			return fail(errcode.Newf(errcode.NotFound, "no client %q in the journal %s", *client, src))
+		}
 	}
 	out := replayOutput{w: stdout, json: *asJSON}
 

@@ -87,7 +87,7 @@ func TestHistoryFilters(t *testing.T) {
 		{[]string{"--client", "alice", "--number", "+33 1 44 55 66 77"}, 1},
 		{[]string{"--client", "alice", "--number", "0103"}, 3}, // carol's number
 		{[]string{"--client", "alice", "--since", "2026-01-05T09:15:00Z", "--until", "2026-01-05T09:50:00Z"}, 3},
-		{[]string{"--client", "nobody"}, 0},
+		{[]string{"--client", "alice", "--number", "+999"}, 0},
 	} {
 		if got := count(tc.args...); got != tc.want {
 			t.Errorf("%v: %d calls, want %d", tc.args, got, tc.want)
@@ -149,7 +149,7 @@ func TestHistoryJSON(t *testing.T) {
 		t.Errorf("first call %+v", last)
 	}
 	// An empty list is [] in JSON, not null.
-	out = historyOK(t, "--journal", file, "--client", "nobody", "--json")
+	out = historyOK(t, "--journal", file, "--client", "alice", "--number", "+999", "--json")
 	if !strings.Contains(out, `"calls": []`) {
 		t.Errorf("empty list:\n%s", out)
 	}
@@ -292,5 +292,21 @@ func TestHistoryUsage(t *testing.T) {
 	code, out, _ := runHistory(t, "-h")
 	if code != 0 || !strings.Contains(out, "usage: callengine history") || !strings.Contains(out, "-voicemail") {
 		t.Errorf("-h: exit %d\n%s", code, out)
+	}
+}
+
+// A client the journal does not know is an error naming it, not "0 calls"
+// (it used to list nothing and exit 0).
+func TestHistoryUnknownClient(t *testing.T) {
+	file := v1FixtureCopy(t)
+	for _, args := range [][]string{
+		{"--journal", file, "--client", "nobody"},
+		{"--journal", file, "--client", "nobody", "--json"},
+		{"--journal", file, "--client", "nobody", "--voicemail"},
+	} {
+		code, out, errs := runHistory(t, args...)
+		if code != 2 || !strings.Contains(errs, `no client "nobody"`) || out != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and a message naming the client", args, code, out, errs)
+		}
 	}
 }

@@ -17,9 +17,9 @@ func TestDemoTwiceShowsTheRestore(t *testing.T) {
 	first := out.String()
 	for _, want := range []string{
 		"restored 0 clients and 0 live calls",
-		"CallRinging", "devices [bob-desk bob-web]", "on bob-web",
+		"CallRinging", "devices=bob-desk,bob-web", "device=bob-web",
 		"refused: invalid_state",
-		"outbound +14155550101 → +33144556677",
+		"callee=+33144556677 destination=\"+33 1 44 55 66 77\" direction=outbound",
 		"closing with 2 live calls",
 	} {
 		if !strings.Contains(first, want) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -19,7 +18,8 @@ const replayUsage = `usage: callengine replay FILE [flags]
 
 Reads a journal read-only and shows what happened. FILE is a copy taken with
 'callengine backup --data DIR --out FILE' (a running engine keeps its journal
-locked), or the journal.db — or the data directory — of a stopped engine.
+locked), or the journal.db — or the data directory — of a stopped engine;
+FILE - reads the journal from stdin. --html - writes the page to stdout.
 See docs/replay.md.
 
   callengine replay FILE                        every call, one line each (filters below)
@@ -45,12 +45,7 @@ var replayLadder = replay.WriteLadder
 
 // replayCmd is "callengine replay".
 func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), replayUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("replay", replayUsage, stderr)
 	callID := fs.String("call", "", "show the call with this `ID`: its events and its state after each")
 	htmlOut := fs.String("html", "", "with --call: write the call as a ladder diagram to this HTML `FILE`")
 	at := fs.String("at", "", "show every client and call as of this `TIME`")
@@ -63,15 +58,11 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	number := fs.String("number", "", "list calls with this `NUMBER`: caller's, callee's, caller id or as dialled (E.164 in any spelling); transfers with it as a party's number or the target as given")
 	reason := fs.String("reason", "", "list calls that ended with this `REASON`: hangup, busy, no-answer, failed, transferred, rejected, canceled, missed")
 
-	positional, err := parseInterleaved(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return 0
+	positional, code, ok := parseFlags(fs, args, stdout, true)
+	if !ok {
+		return code
 	}
-	if err != nil {
-		return 2
-	}
+	var err error
 	usageErr := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "callengine replay: "+format+"\n", a...)
 		fmt.Fprintln(stderr, "run 'callengine replay -h' for the flags")
@@ -142,7 +133,12 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return usageErr("%v", err)
 	}
 
-	l, err := replay.Open(positional[0])
+	file, done, err := stdinFile(positional[0])
+	if err != nil {
+		return fail(err)
+	}
+	defer done()
+	l, err := replay.Open(file)
 	if err != nil {
 		return fail(err)
 	}
@@ -204,7 +200,13 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			return fail(err)
 		}
 		envs := replay.StepEnvelopes(steps)
-		if err := replayWriteHTML(*htmlOut, replayTitle(steps[len(steps)-1].Call()), envs); err != nil {
+		if *htmlOut == "-" {
+			// stdout carries the page; the summary goes to stderr.
+			if err := replayLadder(stdout, replayTitle(steps[len(steps)-1].Call()), envs); err != nil {
+				return fail(fmt.Errorf("--html: %w", err))
+			}
+			out.w = stderr
+		} else if err := replayWriteHTML(*htmlOut, replayTitle(steps[len(steps)-1].Call()), envs); err != nil {
 			return fail(err)
 		}
 		summary := struct {

@@ -80,8 +80,8 @@ func TestSimBadUsage(t *testing.T) {
 			t.Errorf("sim %v: exit %d, want 2\n%s%s", args, code, out, errs)
 		}
 	}
-	if code, _, errs := sim(t, "-h"); code != 0 || !strings.Contains(errs, "usage: callengine sim") {
-		t.Errorf("sim -h: exit %d, %q", code, errs)
+	if code, out, _ := sim(t, "-h"); code != 0 || !strings.Contains(out, "usage: callengine sim") {
+		t.Errorf("sim -h: exit %d, %q", code, out)
 	}
 	if _, _, errs := sim(t, bad); !strings.Contains(errs, "line 2") || !strings.Contains(errs, "malformed") {
 		t.Errorf("a malformed scenario's message does not say where: %q", errs)
