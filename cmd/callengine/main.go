@@ -46,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return replayCmd(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return backupCmd(ctx, args[1:], stdout, stderr)
+	case "repair":
+		return repairCmd(ctx, args[1:], stdout, stderr)
 	case "archive":
 		return archiveCmd(ctx, args[1:], stdout, stderr)
 	case "history":
