@@ -68,45 +68,37 @@ func checkIndexedEvent(events *bolt.Cursor, k, stream []byte, seq, ver uint64) e
 }
 
 // checkNeighbours checks the index entries on either side of stream's
-// entries (see checkIndexEntry): a lookup that finds nothing, or fewer
-// records than there are, because the entry it needed is damaged then
-// fails with ErrCorrupt instead of answering "no such stream". A damaged
-// key stays where it was written, so it is one of the keys next to the
-// stream's: the first one not of the stream at or before the stream's
-// place, and the one at or after its end.
-func checkNeighbours(tx *bolt.Tx, stream string, key []byte) ([]byte, error) {
-	index, events := tx.Bucket(bucketStreams), tx.Bucket(bucketEvents)
-	if index == nil || events == nil {
-		return key, corruptf("journal buckets missing")
+// entries: a lookup that finds nothing, or fewer records than there are,
+// because the entry it needed is damaged then fails with ErrCorrupt instead
+// of answering "no such stream". A damaged key stays where it was written,
+// so it is one of the keys next to the stream's: the one found where the
+// stream's entries start if it is not the stream's, the one before it, and
+// the one after the stream's last entry. Each is checked as a lookup can
+// afford: its key is well formed, its runs decode, and the event its first
+// run names is of its stream and version (the checksum is left to the
+// reads of that event). key is scratch space, returned for reuse.
+func checkNeighbours(tx *bolt.Tx, cur *txCursors, stream string, key []byte) ([]byte, error) {
+	if cur.index == nil {
+		index, events := tx.Bucket(bucketStreams), tx.Bucket(bucketEvents)
+		if index == nil || events == nil {
+			return key, corruptf("journal buckets missing")
+		}
+		cur.index, cur.events = index.Cursor(), events.Cursor()
 	}
-	c, ec := index.Cursor(), events.Cursor()
-	var (
-		runs    []indexEntry
-		checked [4][]byte
-		n       int
-	)
-	plen := indexPrefixLen(stream)
+	c := cur.index
+	key = appendIndexKey(key[:0], stream, 0)
+	prefix := key[:indexPrefixLen(stream)]
+	var last []byte // the last key checked, not to check it twice
 	check := func(k, v []byte) error {
-		if k == nil {
+		if k == nil || bytes.Equal(k, last) {
 			return nil
 		}
-		if _, ok := indexKeyVersion(key[:plen], k); ok {
-			return nil // the stream's own: the lookup read it
+		if _, ok := indexKeyVersion(prefix, k); ok {
+			return nil // the stream's own: the lookup reads it
 		}
-		for _, d := range checked[:n] {
-			if bytes.Equal(d, k) {
-				return nil
-			}
-		}
-		checked[n] = k
-		n++
-		var err error
-		runs, err = checkIndexEntry(ec, k, v, runs)
-		return err
+		last = k
+		return checkNeighbour(cur.events, k, v)
 	}
-	// before the stream's place: the key found there, if not the stream's,
-	// and the one before it
-	key = appendIndexKey(key[:0], stream, 0)
 	k, v := c.Seek(key)
 	if err := check(k, v); err != nil {
 		return key, err
@@ -119,24 +111,44 @@ func checkNeighbours(tx *bolt.Tx, stream string, key []byte) ([]byte, error) {
 	if err := check(k, v); err != nil {
 		return key, err
 	}
-	// after its end: the key found there, and the one before it
-	key = appendIndexKey(key[:0], stream, ^uint64(0))
+	key = binary.BigEndian.AppendUint64(key[:len(prefix)], ^uint64(0))
 	k, v = c.Seek(key)
-	if k != nil && bytes.Equal(k, key) {
-		k, v = c.Next()
+	return key, check(k, v)
+}
+
+// checkNeighbour is checkNeighbours' check of one entry.
+func checkNeighbour(events *bolt.Cursor, k, v []byte) error {
+	_, stream, first, err := parseIndexKey(k)
+	if err != nil {
+		return err
 	}
-	if err := check(k, v); err != nil {
-		return key, err
+	if first == 0 {
+		return corruptf("index entry %x: version 0", k)
 	}
-	if k == nil {
-		k, v = c.Last()
-	} else {
-		k, v = c.Prev()
+	total, w := binary.Uvarint(v)
+	if w <= 0 || total == 0 {
+		return corruptf("index entry %x: bad record count", k)
 	}
-	if err := check(k, v); err != nil {
-		return key, err
+	gap, w2 := binary.Uvarint(v[w:]) // the first run's gap is its seq
+	if w2 <= 0 || gap == 0 {
+		return corruptf("index entry %x: bad run", k)
 	}
-	return key, nil
+	var sk [seqLen]byte
+	putSeq(sk[:], gap)
+	ek, ev := events.Seek(sk[:])
+	if !bytes.Equal(ek, sk[:]) {
+		return corruptf("index entry %x: %q version %d: event seq %d missing", k, stream, first, gap)
+	}
+	if len(ev) < eventMinLen {
+		return corruptf("event seq %d: value too short (%d bytes)", gap, len(ev))
+	}
+	ver := binary.BigEndian.Uint64(ev[crcLen:])
+	rest := ev[crcLen+verLen:]
+	n, w3 := binary.Uvarint(rest)
+	if w3 <= 0 || n > uint64(len(rest)-w3) || ver != first || !bytes.Equal(rest[w3:w3+int(n)], stream) {
+		return corruptf("index entry %x: says seq %d is %q version %d, the event is not", k, gap, stream, first)
+	}
+	return nil
 }
 
 // CheckIndex checks the streams index against the events, entry by entry:

@@ -93,7 +93,7 @@ func (j *Journal) ReadStream(stream string, fromVersion uint64, fn func(Record) 
 			if err == nil && !delivered {
 				// A damaged entry next to the stream's would be one of
 				// its own that no longer sorts or names it.
-				key, err = checkNeighbours(tx, stream, key)
+				key, err = checkNeighbours(tx, &txCursors{}, stream, key)
 			}
 			if errors.Is(err, ErrCorrupt) || err == nil && delivered && len(recs) == 0 {
 				// Archive may have moved the stream out since the
@@ -306,7 +306,7 @@ func (j *Journal) ReadStreams(names []string, fn func(i int, r Record) error) er
 				}
 				if err == nil && !seen {
 					// as in ReadStream: the entries next to the stream's
-					nkey, err = checkNeighbours(tx, names[s], nkey)
+					nkey, err = checkNeighbours(tx, &cur, names[s], nkey)
 				}
 				if err != nil {
 					return err
@@ -459,7 +459,7 @@ func (j *Journal) StreamVersion(stream string) (uint64, error) {
 		ver, err = lastVersionChecked(tx, index, stream, &buf)
 		if err == nil {
 			// as in ReadStream: the entries next to the stream's
-			buf, err = checkNeighbours(tx, stream, buf)
+			buf, err = checkNeighbours(tx, &txCursors{}, stream, buf)
 		}
 		if l := len(pend); l > 0 {
 			ver = max(ver, pend[l-1].last())
