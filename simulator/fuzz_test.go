@@ -13,7 +13,7 @@ import (
 )
 
 // maxFuzzScenario bounds the inputs the fuzzer tries (see FuzzParse).
-const maxFuzzScenario = 512
+const maxFuzzScenario = 320
 
 // fuzzing reports whether go test -fuzz runs (read once the flags are parsed).
 var fuzzing = sync.OnceValue(func() bool {
