@@ -112,6 +112,11 @@ func (j *Journal) verifyEntries(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
+	// Every entry against the events it names: a damaged key that still
+	// decodes names another stream, or none.
+	if err := checkIndexTx(tx); err != nil {
+		return err
+	}
 	err = tx.Bucket(bucketLive).ForEach(func(k, v []byte) error {
 		_, err := decodeLive(k, v)
 		return err

@@ -236,6 +236,13 @@ func CopyFile(ctx context.Context, src, dst string, opts CopyOptions) (CopyInfo,
 	case st.IsDir():
 		return CopyInfo{}, errcode.Newf(errcode.InvalidParams, "%s is a directory, not a journal file", src)
 	}
+	if err := fileProblem(src, true); err != nil {
+		// before the copy: the input's fault, not the output's
+		if errors.Is(err, ErrNotJournal) {
+			return CopyInfo{}, errcode.Wrap(errcode.JournalCorrupt, err, src+" is empty: not a journal")
+		}
+		return CopyInfo{}, sourceError(src, err)
+	}
 	if err := checkNotSame(src, dst); err != nil {
 		return CopyInfo{}, err
 	}
@@ -269,6 +276,8 @@ func CopyFile(ctx context.Context, src, dst string, opts CopyOptions) (CopyInfo,
 // *errcode.Error.
 func sourceError(src string, err error) error {
 	switch {
+	case isTruncated(err):
+		return errcode.Wrap(errcode.JournalCorrupt, err, src+" is truncated: the file ends before its last commit's pages (a copy cut short? take it again)")
 	case errors.Is(err, ErrCorrupt):
 		return errcode.Wrap(errcode.JournalCorrupt, err, "the journal at "+src+" is damaged")
 	case errors.Is(err, ErrNotJournal):

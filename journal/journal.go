@@ -147,6 +147,9 @@ func Open(path string, opts Options) (*Journal, error) {
 // openBolt opens the bbolt file, turning bbolt errors (and panics or faults on
 // a damaged file) into journal errors.
 func openBolt(path string, opts Options) (db *bolt.DB, err error) {
+	if err := fileProblem(path, opts.ReadOnly); err != nil {
+		return nil, err
+	}
 	var files []*os.File
 	bo := &bolt.Options{
 		Timeout:        opts.Timeout,

@@ -79,6 +79,7 @@ func (j *Journal) ReadStream(stream string, fromVersion uint64, fn func(Record) 
 	}
 	recs := make([]Record, 0, 16)
 	var pend, scratch []indexEntry
+	var key []byte
 	delivered := false
 	for {
 		var more bool
@@ -89,6 +90,11 @@ func (j *Journal) ReadStream(stream string, fromVersion uint64, fn func(Record) 
 		err := j.view(func(tx *bolt.Tx) error {
 			var err error
 			recs, more, scratch, err = readStreamChunk(tx, stream, fromVersion, recs, pend, scratch)
+			if err == nil && !delivered {
+				// A damaged entry next to the stream's would be one of
+				// its own that no longer sorts or names it.
+				key, err = checkNeighbours(tx, &txCursors{}, stream, key)
+			}
 			if errors.Is(err, ErrCorrupt) || err == nil && delivered && len(recs) == 0 {
 				// Archive may have moved the stream out since the
 				// pending runs were copied, or since the last chunk.
@@ -265,6 +271,7 @@ func (j *Journal) ReadStreams(names []string, fn func(i int, r Record) error) er
 		pend, ends = j.pend.copyRunsOf(names[i:i+n], pend[:0], ends[:0])
 		recs, spans, cp.block = recs[:0], spans[:0], cp.block[:0]
 		next, nextFrom := i+n, uint64(1) // where the next transaction starts
+		var nkey []byte
 		err := j.view(func(tx *bolt.Tx) error {
 			index, events := tx.Bucket(bucketStreams), tx.Bucket(bucketEvents)
 			if index == nil || events == nil {
@@ -296,6 +303,10 @@ func (j *Journal) ReadStreams(names []string, fn func(i int, r Record) error) er
 						}
 						recs, full, err = recs[:before], false, nil
 					}
+				}
+				if err == nil && !seen {
+					// as in ReadStream: the entries next to the stream's
+					nkey, err = checkNeighbours(tx, &cur, names[s], nkey)
 				}
 				if err != nil {
 					return err
@@ -494,7 +505,11 @@ func (j *Journal) StreamVersion(stream string) (uint64, error) {
 		}
 		var buf []byte
 		var err error
-		ver, err = lastVersion(index, stream, &buf)
+		ver, err = lastVersionChecked(tx, index, stream, &buf)
+		if err == nil {
+			// as in ReadStream: the entries next to the stream's
+			buf, err = checkNeighbours(tx, &txCursors{}, stream, buf)
+		}
 		if l := len(pend); l > 0 {
 			ver = max(ver, pend[l-1].last())
 		}
@@ -508,6 +523,28 @@ func (j *Journal) StreamVersion(stream string) (uint64, error) {
 		return err
 	})
 	return ver, err
+}
+
+// lastVersionChecked is lastVersion for lookups: the entry it reads is
+// checked against the events it names (checkIndexEntry).
+func lastVersionChecked(tx *bolt.Tx, index *bolt.Bucket, stream string, buf *[]byte) (uint64, error) {
+	*buf = appendIndexKey((*buf)[:0], stream, ^uint64(0))
+	prefix := (*buf)[:indexPrefixLen(stream)]
+	c := index.Cursor()
+	k, v := c.Seek(*buf)
+	if k == nil {
+		k, v = c.Last()
+	} else if !bytes.Equal(k, *buf) {
+		k, v = c.Prev()
+	}
+	if _, ok := indexKeyVersion(prefix, k); !ok {
+		return 0, nil
+	}
+	runs, err := checkIndexEntry(tx.Bucket(bucketEvents).Cursor(), k, v, nil)
+	if err != nil {
+		return 0, err
+	}
+	return runs[len(runs)-1].last(), nil
 }
 
 // Live calls fn for every live stream (it has records and was never ended)

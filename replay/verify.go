@@ -128,7 +128,16 @@ type item struct {
 //
 // A healthy journal written by any schema version this code reads has no
 // divergence. Verify reads the whole journal into memory.
+//
+// Verify also checks the journal's streams index against the events
+// (journal.CheckIndex): the engine finds a stream's events through it, so
+// a damaged index is an error (journal_corrupt, naming the damaged entry;
+// `callengine repair` rebuilds the index), not a journal without
+// divergence.
 func (l *Log) Verify() (Report, error) {
+	if err := l.j.CheckIndex(); err != nil {
+		return Report{}, readError(err)
+	}
 	type stream struct {
 		name  string
 		items []item

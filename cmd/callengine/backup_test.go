@@ -189,3 +189,40 @@ func TestBackupCommandUsage(t *testing.T) {
 		t.Errorf("-h: exit %d, %q", code, out)
 	}
 }
+
+// TestBackupCommandBadInput: an empty or truncated input is reported as
+// such, the same way every run, not as a failure to write the output.
+func TestBackupCommandBadInput(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := runBackup(t, "--journal", empty, "--out", filepath.Join(dir, "b.db"))
+	if code != 1 || !strings.Contains(errs, empty+" is empty: not a journal") || strings.Contains(errs, "descriptor") {
+		t.Fatalf("empty journal: exit %d, %q", code, errs)
+	}
+	full, err := os.ReadFile(v1Fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(dir, "cut.db")
+	if err := os.WriteFile(cut, full[:len(full)/3], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var first string
+	for i := range 3 {
+		code, _, errs := runBackup(t, "--journal", cut, "--out", filepath.Join(dir, "b.db"))
+		if code != 1 || !strings.Contains(errs, cut+" is truncated") || strings.Contains(errs, "cannot write") {
+			t.Fatalf("truncated journal: exit %d, %q", code, errs)
+		}
+		if i == 0 {
+			first = errs
+		} else if errs != first {
+			t.Fatalf("the message changed between runs:\n%s\n%s", first, errs)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "b.db")); !os.IsNotExist(err) {
+		t.Fatalf("a failed backup wrote something: %v", err)
+	}
+}

@@ -29,6 +29,7 @@ func TestEveryCommandHasOneHelpPath(t *testing.T) {
 		"sim":     {"seed", "digest", "journal", "quiet", "random", "out", "json"},
 		"replay":  {"call", "html", "at", "verify", "transfers", "json", "since", "until", "client", "number", "reason"},
 		"backup":  {"data", "journal", "out", "attempts", "timeout", "no-check", "json"},
+		"repair":  {"data", "journal", "timeout", "json"},
 		"archive": {"data", "journal", "archive-dir", "older-than", "now", "compact", "json", "timeout"},
 		"history": {"data", "journal", "client", "voicemail", "json", "limit", "before"},
 		"version": {"json"},

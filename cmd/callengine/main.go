@@ -30,6 +30,7 @@ commands:
   sim       run scenario files on a virtual clock; print the timeline, check expectations
   replay    list the calls and transfers of a journal, show a call's timeline, the state at an instant, verify
   backup    take a consistent hot copy of a journal, even one a running engine holds open
+  repair    rebuild a damaged streams index of a journal from its checksummed events
   archive   move ended calls older than an age out of the hot journal into an archive file; compact
   history   list a client's call history and voicemail from a journal
   version   print the version (also --version)
@@ -55,6 +56,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout, stder
 	"sim":     simCmd,
 	"replay":  replayCmd,
 	"backup":  backupCmd,
+	"repair":  repairCmd,
 	"archive": archiveCmd,
 	"history": historyCmd,
 	"version": versionCmd,
