@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -148,16 +147,9 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 }
 
 func openError(err error) error {
-	msg := "cannot open the journal"
-	switch {
-	case errors.Is(err, journal.ErrCorrupt):
-		msg = "the journal is damaged"
-	case errors.Is(err, journal.ErrNotJournal):
-		msg = "the file is not a callengine journal"
-	case errors.Is(err, journal.ErrNewerSchema):
-		msg = "the journal was written by a newer callengine"
-	case errors.Is(err, journal.ErrLocked):
-		msg = "the journal is held by another process"
+	msg := journal.OpenProblem("", err)
+	if msg == "" {
+		msg = "cannot open the journal"
 	}
 	return errcode.Wrap(errcode.Classify(err, errcode.Unavailable), err, msg)
 }

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/callengine/callengine/errcode"
@@ -72,4 +73,26 @@ func isKind(err error) bool { return errcode.Classify(err, "") != "" }
 // corruptf returns an error wrapping ErrCorrupt.
 func corruptf(format string, args ...any) error {
 	return fmt.Errorf("journal: "+format+": %w", append(args, ErrCorrupt)...)
+}
+
+// OpenProblem says in words what is wrong with the journal at path that Open
+// refused with err: damaged, not a journal, written by a newer callengine,
+// or held by another process; "" for any other error. An empty path words
+// it for "the journal". Callers add what to do about it.
+func OpenProblem(path string, err error) string {
+	the, file := "the journal "+path, path
+	if path == "" {
+		the, file = "the journal", "the file"
+	}
+	switch {
+	case errors.Is(err, ErrCorrupt):
+		return the + " is damaged"
+	case errors.Is(err, ErrNotJournal):
+		return file + " is not a callengine journal"
+	case errors.Is(err, ErrNewerSchema):
+		return the + " was written by a newer callengine"
+	case errors.Is(err, ErrLocked):
+		return the + " is held by another process"
+	}
+	return ""
 }

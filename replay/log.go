@@ -61,16 +61,12 @@ func Open(path string) (*Log, error) {
 // openError gives journal.Open's failures a stable code and a message that
 // says what to do.
 func openError(path string, err error) error {
-	msg := "cannot open journal " + path
+	msg := journal.OpenProblem(path, err)
 	switch {
-	case errors.Is(err, journal.ErrCorrupt):
-		msg = "journal " + path + " is damaged"
-	case errors.Is(err, journal.ErrNotJournal):
-		msg = path + " is not a callengine journal"
-	case errors.Is(err, journal.ErrNewerSchema):
-		msg = "journal " + path + " was written by a newer callengine"
+	case msg == "":
+		msg = "cannot open journal " + path
 	case errors.Is(err, journal.ErrLocked):
-		msg = "journal " + path + " is locked: a running engine holds it; take a copy with `callengine backup --data DIR --out FILE` and replay the copy"
+		msg += " (a running engine): take a copy with `callengine backup --data DIR --out FILE` and replay the copy"
 	}
 	return errcode.Wrap(errcode.Classify(err, errcode.Unavailable), err, msg)
 }

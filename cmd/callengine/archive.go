@@ -163,16 +163,12 @@ func openForArchive(src string, compact bool) (*journal.Journal, error) {
 	}
 	j, err := journal.Open(src, journal.Options{Timeout: 100 * time.Millisecond})
 	if err != nil {
-		msg := "cannot open " + src
+		msg := journal.OpenProblem(src, err)
 		switch {
-		case errors.Is(err, journal.ErrCorrupt):
-			msg = "the journal " + src + " is damaged"
-		case errors.Is(err, journal.ErrNotJournal):
-			msg = src + " is not a callengine journal"
-		case errors.Is(err, journal.ErrNewerSchema):
-			msg = "the journal " + src + " was written by a newer callengine"
+		case msg == "":
+			msg = "cannot open " + src
 		case errors.Is(err, journal.ErrLocked):
-			msg = "the journal " + src + " is held by another process (a running engine): stop it first, or let the engine archive by itself (Config.RetainEnded)"
+			msg += " (a running engine): stop it first, or let the engine archive by itself (Config.RetainEnded)"
 		}
 		return nil, errcode.Wrap(errcode.Classify(err, errcode.Unavailable), err, msg)
 	}

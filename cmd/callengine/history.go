@@ -246,16 +246,12 @@ func openJournalReadOnly(path string) (*journal.Journal, error) {
 	if err == nil {
 		return j, nil
 	}
-	msg := "cannot open journal " + path
+	msg := journal.OpenProblem(path, err)
 	switch {
-	case errors.Is(err, journal.ErrCorrupt):
-		msg = "journal " + path + " is damaged"
-	case errors.Is(err, journal.ErrNotJournal):
-		msg = path + " is not a callengine journal"
-	case errors.Is(err, journal.ErrNewerSchema):
-		msg = "journal " + path + " was written by a newer callengine"
+	case msg == "":
+		msg = "cannot open journal " + path
 	case errors.Is(err, journal.ErrLocked):
-		msg = "journal " + path + " is locked: a running engine holds it; take a copy with `callengine backup --data DIR --out FILE` and give it with --journal"
+		msg += " (a running engine): take a copy with `callengine backup --data DIR --out FILE` and give it with --journal"
 	}
 	return nil, errcode.Wrap(errcode.Classify(err, errcode.Unavailable), err, msg)
 }
