@@ -528,16 +528,8 @@ func (j *Journal) StreamVersion(stream string) (uint64, error) {
 // lastVersionChecked is lastVersion for lookups: the entry it reads is
 // checked against the events it names (checkIndexEntry).
 func lastVersionChecked(tx *bolt.Tx, index *bolt.Bucket, stream string, buf *[]byte) (uint64, error) {
-	*buf = appendIndexKey((*buf)[:0], stream, ^uint64(0))
-	prefix := (*buf)[:indexPrefixLen(stream)]
-	c := index.Cursor()
-	k, v := c.Seek(*buf)
-	if k == nil {
-		k, v = c.Last()
-	} else if !bytes.Equal(k, *buf) {
-		k, v = c.Prev()
-	}
-	if _, ok := indexKeyVersion(prefix, k); !ok {
+	k, v, _, ok := lastIndexEntry(index, stream, buf)
+	if !ok {
 		return 0, nil
 	}
 	runs, err := checkIndexEntry(tx.Bucket(bucketEvents).Cursor(), k, v, nil)

@@ -488,16 +488,7 @@ func (j *Journal) versionOf(index *bolt.Bucket, stream string, pend []indexEntry
 // lastVersion reads a stream's last version from the on-disk streams index,
 // 0 if it has no entry there. buf is scratch space.
 func lastVersion(index *bolt.Bucket, stream string, buf *[]byte) (uint64, error) {
-	*buf = appendIndexKey((*buf)[:0], stream, ^uint64(0))
-	prefix := (*buf)[:indexPrefixLen(stream)]
-	c := index.Cursor()
-	k, v := c.Seek(*buf)
-	if k == nil {
-		k, v = c.Last()
-	} else if !bytes.Equal(k, *buf) {
-		k, v = c.Prev()
-	}
-	first, ok := indexKeyVersion(prefix, k)
+	k, v, first, ok := lastIndexEntry(index, stream, buf)
 	if !ok {
 		return 0, nil
 	}
@@ -509,4 +500,21 @@ func lastVersion(index *bolt.Bucket, stream string, buf *[]byte) (uint64, error)
 		return 0, corruptf("index entry %x: bad version range", k)
 	}
 	return first + total - 1, nil
+}
+
+// lastIndexEntry finds the on-disk index entry of stream's last versions:
+// its key and value and the first version it covers; ok is false when the
+// stream has no entry. buf is scratch space.
+func lastIndexEntry(index *bolt.Bucket, stream string, buf *[]byte) (k, v []byte, first uint64, ok bool) {
+	*buf = appendIndexKey((*buf)[:0], stream, ^uint64(0))
+	prefix := (*buf)[:indexPrefixLen(stream)]
+	c := index.Cursor()
+	k, v = c.Seek(*buf)
+	if k == nil {
+		k, v = c.Last()
+	} else if !bytes.Equal(k, *buf) {
+		k, v = c.Prev()
+	}
+	first, ok = indexKeyVersion(prefix, k)
+	return k, v, first, ok
 }
