@@ -263,15 +263,9 @@ func (e *Engine) restoreGroups(ids []string) error {
 // loadGroup folds a group's stream from the journal (version 0 for a group
 // never defined).
 func (e *Engine) loadGroup(id string) (*fsm.Group, error) {
-	g := &fsm.Group{ID: id}
-	err := aggregate.ReadStream(e.journal, GroupStreamPrefix+id, func(env events.Envelope) error {
-		if err := fsm.ApplyGroup(g, env.Event, env.Time); err != nil {
-			return errcode.Wrap(errcode.JournalCorrupt, err, "cannot fold "+env.String())
-		}
-		return nil
-	})
+	g, err := aggregate.Groups.Load(e.journal, id)
 	if err != nil {
 		return nil, err
 	}
-	return g, nil
+	return &g, nil
 }

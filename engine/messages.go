@@ -161,20 +161,14 @@ func (e *Engine) GetMessage(ctx context.Context, id string) (Message, error) {
 }
 
 func (e *Engine) loadMessage(id string) (*fsm.Message, error) {
-	m := &fsm.Message{ID: id}
-	err := aggregate.ReadStream(e.journal, MessageStreamPrefix+id, func(env events.Envelope) error {
-		if err := fsm.ApplyMessage(m, env.Event, env.Time); err != nil {
-			return errcode.Wrap(errcode.JournalCorrupt, err, "cannot fold "+env.String())
-		}
-		return nil
-	})
+	m, err := aggregate.Messages.Load(e.journal, id)
 	if err != nil {
 		return nil, err
 	}
 	if m.Status == fsm.NoMessage {
 		return nil, errcode.Newf(errcode.NotFound, "no message %s", id)
 	}
-	return m, nil
+	return &m, nil
 }
 
 // appendMessage journals ev on m's stream, folds it into m and publishes it.
