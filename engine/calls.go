@@ -317,9 +317,33 @@ func (e *Engine) resolveCall(ctx context.Context, callID string, resolve func(*f
 }
 
 // Answer answers a ringing call from one of the callee's devices; the first
-// device to answer wins and every other stops ringing (CL2, C4).
+// device to answer wins and every other stops ringing (CL2, C4). A device
+// that rang but has left the network since (DisconnectDevice) cannot
+// answer: invalid_state.
 func (e *Engine) Answer(ctx context.Context, callID, device string) (Call, error) {
-	return e.command(ctx, callID, fsm.Answer{Device: device})
+	if device == "" {
+		return e.command(ctx, callID, fsm.Answer{})
+	}
+	c, err := e.resolveCall(ctx, callID, func(c *fsm.Call) (fsm.CallCommand, error) {
+		if slices.Contains(c.Ringing, device) && e.deviceLeft(c.Callee.Client, device) {
+			return nil, errcode.Newf(errcode.InvalidState, "cannot answer call %s on device %s: it is no longer connected", c.ID, device)
+		}
+		return fsm.Answer{Device: device}, nil
+	})
+	if err != nil {
+		e.logRefused(ctx, "Answer", callID, err)
+	}
+	return c, err
+}
+
+// deviceLeft reports whether client is registered and no longer has device.
+func (e *Engine) deviceLeft(client, device string) bool {
+	cl := e.dir.get(client)
+	if cl == nil || !cl.Registered() {
+		return false
+	}
+	_, ok := cl.Device(device)
+	return !ok
 }
 
 // Reject declines a call that has not been answered: silently (reason

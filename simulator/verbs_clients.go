@@ -82,6 +82,48 @@ func parseRemoveDevice(a *args) (command, error) {
 	}}, nil
 }
 
+// "bob connect bob-tab-1 [kind webrtc]": a device arrives over the network
+// (a browser logs in, a phone registers); it rings while it is connected.
+// The kind is webrtc unless given.
+func parseConnect(a *args) (command, error) {
+	if len(a.rest) != 1 && (len(a.rest) != 3 || a.rest[1] != "kind") {
+		return nil, a.bad("expected connect <device> [kind <kind>]")
+	}
+	device := engine.Device{ID: a.rest[0], Kind: "webrtc"}
+	if len(a.rest) == 3 {
+		device.Kind = a.rest[2]
+	}
+	return clientAction{client: a.who, do: func(e *engine.Engine, ctx context.Context, client string) (engine.Client, error) {
+		return e.ConnectDevice(ctx, client, device)
+	}}, nil
+}
+
+// "bob disconnect bob-tab-1": the device left the network.
+func parseDisconnect(a *args) (command, error) {
+	if len(a.rest) != 1 {
+		return nil, a.bad("%s takes one device", a.verb)
+	}
+	device := a.rest[0]
+	return clientAction{client: a.who, do: func(e *engine.Engine, ctx context.Context, client string) (engine.Client, error) {
+		return e.DisconnectDevice(ctx, client, device)
+	}}, nil
+}
+
+// "alice password "correct horse"": the client sets its password for
+// network logins; "alice password none" removes it.
+func parsePassword(a *args) (command, error) {
+	if len(a.rest) != 1 {
+		return nil, a.bad("expected password <password> or password none")
+	}
+	password := a.rest[0]
+	if password == "none" {
+		password = ""
+	}
+	return clientAction{client: a.who, do: func(e *engine.Engine, ctx context.Context, client string) (engine.Client, error) {
+		return e.SetPassword(ctx, client, password)
+	}}, nil
+}
+
 // "alice accept-inbound on|off".
 func parseAcceptInbound(a *args) (command, error) {
 	if len(a.rest) != 1 || (a.rest[0] != "on" && a.rest[0] != "off") {
@@ -132,10 +174,15 @@ func parseVoicemail(a *args) (command, error) {
 }
 
 // login has the operator issue the client's tokens: "alice login [as
-// supervisor]".
+// supervisor]"; or the client logs in with its password: "alice login
+// password P".
 type login struct {
 	client string
 	role   engine.Role
+	// withPassword: "alice login password P" logs in with the client's
+	// password (engine.Login) instead of having tokens issued.
+	password     string
+	withPassword bool
 }
 
 func parseLogin(a *args) (command, error) {
@@ -144,8 +191,10 @@ func parseLogin(a *args) (command, error) {
 	case len(a.rest) == 0:
 	case len(a.rest) == 2 && a.rest[0] == "as" && a.rest[1] == "supervisor":
 		c.role = engine.RoleSupervisor
+	case len(a.rest) == 2 && a.rest[0] == "password":
+		c.password, c.withPassword = a.rest[1], true
 	default:
-		return nil, a.bad("expected login [as supervisor]")
+		return nil, a.bad("expected login [as supervisor] or login password <password>")
 	}
 	return c, nil
 }
@@ -154,7 +203,13 @@ func (c login) run(s *sim) error {
 	if s.tokens == nil {
 		return errTokensOff()
 	}
-	t, err := s.eng.IssueTokens(s.ctx, c.client, c.role)
+	var t engine.Tokens
+	var err error
+	if c.withPassword {
+		t, err = s.eng.Login(s.ctx, c.client, c.password)
+	} else {
+		t, err = s.eng.IssueTokens(s.ctx, c.client, c.role)
+	}
 	if err == nil {
 		s.tokens[c.client] = t
 	}
