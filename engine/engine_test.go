@@ -765,3 +765,22 @@ func TestDefaultCallerID(t *testing.T) {
 		t.Fatalf("caller ids: inside %q, outside %q, own number %q", inside.CallerID, outside.CallerID, own.CallerID)
 	}
 }
+
+// A subscription whose context another goroutine cancels while it is being
+// made, or that is closed at the same time, ends once and cleanly (go test
+// -race watches the subscription's fields).
+func TestSubscribeCancelledConcurrently(t *testing.T) {
+	h := newHarness(t)
+	for range 200 {
+		sctx, cancel := context.WithCancel(context.Background())
+		go cancel()
+		sub, err := h.e.Subscribe(sctx, engine.Filter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go sub.Close()
+		for range sub.Events() {
+		}
+		cancel()
+	}
+}

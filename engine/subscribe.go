@@ -129,8 +129,9 @@ type Subscription struct {
 	once    sync.Once
 	mu      sync.Mutex
 	err     error
-	stop    func() bool
-	gone    bool // removed from the bus; guarded by bus.mu
+	stop    func() bool // guarded by mu
+	ended   bool        // guarded by mu
+	gone    bool        // removed from the bus; guarded by bus.mu
 }
 
 // Events returns the channel of events. It is closed when the subscription
@@ -151,11 +152,12 @@ func (s *Subscription) Close() { s.end(nil) }
 func (s *Subscription) end(err error) {
 	s.once.Do(func() {
 		s.mu.Lock()
-		s.err = err
+		s.err, s.ended = err, true
+		stop := s.stop
 		s.mu.Unlock()
 		s.bus.remove(s)
-		if s.stop != nil {
-			s.stop()
+		if stop != nil {
+			stop()
 		}
 		close(s.ch)
 	})
@@ -201,7 +203,19 @@ func (b *bus) addSub(ctx context.Context, s *Subscription) *Subscription {
 	b.subs.Store(&next)
 	b.mu.Unlock()
 	if ctx.Done() != nil {
-		s.stop = context.AfterFunc(ctx, func() { s.end(ctx.Err()) })
+		// The context may end (and end s) before AfterFunc returns, and
+		// Close may run on another goroutine: stop is set under mu, and
+		// called here when s ended first.
+		stop := context.AfterFunc(ctx, func() { s.end(ctx.Err()) })
+		s.mu.Lock()
+		ended := s.ended
+		if !ended {
+			s.stop = stop
+		}
+		s.mu.Unlock()
+		if ended {
+			stop()
+		}
 	}
 	return s
 }
