@@ -31,6 +31,7 @@ type conn struct {
 	tasks  chan func()
 
 	closeOnce sync.Once
+	dropOnce  sync.Once
 	closeCode websocket.StatusCode
 
 	// The loop's state: read and written only by serve and what it calls.
@@ -219,11 +220,13 @@ func (c *conn) send(m Message) {
 	case c.out <- outItem{b: encode(&m)}:
 	case <-c.ctx.Done():
 	default:
-		if f := c.h.set.Hooks.Dropped; f != nil {
-			f(c.client)
-		}
-		c.log.Warn("ws: send queue full, closing", slog.String("client", c.client))
-		c.close(websocket.StatusPolicyViolation, "send queue full")
+		c.dropOnce.Do(func() {
+			if f := c.h.set.Hooks.Dropped; f != nil {
+				f(c.client)
+			}
+			c.log.Warn("ws: send queue full, closing", slog.String("client", c.client))
+			c.close(websocket.StatusPolicyViolation, "send queue full")
+		})
 	}
 }
 

@@ -222,6 +222,7 @@ func (c *conn) answer(ctx context.Context, r *Request) error {
 		delete(c.legs, r.CallID)
 		return err
 	}
+	c.send(ack(r))
 	return nil
 }
 
