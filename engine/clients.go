@@ -25,6 +25,10 @@ type ClientSpec struct {
 	// Permissions the client holds, e.g. events.PermissionRecord to start
 	// and stop recordings (C11). Unknown permissions are refused.
 	Permissions []string
+	// Password lets the client log in over the network (Login, M2). The
+	// journal keeps a salted hash of it (ClientPasswordSet), never the
+	// password; "" sets none.
+	Password string
 }
 
 // Can reports whether the client holds permission p (for example
@@ -59,10 +63,18 @@ func (e *Engine) RegisterClient(ctx context.Context, spec ClientSpec) (Client, e
 			return Client{}, errcode.Newf(errcode.AlreadyExists, "%s already belongs to group %s", v, g.ID)
 		}
 	}
-	return e.clientCommand(ctx, spec.ID, true, fsm.Register{
+	hash, err := e.hashPassword(spec.Password)
+	if err != nil {
+		return Client{}, err
+	}
+	c, err := e.clientCommand(ctx, spec.ID, true, fsm.Register{
 		Name: spec.Name, Numbers: spec.Numbers, Extensions: spec.Extensions,
 		Devices: spec.Devices, AcceptInbound: !spec.RejectInbound, Permissions: spec.Permissions,
 	})
+	if err != nil || hash == "" {
+		return c, err
+	}
+	return e.clientCommand(ctx, spec.ID, false, fsm.SetPassword{Hash: hash})
 }
 
 // UnregisterClient unregisters a client. Its live calls go on.

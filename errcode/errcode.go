@@ -10,20 +10,22 @@ type Code string
 
 // The stable codes. Their HTTP-like status is given by Status.
 const (
-	InvalidToken     Code = "invalid_token"
-	MissingParameter Code = "missing_parameter"
-	InvalidParams    Code = "invalid_params"
-	InvalidSession   Code = "invalid_session_id"
-	NotFound         Code = "not_found"
-	InvalidState     Code = "invalid_state"
-	Forbidden        Code = "forbidden"
-	AlreadyExists    Code = "already_exists"
-	Conflict         Code = "conflict"
-	Unavailable      Code = "unavailable"
-	Closed           Code = "closed"
-	JournalCorrupt   Code = "journal_corrupt"
-	Malformed        Code = "malformed"
-	Internal         Code = "internal"
+	InvalidToken Code = "invalid_token"
+	// InvalidCredentials: a login's client id or password is wrong (M2).
+	InvalidCredentials Code = "invalid_credentials"
+	MissingParameter   Code = "missing_parameter"
+	InvalidParams      Code = "invalid_params"
+	InvalidSession     Code = "invalid_session_id"
+	NotFound           Code = "not_found"
+	InvalidState       Code = "invalid_state"
+	Forbidden          Code = "forbidden"
+	AlreadyExists      Code = "already_exists"
+	Conflict           Code = "conflict"
+	Unavailable        Code = "unavailable"
+	Closed             Code = "closed"
+	JournalCorrupt     Code = "journal_corrupt"
+	Malformed          Code = "malformed"
+	Internal           Code = "internal"
 
 	// Call control refusals named after the SDK events (FEATURES C8, C11, T1).
 	HoldNotAvailable      Code = "hold_not_available"
@@ -34,7 +36,7 @@ const (
 // Status returns the HTTP-like status that goes with a code.
 func (c Code) Status() int {
 	switch c {
-	case InvalidToken:
+	case InvalidToken, InvalidCredentials:
 		return 401
 	case Forbidden, RecordingNotAvailable:
 		return 403

@@ -146,6 +146,8 @@ func decodeJSONPayload(t Type, data json.RawMessage) (Event, error) {
 		return jsonAs[VoicemailDeleted](data)
 	case TypePresenceChanged:
 		return jsonAs[PresenceChanged](data)
+	case TypeClientPasswordSet:
+		return jsonAs[ClientPasswordSet](data)
 	case TypeCallToVoicemail:
 		return jsonAs[CallToVoicemail](data)
 	case TypeVoicemailLeft:

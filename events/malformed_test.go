@@ -135,7 +135,7 @@ func TestWrongMagic(t *testing.T) {
 
 func TestUnknownType(t *testing.T) {
 	// The gaps between the groups of types, and past each group's end.
-	for _, typ := range []uint64{0, 12, 19, 38, 39, 47, 59, 63, 69, 73, 79, 87, 100, 1000, math.MaxUint16, math.MaxUint16 + 1, 1 << 40, math.MaxUint64} {
+	for _, typ := range []uint64{0, 13, 19, 38, 39, 47, 59, 63, 69, 73, 79, 87, 100, 1000, math.MaxUint16, math.MaxUint16 + 1, 1 << 40, math.MaxUint64} {
 		if _, ok := typeNames[Type(typ)]; ok && typ <= math.MaxUint16 {
 			t.Fatalf("type %d is known now; pick another", typ)
 		}

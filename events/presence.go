@@ -84,6 +84,13 @@ type VoicemailDeleted struct {
 	Calls []string `json:"calls"`
 }
 
+// ClientPasswordSet: the client's password was set, or cleared with an
+// empty Hash (M2). Hash is a salted, slow hash (see engine.HashPassword),
+// never the password.
+type ClientPasswordSet struct {
+	Hash string `json:"hash,omitempty"`
+}
+
 // PresenceChanged: the presence others see of a client changed — because
 // it set it, or because a call made it busy or ended (CL8). It is a notice
 // for subscribers, never journaled: it is derived from journaled events.
@@ -98,6 +105,7 @@ func (HistoryDeleted) Type() Type     { return TypeHistoryDeleted }
 func (VoicemailHeard) Type() Type     { return TypeVoicemailHeard }
 func (VoicemailDeleted) Type() Type   { return TypeVoicemailDeleted }
 func (PresenceChanged) Type() Type    { return TypePresenceChanged }
+func (ClientPasswordSet) Type() Type  { return TypeClientPasswordSet }
 
 func (e ClientPresenceSet) appendBinary(b []byte) []byte {
 	return appendString(append(b, byte(e.Presence)), e.Activity)
@@ -105,9 +113,10 @@ func (e ClientPresenceSet) appendBinary(b []byte) []byte {
 func (e ClientVoicemailSet) appendBinary(b []byte) []byte {
 	return binary.AppendVarint(appendBool(b, e.Enabled), e.MaxLength)
 }
-func (e HistoryDeleted) appendBinary(b []byte) []byte   { return appendStrings(b, e.Calls) }
-func (e VoicemailHeard) appendBinary(b []byte) []byte   { return appendStrings(b, e.Calls) }
-func (e VoicemailDeleted) appendBinary(b []byte) []byte { return appendStrings(b, e.Calls) }
+func (e HistoryDeleted) appendBinary(b []byte) []byte    { return appendStrings(b, e.Calls) }
+func (e VoicemailHeard) appendBinary(b []byte) []byte    { return appendStrings(b, e.Calls) }
+func (e VoicemailDeleted) appendBinary(b []byte) []byte  { return appendStrings(b, e.Calls) }
+func (e ClientPasswordSet) appendBinary(b []byte) []byte { return appendString(b, e.Hash) }
 func (e PresenceChanged) appendBinary(b []byte) []byte {
 	return appendString(append(b, byte(e.Presence)), e.Activity)
 }
@@ -146,6 +155,8 @@ func (d *decoder) clientPayload(t Type) Event {
 		return VoicemailDeleted{Calls: d.callList()}
 	case TypePresenceChanged:
 		return PresenceChanged{Presence: d.presence(), Activity: d.string()}
+	case TypeClientPasswordSet:
+		return ClientPasswordSet{Hash: d.string()}
 	}
 	return nil
 }

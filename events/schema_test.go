@@ -119,6 +119,7 @@ var schema3Types = map[Type]bool{
 	TypeVoicemailHeard:          true,
 	TypeVoicemailDeleted:        true,
 	TypePresenceChanged:         true,
+	TypeClientPasswordSet:       true,
 	TypeCallToVoicemail:         true,
 	TypeVoicemailLeft:           true,
 	TypeSessionCreated:          true,

@@ -25,6 +25,9 @@ const (
 	// TypePresenceChanged is a notice, never journaled: subscribers hear it
 	// when the presence others see of a client changes (CL8).
 	TypePresenceChanged Type = 11
+	// TypeClientPasswordSet joined schema 3 with `callengine serve`
+	// (network login, M2): readers built before it report an unknown type.
+	TypeClientPasswordSet Type = 12
 )
 
 // Call events.
@@ -107,6 +110,7 @@ var typeNames = map[Type]string{
 	TypeVoicemailHeard:     "VoicemailHeard",
 	TypeVoicemailDeleted:   "VoicemailDeleted",
 	TypePresenceChanged:    "PresenceChanged",
+	TypeClientPasswordSet:  "ClientPasswordSet",
 	TypeCallDialed:         "CallDialed",
 	TypeCallRinging:        "CallRinging",
 	TypeCallAnswered:       "CallAnswered",

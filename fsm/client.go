@@ -46,7 +46,15 @@ type Client struct {
 	// it is what a call to the client carries as its voicemail limit.
 	Voicemail    bool
 	VoicemailMax int64 // ns
+
+	// PasswordHash is the salted hash of the client's password for a
+	// network login (M2), "" when it has none. A new registration starts
+	// without one.
+	PasswordHash string
 }
+
+// MaxPasswordHash bounds the stored hash of a password.
+const MaxPasswordHash = 256
 
 // DefaultVoicemailMax is the longest voicemail message when a box is set up
 // without a limit.
@@ -164,6 +172,11 @@ type SetVoicemail struct {
 	MaxLength int64 // ns
 }
 
+// SetPassword sets the hash of the client's password, or clears it with ""
+// (M2). Hashing is the shell's business (engine/): the machine sees only
+// the hash.
+type SetPassword struct{ Hash string }
+
 // DeleteHistory removes calls from the client's call history (H1). That
 // they are in it is the history's business (engine/), checked before.
 type DeleteHistory struct{ Calls []string }
@@ -175,6 +188,7 @@ type MarkVoicemailHeard struct{ Calls []string }
 type DeleteVoicemail struct{ Calls []string }
 
 func (SetPresence) clientCommand()        {}
+func (SetPassword) clientCommand()        {}
 func (SetVoicemail) clientCommand()       {}
 func (DeleteHistory) clientCommand()      {}
 func (MarkVoicemailHeard) clientCommand() {}
@@ -289,6 +303,17 @@ func DecideClient(c *Client, cmd ClientCommand, now int64) ([]events.Event, erro
 			return nil, nil
 		}
 		return []events.Event{events.ClientPresenceSet{Presence: cmd.Presence, Activity: cmd.Activity}}, nil
+	case SetPassword:
+		if c.status() != ClientActive {
+			return nil, clientInvalid(c, "set a password")
+		}
+		if len(cmd.Hash) > MaxPasswordHash {
+			return nil, errcode.Newf(errcode.InvalidParams, "a password hash is longer than %d bytes", MaxPasswordHash)
+		}
+		if cmd.Hash == c.PasswordHash {
+			return nil, nil
+		}
+		return []events.Event{events.ClientPasswordSet{Hash: cmd.Hash}}, nil
 	case SetVoicemail:
 		if c.status() != ClientActive {
 			return nil, clientInvalid(c, "set up voicemail")
@@ -373,8 +398,9 @@ func applyClient(c *Client, ev events.Event, at int64) error {
 		c.RegisteredAt = at
 		c.Generation = int64(c.Version) + 1 // ApplyClient counts this event after
 		// A new registration starts with the defaults: available, no
-		// voicemail box (they are set again after it).
+		// voicemail box, no password (they are set again after it).
 		c.Presence, c.Activity, c.Voicemail, c.VoicemailMax = events.NoPresence, "", false, 0
+		c.PasswordHash = ""
 	case events.ClientUnregistered:
 		if err := c.transition(evUnregister); err != nil {
 			return err
@@ -404,6 +430,11 @@ func applyClient(c *Client, ev events.Event, at int64) error {
 			return fmt.Errorf("client %s: presence set while %s", c.ID, c.status())
 		}
 		c.Presence, c.Activity = e.Presence, e.Activity
+	case events.ClientPasswordSet:
+		if c.status() != ClientActive {
+			return fmt.Errorf("client %s: password set while %s", c.ID, c.status())
+		}
+		c.PasswordHash = e.Hash
 	case events.ClientVoicemailSet:
 		if c.status() != ClientActive {
 			return fmt.Errorf("client %s: voicemail set while %s", c.ID, c.status())

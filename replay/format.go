@@ -192,6 +192,8 @@ func eventFields(ev events.Event) string {
 	case events.PresenceChanged:
 		add("presence", e.Presence.String())
 		quoted("activity", e.Activity)
+	case events.ClientPasswordSet:
+		yesNo("password", e.Hash != "") // never the hash
 	case events.ClientVoicemailSet:
 		yesNo("voicemail", e.Enabled)
 		if e.MaxLength != 0 {

@@ -90,6 +90,8 @@ func clientCommandV3(ev events.Event) (fsm.ClientCommand, bool) {
 		return fsm.SetPresence{Presence: e.Presence, Activity: e.Activity}, true
 	case events.ClientVoicemailSet:
 		return fsm.SetVoicemail{Enabled: e.Enabled, MaxLength: e.MaxLength}, true
+	case events.ClientPasswordSet:
+		return fsm.SetPassword{Hash: e.Hash}, true
 	case events.HistoryDeleted:
 		return fsm.DeleteHistory{Calls: e.Calls}, true
 	case events.VoicemailHeard:

@@ -47,7 +47,8 @@ var eventNames = map[events.Type]string{
 	events.TypeMessageSent: "sent", events.TypeMessageDelivered: "delivered", events.TypeMessageFailed: "failed",
 
 	events.TypeClientPresenceSet: "presence-set", events.TypeClientVoicemailSet: "voicemail-set",
-	events.TypeHistoryDeleted: "history-deleted", events.TypeVoicemailHeard: "voicemail-heard",
+	events.TypeClientPasswordSet: "password-set",
+	events.TypeHistoryDeleted:    "history-deleted", events.TypeVoicemailHeard: "voicemail-heard",
 	events.TypeVoicemailDeleted: "voicemail-deleted", events.TypePresenceChanged: "presence-changed",
 	events.TypeCallToVoicemail: "to-voicemail", events.TypeVoicemailLeft: "voicemail-left",
 
@@ -219,6 +220,8 @@ func (s *sim) eventLine(label string, env *events.Envelope) string {
 	case events.PresenceChanged:
 		w.add("presence", ev.Presence.String())
 		w.add("activity", word(ev.Activity))
+	case events.ClientPasswordSet:
+		w.add("password", onOff(ev.Hash != "")) // never the hash
 	case events.ClientVoicemailSet:
 		w.add("voicemail", onOff(ev.Enabled))
 		if ev.Enabled {
