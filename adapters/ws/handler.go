@@ -12,7 +12,8 @@ import (
 )
 
 // Accounts is what a Handler needs from the engine to log a client in and
-// to make its connection a device. *engine.Engine implements it.
+// to make its connection a device. *engine.Engine implements it;
+// SetAccounts replaces it.
 type Accounts interface {
 	Login(ctx context.Context, clientID, password string) (engine.Tokens, error)
 	ConnectDevice(ctx context.Context, clientID string, d engine.Device) (engine.Client, error)
@@ -41,15 +42,11 @@ func NewHandler(eng *engine.Engine, m Media, s Settings) *Handler {
 	if m == nil {
 		m = nopMedia{}
 	}
-	h := &Handler{eng: eng, media: m, set: s.withDefaults(), legs: newLegTable(), conns: map[*conn]struct{}{}}
-	if a, ok := any(eng).(Accounts); ok {
-		h.accounts = a
-	}
-	return h
+	return &Handler{eng: eng, accounts: eng, media: m, set: s.withDefaults(), legs: newLegTable(), conns: map[*conn]struct{}{}}
 }
 
-// SetAccounts replaces the engine's login and device methods (for tests,
-// or a program that keeps passwords elsewhere).
+// SetAccounts replaces the engine's login and device methods (a program
+// that keeps passwords elsewhere). Call it before serving.
 func (h *Handler) SetAccounts(a Accounts) { h.accounts = a }
 
 // ServeHTTP upgrades the request and serves the connection until it ends.

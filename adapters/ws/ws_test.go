@@ -16,36 +16,8 @@ import (
 
 	"github.com/callengine/callengine/adapters/ws"
 	"github.com/callengine/callengine/engine"
-	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
 )
-
-// fakeAccounts stands for the engine's Login, ConnectDevice and
-// DisconnectDevice until they land: passwords in a map, tokens from
-// IssueTokens, devices through AddDevice and RemoveDevice.
-type fakeAccounts struct {
-	e  *engine.Engine
-	pw map[string]string
-}
-
-func (a *fakeAccounts) Login(ctx context.Context, client, password string) (engine.Tokens, error) {
-	if p, ok := a.pw[client]; !ok || p != password {
-		return engine.Tokens{}, errcode.New("invalid_credentials", "wrong client or password")
-	}
-	return a.e.IssueTokens(ctx, client, engine.RoleAgent)
-}
-
-func (a *fakeAccounts) ConnectDevice(ctx context.Context, client string, d engine.Device) (engine.Client, error) {
-	c, err := a.e.AddDevice(ctx, client, d)
-	if errcode.CodeOf(err) == errcode.AlreadyExists {
-		return a.e.Client(ctx, client)
-	}
-	return c, err
-}
-
-func (a *fakeAccounts) DisconnectDevice(ctx context.Context, client, device string) (engine.Client, error) {
-	return a.e.RemoveDevice(ctx, client, device)
-}
 
 // fakeMedia records the relay operations.
 type fakeMedia struct {
@@ -137,9 +109,9 @@ func newEnv(t *testing.T, set ws.Settings) *env {
 	}
 	t.Cleanup(func() { e.Close() })
 	for _, spec := range []engine.ClientSpec{
-		{ID: "alice", Name: "Alice", Extensions: []string{"101"}, Numbers: []string{"+14155550101"}, Permissions: []string{events.PermissionRecord}},
-		{ID: "bob", Name: "Bob", Extensions: []string{"102"}, Numbers: []string{"+14155550102"}},
-		{ID: "carol", Name: "Carol", Extensions: []string{"103"}, Numbers: []string{"+14155550103"}},
+		{ID: "alice", Name: "Alice", Extensions: []string{"101"}, Numbers: []string{"+14155550101"}, Permissions: []string{events.PermissionRecord}, Password: "pa"},
+		{ID: "bob", Name: "Bob", Extensions: []string{"102"}, Numbers: []string{"+14155550102"}, Password: "pb"},
+		{ID: "carol", Name: "Carol", Extensions: []string{"103"}, Numbers: []string{"+14155550103"}, Password: "pc"},
 	} {
 		if _, err := e.RegisterClient(ctx, spec); err != nil {
 			t.Fatal(err)
@@ -147,7 +119,6 @@ func newEnv(t *testing.T, set ws.Settings) *env {
 	}
 	m := newFakeMedia()
 	h := ws.NewHandler(e, m, set)
-	h.SetAccounts(&fakeAccounts{e: e, pw: map[string]string{"alice": "pa", "bob": "pb", "carol": "pc"}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() { h.Close(); srv.Close() })
 	return &env{e: e, h: h, m: m, srv: srv, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
