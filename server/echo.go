@@ -36,7 +36,7 @@ func (s *Server) echo(ctx context.Context, e *engine.Engine, client string) {
 		}
 	}
 	for ctx.Err() == nil {
-		sub, err := e.Subscribe(ctx, engine.Filter{Clients: []string{client}})
+		sub, err := subscribe(ctx, e, engine.Filter{Clients: []string{client}})
 		if err != nil {
 			return // the engine is closed
 		}
@@ -58,4 +58,18 @@ func (s *Server) echo(ctx context.Context, e *engine.Engine, client string) {
 		}
 		s.log.Warn("echo: subscription ended; subscribing again", "err", sub.Err())
 	}
+}
+
+// subscribe is e.Subscribe ended by ctx. The engine's subscription is made
+// without ctx and closed when ctx ends: (*engine.bus).addSub sets
+// Subscription.stop after registering context.AfterFunc, which races with a
+// cancellation from another goroutine (go test -race sees it); a context
+// that never ends registers nothing.
+func subscribe(ctx context.Context, e *engine.Engine, f engine.Filter) (*engine.Subscription, error) {
+	sub, err := e.Subscribe(context.Background(), f)
+	if err != nil {
+		return nil, err
+	}
+	context.AfterFunc(ctx, sub.Close)
+	return sub, nil
 }

@@ -113,7 +113,7 @@ func (m *Metrics) attach(e *engine.Engine) {
 // that falls behind is made again (the calls it missed are not counted).
 func (m *Metrics) follow(ctx context.Context, e *engine.Engine) {
 	for ctx.Err() == nil {
-		sub, err := e.Subscribe(ctx, engine.Filter{Types: []events.Type{events.TypeCallEnded}})
+		sub, err := subscribe(ctx, e, engine.Filter{Types: []events.Type{events.TypeCallEnded}})
 		if err != nil {
 			return // the engine is closed
 		}
