@@ -124,12 +124,15 @@ type Group struct {
 // Load.
 func Default() Config {
 	return Config{
-		Data:         "callengine-data",
-		HTTP:         "127.0.0.1:8080",
-		DrainTimeout: 10 * time.Second,
-		LogLevel:     "info",
-		Outside:      Outside{Outcome: "answer", AnswerAfter: time.Second},
-		Echo:         Echo{Client: "echo", Extension: "600"},
+		Data:            "callengine-data",
+		HTTP:            "127.0.0.1:8080",
+		AccessTokenTTL:  time.Hour,
+		RefreshTokenTTL: 30 * 24 * time.Hour,
+		RingTimeout:     60 * time.Second,
+		DrainTimeout:    10 * time.Second,
+		LogLevel:        "info",
+		Outside:         Outside{Outcome: "answer", AnswerAfter: time.Second},
+		Echo:            Echo{Client: "echo", Extension: "600"},
 	}
 }
 

@@ -139,3 +139,22 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Errorf("example: %+v", c)
 	}
 }
+
+// docs/serve.md names every setting's key and environment variable.
+func TestDocsListEverySetting(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "serve.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, s := range Settings() {
+		if !strings.Contains(doc, "`"+s.Key+"`") || !strings.Contains(doc, "`"+s.Env+"`") {
+			t.Errorf("docs/serve.md lacks `%s` or `%s`", s.Key, s.Env)
+		}
+	}
+	for _, m := range metricNames {
+		if !strings.Contains(doc, m) {
+			t.Errorf("docs/serve.md lacks the metric %s", m)
+		}
+	}
+}
