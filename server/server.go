@@ -188,6 +188,13 @@ func (s *Server) Run(ctx context.Context) (err error) {
 
 	e, prov, err := s.open(ctx, cfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			// A signal while the journal was restored or the provisioning
+			// applied: nothing half-done stays (what was journaled is
+			// whole), so this is a drain like any other.
+			s.log.Info("stopped while starting", "err", err)
+			return drain()
+		}
 		return errors.Join(err, drain())
 	}
 	s.eng.Store(e)

@@ -290,3 +290,16 @@ func TestTokenSecretIsKept(t *testing.T) {
 		t.Errorf("secret %q then %q, %v", a, b, err)
 	}
 }
+
+// A signal before the server is ready is a drain like any other.
+func TestStopWhileStarting(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s := &Server{Config: Config{Data: t.TempDir(), HTTP: "127.0.0.1:0", LogLevel: "none"}, Stdout: io.Discard}
+	if err := s.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !s.Draining() || s.Engine() != nil {
+		t.Errorf("draining %v, engine %v", s.Draining(), s.Engine())
+	}
+}
