@@ -205,7 +205,12 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		wg.Wait()
 		s.eng.Store(nil)
 		s.metrics.attach(nil)
-		err = errors.Join(err, e.Close())
+		live := e.LiveCalls()
+		if cerr := e.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("closing the engine: %w", cerr))
+		} else {
+			s.log.Info("engine closed; live calls stay in the journal", "live_calls", live)
+		}
 	}()
 	s.metrics.attach(e)
 	wg.Go(func() { s.metrics.follow(followers, e) })
