@@ -28,9 +28,7 @@ func clientSpec(c Client) engine.ClientSpec {
 		ID: c.ID, Name: c.Name, Numbers: slices.Clone(c.Numbers),
 		Extensions: slices.Clone(c.Extensions), Permissions: slices.Clone(c.Permissions),
 	}
-	// TODO(lead): spec.Password = c.Password — once engine.ClientSpec.Password
-	// (stored hashed in the journal) is on main; until then the password stays
-	// in Config and the engine does not see it.
+	spec.Password = c.Password // the journal keeps a salted hash (ClientPasswordSet)
 	return spec
 }
 
@@ -91,6 +89,15 @@ func Provision(ctx context.Context, e *engine.Engine, c Config) (Provisioned, er
 	for _, spec := range todo {
 		if _, err := e.RegisterClient(ctx, spec); err != nil {
 			return p, fmt.Errorf("client %s: %w", spec.ID, err)
+		}
+	}
+	// A client that did not change otherwise may have a new password (or
+	// none): SetPassword journals only a change.
+	for _, spec := range specs {
+		if slices.Contains(p.Unchanged, spec.ID) {
+			if _, err := e.SetPassword(ctx, spec.ID, spec.Password); err != nil {
+				return p, fmt.Errorf("client %s: set the password: %w", spec.ID, err)
+			}
 		}
 	}
 	for _, g := range c.Groups {
