@@ -41,13 +41,17 @@ type leg struct {
 }
 
 // newLeg builds the peer connection of a leg, with its outgoing track and its
-// callbacks. only restricts the codecs offered (OfferOptions.MatchLeg).
+// callbacks; called with r.mu held. only restricts the codecs offered (OfferOptions.MatchLeg).
 func (r *Relay) newLeg(name string, serial uint64, only *webrtc.RTPCodecParameters, want codecKey, ev LegEvents) (*leg, error) {
 	api, err := r.newAPI(only)
 	if err != nil {
 		return nil, fmt.Errorf("media: leg %q: %w", name, err)
 	}
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	certs, err := r.certificateLocked()
+	if err != nil {
+		return nil, fmt.Errorf("media: leg %q: certificate: %w", name, err)
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{Certificates: certs})
 	if err != nil {
 		return nil, fmt.Errorf("media: leg %q: %w", name, err)
 	}

@@ -19,6 +19,7 @@ type Relay struct {
 	legs   map[string]*leg
 	serial uint64
 	closed bool
+	cert   *webrtc.Certificate
 
 	totals relayCounters
 }
