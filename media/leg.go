@@ -27,7 +27,7 @@ type leg struct {
 	remoteSet   bool
 	pending     []webrtc.ICECandidateInit
 	closed      bool
-	state       LegState
+	state       LegState // "" until pion reports one
 	codec       codecKey
 	wg          sync.WaitGroup // read loop, RTCP loop, DTMF player
 	dtmfQueue   []rune
@@ -64,7 +64,6 @@ func (r *Relay) newLeg(name string, serial uint64, only *webrtc.RTPCodecParamete
 		ev:     ev,
 		q:      newEventQueue(),
 		done:   make(chan struct{}),
-		state:  LegConnecting,
 	}
 	l.sender, err = pc.AddTrack(l.out)
 	if err != nil {
@@ -140,6 +139,9 @@ func (l *leg) setState(s LegState) {
 func (l *leg) getState() LegState {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.state == "" {
+		return LegConnecting
+	}
 	return l.state
 }
 

@@ -34,7 +34,7 @@ func TestConnectForwardsBothWays(t *testing.T) {
 		t.Errorf("stats: %+v", st)
 	}
 	_, states, cands, done := c.recA.get()
-	if len(states) == 0 || states[len(states)-1] != media.LegConnected || cands == 0 || !done {
+	if len(states) != 2 || states[0] != media.LegConnecting || states[1] != media.LegConnected || cands == 0 || !done {
 		t.Errorf("leg a events: states %v, %d candidates, gathering done %v", states, cands, done)
 	}
 }
