@@ -71,6 +71,9 @@ func (r *Relay) SendDTMF(name, digits string) error {
 	if err != nil {
 		return err
 	}
+	if l.mirror {
+		return nil // an echo leg hears the digits and plays them back to no one
+	}
 	if _, _, ok := l.out.telephoneEvent(); !ok {
 		return fmt.Errorf("media: leg %q: telephone-event: %w", name, ErrNoCodec)
 	}

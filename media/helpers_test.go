@@ -12,9 +12,11 @@ import (
 
 var loopback = media.Settings{LoopbackOnly: true}
 
-func newRelay(t testing.TB) *media.Relay {
+func newRelay(t testing.TB) *media.Relay { t.Helper(); return newRelayWith(t, loopback) }
+
+func newRelayWith(t testing.TB, s media.Settings) *media.Relay {
 	t.Helper()
-	r, err := media.NewRelay(loopback)
+	r, err := media.NewRelay(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,11 +78,13 @@ type call struct {
 	recA, recB *recorder
 }
 
-func newCall(t testing.TB, codec string) *call {
+func newCall(t testing.TB, codec string) *call { t.Helper(); return newCallWith(t, codec, loopback) }
+
+func newCallWith(t testing.TB, codec string, s media.Settings) *call {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c := &call{r: newRelay(t), a: newPeer(t, "AAAA", codec), b: newPeer(t, "BBBB", codec), recA: &recorder{}, recB: &recorder{}}
+	c := &call{r: newRelayWith(t, s), a: newPeer(t, "AAAA", codec), b: newPeer(t, "BBBB", codec), recA: &recorder{}, recB: &recorder{}}
 	if err := c.a.Dial(ctx, c.r, "a", c.recA.events()); err != nil {
 		t.Fatal(err)
 	}

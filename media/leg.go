@@ -1,10 +1,12 @@
 package media
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
@@ -32,6 +34,10 @@ type leg struct {
 	wg          sync.WaitGroup // read loop, RTCP loop, DTMF player
 	dtmfQueue   []rune
 	dtmfPlaying bool
+
+	// mirror: an echo leg (AddEchoLeg): no peer connection; what is
+	// forwarded to it goes back to its sender.
+	mirror bool
 
 	inPTs atomic.Pointer[ptMap] // the peer's payload types
 	peer  atomic.Pointer[leg]   // where this leg's audio goes; itself for echo
@@ -222,8 +228,25 @@ func (l *leg) close() {
 	l.closed = true
 	close(l.done)
 	l.mu.Unlock()
-	_ = l.pc.Close()
+	if l.pc != nil {
+		_ = l.pc.Close()
+	}
 	l.wg.Wait()
 	l.setState(LegClosed)
 	l.q.close()
+}
+
+// negotiatedCodec is the codec the leg negotiated, waiting up to wait (or
+// ctx) while its offer or answer is still being set; zero when none.
+func (l *leg) negotiatedCodec(ctx context.Context, wait time.Duration) codecKey {
+	deadline := time.Now().Add(wait)
+	for {
+		l.mu.Lock()
+		k, closed := l.codec, l.closed
+		l.mu.Unlock()
+		if k != (codecKey{}) || closed || time.Now().After(deadline) || ctx.Err() != nil {
+			return k
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

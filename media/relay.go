@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -110,6 +111,16 @@ func (r *Relay) get(name string) (*leg, error) {
 	return l, nil
 }
 
+// getConnected is get for what needs a peer connection: an echo leg
+// (AddEchoLeg) has none.
+func (r *Relay) getConnected(name string) (*leg, error) {
+	l, err := r.get(name)
+	if err == nil && l.mirror {
+		return nil, fmt.Errorf("media: leg %q is an echo leg: %w", name, ErrNoLeg)
+	}
+	return l, err
+}
+
 // setRemote hands a description to pion; whatever pion refuses (or panics
 // on) is ErrBadSDP.
 func setRemote(pc *webrtc.PeerConnection, d webrtc.SessionDescription) (err error) {
@@ -168,8 +179,15 @@ func (r *Relay) AnswerOffer(ctx context.Context, name, offer string, ev LegEvent
 	return answer, nil
 }
 
+// matchWait bounds how long CreateOffer waits for OfferOptions.MatchLeg to
+// negotiate its codec (the leg answering its offer at the same moment).
+const matchWait = 3 * time.Second
+
 // CreateOffer makes a new leg that the engine offers to a device; the
-// device's answer goes to AcceptAnswer.
+// device's answer goes to AcceptAnswer. With OfferOptions.MatchLeg it
+// offers only the codec that leg negotiated, waiting a moment for a leg
+// that is still being set up; a leg that has not negotiated by then gets
+// an offer of every codec.
 func (r *Relay) CreateOffer(ctx context.Context, name string, opt OfferOptions, ev LegEvents) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -177,22 +195,21 @@ func (r *Relay) CreateOffer(ctx context.Context, name string, opt OfferOptions, 
 	var only *webrtc.RTPCodecParameters
 	want := keyOf(codecOpus.MimeType, codecOpus.ClockRate)
 	if opt.MatchLeg != "" {
-		m, err := r.get(opt.MatchLeg)
+		m, err := r.getConnected(opt.MatchLeg)
 		if err != nil {
 			return "", fmt.Errorf("media: offer %q: match: %w", name, err)
 		}
-		m.mu.Lock()
-		k := m.codec
-		m.mu.Unlock()
+		k := m.negotiatedCodec(ctx, matchWait)
 		for i := range audioCodecs {
 			if keyOf(audioCodecs[i].MimeType, audioCodecs[i].ClockRate) == k {
 				only = &audioCodecs[i]
 			}
 		}
-		if only == nil {
-			return "", fmt.Errorf("media: offer %q: leg %q: %w", name, opt.MatchLeg, ErrNoCodec)
+		if only != nil {
+			want = k
 		}
-		want = k
+		// Else the leg is still being set up after matchWait: offer every
+		// codec, the first (Opus) being the browsers' first choice too.
 	}
 	l, err := r.reserve(name, func(serial uint64) (*leg, error) {
 		return r.newLeg(name, serial, only, want, ev)
@@ -221,7 +238,7 @@ func (r *Relay) CreateOffer(ctx context.Context, name string, opt OfferOptions, 
 // AcceptAnswer takes the device's answer to CreateOffer. A bad answer
 // changes nothing: the leg waits for a good one.
 func (r *Relay) AcceptAnswer(name, answer string) error {
-	l, err := r.get(name)
+	l, err := r.getConnected(name)
 	if err != nil {
 		return err
 	}
@@ -243,7 +260,7 @@ func (r *Relay) AddICECandidate(name string, c ICECandidate) error {
 	if err := checkCandidate(c); err != nil {
 		return fmt.Errorf("media: leg %q: %w", name, err)
 	}
-	l, err := r.get(name)
+	l, err := r.getConnected(name)
 	if err != nil {
 		return err
 	}

@@ -109,7 +109,9 @@ func TestEcho(t *testing.T) {
 }
 
 func TestDTMFFromPeer(t *testing.T) {
-	c := newCall(t, "opus")
+	forward := loopback
+	forward.ForwardDTMF = true
+	c := newCallWith(t, "opus", forward)
 	eventually(t, "audio", func() bool { return c.b.ReceivedFrom("AAAA") > 5 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -128,6 +130,26 @@ func TestDTMFFromPeer(t *testing.T) {
 	}
 	if s, _ := c.r.LegStats("a"); s.DTMFIn != 4 {
 		t.Errorf("DTMFIn %d", s.DTMFIn)
+	}
+}
+
+// By default a digit is reported, not forwarded: the engine's DTMF event
+// plays it to the other leg (SendDTMF), once.
+func TestDTMFReportedNotForwardedByDefault(t *testing.T) {
+	c := newCall(t, "opus")
+	eventually(t, "audio", func() bool { return c.b.ReceivedFrom("AAAA") > 5 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.a.SendDTMF(ctx, "42", 60*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "digits reported", func() bool { d, _, _, _ := c.recA.get(); return len(d) >= 2 })
+	time.Sleep(200 * time.Millisecond)
+	if d := c.b.Received().DTMF; d != "" {
+		t.Errorf("B received %q: the relay forwarded the digits itself", d)
+	}
+	if !flowing(c.b, "AAAA") {
+		t.Error("audio from A stopped after the digits")
 	}
 }
 
@@ -358,5 +380,51 @@ func TestNoGoroutinesLeft(t *testing.T) {
 			t.Fatalf("%d goroutines before, %d after:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// An echo leg stands for a party that plays back what it hears: connected
+// to A, A hears itself; holding it stops that; it has no peer connection,
+// so what needs one is refused, and it closes like any leg.
+func TestEchoLeg(t *testing.T) {
+	c := newCall(t, "opus")
+	if err := c.r.AddEchoLeg("echo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.r.AddEchoLeg("echo"); !errors.Is(err, media.ErrLegExists) {
+		t.Fatalf("second AddEchoLeg: %v", err)
+	}
+	if err := c.r.Connect("a", "echo"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "A hears itself", func() bool { return c.a.ReceivedFrom("AAAA") >= 10 })
+	if flowing(c.b, "AAAA") {
+		t.Error("B still hears A")
+	}
+	if err := c.r.SetHeld("echo", true); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if flowing(c.a, "AAAA") {
+		t.Error("A still hears itself with the echo held")
+	}
+	if err := c.r.SetHeld("echo", false); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "echo again", func() bool { return flowing(c.a, "AAAA") })
+	if err := c.r.AcceptAnswer("echo", "v=0"); !errors.Is(err, media.ErrNoLeg) {
+		t.Errorf("AcceptAnswer on an echo leg: %v", err)
+	}
+	if err := c.r.AddICECandidate("echo", media.ICECandidate{}); !errors.Is(err, media.ErrNoLeg) {
+		t.Errorf("AddICECandidate on an echo leg: %v", err)
+	}
+	if err := c.r.SendDTMF("echo", "1"); err != nil {
+		t.Errorf("SendDTMF to an echo leg: %v", err)
+	}
+	if err := c.r.CloseLeg("echo"); err != nil {
+		t.Fatal(err)
+	}
+	if c.r.HasLeg("echo") {
+		t.Error("echo leg still there")
 	}
 }

@@ -25,6 +25,12 @@ type Settings struct {
 	// NoRTCPReports turns off the RTCP sender and receiver reports the relay
 	// sends on each leg (on by default; browsers use them for their stats).
 	NoRTCPReports bool
+	// ForwardDTMF forwards a leg's RFC 4733 telephone-events to its peer
+	// as they arrive. Off by default: the relay reports each digit
+	// (LegEvents.DTMF), the engine journals it (CallDigits), and the
+	// adapter plays the engine's event to the other leg (SendDTMF) — one
+	// source of digits, so the far end never hears a tone twice.
+	ForwardDTMF bool
 	// DTMFDuration is how long SendDTMF plays each digit; 0 = 100 ms.
 	DTMFDuration time.Duration
 	// DTMFGap is the silence between two digits of SendDTMF; 0 = 50 ms.

@@ -76,6 +76,9 @@ func (l *leg) readLoop(t *webrtc.TrackRemote) {
 					l.q.push(func() { f(d) })
 				}
 			}
+			if !l.r.settings.ForwardDTMF {
+				continue // reported; the engine's event plays it on
+			}
 		}
 		dst := l.peer.Load()
 		if dst == nil {
@@ -84,6 +87,9 @@ func (l *leg) readLoop(t *webrtc.TrackRemote) {
 		if l.muted.Load() || l.held.Load() || dst.held.Load() {
 			l.countDropped()
 			continue
+		}
+		if dst.mirror {
+			dst = l // an echo leg plays back what it hears
 		}
 		if dst.out.forward(l.serial, k, &h, payload) {
 			dst.countOut()

@@ -15,8 +15,11 @@
 //   - HTTP: / serves the static files of server/web/ (the softphone page),
 //     /metrics the Prometheus metrics (Metrics, callengine_* series on a
 //     registry of its own), /healthz and /readyz the process's state;
-//   - hooks for the adapters: Server.OnEchoAnswered after the echo client
-//     answers a call, Server.Draining while it shuts down, Metrics'
+//   - the network edge (edge.go): the WebSocket protocol of package
+//     adapters/ws on /ws and the media relay of package media, built after
+//     provisioning unless the program set Server.WebSocket itself;
+//   - hooks for the adapters: Server.OnEchoCall when the echo client
+//     answers a call and when it ends, Server.Draining while it shuts down, Metrics'
 //     ObserveCommand, IncWebSocket and DecWebSocket, Server.MediaStats read at
 //     scrape time;
 //   - the journal in the data directory, which the engine writes and the next

@@ -10,16 +10,33 @@ import (
 
 // echo answers, on its device, every call that rings the echo client, until
 // ctx ends: the calls that ring it when it starts (restored ones), then
-// each call its events show ringing. After each answer it calls
-// OnEchoAnswered; the media relay plays the caller's audio back.
+// each call its events show ringing. Before each answer, and for the live
+// calls it has when it starts (restored after a restart), it calls
+// OnEchoCall(id, true) — the media relay puts a party that plays back
+// what it hears on the call's callee side — and OnEchoCall(id, false)
+// when the call ends.
 func (s *Server) echo(ctx context.Context, e *engine.Engine, client string) {
 	device := client // echoSpec names the device as the client
 	answered := map[string]bool{}
+	hook := func(id string, live bool) {
+		if f := s.OnEchoCall; f != nil {
+			f(id, live)
+		}
+	}
 	answer := func(c *engine.Call) {
-		if c == nil || answered[c.ID] || c.State != engine.Ringing || !slices.Contains(c.RingingDevices, device) {
+		if c == nil || answered[c.ID] {
+			return
+		}
+		if (c.State == engine.Connected || c.State == engine.Held) && c.Callee.Client == client {
+			answered[c.ID] = true // answered before a restart: its echo comes back
+			hook(c.ID, true)
+			return
+		}
+		if c.State != engine.Ringing || !slices.Contains(c.RingingDevices, device) {
 			return
 		}
 		answered[c.ID] = true
+		hook(c.ID, true)
 		if _, err := e.Answer(ctx, c.ID, device); err != nil {
 			// The caller gave up, another member of a group answered: not
 			// the echo test's business.
@@ -31,9 +48,6 @@ func (s *Server) echo(ctx context.Context, e *engine.Engine, client string) {
 			return
 		}
 		s.log.Debug("echo: answered", "call", c.ID)
-		if f := s.OnEchoAnswered; f != nil {
-			f(c.ID)
-		}
 	}
 	for ctx.Err() == nil {
 		sub, err := subscribe(ctx, e, engine.Filter{Clients: []string{client}})
@@ -49,8 +63,9 @@ func (s *Server) echo(ctx context.Context, e *engine.Engine, client string) {
 		}
 		for ev := range sub.Events() {
 			answer(ev.Call)
-			if ev.Call != nil && ev.Call.State == engine.Ended {
+			if ev.Call != nil && ev.Call.State == engine.Ended && answered[ev.Call.ID] {
 				delete(answered, ev.Call.ID)
+				hook(ev.Call.ID, false)
 			}
 		}
 		if sub.Err() == nil || ctx.Err() != nil {

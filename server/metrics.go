@@ -202,3 +202,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descMediaDropped, ms.Dropped)
 	counter(descMediaLost, ms.Lost)
 }
+
+// observeRequest is the WebSocket adapter's request hook: the latency of
+// each request, by its type.
+func (m *Metrics) observeRequest(typ, _ string, took time.Duration) { m.ObserveCommand(typ, took) }

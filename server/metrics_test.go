@@ -35,7 +35,11 @@ func TestMetricsScrape(t *testing.T) {
 	s := &Server{MediaStats: func() MediaStats { return MediaStats{PacketsIn: 7, PacketsOut: 6, Dropped: 2, Lost: 1} }}
 	s.Config.Clients = []Client{{ID: "alice", Extensions: []string{"101"}}}
 	answered := make(chan string, 1)
-	s.OnEchoAnswered = func(id string) { answered <- id }
+	s.OnEchoCall = func(id string, live bool) {
+		if live {
+			answered <- id
+		}
+	}
 	r := start(t, s, t.TempDir())
 	ctx := context.Background()
 	e := s.Engine()
@@ -47,6 +51,7 @@ func TestMetricsScrape(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-answered
+	waitConnected(t, e, c.ID)
 	if _, err := e.Hangup(ctx, c.ID, engine.Caller); err != nil {
 		t.Fatal(err)
 	}
@@ -115,4 +120,15 @@ func TestMetricsWithoutEngine(t *testing.T) {
 	var nilMetrics *Metrics
 	nilMetrics.ObserveCommand("x", time.Second) // no panic
 	nilMetrics.IncWebSocket()
+}
+
+// waitConnected waits until the echo client's answer of call id is in.
+func waitConnected(t *testing.T, e *engine.Engine, id string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if c, err := e.Call(context.Background(), id); err == nil && c.State == engine.Connected {
+			return
+		}
+	}
+	t.Fatalf("call %s never connected", id)
 }

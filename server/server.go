@@ -36,10 +36,12 @@ type Server struct {
 	// MediaStats gives the media relay's counters to /metrics at scrape
 	// time. Nil: they are zero.
 	MediaStats func() MediaStats
-	// OnEchoAnswered is called after the echo client answered a call, with
-	// the call's id: the place to loop the caller's audio back
-	// (relay.Echo(leg)). It runs on the echo goroutine: do not block.
-	OnEchoAnswered func(callID string)
+	// OnEchoCall is called with live true just before the echo client
+	// answers a call (and for its live calls when the server starts), and
+	// with live false when such a call ends: the place to put a party that
+	// plays back what it hears on the call's callee side
+	// (relay.AddEchoLeg). It runs on the echo goroutine: do not block.
+	OnEchoCall func(callID string, live bool)
 	// OnOpen is called once the engine is open and provisioned, before the
 	// server reports ready: wire what needs the engine here (the WebSocket
 	// handler, the media relay). An error stops the server.
@@ -214,6 +216,13 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	}()
 	s.metrics.attach(e)
 	wg.Go(func() { s.metrics.follow(followers, e) })
+	if s.WebSocket == nil {
+		g, err := s.buildEdge(ctx, e)
+		if err != nil {
+			return errors.Join(fmt.Errorf("starting the media relay: %w", err), drain())
+		}
+		defer g.close() // before the engine closes (deferred earlier)
+	}
 	if !cfg.Echo.Disabled {
 		wg.Go(func() { s.echo(followers, e, cfg.Echo.Client) })
 	}

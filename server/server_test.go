@@ -119,7 +119,7 @@ func TestEndpoints(t *testing.T) {
 		{"/index.html", 301, ""}, // the file server sends it to /
 		{"/healthz", 200, "ok"},
 		{"/readyz", 200, "ready"},
-		{"/ws", 503, "websocket not configured"},
+		{"/ws", 426, "WebSocket"}, // the protocol's handler: a plain GET is no upgrade
 		{"/nothing-here", 404, ""},
 		{"/metrics", 200, "callengine_live_calls 0"},
 	} {
@@ -138,7 +138,7 @@ func TestEndpoints(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	// After the drain: not ready, draining, /ws refused.
-	for path, want := range map[string]string{"/readyz": "draining", "/ws": "websocket not configured", "/healthz": "ok"} {
+	for path, want := range map[string]string{"/readyz": "draining", "/ws": "draining", "/healthz": "ok"} {
 		rec := httptest.NewRecorder()
 		r.s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
 		if !strings.Contains(rec.Body.String(), want) {
@@ -171,10 +171,18 @@ func TestWebSocketHandlerFromOnOpen(t *testing.T) {
 	}
 }
 
-// The echo client answers a call at once and the hook hears of it.
+// The echo client answers a call at once; the hook hears of the call
+// before the answer, and again when it ends.
 func TestEchoAnswers(t *testing.T) {
 	answered := make(chan string, 4)
-	s := &Server{OnEchoAnswered: func(id string) { answered <- id }}
+	ended := make(chan string, 4)
+	s := &Server{OnEchoCall: func(id string, live bool) {
+		if live {
+			answered <- id
+		} else {
+			ended <- id
+		}
+	}}
 	s.Config.Clients = []Client{{ID: "alice", Extensions: []string{"101"}}}
 	start(t, s, t.TempDir())
 	ctx := context.Background()
@@ -194,9 +202,25 @@ func TestEchoAnswers(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the echo client did not answer")
 	}
-	got, err := e.Call(ctx, c.ID)
+	var got engine.Call
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if got, err = e.Call(ctx, c.ID); err != nil || got.State == engine.Connected {
+			break
+		}
+	}
 	if err != nil || got.State != engine.Connected || got.AnsweredDevice != "echo" || got.Callee.Client != "echo" {
 		t.Errorf("call %+v, %v", got, err)
+	}
+	if _, err := e.Hangup(ctx, c.ID, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case id := <-ended:
+		if id != c.ID {
+			t.Errorf("ended %s, dialled %s", id, c.ID)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the hook did not hear the end")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -16,6 +17,7 @@ import (
 func (c *conn) handle(in inbound) {
 	typ, reqID := in.req.Type, in.req.ReqID
 	err := in.err
+	began := time.Now() // wall clock: a latency for metrics, not a decision
 	if err != nil {
 		var de *DecodeError
 		if asDecodeErr(err, &de) {
@@ -27,7 +29,7 @@ func (c *conn) handle(in inbound) {
 		err = c.run(&in.req)
 	}
 	if f := c.h.set.Hooks.Request; f != nil {
-		f(typ, string(errcode.CodeOf(err)))
+		f(typ, string(errcode.CodeOf(err)), time.Since(began))
 	}
 	if err == nil {
 		return
@@ -75,6 +77,9 @@ func (c *conn) run(r *Request) error {
 	case TypeSessionRestore:
 		return c.restore(r.ReqID, r.SessionID, false)
 	case TypeCallCreate:
+		if f := c.h.set.Draining; f != nil && f() {
+			return errcode.New(errcode.Unavailable, "the server is shutting down: no new calls")
+		}
 		return c.create(ctx, r)
 	case TypeCallAnswer:
 		return c.answer(ctx, r)

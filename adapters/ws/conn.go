@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -32,7 +33,7 @@ type conn struct {
 
 	closeOnce sync.Once
 	dropOnce  sync.Once
-	closeCode websocket.StatusCode
+	closeCode atomic.Int32 // a websocket.StatusCode; set by close from any goroutine
 
 	// The loop's state: read and written only by serve and what it calls.
 	authed    bool
@@ -243,7 +244,7 @@ func (c *conn) closeAfterQueue(code websocket.StatusCode, reason string) {
 // goroutine, and more than once.
 func (c *conn) close(code websocket.StatusCode, reason string) {
 	c.closeOnce.Do(func() {
-		c.closeCode = code
+		c.closeCode.Store(int32(code))
 		go func() {
 			_ = c.ws.Close(code, reason)
 			c.cancel()
@@ -289,7 +290,7 @@ func (c *conn) cleanup() {
 		}
 	}
 	if f := c.h.set.Hooks.Disconnected; f != nil {
-		f(c.client, int(c.closeCode))
+		f(c.client, int(c.closeCode.Load()))
 	}
 }
 

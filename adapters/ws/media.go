@@ -266,6 +266,12 @@ func (c *conn) offerIncoming(ctx context.Context, call *engine.Call, seq uint64)
 		name = forkedLegName(call.ID, c.device)
 	}
 	match, _ := c.h.sideLeg(call, events.Caller)
+	if !c.h.media.HasLeg(match) {
+		// The caller's leg is not up yet (its call.create answers the
+		// offer after the engine placed the call): offer every codec, the
+		// browsers' first choice (Opus) is the caller's too.
+		match = ""
+	}
 	offer, err := c.h.media.CreateOffer(ctx, name, OfferOptions{MatchLeg: match}, c.legEvents(call.ID))
 	if err != nil {
 		c.log.Warn("ws: no offer for an incoming call", "call", call.ID, "err", err)
@@ -288,6 +294,9 @@ func (c *conn) offerIncoming(ctx context.Context, call *engine.Call, seq uint64)
 func (c *conn) offerMedia(ctx context.Context, call *engine.Call, side events.Side) {
 	name := legName(call.ID, side)
 	match, _ := c.h.sideLeg(call, side.Other())
+	if !c.h.media.HasLeg(match) {
+		match = ""
+	}
 	offer, err := c.h.media.CreateOffer(ctx, name, OfferOptions{MatchLeg: match}, c.legEvents(call.ID))
 	if err != nil {
 		c.log.Warn("ws: no offer", "call", call.ID, "err", err)

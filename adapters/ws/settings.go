@@ -34,6 +34,10 @@ type Settings struct {
 	CommandTimeout time.Duration
 	// Logger receives the connection logs (default slog.Default()).
 	Logger *slog.Logger
+	// Draining, when set and true, refuses new calls (call.create) with
+	// unavailable (503): the server is shutting down. Calls in progress
+	// go on.
+	Draining func() bool
 	// Hooks observe connections and messages, e.g. for metrics. Nil
 	// fields are not called. They run on the connection's goroutines and
 	// must not block.
@@ -46,9 +50,9 @@ type Hooks struct {
 	// code is the close status (0 when the peer went away).
 	Connected    func(client string)
 	Disconnected func(client string, code int)
-	// Request is called after each decoded request with its type and the
-	// error code of its refusal ("" on success).
-	Request func(typ string, code string)
+	// Request is called after each request with its type, the error
+	// code of its refusal ("" on success) and how long it took.
+	Request func(typ string, code string, took time.Duration)
 	// Dropped is called when a connection is closed for a full send queue.
 	Dropped func(client string)
 }
