@@ -23,6 +23,8 @@ const calls = new Map();
 const pending = new Map(); // req_id → {type, resolve, reject, onReply}
 const orphanCandidates = new Map(); // call_id → server candidates before the call has media
 const myTransfers = new Set(); // transfer ids this page started
+const carriedOver = new Map(); // a transfer's new call id → the call ids whose media it continues
+const transferredMedia = new Map(); // call id → the media of a call that ended transferred
 const seen = new Set(JSON.parse(sessionStorage.getItem(SEEN) || "[]"));
 const lastEvents = [];
 const sent = [];
@@ -190,6 +192,8 @@ const handlers = {
     const c = ensureCall(m.call_id);
     if (c.state === "new") Object.assign(c, { state: "connecting", side: "caller", direction: "outbound" });
     if (m.to) c.to = m.to;
+    takeOver(c);
+    if (!m.req_id && !c.media && c.transfer && c.transfer.mine) consultMedia(c);
   },
   "sdp.answer"(m) {
     const c = calls.get(m.call_id);
@@ -209,7 +213,11 @@ const handlers = {
     if (c.media) dropMedia(c);
     Object.assign(c, { state: "ringing", side: "callee", direction: m.direction, from: m.from, fromName: m.from_name, to: m.to, offer: m.sdp });
   },
-  "call.answered"(m) { const c = ensureCall(m.call_id); c.state = c.heldLocal || c.heldRemote ? "held" : "active"; },
+  "call.answered"(m) {
+    const c = ensureCall(m.call_id);
+    c.state = c.heldLocal || c.heldRemote ? "held" : "active";
+    takeOver(c);
+  },
   "call.ended"(m) { const c = calls.get(m.call_id); if (c) endCall(c, m.reason); },
   "call.ignored"(m) { const c = calls.get(m.call_id); if (c) endCall(c, "ignored"); },
   "call.held"(m) {
@@ -258,25 +266,46 @@ for (const t of ["transfer.initiated", "transfer.answered", "transfer.not_answer
 }
 
 // transferEvent keeps a transfer's ids on its calls. A party this page did
-// not transfer itself keeps its audio across the transfer: its media goes on
-// under the new call's id (the relay keeps the leg, no new offer comes).
+// not transfer itself keeps its audio across the transfer: the relay keeps
+// its leg and no new offer comes, so its media goes on under the new call's
+// id as soon as that call shows up (takeOver).
 function transferEvent(m) {
   for (const id of [m.call_id, m.consult_call_id, m.new_call_id]) {
-    if (!id) continue;
-    const c = calls.get(id);
+    const c = id && calls.get(id);
     if (c) c.transfer = { id: m.transfer_id, kind: m.kind, state: m.state, mine: myTransfers.has(m.transfer_id) };
   }
   if (myTransfers.has(m.transfer_id) || !m.new_call_id) return;
-  const next = ensureCall(m.new_call_id);
-  if (next.media) return;
-  for (const id of [m.call_id, m.consult_call_id]) {
-    const c = id && calls.get(id);
-    if (c && c.media && c.state !== "ended") {
-      attach(c.media, next);
-      if (next.state === "new") Object.assign(next, { state: "connecting", side: c.side, from: c.from, to: c.to });
+  carriedOver.set(m.new_call_id, [m.call_id, m.consult_call_id].filter(Boolean));
+  if (m.type === "transfer.completed") takeOver(ensureCall(m.new_call_id));
+}
+
+// takeOver gives call c, the new call of a transfer, the media of the call
+// it continues.
+function takeOver(c) {
+  const from = carriedOver.get(c.id);
+  if (!from || c.media) return;
+  for (const id of from) {
+    const old = calls.get(id);
+    const m = (old && old.media) || transferredMedia.get(id);
+    if (m && m.pc.connectionState !== "closed") {
+      attach(m, c);
+      carriedOver.delete(c.id);
+      if (old && c.state === "new") Object.assign(c, { state: "connecting", side: old.side, from: old.from, fromName: old.fromName, to: old.to });
       return;
     }
   }
+}
+
+// consultMedia: the consultation call of our own attended transfer should
+// get an sdp.offer right after its call.trying (the protocol says so). A
+// server that instead carries our leg of the first call over to it sends
+// none: then the consultation goes on with the first call's media.
+function consultMedia(c) {
+  setTimeout(() => {
+    if (c.media || c.state === "ended") return;
+    const first = [...calls.values()].find((o) => o !== c && o.media && o.transfer && c.transfer && o.transfer.id === c.transfer.id);
+    if (first) { attach(first.media, c); render(); }
+  }, 500);
 }
 
 // ---- calls -------------------------------------------------------------------
@@ -305,7 +334,10 @@ function endCall(c, reason) {
     if (m.calls.size === 0) {
       // A transferred party's media may be taken over by the new call a
       // moment later: wait a little before closing it.
-      if (reason === "transferred") setTimeout(() => { if (m.calls.size === 0) closeMedia(m); }, 3000);
+      if (reason === "transferred" && !(c.transfer && c.transfer.mine)) {
+        transferredMedia.set(c.id, m);
+        setTimeout(() => { transferredMedia.delete(c.id); if (m.calls.size === 0) closeMedia(m); }, 5000);
+      }
       else closeMedia(m);
     }
   }
