@@ -1,5 +1,7 @@
 // Command callengine is the command-line tool around the callengine library.
 //
+//	callengine serve [--config FILE]  the engine on the network: the softphone page,
+//	                               /ws, /metrics, /healthz, /readyz (docs/serve.md)
 //	callengine demo [--data DIR]   clients call each other through a real journal;
 //	                               a second run shows the restore
 //	callengine bench [flags]       load workloads on a real journal: lifecycle, soak,

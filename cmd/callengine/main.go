@@ -25,6 +25,7 @@ func main() {
 const usage = `usage: callengine <command> [flags]
 
 commands:
+  serve     put the engine on the network: the softphone page, WebSocket, metrics, health; drain on SIGTERM
   demo      clients call each other through a real journal; run it twice to see the restore
   bench     load workloads on a real journal: calls/s, latency, heap per call, restore, replay
   sim       run scenario files on a virtual clock; print the timeline, check expectations
@@ -43,14 +44,17 @@ Exit status:
   0  done
   1  a finding: a divergence (replay --verify), a regression (bench --compare),
      an unmet expectation or broken invariant (sim); or the work itself failed
-     (a bench workload, a backup or archive that could not be completed)
+     (a bench workload, a backup or archive that could not be completed, a
+     server that could not start)
   2  bad usage, or input that cannot be read (a missing, locked or damaged
-     journal, an unknown call or client, an unreadable scenario or report)
+     journal, an unknown call or client, an unreadable scenario or report,
+     an invalid configuration)
 `
 
 // commands are callengine's commands; each prints its usage, on stdout,
 // for -h and --help (and 'callengine help NAME').
 var commands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) int{
+	"serve":   serveCmd,
 	"demo":    demo,
 	"bench":   benchCmd,
 	"sim":     simCmd,

@@ -1,0 +1,353 @@
+package ws
+
+import (
+	"context"
+	"sync"
+
+	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/errcode"
+	"github.com/callengine/callengine/events"
+)
+
+// Media is the media relay as this package uses it: package media's Relay
+// implements it. A leg is one side of a call carried by one browser.
+type Media interface {
+	AnswerOffer(ctx context.Context, leg, offer string, ev LegEvents) (answer string, err error)
+	CreateOffer(ctx context.Context, leg string, opt OfferOptions, ev LegEvents) (offer string, err error)
+	AcceptAnswer(leg, answer string) error
+	AddICECandidate(leg string, c ICECandidate) error
+	Connect(a, b string) error
+	Disconnect(leg string) error
+	Echo(leg string) error
+	SetMuted(leg string, muted bool) error
+	SetHeld(leg string, held bool) error
+	SendDTMF(leg, digits string) error
+	CloseLeg(leg string) error
+	HasLeg(leg string) bool
+}
+
+// legName is the relay's name of side s of call id: "<call_id>/caller" or
+// "<call_id>/callee".
+func legName(callID string, s events.Side) string { return callID + "/" + s.String() }
+
+// forkedLegName is the leg of one device of several that an inbound call
+// rings: "<call_id>/callee/<device>".
+func forkedLegName(callID, device string) string { return callID + "/callee/" + device }
+
+// legTable is the Handler's record of the legs its connections hold: for
+// each call and side, the leg that carries it and the connection that owns
+// it. A side carried by another adapter (a SIP phone, a trunk) is not in it.
+type legTable struct {
+	mu     sync.Mutex
+	bySide map[string]string // "<call>/<side>" → leg
+	owner  map[string]*conn  // leg → connection
+}
+
+func newLegTable() *legTable {
+	return &legTable{bySide: map[string]string{}, owner: map[string]*conn{}}
+}
+
+func (t *legTable) bind(callID string, s events.Side, leg string, c *conn) {
+	t.mu.Lock()
+	t.bySide[legName(callID, s)] = leg
+	t.owner[leg] = c
+	t.mu.Unlock()
+}
+
+func (t *legTable) side(callID string, s events.Side) (string, *conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	leg, ok := t.bySide[legName(callID, s)]
+	if !ok {
+		return "", nil
+	}
+	return leg, t.owner[leg]
+}
+
+// unbindCall forgets the sides of a call that ended.
+func (t *legTable) unbindCall(callID string) {
+	t.mu.Lock()
+	delete(t.bySide, legName(callID, events.Caller))
+	delete(t.bySide, legName(callID, events.Callee))
+	t.mu.Unlock()
+}
+
+// drop forgets a leg that closed.
+func (t *legTable) drop(leg string) {
+	t.mu.Lock()
+	delete(t.owner, leg)
+	for k, v := range t.bySide {
+		if v == leg {
+			delete(t.bySide, k)
+		}
+	}
+	t.mu.Unlock()
+}
+
+// sideLeg returns the leg that carries side s of call c and whether a
+// connection of this Handler owns it. A side carried elsewhere is found by
+// the relay's naming: the leg of the call the side started in
+// (Call.CallerLeg/CalleeLeg after a transfer), else of c itself.
+func (h *Handler) sideLeg(c *engine.Call, s events.Side) (leg string, ours bool) {
+	if l, owner := h.legs.side(c.ID, s); l != "" {
+		return l, owner != nil
+	}
+	base := c.ID
+	if s == events.Caller && c.CallerLeg != "" {
+		base = c.CallerLeg
+	} else if s == events.Callee && c.CalleeLeg != "" {
+		base = c.CalleeLeg
+	}
+	for _, cand := range []string{legName(base, s), legName(base, s.Other())} {
+		if h.media.HasLeg(cand) {
+			if _, owner := h.legs.side(c.ID, s.Other()); cand == legName(base, s.Other()) && owner != nil {
+				continue
+			}
+			return cand, false
+		}
+	}
+	return legName(c.ID, s), false
+}
+
+// nopMedia is the relay of a Handler without media: signalling only.
+type nopMedia struct{}
+
+func (nopMedia) AnswerOffer(context.Context, string, string, LegEvents) (string, error) {
+	return "", nil
+}
+func (nopMedia) CreateOffer(context.Context, string, OfferOptions, LegEvents) (string, error) {
+	return "", nil
+}
+func (nopMedia) AcceptAnswer(string, string) error          { return nil }
+func (nopMedia) AddICECandidate(string, ICECandidate) error { return nil }
+func (nopMedia) Connect(string, string) error               { return nil }
+func (nopMedia) Disconnect(string) error                    { return nil }
+func (nopMedia) Echo(string) error                          { return nil }
+func (nopMedia) SetMuted(string, bool) error                { return nil }
+func (nopMedia) SetHeld(string, bool) error                 { return nil }
+func (nopMedia) SendDTMF(string, string) error              { return nil }
+func (nopMedia) CloseLeg(string) error                      { return nil }
+func (nopMedia) HasLeg(string) bool                         { return false }
+
+// legEvents are the relay's callbacks for leg name of call callID: the
+// candidates go to the browser; DTMF read on the leg becomes the engine's
+// SendDigits on the side the leg carries (the relay does not forward tones
+// itself: the CallDigits event plays them on the other leg).
+func (c *conn) legEvents(callID string) LegEvents {
+	return LegEvents{
+		Candidate: func(cand ICECandidate) {
+			cs := cand.Candidate
+			c.send(Message{Type: MsgICECandidate, CallID: callID, Candidate: &cs, SDPMid: cand.SDPMid, SDPMLineIndex: cand.SDPMLineIndex})
+		},
+		GatheringDone: func() { c.send(Message{Type: MsgICEDone, CallID: callID}) },
+		DTMF: func(digit rune) {
+			c.post(func() {
+				l := c.legs[callID]
+				if l == nil {
+					return
+				}
+				ctx, cancel := c.cmdCtx()
+				defer cancel()
+				if _, err := c.h.eng.SendDigits(ctx, l.call, l.side, string(digit), engine.ToneOptions{}); err != nil {
+					c.log.Debug("ws: in-band DTMF refused", "call", l.call, "err", err)
+				}
+			})
+		},
+	}
+}
+
+// create places a call with the browser's offer: the call first (its id
+// names the leg), then the relay's answer. A relay that refuses the offer
+// hangs the call up.
+func (c *conn) create(ctx context.Context, r *Request) error {
+	call, err := c.h.eng.Dial(ctx, engine.DialRequest{From: c.client, Device: c.device, To: r.Destination, CallerID: r.CallerID})
+	if err != nil {
+		return err
+	}
+	c.created[call.ID] = true
+	c.send(Message{Type: MsgCallTrying, ReqID: r.ReqID, ID: eventID(c.dialSeq(call.ID)), CallID: call.ID, To: call.Callee.Number})
+	name := legName(call.ID, events.Caller)
+	l := &leg{name: name, call: call.ID, side: events.Caller}
+	c.legs[call.ID] = l
+	c.h.legs.bind(call.ID, events.Caller, name, c)
+	answer, err := c.h.media.AnswerOffer(ctx, name, r.SDP, c.legEvents(call.ID))
+	if err != nil {
+		_, _ = c.h.eng.Hangup(ctx, call.ID, events.Caller)
+		return mediaErr(err)
+	}
+	c.send(Message{Type: MsgSDPAnswer, CallID: call.ID, SDP: answer})
+	return nil
+}
+
+// dialSeq is the Seq of the call's CallDialed: the id of call.trying. The
+// event is in the subscription already (published before Dial returned);
+// it is read when the loop comes back to it.
+func (c *conn) dialSeq(callID string) uint64 {
+	if c.sub == nil {
+		return 0
+	}
+	// Look ahead without losing events: drain what is queued, keep it in
+	// order in pending, and process pending first afterwards.
+	for {
+		select {
+		case ev, ok := <-c.sub.Events():
+			if !ok {
+				return 0
+			}
+			c.pending = append(c.pending, ev)
+			if ev.Type == events.TypeCallDialed && ev.CallID() == callID {
+				return ev.Seq
+			}
+		default:
+			return 0
+		}
+	}
+}
+
+// answer answers a call that rings this device with the browser's answer
+// to the relay's offer.
+func (c *conn) answer(ctx context.Context, r *Request) error {
+	name := c.ringing[r.CallID]
+	if name == "" {
+		return errcode.Newf(errcode.NotFound, "call %s does not ring this device", r.CallID)
+	}
+	if err := c.h.media.AcceptAnswer(name, r.SDP); err != nil {
+		return mediaErr(err)
+	}
+	c.h.legs.bind(r.CallID, events.Callee, name, c)
+	c.legs[r.CallID] = &leg{name: name, call: r.CallID, side: events.Callee}
+	delete(c.ringing, r.CallID)
+	if _, err := c.h.eng.Answer(ctx, r.CallID, c.answerDevice(ctx, r.CallID)); err != nil {
+		c.ringing[r.CallID] = name
+		delete(c.legs, r.CallID)
+		return err
+	}
+	c.send(ack(r))
+	return nil
+}
+
+// reoffer re-anchors a call's media after a reconnect: a fresh leg for the
+// client's side answers the browser's new offer and is connected again.
+func (c *conn) reoffer(ctx context.Context, r *Request) error {
+	side, err := c.mySide(ctx, r.CallID)
+	if err != nil {
+		return err
+	}
+	call, err := c.h.eng.Call(ctx, r.CallID)
+	if err != nil {
+		return err
+	}
+	if !call.State.Live() {
+		return errcode.Newf(errcode.InvalidState, "call %s has ended", r.CallID)
+	}
+	name := legName(r.CallID, side)
+	if old, _ := c.h.legs.side(r.CallID, side); old != "" {
+		name = old
+	}
+	if c.h.media.HasLeg(name) {
+		_ = c.h.media.CloseLeg(name)
+	}
+	c.h.legs.bind(r.CallID, side, name, c)
+	c.legs[r.CallID] = &leg{name: name, call: r.CallID, side: side}
+	answer, err := c.h.media.AnswerOffer(ctx, name, r.SDP, c.legEvents(r.CallID))
+	if err != nil {
+		return mediaErr(err)
+	}
+	c.send(Message{Type: MsgSDPAnswer, ReqID: r.ReqID, CallID: r.CallID, SDP: answer})
+	c.applyMedia(&call)
+	return nil
+}
+
+// offerIncoming offers a call that rings this device: the relay's offer on
+// the device's leg goes out in call.incoming.
+func (c *conn) offerIncoming(ctx context.Context, call *engine.Call, seq uint64) {
+	name := legName(call.ID, events.Callee)
+	if len(call.RingingDevices) > 1 {
+		name = forkedLegName(call.ID, c.device)
+	}
+	match, _ := c.h.sideLeg(call, events.Caller)
+	if !c.h.media.HasLeg(match) {
+		// The caller's leg is not up yet (its call.create answers the
+		// offer after the engine placed the call): offer every codec, the
+		// browsers' first choice (Opus) is the caller's too.
+		match = ""
+	}
+	offer, err := c.h.media.CreateOffer(ctx, name, OfferOptions{MatchLeg: match}, c.legEvents(call.ID))
+	if err != nil {
+		c.log.Warn("ws: no offer for an incoming call", "call", call.ID, "err", err)
+		return
+	}
+	c.ringing[call.ID] = name
+	c.h.legs.mu.Lock()
+	c.h.legs.owner[name] = c
+	c.h.legs.mu.Unlock()
+	direction := "internal"
+	if call.Direction == events.Inbound {
+		direction = "inbound"
+	}
+	c.send(Message{Type: MsgCallIncoming, ID: eventID(seq), CallID: call.ID, From: call.Caller.Number,
+		FromName: call.Caller.Name, To: call.Callee.Number, Direction: direction, SDP: offer})
+}
+
+// offerMedia sends an sdp.offer for a call the engine put this device on
+// (a consultation call, an unparked call, a transfer without a leg).
+func (c *conn) offerMedia(ctx context.Context, call *engine.Call, side events.Side) {
+	name := legName(call.ID, side)
+	match, _ := c.h.sideLeg(call, side.Other())
+	if !c.h.media.HasLeg(match) {
+		match = ""
+	}
+	offer, err := c.h.media.CreateOffer(ctx, name, OfferOptions{MatchLeg: match}, c.legEvents(call.ID))
+	if err != nil {
+		c.log.Warn("ws: no offer", "call", call.ID, "err", err)
+		return
+	}
+	c.h.legs.bind(call.ID, side, name, c)
+	c.legs[call.ID] = &leg{name: name, call: call.ID, side: side}
+	c.send(Message{Type: MsgSDPOffer, CallID: call.ID, SDP: offer})
+}
+
+// connectIfAnswered connects a call's legs after an sdp.answer when the
+// call is up already.
+func (c *conn) connectIfAnswered(ctx context.Context, callID string) {
+	call, err := c.h.eng.Call(ctx, callID)
+	if err == nil {
+		c.applyMedia(&call)
+	}
+}
+
+// applyMedia brings the relay in line with the call: connected legs when
+// it is up, held legs when it is held, muted legs for muted sides. A
+// connection acts on its own leg, and on the other side's when no
+// connection of this Handler carries that one (a SIP party); the legs are
+// connected by the callee's connection, or by the caller's when the callee
+// is not a browser.
+func (c *conn) applyMedia(call *engine.Call) {
+	mine := c.legs[call.ID]
+	if mine == nil || !call.State.Live() {
+		return
+	}
+	m := c.h.media
+	other, otherOurs := c.h.sideLeg(call, mine.side.Other())
+	legs := []string{mine.name}
+	if !otherOurs && m.HasLeg(other) {
+		legs = append(legs, other)
+	}
+	held := call.State == engine.Held
+	for _, l := range legs {
+		_ = m.SetHeld(l, held)
+	}
+	muted := map[events.Side]bool{events.Caller: call.MutedCaller, events.Callee: call.MutedCallee}
+	_ = m.SetMuted(mine.name, muted[mine.side])
+	if len(legs) == 2 {
+		_ = m.SetMuted(other, muted[mine.side.Other()])
+	}
+	up := call.State == engine.Connected || call.State == engine.Held
+	if up && call.ParkSlot == "" && m.HasLeg(other) && (mine.side == events.Callee || !otherOurs) {
+		a, b := mine.name, other
+		if mine.side == events.Callee {
+			a, b = other, mine.name
+		}
+		_ = m.Connect(a, b)
+	}
+}

@@ -1,0 +1,301 @@
+package media
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Relay forwards RTP between the legs it is told to connect. It owns the
+// sockets and the goroutines of its legs and decides nothing about calls.
+type Relay struct {
+	settings Settings
+	se       webrtc.SettingEngine
+	wg       sync.WaitGroup // the legs' event goroutines
+
+	mu     sync.Mutex
+	legs   map[string]*leg
+	serial uint64
+	closed bool
+	cert   *webrtc.Certificate
+
+	totals relayCounters
+}
+
+// OfferOptions tune CreateOffer.
+type OfferOptions struct {
+	// MatchLeg: offer only the codec that leg negotiated, so that both legs
+	// use the same codec and nothing needs transcoding.
+	MatchLeg string
+}
+
+// NewRelay makes a relay with the given settings.
+func NewRelay(s Settings) (*Relay, error) {
+	se, err := s.settingEngine()
+	if err != nil {
+		return nil, fmt.Errorf("media: settings: %w", err)
+	}
+	return &Relay{settings: s, se: se, legs: map[string]*leg{}}, nil
+}
+
+// Close closes every leg and waits for their goroutines. It must not be
+// called from a LegEvents callback.
+func (r *Relay) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	legs := make([]*leg, 0, len(r.legs))
+	for _, l := range r.legs {
+		legs = append(legs, l)
+	}
+	r.legs = map[string]*leg{}
+	r.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, l := range legs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.close()
+		}()
+	}
+	wg.Wait()
+	r.wg.Wait()
+	return nil
+}
+
+// reserve adds a leg under a new name, built by mk.
+func (r *Relay) reserve(name string, mk func(serial uint64) (*leg, error)) (*leg, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, fmt.Errorf("media: leg %q: %w", name, ErrClosed)
+	}
+	if _, ok := r.legs[name]; ok {
+		return nil, fmt.Errorf("media: leg %q: %w", name, ErrLegExists)
+	}
+	r.serial++
+	l, err := mk(r.serial)
+	if err != nil {
+		return nil, err
+	}
+	r.legs[name] = l
+	return l, nil
+}
+
+// drop removes a leg that failed to set up; it sends no events.
+func (r *Relay) drop(l *leg) {
+	r.mu.Lock()
+	if r.legs[l.name] == l {
+		delete(r.legs, l.name)
+	}
+	r.mu.Unlock()
+	l.close()
+}
+
+func (r *Relay) get(name string) (*leg, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, fmt.Errorf("media: leg %q: %w", name, ErrClosed)
+	}
+	l, ok := r.legs[name]
+	if !ok {
+		return nil, fmt.Errorf("media: leg %q: %w", name, ErrNoLeg)
+	}
+	return l, nil
+}
+
+// getConnected is get for what needs a peer connection: an echo leg
+// (AddEchoLeg) has none.
+func (r *Relay) getConnected(name string) (*leg, error) {
+	l, err := r.get(name)
+	if err == nil && l.mirror {
+		return nil, fmt.Errorf("media: leg %q is an echo leg: %w", name, ErrNoLeg)
+	}
+	return l, err
+}
+
+// setRemote hands a description to pion; whatever pion refuses (or panics
+// on) is ErrBadSDP.
+func setRemote(pc *webrtc.PeerConnection, d webrtc.SessionDescription) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %v", ErrBadSDP, p)
+		}
+	}()
+	if err := pc.SetRemoteDescription(d); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSDP, err)
+	}
+	return nil
+}
+
+// AnswerOffer takes the offer of a peer that dials (a browser) as a new leg
+// and returns the answer. The leg's candidates follow through ev.Candidate.
+func (r *Relay) AnswerOffer(ctx context.Context, name, offer string, ev LegEvents) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	pts, order, err := audioPayloadTypes(offer)
+	if err != nil {
+		return "", fmt.Errorf("media: leg %q: offer: %w", name, err)
+	}
+	codec, _ := firstAudioCodec(pts, order)
+	l, err := r.reserve(name, func(serial uint64) (*leg, error) {
+		return r.newLeg(name, serial, nil, codec, ev)
+	})
+	if err != nil {
+		return "", err
+	}
+	answer, err := func() (string, error) {
+		if err := setRemote(l.pc, webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+			return "", err
+		}
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		a, err := l.pc.CreateAnswer(nil)
+		if err != nil {
+			return "", fmt.Errorf("%w: answer: %v", ErrBadSDP, err)
+		}
+		if err := l.pc.SetLocalDescription(a); err != nil {
+			return "", fmt.Errorf("%w: answer: %v", ErrBadSDP, err)
+		}
+		if err := l.remoteDescriptionSet(pts, codec); err != nil {
+			return "", err
+		}
+		return l.pc.LocalDescription().SDP, nil
+	}()
+	if err != nil {
+		r.drop(l)
+		return "", fmt.Errorf("media: leg %q: %w", name, err)
+	}
+	l.q.release()
+	return answer, nil
+}
+
+// matchWait bounds how long CreateOffer waits for OfferOptions.MatchLeg to
+// negotiate its codec (the leg answering its offer at the same moment).
+const matchWait = 3 * time.Second
+
+// CreateOffer makes a new leg that the engine offers to a device; the
+// device's answer goes to AcceptAnswer. With OfferOptions.MatchLeg it
+// offers only the codec that leg negotiated, waiting a moment for a leg
+// that is still being set up; a leg that has not negotiated by then gets
+// an offer of every codec.
+func (r *Relay) CreateOffer(ctx context.Context, name string, opt OfferOptions, ev LegEvents) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	var only *webrtc.RTPCodecParameters
+	want := keyOf(codecOpus.MimeType, codecOpus.ClockRate)
+	if opt.MatchLeg != "" {
+		m, err := r.getConnected(opt.MatchLeg)
+		if err != nil {
+			return "", fmt.Errorf("media: offer %q: match: %w", name, err)
+		}
+		k := m.negotiatedCodec(ctx, matchWait)
+		for i := range audioCodecs {
+			if keyOf(audioCodecs[i].MimeType, audioCodecs[i].ClockRate) == k {
+				only = &audioCodecs[i]
+			}
+		}
+		if only != nil {
+			want = k
+		}
+		// Else the leg is still being set up after matchWait: offer every
+		// codec, the first (Opus) being the browsers' first choice too.
+	}
+	l, err := r.reserve(name, func(serial uint64) (*leg, error) {
+		return r.newLeg(name, serial, only, want, ev)
+	})
+	if err != nil {
+		return "", err
+	}
+	offer, err := func() (string, error) {
+		o, err := l.pc.CreateOffer(nil)
+		if err != nil {
+			return "", err
+		}
+		if err := l.pc.SetLocalDescription(o); err != nil {
+			return "", err
+		}
+		return l.pc.LocalDescription().SDP, nil
+	}()
+	if err != nil {
+		r.drop(l)
+		return "", fmt.Errorf("media: leg %q: offer: %w", name, err)
+	}
+	l.q.release()
+	return offer, nil
+}
+
+// AcceptAnswer takes the device's answer to CreateOffer. A bad answer
+// changes nothing: the leg waits for a good one.
+func (r *Relay) AcceptAnswer(name, answer string) error {
+	l, err := r.getConnected(name)
+	if err != nil {
+		return err
+	}
+	pts, order, err := audioPayloadTypes(answer)
+	if err != nil {
+		return fmt.Errorf("media: leg %q: answer: %w", name, err)
+	}
+	codec, _ := firstAudioCodec(pts, order)
+	l.out.setWant(codec)
+	if err := setRemote(l.pc, webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		return fmt.Errorf("media: leg %q: answer: %w", name, err)
+	}
+	return l.remoteDescriptionSet(pts, codec)
+}
+
+// AddICECandidate adds a remote candidate of a leg; one that arrives before
+// the remote description waits for it.
+func (r *Relay) AddICECandidate(name string, c ICECandidate) error {
+	if err := checkCandidate(c); err != nil {
+		return fmt.Errorf("media: leg %q: %w", name, err)
+	}
+	l, err := r.getConnected(name)
+	if err != nil {
+		return err
+	}
+	return l.addCandidate(c)
+}
+
+// HasLeg tells whether a leg of that name is up (or being set up).
+func (r *Relay) HasLeg(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.legs[name]
+	return ok
+}
+
+// CloseLeg closes a leg: its peers stop hearing it, its goroutines end, its
+// last event is the state "closed".
+func (r *Relay) CloseLeg(name string) error {
+	r.mu.Lock()
+	l, ok := r.legs[name]
+	if !ok {
+		r.mu.Unlock()
+		if r.isClosed() {
+			return fmt.Errorf("media: leg %q: %w", name, ErrClosed)
+		}
+		return fmt.Errorf("media: leg %q: %w", name, ErrNoLeg)
+	}
+	delete(r.legs, name)
+	r.unlinkLocked(l)
+	r.mu.Unlock()
+	l.close()
+	return nil
+}
+
+func (r *Relay) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}

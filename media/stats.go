@@ -1,0 +1,89 @@
+package media
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+// Stats are the relay's totals since it started, closed legs included.
+type Stats struct {
+	Legs           int    // legs up now
+	PacketsIn      uint64 // RTP packets received from legs
+	PacketsOut     uint64 // RTP packets sent to legs (forwarded, echoed, DTMF played)
+	PacketsDropped uint64 // packets not forwarded because a leg was muted or held
+	Lost           uint64 // packets missing from what legs sent (sequence gaps)
+	DTMFIn         uint64 // digits received
+}
+
+// LegStats describe one leg.
+type LegStats struct {
+	State          LegState
+	Codec          string // the audio codec the peer negotiated, "audio/opus/48000"; "" until known
+	Peer           string // the leg its audio goes to; its own name for echo; "" for none
+	Muted, Held    bool
+	PacketsIn      uint64
+	PacketsOut     uint64
+	PacketsDropped uint64
+	Lost           uint64
+	DTMFIn         uint64
+}
+
+type legCounters struct {
+	in, out, dropped, lost, dtmfIn atomic.Uint64
+}
+
+type relayCounters struct {
+	legCounters
+}
+
+// Stats returns the relay's totals.
+func (r *Relay) Stats() Stats {
+	r.mu.Lock()
+	n := len(r.legs)
+	r.mu.Unlock()
+	return Stats{
+		Legs:           n,
+		PacketsIn:      r.totals.in.Load(),
+		PacketsOut:     r.totals.out.Load(),
+		PacketsDropped: r.totals.dropped.Load(),
+		Lost:           r.totals.lost.Load(),
+		DTMFIn:         r.totals.dtmfIn.Load(),
+	}
+}
+
+// LegStats returns one leg's figures.
+func (r *Relay) LegStats(name string) (LegStats, error) {
+	l, err := r.get(name)
+	if err != nil {
+		return LegStats{}, err
+	}
+	s := LegStats{
+		State:          l.getState(),
+		Muted:          l.muted.Load(),
+		Held:           l.held.Load(),
+		PacketsIn:      l.stats.in.Load(),
+		PacketsOut:     l.stats.out.Load(),
+		PacketsDropped: l.stats.dropped.Load(),
+		Lost:           l.stats.lost.Load(),
+		DTMFIn:         l.stats.dtmfIn.Load(),
+	}
+	l.mu.Lock()
+	if l.codec.mime != "" {
+		s.Codec = fmt.Sprintf("%s/%d", l.codec.mime, l.codec.clockRate)
+	}
+	l.mu.Unlock()
+	if p := l.peer.Load(); p != nil {
+		s.Peer = p.name
+	}
+	return s, nil
+}
+
+// count adds to a leg's counter and the relay's total.
+func (l *leg) countIn()      { l.stats.in.Add(1); l.r.totals.in.Add(1) }
+func (l *leg) countOut()     { l.stats.out.Add(1); l.r.totals.out.Add(1) }
+func (l *leg) countDropped() { l.stats.dropped.Add(1); l.r.totals.dropped.Add(1) }
+func (l *leg) countDTMFIn()  { l.stats.dtmfIn.Add(1); l.r.totals.dtmfIn.Add(1) }
+func (l *leg) countLost(n uint64) {
+	l.stats.lost.Add(n)
+	l.r.totals.lost.Add(n)
+}

@@ -1,0 +1,110 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/callengine/callengine/adapters/ws"
+	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/media"
+)
+
+// The network edge of callengine serve: the media relay (package media) and
+// the WebSocket protocol (package adapters/ws) on /ws, wired to the engine,
+// the metrics and the echo client. Run builds it after provisioning unless
+// the embedding program set Server.WebSocket itself.
+
+// edge is what Run builds: the relay and the handler, closed on drain.
+type edge struct {
+	relay   *media.Relay
+	handler *ws.Handler
+}
+
+// mediaSettings turns the configuration into the relay's settings. A
+// server that listens for HTTP on a loopback address keeps ICE on the
+// loopback interface too (its browsers are on this machine), unless public
+// addresses are configured.
+func (c Config) mediaSettings() media.Settings {
+	s := media.Settings{
+		LoopbackOnly: c.Media.LoopbackOnly,
+		PortMin:      uint16(c.Media.PortMin), PortMax: uint16(c.Media.PortMax),
+		NAT1To1IPs: c.Media.NAT1To1IPs,
+	}
+	if host, _, err := net.SplitHostPort(c.HTTP); err == nil && len(s.NAT1To1IPs) == 0 {
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			s.LoopbackOnly = true
+		}
+	}
+	return s
+}
+
+// originPatterns turns the configured origins (scheme://host[:port], or
+// "*") into the host patterns the WebSocket handler matches.
+func originPatterns(origins []string) []string {
+	var out []string
+	for _, o := range origins {
+		if o == "*" {
+			out = append(out, "*")
+			continue
+		}
+		if u, err := url.Parse(o); err == nil && u.Host != "" {
+			out = append(out, u.Host)
+		} else {
+			out = append(out, strings.TrimSuffix(o, "/"))
+		}
+	}
+	return out
+}
+
+// buildEdge makes the relay and the WebSocket handler for e, and hooks
+// them to the metrics, the drain and the echo client.
+func (s *Server) buildEdge(ctx context.Context, e *engine.Engine) (*edge, error) {
+	relay, err := media.NewRelay(s.Config.mediaSettings())
+	if err != nil {
+		return nil, err
+	}
+	m := s.metrics
+	h := ws.NewHandler(e, relay, ws.Settings{
+		AllowedOrigins: originPatterns(s.Config.AllowedOrigins),
+		Logger:         s.log,
+		Draining:       s.Draining,
+		Hooks: ws.Hooks{
+			Connected:    func(string) { m.IncWebSocket() },
+			Disconnected: func(string, int) { m.DecWebSocket() },
+			Request:      m.observeRequest,
+		},
+	})
+	if s.MediaStats == nil {
+		s.MediaStats = func() MediaStats {
+			st := relay.Stats()
+			return MediaStats{PacketsIn: st.PacketsIn, PacketsOut: st.PacketsOut, Dropped: st.PacketsDropped, Lost: st.Lost}
+		}
+	}
+	if s.OnEchoCall == nil {
+		// The echo client's side of the call is a leg that plays back
+		// what it hears; the caller's connection connects its leg to it
+		// as to any party that is not a browser.
+		s.OnEchoCall = func(callID string, live bool) {
+			leg := callID + "/callee"
+			if !live {
+				_ = relay.CloseLeg(leg)
+			} else if err := relay.AddEchoLeg(leg); err != nil && !errors.Is(err, media.ErrLegExists) {
+				s.log.Warn("echo: no echo leg", "call", callID, "err", err)
+			}
+		}
+	}
+	s.WebSocket = h
+	return &edge{relay: relay, handler: h}, nil
+}
+
+// close ends the WebSocket connections (status 1001) and the media legs.
+func (g *edge) close() {
+	if g == nil {
+		return
+	}
+	g.handler.Close()
+	g.relay.Close()
+}
