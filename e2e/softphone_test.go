@@ -129,6 +129,20 @@ func TestReloadRestoresCall(t *testing.T) {
 	bob.hangupAll()
 }
 
+// 6b. the same for the caller: alice reloads her page mid-call.
+func TestCallerReloadRestoresCall(t *testing.T) {
+	s := startServer(t)
+	alice, bob := s.open("alice"), s.open("bob")
+	id := establish(alice, bob)
+	alice.audioFlows(id)
+	alice.do("reload", chromedp.Reload())
+	alice.waitJS("restored", `softphone.state().authed`)
+	alice.waitCall("back after the reload", func(c callView) bool { return c.CallID == id && connected(c) })
+	alice.audioFlows(id)
+	bob.audioFlows(id)
+	alice.hangupAll()
+}
+
 // 7. the serve process is killed (SIGKILL) mid-call and started again on
 // the same data and address: the pages reconnect, restore the session, the
 // call is back with audio both ways.
