@@ -12,4 +12,7 @@
 //
 //	go test -c -o e2e.test ./e2e
 //	unshare -n sh -c 'ip link set lo up && ./e2e.test -test.v'
+//
+// The binary is built from the source tree at run time, which go test's
+// cache does not see: run the package with -count=1.
 package e2e
