@@ -28,8 +28,8 @@ import (
 const wait = 20 * time.Second
 
 var (
-	binPath string          // the callengine binary under test
-	browser context.Context // the one Chromium; each person is a tab of it
+	binPath    string          // the callengine binary under test
+	browser    context.Context // the one Chromium; each person is a tab of it
 	browserLog syncBuffer
 )
 
