@@ -32,8 +32,8 @@ func CallDeadline(c *fsm.Call) int64 {
 // ring, or the voicemail box's limit while the caller is in the box.
 func callMachine(d *Deps) *Machine[fsm.Call, fsm.CallCommand, fsm.CallStatus] {
 	return &Machine[fsm.Call, fsm.CallCommand, fsm.CallStatus]{
-		Kind:   aggregate.Calls,
-		Decide: fsm.DecideCall,
+		Kind:     aggregate.Calls,
+		Decide:   fsm.DecideCall,
 		Deadline: CallDeadline,
 		Timeout: func(c *fsm.Call, deadline int64) (fsm.CallCommand, bool) {
 			switch {
