@@ -516,9 +516,13 @@ func WebRTC(ctx context.Context, cfg WebRTCConfig) (r WebRTCResult, err error) {
 	m1, m1Err := child.metrics(ctx)
 
 	for i := range up {
+		// A packet in flight when the window opens counts as received in
+		// it but was sent before it: a direction never counts more
+		// received than sent (the loss reads at worst a packet high).
 		a, b := c0[i], c1[i]
-		sent := (b.sentA - a.sentA) + (b.sentB - a.sentB)
-		recv := (b.recvB - a.recvB) + (b.recvA - a.recvA)
+		sentA, sentB := b.sentA-a.sentA, b.sentB-a.sentB
+		sent := sentA + sentB
+		recv := min(b.recvB-a.recvB, sentA) + min(b.recvA-a.recvA, sentB)
 		r.Sent += sent
 		r.Received += recv
 		loss := 1.0
