@@ -108,6 +108,10 @@ type Report struct {
 	// their call's other side; loss = 1 − received/sent (a fraction).
 	WebRTCWindowSeconds *float64 `json:"webrtc_window_seconds,omitempty"`
 	WebRTCSentPackets   *int64   `json:"webrtc_sent_packets,omitempty"`
+	// webrtc_sent_packets ÷ what 20 ms pacing gives (50 a second per
+	// direction): below 1 when the load generator lacked the CPU to keep
+	// its pace (the server then had less to relay).
+	WebRTCSentShare     *float64 `json:"webrtc_sent_share,omitempty"`
 	WebRTCPacketsPerSec *float64 `json:"webrtc_packets_per_sec,omitempty"`
 	WebRTCLoss          *float64 `json:"webrtc_loss,omitempty"`
 	WebRTCWorstCallLoss *float64 `json:"webrtc_worst_call_loss,omitempty"`
@@ -131,6 +135,7 @@ type Report struct {
 	WebRTCRelayPacketsIn      *int64 `json:"webrtc_relay_packets_in,omitempty"`
 	WebRTCRelayPacketsOut     *int64 `json:"webrtc_relay_packets_out,omitempty"`
 	WebRTCRelayPacketsDropped *int64 `json:"webrtc_relay_packets_dropped,omitempty"`
+	WebRTCRelayPacketsLost    *int64 `json:"webrtc_relay_packets_lost,omitempty"`
 	// The machine's 1-minute load average at the end of the window.
 	WebRTCLoadAvg1m *float64 `json:"webrtc_load_avg_1m,omitempty"`
 
@@ -311,6 +316,7 @@ func (r *Report) setWebRTC(x WebRTCResult) {
 	r.WebRTCSetupP50Ms, r.WebRTCSetupP99Ms, r.WebRTCSetupMaxMs = ms(x.SetupP50), ms(x.SetupP99), ms(x.SetupMax)
 	r.WebRTCWindowSeconds = f64(x.Window.Seconds())
 	r.WebRTCSentPackets = i64(int64(x.Sent))
+	r.WebRTCSentShare = f64(x.SentShare())
 	r.WebRTCPacketsPerSec = f64(x.PacketsPerSec)
 	if x.Sent > 0 {
 		r.WebRTCLoss = f64(x.Loss)
@@ -331,6 +337,7 @@ func (r *Report) setWebRTC(x WebRTCResult) {
 		r.WebRTCRelayPacketsIn = i64(int64(x.RelayIn))
 		r.WebRTCRelayPacketsOut = i64(int64(x.RelayOut))
 		r.WebRTCRelayPacketsDropped = i64(int64(x.RelayDropped))
+		r.WebRTCRelayPacketsLost = i64(int64(x.RelayLost))
 	}
 	if x.Load1 >= 0 {
 		r.WebRTCLoadAvg1m = f64(x.Load1)
@@ -451,7 +458,8 @@ func (r *Report) webrtcRows(row func(workload, figure, value string)) {
 			100**r.WebRTCLoss, count(*r.WebRTCSentPackets), *r.WebRTCWindowSeconds, 100**r.WebRTCWorstCallLoss))
 	}
 	if r.WebRTCPacketsPerSec != nil {
-		row("webrtc", "packets/s relayed (received end to end)", count(int64(*r.WebRTCPacketsPerSec+0.5)))
+		row("webrtc", "packets/s relayed (received end to end)", fmt.Sprintf("%s (the peers sent %.0f %% of what 20 ms pacing gives)",
+			count(int64(*r.WebRTCPacketsPerSec+0.5)), 100**r.WebRTCSentShare))
 	}
 	if r.WebRTCSetupsPerSec != nil {
 		row("webrtc", "call setups/s (WebSocket, offer to connected)", fmt.Sprintf("%s (%s calls in %.2f s, 8 at a time)",
@@ -473,8 +481,8 @@ func (r *Report) webrtcRows(row func(workload, figure, value string)) {
 		row("webrtc", "server memory per call", strings.Join(v, ", "))
 	}
 	if r.WebRTCRelayPacketsIn != nil {
-		row("webrtc", "relay packets in / out / dropped", fmt.Sprintf("%s / %s / %s",
-			count(*r.WebRTCRelayPacketsIn), count(*r.WebRTCRelayPacketsOut), count(*r.WebRTCRelayPacketsDropped)))
+		row("webrtc", "relay packets in / out / dropped / lost before it", fmt.Sprintf("%s / %s / %s / %s",
+			count(*r.WebRTCRelayPacketsIn), count(*r.WebRTCRelayPacketsOut), count(*r.WebRTCRelayPacketsDropped), count(*r.WebRTCRelayPacketsLost)))
 	}
 	if r.WebRTCLoadAvg1m != nil {
 		row("webrtc", "machine load average, 1 min", fmt.Sprintf("%.2f", *r.WebRTCLoadAvg1m))

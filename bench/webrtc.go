@@ -77,7 +77,18 @@ type WebRTCResult struct {
 	HeapBefore, HeapAfter           uint64 // the child's callengine_go_heap_live_bytes, same instants
 	HaveRelay                       bool
 	RelayIn, RelayOut, RelayDropped uint64  // the relay's packet counters over the window (/metrics)
+	RelayLost                       uint64  // packets missing in the sequences the relay received (lost before it)
 	Load1                           float64 // /proc/loadavg, 1 minute, at the end of the window (-1: unknown)
+}
+
+// SentShare is the packets the peers sent in the window ÷ what 20 ms
+// pacing gives (50 a second per direction): below 1 when the load
+// generator did not get the CPU to keep its pace.
+func (r WebRTCResult) SentShare() float64 {
+	if r.SetUp == 0 || r.Window <= 0 {
+		return 0
+	}
+	return float64(r.Sent) / (float64(2*r.SetUp) * 50 * r.Window.Seconds())
 }
 
 // CPUPerCallSecond is the server's CPU per call per second of the window,
@@ -552,6 +563,7 @@ func WebRTC(ctx context.Context, cfg WebRTCConfig) (r WebRTCResult, err error) {
 		d := func(name string) uint64 { return uint64(max(m1[name]-m0[name], 0)) }
 		r.HaveRelay = true
 		r.RelayIn, r.RelayOut, r.RelayDropped = d("callengine_media_packets_in_total"), d("callengine_media_packets_out_total"), d("callengine_media_packets_dropped_total")
+		r.RelayLost = d("callengine_media_packets_lost_total")
 	}
 	msg := fmt.Sprintf("%s calls carried with < 1 %% loss of %s set up; loss %.3f %% (%s of %s packets); %s packets/s relayed",
 		count(int64(r.Carried)), count(int64(r.SetUp)), 100*r.Loss, count(int64(r.Sent-min(r.Received, r.Sent))), count(int64(r.Sent)), count(int64(r.PacketsPerSec)))
