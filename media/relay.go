@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -111,6 +112,19 @@ func (r *Relay) get(name string) (*leg, error) {
 	return l, nil
 }
 
+// awaitLeg is getConnected, waiting up to wait (or ctx) for a leg that is
+// not there yet.
+func (r *Relay) awaitLeg(ctx context.Context, name string, wait time.Duration) (*leg, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		l, err := r.getConnected(name)
+		if !errors.Is(err, ErrNoLeg) || time.Now().After(deadline) || ctx.Err() != nil || r.isClosed() {
+			return l, err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // getConnected is get for what needs a peer connection: an echo leg
 // (AddEchoLeg) has none.
 func (r *Relay) getConnected(name string) (*leg, error) {
@@ -180,14 +194,15 @@ func (r *Relay) AnswerOffer(ctx context.Context, name, offer string, ev LegEvent
 }
 
 // matchWait bounds how long CreateOffer waits for OfferOptions.MatchLeg to
-// negotiate its codec (the leg answering its offer at the same moment).
+// appear and negotiate its codec (the leg answering its offer at the same
+// moment).
 const matchWait = 3 * time.Second
 
 // CreateOffer makes a new leg that the engine offers to a device; the
 // device's answer goes to AcceptAnswer. With OfferOptions.MatchLeg it
-// offers only the codec that leg negotiated, waiting a moment for a leg
-// that is still being set up; a leg that has not negotiated by then gets
-// an offer of every codec.
+// offers only the codec that leg negotiated, waiting a moment (matchWait)
+// for a leg that is still being set up or not there yet; when it has not
+// negotiated by then, the offer has every codec.
 func (r *Relay) CreateOffer(ctx context.Context, name string, opt OfferOptions, ev LegEvents) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -195,11 +210,14 @@ func (r *Relay) CreateOffer(ctx context.Context, name string, opt OfferOptions, 
 	var only *webrtc.RTPCodecParameters
 	want := keyOf(codecOpus.MimeType, codecOpus.ClockRate)
 	if opt.MatchLeg != "" {
-		m, err := r.getConnected(opt.MatchLeg)
-		if err != nil {
+		m, err := r.awaitLeg(ctx, opt.MatchLeg, matchWait)
+		if err != nil && !errors.Is(err, ErrNoLeg) {
 			return "", fmt.Errorf("media: offer %q: match: %w", name, err)
 		}
-		k := m.negotiatedCodec(ctx, matchWait)
+		var k codecKey
+		if m != nil {
+			k = m.negotiatedCodec(ctx, matchWait)
+		}
 		for i := range audioCodecs {
 			if keyOf(audioCodecs[i].MimeType, audioCodecs[i].ClockRate) == k {
 				only = &audioCodecs[i]

@@ -266,10 +266,11 @@ func (c *conn) offerIncoming(ctx context.Context, call *engine.Call, seq uint64)
 		name = forkedLegName(call.ID, c.device)
 	}
 	match, _ := c.h.sideLeg(call, events.Caller)
-	if !c.h.media.HasLeg(match) {
-		// The caller's leg is not up yet (its call.create answers the
-		// offer after the engine placed the call): offer every codec, the
-		// browsers' first choice (Opus) is the caller's too.
+	if !c.h.media.HasLeg(match) && !c.h.hasDevice(call.CallerDevice) {
+		// No leg for the caller, and none coming (its call.create answers
+		// the offer after the engine placed the call, so a caller on this
+		// handler's connections may still be setting it up — the relay
+		// waits for it): offer every codec.
 		match = ""
 	}
 	offer, err := c.h.media.CreateOffer(ctx, name, OfferOptions{MatchLeg: match}, c.legEvents(call.ID))
@@ -353,4 +354,19 @@ func (c *conn) applyMedia(call *engine.Call) {
 		}
 		_ = m.Connect(a, b)
 	}
+}
+
+// hasDevice reports whether device is one of this handler's connections.
+func (h *Handler) hasDevice(device string) bool {
+	if device == "" {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.conns {
+		if c.device == device {
+			return true
+		}
+	}
+	return false
 }
