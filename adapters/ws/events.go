@@ -182,6 +182,12 @@ func (c *conn) continueLeg(call *engine.Call, side events.Side) bool {
 		return false
 	}
 	x, ok := c.transfers[call.Transfer]
+	if ok && call.ID == x.consult {
+		// The consultation call is a new call of the transferring party:
+		// its leg in the original call stays there (held), the
+		// consultation gets an offer of its own.
+		return false
+	}
 	var from []string
 	if ok {
 		from = []string{x.call, x.consult}
