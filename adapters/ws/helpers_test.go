@@ -137,3 +137,36 @@ func (cl *client) do(reqID string, m msg) msg {
 	}
 	return a
 }
+
+// upTo returns the messages up to and including the first of type typ.
+func (cl *client) upTo(typ string) []msg {
+	cl.t.Helper()
+	var got []msg
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case m, ok := <-cl.ch:
+			if !ok {
+				cl.t.Fatalf("connection closed waiting for %s: %v", typ, cl.closeErr())
+			}
+			got = append(got, m)
+			if m["type"] == typ {
+				return got
+			}
+		case <-timeout:
+			cl.t.Fatalf("no %s within 5 s (got %v)", typ, got)
+		}
+	}
+}
+
+// find returns the message of type typ about callID in ms.
+func find(t *testing.T, ms []msg, typ, callID string) msg {
+	t.Helper()
+	for _, m := range ms {
+		if m["type"] == typ && (callID == "" || m["call_id"] == callID) {
+			return m
+		}
+	}
+	t.Fatalf("no %s of call %s in %v", typ, callID, ms)
+	return nil
+}

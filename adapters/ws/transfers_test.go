@@ -72,8 +72,8 @@ func consult(t *testing.T, alice, bob, carol *client, id, kind string, extra msg
 	if o["sdp"] != "v=0 offer "+consultID+"/caller" {
 		t.Fatalf("sdp.offer = %v", o)
 	}
-	alice.do("o", msg{"type": "sdp.answer", "call_id": consultID, "sdp": "v=0 alice consult"})
 	alice.nextFor("call.ringing", consultID)
+	alice.do("o", msg{"type": "sdp.answer", "call_id": consultID, "sdp": "v=0 alice consult"})
 	return xid, consultID, newID
 }
 
@@ -119,7 +119,8 @@ func TestAttendedTransfer(t *testing.T) {
 		xid, consultID, _ := consult(t, alice, bob, carol, id, "attended", nil)
 		a := alice.do("x", msg{"type": "transfer.cancel", "transfer_id": xid})
 		fields(t, a, msg{"transfer_id": xid, "call_id": id})
-		fields(t, carol.nextFor("call.ended", consultID), msg{"reason": "canceled"})
+		// carol's view: a call that rang and was given up is missed
+		fields(t, carol.nextFor("call.ended", consultID), msg{"reason": "missed"})
 		alice.nextFor("call.ended", consultID)
 		fields(t, alice.nextFor("call.resumed", id), msg{"resumed_by": "local", "held": false})
 		fields(t, bob.nextFor("call.resumed", id), msg{"resumed_by": "remote", "held": false})
@@ -152,11 +153,15 @@ func TestSupervisedTransfer(t *testing.T) {
 	xid, consultID, newID := consult(t, alice, bob, carol, id, "supervised", msg{"invite_timer_ms": 15000})
 	carol.answerIncoming()
 	// answered in time: the transfer completes by itself
-	for _, cl := range []*client{alice, bob, carol} {
-		fields(t, cl.next("transfer.completed"), msg{"transfer_id": xid, "kind": "supervised", "state": "completed"})
+	got := map[string][]msg{}
+	for who, cl := range map[string]*client{"alice": alice, "bob": bob, "carol": carol} {
+		got[who] = cl.upTo("transfer.completed")
+		fields(t, find(t, got[who], "transfer.completed", ""), msg{"transfer_id": xid, "kind": "supervised", "state": "completed"})
 	}
-	fields(t, alice.nextFor("call.ended", consultID), msg{"reason": "transferred"})
-	bob.nextFor("call.trying", newID)
+	fields(t, find(t, got["alice"], "call.ended", consultID), msg{"reason": "transferred"})
+	fields(t, find(t, got["alice"], "call.ended", id), msg{"reason": "transferred"})
+	find(t, got["bob"], "call.trying", newID)
+	find(t, got["carol"], "call.answered", newID)
 	bob.hangupAll(newID)
 	carol.nextFor("call.ended", newID)
 }
