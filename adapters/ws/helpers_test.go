@@ -78,13 +78,13 @@ func (env *env) unchanged(t *testing.T, f func()) {
 }
 
 // refused sends m and expects an error with status and code.
-func (cl *client) refused(m msg, status float64, code string) msg {
-	cl.t.Helper()
+func (cl *client) refused(t *testing.T, m msg, status float64, code string) msg {
+	t.Helper()
 	m["req_id"] = "refused"
 	cl.send(m)
 	e := cl.reply("refused")
 	if e["type"] != "error" || e["status"] != status || e["code"] != code || e["req_id"] != "refused" || e["request"] != m["type"] {
-		cl.t.Fatalf("error = %v, want %v %s for %v", e, status, code, m)
+		t.Fatalf("error = %v, want %v %s for %v", e, status, code, m)
 	}
 	return e
 }

@@ -208,7 +208,7 @@ func TestTransferRefusals(t *testing.T) {
 		{"cancel: a bad id", alice, msg{"type": "transfer.cancel", "transfer_id": "a/b"}, 400, "invalid_params"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env.unchanged(t, func() { tc.who.refused(tc.send, tc.status, tc.code) })
+			env.unchanged(t, func() { tc.who.refused(t, tc.send, tc.status, tc.code) })
 		})
 	}
 	t.Run("live transfer", func(t *testing.T) {
@@ -226,7 +226,7 @@ func TestTransferRefusals(t *testing.T) {
 			{"a second transfer of the call", alice, msg{"type": "transfer.blind", "call_id": id, "to": "103"}, 409, "conflict"},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				env.unchanged(t, func() { tc.who.refused(tc.send, tc.status, tc.code) })
+				env.unchanged(t, func() { tc.who.refused(t, tc.send, tc.status, tc.code) })
 			})
 		}
 	})
