@@ -92,7 +92,7 @@ func TestSlowReaderIsClosed(t *testing.T) {
 func TestKeepAlive(t *testing.T) {
 	env := newEnv(t, ws.Settings{PingInterval: 100 * time.Millisecond, MaxMissedPings: 3})
 	t.Run("answered", func(t *testing.T) {
-		cl, _ := env.login(t, "alice") // reads all the time: pongs go back
+		cl, _ := env.login(t, "alice")     // reads all the time: pongs go back
 		time.Sleep(700 * time.Millisecond) // several pings, each answered
 		if err := cl.closeErr(); err != nil {
 			t.Fatalf("closed: %v", err)
