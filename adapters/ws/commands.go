@@ -215,15 +215,36 @@ func (c *conn) run(r *Request) error {
 		c.send(a)
 		return nil
 	case TypeCallSwap:
+		if _, err := c.mySide(ctx, r.CallID); err != nil {
+			return err // another client's call: forbidden, not the engine's invalid_params
+		}
+		if r.SDP == "" && c.ringing[r.CallID] != "" {
+			return errcode.Newf(errcode.MissingParameter, "call.swap to call %s, which rings this device, needs sdp (the answer to its offer)", r.CallID)
+		}
+		// A ringing call is answered as by call.answer: the device's
+		// answer goes to the relay and its leg becomes the call's leg here.
+		name := ""
 		if r.SDP != "" {
-			if name := c.ringing[r.CallID]; name != "" {
-				if err := c.h.media.AcceptAnswer(name, r.SDP); err != nil {
-					return mediaErr(err)
-				}
-				c.h.legs.bind(r.CallID, events.Callee, name, c)
+			name = c.ringing[r.CallID]
+		}
+		if name != "" {
+			if err := c.h.media.AcceptAnswer(name, r.SDP); err != nil {
+				return mediaErr(err)
 			}
+			c.h.legs.bind(r.CallID, events.Callee, name, c)
+			c.legs[r.CallID] = &leg{name: name, call: r.CallID, side: events.Callee}
+			delete(c.ringing, r.CallID)
 		}
 		if _, err := e.Swap(ctx, c.client, r.CallID, c.answerDevice(ctx, r.CallID)); err != nil {
+			if name != "" {
+				// back to ringing: the leg is this device's, bound to no side
+				c.ringing[r.CallID] = name
+				delete(c.legs, r.CallID)
+				c.h.legs.drop(name)
+				c.h.legs.mu.Lock()
+				c.h.legs.owner[name] = c
+				c.h.legs.mu.Unlock()
+			}
 			return err
 		}
 	case TypeMessageSend:

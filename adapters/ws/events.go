@@ -60,7 +60,9 @@ func (c *conn) callEvent(ev *engine.Event) {
 		}
 		c.send(Message{Type: MsgCallTrying, ID: id, CallID: call.ID, To: call.Callee.Number})
 		if call.CallerDevice == c.device || call.CallerDevice == "" && call.Transfer != "" {
-			if !c.continueLeg(call, events.Caller) {
+			if c.continueLeg(call, events.Caller) {
+				c.nudge(call.ID, events.Caller)
+			} else {
 				c.offerMedia(ctx, call, events.Caller)
 			}
 		}
@@ -182,6 +184,12 @@ func (c *conn) continueLeg(call *engine.Call, side events.Side) bool {
 		return false
 	}
 	x, ok := c.transfers[call.Transfer]
+	if ok && call.ID == x.consult {
+		// The consultation call is a new call of the transferring party:
+		// its leg in the original call stays there (held), the
+		// consultation gets an offer of its own.
+		return false
+	}
 	var from []string
 	if ok {
 		if x.consult == call.ID {
@@ -202,6 +210,25 @@ func (c *conn) continueLeg(call *engine.Call, side events.Side) bool {
 		return true
 	}
 	return false
+}
+
+// nudge asks the connection that carries the other side of callID to
+// bring the relay in line with the call: this connection's leg just joined
+// it, and that connection may have applied the call's media before (the
+// two connections read the call's events each at its own pace). Without
+// it, the new call of an attended transfer, born connected, could stay
+// unconnected: the callee's connection, which connects, saw no caller leg
+// yet.
+func (c *conn) nudge(callID string, mine events.Side) {
+	_, owner := c.h.legs.side(callID, mine.Other())
+	if owner == nil || owner == c {
+		return
+	}
+	go owner.post(func() {
+		ctx, cancel := owner.cmdCtx()
+		defer cancel()
+		owner.connectIfAnswered(ctx, callID)
+	})
 }
 
 func (c *conn) transferEvent(ev *engine.Event) {

@@ -102,8 +102,19 @@ type env struct {
 
 func newEnv(t *testing.T, set ws.Settings) *env {
 	t.Helper()
+	return newEnvConfig(t, set, nil)
+}
+
+// newEnvConfig is newEnv with the engine's configuration changed by edit
+// (e.g. an Adapter) when edit is not nil.
+func newEnvConfig(t *testing.T, set ws.Settings, edit func(*engine.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
-	e, err := engine.Open(ctx, engine.Config{DataDir: t.TempDir(), TokenSecret: []byte("a test secret of at least 32 bytes!!")})
+	cfg := engine.Config{DataDir: t.TempDir(), TokenSecret: []byte("a test secret of at least 32 bytes!!")}
+	if edit != nil {
+		edit(&cfg)
+	}
+	e, err := engine.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
