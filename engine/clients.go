@@ -63,7 +63,7 @@ func (e *Engine) RegisterClient(ctx context.Context, spec ClientSpec) (Client, e
 			return Client{}, errcode.Newf(errcode.AlreadyExists, "%s already belongs to group %s", v, g.ID)
 		}
 	}
-	hash, err := e.hashPassword(spec.Password)
+	password, err := e.passwordCommand(spec.ID, spec.Password)
 	if err != nil {
 		return Client{}, err
 	}
@@ -71,10 +71,10 @@ func (e *Engine) RegisterClient(ctx context.Context, spec ClientSpec) (Client, e
 		Name: spec.Name, Numbers: spec.Numbers, Extensions: spec.Extensions,
 		Devices: spec.Devices, AcceptInbound: !spec.RejectInbound, Permissions: spec.Permissions,
 	})
-	if err != nil || hash == "" {
+	if err != nil || password.Hash == "" {
 		return c, err
 	}
-	return e.clientCommand(ctx, spec.ID, false, fsm.SetPassword{Hash: hash})
+	return e.clientCommand(ctx, spec.ID, false, password)
 }
 
 // UnregisterClient unregisters a client. Its live calls go on.

@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/pbkdf2"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -30,23 +32,56 @@ const MaxPasswordLength = 1024
 
 const passwordScheme = "pbkdf2-sha256"
 
-// hashPassword returns the stored form of password: scheme, iterations,
-// salt and key. The salt comes from the engine's id source, so a simulated
-// engine writes the same journal on every run.
-func (e *Engine) hashPassword(password string) (string, error) {
+// passwordCommand returns the command that stores client's password: its
+// PBKDF2 form (scheme, iterations, salt and key) for Login, and its SIP
+// digest HA1 in the engine's realm for a registrar. The salt comes from the
+// engine's id source, so a simulated engine writes the same journal on
+// every run. An empty password clears them.
+func (e *Engine) passwordCommand(client, password string) (fsm.SetPassword, error) {
 	if password == "" {
-		return "", nil
+		return fsm.SetPassword{}, nil
 	}
 	if len(password) > MaxPasswordLength {
-		return "", errcode.Newf(errcode.InvalidParams, "a password is longer than %d bytes", MaxPasswordLength)
+		return fsm.SetPassword{}, errcode.Newf(errcode.InvalidParams, "a password is longer than %d bytes", MaxPasswordLength)
 	}
 	salt := []byte(e.cfg.IDs.NewID())
 	key, err := pbkdf2.Key(sha256.New, password, salt, passwordIterations, 32)
 	if err != nil {
-		return "", errcode.Wrap(errcode.Internal, err, "cannot hash the password")
+		return fsm.SetPassword{}, errcode.Wrap(errcode.Internal, err, "cannot hash the password")
 	}
 	enc := base64.RawStdEncoding
-	return fmt.Sprintf("%s$%d$%s$%s", passwordScheme, passwordIterations, enc.EncodeToString(salt), enc.EncodeToString(key)), nil
+	realm := e.realm()
+	ha1 := md5.Sum([]byte(client + ":" + realm + ":" + password))
+	return fsm.SetPassword{
+		Hash:  fmt.Sprintf("%s$%d$%s$%s", passwordScheme, passwordIterations, enc.EncodeToString(salt), enc.EncodeToString(key)),
+		Realm: realm, DigestHA1: hex.EncodeToString(ha1[:]),
+	}, nil
+}
+
+// realm is the SIP digest realm: the engine's domain, or "callengine".
+func (e *Engine) realm() string {
+	if e.cfg.Domain != "" {
+		return e.cfg.Domain
+	}
+	return "callengine"
+}
+
+// DigestCredentials returns a client's SIP digest credentials (M3): the
+// realm and HA1 = MD5(client ":" realm ":" password), as a registrar checks
+// a REGISTER or an INVITE with. Only the embedding program and supervisors
+// read them; a client without a password is not_found.
+func (e *Engine) DigestCredentials(ctx context.Context, clientID string) (realm, ha1 string, err error) {
+	if err := e.checkOpen(); err != nil {
+		return "", "", err
+	}
+	if err := e.authorizeAdmin(ctx, "read digest credentials"); err != nil {
+		return "", "", err
+	}
+	c := e.dir.get(clientID)
+	if c == nil || !c.Registered() || c.DigestHA1 == "" {
+		return "", "", errcode.Newf(errcode.NotFound, "client %s has no password", clientID)
+	}
+	return c.DigestRealm, c.DigestHA1, nil
 }
 
 // passwordMatches reports whether password hashes to stored. A stored form
@@ -81,14 +116,14 @@ func (e *Engine) SetPassword(ctx context.Context, clientID, password string) (Cl
 	if err := e.authorizeClient(ctx, clientID); err != nil {
 		return Client{}, err
 	}
-	if c := e.dir.get(clientID); c != nil && c.Registered() && password != "" && passwordMatches(c.PasswordHash, password) {
+	if c := e.dir.get(clientID); c != nil && c.Registered() && password != "" && passwordMatches(c.PasswordHash, password) && c.DigestRealm == e.realm() {
 		return e.viewClient(c), nil // unchanged: nothing is journaled
 	}
-	hash, err := e.hashPassword(password)
+	cmd, err := e.passwordCommand(clientID, password)
 	if err != nil {
 		return Client{}, err
 	}
-	return e.clientCommand(ctx, clientID, false, fsm.SetPassword{Hash: hash})
+	return e.clientCommand(ctx, clientID, false, cmd)
 }
 
 // Login checks a client's password and issues it tokens with the agent

@@ -1,6 +1,8 @@
 package engine_test
 
 import (
+	"crypto/md5"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -86,4 +88,28 @@ func TestSetPassword(t *testing.T) {
 	must[engine.Client](t)(h.e.RegisterClient(ctx, engine.ClientSpec{ID: "bob", Extensions: []string{"202"}}))
 	_, err = h.e.Login(ctx, "bob", "bob")
 	wantCode(t, err, errcode.InvalidCredentials)
+}
+
+// The password also gives SIP digest credentials: HA1 = MD5(client:realm:
+// password) in the engine's domain, kept across a restart; only the
+// embedding program or a supervisor reads them; none without a password.
+func TestDigestCredentials(t *testing.T) {
+	h := newTokenHarness(t)
+	must[engine.Client](t)(h.e.RegisterClient(ctx, engine.ClientSpec{ID: "alice", Extensions: []string{"201"}, Password: "s3cret"}))
+	must[engine.Client](t)(h.e.RegisterClient(ctx, engine.ClientSpec{ID: "bob", Extensions: []string{"202"}}))
+	want := fmt.Sprintf("%x", md5.Sum([]byte("alice:example.com:s3cret")))
+	realm, ha1, err := h.e.DigestCredentials(ctx, "alice")
+	if err != nil || realm != "example.com" || ha1 != want {
+		t.Fatalf("DigestCredentials = %q, %q, %v; want example.com, %s", realm, ha1, err, want)
+	}
+	_, _, err = h.e.DigestCredentials(ctx, "bob")
+	wantCode(t, err, errcode.NotFound)
+	_, _, err = h.e.DigestCredentials(login(t, h.e, "bob", engine.RoleAgent), "alice")
+	wantCode(t, err, errcode.Forbidden)
+
+	h.e.Close()
+	h.openWithSecret()
+	if _, got, err := h.e.DigestCredentials(ctx, "alice"); err != nil || got != want {
+		t.Fatalf("after restart: %q, %v", got, err)
+	}
 }

@@ -223,7 +223,7 @@ var samples = []sample{
 	{"SessionRestored", 1_767_603_637_000_000_038, SessionRestored{}},
 	{"SessionConnectionClosed", 1_767_603_638_000_000_039, SessionConnectionClosed{Deadline: 1_767_603_938_000_000_039}},
 	{"SessionDestroyed", 1_767_603_639_000_000_040, SessionDestroyed{Expired: true}},
-	{"ClientPasswordSet", 1_767_603_639_500_000_040, ClientPasswordSet{Hash: "pbkdf2-sha256$100000$c2FsdA$a2V5"}},
+	{"ClientPasswordSet", 1_767_603_639_500_000_040, ClientPasswordSet{Hash: "pbkdf2-sha256$100000$c2FsdA$a2V5", Realm: "example.com", DigestHA1: "939e7578ed9e3c518a452acee763bce9"}},
 	{"SessionSubscribed", 1_767_603_640_000_000_041, SessionSubscribed{Line: "+4930600600"}},
 	{"SessionUnsubscribed", 1_767_603_641_000_000_042, SessionUnsubscribed{Line: "callpark"}},
 	{"SessionAutoAnswerSet", 1_767_603_642_000_000_043, SessionAutoAnswerSet{On: false}},

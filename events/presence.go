@@ -85,10 +85,14 @@ type VoicemailDeleted struct {
 }
 
 // ClientPasswordSet: the client's password was set, or cleared with an
-// empty Hash (M2). Hash is a salted, slow hash (see engine.HashPassword),
-// never the password.
+// empty Hash (M2). Hash is a salted, slow hash of it for network logins;
+// Realm and DigestHA1 are what SIP digest authentication needs (M3):
+// MD5(client ":" Realm ":" password), as a registrar stores it. Never the
+// password itself.
 type ClientPasswordSet struct {
-	Hash string `json:"hash,omitempty"`
+	Hash      string `json:"hash,omitempty"`
+	Realm     string `json:"realm,omitempty"`
+	DigestHA1 string `json:"digest_ha1,omitempty"`
 }
 
 // PresenceChanged: the presence others see of a client changed — because
@@ -113,10 +117,12 @@ func (e ClientPresenceSet) appendBinary(b []byte) []byte {
 func (e ClientVoicemailSet) appendBinary(b []byte) []byte {
 	return binary.AppendVarint(appendBool(b, e.Enabled), e.MaxLength)
 }
-func (e HistoryDeleted) appendBinary(b []byte) []byte    { return appendStrings(b, e.Calls) }
-func (e VoicemailHeard) appendBinary(b []byte) []byte    { return appendStrings(b, e.Calls) }
-func (e VoicemailDeleted) appendBinary(b []byte) []byte  { return appendStrings(b, e.Calls) }
-func (e ClientPasswordSet) appendBinary(b []byte) []byte { return appendString(b, e.Hash) }
+func (e HistoryDeleted) appendBinary(b []byte) []byte   { return appendStrings(b, e.Calls) }
+func (e VoicemailHeard) appendBinary(b []byte) []byte   { return appendStrings(b, e.Calls) }
+func (e VoicemailDeleted) appendBinary(b []byte) []byte { return appendStrings(b, e.Calls) }
+func (e ClientPasswordSet) appendBinary(b []byte) []byte {
+	return appendString(appendString(appendString(b, e.Hash), e.Realm), e.DigestHA1)
+}
 func (e PresenceChanged) appendBinary(b []byte) []byte {
 	return appendString(append(b, byte(e.Presence)), e.Activity)
 }
@@ -156,7 +162,7 @@ func (d *decoder) clientPayload(t Type) Event {
 	case TypePresenceChanged:
 		return PresenceChanged{Presence: d.presence(), Activity: d.string()}
 	case TypeClientPasswordSet:
-		return ClientPasswordSet{Hash: d.string()}
+		return ClientPasswordSet{Hash: d.string(), Realm: d.string(), DigestHA1: d.string()}
 	}
 	return nil
 }

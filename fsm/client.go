@@ -48,9 +48,10 @@ type Client struct {
 	VoicemailMax int64 // ns
 
 	// PasswordHash is the salted hash of the client's password for a
-	// network login (M2), "" when it has none. A new registration starts
-	// without one.
-	PasswordHash string
+	// network login (M2), "" when it has none; DigestRealm and DigestHA1
+	// are its SIP digest credentials (M3). A new registration starts
+	// without them.
+	PasswordHash, DigestRealm, DigestHA1 string
 }
 
 // MaxPasswordHash bounds the stored hash of a password.
@@ -172,10 +173,10 @@ type SetVoicemail struct {
 	MaxLength int64 // ns
 }
 
-// SetPassword sets the hash of the client's password, or clears it with ""
-// (M2). Hashing is the shell's business (engine/): the machine sees only
-// the hash.
-type SetPassword struct{ Hash string }
+// SetPassword sets the hashes of the client's password, or clears them
+// with "" (M2, M3). Hashing is the shell's business (engine/): the machine
+// sees only the hashes.
+type SetPassword struct{ Hash, Realm, DigestHA1 string }
 
 // DeleteHistory removes calls from the client's call history (H1). That
 // they are in it is the history's business (engine/), checked before.
@@ -307,13 +308,13 @@ func DecideClient(c *Client, cmd ClientCommand, now int64) ([]events.Event, erro
 		if c.status() != ClientActive {
 			return nil, clientInvalid(c, "set a password")
 		}
-		if len(cmd.Hash) > MaxPasswordHash {
-			return nil, errcode.Newf(errcode.InvalidParams, "a password hash is longer than %d bytes", MaxPasswordHash)
+		if len(cmd.Hash)+len(cmd.Realm)+len(cmd.DigestHA1) > MaxPasswordHash {
+			return nil, errcode.Newf(errcode.InvalidParams, "a password's hashes are longer than %d bytes", MaxPasswordHash)
 		}
-		if cmd.Hash == c.PasswordHash {
+		if cmd.Hash == c.PasswordHash && cmd.Realm == c.DigestRealm && cmd.DigestHA1 == c.DigestHA1 {
 			return nil, nil
 		}
-		return []events.Event{events.ClientPasswordSet{Hash: cmd.Hash}}, nil
+		return []events.Event{events.ClientPasswordSet{Hash: cmd.Hash, Realm: cmd.Realm, DigestHA1: cmd.DigestHA1}}, nil
 	case SetVoicemail:
 		if c.status() != ClientActive {
 			return nil, clientInvalid(c, "set up voicemail")
@@ -400,7 +401,7 @@ func applyClient(c *Client, ev events.Event, at int64) error {
 		// A new registration starts with the defaults: available, no
 		// voicemail box, no password (they are set again after it).
 		c.Presence, c.Activity, c.Voicemail, c.VoicemailMax = events.NoPresence, "", false, 0
-		c.PasswordHash = ""
+		c.PasswordHash, c.DigestRealm, c.DigestHA1 = "", "", ""
 	case events.ClientUnregistered:
 		if err := c.transition(evUnregister); err != nil {
 			return err
@@ -434,7 +435,7 @@ func applyClient(c *Client, ev events.Event, at int64) error {
 		if c.status() != ClientActive {
 			return fmt.Errorf("client %s: password set while %s", c.ID, c.status())
 		}
-		c.PasswordHash = e.Hash
+		c.PasswordHash, c.DigestRealm, c.DigestHA1 = e.Hash, e.Realm, e.DigestHA1
 	case events.ClientVoicemailSet:
 		if c.status() != ClientActive {
 			return fmt.Errorf("client %s: voicemail set while %s", c.ID, c.status())

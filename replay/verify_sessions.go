@@ -91,7 +91,7 @@ func clientCommandV3(ev events.Event) (fsm.ClientCommand, bool) {
 	case events.ClientVoicemailSet:
 		return fsm.SetVoicemail{Enabled: e.Enabled, MaxLength: e.MaxLength}, true
 	case events.ClientPasswordSet:
-		return fsm.SetPassword{Hash: e.Hash}, true
+		return fsm.SetPassword{Hash: e.Hash, Realm: e.Realm, DigestHA1: e.DigestHA1}, true
 	case events.HistoryDeleted:
 		return fsm.DeleteHistory{Calls: e.Calls}, true
 	case events.VoicemailHeard:
