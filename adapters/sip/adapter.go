@@ -42,11 +42,11 @@ type Adapter struct {
 	kick   chan string
 
 	mu      sync.Mutex
-	calls   map[string]*call              // engine call id → its SIP legs
-	dialogs map[string]dialogRef          // dialogKey → the leg it belongs to
-	early   map[string][]engine.Event     // events of calls whose Dial has not returned yet
-	dialing int                           // Dials in flight
-	timers  map[string]clock.Timer        // binding device id → its expiry
+	calls   map[string]*call          // engine call id → its SIP legs
+	dialogs map[string]dialogRef      // dialogKey → the leg it belongs to
+	early   map[string][]engine.Event // events of calls whose Dial has not returned yet
+	dialing int                       // Dials in flight
+	timers  map[string]clock.Timer    // binding device id → its expiry
 	started bool
 }
 
