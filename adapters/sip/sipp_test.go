@@ -49,3 +49,72 @@ func TestSIPpCallCallerHangsUp(t *testing.T) {
 		t.Fatalf("ended call: reason %s by %s, %s → %s", c.Reason, c.EndedBy, c.Caller.Client, c.Callee.Client)
 	}
 }
+
+// The callee's phone hangs up with BYE: the caller's phone gets a BYE.
+func TestSIPpCallCalleeHangsUp(t *testing.T) {
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_answer_bye.xml", bobPort, "", "-d", "200")
+	uac := h.uac("uac_wait_bye.xml", "alice", "1002")
+	uas.wait(t, "uas")
+	uac.wait(t, "uac")
+	c := h.callEnded()
+	if c.Reason != events.Hangup || c.EndedBy != engine.Callee {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
+
+// The caller gives up with CANCEL while the callee's phone rings: the
+// engine ends the call canceled, the callee's phone gets a CANCEL.
+func TestSIPpCancel(t *testing.T) {
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_ring_cancel.xml", bobPort, "")
+	uac := h.uac("uac_cancel.xml", "alice", "1002")
+	uac.wait(t, "uac")
+	uas.wait(t, "uas")
+	c := h.callEnded()
+	if c.Reason != events.Canceled || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
+
+// The callee's only phone is busy (486): the engine ends the call busy and
+// the caller's phone hears 486.
+func TestSIPpBusy(t *testing.T) {
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_busy.xml", bobPort, "")
+	uac := h.uac("uac_busy.xml", "alice", "1002")
+	uac.wait(t, "uac")
+	uas.wait(t, "uas")
+	c := h.callEnded()
+	if c.Reason != events.Busy {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
+
+// Two phones of one client ring (CL2): the first to answer takes the call,
+// the other is cancelled; the callee's answering phone hangs up.
+func TestSIPpForkFirstAnswerWins(t *testing.T) {
+	h := newHarness(t, "", nil)
+	answerPort, ringPort := freePort(t), freePort(t)
+	h.register("bob", answerPort, 300)
+	h.register("bob", ringPort, 300)
+	if n := len(h.sipDevices("bob")); n != 2 {
+		t.Fatalf("bob has %d SIP bindings, want 2", n)
+	}
+	answering := runSipp(t, "uas_answer_bye.xml", answerPort, "", "-d", "300")
+	ringing := runSipp(t, "uas_ring_cancel.xml", ringPort, "")
+	uac := h.uac("uac_wait_bye.xml", "alice", "1002")
+	answering.wait(t, "answering uas")
+	ringing.wait(t, "ringing uas")
+	uac.wait(t, "uac")
+	c := h.callEnded()
+	if c.Reason != events.Hangup || c.EndedBy != engine.Callee || c.AnsweredDevice != deviceID("sip:bob@127.0.0.1:"+strconv.Itoa(answerPort)) {
+		t.Fatalf("ended call: reason %s by %s answered on %s", c.Reason, c.EndedBy, c.AnsweredDevice)
+	}
+}
