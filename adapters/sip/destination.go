@@ -13,7 +13,7 @@ var errBadDestination = errors.New("sip: the Request-URI names no destination")
 
 // destination turns an INVITE's Request-URI into what the engine dials
 // (engine.DialRequest.To): a tel: URI's number; the user part of a sip:
-// URI as an E.164 number ("+…") or an extension (2 to 6 digits); any other
+// URI as an E.164 number ("+…") or an extension (2 to 6 digits) — other digit strings are refused; any other
 // user as sip:user@domain, the engine's SIP domain (a client id, a number
 // or an extension at it). It never panics on any input
 // (FuzzDestination).
@@ -41,6 +41,9 @@ func destination(u *sip.Uri, domain string) (string, error) {
 	}
 	if fsm.ValidExtension(user) {
 		return user, nil
+	}
+	if fsm.IsDigits(user) {
+		return "", errBadDestination // a number that is neither E.164 nor an extension
 	}
 	if domain == "" {
 		domain = u.Host

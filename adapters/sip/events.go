@@ -202,8 +202,9 @@ func (a *Adapter) ringing(cl *call, c *engine.Call) {
 	case in != nil && len(devices) == 0 && len(c.RingingDevices) > 0:
 		// A SIP phone calls a client whose devices are not SIP phones
 		// (browsers): no relay in this slice.
-		a.log.Info("a SIP phone cannot call a device that is not a SIP phone yet (no media relay): 488", "call", c.ID)
-		a.refuseCaller(cl, in)
+		if a.refuseCaller(cl, in) {
+			a.log.Info("a SIP phone cannot call a device that is not a SIP phone yet (no media relay): 488", "call", c.ID)
+		}
 	case offer == nil && onlySIP && len(devices) > 0:
 		// A caller that is not a SIP phone (a browser) reaches only SIP
 		// phones: nothing can carry the media in this slice.
@@ -241,8 +242,9 @@ func (a *Adapter) answered(cl *call, c *engine.Call) {
 		return
 	}
 	if answer == nil {
-		a.log.Info("the call was answered by a device that is not a SIP phone (no media relay): 488", "call", c.ID)
-		a.refuseCaller(cl, in)
+		if a.refuseCaller(cl, in) {
+			a.log.Info("the call was answered by a device that is not a SIP phone (no media relay): 488", "call", c.ID)
+		}
 		return
 	}
 	in.finish(outcome{st: status{200, "OK"}, sdp: answer})
@@ -278,10 +280,12 @@ func (a *Adapter) ended(cl *call, c *engine.Call) {
 
 // refuseCaller answers the SIP caller 488 and hangs the call up on its
 // behalf.
-func (a *Adapter) refuseCaller(cl *call, in *inLeg) {
-	if in.finish(outcome{st: statusNotAccept}) {
-		a.hangup(cl.id, in.client, engine.Caller)
+func (a *Adapter) refuseCaller(cl *call, in *inLeg) bool {
+	if !in.finish(outcome{st: statusNotAccept}) {
+		return false
 	}
+	a.hangup(cl.id, in.client, engine.Caller)
+	return true
 }
 
 // hangup ends call id on behalf of client's side, off the loop.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 
 	"github.com/callengine/callengine/clock"
 	"github.com/callengine/callengine/engine"
@@ -51,7 +54,7 @@ func newHarness(t *testing.T, dir string, c clock.Clock) *harness {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	eng, err := engine.Open(ctx, engine.Config{DataDir: dir, RingTimeout: 20 * time.Second, NoHistory: true})
+	eng, err := engine.Open(ctx, engine.Config{DataDir: dir, Domain: DefaultRealm, RingTimeout: 20 * time.Second, NoHistory: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +78,7 @@ func newHarness(t *testing.T, dir string, c clock.Clock) *harness {
 
 func (h *harness) start(c clock.Clock) {
 	h.t.Helper()
-	ad, err := New(h.eng, Settings{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", Clock: c, RingTimeout: 20 * time.Second})
+	ad, err := New(h.eng, Settings{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", Clock: c, RingTimeout: 20 * time.Second, Logger: testLogger()})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -86,7 +89,20 @@ func (h *harness) start(c clock.Clock) {
 	h.ad = ad
 }
 
-func (h *harness) port() int {
+func TestMain(m *testing.M) {
+	sip.SetDefaultLogger(testLogger()) // sipgo's own logs (the test phones')
+	os.Exit(m.Run())
+}
+
+// testLogger discards the adapter's logs unless SIP_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("SIP_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (h *harness) port() int { // the UDP port
 	_, p, _ := net.SplitHostPort(h.ad.Addr("udp"))
 	n, _ := strconv.Atoi(p)
 	return n
