@@ -66,6 +66,12 @@ func (a *Adapter) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	client := auth.client
+	if a.set.Draining != nil && a.set.Draining() {
+		res := a.response(req, statusServiceUnav)
+		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
+		a.respond(tx, res)
+		return
+	}
 	a.respond(tx, a.response(req, status{100, "Trying"}))
 	body := req.Body()
 	if len(body) == 0 {

@@ -53,6 +53,9 @@ type Settings struct {
 	// Logger receives the adapter's logs (default slog.Default()). sipgo's
 	// own logs go to Logger too, at warn level and above.
 	Logger *slog.Logger
+	// Draining, when set and true, refuses new calls from phones with 503:
+	// the server is shutting down. Calls in progress go on.
+	Draining func() bool
 	// UserAgent is the User-Agent and Server header value (default
 	// "callengine").
 	UserAgent string
