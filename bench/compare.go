@@ -50,6 +50,14 @@ var CompareFigures = []Figure{
 	{"restore_seconds", LowerIsBetter, "s"},
 	{"restore_alloc_bytes_per_call", LowerIsBetter, "B"},
 	{"replay_events_per_sec", HigherIsBetter, "events/s"},
+	{"webrtc_calls", Informational, "calls"},
+	{"webrtc_calls_carried", HigherIsBetter, "calls"},
+	{"webrtc_loss", LowerIsBetter, ""},
+	{"webrtc_setups_per_sec", HigherIsBetter, "calls/s"},
+	{"webrtc_setup_p99_ms", LowerIsBetter, "ms"},
+	{"webrtc_server_cpu_ms_per_call_second", LowerIsBetter, "ms"},
+	{"webrtc_rss_bytes_per_call", LowerIsBetter, "B"},
+	{"webrtc_heap_bytes_per_call", LowerIsBetter, "B"},
 }
 
 // CompareRow is one figure of two reports.

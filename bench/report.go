@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -94,6 +95,50 @@ type Report struct {
 	ReplayStopped      string   `json:"replay_stopped,omitempty"`
 	ReplayJournals     []string `json:"replay_journals,omitempty"`
 
+	// webrtc: relayed calls between WebRTC peers through a serve child.
+	// Calls asked for, set up, failed to set up, and carried (set up, and
+	// < 1 % of the packets of the call lost in the window, both directions
+	// together).
+	WebRTCCalls         *int64   `json:"webrtc_calls,omitempty"`
+	WebRTCCallsSetUp    *int64   `json:"webrtc_calls_set_up,omitempty"`
+	WebRTCSetupFailures *int64   `json:"webrtc_setup_failures,omitempty"`
+	WebRTCSetupErrors   []string `json:"webrtc_setup_errors,omitempty"`
+	WebRTCCallsCarried  *int64   `json:"webrtc_calls_carried,omitempty"`
+	// Packets over the measured window: sent by the peers, received from
+	// their call's other side; loss = 1 − received/sent (a fraction).
+	WebRTCWindowSeconds *float64 `json:"webrtc_window_seconds,omitempty"`
+	WebRTCSentPackets   *int64   `json:"webrtc_sent_packets,omitempty"`
+	// webrtc_sent_packets ÷ what 20 ms pacing gives (50 a second per
+	// direction): below 1 when the load generator lacked the CPU to keep
+	// its pace (the server then had less to relay).
+	WebRTCSentShare     *float64 `json:"webrtc_sent_share,omitempty"`
+	WebRTCPacketsPerSec *float64 `json:"webrtc_packets_per_sec,omitempty"`
+	WebRTCLoss          *float64 `json:"webrtc_loss,omitempty"`
+	WebRTCWorstCallLoss *float64 `json:"webrtc_worst_call_loss,omitempty"`
+	WebRTCSetupsPerSec  *float64 `json:"webrtc_setups_per_sec,omitempty"`
+	WebRTCSetupSeconds  *float64 `json:"webrtc_setup_seconds,omitempty"`
+	WebRTCSetupP50Ms    *float64 `json:"webrtc_setup_p50_ms,omitempty"`
+	WebRTCSetupP99Ms    *float64 `json:"webrtc_setup_p99_ms,omitempty"`
+	WebRTCSetupMaxMs    *float64 `json:"webrtc_setup_max_ms,omitempty"`
+	// CPU (user + system) over the window: the server's in cores, and per
+	// call-second in ms (10 ms = 1 % of a core per call); the load
+	// generator's (this process) in cores.
+	WebRTCServerCPUCores        *float64 `json:"webrtc_server_cpu_cores,omitempty"`
+	WebRTCServerCPUMsPerCallSec *float64 `json:"webrtc_server_cpu_ms_per_call_second,omitempty"`
+	WebRTCClientCPUCores        *float64 `json:"webrtc_client_cpu_cores,omitempty"`
+	// The server's memory per call set up: resident memory (VmRSS), and the
+	// Go heap marked live by its last GC (callengine_go_heap_live_bytes),
+	// from after the logins to the end of the window.
+	WebRTCRSSBytesPerCall  *float64 `json:"webrtc_rss_bytes_per_call,omitempty"`
+	WebRTCHeapBytesPerCall *float64 `json:"webrtc_heap_bytes_per_call,omitempty"`
+	// The relay's own counters over the window (/metrics).
+	WebRTCRelayPacketsIn      *int64 `json:"webrtc_relay_packets_in,omitempty"`
+	WebRTCRelayPacketsOut     *int64 `json:"webrtc_relay_packets_out,omitempty"`
+	WebRTCRelayPacketsDropped *int64 `json:"webrtc_relay_packets_dropped,omitempty"`
+	WebRTCRelayPacketsLost    *int64 `json:"webrtc_relay_packets_lost,omitempty"`
+	// The machine's 1-minute load average at the end of the window.
+	WebRTCLoadAvg1m *float64 `json:"webrtc_load_avg_1m,omitempty"`
+
 	// Throughput over time, per workload: "lifecycle" in calls/s, "soak" in
 	// calls set up/s, "replay" in events folded/s.
 	Throughput map[string][]Sample `json:"throughput,omitempty"`
@@ -118,6 +163,9 @@ type Params struct {
 	Callers     []int `json:"callers,omitempty"`
 	LiveCalls   int   `json:"live_calls,omitempty"`
 	HistoryPass bool  `json:"history_pass,omitempty"`
+	// The webrtc workload's calls and window.
+	WebRTCCalls           int     `json:"webrtc_calls,omitempty"`
+	WebRTCDurationSeconds float64 `json:"webrtc_duration_seconds,omitempty"`
 }
 
 // LifecyclePass is what one lifecycle pass measured.
@@ -139,6 +187,7 @@ func paramsOf(o Options) Params {
 		DurationSeconds: o.Duration.Seconds(), IntervalSeconds: o.Interval.Seconds(),
 		ReplayPasses: o.ReplayPasses, DataDir: o.DataDir,
 		Callers: o.Callers, LiveCalls: o.LiveCalls, HistoryPass: o.HistoryPass,
+		WebRTCCalls: o.WebRTCCalls, WebRTCDurationSeconds: o.WebRTCDuration.Seconds(),
 	}
 }
 
@@ -253,6 +302,48 @@ func (r *Report) setReplay(x ReplayResult, paths []string) {
 	r.series("replay", x.Throughput)
 }
 
+func (r *Report) setWebRTC(x WebRTCResult) {
+	r.WebRTCCalls = i64(int64(x.Calls))
+	r.WebRTCCallsSetUp = i64(int64(x.SetUp))
+	r.WebRTCSetupFailures = i64(int64(x.Failed))
+	r.WebRTCSetupErrors = x.Errors
+	r.WebRTCCallsCarried = i64(int64(x.Carried))
+	r.WebRTCSetupSeconds = f64(x.Setup.Seconds())
+	if x.SetUp == 0 {
+		return
+	}
+	r.WebRTCSetupsPerSec = f64(x.SetupsPerSec)
+	r.WebRTCSetupP50Ms, r.WebRTCSetupP99Ms, r.WebRTCSetupMaxMs = ms(x.SetupP50), ms(x.SetupP99), ms(x.SetupMax)
+	r.WebRTCWindowSeconds = f64(x.Window.Seconds())
+	r.WebRTCSentPackets = i64(int64(x.Sent))
+	r.WebRTCSentShare = f64(x.SentShare())
+	r.WebRTCPacketsPerSec = f64(x.PacketsPerSec)
+	if x.Sent > 0 {
+		r.WebRTCLoss = f64(x.Loss)
+		r.WebRTCWorstCallLoss = f64(x.WorstCallLoss)
+	}
+	if x.HaveCPU && x.Window > 0 {
+		r.WebRTCServerCPUCores = f64(x.ServerCPU.Seconds() / x.Window.Seconds())
+		r.WebRTCServerCPUMsPerCallSec = f64(1000 * x.CPUPerCallSecond())
+		r.WebRTCClientCPUCores = f64(x.ClientCPU.Seconds() / x.Window.Seconds())
+	}
+	if x.HaveRSS {
+		r.WebRTCRSSBytesPerCall = f64((float64(x.RSSAfter) - float64(x.RSSBefore)) / float64(x.SetUp))
+	}
+	if x.HaveHeap {
+		r.WebRTCHeapBytesPerCall = f64((float64(x.HeapAfter) - float64(x.HeapBefore)) / float64(x.SetUp))
+	}
+	if x.HaveRelay {
+		r.WebRTCRelayPacketsIn = i64(int64(x.RelayIn))
+		r.WebRTCRelayPacketsOut = i64(int64(x.RelayOut))
+		r.WebRTCRelayPacketsDropped = i64(int64(x.RelayDropped))
+		r.WebRTCRelayPacketsLost = i64(int64(x.RelayLost))
+	}
+	if x.Load1 >= 0 {
+		r.WebRTCLoadAvg1m = f64(x.Load1)
+	}
+}
+
 // WriteJSON writes the report, indented, to path ("-" for w).
 func (r *Report) WriteJSON(path string, w io.Writer) error {
 	b, err := json.MarshalIndent(r, "", "  ")
@@ -319,6 +410,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("replay", "events, passes", fmt.Sprintf("%s in %d pass(es) over %s streams (stopped by %s)",
 			count(*r.ReplayEvents), *r.ReplayPasses, count(*r.ReplayStreams), r.ReplayStopped))
 	}
+	r.webrtcRows(row)
 	for _, name := range Workloads {
 		if msg, ok := r.Errors[name]; ok {
 			row(name, "FAILED", msg)
@@ -349,4 +441,50 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	_, err := fmt.Fprintf(w, "%s, %d CPUs, %s/%s, %s; %.1f s in all\n", r.GoVersion, r.NumCPU, r.OS, r.Arch, history, r.ElapsedSeconds)
 	return err
+}
+
+// webrtcRows are the webrtc workload's rows of the summary table.
+func (r *Report) webrtcRows(row func(workload, figure, value string)) {
+	if r.WebRTCCalls == nil {
+		return
+	}
+	row("webrtc", "relayed calls carried (< 1 % loss each)", fmt.Sprintf("%s of %s set up (%s asked, %s failed to set up)",
+		count(*r.WebRTCCallsCarried), count(*r.WebRTCCallsSetUp), count(*r.WebRTCCalls), count(*r.WebRTCSetupFailures)))
+	for _, e := range r.WebRTCSetupErrors {
+		row("webrtc", "setup failure", e)
+	}
+	if r.WebRTCLoss != nil {
+		row("webrtc", "packet loss, both ways", fmt.Sprintf("%.3f %% of %s packets in %.1f s (worst call %.2f %%)",
+			100**r.WebRTCLoss, count(*r.WebRTCSentPackets), *r.WebRTCWindowSeconds, 100**r.WebRTCWorstCallLoss))
+	}
+	if r.WebRTCPacketsPerSec != nil {
+		row("webrtc", "packets/s relayed (received end to end)", fmt.Sprintf("%s (the peers sent %.0f %% of what 20 ms pacing gives)",
+			count(int64(*r.WebRTCPacketsPerSec+0.5)), 100**r.WebRTCSentShare))
+	}
+	if r.WebRTCSetupsPerSec != nil {
+		row("webrtc", "call setups/s (WebSocket, offer to connected)", fmt.Sprintf("%s (%s calls in %.2f s, 8 at a time)",
+			sig3(*r.WebRTCSetupsPerSec), count(*r.WebRTCCallsSetUp), *r.WebRTCSetupSeconds))
+		row("webrtc", "setup time p50 / p99 / max", fmt.Sprintf("%s / %s / %s ms", sig3(*r.WebRTCSetupP50Ms), sig3(*r.WebRTCSetupP99Ms), sig3(*r.WebRTCSetupMaxMs)))
+	}
+	if r.WebRTCServerCPUMsPerCallSec != nil {
+		row("webrtc", "server CPU per call", fmt.Sprintf("%s ms per call-second = %s %% of a core (server %.2f cores, load generator %.2f cores)",
+			sig3(*r.WebRTCServerCPUMsPerCallSec), sig3(*r.WebRTCServerCPUMsPerCallSec/10), *r.WebRTCServerCPUCores, *r.WebRTCClientCPUCores))
+	}
+	if r.WebRTCRSSBytesPerCall != nil || r.WebRTCHeapBytesPerCall != nil {
+		v := []string{}
+		if r.WebRTCRSSBytesPerCall != nil {
+			v = append(v, "resident "+count(int64(*r.WebRTCRSSBytesPerCall))+" B")
+		}
+		if r.WebRTCHeapBytesPerCall != nil {
+			v = append(v, "Go live heap "+count(int64(*r.WebRTCHeapBytesPerCall))+" B")
+		}
+		row("webrtc", "server memory per call", strings.Join(v, ", "))
+	}
+	if r.WebRTCRelayPacketsIn != nil {
+		row("webrtc", "relay packets in / out / dropped / lost before it", fmt.Sprintf("%s / %s / %s / %s",
+			count(*r.WebRTCRelayPacketsIn), count(*r.WebRTCRelayPacketsOut), count(*r.WebRTCRelayPacketsDropped), count(*r.WebRTCRelayPacketsLost)))
+	}
+	if r.WebRTCLoadAvg1m != nil {
+		row("webrtc", "machine load average, 1 min", fmt.Sprintf("%.2f", *r.WebRTCLoadAvg1m))
+	}
 }

@@ -113,6 +113,47 @@ func TestTargetsAreJudgedAtTheirScale(t *testing.T) {
 	}
 }
 
+// The webrtc target is set at 200 calls or more: fewer are n/a, never
+// MISSED; at 200 or more it judges the calls carried with < 1 % loss.
+func TestWebRTCTargetAtItsScale(t *testing.T) {
+	judge := func(calls, carried int) TargetResult {
+		r := newReport(Options{Workload: "webrtc"})
+		r.setWebRTC(WebRTCResult{Calls: calls, SetUp: calls, Carried: carried, Setup: time.Second, SetupsPerSec: float64(calls),
+			Window: time.Second, Sent: uint64(100 * calls), Received: uint64(99 * calls), Loss: 0.01, Load1: -1})
+		r.judge()
+		return *r.target("webrtc_calls_carried")
+	}
+	if tr := judge(10, 0); tr.Pass != nil || tr.Verdict() != "n/a: at 10 relayed calls, target set at 200 or more" {
+		t.Errorf("at 10 calls: %+v", tr)
+	}
+	if tr := judge(200, 199); tr.Pass == nil || *tr.Pass {
+		t.Errorf("200 calls, 199 carried: %+v, want missed", tr)
+	}
+	if tr := judge(200, 200); tr.Pass == nil || !*tr.Pass {
+		t.Errorf("200 calls carried: %+v, want met", tr)
+	}
+	if tr := judge(300, 250); tr.Pass == nil || !*tr.Pass || *tr.Value != 250 {
+		t.Errorf("300 calls, 250 carried: %+v, want met", tr)
+	}
+	r := newReport(Options{Workload: "webrtc"})
+	r.setWebRTC(WebRTCResult{Calls: 3, SetUp: 3, Carried: 3, Setup: time.Second, SetupsPerSec: 3, SetupP50: 70 * time.Millisecond,
+		SetupP99: 90 * time.Millisecond, SetupMax: 90 * time.Millisecond, Window: 2 * time.Second, Sent: 600, Received: 597,
+		Loss: 0.005, PacketsPerSec: 298.5, HaveCPU: true, ServerCPU: 120 * time.Millisecond, ClientCPU: 400 * time.Millisecond,
+		HaveRSS: true, RSSBefore: 1 << 20, RSSAfter: 1<<20 + 3*50_000, Load1: 1.5})
+	r.judge()
+	var out bytes.Buffer
+	r.WriteTable(&out)
+	for _, s := range []string{"3 of 3 set up (3 asked, 0 failed to set up)", "0.500 % of 600 packets in 2.0 s",
+		"20.0 ms per call-second = 2.00 % of a core (server 0.06 cores, load generator 0.20 cores)", "resident 50,000 B", "1.50"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, out.String())
+		}
+	}
+	if r.WebRTCHeapBytesPerCall != nil || r.WebRTCRelayPacketsIn != nil {
+		t.Error("figures not measured are reported")
+	}
+}
+
 // lifecycleAt is a lifecycle pass of 10,000 calls in a second at the given
 // callers and events per second (6 events a call).
 func lifecycleAt(callers int, eventsPerSec float64) LifecycleResult {

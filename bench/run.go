@@ -14,7 +14,7 @@ import (
 )
 
 // Workloads lists the workloads in the order "all" runs them.
-var Workloads = []string{"lifecycle", "journal", "soak", "restore", "replay"}
+var Workloads = []string{"lifecycle", "journal", "soak", "restore", "replay", "webrtc"}
 
 // Options configure Run. Every load is bounded in count (Calls, Records,
 // ReplayPasses) and in time (Duration).
@@ -62,7 +62,14 @@ type Options struct {
 	// RawProbe is how long the raw bbolt probe runs when the run measured
 	// no raw bbolt of its own (no journal workload); default 1 s.
 	RawProbe time.Duration
-	Progress ProgressFunc
+	// WebRTCCalls are the relayed calls the webrtc workload holds at once
+	// (default 200), WebRTCDuration its measured window of audio (default
+	// 20 s). ServeCommand runs its server (see WebRTCConfig.ServeCommand;
+	// default this program's executable, "serve").
+	WebRTCCalls    int
+	WebRTCDuration time.Duration
+	ServeCommand   []string
+	Progress       ProgressFunc
 }
 
 // rawProbe names the raw bbolt probe in Report.Errors and progress.
@@ -76,7 +83,7 @@ func (o *Options) defaults() error {
 		o.Workload = "all"
 	}
 	if o.Workload != "all" && !slices.Contains(Workloads, o.Workload) {
-		return fmt.Errorf("unknown workload %q (want all, lifecycle, journal, soak, restore or replay)", o.Workload)
+		return fmt.Errorf("unknown workload %q (want all, lifecycle, journal, soak, restore, replay or webrtc)", o.Workload)
 	}
 	if o.Calls < 1 || o.Concurrency < 1 || o.Records < 1 || o.RecordSize < 0 || o.LiveCalls < 0 {
 		return fmt.Errorf("calls, concurrency and records must be at least 1 (got %d, %d, %d)", o.Calls, o.Concurrency, o.Records)
@@ -88,6 +95,15 @@ func (o *Options) defaults() error {
 	}
 	if o.LiveCalls == 0 {
 		o.LiveCalls = o.Calls
+	}
+	if o.WebRTCCalls < 0 || o.WebRTCCalls > maxWebRTCCalls {
+		return fmt.Errorf("webrtc calls must be between 1 and %s (got %d)", count(maxWebRTCCalls), o.WebRTCCalls)
+	}
+	if o.WebRTCCalls == 0 {
+		o.WebRTCCalls = 200
+	}
+	if o.WebRTCDuration <= 0 {
+		o.WebRTCDuration = 20 * time.Second
 	}
 	if o.RawProbe <= 0 {
 		o.RawProbe = time.Second
@@ -132,14 +148,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		wctx, cancel := context.WithTimeout(ctx, 2*o.Duration+30*time.Second)
+		bound := o.bound(name)
+		wctx, cancel := context.WithTimeout(ctx, bound)
 		err := runWorkload(wctx, name, &o, rep)
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				err = ctx.Err()
 			} else if errors.Is(err, context.DeadlineExceeded) {
-				err = fmt.Errorf("hard time bound (%v) reached: %w", 2*o.Duration+30*time.Second, err)
+				err = fmt.Errorf("hard time bound (%v) reached: %w", bound, err)
 			}
 			rep.fail(name, err)
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
@@ -161,6 +178,21 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rep.ElapsedSeconds = time.Since(begin).Seconds()
 	rep.judge()
 	return rep, errors.Join(errs...)
+}
+
+// maxWebRTCCalls bounds Options.WebRTCCalls: two clients and four DTLS
+// sessions each, on one machine.
+const maxWebRTCCalls = 5000
+
+// bound is the hard time bound of workload name: twice its time cap plus
+// 30 s; for webrtc, whose setup grows with the calls (a password hash per
+// client at the server's start, a login, four DTLS handshakes per call),
+// twice the window plus 60 s plus 300 ms per call.
+func (o *Options) bound(name string) time.Duration {
+	if name == "webrtc" {
+		return 2*o.WebRTCDuration + 60*time.Second + time.Duration(o.WebRTCCalls)*300*time.Millisecond
+	}
+	return 2*o.Duration + 30*time.Second
 }
 
 func runWorkload(ctx context.Context, name string, o *Options, rep *Report) error {
@@ -250,6 +282,18 @@ func runWorkload(ctx context.Context, name string, o *Options, rep *Report) erro
 			return err
 		}
 		rep.setReplay(r, paths)
+	case "webrtc":
+		dir, err := freshSub(o.DataDir, "webrtc")
+		if err != nil {
+			return err
+		}
+		r, err := WebRTC(ctx, WebRTCConfig{
+			Calls: o.WebRTCCalls, Duration: o.WebRTCDuration, Dir: dir, ServeCommand: o.ServeCommand, Progress: o.Progress,
+		})
+		if err != nil {
+			return err
+		}
+		rep.setWebRTC(r)
 	}
 	return nil
 }

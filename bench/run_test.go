@@ -17,6 +17,7 @@ func smallOptions(t *testing.T, workload string) Options {
 	return Options{
 		Workload: workload, Calls: 300, Concurrency: 20, Records: 2000, Duration: 30 * time.Second,
 		Interval: 20 * time.Millisecond, ReplayPasses: 2, DataDir: t.TempDir(), RawProbe: 100 * time.Millisecond,
+		WebRTCCalls: 2, WebRTCDuration: 500 * time.Millisecond,
 	}
 }
 
@@ -103,6 +104,15 @@ func TestRunAllFillsEveryFigure(t *testing.T) {
 	}
 	if len(r.LifecyclePasses) != 1 || r.LifecyclePasses[0].Callers != 20 || r.LifecyclePasses[0].Calls != 300 {
 		t.Errorf("lifecycle passes %+v", r.LifecyclePasses)
+	}
+	// webrtc: 2 calls through a serve child (this test binary, TestMain).
+	if r.WebRTCCalls == nil || *r.WebRTCCalls != 2 || *r.WebRTCCallsSetUp != 2 || *r.WebRTCCallsCarried != 2 ||
+		r.WebRTCLoss == nil || r.WebRTCSetupsPerSec == nil || r.WebRTCServerCPUMsPerCallSec == nil || r.WebRTCHeapBytesPerCall == nil {
+		t.Errorf("webrtc: calls %v, set up %v, carried %v, loss %v, setups/s %v", r.WebRTCCalls, r.WebRTCCallsSetUp,
+			r.WebRTCCallsCarried, r.WebRTCLoss, r.WebRTCSetupsPerSec)
+	}
+	if tr := r.target("webrtc_calls_carried"); tr.Pass != nil || tr.Note != "at 2 relayed calls, target set at 200 or more" {
+		t.Errorf("webrtc target %+v", tr)
 	}
 }
 

@@ -29,6 +29,9 @@ type Target struct {
 	Scale     string
 	AtScale   float64
 	ScaleText string
+	// AtLeast judges the target at any scale of AtScale or more (300
+	// relayed calls attempted for a target set at 200 or more).
+	AtLeast bool
 	// Context, for an absolute target, names a rate whose ratio to raw
 	// bbolt is printed beside it (ContextText says what it is).
 	Context     string
@@ -64,6 +67,9 @@ var Targets = []Target{
 		Scale: "live_calls", AtScale: 1_000_000, ScaleText: "live calls"},
 	{Workload: "replay", Figure: "replay_events_per_sec", Op: ">=", Value: 1_000_000, Unit: "events/s",
 		Text: ">= 1,000,000 replay events/s", Context: "replay_events_per_sec", ContextText: "replay events/s"},
+	{Workload: "webrtc", Figure: "webrtc_calls_carried", Op: ">=", Value: 200, Unit: "calls",
+		Text:  ">= 200 concurrent relayed calls with < 1 % loss",
+		Scale: "webrtc_calls", AtScale: 200, AtLeast: true, ScaleText: "relayed calls"},
 }
 
 // TargetResult judges one target. Pass is null when the figure was not
@@ -189,9 +195,12 @@ func (t Target) judge(figs map[string]float64, raw float64, haveRaw bool) Target
 		}
 	}
 	if t.Scale != "" {
-		if at, ok := figs[t.Scale]; !ok || at != t.AtScale {
+		if at, ok := figs[t.Scale]; !ok || at != t.AtScale && !(t.AtLeast && at > t.AtScale) {
 			// Judged only at the scale the target is set for.
 			tr.Note = fmt.Sprintf("at %s %s, target set at %s", count(int64(at)), t.ScaleText, count(int64(t.AtScale)))
+			if t.AtLeast {
+				tr.Note += " or more"
+			}
 			return tr
 		}
 	}

@@ -96,7 +96,7 @@ func partyOf(c *Call, s Side) Party {
 // the publisher would make them O(1).
 func (e *Engine) liveCallViews(ctx context.Context, keep func(*Call) bool) ([]Call, error) {
 	var out []Call
-	for id := range e.live.all() {
+	for _, id := range e.live.ids() {
 		c, err := e.Call(ctx, id)
 		if err != nil {
 			if code := errcode.CodeOf(err); code == errcode.InvalidState || code == errcode.NotFound {

@@ -125,18 +125,31 @@ func (d *directory) allPIDs() []*actor.PID {
 type liveCalls struct {
 	seed   maphash.Seed
 	shards [64]liveShard
+	// wake starts the actor of a dormant call; set by the engine before a
+	// restore adds any.
+	wake func(stream string, c *fsm.Call) (*actor.PID, error)
 }
 
 type liveShard struct {
 	mu       sync.Mutex
 	pids     map[string]*actor.PID          // call id → actor
+	dormant  map[string]*dormantCall        // call id → restored state, no actor yet
 	byClient map[string]map[string]struct{} // client id → call ids
+}
+
+// dormantCall is a restored call whose actor is not started yet: a call
+// without a deadline needs none until a command reaches it, so a restore
+// of a million calls spawns none of them (see restore.go).
+type dormantCall struct {
+	stream string
+	state  fsm.Call
 }
 
 func newLiveCalls() *liveCalls {
 	l := &liveCalls{seed: maphash.MakeSeed()}
 	for i := range l.shards {
 		l.shards[i].pids = map[string]*actor.PID{}
+		l.shards[i].dormant = map[string]*dormantCall{}
 		l.shards[i].byClient = map[string]map[string]struct{}{}
 	}
 	return l
@@ -153,17 +166,45 @@ func (l *liveCalls) add(id string, pid *actor.PID) {
 	s.mu.Unlock()
 }
 
+// addDormant keeps a restored call whose actor starts on its first
+// command; c is copied.
+func (l *liveCalls) addDormant(stream string, c *fsm.Call) {
+	s := l.shard(c.ID)
+	s.mu.Lock()
+	s.dormant[c.ID] = &dormantCall{stream: stream, state: *c}
+	s.mu.Unlock()
+}
+
+// pid returns the actor of a live call, starting it if the call is dormant;
+// nil when the call is not live (or its actor cannot start: the error is
+// logged by wake's caller).
 func (l *liveCalls) pid(id string) *actor.PID {
 	s := l.shard(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pids[id]
+	if p := s.pids[id]; p != nil {
+		return p
+	}
+	d := s.dormant[id]
+	if d == nil {
+		return nil
+	}
+	// Under the shard's lock, so that it starts once; the actor's start
+	// reads only its seed.
+	p, err := l.wake(d.stream, &d.state)
+	if err != nil {
+		return nil
+	}
+	delete(s.dormant, id)
+	s.pids[id] = p
+	return p
 }
 
 func (l *liveCalls) remove(id string) {
 	s := l.shard(id)
 	s.mu.Lock()
 	delete(s.pids, id)
+	delete(s.dormant, id)
 	s.mu.Unlock()
 }
 
@@ -224,6 +265,8 @@ func (l *liveCalls) callsOf(client string) []string {
 	return out
 }
 
+// all returns the actors of the live calls that have one (not the dormant
+// ones).
 func (l *liveCalls) all() map[string]*actor.PID {
 	out := map[string]*actor.PID{}
 	for i := range l.shards {
@@ -237,12 +280,29 @@ func (l *liveCalls) all() map[string]*actor.PID {
 	return out
 }
 
+// ids returns the ids of every live call, dormant ones included.
+func (l *liveCalls) ids() []string {
+	var out []string
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		for id := range s.pids {
+			out = append(out, id)
+		}
+		for id := range s.dormant {
+			out = append(out, id)
+		}
+		s.mu.Unlock()
+	}
+	return out
+}
+
 func (l *liveCalls) count() int {
 	n := 0
 	for i := range l.shards {
 		s := &l.shards[i]
 		s.mu.Lock()
-		n += len(s.pids)
+		n += len(s.pids) + len(s.dormant)
 		s.mu.Unlock()
 	}
 	return n

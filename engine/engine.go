@@ -101,6 +101,13 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, openError(err)
 	}
 	e := &Engine{cfg: cfg, journal: j, dir: newDirectory(), live: newLiveCalls(), bus: newBus(cfg.SubscriberBuffer), orgNumbers: org}
+	e.live.wake = func(stream string, c *fsm.Call) (*actor.PID, error) {
+		pid, _, err := actors.RestoreCall(e.root, e.deps, stream, c) // a dormant call has no deadline
+		if err != nil {
+			e.cfg.Logger.Error("cannot start the actor of a restored call", slog.String("call", c.ID), slog.Any("err", err))
+		}
+		return pid, err
+	}
 	e.groups.byID = map[string]*fsm.Group{}
 	e.xfer = newTransfers()
 	if cfg.ActionLog {

@@ -265,13 +265,22 @@ func (e *Engine) startClient(c *fsm.Client) error {
 
 // startCall starts the actor of a restored call, whose stream is stream;
 // the actor takes its copy of *c. It returns the call's pending deadline,
-// if any, for the caller to arm.
+// if any, for the caller to arm. A call without a deadline stays dormant —
+// its state kept, no actor — until a command reaches it (liveCalls.pid):
+// an actor costs its spawn and about a kilobyte, and most restored calls
+// are connected calls that no command reaches for a while.
 func (e *Engine) startCall(stream string, c *fsm.Call) (*actors.PendingTimer, error) {
-	pid, timer, err := actors.RestoreCall(e.root, e.deps, stream, c)
-	if err != nil {
-		return nil, err
+	var timer *actors.PendingTimer
+	if actors.CallDeadline(c) == 0 {
+		e.live.addDormant(stream, c) // its actor starts with its first command
+	} else {
+		pid, t, err := actors.RestoreCall(e.root, e.deps, stream, c)
+		if err != nil {
+			return nil, err
+		}
+		e.live.add(c.ID, pid)
+		timer = t
 	}
-	e.live.add(c.ID, pid)
 	if c.Version > 0 && e.actions != nil {
 		e.actions.seed(stream, callView(c, e.now()))
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"runtime/metrics"
 	"sync"
 	"time"
 
@@ -147,11 +148,17 @@ var (
 	descMediaOut     = prometheus.NewDesc("callengine_media_packets_out_total", "RTP packets the media relay sent.", nil, nil)
 	descMediaDropped = prometheus.NewDesc("callengine_media_packets_dropped_total", "RTP packets the media relay dropped.", nil, nil)
 	descMediaLost    = prometheus.NewDesc("callengine_media_packets_lost_total", "RTP packets lost before they reached the relay.", nil, nil)
+
+	descHeap     = prometheus.NewDesc("callengine_go_heap_bytes", "Bytes of heap objects of the process, live or not yet swept (runtime/metrics /memory/classes/heap/objects:bytes).", nil, nil)
+	descHeapLive = prometheus.NewDesc("callengine_go_heap_live_bytes", "Bytes of heap objects marked live by the last garbage collection (runtime/metrics /gc/heap/live:bytes).", nil, nil)
 )
+
+// heapSamples are the runtime/metrics the heap gauges read.
+var heapSamples = []string{"/memory/classes/heap/objects:bytes", "/gc/heap/live:bytes"}
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLive, descDevices, descBatches, descRecords, descAppends, descConflicts,
-		descFlushes, descBatchSize, descMediaIn, descMediaOut, descMediaDropped, descMediaLost} {
+		descFlushes, descBatchSize, descMediaIn, descMediaOut, descMediaDropped, descMediaLost, descHeap, descHeapLive} {
 		ch <- d
 	}
 }
@@ -201,6 +208,16 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descMediaOut, ms.PacketsOut)
 	counter(descMediaDropped, ms.Dropped)
 	counter(descMediaLost, ms.Lost)
+	samples := make([]metrics.Sample, len(heapSamples))
+	for i, name := range heapSamples {
+		samples[i].Name = name
+	}
+	metrics.Read(samples)
+	for i, d := range []*prometheus.Desc{descHeap, descHeapLive} {
+		if samples[i].Value.Kind() == metrics.KindUint64 {
+			gauge(d, float64(samples[i].Value.Uint64()))
+		}
+	}
 }
 
 // observeRequest is the WebSocket adapter's request hook: the latency of

@@ -27,6 +27,8 @@ var metricNames = []string{
 	"callengine_media_packets_out_total",
 	"callengine_media_packets_dropped_total",
 	"callengine_media_packets_lost_total",
+	"callengine_go_heap_bytes",
+	"callengine_go_heap_live_bytes",
 }
 
 // A scrape returns every series, each with the value the server's state
@@ -104,6 +106,12 @@ func TestMetricsScrape(t *testing.T) {
 	}
 	if !strings.Contains(body, "\ncallengine_journal_records_total ") || strings.Contains(body, "\ncallengine_journal_records_total 0\n") {
 		t.Errorf("the journal's records are not counted:\n%s", body)
+	}
+	// The heap gauges read the process's own heap: never zero.
+	for _, name := range []string{"callengine_go_heap_bytes", "callengine_go_heap_live_bytes"} {
+		if strings.Contains(body, "\n"+name+" 0\n") {
+			t.Errorf("%s is 0", name)
+		}
 	}
 }
 

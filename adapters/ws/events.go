@@ -184,6 +184,9 @@ func (c *conn) continueLeg(call *engine.Call, side events.Side) bool {
 	x, ok := c.transfers[call.Transfer]
 	var from []string
 	if ok {
+		if x.consult == call.ID {
+			return false // our own consultation call gets its own media (sdp.offer)
+		}
 		from = []string{x.call, x.consult}
 	}
 	for _, l := range c.legs {

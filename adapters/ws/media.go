@@ -343,7 +343,10 @@ func (c *conn) applyMedia(call *engine.Call) {
 		_ = m.SetMuted(other, muted[mine.side.Other()])
 	}
 	up := call.State == engine.Connected || call.State == engine.Held
-	if up && call.ParkSlot == "" && m.HasLeg(other) && (mine.side == events.Callee || !otherOurs) {
+	// Whichever side brings its leg in line last connects the two: after a
+	// reconnect the side that re-offers last has the new leg (Connect is
+	// safe to repeat).
+	if up && call.ParkSlot == "" && m.HasLeg(other) {
 		a, b := mine.name, other
 		if mine.side == events.Callee {
 			a, b = other, mine.name

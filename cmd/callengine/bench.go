@@ -28,6 +28,10 @@ and prints a summary table. Workloads (--workload, default all, in this order):
   soak       --calls live calls held; heap bytes per live call
   restore    time for engine.Open to bring back the soak's live calls
   replay     events/s scanned, decoded and folded from the journals
+  webrtc     relayed calls between Go WebRTC peers through a real
+             'callengine serve' child on loopback, 20 ms audio both ways,
+             DTLS-SRTP: calls carried with < 1 % loss, packet loss, call
+             setups/s, the server's CPU and memory per call
 
 The throughput targets are judged as ratios to raw bbolt measured in the same
 run (the journal workload's, else a probe of about a second).
@@ -40,13 +44,15 @@ flags:
 
 // benchDefaults are the defaults of a full run and of --quick.
 // The timeouts make the promises hold by construction: a full run ends
-// within 5 minutes and a quick one within 30 s, whatever the machine.
+// within 7 minutes and a quick one within 45 s, whatever the machine.
 var benchDefaults = map[bool]struct {
-	calls, concurrency, records, passes int
-	duration, timeout                   time.Duration
+	calls, concurrency, records, passes, webrtcCalls int
+	duration, webrtcDuration, timeout                time.Duration
 }{
-	false: {calls: 100_000, concurrency: 1000, records: 500_000, passes: 5, duration: 45 * time.Second, timeout: 290 * time.Second},
-	true:  {calls: 2_000, concurrency: 100, records: 20_000, passes: 1, duration: 4 * time.Second, timeout: 28 * time.Second},
+	false: {calls: 100_000, concurrency: 1000, records: 500_000, passes: 5, webrtcCalls: 200,
+		duration: 45 * time.Second, webrtcDuration: 20 * time.Second, timeout: 410 * time.Second},
+	true: {calls: 2_000, concurrency: 100, records: 20_000, passes: 1, webrtcCalls: 10,
+		duration: 4 * time.Second, webrtcDuration: 3 * time.Second, timeout: 43 * time.Second},
 }
 
 // benchCmd runs `callengine bench`. Exit status: 0 done, 1 a workload failed
@@ -55,9 +61,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlagSet("bench", benchUsage, stderr)
 	full := benchDefaults[false]
 	workload := fs.String("workload", "all", "workload to run: all, "+strings.Join(bench.Workloads, ", "))
-	calls := fs.Int("calls", full.calls, "lifecycle: complete calls to run; soak: live calls to hold (and restore)")
+	calls := fs.Int("calls", full.calls, "lifecycle: complete calls to run; soak: live calls to hold (and restore); with --workload webrtc, as --webrtc-calls")
+	webrtcCalls := fs.Int("webrtc-calls", full.webrtcCalls, "webrtc: relayed calls held at once, 2 clients each (quick: 10)")
 	concurrency := fs.Int("concurrency", full.concurrency, "concurrent callers (lifecycle, soak) and appenders (journal)")
-	duration := fs.Duration("duration", full.duration, "time cap of each workload's measured loop (then it stops and measures what it did)")
+	duration := fs.Duration("duration", full.duration, "time cap of each workload's measured loop (then it stops and measures what it did); webrtc: its measured window (default 20s, quick 3s)")
 	timeout := fs.Duration("timeout", full.timeout, "hard bound of the whole run: what is still running then fails")
 	data := fs.String("data", "", "data directory for the journals (default: a temporary directory, removed afterwards)")
 	records := fs.Int("records", full.records, "journal: durable 1-record appends (and as many raw bbolt puts)")
@@ -66,7 +73,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var replayJournals stringList
 	fs.Var(&replayJournals, "journal", "replay: fold this journal file (read-only) instead of the run's own; repeatable")
 	interval := fs.Duration("interval", 250*time.Millisecond, "throughput sampling interval")
-	quick := fs.Bool("quick", false, "small counts for a smoke run (under 30 s); explicit flags still win")
+	quick := fs.Bool("quick", false, "small counts for a smoke run (under 45 s); explicit flags still win")
 	withHistory := fs.Bool("history", false, "run the engines with the call history projection on (it follows the journal and competes for the CPU)")
 	callersFlag := fs.String("callers", "", "lifecycle: callers of each pass, comma-separated (`LIST`, e.g. 1000,5000); the first pass gives the lifecycle figures (default: --concurrency)")
 	historyPass := fs.Bool("history-pass", false, "lifecycle: one more pass with the call history the other way (judges its cost)")
@@ -147,6 +154,16 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if !set["timeout"] {
 			*timeout = q.timeout
 		}
+		if !set["webrtc-calls"] {
+			*webrtcCalls = q.webrtcCalls
+		}
+	}
+	webrtcWindow := benchDefaults[*quick].webrtcDuration
+	if set["duration"] {
+		webrtcWindow = *duration
+	}
+	if *workload == "webrtc" && set["calls"] && !set["webrtc-calls"] {
+		*webrtcCalls = *calls
 	}
 	switch {
 	case *workload != "all" && !slices.Contains(bench.Workloads, *workload):
@@ -155,6 +172,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr("--calls must be between 1 and 10,000,000")
 	case *concurrency < 1 || *concurrency > 100_000:
 		return usageErr("--concurrency must be between 1 and 100,000")
+	case *webrtcCalls < 1 || *webrtcCalls > 5000:
+		return usageErr("--webrtc-calls (or --calls with --workload webrtc) must be between 1 and 5,000")
 	case *liveCalls < 0 || *liveCalls > 10_000_000:
 		return usageErr("--live-calls must be between 1 and 10,000,000 (0: as --calls)")
 	case *records < 1 || *records > 100_000_000:
@@ -202,10 +221,17 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Duration: *duration, Interval: *interval, ReplayPasses: *passes, ReplayJournals: replayJournals,
 		DataDir: dir, Quick: *quick, History: *withHistory, Progress: view.update,
 		Callers: callers, HistoryPass: *historyPass, LiveCalls: *liveCalls,
+		WebRTCCalls: *webrtcCalls, WebRTCDuration: webrtcWindow,
 	}
-	note := fmt.Sprintf("callengine bench: workload %s, %s calls, concurrency %s", *workload, bench.Count(int64(*calls)), bench.Count(int64(*concurrency)))
+	note := fmt.Sprintf("callengine bench: workload %s", *workload)
+	if *workload != "webrtc" {
+		note += fmt.Sprintf(", %s calls, concurrency %s", bench.Count(int64(*calls)), bench.Count(int64(*concurrency)))
+	}
 	if *workload == "all" || *workload == "journal" {
 		note += fmt.Sprintf(", %s journal records", bench.Count(int64(*records)))
+	}
+	if *workload == "all" || *workload == "webrtc" {
+		note += fmt.Sprintf(", %s webrtc calls for %v", bench.Count(int64(*webrtcCalls)), webrtcWindow)
 	}
 	view.note(fmt.Sprintf("%s, cap %v per workload; data in %s", note, *duration, dir))
 	runCtx, cancel := context.WithTimeout(ctx, *timeout)

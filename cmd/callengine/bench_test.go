@@ -50,7 +50,9 @@ func TestBenchQuick(t *testing.T) {
 	for _, k := range []string{"workload", "calls_per_sec", "events_per_sec", "raw_bbolt_events_per_sec", "ratio_to_raw",
 		"p50_ms", "p99_ms", "p999_ms", "heap_bytes_per_live_call", "live_calls", "restore_seconds",
 		"replay_events_per_sec", "go_version", "num_cpu", "started_at", "targets", "throughput", "latency_percentiles",
-		"allocs_per_call", "raw_bbolt_puts_per_sec", "lifecycle_ratio_to_raw", "restore_alloc_bytes_per_call", "lifecycle_passes"} {
+		"allocs_per_call", "raw_bbolt_puts_per_sec", "lifecycle_ratio_to_raw", "restore_alloc_bytes_per_call", "lifecycle_passes",
+		"webrtc_calls", "webrtc_calls_carried", "webrtc_loss", "webrtc_setups_per_sec", "webrtc_setup_p50_ms", "webrtc_setup_p99_ms",
+		"webrtc_packets_per_sec", "webrtc_server_cpu_ms_per_call_second", "webrtc_rss_bytes_per_call", "webrtc_heap_bytes_per_call"} {
 		v, ok := m[k]
 		if !ok || v == nil {
 			t.Errorf("report lacks %s", k)
@@ -62,8 +64,13 @@ func TestBenchQuick(t *testing.T) {
 			t.Errorf("%s = %v, want > 0", k, m[k])
 		}
 	}
-	if m["workload"] != "all" || m["quick"] != true || m["live_calls"] != 2000.0 {
-		t.Errorf("workload %v, quick %v, live_calls %v", m["workload"], m["quick"], m["live_calls"])
+	if m["workload"] != "all" || m["quick"] != true || m["live_calls"] != 2000.0 || m["webrtc_calls"] != 10.0 {
+		t.Errorf("workload %v, quick %v, live_calls %v, webrtc_calls %v", m["workload"], m["quick"], m["live_calls"], m["webrtc_calls"])
+	}
+	// The quick webrtc run: 10 calls through a serve child (this test
+	// binary, see TestMain), 3 s of audio.
+	if m["webrtc_calls_set_up"] != 10.0 || m["webrtc_window_seconds"].(float64) < 3 {
+		t.Errorf("webrtc: %v calls set up, window %v s", m["webrtc_calls_set_up"], m["webrtc_window_seconds"])
 	}
 	if _, err := time.Parse(time.RFC3339, m["started_at"].(string)); err != nil {
 		t.Errorf("started_at: %v", err)
@@ -74,7 +81,8 @@ func TestBenchQuick(t *testing.T) {
 	for _, s := range []string{"workload", "figure", "verdict", "complete calls/s", "command latency p50",
 		"durable appends", "raw bbolt", "heap per live call", "time to reopen", "events folded/s", "report: " + report, "plot: " + plot,
 		"allocations per call", "× raw bbolt", "n/a: at 100 lifecycle callers, target set at 1,000",
-		"n/a: at 2,000 restored calls, target set at 1,000,000", "measured by the journal workload of this run"} {
+		"n/a: at 2,000 restored calls, target set at 1,000,000", "measured by the journal workload of this run",
+		"relayed calls carried", "call setups/s", "server CPU per call", "n/a: at 10 relayed calls, target set at 200 or more"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("stdout lacks %q:\n%s", s, out)
 		}
@@ -141,6 +149,41 @@ func TestBenchOneWorkloadOmitsTheOthers(t *testing.T) {
 	defer f.Close()
 	if _, err := png.Decode(f); err != nil {
 		t.Fatalf("plot is not a PNG: %v", err)
+	}
+}
+
+// --workload webrtc alone: --calls gives its calls and --duration its
+// window; the server is a real `callengine serve` (this test binary run as
+// the program, see TestMain); only its figures are reported.
+func TestBenchWebRTC(t *testing.T) {
+	dir := t.TempDir()
+	report := filepath.Join(dir, "r.json")
+	code, out, errs := runBench(t, "--workload", "webrtc", "--calls", "4", "--duration", "1s", "--json", report, "--progress", "lines")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	m := readJSON(t, report)
+	if m["webrtc_calls"] != 4.0 || m["webrtc_calls_set_up"] != 4.0 || m["webrtc_calls_carried"] != 4.0 {
+		t.Errorf("calls %v, set up %v, carried %v\n%s", m["webrtc_calls"], m["webrtc_calls_set_up"], m["webrtc_calls_carried"], out)
+	}
+	if w, _ := m["webrtc_window_seconds"].(float64); w < 1 || w > 2 {
+		t.Errorf("window %v s, want about 1", m["webrtc_window_seconds"])
+	}
+	if s, _ := m["webrtc_sent_packets"].(float64); s < 4*2*25 {
+		t.Errorf("%v packets sent in the window", m["webrtc_sent_packets"])
+	}
+	for _, k := range []string{"calls_per_sec", "events_per_sec", "live_calls", "restore_seconds", "replay_events_per_sec", "raw_bbolt_puts_per_sec"} {
+		if v, ok := m[k]; ok {
+			t.Errorf("%s = %v though not measured", k, v)
+		}
+	}
+	for _, s := range []string{"serve ready on 127.0.0.1:", "8 clients logged in", "4 calls set up", "stopping serve"} {
+		if !strings.Contains(errs, s) {
+			t.Errorf("progress lacks %q:\n%s", s, errs)
+		}
+	}
+	if strings.Contains(errs, "2,000 calls") || strings.Contains(errs, "100,000 calls") {
+		t.Errorf("the note names the lifecycle's calls:\n%s", errs)
 	}
 }
 
@@ -260,6 +303,8 @@ func TestBenchBadFlags(t *testing.T) {
 		{[]string{"--callers", "0"}, "--callers"},
 		{[]string{"--callers", "1000,,5000"}, "--callers"},
 		{[]string{"--live-calls", "-1"}, "--live-calls"},
+		{[]string{"--webrtc-calls", "0"}, "--webrtc-calls"},
+		{[]string{"--workload", "webrtc", "--calls", "5001"}, "--webrtc-calls (or --calls with --workload webrtc)"},
 		{[]string{"--records", "0"}, "--records"},
 		{[]string{"--duration", "0s"}, "--duration"},
 		{[]string{"--duration", "soon"}, "invalid value"},

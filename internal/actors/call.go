@@ -14,21 +14,27 @@ type (
 	GetCall     = Get[fsm.Call]
 )
 
+// CallDeadline is the deadline a call's state holds, 0 when none: the ring
+// timeout while it rings, the voicemail box's limit while the caller is in
+// the box. A restored call without one needs no actor until a command
+// reaches it.
+func CallDeadline(c *fsm.Call) int64 {
+	switch {
+	case c.Status == fsm.Ringing:
+		return c.RingDeadline
+	case c.InVoicemail():
+		return c.VoicemailDeadline
+	}
+	return 0
+}
+
 // callMachine runs calls: their deadline is the ring timeout while they
 // ring, or the voicemail box's limit while the caller is in the box.
 func callMachine(d *Deps) *Machine[fsm.Call, fsm.CallCommand, fsm.CallStatus] {
 	return &Machine[fsm.Call, fsm.CallCommand, fsm.CallStatus]{
-		Kind:   aggregate.Calls,
-		Decide: fsm.DecideCall,
-		Deadline: func(c *fsm.Call) int64 {
-			switch {
-			case c.Status == fsm.Ringing:
-				return c.RingDeadline
-			case c.InVoicemail():
-				return c.VoicemailDeadline
-			}
-			return 0
-		},
+		Kind:     aggregate.Calls,
+		Decide:   fsm.DecideCall,
+		Deadline: CallDeadline,
 		Timeout: func(c *fsm.Call, deadline int64) (fsm.CallCommand, bool) {
 			switch {
 			case c.Status == fsm.Ringing && deadline == c.RingDeadline:

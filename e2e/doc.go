@@ -1,0 +1,18 @@
+// Package e2e tests callengine serve with its real parts: the callengine
+// binary runs as a child process (engine, journal, WebSocket adapter, media
+// relay), and headless Chromium runs the softphone page of server/web for
+// each person (one browser, one tab per person), with fake microphones.
+// The tests click the page's buttons, read what the page shows through its
+// window.softphone hook, and measure audio with RTCPeerConnection.getStats.
+//
+// The package has no non-test code. It needs /usr/bin/chromium (or
+// CALLENGINE_CHROMIUM) and the go command to build cmd/callengine (or a
+// binary in CALLENGINE_BIN). It runs on loopback only, so it works inside a
+// network namespace with nothing but lo:
+//
+//	go test -c -o e2e.test ./e2e
+//	unshare -n sh -c 'ip link set lo up && ./e2e.test -test.v'
+//
+// The binary is built from the source tree at run time, which go test's
+// cache does not see: run the package with -count=1.
+package e2e
