@@ -7,6 +7,7 @@
 //
 //	loopback — an in-process far end, scripted per number, for tests,
 //	           examples and the simulator.
-//
-// SIP (sipgo) and WebRTC (pion) adapters are separate issues.
+//	ws       — the JSON WebSocket protocol and WebRTC media for browsers.
+//	sip      — SIP phones through sipgo: registrar, calls from and to
+//	           them (docs/sip.md).
 package adapters

@@ -58,6 +58,9 @@ type Config struct {
 	Outside Outside `yaml:"outside"`
 	// Media are the media relay's settings, carried for package media.
 	Media Media `yaml:"media"`
+	// SIP is the SIP adapter (package adapters/sip): registrar and calls
+	// of SIP phones.
+	SIP SIP `yaml:"sip"`
 	// Echo is the echo-test client, provisioned at start.
 	Echo Echo `yaml:"echo"`
 	// Clients and Groups are provisioned at start (see Provision).
@@ -88,6 +91,15 @@ type Media struct {
 	PortMin      int      `yaml:"port_min"`
 	PortMax      int      `yaml:"port_max"`
 	NAT1To1IPs   []string `yaml:"nat_1to1_ips"`
+}
+
+// SIP are the SIP adapter's settings (docs/sip.md): the UDP and TCP
+// addresses it listens on (default 127.0.0.1:5060 both; "" turns one
+// off), or Disabled for none.
+type SIP struct {
+	Disabled bool   `yaml:"disabled"`
+	UDP      string `yaml:"udp"`
+	TCP      string `yaml:"tcp"`
 }
 
 // Echo is the echo-test destination: a client that answers every call at
@@ -133,8 +145,12 @@ func Default() Config {
 		LogLevel:        "info",
 		Outside:         Outside{Outcome: "answer", AnswerAfter: time.Second},
 		Echo:            Echo{Client: "echo", Extension: "600"},
+		SIP:             SIP{UDP: defaultSIP, TCP: defaultSIP},
 	}
 }
+
+// defaultSIP is where the SIP adapter listens unless told otherwise.
+const defaultSIP = "127.0.0.1:5060"
 
 // WithDefaults returns c with its empty fields given their default. Zero
 // durations of Outside stay zero (answer at once).
@@ -151,6 +167,9 @@ func (c Config) WithDefaults() Config {
 	set(&c.Outside.Outcome, d.Outside.Outcome)
 	set(&c.Echo.Client, d.Echo.Client)
 	set(&c.Echo.Extension, d.Echo.Extension)
+	if c.SIP.UDP == "" && c.SIP.TCP == "" {
+		c.SIP.UDP, c.SIP.TCP = d.SIP.UDP, d.SIP.TCP
+	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = d.DrainTimeout
 	}
@@ -589,6 +608,16 @@ func (c Config) check(where map[string]string) error {
 	} {
 		if d < 0 {
 			bad(key, "must not be negative")
+		}
+	}
+	if !c.SIP.Disabled {
+		for key, a := range map[string]string{"sip.udp": c.SIP.UDP, "sip.tcp": c.SIP.TCP} {
+			if a == "" {
+				continue
+			}
+			if msg := addrProblem(a); msg != "" {
+				bad(key, "%s", msg)
+			}
 		}
 	}
 	if c.LogLevel != "" && !slices.Contains(engine.LogLevels, c.LogLevel) {

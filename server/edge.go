@@ -7,20 +7,23 @@ import (
 	"net/url"
 	"strings"
 
+	sipadapter "github.com/callengine/callengine/adapters/sip"
 	"github.com/callengine/callengine/adapters/ws"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/media"
 )
 
-// The network edge of callengine serve: the media relay (package media) and
+// The network edge of callengine serve: the media relay (package media),
 // the WebSocket protocol (package adapters/ws) on /ws, wired to the engine,
-// the metrics and the echo client. Run builds it after provisioning unless
+// the metrics and the echo client, and the SIP adapter (package
+// adapters/sip, buildSIP). Run builds it after provisioning unless
 // the embedding program set Server.WebSocket itself.
 
 // edge is what Run builds: the relay and the handler, closed on drain.
 type edge struct {
 	relay   *media.Relay
 	handler *ws.Handler
+	sip     *sipadapter.Adapter // nil when sip.disabled or it could not listen
 }
 
 // mediaSettings turns the configuration into the relay's settings. A
@@ -97,13 +100,37 @@ func (s *Server) buildEdge(ctx context.Context, e *engine.Engine) (*edge, error)
 		}
 	}
 	s.WebSocket = h
-	return &edge{relay: relay, handler: h}, nil
+	return &edge{relay: relay, handler: h, sip: s.buildSIP(ctx, e)}, nil
 }
 
-// close ends the WebSocket connections (status 1001) and the media legs.
+// buildSIP starts the SIP adapter on the sip: addresses, unless
+// sip.disabled. An address it cannot listen on (taken) is logged as an
+// error and serve goes on without SIP: the WebSocket edge still works.
+func (s *Server) buildSIP(ctx context.Context, e *engine.Engine) *sipadapter.Adapter {
+	c := s.Config.WithDefaults().SIP
+	if c.Disabled {
+		return nil
+	}
+	a, err := sipadapter.New(e, sipadapter.Settings{UDP: c.UDP, TCP: c.TCP, Logger: s.log, Draining: s.Draining})
+	if err == nil {
+		err = a.Start(ctx)
+	}
+	if err != nil {
+		s.log.Error("sip: not started", "udp", c.UDP, "tcp", c.TCP, "err", err)
+		return nil
+	}
+	s.log.Info("sip: listening", "udp", a.Addr("udp"), "tcp", a.Addr("tcp"))
+	return a
+}
+
+// close stops the SIP adapter, ends the WebSocket connections (status
+// 1001) and the media legs.
 func (g *edge) close() {
 	if g == nil {
 		return
+	}
+	if g.sip != nil {
+		g.sip.Close()
 	}
 	g.handler.Close()
 	g.relay.Close()

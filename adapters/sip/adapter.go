@@ -1,0 +1,287 @@
+package sip
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/callengine/callengine/clock"
+	"github.com/callengine/callengine/engine"
+)
+
+// Adapter serves SIP phones for an engine: the registrar and the calls
+// from and to its clients' SIP devices. New builds it, Start listens and
+// follows the engine's events, Close stops it.
+type Adapter struct {
+	eng      *engine.Engine
+	accounts Accounts
+	set      Settings
+	log      *slog.Logger
+	nonces   nonces
+	limiter  *limiter
+
+	ua  *sipgo.UserAgent
+	srv *sipgo.Server
+	cli *sipgo.Client
+
+	udp      net.PacketConn
+	tcp      net.Listener
+	contacts map[string]*sip.ContactHeader // our Contact, by transport ("UDP", "TCP")
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	kick   chan string
+
+	mu      sync.Mutex
+	calls   map[string]*call          // engine call id → its SIP legs
+	dialogs map[string]dialogRef      // dialogKey → the leg it belongs to
+	early   map[string][]engine.Event // events of calls whose Dial has not returned yet
+	dialing int                       // Dials in flight
+	timers  map[string]clock.Timer    // binding device id → its expiry
+	started bool
+}
+
+// New returns an adapter for eng. The engine's DigestCredentials give the
+// clients' credentials (SetAccounts replaces them).
+func New(eng *engine.Engine, s Settings) (*Adapter, error) {
+	s = s.withDefaults()
+	secret := s.NonceSecret
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, err
+		}
+	}
+	a := &Adapter{
+		eng: eng, set: s, log: s.Logger.With("adapter", "sip"),
+		nonces:  nonces{secret: secret, clock: s.Clock, ttl: s.NonceTTL},
+		limiter: newLimiter(s.RegisterRate, s.RegisterBurst, s.Clock),
+		calls:   map[string]*call{}, dialogs: map[string]dialogRef{}, early: map[string][]engine.Event{},
+		timers: map[string]clock.Timer{}, kick: make(chan string, 64), contacts: map[string]*sip.ContactHeader{},
+	}
+	if acc, ok := any(eng).(Accounts); ok {
+		a.accounts = acc
+	} else {
+		a.accounts = noAccounts{}
+	}
+	return a, nil
+}
+
+// SetAccounts replaces where the digest credentials come from. Call it
+// before Start.
+func (a *Adapter) SetAccounts(acc Accounts) { a.accounts = acc }
+
+type noAccounts struct{}
+
+func (noAccounts) DigestCredentials(context.Context, string) (string, string, error) {
+	return "", "", errors.New("sip: no digest credentials")
+}
+
+// Start listens on the configured addresses, removes the bindings that
+// expired while the adapter was down, re-arms the others' expiry, and
+// follows the engine's call events until ctx ends or Close is called.
+func (a *Adapter) Start(ctx context.Context) error {
+	a.mu.Lock()
+	if a.started {
+		a.mu.Unlock()
+		return errors.New("sip: adapter already started")
+	}
+	a.started = true
+	a.mu.Unlock()
+	a.ctx, a.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	context.AfterFunc(ctx, a.cancel)
+
+	sipLog := slog.New(warnOnly{a.log.Handler()})
+	parser := sip.NewParser()
+	parser.MaxMessageLength = a.set.MaxMessageBytes
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent(a.set.UserAgent),
+		sipgo.WithUserAgentParser(parser),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog)),
+	)
+	if err != nil {
+		return err
+	}
+	a.ua = ua
+	if a.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog)); err != nil {
+		return err
+	}
+	if a.cli, err = sipgo.NewClient(ua, sipgo.WithClientLogger(sipLog)); err != nil {
+		return err
+	}
+	a.routes()
+	if err := a.listen(); err != nil {
+		a.ua.Close()
+		return err
+	}
+	sub, err := a.eng.Subscribe(a.ctx, engine.Filter{Types: followedEvents})
+	if err != nil {
+		a.Close()
+		return err
+	}
+	a.restoreBindings()
+	a.wg.Go(func() { a.follow(sub) })
+	return nil
+}
+
+func (a *Adapter) listen() error {
+	if a.set.UDP != "" {
+		c, err := net.ListenPacket("udp", a.set.UDP)
+		if err != nil {
+			return fmt.Errorf("sip: listen udp %s: %w", a.set.UDP, err)
+		}
+		a.udp = c
+		a.contacts["UDP"] = a.contact(c.LocalAddr(), "udp")
+		a.wg.Go(func() {
+			if err := a.srv.ServeUDP(c); err != nil && a.ctx.Err() == nil {
+				a.log.Warn("udp listener ended", "err", err)
+			}
+		})
+	}
+	if a.set.TCP != "" {
+		l, err := net.Listen("tcp", a.set.TCP)
+		if err != nil {
+			if a.udp != nil {
+				a.udp.Close()
+			}
+			return fmt.Errorf("sip: listen tcp %s: %w", a.set.TCP, err)
+		}
+		a.tcp = l
+		a.contacts["TCP"] = a.contact(l.Addr(), "tcp")
+		a.wg.Go(func() {
+			if err := a.srv.ServeTCP(l); err != nil && a.ctx.Err() == nil {
+				a.log.Warn("tcp listener ended", "err", err)
+			}
+		})
+	}
+	return nil
+}
+
+func (a *Adapter) contact(addr net.Addr, transport string) *sip.ContactHeader {
+	host, port := hostPort(addr)
+	h := &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "callengine", Host: host, Port: port, UriParams: sip.NewParams()}}
+	if transport != "udp" {
+		h.Address.UriParams.Add("transport", transport)
+	}
+	return h
+}
+
+func hostPort(addr net.Addr) (string, int) {
+	switch v := addr.(type) {
+	case *net.UDPAddr:
+		return v.IP.String(), v.Port
+	case *net.TCPAddr:
+		return v.IP.String(), v.Port
+	}
+	return "127.0.0.1", 5060
+}
+
+// Addr returns the address the adapter listens on for network "udp" or
+// "tcp", or "" when it does not.
+func (a *Adapter) Addr(network string) string {
+	switch network {
+	case "udp":
+		if a.udp != nil {
+			return a.udp.LocalAddr().String()
+		}
+	case "tcp":
+		if a.tcp != nil {
+			return a.tcp.Addr().String()
+		}
+	}
+	return ""
+}
+
+// Close stops listening, stops the expiry timers and waits for the
+// adapter's goroutines. Calls in progress are left to the engine; their
+// dialogs are forgotten (docs/sip.md, "Missing").
+func (a *Adapter) Close() error {
+	if a.cancel == nil {
+		return nil
+	}
+	a.cancel()
+	a.mu.Lock()
+	for id, t := range a.timers {
+		t.Stop()
+		delete(a.timers, id)
+	}
+	a.mu.Unlock()
+	if a.udp != nil {
+		a.udp.Close()
+	}
+	if a.tcp != nil {
+		a.tcp.Close()
+	}
+	if a.ua != nil {
+		a.ua.Close()
+	}
+	a.wg.Wait()
+	return nil
+}
+
+// command returns a context for one engine command on behalf of client
+// (no principal: the adapter itself).
+func (a *Adapter) command(client string) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(a.ctx, a.set.CommandTimeout)
+	if client != "" {
+		ctx = engine.WithPrincipal(ctx, engine.Principal{Client: client, Role: engine.RoleAgent})
+	}
+	return ctx, cancel
+}
+
+// response builds a response to req with st, our Server header and, for
+// an INVITE, our tag.
+func (a *Adapter) response(req *sip.Request, st status) *sip.Response {
+	res := sip.NewResponseFromRequest(req, st.Code, st.Reason, nil)
+	res.AppendHeader(sip.NewHeader("Server", a.set.UserAgent))
+	return res
+}
+
+// respond sends res on tx, logging a failure.
+func (a *Adapter) respond(tx sip.ServerTransaction, res *sip.Response) {
+	if err := tx.Respond(res); err != nil {
+		a.log.Debug("cannot respond", "status", res.StatusCode, "err", err)
+	}
+}
+
+// ourContact is our Contact for a transport.
+func (a *Adapter) ourContact(transport string) *sip.ContactHeader {
+	if c, ok := a.contacts[strings.ToUpper(transport)]; ok {
+		return c
+	}
+	for _, c := range a.contacts {
+		return c
+	}
+	return &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1"}}
+}
+
+// prepare sets the local address a request leaves from: the UDP listener
+// (else sipgo would pick an ephemeral port the peer cannot answer).
+func (a *Adapter) prepare(req *sip.Request) {
+	if strings.EqualFold(req.Transport(), "UDP") && a.udp != nil {
+		host, port := hostPort(a.udp.LocalAddr())
+		req.Laddr = sip.Addr{IP: net.ParseIP(host), Port: port, Hostname: host}
+	}
+}
+
+// noBuild sends a request as we built it.
+func noBuild(*sipgo.Client, *sip.Request) error { return nil }
+
+// warnOnly passes sipgo's logs of level warn and above.
+type warnOnly struct{ slog.Handler }
+
+func (w warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && w.Handler.Enabled(ctx, l)
+}
+func (w warnOnly) WithAttrs(as []slog.Attr) slog.Handler { return warnOnly{w.Handler.WithAttrs(as)} }
+func (w warnOnly) WithGroup(n string) slog.Handler       { return warnOnly{w.Handler.WithGroup(n)} }

@@ -1,0 +1,85 @@
+package sip
+
+import (
+	"context"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/callengine/callengine/engine"
+)
+
+// BYE both ways: a BYE from a phone hangs the call up on that phone's
+// side; the engine's end of a call sends a BYE on each dialog still up.
+
+// onBye serves a BYE: 200 and Hangup for a dialog we know, 481 otherwise.
+func (a *Adapter) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	ref, ok := a.dialogOf(req)
+	if !ok {
+		a.respond(tx, a.response(req, statusNoDialog))
+		return
+	}
+	var dlg *dialog
+	if ref.in != nil {
+		dlg = ref.in.dlg
+	} else {
+		dlg = ref.fork.dlg
+	}
+	if !dlg.inDialog(req) {
+		a.respond(tx, a.response(req, statusServerError)) // a CSeq out of order (RFC 3261 §12.2.2)
+		return
+	}
+	a.respond(tx, a.response(req, status{200, "OK"}))
+	switch {
+	case ref.in != nil:
+		if ref.in.peerBye() {
+			a.hangup(ref.call, ref.in.client, engine.Caller)
+		}
+	case ref.fork != nil:
+		f := ref.fork
+		f.mu.Lock()
+		up := f.state == legConfirmed
+		f.state = legEnded
+		f.mu.Unlock()
+		if up {
+			a.hangup(ref.call, f.client, engine.Callee)
+		}
+	}
+}
+
+// sendBye ends a dialog, off the caller's goroutine; it gives up after
+// 64*T1 without an answer.
+func (a *Adapter) sendBye(d *dialog) {
+	a.wg.Go(func() {
+		req := d.request(sip.BYE, nil)
+		req.AppendHeader(sip.NewHeader("User-Agent", a.set.UserAgent))
+		a.prepare(req)
+		ctx, cancel := context.WithTimeout(a.ctx, 64*sip.T1)
+		defer cancel()
+		tx, err := a.cli.TransactionRequest(ctx, req, noBuild)
+		if err != nil {
+			a.log.Debug("cannot send BYE", "call-id", d.CallID, "err", err)
+			return
+		}
+		defer tx.Terminate()
+		wait(ctx, tx)
+	})
+}
+
+// wait waits for a final response on tx, its end, or ctx.
+func wait(ctx context.Context, tx sip.ClientTransaction) *sip.Response {
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res.StatusCode >= 200 {
+				return res
+			}
+		case <-tx.Done():
+			return nil
+		case <-ctx.Done():
+			return nil
+		case <-time.After(64 * sip.T1):
+			return nil
+		}
+	}
+}

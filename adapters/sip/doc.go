@@ -1,0 +1,31 @@
+// Package sip serves SIP phones (FEATURES M3, CL2; issue 14) through
+// github.com/emiago/sipgo: a registrar with digest authentication, calls
+// from a registered phone into the engine, and calls from the engine to a
+// client's phones. docs/sip.md documents what works, the configuration, the
+// mapping of SIP status codes to end reasons, and what is missing.
+//
+// Data enters and leaves in two ways:
+//
+//   - in: sipgo's server hands each request to a handler (registrar.go,
+//     invite_in.go, bye.go, cancel.go, options.go); a handler checks the
+//     request (digest, SDP, destination — decoders in auth_digest.go,
+//     contact.go, destination.go, fuzzed) and turns it into one engine
+//     command made under the client's Principal (Dial, Answer, Hangup,
+//     Reject, ConnectDevice, DisconnectDevice);
+//   - out: the engine's call events (CallRinging, CallAnswered, CallEnded)
+//     are read in order on one goroutine (events.go) and become SIP
+//     messages: provisional and final responses to the caller's INVITE, an
+//     INVITE to each SIP device that rings (forking, invite_out.go),
+//     CANCEL and BYE.
+//
+// A registered binding is a device of its client (Kind "sip"); its Contact
+// field holds the contact URI and its expiry, so the binding survives a
+// restart in the journal. Dialogs (dialog.go) are our own records (Call-ID,
+// tags, CSeq, remote target, route set), kept in memory for this slice.
+//
+// Media: the SDP of one SIP leg passes to the other (the phones exchange RTP
+// directly); sdp.go is the one place that decides which SDP a leg gets. A
+// call between a SIP phone and a browser is refused with 488.
+//
+// The package decides nothing about calls: every decision is the engine's.
+package sip

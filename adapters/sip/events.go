@@ -1,0 +1,342 @@
+package sip
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/events"
+)
+
+// The engine's call events, read in order on one goroutine, become SIP
+// messages: 180 and the final response to a SIP caller's INVITE, INVITEs
+// to the callee's SIP devices, CANCEL and BYE. Commands the adapter sends
+// back (Answer, Reject, Hangup) run on other goroutines: the loop never
+// waits for the engine.
+
+var followedEvents = []events.Type{
+	events.TypeCallDialed, events.TypeCallRinging, events.TypeCallIgnored,
+	events.TypeCallAnswered, events.TypeCallEnded,
+}
+
+// call is the SIP side of one engine call: the caller's leg when the
+// caller is a SIP phone, and one fork per SIP device of the callee that
+// rings.
+type call struct {
+	id string
+
+	mu       sync.Mutex
+	in       *inLeg           // nil when the caller is not a SIP phone
+	forks    map[string]*fork // by device id
+	winner   *fork            // the fork whose device answered
+	callee   string           // the callee client
+	ended    bool
+	onlySIP  bool // every device that rings is one of our forks
+	rejected bool // all forks failed and we told the engine
+}
+
+// dialogRef names the leg a dialog belongs to.
+type dialogRef struct {
+	call string
+	in   *inLeg
+	fork *fork
+}
+
+// follow reads the engine's events until the adapter stops.
+func (a *Adapter) follow(sub *engine.Subscription) {
+	for {
+		select {
+		case ev, ok := <-sub.Events():
+			if !ok {
+				if a.ctx.Err() != nil {
+					return
+				}
+				a.log.Warn("event subscription ended; following again", "err", sub.Err())
+				var err error
+				if sub, err = a.eng.Subscribe(a.ctx, engine.Filter{Types: followedEvents}); err != nil {
+					a.log.Error("cannot follow the engine's events", "err", err)
+					return
+				}
+				continue
+			}
+			a.dispatch(ev)
+		case id := <-a.kick:
+			a.drainEarly(id)
+		case <-a.ctx.Done():
+			sub.Close()
+			return
+		}
+	}
+}
+
+// dispatch hands an event to its call. While a SIP caller's Dial has not
+// returned, events of calls the adapter does not know yet wait: they may
+// be that Dial's.
+func (a *Adapter) dispatch(ev engine.Event) {
+	c := ev.Call
+	if c == nil {
+		return
+	}
+	a.mu.Lock()
+	cl := a.calls[c.ID]
+	if cl == nil && a.dialing > 0 {
+		if len(a.early[c.ID]) < 64 {
+			a.early[c.ID] = append(a.early[c.ID], ev)
+		}
+		a.mu.Unlock()
+		return
+	}
+	pending := a.early[c.ID]
+	delete(a.early, c.ID)
+	a.mu.Unlock()
+	for _, p := range pending {
+		a.handle(p)
+	}
+	a.handle(ev)
+}
+
+// drainEarly handles the waiting events of call id once its Dial returned
+// (or of every call, when no Dial is in flight any more).
+func (a *Adapter) drainEarly(id string) {
+	a.mu.Lock()
+	var ids []string
+	if a.dialing == 0 {
+		for k := range a.early {
+			ids = append(ids, k)
+		}
+		slices.Sort(ids)
+	} else if _, ok := a.calls[id]; ok && a.early[id] != nil {
+		ids = []string{id}
+	}
+	var evs [][]engine.Event
+	for _, k := range ids {
+		evs = append(evs, a.early[k])
+		delete(a.early, k)
+	}
+	a.mu.Unlock()
+	for _, list := range evs {
+		for _, ev := range list {
+			a.handle(ev)
+		}
+	}
+}
+
+// kickLoop tells the loop that a Dial returned.
+func (a *Adapter) kickLoop(id string) {
+	select {
+	case a.kick <- id:
+	case <-a.ctx.Done():
+	}
+}
+
+// handle translates one event of a call.
+func (a *Adapter) handle(ev engine.Event) {
+	c := ev.Call
+	a.mu.Lock()
+	cl := a.calls[c.ID]
+	a.mu.Unlock()
+	switch {
+	case ev.Type == events.TypeCallEnded:
+		if cl != nil {
+			a.ended(cl, c)
+		}
+	case ev.Type == events.TypeCallAnswered:
+		if cl != nil {
+			a.answered(cl, c)
+		}
+	case c.State == engine.Ringing:
+		a.ringing(cl, c)
+	}
+}
+
+// ringing: the caller hears ringing; the SIP devices of the callee that
+// ring get an INVITE each; forks of devices that stopped ringing are
+// cancelled.
+func (a *Adapter) ringing(cl *call, c *engine.Call) {
+	if cl != nil && cl.in != nil {
+		cl.in.ringing()
+	}
+	devices := a.sipDevices(c)
+	if cl == nil {
+		if len(devices) == 0 {
+			return
+		}
+		cl = &call{id: c.ID, forks: map[string]*fork{}}
+		a.mu.Lock()
+		if have := a.calls[c.ID]; have != nil {
+			cl = have
+		} else {
+			a.calls[c.ID] = cl
+		}
+		a.mu.Unlock()
+	}
+	cl.mu.Lock()
+	cl.callee = c.Callee.Client
+	cl.onlySIP = len(c.RingingDevices) > 0 && len(devices) == len(c.RingingDevices)
+	offer := offerFor(cl)
+	var start []*fork
+	var stop []*fork
+	if offer != nil && !cl.ended {
+		for _, d := range devices {
+			if _, ok := cl.forks[d.id]; !ok {
+				f := a.newFork(cl, c.Callee.Client, d, c)
+				cl.forks[d.id] = f
+				start = append(start, f)
+			}
+		}
+	}
+	for id, f := range cl.forks {
+		if !slices.Contains(c.RingingDevices, id) && f != cl.winner {
+			stop = append(stop, f)
+		}
+	}
+	in, onlySIP := cl.in, cl.onlySIP
+	cl.mu.Unlock()
+	for _, f := range start {
+		a.wg.Go(func() { f.run(offer, c) })
+	}
+	for _, f := range stop {
+		f.cancel()
+	}
+	switch {
+	case in != nil && len(devices) == 0 && len(c.RingingDevices) > 0:
+		// A SIP phone calls a client whose devices are not SIP phones
+		// (browsers): no relay in this slice.
+		if a.refuseCaller(cl, in) {
+			a.log.Info("a SIP phone cannot call a device that is not a SIP phone yet (no media relay): 488", "call", c.ID)
+		}
+	case offer == nil && onlySIP && len(devices) > 0:
+		// A caller that is not a SIP phone (a browser) reaches only SIP
+		// phones: nothing can carry the media in this slice.
+		a.log.Info("only SIP phones ring but the caller is not a SIP phone (no media relay): rejecting", "call", c.ID)
+		cl.mu.Lock()
+		done := cl.rejected
+		cl.rejected = true
+		cl.mu.Unlock()
+		if !done {
+			a.reject(cl, false)
+		}
+	}
+}
+
+// answered: the other forks stop; the SIP caller gets the answering
+// device's SDP in a 200 — or 488 when no SIP device answered.
+func (a *Adapter) answered(cl *call, c *engine.Call) {
+	cl.mu.Lock()
+	var stop []*fork
+	for _, f := range cl.forks {
+		if f != cl.winner || c.AnsweredDevice != f.device {
+			stop = append(stop, f)
+		}
+	}
+	in := cl.in
+	answer := answerFor(cl)
+	if cl.winner != nil && cl.winner.device != c.AnsweredDevice {
+		answer = nil
+	}
+	cl.mu.Unlock()
+	for _, f := range stop {
+		f.stop()
+	}
+	if in == nil {
+		return
+	}
+	if answer == nil {
+		if a.refuseCaller(cl, in) {
+			a.log.Info("the call was answered by a device that is not a SIP phone (no media relay): 488", "call", c.ID)
+		}
+		return
+	}
+	in.finish(outcome{st: status{200, "OK"}, sdp: answer})
+}
+
+// ended: every leg still up ends — the caller's INVITE gets its final
+// response, forks are cancelled, dialogs get a BYE.
+func (a *Adapter) ended(cl *call, c *engine.Call) {
+	cl.mu.Lock()
+	cl.ended = true
+	forks := make([]*fork, 0, len(cl.forks))
+	for _, f := range cl.forks {
+		forks = append(forks, f)
+	}
+	in := cl.in
+	cl.mu.Unlock()
+	for _, f := range forks {
+		f.stop()
+	}
+	if in != nil {
+		in.end(statusForReason(c.Reason))
+	}
+	a.mu.Lock()
+	delete(a.calls, cl.id)
+	if in != nil {
+		delete(a.dialogs, in.dlg.key())
+	}
+	for _, f := range forks {
+		delete(a.dialogs, f.dlg.key())
+	}
+	a.mu.Unlock()
+}
+
+// refuseCaller answers the SIP caller 488 and hangs the call up on its
+// behalf.
+func (a *Adapter) refuseCaller(cl *call, in *inLeg) bool {
+	if !in.finish(outcome{st: statusNotAccept}) {
+		return false
+	}
+	a.hangup(cl.id, in.client, engine.Caller)
+	return true
+}
+
+// hangup ends call id on behalf of client's side, off the loop.
+func (a *Adapter) hangup(id, client string, side engine.Side) {
+	a.wg.Go(func() {
+		ctx, cancel := a.command(client)
+		defer cancel()
+		if _, err := a.eng.Hangup(ctx, id, side); err != nil {
+			a.log.Debug("hangup refused", "call", id, "side", side, "err", err)
+		}
+	})
+}
+
+// reject refuses the call on behalf of its callee, off the loop.
+func (a *Adapter) reject(cl *call, busy bool) {
+	a.wg.Go(func() {
+		ctx, cancel := a.command(cl.callee)
+		defer cancel()
+		if _, err := a.eng.Reject(ctx, cl.id, busy); err != nil {
+			a.log.Debug("reject refused", "call", cl.id, "err", err)
+		}
+	})
+}
+
+// sipDevice is a SIP binding of the callee that rings.
+type sipDevice struct {
+	id      string
+	binding binding
+}
+
+// sipDevices lists the callee's SIP devices among those that ring now.
+func (a *Adapter) sipDevices(c *engine.Call) []sipDevice {
+	if c.Callee.Client == "" || len(c.RingingDevices) == 0 {
+		return nil
+	}
+	ctx, cancel := a.command("")
+	defer cancel()
+	cl, err := a.eng.Client(ctx, c.Callee.Client)
+	if err != nil {
+		return nil
+	}
+	var out []sipDevice
+	for _, d := range cl.Devices {
+		if d.Kind != DeviceKind || !slices.Contains(c.RingingDevices, d.ID) {
+			continue
+		}
+		b, err := parseBinding(d.Contact)
+		if err != nil {
+			continue
+		}
+		out = append(out, sipDevice{id: d.ID, binding: b})
+	}
+	return out
+}

@@ -1,0 +1,114 @@
+package sip
+
+import (
+	"crypto/md5"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+
+	"github.com/callengine/callengine/clock"
+)
+
+// Our own SIP-facing decoders never panic, whatever a phone sends. Seed
+// corpora live under testdata/fuzz/.
+
+func FuzzParseCredentials(f *testing.F) {
+	f.Add(`Digest username="alice", realm="callengine", nonce="abc", uri="sip:127.0.0.1", response="0123456789abcdef0123456789abcdef", algorithm=MD5, qop=auth, nc=00000001, cnonce="x"`)
+	f.Add(`Digest username="", response=zz`)
+	f.Add(`Basic YWxpY2U6c2VjcmV0`)
+	f.Fuzz(func(t *testing.T, h string) {
+		c, err := parseCredentials(h)
+		if err == nil && (c.Username == "" || len(c.Response) != 32) {
+			t.Fatalf("accepted %q as %+v", h, c)
+		}
+	})
+}
+
+func FuzzDestination(f *testing.F) {
+	for _, s := range []string{"sip:1002@127.0.0.1:5060", "sip:+441234567890@example.com", "tel:+441234567890;phone-context=x",
+		"sip:bob@callengine", "sips:alice;x=y@h", "sip:0044@h", "mailto:x@y", "sip:@h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var u sip.Uri
+		func() {
+			defer func() { recover() }() // sipgo's parser is not under test
+			if sip.ParseUri(s, &u) != nil {
+				u = sip.Uri{}
+			}
+		}()
+		if d, err := destination(&u, "callengine"); err == nil && d == "" {
+			t.Fatalf("empty destination from %q", s)
+		}
+	})
+}
+
+func FuzzParseBinding(f *testing.F) {
+	f.Add(bindingContact("sip:alice@127.0.0.1:5062;transport=udp", time.Unix(1800000000, 0)))
+	f.Add("<sip:alice@h>;expires-at=nope")
+	f.Add("<>;expires-at=")
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := parseBinding(s)
+		if err != nil {
+			return
+		}
+		again, err := parseBinding(bindingContact(b.Raw, b.ExpiresAt))
+		if err != nil || again.Raw != b.Raw || !again.ExpiresAt.Equal(b.ExpiresAt) {
+			t.Fatalf("%q: no round trip: %+v %v", s, again, err)
+		}
+	})
+}
+
+func FuzzRequestedExpiry(f *testing.F) {
+	f.Add("3600", true, "", false)
+	f.Add("", false, "0", true)
+	f.Add("-1", true, "99999999999", true)
+	f.Fuzz(func(t *testing.T, p string, hasP bool, h string, hasH bool) {
+		d, err := requestedExpiry(p, hasP, h, hasH, time.Hour)
+		if err == nil && d < 0 {
+			t.Fatalf("negative expiry %v", d)
+		}
+	})
+}
+
+// The digest check accepts what a client computes from the password and
+// refuses anything else; nonces expire and cannot be forged.
+func TestDigestAndNonces(t *testing.T) {
+	clk := clock.NewVirtual(time.Unix(1800000000, 0))
+	n := nonces{secret: []byte("0123456789abcdef0123456789abcdef"), clock: clk, ttl: time.Minute}
+	sum := md5.Sum([]byte("alice:callengine:secret"))
+	ha1 := hex.EncodeToString(sum[:])
+	chal, err := digest.ParseChallenge(n.challenge("callengine", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: "sip:127.0.0.1", Username: "alice", Password: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseCredentials(cred.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !digestMatches(c, "REGISTER", "callengine", ha1) {
+		t.Fatal("the right password does not match")
+	}
+	if digestMatches(c, "INVITE", "callengine", ha1) || digestMatches(c, "REGISTER", "callengine", hex.EncodeToString(make([]byte, 16))) {
+		t.Fatal("a wrong method or HA1 matches")
+	}
+	if valid, fresh := n.check(c.Nonce); !valid || !fresh {
+		t.Fatalf("own nonce: valid %v fresh %v", valid, fresh)
+	}
+	clk.Advance(2 * time.Minute)
+	if valid, fresh := n.check(c.Nonce); !valid || fresh {
+		t.Fatalf("old nonce: valid %v fresh %v", valid, fresh)
+	}
+	forged := []byte(c.Nonce)
+	forged[3] ^= 1
+	if valid, _ := n.check(string(forged)); valid {
+		t.Fatal("a forged nonce is valid")
+	}
+}

@@ -1,0 +1,267 @@
+package sip
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/callengine/callengine/clock"
+	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/events"
+)
+
+// The test harness: an engine on a bbolt file in t.TempDir(), the adapter on
+// 127.0.0.1 with free ports, clients with passwords, and sipp as the phones.
+
+type harness struct {
+	t   *testing.T
+	eng *engine.Engine
+	ad  *Adapter
+	sub *engine.Subscription
+	evs []engine.Event
+}
+
+// clients every harness provisions: alice 1001, bob 1002, carol 1003.
+var testClients = []engine.ClientSpec{
+	{ID: "alice", Name: "Alice", Extensions: []string{"1001"}, Password: "alice-secret"},
+	{ID: "bob", Name: "Bob", Extensions: []string{"1002"}, Password: "bob-secret"},
+	{ID: "carol", Name: "Carol", Extensions: []string{"1003"}, Password: "carol-secret"},
+}
+
+func password(id string) string {
+	for _, c := range testClients {
+		if c.ID == id {
+			return c.Password
+		}
+	}
+	return ""
+}
+
+func newHarness(t *testing.T, dir string, c clock.Clock) *harness {
+	t.Helper()
+	ctx := context.Background()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	eng, err := engine.Open(ctx, engine.Config{DataDir: dir, Domain: DefaultRealm, RingTimeout: 20 * time.Second, NoHistory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	for _, spec := range testClients {
+		if _, err := eng.Client(ctx, spec.ID); err == nil {
+			continue
+		}
+		if _, err := eng.RegisterClient(ctx, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := &harness{t: t, eng: eng}
+	h.sub, err = eng.Subscribe(ctx, engine.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.start(c)
+	return h
+}
+
+func (h *harness) start(c clock.Clock) {
+	h.t.Helper()
+	ad, err := New(h.eng, Settings{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", Clock: c, RingTimeout: 20 * time.Second, Logger: testLogger()})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := ad.Start(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Cleanup(func() { ad.Close() })
+	h.ad = ad
+}
+
+func TestMain(m *testing.M) {
+	sip.SetDefaultLogger(testLogger()) // sipgo's own logs (the test phones')
+	os.Exit(m.Run())
+}
+
+// testLogger discards the adapter's logs unless SIP_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("SIP_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func (h *harness) port() int { // the UDP port
+	_, p, _ := net.SplitHostPort(h.ad.Addr("udp"))
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// waitEvent waits for an event that matches.
+func (h *harness) waitEvent(what string, match func(*engine.Event) bool) engine.Event {
+	h.t.Helper()
+	for _, ev := range h.evs {
+		if match(&ev) {
+			return ev
+		}
+	}
+	deadline := time.After(15 * time.Second)
+	for {
+		select {
+		case ev := <-h.sub.Events():
+			h.evs = append(h.evs, ev)
+			if match(&ev) {
+				return ev
+			}
+		case <-deadline:
+			h.t.Fatalf("no %s event; saw %s", what, h.seen())
+			return engine.Event{}
+		}
+	}
+}
+
+func (h *harness) seen() string {
+	var b bytes.Buffer
+	for _, ev := range h.evs {
+		fmt.Fprintf(&b, "\n  %s %s", ev.Stream, ev.Type)
+		if ev.Call != nil {
+			fmt.Fprintf(&b, " state=%s reason=%s by=%s devices=%v answered=%s", ev.Call.State, ev.Call.Reason, ev.Call.EndedBy, ev.Call.RingingDevices, ev.Call.AnsweredDevice)
+		}
+	}
+	return b.String()
+}
+
+// callEnded waits for the end of a call and returns it.
+func (h *harness) callEnded() *engine.Call {
+	h.t.Helper()
+	ev := h.waitEvent("CallEnded", func(ev *engine.Event) bool { return ev.Type == events.TypeCallEnded })
+	return ev.Call
+}
+
+func (h *harness) sipDevices(client string) []engine.Device {
+	h.t.Helper()
+	cl, err := h.eng.Client(context.Background(), client)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []engine.Device
+	for _, d := range cl.Devices {
+		if d.Kind == DeviceKind {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// freePort returns a UDP port free on 127.0.0.1 now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// sippPath finds sipp or fails the test: the test command installs it.
+func sippPath(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("sipp")
+	if err != nil {
+		t.Fatal("sipp is not installed: the test command installs it (apt-get install -y --no-install-recommends sip-tester)")
+	}
+	return p
+}
+
+// sipp is one run of sipp on loopback, bounded by -m 1 and -timeout.
+type sipp struct {
+	cmd     *exec.Cmd
+	out     bytes.Buffer
+	err     chan error
+	errFile string
+}
+
+// runSipp starts sipp with scenario file (under testdata/sipp), on local
+// port, with keys; remote is "" for a UAS.
+func runSipp(t *testing.T, scenario string, port int, remote string, args ...string) *sipp {
+	t.Helper()
+	bin := sippPath(t)
+	dir := t.TempDir()
+	all := []string{"-sf", filepath.Join("testdata", "sipp", scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+		"-m", "1", "-timeout", "20s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "err.log"),
+		"-mp", strconv.Itoa(freePort(t))}
+	all = append(all, args...)
+	if remote != "" {
+		all = append(all, remote)
+	}
+	s := &sipp{cmd: exec.Command(bin, all...), err: make(chan error, 1)}
+	s.cmd.Dir = "."
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.err <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.cmd.Process.Kill()
+		}
+	})
+	s.errFile = filepath.Join(dir, "err.log")
+	return s
+}
+
+// wait waits for sipp to exit and fails the test unless it exited 0.
+func (s *sipp) wait(t *testing.T, name string) {
+	t.Helper()
+	select {
+	case err := <-s.err:
+		if err != nil {
+			t.Fatalf("sipp %s: %v\n%s\n%s", name, err, tail(s.out.Bytes()), readFile(s.errFile))
+		}
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		t.Fatalf("sipp %s did not end", name)
+	}
+}
+
+func readFile(name string) string {
+	b, _ := os.ReadFile(name)
+	return tail(b)
+}
+
+func tail(b []byte) string {
+	if len(b) > 3000 {
+		b = b[len(b)-3000:]
+	}
+	return string(b)
+}
+
+// register registers client with a sipp UAC whose Contact is the port of
+// a sipp UAS (contactPort).
+func (h *harness) register(client string, contactPort int, expires int) {
+	h.t.Helper()
+	s := runSipp(h.t, "register.xml", freePort(h.t), h.ad.Addr("udp"), "-s", client, "-au", client, "-ap", password(client),
+		"-key", "contact_port", strconv.Itoa(contactPort), "-key", "expires", strconv.Itoa(expires))
+	s.wait(h.t, "register "+client)
+}
+
+// uac runs a sipp UAC calling service as caller.
+func (h *harness) uac(scenario, caller, service string, keys ...string) *sipp {
+	h.t.Helper()
+	args := []string{"-s", service, "-au", caller, "-ap", password(caller), "-key", "caller", caller}
+	return runSipp(h.t, scenario, freePort(h.t), h.ad.Addr("udp"), append(args, keys...)...)
+}
+
+func has(list []string, s string) bool { return slices.Contains(list, s) }

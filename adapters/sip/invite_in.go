@@ -1,0 +1,368 @@
+package sip
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/callengine/callengine/engine"
+)
+
+// Calls from a SIP phone: an INVITE, challenged with 407 as Asterisk does,
+// becomes engine.Dial under the caller's principal. The handler keeps the
+// INVITE server transaction until the call is answered, refused or
+// cancelled (sipgo ends a transaction when its handler returns): 100 at
+// once, 180 on CallRinging, 200 with the answer on CallAnswered, the final
+// refusal on CallEnded.
+
+type legState uint8
+
+const (
+	legEarly     legState = iota // no final response yet
+	legAnswering                 // 200 sent, waiting for the ACK
+	legConfirmed                 // the dialog is up
+	legEnded
+)
+
+// outcome is the final response the INVITE's handler sends.
+type outcome struct {
+	st  status
+	sdp []byte
+}
+
+// inLeg is a SIP caller's side of a call.
+type inLeg struct {
+	a      *Adapter
+	req    *sip.Request
+	tx     sip.ServerTransaction
+	client string
+	device string
+	offer  []byte
+	dlg    *dialog
+
+	final    chan outcome  // the final response to send (one)
+	canceled chan struct{} // closed on CANCEL
+	acked    chan struct{} // closed on the ACK of our 200
+
+	mu        sync.Mutex
+	callID    string
+	state     legState
+	rang      bool
+	byeWanted bool // the call ended while the 200 waited for its ACK
+	ackOnce   sync.Once
+}
+
+// onInvite serves an INVITE.
+func (a *Adapter) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		a.onReInvite(req, tx)
+		return
+	}
+	auth := a.authenticate(a.ctx, req, true)
+	if auth.client == "" {
+		a.challenge(req, tx, true, auth.stale)
+		return
+	}
+	client := auth.client
+	if a.set.Draining != nil && a.set.Draining() {
+		res := a.response(req, statusServiceUnav)
+		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
+		a.respond(tx, res)
+		return
+	}
+	a.respond(tx, a.response(req, status{100, "Trying"}))
+	body := req.Body()
+	if len(body) == 0 {
+		a.respond(tx, a.response(req, statusNotAccept)) // no offer: late offer is not supported
+		return
+	}
+	if ct := req.ContentType(); ct == nil || !strings.HasPrefix(strings.ToLower(ct.Value()), "application/sdp") {
+		a.respond(tx, a.response(req, status{415, "Unsupported Media Type"}))
+		return
+	}
+	if err := checkSDP(body); err != nil {
+		a.respond(tx, a.response(req, statusBadRequest))
+		return
+	}
+	dest, err := destination(&req.Recipient, a.domain())
+	if err != nil {
+		a.respond(tx, a.response(req, statusAddrIncompl))
+		return
+	}
+	leg := &inLeg{
+		a: a, req: req, tx: tx, client: client, offer: body,
+		final: make(chan outcome, 1), canceled: make(chan struct{}), acked: make(chan struct{}),
+	}
+	leg.dlg = newUASDialog(req, sip.GenerateTagN(16))
+	leg.device = a.callerDevice(client, req)
+	tx.OnCancel(func(*sip.Request) { leg.cancel() })
+
+	a.mu.Lock()
+	a.dialing++
+	a.mu.Unlock()
+	ctx, cancel := a.command(client)
+	c, err := a.eng.Dial(ctx, engine.DialRequest{From: client, Device: leg.device, To: dest})
+	cancel()
+	a.mu.Lock()
+	a.dialing--
+	if err == nil {
+		a.calls[c.ID] = &call{id: c.ID, in: leg, forks: map[string]*fork{}}
+		a.dialogs[leg.dlg.key()] = dialogRef{call: c.ID, in: leg}
+	}
+	a.mu.Unlock()
+	if err != nil {
+		a.kickLoop("")
+		a.log.Debug("dial refused", "client", client, "to", dest, "err", err)
+		if leg.finish(outcome{st: statusForError(err)}) {
+			leg.serve()
+		}
+		return
+	}
+	leg.mu.Lock()
+	leg.callID = c.ID
+	gone := leg.state == legEnded // cancelled while the Dial ran
+	leg.mu.Unlock()
+	a.kickLoop(c.ID)
+	if gone {
+		a.hangup(c.ID, client, engine.Caller)
+	}
+	leg.serve()
+}
+
+// domain is the SIP domain of the engine's clients.
+func (a *Adapter) domain() string {
+	if a.set.Domain != "" {
+		return a.set.Domain
+	}
+	return a.set.Realm
+}
+
+// callerDevice is the client's binding the INVITE comes from (its Contact
+// is a registered one), or "" for none.
+func (a *Adapter) callerDevice(client string, req *sip.Request) string {
+	h := req.Contact()
+	if h == nil {
+		return ""
+	}
+	id := deviceID(h.Address.String())
+	ctx, cancel := a.command("")
+	defer cancel()
+	cl, err := a.eng.Client(ctx, client)
+	if err != nil {
+		return ""
+	}
+	for _, d := range cl.Devices {
+		if d.ID == id {
+			return id
+		}
+	}
+	return ""
+}
+
+// ringing sends 180 once, while no final response was sent.
+func (l *inLeg) ringing() {
+	l.mu.Lock()
+	if l.state != legEarly || l.rang {
+		l.mu.Unlock()
+		return
+	}
+	l.rang = true
+	l.mu.Unlock()
+	l.a.respond(l.tx, l.reply(status{180, "Ringing"}, nil))
+}
+
+// finish queues the final response; it reports false when the leg already
+// has one (or was cancelled).
+func (l *inLeg) finish(o outcome) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state != legEarly {
+		return false
+	}
+	if o.st.Code == 200 {
+		l.state = legAnswering
+	} else {
+		l.state = legEnded
+	}
+	l.final <- o
+	return true
+}
+
+// end is the engine's end of the call: the final response while it
+// rings, a BYE once it is up.
+func (l *inLeg) end(st status) {
+	if l.finish(outcome{st: st}) {
+		return
+	}
+	l.mu.Lock()
+	switch l.state {
+	case legAnswering:
+		l.byeWanted = true
+		l.mu.Unlock()
+	case legConfirmed:
+		l.state = legEnded
+		l.mu.Unlock()
+		l.a.sendBye(l.dlg)
+	default:
+		l.mu.Unlock()
+	}
+}
+
+// cancel: the caller sent CANCEL (sipgo answered 200 and 487).
+func (l *inLeg) cancel() {
+	l.mu.Lock()
+	if l.state != legEarly {
+		l.mu.Unlock()
+		return
+	}
+	l.state = legEnded
+	id := l.callID
+	close(l.canceled)
+	l.mu.Unlock()
+	if id != "" {
+		l.a.hangup(id, l.client, engine.Caller)
+	}
+}
+
+// peerBye: the caller hung up with BYE; it reports whether the leg was up.
+func (l *inLeg) peerBye() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state == legAnswering || l.state == legConfirmed {
+		l.state = legEnded
+		l.ackOnce.Do(func() { close(l.acked) })
+		return true
+	}
+	return false
+}
+
+// ack: the ACK of our 200 came.
+func (l *inLeg) ack() { l.ackOnce.Do(func() { close(l.acked) }) }
+
+// reply builds a response to the INVITE with our tag (and Contact for
+// 1xx/2xx).
+func (l *inLeg) reply(st status, sdp []byte) *sip.Response {
+	res := l.a.response(l.req, st)
+	if to := res.To(); to != nil {
+		to.Params.Add("tag", l.dlg.LocalTag)
+	}
+	if st.Code > 100 && st.Code < 300 {
+		res.AppendHeader(l.a.ourContact(l.req.Transport()).Clone())
+	}
+	if sdp != nil {
+		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		res.SetBody(sdp)
+	}
+	return res
+}
+
+// serve holds the INVITE transaction until its final response, and a 200
+// until its ACK (retransmitting it over UDP, RFC 3261 §13.3.1.4).
+func (l *inLeg) serve() {
+	a := l.a
+	var o outcome
+	select {
+	case o = <-l.final:
+	case <-l.canceled:
+		return
+	case <-l.tx.Done():
+		l.mu.Lock()
+		early := l.state == legEarly
+		l.state = legEnded
+		id := l.callID
+		l.mu.Unlock()
+		if early && id != "" {
+			a.hangup(id, l.client, engine.Caller)
+		}
+		return
+	case <-a.ctx.Done():
+		return
+	}
+	if o.st.Code != 200 {
+		a.respond(l.tx, l.reply(o.st, nil))
+		return
+	}
+	res := l.reply(o.st, o.sdp)
+	a.respond(l.tx, res)
+	reliable := !strings.EqualFold(l.req.Transport(), "UDP")
+	interval := sip.T1
+	retransmit := time.NewTimer(interval)
+	defer retransmit.Stop()
+	giveUp := time.NewTimer(64 * sip.T1)
+	defer giveUp.Stop()
+	for {
+		select {
+		case <-l.acked:
+			l.mu.Lock()
+			bye := l.byeWanted
+			if l.state == legAnswering {
+				l.state = legConfirmed
+			}
+			if bye {
+				l.state = legEnded
+			}
+			l.mu.Unlock()
+			if bye {
+				a.sendBye(l.dlg)
+			}
+			return
+		case ack := <-l.tx.Acks():
+			if ack != nil {
+				l.ack()
+			}
+		case <-retransmit.C:
+			if !reliable {
+				a.respond(l.tx, res)
+				interval = min(2*interval, sip.T2)
+				retransmit.Reset(interval)
+			}
+		case <-giveUp.C:
+			// No ACK: the dialog is confirmed but the session ends
+			// (RFC 3261 §13.3.1.4) with a BYE.
+			l.mu.Lock()
+			l.state = legEnded
+			id := l.callID
+			l.mu.Unlock()
+			a.sendBye(l.dlg)
+			a.hangup(id, l.client, engine.Caller)
+			return
+		case <-a.ctx.Done():
+			return
+		}
+	}
+}
+
+// onAck serves an ACK outside a transaction: the ACK of our 200.
+func (a *Adapter) onAck(req *sip.Request, _ sip.ServerTransaction) {
+	ref, ok := a.dialogOf(req)
+	if ok && ref.in != nil {
+		ref.in.ack()
+	}
+}
+
+// onReInvite answers an INVITE inside a dialog: 488, the session stays as
+// it is (re-INVITE and hold are not in this slice), 481 for an unknown
+// dialog.
+func (a *Adapter) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if _, ok := a.dialogOf(req); !ok {
+		a.respond(tx, a.response(req, statusNoDialog))
+		return
+	}
+	a.respond(tx, a.response(req, statusNotAccept))
+}
+
+// dialogOf finds the dialog of an in-dialog request by Call-ID and our
+// tag (the request's To tag).
+func (a *Adapter) dialogOf(req *sip.Request) (dialogRef, bool) {
+	cid, to := req.CallID(), req.To()
+	if cid == nil || to == nil {
+		return dialogRef{}, false
+	}
+	tag, _ := to.Params.Get("tag")
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ref, ok := a.dialogs[dialogKey(cid.Value(), tag)]
+	return ref, ok
+}

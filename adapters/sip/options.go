@@ -1,0 +1,51 @@
+package sip
+
+import (
+	"github.com/emiago/sipgo/sip"
+)
+
+// OPTIONS and the methods we do not serve.
+
+// allowed lists the methods the adapter serves (the Allow header).
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
+
+// known are methods of SIP we recognise but do not serve: 405 with Allow.
+// Any other method is 501 Not Implemented.
+var known = map[sip.RequestMethod]bool{
+	sip.SUBSCRIBE: true, sip.NOTIFY: true, sip.REFER: true, sip.INFO: true, sip.MESSAGE: true,
+	sip.UPDATE: true, sip.PRACK: true, sip.PUBLISH: true,
+}
+
+// routes installs the handlers on the sipgo server.
+func (a *Adapter) routes() {
+	a.srv.OnRegister(a.onRegister)
+	a.srv.OnInvite(a.onInvite)
+	a.srv.OnAck(a.onAck)
+	a.srv.OnBye(a.onBye)
+	a.srv.OnCancel(a.onCancel)
+	a.srv.OnOptions(a.onOptions)
+	a.srv.OnNoRoute(a.onOther)
+}
+
+// onOptions answers 200 with what we accept.
+func (a *Adapter) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	res := a.response(req, status{200, "OK"})
+	res.AppendHeader(sip.NewHeader("Allow", allowed))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	a.respond(tx, res)
+}
+
+// onOther refuses a method we do not serve: 405 for one SIP defines, 501
+// for any other.
+func (a *Adapter) onOther(req *sip.Request, tx sip.ServerTransaction) {
+	if req.IsAck() {
+		return
+	}
+	st := statusNotImpl
+	if known[req.Method] {
+		st = status{405, "Method Not Allowed"}
+	}
+	res := a.response(req, st)
+	res.AppendHeader(sip.NewHeader("Allow", allowed))
+	a.respond(tx, res)
+}

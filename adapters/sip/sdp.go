@@ -1,0 +1,66 @@
+package sip
+
+import (
+	"errors"
+
+	"github.com/pion/sdp/v3"
+)
+
+// Media for this slice: SDP pass-through between two SIP legs. The caller's
+// offer goes in the INVITE to the callee's devices; the answer of the
+// device that answers goes in the 200 to the caller; RTP flows between the
+// phones. offerFor and answerFor are the one place that decides which SDP
+// a leg gets: a relay (SIP↔WebRTC, media anchoring) would plug in there.
+
+// maxSDP bounds a session description we pass on.
+const maxSDP = 16 << 10
+
+var errBadSDP = errors.New("sip: malformed SDP")
+
+// checkSDP parses an SDP body with pion/sdp and checks it has a
+// connection and at least one media line. It never panics.
+func checkSDP(body []byte) (err error) {
+	if len(body) == 0 || len(body) > maxSDP {
+		return errBadSDP
+	}
+	defer func() {
+		if recover() != nil {
+			err = errBadSDP
+		}
+	}()
+	var s sdp.SessionDescription
+	if err := s.Unmarshal(body); err != nil {
+		return errBadSDP
+	}
+	if len(s.MediaDescriptions) == 0 {
+		return errBadSDP
+	}
+	if s.ConnectionInformation == nil {
+		for _, m := range s.MediaDescriptions {
+			if m.ConnectionInformation == nil {
+				return errBadSDP
+			}
+		}
+	}
+	return nil
+}
+
+// offerFor is the SDP the callee's SIP devices are offered: the SIP
+// caller's offer, or nil when the caller is not a SIP phone of this
+// adapter (a browser, a trunk): without a relay such calls cannot reach a
+// SIP device.
+func offerFor(c *call) []byte {
+	if c.in == nil {
+		return nil
+	}
+	return c.in.offer
+}
+
+// answerFor is the SDP the SIP caller is answered with: the answering
+// device's answer, or nil when no SIP device of this adapter answered.
+func answerFor(c *call) []byte {
+	if c.winner == nil {
+		return nil
+	}
+	return c.winner.answer
+}

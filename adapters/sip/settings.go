@@ -1,0 +1,126 @@
+package sip
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/callengine/callengine/clock"
+)
+
+// Settings are the options of an Adapter. The zero value is usable: every
+// field has a default.
+type Settings struct {
+	// UDP and TCP are the addresses (host:port) the adapter listens on; port
+	// 0 picks a free one (Adapter.Addr tells which). Both empty: UDP and TCP
+	// on DefaultListen. One empty and the other set: only the set one.
+	UDP, TCP string
+	// Realm is the digest realm of the challenges (default "callengine").
+	// The engine's credentials name their realm (engine.Config.Domain): use
+	// the same.
+	Realm string
+	// Domain is the SIP domain of the engine's clients
+	// (engine.Config.Domain): a Request-URI whose user is not a number is
+	// dialed as sip:user@Domain. Default: Realm.
+	Domain string
+	// MaxMessageBytes bounds one SIP message (default 65535); a larger one
+	// is dropped by the parser.
+	MaxMessageBytes int
+	// MinExpires and MaxExpires bound a registration's lifetime (defaults
+	// 60 s and 3600 s). A shorter one is refused with 423 Interval Too
+	// Brief; a longer one is cut to MaxExpires. DefaultExpires applies when
+	// the REGISTER names none (default 3600 s).
+	MinExpires, MaxExpires, DefaultExpires time.Duration
+	// NonceTTL is how long a challenge's nonce is accepted (default 5 min);
+	// an older one is answered with a new challenge marked stale.
+	NonceTTL time.Duration
+	// NonceSecret keys the nonces' HMAC. Empty: random at New (nonces then
+	// do not survive a restart; clients simply answer a new challenge).
+	NonceSecret []byte
+	// RegisterRate and RegisterBurst are the token bucket of REGISTER
+	// requests per source IP (defaults 20/s, burst 40). Past it, 503 with
+	// Retry-After.
+	RegisterRate  float64
+	RegisterBurst int
+	// RingTimeout bounds an INVITE the adapter sends to a device that never
+	// answers finally (default 3 min); the engine's ring timeout normally
+	// ends the call first.
+	RingTimeout time.Duration
+	// CommandTimeout bounds one engine command (default 10 s).
+	CommandTimeout time.Duration
+	// Clock tells the time for nonces, the rate limit and binding expiry
+	// (default the wall clock).
+	Clock clock.Clock
+	// Logger receives the adapter's logs (default slog.Default()). sipgo's
+	// own logs go to Logger too, at warn level and above.
+	Logger *slog.Logger
+	// Draining, when set and true, refuses new calls from phones with 503:
+	// the server is shutting down. Calls in progress go on.
+	Draining func() bool
+	// UserAgent is the User-Agent and Server header value (default
+	// "callengine").
+	UserAgent string
+}
+
+// Defaults.
+const (
+	DefaultListen         = "127.0.0.1:5060"
+	DefaultRealm          = "callengine"
+	DefaultMaxMessage     = 65535
+	DefaultMinExpires     = 60 * time.Second
+	DefaultMaxExpires     = 3600 * time.Second
+	DefaultRegisterRate   = 20
+	DefaultRegisterBurst  = 40
+	DefaultNonceTTL       = 5 * time.Minute
+	DefaultRingTimeout    = 3 * time.Minute
+	DefaultCommandTimeout = 10 * time.Second
+)
+
+func (s Settings) withDefaults() Settings {
+	if s.UDP == "" && s.TCP == "" {
+		s.UDP, s.TCP = DefaultListen, DefaultListen
+	}
+	if s.Realm == "" {
+		s.Realm = DefaultRealm
+	}
+	if s.MaxMessageBytes <= 0 {
+		s.MaxMessageBytes = DefaultMaxMessage
+	}
+	if s.MinExpires <= 0 {
+		s.MinExpires = DefaultMinExpires
+	}
+	if s.MaxExpires <= 0 {
+		s.MaxExpires = DefaultMaxExpires
+	}
+	if s.MaxExpires < s.MinExpires {
+		s.MaxExpires = s.MinExpires
+	}
+	if s.DefaultExpires <= 0 {
+		s.DefaultExpires = s.MaxExpires
+	}
+	s.DefaultExpires = min(max(s.DefaultExpires, s.MinExpires), s.MaxExpires)
+	if s.NonceTTL <= 0 {
+		s.NonceTTL = DefaultNonceTTL
+	}
+	if s.RegisterRate <= 0 {
+		s.RegisterRate = DefaultRegisterRate
+	}
+	if s.RegisterBurst <= 0 {
+		s.RegisterBurst = DefaultRegisterBurst
+	}
+	if s.RingTimeout <= 0 {
+		s.RingTimeout = DefaultRingTimeout
+	}
+	if s.CommandTimeout <= 0 {
+		s.CommandTimeout = DefaultCommandTimeout
+	}
+	if s.Clock == nil {
+		s.Clock = clock.Real{}
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.UserAgent == "" {
+		s.UserAgent = "callengine"
+	}
+	return s
+}

@@ -1,0 +1,120 @@
+package sip
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/events"
+)
+
+// Real phones: sipp (Debian package sip-tester) on loopback, every run
+// bounded by -m 1 and -timeout. The tests fail, never skip, without sipp.
+
+// A phone registers with digest: the binding is a device of kind sip with
+// its contact and expiry in the journal; Expires 0 removes it.
+func TestSIPpRegisterBindsAndUnbinds(t *testing.T) {
+	h := newHarness(t, "", nil)
+	uasPort := freePort(t)
+	h.register("alice", uasPort, 300)
+	devs := h.sipDevices("alice")
+	if len(devs) != 1 || !strings.Contains(devs[0].Contact, "127.0.0.1:"+strconv.Itoa(uasPort)) || !strings.Contains(devs[0].Contact, ";expires-at=") {
+		t.Fatalf("alice's SIP devices after REGISTER: %+v", devs)
+	}
+	h.waitEvent("DeviceAdded", func(ev *engine.Event) bool { return ev.Type == events.TypeDeviceAdded })
+	h.register("alice", uasPort, 0)
+	if devs := h.sipDevices("alice"); len(devs) != 0 {
+		t.Fatalf("alice's SIP devices after REGISTER with Expires 0: %+v", devs)
+	}
+	h.waitEvent("DeviceRemoved", func(ev *engine.Event) bool { return ev.Type == events.TypeDeviceRemoved })
+}
+
+// A registered phone calls another registered phone through the engine;
+// the caller hangs up with BYE.
+func TestSIPpCallCallerHangsUp(t *testing.T) {
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_answer.xml", bobPort, "", "-d", "200")
+	uac := h.uac("uac.xml", "alice", "1002", "-d", "300")
+	uac.wait(t, "uac")
+	uas.wait(t, "uas")
+	bob := h.sipDevices("bob")[0].ID
+	h.waitEvent("CallAnswered", func(ev *engine.Event) bool {
+		return ev.Type == events.TypeCallAnswered && ev.Call.AnsweredDevice == bob
+	})
+	c := h.callEnded()
+	if c.Reason != events.Hangup || c.EndedBy != engine.Caller || c.Caller.Client != "alice" || c.Callee.Client != "bob" {
+		t.Fatalf("ended call: reason %s by %s, %s → %s", c.Reason, c.EndedBy, c.Caller.Client, c.Callee.Client)
+	}
+}
+
+// The callee's phone hangs up with BYE: the caller's phone gets a BYE.
+func TestSIPpCallCalleeHangsUp(t *testing.T) {
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_answer_bye.xml", bobPort, "", "-d", "200")
+	uac := h.uac("uac_wait_bye.xml", "alice", "1002")
+	uas.wait(t, "uas")
+	uac.wait(t, "uac")
+	c := h.callEnded()
+	if c.Reason != events.Hangup || c.EndedBy != engine.Callee {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
+
+// The caller gives up with CANCEL while the callee's phone rings: the
+// engine ends the call canceled, the callee's phone gets a CANCEL.
+func TestSIPpCancel(t *testing.T) {
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_ring_cancel.xml", bobPort, "")
+	uac := h.uac("uac_cancel.xml", "alice", "1002")
+	uac.wait(t, "uac")
+	uas.wait(t, "uas")
+	c := h.callEnded()
+	if c.Reason != events.Canceled || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
+
+// The callee's only phone is busy (486): the engine ends the call busy and
+// the caller's phone hears 486.
+func TestSIPpBusy(t *testing.T) {
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_busy.xml", bobPort, "")
+	uac := h.uac("uac_busy.xml", "alice", "1002")
+	uac.wait(t, "uac")
+	uas.wait(t, "uas")
+	c := h.callEnded()
+	if c.Reason != events.Busy {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
+
+// Two phones of one client ring (CL2): the first to answer takes the call,
+// the other is cancelled; the callee's answering phone hangs up.
+func TestSIPpForkFirstAnswerWins(t *testing.T) {
+	h := newHarness(t, "", nil)
+	answerPort, ringPort := freePort(t), freePort(t)
+	h.register("bob", answerPort, 300)
+	h.register("bob", ringPort, 300)
+	if n := len(h.sipDevices("bob")); n != 2 {
+		t.Fatalf("bob has %d SIP bindings, want 2", n)
+	}
+	answering := runSipp(t, "uas_answer_bye.xml", answerPort, "", "-d", "300")
+	ringing := runSipp(t, "uas_ring_cancel.xml", ringPort, "")
+	uac := h.uac("uac_wait_bye.xml", "alice", "1002")
+	answering.wait(t, "answering uas")
+	ringing.wait(t, "ringing uas")
+	uac.wait(t, "uac")
+	c := h.callEnded()
+	if c.Reason != events.Hangup || c.EndedBy != engine.Callee || c.AnsweredDevice != deviceID("sip:bob@127.0.0.1:"+strconv.Itoa(answerPort)) {
+		t.Fatalf("ended call: reason %s by %s answered on %s", c.Reason, c.EndedBy, c.AnsweredDevice)
+	}
+}
