@@ -9,6 +9,7 @@ import (
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/media"
 )
 
 // Media is the media relay as this package uses it: package media's Relay
@@ -31,13 +32,15 @@ type Media interface {
 // Conferencing is what a Media needs for a merged call to be heard by all
 // three parties: *media.Relay implements it. Join puts legs in a conference
 // where each hears every other (adding tracks to a leg takes a
-// renegotiation: LegEvents.Renegotiate, then AcceptAnswer); Leave takes a
-// leg out. With a Media that lacks it, a conference is carried as its two
-// calls: the host hears both parties, who hear only the host.
+// renegotiation: LegEvents.Renegotiate, then AcceptAnswer); Connect,
+// Disconnect and CloseLeg take a leg out again. With a Media that lacks it,
+// a conference is carried as its two calls: the host hears both parties,
+// who hear only the host.
 type Conferencing interface {
 	Join(conf string, legs ...string) error
-	Leave(leg string) error
 }
+
+var _ Conferencing = (*media.Relay)(nil)
 
 // legName is the relay's name of side s of call id: "<call_id>/caller" or
 // "<call_id>/callee".
