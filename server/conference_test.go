@@ -15,7 +15,8 @@ import (
 // carol, puts her on hold and merges the two calls. The relay then gives
 // each of the three Go WebRTC peers the two others' audio, each on a track
 // of its own (a renegotiation: sdp.offer, sdp.answer). When bob hangs up,
-// alice and carol go on hearing each other.
+// alice and carol go on hearing each other. In between, carol re-offers
+// (a page reload) and is back in the conference.
 
 func startConference(t *testing.T) *running {
 	t.Helper()
@@ -209,6 +210,25 @@ func TestConferenceOfThreeBrowsers(t *testing.T) {
 	}
 	confHears(t, "bob", bobP, "CAROL")
 
+	// carol's page reloads: a new peer connection re-offers (call.reoffer);
+	// its leg joins the conference and gets its second track at once.
+	carolP.Stop()
+	carol2 := confPeer(t, ctx, "CAROL2")
+	if err := carol.Reoffer(ctx, callB, carol2); err != nil {
+		t.Fatal(err)
+	}
+	got = confExpect(t, ctx, "carol", carol, wsclient.Is("sdp.offer", callB))
+	confRenegotiate(t, ctx, "carol", carol, carol2, callB, got[0])
+	if err := carol2.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	carol2.Start()
+	confHears(t, "carol again", carol2, "ALICE")
+	confHears(t, "carol again", carol2, "BOB")
+	confHears(t, "alice", aliceA, "CAROL2")
+	confHears(t, "bob", bobP, "CAROL2")
+	carolP = carol2
+
 	// bob hangs up: alice and carol are one call again, and hear each
 	// other (alice now on her peer connection of that call).
 	if _, err := bob.Command(ctx, "call.hangup", callA, nil); err != nil {
@@ -218,7 +238,7 @@ func TestConferenceOfThreeBrowsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	confHears(t, "carol", carolP, "ALICE")
-	confHears(t, "alice", aliceB, "CAROL")
+	confHears(t, "alice", aliceB, "CAROL2")
 	if !confSilent(carolP, "BOB") {
 		t.Error("carol still hears bob after he hung up")
 	}
