@@ -20,6 +20,9 @@ var (
 	// audio codec yet for OfferOptions.MatchLeg, no telephone-event for
 	// SendDTMF).
 	ErrNoCodec = errors.New("media: codec not negotiated")
+	// ErrNoRenegotiation: Join needs to add tracks to a leg that has no
+	// LegEvents.Renegotiate to offer them with. Nothing changed.
+	ErrNoRenegotiation = errors.New("media: leg cannot renegotiate")
 	// ErrClosed: the relay is closed.
 	ErrClosed = errors.New("media: relay closed")
 )

@@ -37,6 +37,12 @@ type LegEvents struct {
 	DTMF func(digit rune)
 	// State is each change of the leg's connection state.
 	State func(s LegState)
+	// Renegotiate is a new offer for the leg, already up: the relay added
+	// outgoing tracks (Join). Send it to the peer on the existing peer
+	// connection; its answer goes to AcceptAnswer. One offer at a time: the
+	// next comes after the answer to this one. Without it, a leg cannot
+	// join a conference of three or more.
+	Renegotiate func(offer string)
 }
 
 // eventQueue runs a leg's callbacks in order on one goroutine. It holds them

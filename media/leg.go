@@ -39,8 +39,21 @@ type leg struct {
 	// forwarded to it goes back to its sender.
 	mirror bool
 
-	inPTs atomic.Pointer[ptMap] // the peer's payload types
-	peer  atomic.Pointer[leg]   // where this leg's audio goes; itself for echo
+	// Conferences (Join), guarded by Relay.mu: the conference the leg is
+	// in, all its outgoing tracks (outs[0] is out), and in a conference of
+	// three or more which of them carries which member.
+	conf  *conference
+	outs  []*outTrack
+	slots map[*leg]*outTrack
+
+	// negMu orders the offers and answers of the leg's peer connection.
+	negMu         sync.Mutex
+	negotiated    bool        // the first offer/answer exchange is over
+	pendingTracks []*outTrack // tracks waiting for the next renegotiation
+
+	inPTs atomic.Pointer[ptMap]   // the peer's payload types
+	peer  atomic.Pointer[leg]     // where this leg's audio goes; itself for echo
+	fan   atomic.Pointer[[]route] // in a conference of three or more: where it goes instead
 	muted atomic.Bool
 	held  atomic.Bool
 	stats legCounters
@@ -71,6 +84,7 @@ func (r *Relay) newLeg(name string, serial uint64, only *webrtc.RTPCodecParamete
 		q:      newEventQueue(),
 		done:   make(chan struct{}),
 	}
+	l.outs = []*outTrack{l.out}
 	l.sender, err = pc.AddTrack(l.out)
 	if err != nil {
 		_ = pc.Close()
@@ -82,7 +96,7 @@ func (r *Relay) newLeg(name string, serial uint64, only *webrtc.RTPCodecParamete
 		l.q.run()
 	}()
 	l.wg.Add(1)
-	go l.drainRTCP()
+	go drainRTCP(&l.wg, l.sender)
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil {
 			if ev.GatheringDone != nil {
@@ -151,13 +165,13 @@ func (l *leg) getState() LegState {
 	return l.state
 }
 
-// drainRTCP reads the RTCP the peer sends about our track, so that the
-// interceptors see it; it ends when the leg closes.
-func (l *leg) drainRTCP() {
-	defer l.wg.Done()
+// drainRTCP reads the RTCP the peer sends about one of our tracks, so that
+// the interceptors see it; it ends when the leg closes.
+func drainRTCP(wg *sync.WaitGroup, sender *webrtc.RTPSender) {
+	defer wg.Done()
 	buf := make([]byte, 1500)
 	for {
-		if _, _, err := l.sender.Read(buf); err != nil {
+		if _, _, err := sender.Read(buf); err != nil {
 			return
 		}
 	}

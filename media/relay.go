@@ -19,6 +19,7 @@ type Relay struct {
 
 	mu     sync.Mutex
 	legs   map[string]*leg
+	confs  map[string]*conference
 	serial uint64
 	closed bool
 	cert   *webrtc.Certificate
@@ -39,7 +40,7 @@ func NewRelay(s Settings) (*Relay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: settings: %w", err)
 	}
-	return &Relay{settings: s, se: se, legs: map[string]*leg{}}, nil
+	return &Relay{settings: s, se: se, legs: map[string]*leg{}, confs: map[string]*conference{}}, nil
 }
 
 // Close closes every leg and waits for their goroutines. It must not be
@@ -166,6 +167,7 @@ func (r *Relay) AnswerOffer(ctx context.Context, name, offer string, ev LegEvent
 	if err != nil {
 		return "", err
 	}
+	l.negMu.Lock()
 	answer, err := func() (string, error) {
 		if err := setRemote(l.pc, webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 			return "", err
@@ -185,6 +187,13 @@ func (r *Relay) AnswerOffer(ctx context.Context, name, offer string, ev LegEvent
 		}
 		return l.pc.LocalDescription().SDP, nil
 	}()
+	if err == nil {
+		l.negotiated = true
+		// Join came while the leg was being set up: offer its tracks now
+		// (the offer is delivered after the answer is out).
+		_ = l.renegotiateLocked()
+	}
+	l.negMu.Unlock()
 	if err != nil {
 		r.drop(l)
 		return "", fmt.Errorf("media: leg %q: %w", name, err)
@@ -235,6 +244,7 @@ func (r *Relay) CreateOffer(ctx context.Context, name string, opt OfferOptions, 
 	if err != nil {
 		return "", err
 	}
+	l.negMu.Lock()
 	offer, err := func() (string, error) {
 		o, err := l.pc.CreateOffer(nil)
 		if err != nil {
@@ -245,6 +255,7 @@ func (r *Relay) CreateOffer(ctx context.Context, name string, opt OfferOptions, 
 		}
 		return l.pc.LocalDescription().SDP, nil
 	}()
+	l.negMu.Unlock()
 	if err != nil {
 		r.drop(l)
 		return "", fmt.Errorf("media: leg %q: offer: %w", name, err)
@@ -253,8 +264,10 @@ func (r *Relay) CreateOffer(ctx context.Context, name string, opt OfferOptions, 
 	return offer, nil
 }
 
-// AcceptAnswer takes the device's answer to CreateOffer. A bad answer
-// changes nothing: the leg waits for a good one.
+// AcceptAnswer takes the device's answer to CreateOffer, or to a
+// renegotiation offer of a leg that is up (LegEvents.Renegotiate). A bad
+// answer, or an answer when no offer is pending, changes nothing
+// (ErrBadSDP): the leg waits for a good one.
 func (r *Relay) AcceptAnswer(name, answer string) error {
 	l, err := r.getConnected(name)
 	if err != nil {
@@ -265,11 +278,20 @@ func (r *Relay) AcceptAnswer(name, answer string) error {
 		return fmt.Errorf("media: leg %q: answer: %w", name, err)
 	}
 	codec, _ := firstAudioCodec(pts, order)
-	l.out.setWant(codec)
+	l.negMu.Lock()
+	defer l.negMu.Unlock()
+	if st := l.pc.SignalingState(); st != webrtc.SignalingStateHaveLocalOffer {
+		return fmt.Errorf("media: leg %q: answer: %w: no offer pending (%s)", name, ErrBadSDP, st)
+	}
+	if !l.negotiated {
+		l.out.setWant(codec)
+	}
 	if err := setRemote(l.pc, webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		return fmt.Errorf("media: leg %q: answer: %w", name, err)
 	}
-	return l.remoteDescriptionSet(pts, codec)
+	err = l.remoteDescriptionSet(pts, codec)
+	l.negotiated = true
+	return errors.Join(err, l.renegotiateLocked())
 }
 
 // AddICECandidate adds a remote candidate of a leg; one that arrives before

@@ -67,9 +67,14 @@ func (r *Relay) getLocked(name string) (*leg, error) {
 	return l, nil
 }
 
-// unlinkLocked ends l's pairing: l sends to no one, and whoever l was paired
-// with no longer sends to l. Called with r.mu held.
+// unlinkLocked ends l's pairing or takes it out of its conference: l sends
+// to no one, and whoever l was paired with no longer sends to l. Called with
+// r.mu held.
 func (r *Relay) unlinkLocked(l *leg) {
+	if l.conf != nil {
+		r.leaveConfLocked(l)
+		return
+	}
 	old := l.peer.Swap(nil)
 	if old != nil && old != l {
 		old.peer.CompareAndSwap(l, nil)

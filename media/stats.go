@@ -19,7 +19,9 @@ type Stats struct {
 type LegStats struct {
 	State          LegState
 	Codec          string // the audio codec the peer negotiated, "audio/opus/48000"; "" until known
-	Peer           string // the leg its audio goes to; its own name for echo; "" for none
+	Peer           string // the leg its audio goes to; its own name for echo; "" for none (or a conference of three or more)
+	Conference     string // the conference it is in (Join); ""
+	Tracks         int    // its outgoing tracks: 1, more after a conference of three or more
 	Muted, Held    bool
 	PacketsIn      uint64
 	PacketsOut     uint64
@@ -75,6 +77,12 @@ func (r *Relay) LegStats(name string) (LegStats, error) {
 	if p := l.peer.Load(); p != nil {
 		s.Peer = p.name
 	}
+	r.mu.Lock()
+	if l.conf != nil {
+		s.Conference = l.conf.name
+	}
+	s.Tracks = len(l.outs)
+	r.mu.Unlock()
 	return s, nil
 }
 

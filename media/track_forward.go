@@ -80,6 +80,10 @@ func (l *leg) readLoop(t *webrtc.TrackRemote) {
 				continue // reported; the engine's event plays it on
 			}
 		}
+		if f := l.fan.Load(); f != nil {
+			l.forwardFan(*f, k, &h, payload)
+			continue
+		}
 		dst := l.peer.Load()
 		if dst == nil {
 			continue
@@ -93,6 +97,24 @@ func (l *leg) readLoop(t *webrtc.TrackRemote) {
 		}
 		if dst.out.forward(l.serial, k, &h, payload) {
 			dst.countOut()
+		}
+	}
+}
+
+// forwardFan sends a packet of a conference member to every other member,
+// each on the track of that member that carries this one.
+func (l *leg) forwardFan(routes []route, k codecKey, h *rtp.Header, payload []byte) {
+	if l.muted.Load() || l.held.Load() {
+		l.countDropped()
+		return
+	}
+	for _, rt := range routes {
+		if rt.dst.held.Load() {
+			l.countDropped()
+			continue
+		}
+		if rt.track.forward(l.serial, k, h, payload) {
+			rt.dst.countOut()
 		}
 	}
 }

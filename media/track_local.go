@@ -97,6 +97,12 @@ func (t *outTrack) Unbind(webrtc.TrackLocalContext) error {
 	return nil
 }
 
+func (t *outTrack) wantCodec() codecKey {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.want
+}
+
 func (t *outTrack) setWant(k codecKey) {
 	t.mu.Lock()
 	t.want = k

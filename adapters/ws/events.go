@@ -159,6 +159,7 @@ func (c *conn) callEvent(ev *engine.Event) {
 	case events.CallJoined:
 		m.Type, m.ConferenceID, m.PeerCallID = MsgCallMerged, e.Conference, e.Peer
 		c.send(m)
+		c.applyMedia(call)
 	case events.CallToVoicemail:
 		m.Type = MsgCallVoicemail
 		c.send(m)
@@ -174,6 +175,9 @@ func (c *conn) callEvent(ev *engine.Event) {
 			c.closeLeg(l)
 		}
 		c.h.legs.unbindCall(call.ID)
+		if call.Conference != "" {
+			c.h.applyConference(ctx, call.ID) // the other call goes on as a pair
+		}
 	}
 }
 

@@ -2,11 +2,14 @@ package ws
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/media"
 )
 
 // Media is the media relay as this package uses it: package media's Relay
@@ -25,6 +28,19 @@ type Media interface {
 	CloseLeg(leg string) error
 	HasLeg(leg string) bool
 }
+
+// Conferencing is what a Media needs for a merged call to be heard by all
+// three parties: *media.Relay implements it. Join puts legs in a conference
+// where each hears every other (adding tracks to a leg takes a
+// renegotiation: LegEvents.Renegotiate, then AcceptAnswer); Connect,
+// Disconnect and CloseLeg take a leg out again. With a Media that lacks it,
+// a conference is carried as its two calls: the host hears both parties,
+// who hear only the host.
+type Conferencing interface {
+	Join(conf string, legs ...string) error
+}
+
+var _ Conferencing = (*media.Relay)(nil)
 
 // legName is the relay's name of side s of call id: "<call_id>/caller" or
 // "<call_id>/callee".
@@ -140,6 +156,11 @@ func (c *conn) legEvents(callID string) LegEvents {
 			c.send(Message{Type: MsgICECandidate, CallID: callID, Candidate: &cs, SDPMid: cand.SDPMid, SDPMLineIndex: cand.SDPMLineIndex})
 		},
 		GatheringDone: func() { c.send(Message{Type: MsgICEDone, CallID: callID}) },
+		Renegotiate: func(offer string) {
+			// The relay added tracks to the leg (a conference): the browser
+			// answers on the peer connection it has, with sdp.answer.
+			c.send(Message{Type: MsgSDPOffer, CallID: callID, SDP: offer})
+		},
 		DTMF: func(digit rune) {
 			c.post(func() {
 				l := c.legs[callID]
@@ -320,11 +341,17 @@ func (c *conn) connectIfAnswered(ctx context.Context, callID string) {
 // applyMedia brings the relay in line with the call: connected legs when
 // it is up, held legs when it is held, muted legs for muted sides. A
 // connection acts on its own leg, and on the other side's when no
-// connection of this Handler carries that one (a SIP party); the legs are
-// connected by the callee's connection, or by the caller's when the callee
-// is not a browser.
+// connection of this Handler carries that one (a SIP party); whichever
+// connection applies it last connects the two legs. A call in a conference
+// is applied as the whole conference (applyConference).
 func (c *conn) applyMedia(call *engine.Call) {
 	mine := c.legs[call.ID]
+	if call.Conference != "" {
+		ctx, cancel := c.cmdCtx()
+		defer cancel()
+		c.h.applyConference(ctx, call.ID)
+		return
+	}
 	if mine == nil || !call.State.Live() {
 		return
 	}
@@ -369,4 +396,137 @@ func (h *Handler) hasDevice(device string) bool {
 		}
 	}
 	return false
+}
+
+// conferenceMu orders the conference media of every Handler: each applies
+// the engine's current state of a conference, one at a time, so that the
+// last one to run leaves the relay as the engine is.
+var conferenceMu sync.Mutex
+
+// applyConference brings the relay in line with the conference of call id
+// (the engine's Merge: two calls of the host, each with one other party),
+// from the engine's state now, whichever connection's event brings it here.
+//
+// Both calls up: the three parties' legs join one relay conference named
+// after the engine's: the host's leg on the older call, and each other
+// party's leg. The host's leg on the newer call is disconnected: the host
+// speaks and hears through one leg. Each of the three then hears the two
+// others as tracks of its own leg; legs that need a new track get an
+// sdp.offer (Renegotiate). The host is muted when its side is muted on
+// either call, each other party by the mute of its side of its call. One
+// call left (the other ended): that call's two legs are paired again, as
+// any call.
+func (h *Handler) applyConference(ctx context.Context, id string) {
+	conferenceMu.Lock()
+	defer conferenceMu.Unlock()
+	first, err := h.eng.Call(ctx, id)
+	if err != nil || first.Conference == "" {
+		return
+	}
+	var calls []engine.Call
+	if first.State.Live() {
+		calls = append(calls, first)
+	}
+	if first.Peer != "" {
+		// The peer call is in the conference once its own join is in.
+		if peer, err := h.eng.Call(ctx, first.Peer); err == nil && peer.State.Live() && peer.Conference == first.Conference {
+			calls = append(calls, peer)
+		}
+	}
+	switch len(calls) {
+	case 0:
+		return
+	case 1:
+		h.pairMedia(&calls[0])
+		return
+	}
+	slices.SortFunc(calls, func(a, b engine.Call) int {
+		if c := a.SetupAt.Compare(b.SetupAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	host := ""
+	for _, p := range []engine.Party{calls[0].Caller, calls[0].Callee} {
+		if p.Client != "" && calls[1].SideOf(p.Client) != 0 {
+			host = p.Client
+		}
+	}
+	cf, ok := h.media.(Conferencing)
+	if host == "" || !ok {
+		for i := range calls {
+			h.pairMedia(&calls[i])
+		}
+		return
+	}
+	m := h.media
+	var members, hostLegs []string
+	hostMuted := false
+	for i := range calls {
+		c := &calls[i]
+		hs := c.SideOf(host)
+		hostLeg, _ := h.sideLeg(c, hs)
+		guestLeg, _ := h.sideLeg(c, hs.Other())
+		hostMuted = hostMuted || sideMuted(c, hs)
+		if m.HasLeg(hostLeg) {
+			_ = m.SetHeld(hostLeg, false)
+			hostLegs = append(hostLegs, hostLeg)
+			if i == 0 {
+				members = append(members, hostLeg)
+			}
+		}
+		if m.HasLeg(guestLeg) {
+			_ = m.SetHeld(guestLeg, false)
+			_ = m.SetMuted(guestLeg, sideMuted(c, hs.Other()))
+			members = append(members, guestLeg)
+		}
+	}
+	for _, l := range hostLegs {
+		_ = m.SetMuted(l, hostMuted)
+	}
+	if len(members) < 2 {
+		return // the legs are still being set up: their answers come back here
+	}
+	if err := cf.Join(calls[0].Conference, members...); err != nil {
+		h.set.Logger.Warn("ws: conference media: each call carried on its own", "conference", calls[0].Conference, "err", err)
+		for i := range calls {
+			h.pairMedia(&calls[i])
+		}
+		return
+	}
+	for _, l := range hostLegs {
+		if !slices.Contains(members, l) {
+			_ = m.Disconnect(l)
+		}
+	}
+}
+
+func sideMuted(c *engine.Call, s events.Side) bool {
+	if s == events.Caller {
+		return c.MutedCaller
+	}
+	return c.MutedCallee
+}
+
+// pairMedia is applyMedia for a call of a conference, from any connection:
+// both legs, whoever carries them, held, muted and connected as the call
+// is.
+func (h *Handler) pairMedia(call *engine.Call) {
+	m := h.media
+	a, _ := h.sideLeg(call, events.Caller)
+	b, _ := h.sideLeg(call, events.Callee)
+	held := call.State == engine.Held
+	for _, x := range []struct {
+		leg   string
+		muted bool
+	}{{a, call.MutedCaller}, {b, call.MutedCallee}} {
+		if m.HasLeg(x.leg) {
+			_ = m.SetHeld(x.leg, held)
+			_ = m.SetMuted(x.leg, x.muted)
+		}
+	}
+	up := call.State == engine.Connected || call.State == engine.Held
+	if up && call.ParkSlot == "" && m.HasLeg(a) && m.HasLeg(b) {
+		_ = m.Connect(a, b)
+	}
 }

@@ -53,10 +53,8 @@ type TestPeer struct {
 	te        map[uint8]bool
 	recv      Received
 	byMarker  map[string]uint64
-	lastSeq   uint16
-	haveSeq   bool
-	lastEndTS uint32
-	haveEnd   bool
+	tracks    int
+	renegErr  error
 	sending   bool
 	stopSend  chan struct{}
 
@@ -75,6 +73,7 @@ type Received struct {
 	MaxJump    uint16 // the largest forward step of the sequence number (1 = continuous)
 	Backwards  uint64 // packets older than the newest
 	SSRCs      int    // how many SSRCs were seen (1 = one stream)
+	Tracks     int    // how many incoming tracks the peer has read
 	DTMF       string // digits, one per event
 	LastMarker string // the marker of the newest audio packet
 	ssrcs      map[uint32]bool
@@ -207,6 +206,8 @@ func (p *TestPeer) Offer(ctx context.Context) (string, error) {
 }
 
 // Answer takes an offer and returns the peer's answer, candidates included.
+// It also answers a renegotiation offer on a connection that is up (the
+// relay adding tracks): the new tracks are read like the first one.
 func (p *TestPeer) Answer(ctx context.Context, offer string) (string, error) {
 	if err := p.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", err
@@ -290,7 +291,7 @@ func (p *TestPeer) Dial(ctx context.Context, r *media.Relay, leg string, ev medi
 	if err != nil {
 		return err
 	}
-	answer, err := r.AnswerOffer(ctx, leg, offer, p.wrap(ev))
+	answer, err := r.AnswerOffer(ctx, leg, offer, p.wrap(ev, r, leg))
 	if err != nil {
 		return err
 	}
@@ -300,7 +301,7 @@ func (p *TestPeer) Dial(ctx context.Context, r *media.Relay, leg string, ev medi
 // Accept makes the relay offer leg to the peer (CreateOffer, the peer
 // answers, AcceptAnswer).
 func (p *TestPeer) Accept(ctx context.Context, r *media.Relay, leg string, opt media.OfferOptions, ev media.LegEvents) error {
-	offer, err := r.CreateOffer(ctx, leg, opt, p.wrap(ev))
+	offer, err := r.CreateOffer(ctx, leg, opt, p.wrap(ev, r, leg))
 	if err != nil {
 		return err
 	}
@@ -311,7 +312,10 @@ func (p *TestPeer) Accept(ctx context.Context, r *media.Relay, leg string, opt m
 	return r.AcceptAnswer(leg, answer)
 }
 
-func (p *TestPeer) wrap(ev media.LegEvents) media.LegEvents {
+// wrap makes the leg's events reach the peer: its candidates, and its
+// renegotiation offers (Relay.Join), which the peer answers on the spot
+// (AcceptAnswer) unless ev has a Renegotiate of its own.
+func (p *TestPeer) wrap(ev media.LegEvents, r *media.Relay, leg string) media.LegEvents {
 	user := ev.Candidate
 	ev.Candidate = func(c media.ICECandidate) {
 		_ = p.AddICECandidate(c)
@@ -319,7 +323,35 @@ func (p *TestPeer) wrap(ev media.LegEvents) media.LegEvents {
 			user(c)
 		}
 	}
+	if ev.Renegotiate == nil {
+		ev.Renegotiate = func(offer string) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			answer, err := p.Answer(ctx, offer)
+			if err != nil {
+				p.renegotiationFailed(err)
+				return
+			}
+			if err := r.AcceptAnswer(leg, answer); err != nil {
+				p.renegotiationFailed(err)
+			}
+		}
+	}
 	return ev
+}
+
+func (p *TestPeer) renegotiationFailed(err error) {
+	p.mu.Lock()
+	p.renegErr = err
+	p.mu.Unlock()
+}
+
+// RenegotiationErr is the error of the latest renegotiation the peer
+// answered by itself (Dial, Accept), nil if all went well.
+func (p *TestPeer) RenegotiationErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.renegErr
 }
 
 // WaitConnected waits until the peer connection is up.
@@ -482,9 +514,21 @@ func (p *TestPeer) sendEvent(pt uint8, marker bool, ts uint32, ev byte, end bool
 	p.seq++
 }
 
+// readLoop reads one incoming track: the sequence numbers and the DTMF
+// events are followed per track, the markers counted over all of them.
 func (p *TestPeer) readLoop(t *webrtc.TrackRemote) {
 	buf := make([]byte, 1500)
-	var h rtp.Header
+	var (
+		h         rtp.Header
+		lastSeq   uint16
+		haveSeq   bool
+		lastEndTS uint32
+		haveEnd   bool
+	)
+	p.mu.Lock()
+	p.tracks++
+	p.recv.Tracks = p.tracks
+	p.mu.Unlock()
 	for {
 		n, _, err := t.Read(buf)
 		if err != nil {
@@ -503,23 +547,23 @@ func (p *TestPeer) readLoop(t *webrtc.TrackRemote) {
 		r.Packets++
 		r.ssrcs[h.SSRC] = true
 		r.SSRCs = len(r.ssrcs)
-		if p.haveSeq {
-			d := h.SequenceNumber - p.lastSeq
+		if haveSeq {
+			d := h.SequenceNumber - lastSeq
 			switch {
 			case d == 0:
 			case d < 0x8000:
 				r.Lost += uint64(d - 1)
 				r.MaxJump = max(r.MaxJump, d)
-				p.lastSeq = h.SequenceNumber
+				lastSeq = h.SequenceNumber
 			default:
 				r.Backwards++
 			}
 		} else {
-			p.haveSeq, p.lastSeq = true, h.SequenceNumber
+			haveSeq, lastSeq = true, h.SequenceNumber
 		}
 		if p.te[h.PayloadType] {
-			if len(payload) >= 4 && payload[1]&0x80 != 0 && (!p.haveEnd || p.lastEndTS != h.Timestamp) {
-				p.haveEnd, p.lastEndTS = true, h.Timestamp
+			if len(payload) >= 4 && payload[1]&0x80 != 0 && (!haveEnd || lastEndTS != h.Timestamp) {
+				haveEnd, lastEndTS = true, h.Timestamp
 				if int(payload[0]) < 16 {
 					r.DTMF += string("0123456789*#ABCD"[payload[0]])
 				}
