@@ -65,6 +65,7 @@ func TestEveryEventTypeHasFields(t *testing.T) {
 		events.ClientUpdated{Name: "Alice B"},
 		events.ClientPresenceSet{Presence: events.PresenceAway, Activity: "out for lunch"},
 		events.ClientVoicemailSet{Enabled: true, MaxLength: int64(60e9)},
+		events.ClientPasswordSet{Hash: "pbkdf2-sha256$100000$c2FsdA$a2V5", Realm: "example.com", DigestHA1: "939e"},
 		events.HistoryDeleted{Calls: []string{"c1", "c2"}},
 		events.VoicemailHeard{Calls: []string{"c1"}},
 		events.VoicemailDeleted{Calls: []string{"c1"}},

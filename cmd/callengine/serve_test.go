@@ -196,7 +196,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		t.Errorf("/healthz: %d %q", code, body)
 	}
 	p.waitReady(t)
-	for path, want := range map[string]string{"/": "callengine softphone", "/metrics": "callengine_live_calls 0", "/ws": "websocket not configured"} {
+	for path, want := range map[string]string{"/": "callengine softphone", "/metrics": "callengine_live_calls 0", "/ws": "WebSocket"} { // a plain GET on /ws: 426, no upgrade
 		if _, body := httpGet(p.url + path); !strings.Contains(body, want) {
 			t.Errorf("GET %s lacks %q: %s", path, want, body)
 		}
