@@ -4,12 +4,15 @@
 # every fuzz target over its kept corpus, smoke runs of the benchmarks, the
 # example and random simulator scenarios, and `callengine bench --quick`.
 #
-# It installs one thing when it is missing: Debian's chromium package, for the
-# browser test of the replay ladder (replay/ladder_test.go drives
-# /usr/bin/chromium). It is installed with --no-install-recommends: chromium,
-# chromium-common and the shared libraries they depend on, none of the
-# recommended packages (which bring in about a hundred more and upgrade
-# systemd). apt's own summary line says how many packages that was.
+# It installs what it needs when it is missing, from Debian's packages with
+# --no-install-recommends (none of the recommended packages, which bring in
+# about a hundred more and upgrade systemd; apt's own summary line says how
+# many packages that was): chromium, for the browser tests of the softphone
+# page (e2e/) and of the replay ladder (replay/ladder_test.go), and
+# sip-tester (SIPp), the SIP peer of adapters/sip's tests.
+#
+# The browser tests run in a network namespace with only loopback
+# (unshare -n): the page, the server and the WebRTC media never leave it.
 #
 # The console shows one line per package, fuzz target or step, the output of
 # failing tests in full, the time each step took, and last the count line
@@ -25,7 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 FUZZTIME=${FUZZTIME:-5s}
-CORE_DIRS="errcode events fsm journal internal engine clock ids adapters simulator auth history webhooks"
+CORE_DIRS="errcode events fsm journal internal engine clock ids adapters simulator auth history webhooks media server"
 CORE=""
 for d in $CORE_DIRS; do CORE="$CORE ./$d/..."; done
 SHORT_FLAG=()
@@ -153,13 +156,17 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 go version
 
-if [ ! -x /usr/bin/chromium ]; then
-  step_start "installing chromium (browser test of the replay ladder)"
+MISSING=()
+if [ ! -x /usr/bin/chromium ]; then MISSING+=(chromium); fi
+if ! command -v sipp >/dev/null 2>&1; then MISSING+=(sip-tester); fi
+if ! command -v ip >/dev/null 2>&1; then MISSING+=(iproute2); fi
+if [ "${#MISSING[@]}" -gt 0 ]; then
+  step_start "installing ${MISSING[*]} (browser tests; SIP peer)"
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium > "$TMP/apt.out" 2>&1; then
-    cat "$TMP/apt.out"; fail 1 "apt-get install chromium failed"
+  if ! $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${MISSING[@]}" > "$TMP/apt.out" 2>&1; then
+    cat "$TMP/apt.out"; fail 1 "apt-get install ${MISSING[*]} failed"
   fi
   cat "$TMP/apt.out" >> "$LOG"
   grep -E 'newly installed' "$TMP/apt.out" || true
@@ -179,7 +186,22 @@ gotest -race -count=1 $CORE
 step_end
 
 step_start "tests: everything else"
-gotest -count=1 $(go list ./... | grep -v -E "/($(echo $CORE_DIRS | tr ' ' '|'))(/|\$)")
+gotest -count=1 $(go list ./... | grep -v -E "/($(echo $CORE_DIRS | tr ' ' '|')|e2e)(/|\$)")
+step_end
+
+# The browser tests: a real callengine serve, headless Chromium with a tab
+# per person, real WebRTC audio; inside a network namespace of their own
+# with only loopback. Built outside it (the module cache is on this side).
+step_start "browser tests (e2e/): Chromium and callengine serve in a network namespace with only loopback"
+go build -o "$TMP/callengine" ./cmd/callengine
+go test -c -o "$TMP/e2e.test" ./e2e
+set +e
+( cd e2e && unshare -n sh -c "ip link set lo up && CALLENGINE_BIN='$TMP/callengine' '$TMP/e2e.test' -test.count=1 -test.v -test.timeout 10m" ) > "$TMP/e2e.out" 2>&1
+rc=$?
+set -e
+cat "$TMP/e2e.out" >> "$LOG"
+grep -E '^(--- |ok|PASS|FAIL)' "$TMP/e2e.out" | sed 's/^/   /' || true
+if [ "$rc" -ne 0 ]; then cat "$TMP/e2e.out"; fail "$rc" "the browser tests failed"; fi
 step_end
 
 # Go 1.26's fuzz coordinator can fail a target with a bare "context deadline

@@ -45,6 +45,11 @@ type Config struct {
 	// defaults 1 h and 30 days when 0).
 	AccessTokenTTL  time.Duration `yaml:"access_token_ttl"`
 	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"`
+	// Domain is the SIP domain of the engine's clients: sip:alice@DOMAIN
+	// reaches client alice, and it is the realm of SIP digest
+	// authentication. Default "callengine". Passwords set under another
+	// domain are hashed again at the next start.
+	Domain string `yaml:"domain"`
 	// RingTimeout is how long a call rings before it ends no-answer (engine
 	// default 60 s when 0).
 	RingTimeout time.Duration `yaml:"ring_timeout"`
@@ -137,6 +142,7 @@ type Group struct {
 func Default() Config {
 	return Config{
 		Data:            "callengine-data",
+		Domain:          "callengine",
 		HTTP:            "127.0.0.1:8080",
 		AccessTokenTTL:  time.Hour,
 		RefreshTokenTTL: 30 * 24 * time.Hour,

@@ -259,7 +259,7 @@ func (s *Server) open(ctx context.Context, cfg Config) (*engine.Engine, Provisio
 	far.SetLogger(s.log)
 	far.Default(cfg.Outside.behavior())
 	ec := engine.Config{
-		DataDir: cfg.Data, Adapter: far, Logger: s.log,
+		DataDir: cfg.Data, Adapter: far, Logger: s.log, Domain: cfg.Domain,
 		RingTimeout: cfg.RingTimeout, TokenSecret: secret,
 		AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
 	}
