@@ -201,8 +201,14 @@ const handlers = {
   },
   "sdp.offer"(m) {
     const c = ensureCall(m.call_id);
-    answerOffer(c, m.sdp, (sdp) => send({ type: "sdp.answer", call_id: c.id, sdp }))
-      .catch((err) => showError("offer: " + err.message));
+    const deliver = (sdp) => send({ type: "sdp.answer", call_id: c.id, sdp });
+    // On a call that has media already, the offer renegotiates it (a merged
+    // call: the other parties' audio as more tracks); else it is new media.
+    const pc = c.media && c.media.pc;
+    const work = pc && pc.connectionState !== "closed" && pc.remoteDescription
+      ? renegotiate(pc, m.sdp, deliver)
+      : answerOffer(c, m.sdp, deliver);
+    work.catch((err) => showError("offer: " + err.message));
   },
   "ice.candidate"(m) { remoteCandidate(m.call_id, { candidate: m.candidate, sdpMid: m.sdp_mid ?? null, sdpMLineIndex: m.sdp_m_line_index ?? null }); },
   "ice.done"(m) { remoteCandidate(m.call_id, null); },
@@ -459,6 +465,12 @@ async function applyAnswer(m, sdp) {
 
 // answerOffer answers an offer of the relay for call c; deliver sends the
 // answer (call.answer, sdp.answer or call.swap).
+async function renegotiate(pc, offer, deliver) {
+  await pc.setRemoteDescription({ type: "offer", sdp: offer });
+  await pc.setLocalDescription(await pc.createAnswer());
+  deliver(pc.localDescription.sdp);
+}
+
 async function answerOffer(c, offer, deliver) {
   const m = newMedia();
   attach(m, c);
