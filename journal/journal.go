@@ -60,6 +60,9 @@ type Stats struct {
 	// IndexFlushes counts transactions that wrote the in-memory part of the
 	// streams index to disk (see the package doc).
 	IndexFlushes uint64
+	// CommitTime is the time the Batches took to commit, fsync included:
+	// over Batches, the mean commit latency.
+	CommitTime time.Duration
 }
 
 // Journal is an open journal file. All methods are safe for concurrent use.
@@ -87,13 +90,14 @@ type Journal struct {
 	writerDone chan struct{}
 	waiting    atomic.Int64 // Append and SaveSnapshot calls in flight
 
-	lastSeq   atomic.Uint64
-	tail      tailSignal // wakes WaitFor
-	batches   atomic.Uint64
-	records   atomic.Uint64
-	appends   atomic.Uint64
-	conflicts atomic.Uint64
-	flushes   atomic.Uint64
+	lastSeq     atomic.Uint64
+	tail        tailSignal // wakes WaitFor
+	batches     atomic.Uint64
+	commitNanos atomic.Uint64
+	records     atomic.Uint64
+	appends     atomic.Uint64
+	conflicts   atomic.Uint64
+	flushes     atomic.Uint64
 
 	w writerState // owned by the writer goroutine
 }
@@ -394,6 +398,7 @@ func (j *Journal) Stats() Stats {
 		Conflicts: j.conflicts.Load(),
 
 		IndexFlushes: j.flushes.Load(),
+		CommitTime:   time.Duration(j.commitNanos.Load()),
 	}
 }
 

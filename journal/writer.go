@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -228,6 +229,7 @@ func (j *Journal) commitBatch(batch []*request) {
 	flush := j.pend.records >= j.flushRecords
 	var nrec, napp, nconf uint64
 
+	began := time.Now() // the commit's latency, for Stats.CommitTime
 	err := j.update(func(tx *bolt.Tx) error {
 		events := tx.Bucket(bucketEvents)
 		index := tx.Bucket(bucketStreams)
@@ -346,6 +348,7 @@ func (j *Journal) commitBatch(batch []*request) {
 		j.lastSeq.Store(w.seq)
 		j.tail.signal()
 		j.batches.Add(1)
+		j.commitNanos.Add(uint64(time.Since(began)))
 		j.records.Add(nrec)
 		j.appends.Add(napp)
 		j.conflicts.Add(nconf)

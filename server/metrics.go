@@ -36,7 +36,9 @@ type Metrics struct {
 	eng     *engine.Engine
 	media   func() MediaStats
 	batches uint64 // journal counters at the last scrape, for the batch size
-	records uint64
+	// and the mean commit latency since then
+	commitTime time.Duration
+	records    uint64
 }
 
 // NewMetrics makes the metrics; media (may be nil, then zero) gives the
@@ -142,6 +144,8 @@ var (
 	descAppends   = prometheus.NewDesc("callengine_journal_appends_total", "Journal appends committed (one per command).", nil, nil)
 	descConflicts = prometheus.NewDesc("callengine_journal_conflicts_total", "Journal appends refused for a version conflict.", nil, nil)
 	descFlushes   = prometheus.NewDesc("callengine_journal_index_flushes_total", "Commits that wrote the in-memory streams index to disk.", nil, nil)
+	descCommitSum = prometheus.NewDesc("callengine_journal_commit_seconds_total", "Time the journal's commits took, fsync included; over callengine_journal_batches_total, the mean commit latency.", nil, nil)
+	descCommit    = prometheus.NewDesc("callengine_journal_commit_seconds", "Mean commit latency since the previous scrape, fsync included (0 when nothing was committed).", nil, nil)
 	descBatchSize = prometheus.NewDesc("callengine_journal_batch_records", "Mean events per commit since the previous scrape (0 when nothing was committed).", nil, nil)
 
 	descMediaIn      = prometheus.NewDesc("callengine_media_packets_in_total", "RTP packets the media relay received.", nil, nil)
@@ -158,7 +162,7 @@ var heapSamples = []string{"/memory/classes/heap/objects:bytes", "/gc/heap/live:
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descLive, descDevices, descBatches, descRecords, descAppends, descConflicts,
-		descFlushes, descBatchSize, descMediaIn, descMediaOut, descMediaDropped, descMediaLost, descHeap, descHeapLive} {
+		descFlushes, descBatchSize, descCommitSum, descCommit, descMediaIn, descMediaOut, descMediaDropped, descMediaLost, descHeap, descHeapLive} {
 		ch <- d
 	}
 }
@@ -198,8 +202,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	if st.Batches > c.batches && st.Records >= c.records {
 		size = float64(st.Records-c.records) / float64(st.Batches-c.batches)
 	}
-	c.batches, c.records = st.Batches, st.Records
+	latency := 0.0
+	if st.Batches > c.batches && st.CommitTime >= c.commitTime {
+		latency = (st.CommitTime - c.commitTime).Seconds() / float64(st.Batches-c.batches)
+	}
+	c.batches, c.records, c.commitTime = st.Batches, st.Records, st.CommitTime
 	gauge(descBatchSize, size)
+	gauge(descCommit, latency)
+	ch <- prometheus.MustNewConstMetric(descCommitSum, prometheus.CounterValue, st.CommitTime.Seconds())
 	var ms MediaStats
 	if c.media != nil {
 		ms = c.media()
