@@ -22,6 +22,8 @@ import (
 
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/callengine/callengine/internal/browsertest"
 )
 
 // wait bounds every single wait of the tests.
@@ -54,21 +56,8 @@ func mainRun(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: %s is missing (%v): apt-get install -y chromium, or set CALLENGINE_CHROMIUM\n", chromium, err)
 		return 1
 	}
-	actx, acancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-		chromedp.Flag("use-fake-device-for-media-stream", true),
-		chromedp.Flag("use-fake-ui-for-media-stream", true),
+	opts := browsertest.Options(chromium, browsertest.Media...)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), append(opts,
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 		// every person is a tab: none of them may be slowed down for being in the background
 		chromedp.Flag("disable-background-timer-throttling", true),
@@ -77,7 +66,7 @@ func mainRun(m *testing.M) int {
 		chromedp.UserDataDir(filepath.Join(dir, "profile")),
 		chromedp.WindowSize(1300, 900),
 		chromedp.CombinedOutput(&browserLog),
-	)
+	)...)
 	defer acancel()
 	bctx, bcancel := chromedp.NewContext(actx)
 	defer bcancel()

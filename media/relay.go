@@ -36,7 +36,7 @@ type OfferOptions struct {
 
 // NewRelay makes a relay with the given settings.
 func NewRelay(s Settings) (*Relay, error) {
-	se, err := s.settingEngine()
+	se, err := s.SettingEngine()
 	if err != nil {
 		return nil, fmt.Errorf("media: settings: %w", err)
 	}

@@ -51,8 +51,9 @@ func (s Settings) dtmfGap() time.Duration {
 	return s.DTMFGap
 }
 
-// settingEngine turns Settings into pion's SettingEngine.
-func (s Settings) settingEngine() (webrtc.SettingEngine, error) {
+// SettingEngine turns Settings into pion's SettingEngine: the relay's, and
+// a Go client's that should gather as the relay does (media/mediatest).
+func (s Settings) SettingEngine() (webrtc.SettingEngine, error) {
 	var se webrtc.SettingEngine
 	if s.LoopbackOnly {
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })

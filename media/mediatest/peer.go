@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/pion/ice/v4"
 
 	"github.com/callengine/callengine/media"
 	"github.com/pion/rtp"
@@ -118,7 +115,7 @@ func NewTestPeer(ctx context.Context, s Settings) (*TestPeer, error) {
 			return nil, err
 		}
 	}
-	se, err := settingEngine(s.Media)
+	se, err := s.Media.SettingEngine()
 	if err != nil {
 		return nil, err
 	}
@@ -177,23 +174,6 @@ func NewTestPeer(ctx context.Context, s Settings) (*TestPeer, error) {
 		p.readLoop(t)
 	})
 	return p, nil
-}
-
-// settingEngine is media.Settings' ICE part, for a client.
-func settingEngine(s media.Settings) (webrtc.SettingEngine, error) {
-	var se webrtc.SettingEngine
-	if s.LoopbackOnly {
-		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
-		se.SetIncludeLoopbackCandidate(true)
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	}
-	if s.PortMin != 0 || s.PortMax != 0 {
-		if err := se.SetEphemeralUDPPortRange(s.PortMin, s.PortMax); err != nil {
-			return se, err
-		}
-	}
-	return se, nil
 }
 
 // Offer returns the peer's offer, candidates included.
