@@ -17,6 +17,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	sipadapter "github.com/callengine/callengine/adapters/sip"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
@@ -100,11 +101,36 @@ type Media struct {
 
 // SIP are the SIP adapter's settings (docs/sip.md): the UDP and TCP
 // addresses it listens on (default 127.0.0.1:5060 both; "" turns one
-// off), or Disabled for none.
+// off), or Disabled for none; Trunks, when set, carry the calls to and
+// from numbers outside in place of the loopback far end.
 type SIP struct {
-	Disabled bool   `yaml:"disabled"`
-	UDP      string `yaml:"udp"`
-	TCP      string `yaml:"tcp"`
+	Disabled bool    `yaml:"disabled"`
+	UDP      string  `yaml:"udp"`
+	TCP      string  `yaml:"tcp"`
+	Trunks   []Trunk `yaml:"trunks"`
+}
+
+// Trunk is an upstream SIP trunk (sip.Trunk): its address host:port,
+// transport udp or tcp, the credentials that answer its challenges, the
+// host of our From, the addresses (IPs or CIDRs) its calls come from, and
+// the number prefixes it carries out (none: every number).
+type Trunk struct {
+	Name             string   `yaml:"name"`
+	Address          string   `yaml:"address"`
+	Transport        string   `yaml:"transport"`
+	Username         string   `yaml:"username"`
+	Password         string   `yaml:"password"`
+	FromDomain       string   `yaml:"from_domain"`
+	InboundAddresses []string `yaml:"inbound_addresses"`
+	Prefixes         []string `yaml:"prefixes"`
+}
+
+// sipTrunk is the adapter's form of t.
+func (t Trunk) sipTrunk() sipadapter.Trunk {
+	return sipadapter.Trunk{
+		Name: t.Name, Address: t.Address, Transport: t.Transport, Username: t.Username, Password: t.Password,
+		FromDomain: t.FromDomain, InboundAddresses: t.InboundAddresses, Prefixes: t.Prefixes,
+	}
 }
 
 // Echo is the echo-test destination: a client that answers every call at
@@ -614,6 +640,23 @@ func (c Config) check(where map[string]string) error {
 	} {
 		if d < 0 {
 			bad(key, "must not be negative")
+		}
+	}
+	if c.SIP.Disabled && len(c.SIP.Trunks) > 0 {
+		bad("sip.trunks", "trunks need the SIP adapter (sip.disabled is true)")
+	}
+	trunkNames := map[string]bool{}
+	for i, t := range c.SIP.Trunks {
+		k := fmt.Sprintf("sip.trunks[%d]", i)
+		st := t.sipTrunk()
+		if st.Name == "" {
+			bad(k+".name", "a trunk needs a name")
+		} else if trunkNames[st.Name] {
+			bad(k+".name", "trunk %q is given twice", st.Name)
+		}
+		trunkNames[st.Name] = true
+		if err := st.Check(); err != nil {
+			bad(k, "%s", err)
 		}
 	}
 	if !c.SIP.Disabled {

@@ -97,6 +97,16 @@ func TestInvalidConfigNamesFileLineAndKey(t *testing.T) {
 		{"ports", "media:\n  port_min: 5000\n  port_max: 4000\n", []string{"serve.yaml:3: media.port_max: 4000 is below"}},
 		{"origin", "allowed_origins: [\"example.com\"]\n", []string{"serve.yaml:1: allowed_origins[0]:", "not an origin"}},
 		{"outcome", "outside:\n  outcome: maybe\n", []string{"serve.yaml:2: outside.outcome"}},
+		{"trunk transport", "sip:\n  trunks:\n    - name: up\n      address: 192.0.2.1:5060\n      transport: tls\n",
+			[]string{"sip.trunks[0]:", "not udp or tcp"}},
+		{"trunk inbound address", "sip:\n  trunks:\n    - name: up\n      address: 192.0.2.1:5060\n      inbound_addresses: [\"nowhere\"]\n",
+			[]string{"sip.trunks[0]:", "not an IP or CIDR"}},
+		{"trunk twice", "sip:\n  trunks:\n    - name: up\n      address: 192.0.2.1:5060\n    - name: up\n      address: 192.0.2.2:5060\n",
+			[]string{"sip.trunks[1].name:", "given twice"}},
+		{"trunk without SIP", "sip:\n  disabled: true\n  trunks:\n    - name: up\n      address: 192.0.2.1:5060\n",
+			[]string{"sip.trunks:", "need the SIP adapter"}},
+		{"trunk unknown key", "sip:\n  trunks:\n    - name: up\n      adress: 192.0.2.1:5060\n",
+			[]string{"serve.yaml:4: sip.trunks[0].adress: unknown key"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writeFile(t, "serve.yaml", tc.yaml)

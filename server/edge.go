@@ -112,6 +112,9 @@ func (s *Server) buildSIP(ctx context.Context, e *engine.Engine) *sipadapter.Ada
 		return nil
 	}
 	a, err := sipadapter.New(e, sipadapter.Settings{UDP: c.UDP, TCP: c.TCP, Logger: s.log, Draining: s.Draining})
+	if err == nil && s.trunks != nil {
+		a.SetTrunks(s.trunks) // the engine's far end (server.go, farEnd)
+	}
 	if err == nil {
 		err = a.Start(ctx)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/callengine/callengine/adapters/loopback"
+	sipadapter "github.com/callengine/callengine/adapters/sip"
 	"github.com/callengine/callengine/clock"
 	"github.com/callengine/callengine/engine"
 )
@@ -59,6 +60,8 @@ type Server struct {
 	metrics  *Metrics
 	handler  http.Handler
 	log      *slog.Logger
+
+	trunks *sipadapter.Trunks // the engine's far end when sip.trunks is set
 
 	ready, draining atomic.Bool
 	eng             atomic.Pointer[engine.Engine]
@@ -255,9 +258,10 @@ func (s *Server) open(ctx context.Context, cfg Config) (*engine.Engine, Provisio
 			return nil, Provisioned{}, &OpenError{err}
 		}
 	}
-	far := loopback.New(clock.Real{})
-	far.SetLogger(s.log)
-	far.Default(cfg.Outside.behavior())
+	far, err := s.farEnd(cfg)
+	if err != nil {
+		return nil, Provisioned{}, &OpenError{err}
+	}
 	ec := engine.Config{
 		DataDir: cfg.Data, Adapter: far, Logger: s.log, Domain: cfg.Domain,
 		RingTimeout: cfg.RingTimeout, TokenSecret: secret,
@@ -275,6 +279,29 @@ func (s *Server) open(ctx context.Context, cfg Config) (*engine.Engine, Provisio
 		return nil, prov, errors.Join(fmt.Errorf("provisioning: %w", err), e.Close())
 	}
 	return e, prov, nil
+}
+
+// farEnd is the engine's Adapter: the SIP trunks when sip.trunks lists
+// some (buildSIP links them to the SIP adapter), else the loopback far end
+// scripted by outside.
+func (s *Server) farEnd(cfg Config) (engine.Adapter, error) {
+	s.trunks = nil
+	if len(cfg.SIP.Trunks) > 0 && !cfg.SIP.Disabled {
+		list := make([]sipadapter.Trunk, 0, len(cfg.SIP.Trunks))
+		for _, t := range cfg.SIP.Trunks {
+			list = append(list, t.sipTrunk())
+		}
+		ts, err := sipadapter.NewTrunks(list)
+		if err != nil {
+			return nil, err
+		}
+		s.trunks = ts
+		return ts, nil
+	}
+	far := loopback.New(clock.Real{})
+	far.SetLogger(s.log)
+	far.Default(cfg.Outside.behavior())
+	return far, nil
 }
 
 // behavior is the loopback script of numbers outside.

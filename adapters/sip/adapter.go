@@ -48,6 +48,8 @@ type Adapter struct {
 	dialing int                       // Dials in flight
 	timers  map[string]clock.Timer    // binding device id → its expiry
 	started bool
+
+	trunks *Trunks // nil: no SIP trunk (trunk.go)
 }
 
 // New returns an adapter for eng. The engine's DigestCredentials give the
@@ -130,6 +132,7 @@ func (a *Adapter) Start(ctx context.Context) error {
 		return err
 	}
 	a.restoreBindings()
+	a.startTrunks()
 	a.wg.Go(func() { a.follow(sub) })
 	return nil
 }

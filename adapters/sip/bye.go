@@ -19,6 +19,10 @@ func (a *Adapter) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		a.respond(tx, a.response(req, statusNoDialog))
 		return
 	}
+	if ref.trunk != nil {
+		a.onTrunkBye(ref, req, tx) // trunk_out.go
+		return
+	}
 	var dlg *dialog
 	if ref.in != nil {
 		dlg = ref.in.dlg

@@ -27,5 +27,12 @@
 // directly); sdp.go is the one place that decides which SDP a leg gets. A
 // call between a SIP phone and a browser is refused with 488.
 //
+// Trunks (trunk.go, trunk_out.go, trunk_in.go): Trunks is the engine's
+// Adapter (far end) for numbers outside — a CallDialed outbound becomes an
+// INVITE to an upstream trunk (digest answered with the trunk's
+// credentials), an INVITE from a trunk's addresses an engine Inbound; an
+// uncredentialed INVITE to an organisation's number from an unknown
+// address gets 403. Adapter.SetTrunks links them before Start.
+//
 // The package decides nothing about calls: every decision is the engine's.
 package sip

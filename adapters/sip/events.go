@@ -27,6 +27,7 @@ type call struct {
 
 	mu       sync.Mutex
 	in       *inLeg           // nil when the caller is not a SIP phone
+	trunk    *trunkLeg        // the call's leg out through a trunk (trunk_out.go)
 	forks    map[string]*fork // by device id
 	winner   *fork            // the fork whose device answered
 	callee   string           // the callee client
@@ -37,9 +38,10 @@ type call struct {
 
 // dialogRef names the leg a dialog belongs to.
 type dialogRef struct {
-	call string
-	in   *inLeg
-	fork *fork
+	call  string
+	in    *inLeg
+	fork  *fork
+	trunk *trunkLeg
 }
 
 // follow reads the engine's events until the adapter stops.

@@ -56,9 +56,13 @@ func offerFor(c *call) []byte {
 	return c.in.offer
 }
 
-// answerFor is the SDP the SIP caller is answered with: the answering
+// answerFor is the SDP the SIP caller is answered with: the trunk's
+// answer on a call out through a trunk (trunk_out.go), else the answering
 // device's answer, or nil when no SIP device of this adapter answered.
 func answerFor(c *call) []byte {
+	if c.trunk != nil {
+		return c.trunk.answer()
+	}
 	if c.winner == nil {
 		return nil
 	}

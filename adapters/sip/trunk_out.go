@@ -1,0 +1,504 @@
+package sip
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
+	"github.com/icholy/digest"
+
+	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/events"
+)
+
+// Calls out through a trunk: the engine's CallDialed outbound becomes an
+// INVITE to sip:<number>@<trunk address> with the caller's SDP offer
+// (pass-through from the caller's SIP leg: a caller that is not a SIP leg
+// — a browser — has no SIP offer, and the call fails). A 401/407 is
+// answered once with the trunk's credentials; 180/183 is FarRinging, 200
+// FarAnswered (ACKed; its SDP goes to the caller's leg in the caller's
+// 200), a refusal FarEnded with its reason. The engine's end cancels the
+// INVITE while it rings and sends BYE once it is up; the trunk's BYE is a
+// hangup of the far end.
+
+// trunkLeg is one call placed on a trunk.
+type trunkLeg struct {
+	ts     *Trunks
+	id     string // the engine's leg (call id at dial)
+	number string
+	trunk  *Trunk
+	dlg    *dialog
+
+	mu          sync.Mutex
+	state       legState
+	invite      *sip.Request // the INVITE as sent last, for the CANCEL
+	provisional bool
+	rang        bool
+	cancelWant  bool
+	cancelSent  bool
+	sdp         []byte // the trunk's answer
+}
+
+// answer is the trunk's SDP answer (nil until it answered).
+func (l *trunkLeg) answer() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sdp
+}
+
+// callerWait bounds how long a leg waits for its caller's SIP leg (the
+// caller's Dial may not have returned when the CallDialed comes).
+const callerWait = 3 * time.Second
+
+// place sends the INVITE and follows it to its end.
+func (l *trunkLeg) place(c *engine.Call) {
+	a := l.ts.a
+	l.trunk = l.ts.route(l.number)
+	if l.trunk == nil {
+		a.log.Info("trunk: no trunk carries the number", "call", l.id, "number", l.number)
+		l.report(events.Failed)
+		return
+	}
+	offer, cl := l.callerOffer(c)
+	if offer == nil {
+		// A browser (or anything but a SIP leg) has no SIP offer: without a
+		// media relay the call cannot go out (docs/sip.md, "Missing").
+		a.log.Info("trunk: the caller has no SIP offer (not a SIP phone): the call fails", "call", l.id, "trunk", l.trunk.Name)
+		l.report(events.Failed)
+		return
+	}
+	cl.mu.Lock()
+	cl.trunk = l
+	cl.mu.Unlock()
+	l.dlg = l.newDialog(c)
+	req := l.dlg.request(sip.INVITE, a.ourContact(l.dlg.Transport))
+	if c != nil && c.Caller.Name != "" && !strings.ContainsAny(c.Caller.Name, "\"\r\n\\") {
+		if h := req.From(); h != nil {
+			h.DisplayName = c.Caller.Name
+		}
+	}
+	req.AppendHeader(sip.NewHeader("User-Agent", a.set.UserAgent))
+	req.AppendHeader(sip.NewHeader("Allow", allowed))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(offer)
+	a.prepare(req)
+	ctx, cancel := context.WithCancel(a.ctx)
+	defer cancel()
+	authed := false
+	for {
+		tx, err := a.cli.TransactionRequest(ctx, req, noBuild)
+		if err != nil {
+			a.log.Info("trunk: cannot send INVITE", "call", l.id, "trunk", l.trunk.Name, "err", err)
+			l.end()
+			l.report(events.Failed)
+			return
+		}
+		l.mu.Lock()
+		l.invite = req
+		l.provisional = false
+		l.mu.Unlock()
+		res := l.follow(tx)
+		tx.Terminate()
+		if res == nil {
+			return
+		}
+		if (res.StatusCode == 401 || res.StatusCode == 407) && !authed && l.trunk.Username != "" {
+			authed = true
+			if l.canceled() {
+				return
+			}
+			if next, err := l.withCredentials(req, res); err == nil {
+				req = next
+				continue
+			} else {
+				a.log.Info("trunk: cannot answer the challenge", "call", l.id, "trunk", l.trunk.Name, "err", err)
+			}
+		}
+		l.end()
+		l.report(reasonForStatus(res.StatusCode))
+		return
+	}
+}
+
+// callerOffer waits for the caller's SIP leg of call c and returns its
+// offer and the call, or nil when the caller is not a SIP leg of ours.
+func (l *trunkLeg) callerOffer(c *engine.Call) ([]byte, *call) {
+	a := l.ts.a
+	if c != nil && c.CallerDevice != "" && !strings.HasPrefix(c.CallerDevice, "sip-") {
+		return nil, nil // a browser or another kind of device
+	}
+	deadline := time.Now().Add(callerWait)
+	for {
+		a.mu.Lock()
+		cl := a.calls[l.id]
+		a.mu.Unlock()
+		if cl != nil {
+			cl.mu.Lock()
+			in := cl.in
+			cl.mu.Unlock()
+			if in == nil {
+				return nil, nil
+			}
+			return in.offer, cl
+		}
+		if time.Now().After(deadline) || a.ctx.Err() != nil {
+			return nil, nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// newDialog is the dialog of the INVITE to the trunk.
+func (l *trunkLeg) newDialog(c *engine.Call) *dialog {
+	t := l.trunk
+	host, portStr, _ := net.SplitHostPort(t.Address)
+	port, _ := strconv.Atoi(portStr)
+	user := strings.TrimPrefix(l.number, "sip:")
+	target := sip.Uri{Scheme: "sip", User: user, Host: host, Port: port, UriParams: sip.NewParams()}
+	if t.transport() == "TCP" {
+		target.UriParams.Add("transport", "tcp")
+	}
+	from := ""
+	if c != nil {
+		from = c.CallerID
+		if from == "" {
+			from = c.Caller.Number
+		}
+	}
+	if from == "" || strings.ContainsAny(from, "@:;<> ") {
+		from = "anonymous"
+	}
+	fromHost := t.FromDomain
+	if fromHost == "" {
+		fromHost = host
+	}
+	return &dialog{
+		CallID:       uuid.NewString(),
+		LocalTag:     sip.GenerateTagN(16),
+		LocalURI:     sip.Uri{Scheme: "sip", User: from, Host: fromHost},
+		RemoteURI:    sip.Uri{Scheme: "sip", User: user, Host: host, Port: port},
+		RemoteTarget: target,
+		Transport:    t.transport(),
+		UAC:          true,
+		InviteCSeq:   1,
+	}
+}
+
+// follow reads the responses of one INVITE transaction: it returns the
+// final refusal, or nil when the leg is done (answered, failed, stopped).
+func (l *trunkLeg) follow(tx sip.ClientTransaction) *sip.Response {
+	a := l.ts.a
+	timeout := time.NewTimer(a.set.RingTimeout)
+	defer timeout.Stop()
+	for {
+		select {
+		case res := <-tx.Responses():
+			switch {
+			case res.StatusCode < 200:
+				if res.StatusCode > 100 {
+					l.gotProvisional()
+				}
+			case res.StatusCode < 300:
+				tx.OnRetransmission(func(*sip.Response) { l.sendAck() })
+				l.answered(res)
+				return nil
+			default:
+				return res // the transaction ACKs it
+			}
+		case <-tx.Done():
+			if l.canceled() {
+				l.end()
+				return nil
+			}
+			return &sip.Response{StatusCode: statusTimeout.Code}
+		case <-timeout.C:
+			l.cancel()
+		case <-a.ctx.Done():
+			return nil
+		}
+	}
+}
+
+// gotProvisional: the trunk rings (180, 183): FarRinging once; a CANCEL
+// that waited for a 1xx goes now.
+func (l *trunkLeg) gotProvisional() {
+	l.mu.Lock()
+	l.provisional = true
+	ring := !l.rang && !l.cancelWant
+	l.rang = true
+	send := l.cancelWant && !l.cancelSent && l.state == legEarly
+	if send {
+		l.cancelSent = true
+	}
+	l.mu.Unlock()
+	if send {
+		l.sendCancel()
+	}
+	if ring {
+		l.tell(func(ctx context.Context, far engine.FarEnd) error {
+			_, err := far.FarRinging(ctx, l.id)
+			return err
+		})
+	}
+}
+
+// answered: the trunk's 200. ACK it; when the call still wants it, keep
+// the answer for the caller's leg and tell the engine; else BYE.
+func (l *trunkLeg) answered(res *sip.Response) {
+	a := l.ts.a
+	l.dlg.confirm(res)
+	l.sendAck()
+	body := res.Body()
+	ok := checkSDP(body) == nil
+	l.mu.Lock()
+	want := l.state == legEarly && !l.cancelWant && ok
+	if want {
+		l.state = legConfirmed
+		l.sdp = append([]byte(nil), body...)
+	} else {
+		l.state = legEnded
+	}
+	l.mu.Unlock()
+	if !want {
+		a.sendBye(l.dlg)
+		if !ok {
+			a.log.Info("trunk: answered with an SDP we cannot read", "call", l.id, "trunk", l.trunk.Name)
+			l.report(events.Failed)
+		}
+		return
+	}
+	a.mu.Lock()
+	a.dialogs[l.dlg.key()] = dialogRef{call: l.id, trunk: l}
+	a.mu.Unlock()
+	l.tell(func(ctx context.Context, far engine.FarEnd) error {
+		_, err := far.FarAnswered(ctx, l.id)
+		return err
+	})
+}
+
+// withCredentials is the INVITE again with the digest answer to the
+// challenge res (401 WWW-Authenticate or 407 Proxy-Authenticate): a new
+// Via branch and the next CSeq.
+func (l *trunkLeg) withCredentials(req *sip.Request, res *sip.Response) (*sip.Request, error) {
+	chName, crName := "WWW-Authenticate", "Authorization"
+	if res.StatusCode == 407 {
+		chName, crName = "Proxy-Authenticate", "Proxy-Authorization"
+	}
+	h := res.GetHeader(chName)
+	if h == nil {
+		return nil, errNoChallenge
+	}
+	chal, err := digest.ParseChallenge(h.Value())
+	if err != nil {
+		return nil, err
+	}
+	chal.Algorithm = strings.ToUpper(chal.Algorithm)
+	cred, err := digest.Digest(chal, digest.Options{
+		Method: "INVITE", URI: req.Recipient.Addr(), Username: l.trunk.Username, Password: l.trunk.Password,
+	})
+	if err != nil {
+		return nil, err
+	}
+	next := req.Clone()
+	next.RemoveHeader("Via")
+	next.PrependHeader(newVia(l.dlg.Transport))
+	next.RemoveHeader("Authorization")
+	next.RemoveHeader("Proxy-Authorization")
+	next.AppendHeader(sip.NewHeader(crName, cred.String()))
+	l.dlg.mu.Lock()
+	l.dlg.LocalCSeq++
+	l.dlg.InviteCSeq = l.dlg.LocalCSeq
+	seq := l.dlg.LocalCSeq
+	l.dlg.mu.Unlock()
+	if cs := next.CSeq(); cs != nil {
+		cs.SeqNo = seq
+	}
+	next.Laddr = req.Laddr
+	return next, nil
+}
+
+type trunkError string
+
+func (e trunkError) Error() string { return string(e) }
+
+const errNoChallenge = trunkError("sip: the trunk's challenge has no digest header")
+
+// canceled reports whether the engine no longer wants the leg.
+func (l *trunkLeg) canceled() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cancelWant
+}
+
+// end marks the leg over.
+func (l *trunkLeg) end() {
+	l.mu.Lock()
+	l.state = legEnded
+	l.mu.Unlock()
+}
+
+// stop is the engine's end of the call: CANCEL while the INVITE is early
+// (once a 1xx came, RFC 3261 §9.1), BYE once it is up.
+func (l *trunkLeg) stop() {
+	l.mu.Lock()
+	up := l.state == legConfirmed
+	if up {
+		l.state = legEnded
+	}
+	l.mu.Unlock()
+	if up {
+		a := l.ts.a
+		a.sendBye(l.dlg)
+		a.mu.Lock()
+		delete(a.dialogs, l.dlg.key())
+		a.mu.Unlock()
+		return
+	}
+	l.cancel()
+}
+
+// cancel stops the early INVITE.
+func (l *trunkLeg) cancel() {
+	l.mu.Lock()
+	if l.state != legEarly {
+		l.mu.Unlock()
+		return
+	}
+	l.cancelWant = true
+	send := l.provisional && !l.cancelSent && l.invite != nil
+	if send {
+		l.cancelSent = true
+	}
+	l.mu.Unlock()
+	if send {
+		l.sendCancel()
+	}
+}
+
+// sendCancel cancels the INVITE as sent last.
+func (l *trunkLeg) sendCancel() {
+	l.mu.Lock()
+	inv := l.invite
+	l.mu.Unlock()
+	if inv != nil {
+		l.ts.a.cancelInvite(inv, l.id)
+	}
+}
+
+// sendAck acknowledges the trunk's 2xx.
+func (l *trunkLeg) sendAck() {
+	a := l.ts.a
+	ack := l.dlg.request(sip.ACK, a.ourContact(l.dlg.Transport))
+	a.prepare(ack)
+	if err := a.cli.WriteRequest(ack, noBuild); err != nil {
+		a.log.Debug("trunk: cannot send ACK", "call", l.id, "err", err)
+	}
+}
+
+// peerBye: the trunk hung up; it reports whether the leg was up.
+func (l *trunkLeg) peerBye() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	up := l.state == legConfirmed
+	l.state = legEnded
+	return up
+}
+
+// report tells the engine the far end ended the leg.
+func (l *trunkLeg) report(r engine.Reason) {
+	l.tell(func(ctx context.Context, far engine.FarEnd) error {
+		_, err := far.FarEnded(ctx, l.id, r)
+		return err
+	})
+	l.ts.mu.Lock()
+	if l.ts.legs[l.id] == l {
+		delete(l.ts.legs, l.id)
+	}
+	l.ts.mu.Unlock()
+}
+
+// tell runs a far-end report on the engine (never inside HandleEvent: the
+// leg's own goroutine or sipgo's).
+func (l *trunkLeg) tell(f func(context.Context, engine.FarEnd) error) {
+	far := l.ts.farEnd()
+	if far == nil {
+		return
+	}
+	a := l.ts.a
+	ctx, cancel := a.command("")
+	defer cancel()
+	if err := f(ctx, far); err != nil {
+		a.log.Debug("trunk: report refused", "call", l.id, "err", err)
+	}
+}
+
+// reasonForStatus is the end reason of a trunk's final refusal.
+func reasonForStatus(code int) engine.Reason {
+	switch code {
+	case 486, 600:
+		return events.Busy
+	case 603:
+		return events.Rejected
+	case 480, 408, 487:
+		return events.NoAnswer
+	}
+	return events.Failed
+}
+
+// onTrunkBye serves the trunk's BYE: 200 and a hangup by the far end.
+func (a *Adapter) onTrunkBye(ref dialogRef, req *sip.Request, tx sip.ServerTransaction) {
+	l := ref.trunk
+	if !l.dlg.inDialog(req) {
+		a.respond(tx, a.response(req, statusServerError))
+		return
+	}
+	a.respond(tx, a.response(req, status{200, "OK"}))
+	a.mu.Lock()
+	delete(a.dialogs, l.dlg.key())
+	a.mu.Unlock()
+	if l.peerBye() {
+		a.wg.Go(func() { l.report(events.Hangup) })
+	}
+}
+
+// cancelInvite cancels an INVITE we sent (a copy of its Request-URI, Via,
+// Route, From, To, Call-ID and CSeq number: RFC 3261 §9.1), off the
+// caller's goroutine.
+func (a *Adapter) cancelInvite(inv *sip.Request, call string) {
+	a.wg.Go(func() {
+		req := sip.NewRequest(sip.CANCEL, *inv.Recipient.Clone())
+		req.SetTransport(inv.Transport())
+		if v := inv.Via(); v != nil {
+			req.AppendHeader(v.Clone())
+		}
+		for _, h := range inv.GetHeaders("Route") {
+			req.AppendHeader(sip.HeaderClone(h))
+		}
+		mf := sip.MaxForwardsHeader(70)
+		req.AppendHeader(&mf)
+		for _, name := range []string{"From", "To", "Call-ID"} {
+			if h := inv.GetHeader(name); h != nil {
+				req.AppendHeader(sip.HeaderClone(h))
+			}
+		}
+		if h := inv.CSeq(); h != nil {
+			req.AppendHeader(&sip.CSeqHeader{SeqNo: h.SeqNo, MethodName: sip.CANCEL})
+		}
+		req.SetBody(nil)
+		a.prepare(req)
+		ctx, cancel := context.WithTimeout(a.ctx, 64*sip.T1)
+		defer cancel()
+		tx, err := a.cli.TransactionRequest(ctx, req, noBuild)
+		if err != nil {
+			a.log.Debug("cannot send CANCEL", "call", call, "err", err)
+			return
+		}
+		defer tx.Terminate()
+		wait(ctx, tx)
+	})
+}

@@ -1,0 +1,311 @@
+package sip
+
+import (
+	"context"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/events"
+)
+
+// SIP trunks with sipp playing the trunk (on 127.0.0.2), the
+// organisation's phones (127.0.0.1) and a stranger (127.0.0.3), every run
+// bounded by -m 1 and -timeout.
+
+const (
+	trunkIP    = "127.0.0.2"
+	strangerIP = "127.0.0.3"
+	outside    = "+442070000000" // a number outside the engine
+	daveNumber = "+15550200"     // dave's number, reached from outside
+)
+
+var dave = engine.ClientSpec{ID: "dave", Name: "Dave", Numbers: []string{daveNumber}, Extensions: []string{"1004"}, Password: "dave-secret"}
+
+// newTrunkHarness is a harness whose engine's far end is one trunk at
+// trunkIP:trunkPort (credentials user/pass, "" for none), with dave
+// provisioned.
+func newTrunkHarness(t *testing.T, trunkPort int, user, pass string) *harness {
+	t.Helper()
+	ctx := context.Background()
+	ts, err := NewTrunks([]Trunk{{Name: "test", Address: net.JoinHostPort(trunkIP, strconv.Itoa(trunkPort)), Username: user, Password: pass}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.Open(ctx, engine.Config{DataDir: t.TempDir(), Domain: DefaultRealm, RingTimeout: 20 * time.Second, NoHistory: true, Adapter: ts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	for _, spec := range append(append([]engine.ClientSpec(nil), testClients...), dave) {
+		if _, err := eng.RegisterClient(ctx, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := &harness{t: t, eng: eng}
+	if h.sub, err = eng.Subscribe(ctx, engine.Filter{}); err != nil {
+		t.Fatal(err)
+	}
+	ad, err := New(eng, Settings{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", RingTimeout: 20 * time.Second, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ad.SetTrunks(ts)
+	if err := ad.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ad.Close() })
+	h.ad = ad
+	return h
+}
+
+// freePortOn returns a UDP port free on ip now.
+func freePortOn(t *testing.T, ip string) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// runSippOn is runSipp on another loopback address.
+func runSippOn(t *testing.T, ip, scenario string, port int, remote string, args ...string) *sipp {
+	t.Helper()
+	bin := sippPath(t)
+	dir := t.TempDir()
+	all := []string{"-sf", filepath.Join("testdata", "sipp", scenario), "-i", ip, "-p", strconv.Itoa(port),
+		"-m", "1", "-timeout", "20s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "err.log"),
+		"-mp", strconv.Itoa(freePortOn(t, ip))}
+	all = append(all, args...)
+	if remote != "" {
+		all = append(all, remote)
+	}
+	s := &sipp{cmd: exec.Command(bin, all...), err: make(chan error, 1), errFile: filepath.Join(dir, "err.log")}
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { s.err <- s.cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			s.cmd.Process.Kill()
+		}
+	})
+	return s
+}
+
+// daveCalls registers dave's phone and has it call number with scenario.
+func (h *harness) daveCalls(scenario, number string, keys ...string) *sipp {
+	h.t.Helper()
+	s := runSipp(h.t, "register.xml", freePort(h.t), h.ad.Addr("udp"), "-s", "dave", "-au", "dave", "-ap", dave.Password,
+		"-key", "contact_port", strconv.Itoa(freePort(h.t)), "-key", "expires", "300")
+	s.wait(h.t, "register dave")
+	args := []string{"-s", number, "-au", "dave", "-ap", dave.Password, "-key", "caller", "dave"}
+	return runSipp(h.t, scenario, freePort(h.t), h.ad.Addr("udp"), append(args, keys...)...)
+}
+
+// outboundDialed checks the call went out to number, outbound.
+func (h *harness) outboundDialed(number string) {
+	h.t.Helper()
+	h.waitEvent("CallDialed outbound", func(ev *engine.Event) bool {
+		return ev.Type == events.TypeCallDialed && ev.Call.Direction == events.Outbound && ev.Call.Callee.Number == number
+	})
+}
+
+// A phone calls a number outside: the INVITE goes to the trunk, which
+// rings and answers; the phone hangs up with BYE, the trunk gets a BYE.
+func TestTrunkOutboundAnsweredCallerHangsUp(t *testing.T) {
+	trunkPort := freePortOn(t, trunkIP)
+	h := newTrunkHarness(t, trunkPort, "", "")
+	trunk := runSippOn(t, trunkIP, "uas_answer.xml", trunkPort, "", "-d", "200")
+	phone := h.daveCalls("uac.xml", outside, "-d", "300")
+	phone.wait(t, "phone")
+	trunk.wait(t, "trunk")
+	h.outboundDialed(outside)
+	h.waitEvent("CallRinging", func(ev *engine.Event) bool { return ev.Type == events.TypeCallRinging })
+	h.waitEvent("CallAnswered", func(ev *engine.Event) bool { return ev.Type == events.TypeCallAnswered })
+	c := h.callEnded()
+	if c.Reason != events.Hangup || c.EndedBy != engine.Caller || c.Caller.Client != "dave" || c.Callee.Number != outside {
+		t.Fatalf("ended call: reason %s by %s, %s → %s", c.Reason, c.EndedBy, c.Caller.Client, c.Callee.Number)
+	}
+}
+
+// The trunk hangs up: the engine hears a far-end hangup, the phone gets
+// a BYE.
+func TestTrunkOutboundTrunkHangsUp(t *testing.T) {
+	trunkPort := freePortOn(t, trunkIP)
+	h := newTrunkHarness(t, trunkPort, "", "")
+	trunk := runSippOn(t, trunkIP, "uas_answer_bye.xml", trunkPort, "", "-d", "200")
+	phone := h.daveCalls("uac_wait_bye.xml", outside)
+	trunk.wait(t, "trunk")
+	phone.wait(t, "phone")
+	c := h.callEnded()
+	if c.Reason != events.Hangup || c.EndedBy != engine.Callee || c.ConnectAt.IsZero() {
+		t.Fatalf("ended call: reason %s by %s connected %v", c.Reason, c.EndedBy, c.ConnectAt)
+	}
+}
+
+// The trunk challenges the INVITE with 407: the engine answers with the
+// trunk's credentials (sipp checks
+// the Proxy-Authorization's username, nonce and response) and the call is answered.
+func TestTrunkOutboundDigest407(t *testing.T) {
+	trunkPort := freePortOn(t, trunkIP)
+	h := newTrunkHarness(t, trunkPort, "acme", "trunk-secret")
+	trunk := runSippOn(t, trunkIP, "trunk_auth_answer.xml", trunkPort, "", "-key", "user", "acme", "-key", "pass", "trunk-secret")
+	phone := h.daveCalls("uac.xml", outside, "-d", "300")
+	trunk.wait(t, "trunk")
+	phone.wait(t, "phone")
+	h.waitEvent("CallAnswered", func(ev *engine.Event) bool { return ev.Type == events.TypeCallAnswered })
+	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
+
+// The trunk challenges the INVITE with 401: the engine answers with the
+// trunk's credentials (sipp verifies the digest response) and the call is
+// answered.
+func TestTrunkOutboundDigest401(t *testing.T) {
+	trunkPort := freePortOn(t, trunkIP)
+	h := newTrunkHarness(t, trunkPort, "acme", "trunk-secret")
+	trunk := runSippOn(t, trunkIP, "trunk_auth401_answer.xml", trunkPort, "", "-key", "user", "acme", "-key", "pass", "trunk-secret")
+	phone := h.daveCalls("uac.xml", outside, "-d", "300")
+	trunk.wait(t, "trunk")
+	phone.wait(t, "phone")
+	h.waitEvent("CallAnswered", func(ev *engine.Event) bool { return ev.Type == events.TypeCallAnswered })
+	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
+
+// The trunk answers 486: the call ends busy and the phone hears 486.
+func TestTrunkOutboundBusy(t *testing.T) {
+	trunkPort := freePortOn(t, trunkIP)
+	h := newTrunkHarness(t, trunkPort, "", "")
+	trunk := runSippOn(t, trunkIP, "uas_busy.xml", trunkPort, "")
+	phone := h.daveCalls("uac_busy.xml", outside)
+	phone.wait(t, "phone")
+	trunk.wait(t, "trunk")
+	if c := h.callEnded(); c.Reason != events.Busy {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
+
+// The phone gives up while the trunk rings: the trunk gets a CANCEL.
+func TestTrunkOutboundCancelWhileRinging(t *testing.T) {
+	trunkPort := freePortOn(t, trunkIP)
+	h := newTrunkHarness(t, trunkPort, "", "")
+	trunk := runSippOn(t, trunkIP, "uas_ring_cancel.xml", trunkPort, "")
+	phone := h.daveCalls("uac_cancel.xml", outside)
+	phone.wait(t, "phone")
+	trunk.wait(t, "trunk")
+	if c := h.callEnded(); c.Reason != events.Canceled || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
+
+// The trunk brings a call to dave's number: dave's registered phone
+// rings and answers; the trunk hangs up.
+func TestTrunkInboundRingsPhone(t *testing.T) {
+	h := newTrunkHarness(t, freePortOn(t, trunkIP), "", "")
+	phonePort := freePort(t)
+	reg := runSipp(t, "register.xml", freePort(t), h.ad.Addr("udp"), "-s", "dave", "-au", "dave", "-ap", dave.Password,
+		"-key", "contact_port", strconv.Itoa(phonePort), "-key", "expires", "300")
+	reg.wait(t, "register dave")
+	phone := runSipp(t, "uas_answer.xml", phonePort, "", "-d", "200")
+	trunk := runSippOn(t, trunkIP, "trunk_uac.xml", freePortOn(t, trunkIP), h.ad.Addr("udp"), "-s", daveNumber, "-d", "300")
+	trunk.wait(t, "trunk")
+	phone.wait(t, "phone")
+	ev := h.waitEvent("CallDialed inbound", func(ev *engine.Event) bool {
+		return ev.Type == events.TypeCallDialed && ev.Call.Direction == events.Inbound
+	})
+	if ev.Call.Caller.Number != "+15559990000" || ev.Call.Caller.Name != "Outside" || ev.Call.Callee.Client != "dave" {
+		t.Fatalf("inbound call: %+v → %+v", ev.Call.Caller, ev.Call.Callee)
+	}
+	c := h.callEnded()
+	if c.Reason != events.Hangup || c.EndedBy != engine.Caller || c.ConnectAt.IsZero() {
+		t.Fatalf("ended call: reason %s by %s connected %v", c.Reason, c.EndedBy, c.ConnectAt)
+	}
+}
+
+// An INVITE to dave's number from an address that is not the trunk's
+// (nor a registered phone's) gets 403 without a challenge; nothing is
+// journaled.
+func TestTrunkInboundFromStrangerForbidden(t *testing.T) {
+	h := newTrunkHarness(t, freePortOn(t, trunkIP), "", "")
+	j := h.eng.Journal()
+	before := j.LastSeq()
+	s := runSippOn(t, strangerIP, "trunk_uac_forbidden.xml", freePortOn(t, strangerIP), h.ad.Addr("udp"), "-s", daveNumber)
+	s.wait(t, "stranger")
+	time.Sleep(100 * time.Millisecond)
+	if after := j.LastSeq(); after != before {
+		t.Fatalf("journal's last seq went from %d to %d", before, after)
+	}
+	for _, ev := range h.drain() {
+		if ev.Type == events.TypeCallDialed {
+			t.Fatalf("a call was dialed: %+v", ev.Call)
+		}
+	}
+}
+
+// drain returns the events that came so far.
+func (h *harness) drain() []engine.Event {
+	for {
+		select {
+		case ev := <-h.sub.Events():
+			h.evs = append(h.evs, ev)
+		default:
+			return h.evs
+		}
+	}
+}
+
+// Trunk settings are checked.
+func TestTrunkSettings(t *testing.T) {
+	bad := []Trunk{
+		{Address: "nohost"},
+		{Address: "1.2.3.4:5060", Transport: "tls"},
+		{Address: "1.2.3.4:5060", InboundAddresses: []string{"not-an-ip"}},
+		{Address: "1.2.3.4:5060", InboundAddresses: []string{"10.0.0.0/33"}},
+		{Address: "1.2.3.4:5060", Prefixes: []string{""}},
+	}
+	for _, tr := range bad {
+		if _, err := NewTrunks([]Trunk{tr}); err == nil {
+			t.Errorf("%+v: no error", tr)
+		}
+	}
+	ts, err := NewTrunks([]Trunk{
+		{Name: "uk", Address: "10.1.1.1:5060", Prefixes: []string{"+44"}, InboundAddresses: []string{"192.0.2.0/24"}},
+		{Name: "rest", Address: "carrier.example:5061", Transport: "tcp"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := ts.route("+442070000000"); tr == nil || tr.Name != "uk" {
+		t.Errorf("+44… routed to %v", tr)
+	}
+	if tr := ts.route("+15550100"); tr == nil || tr.Name != "rest" || tr.transport() != "TCP" {
+		t.Errorf("+1… routed to %v", tr)
+	}
+	for src, want := range map[string]string{"192.0.2.9:5060": "uk", "10.1.1.1:5060": "", "[::ffff:192.0.2.1]:5060": "uk", "junk": ""} {
+		got := ""
+		if tr := ts.inboundTrunk(src); tr != nil {
+			got = tr.Name
+		}
+		if got != want {
+			t.Errorf("inbound from %s: %q, want %q", src, got, want)
+		}
+	}
+	if reasonForStatus(486) != events.Busy || reasonForStatus(603) != events.Rejected || reasonForStatus(480) != events.NoAnswer ||
+		reasonForStatus(408) != events.NoAnswer || reasonForStatus(404) != events.Failed || reasonForStatus(503) != events.Failed {
+		t.Error("reasonForStatus maps wrongly")
+	}
+}
