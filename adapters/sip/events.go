@@ -17,6 +17,7 @@ import (
 var followedEvents = []events.Type{
 	events.TypeCallDialed, events.TypeCallRinging, events.TypeCallIgnored,
 	events.TypeCallAnswered, events.TypeCallEnded,
+	events.TypeCallHeld, events.TypeCallResumed, events.TypeCallDigits,
 }
 
 // call is the SIP side of one engine call: the caller's leg when the
@@ -33,6 +34,11 @@ type call struct {
 	ended    bool
 	onlySIP  bool // every device that rings is one of our forks
 	rejected bool // all forks failed and we told the engine
+
+	kept    *sipLeg              // a phone that goes on in this call after a transfer (refer.go)
+	sipHold map[engine.Side]bool // the holds the phones know of (reinvite.go)
+	queue   []func()             // outgoing re-INVITEs and INFOs, in order (serial)
+	running bool
 }
 
 // dialogRef names the leg a dialog belongs to.
@@ -40,6 +46,7 @@ type dialogRef struct {
 	call string
 	in   *inLeg
 	fork *fork
+	kept *sipLeg
 }
 
 // follow reads the engine's events until the adapter stops.
@@ -136,6 +143,10 @@ func (a *Adapter) handle(ev engine.Event) {
 	cl := a.calls[c.ID]
 	a.mu.Unlock()
 	switch {
+	case ev.Type == events.TypeCallHeld, ev.Type == events.TypeCallResumed, ev.Type == events.TypeCallDigits:
+		if cl != nil {
+			a.midCall(cl, ev)
+		}
 	case ev.Type == events.TypeCallEnded:
 		if cl != nil {
 			a.ended(cl, c)
