@@ -147,13 +147,17 @@ func (a *Adapter) handle(ev engine.Event) {
 		if cl != nil {
 			a.midCall(cl, ev)
 		}
+	case ev.Type == events.TypeCallDialed:
+		a.adoptKept(c)
 	case ev.Type == events.TypeCallEnded:
 		if cl != nil {
 			a.ended(cl, c)
+			a.endKept(cl)
 		}
 	case ev.Type == events.TypeCallAnswered:
 		if cl != nil {
 			a.answered(cl, c)
+			a.keptAnswered(cl)
 		}
 	case c.State == engine.Ringing:
 		a.ringing(cl, c)
@@ -281,12 +285,20 @@ func (a *Adapter) ended(cl *call, c *engine.Call) {
 	a.mu.Lock()
 	delete(a.calls, cl.id)
 	if in != nil {
-		delete(a.dialogs, in.dlg.key())
+		a.forget(cl.id, in.dlg)
 	}
 	for _, f := range forks {
-		delete(a.dialogs, f.dlg.key())
+		a.forget(cl.id, f.dlg)
 	}
 	a.mu.Unlock()
+}
+
+// forget drops d from the dialog table while it belongs to call id (a
+// transfer may have moved it to another call); a.mu is held.
+func (a *Adapter) forget(id string, d *dialog) {
+	if r, ok := a.dialogs[d.key()]; ok && r.call == id {
+		delete(a.dialogs, d.key())
+	}
 }
 
 // refuseCaller answers the SIP caller 488 and hangs the call up on its

@@ -7,12 +7,12 @@ import (
 // OPTIONS and the methods we do not serve.
 
 // allowed lists the methods the adapter serves (the Allow header).
-const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO"
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, REFER"
 
 // known are methods of SIP we recognise but do not serve: 405 with Allow.
 // Any other method is 501 Not Implemented.
 var known = map[sip.RequestMethod]bool{
-	sip.SUBSCRIBE: true, sip.NOTIFY: true, sip.REFER: true, sip.MESSAGE: true,
+	sip.SUBSCRIBE: true, sip.NOTIFY: true, sip.MESSAGE: true,
 	sip.UPDATE: true, sip.PRACK: true, sip.PUBLISH: true,
 }
 
@@ -25,6 +25,7 @@ func (a *Adapter) routes() {
 	a.srv.OnCancel(a.onCancel)
 	a.srv.OnOptions(a.onOptions)
 	a.srv.OnInfo(a.onInfo)
+	a.srv.OnRefer(a.onRefer)
 	a.srv.OnNoRoute(a.onOther)
 }
 

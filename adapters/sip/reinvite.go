@@ -40,6 +40,9 @@ type sipLeg struct {
 	side   engine.Side
 	first  []byte // the SDP the phone got first (its origin baseline)
 	got    []byte // the SDP the phone sent first
+	in     *inLeg // the leg it is made of (one of in, fork), nil for a kept leg
+	fork   *fork
+	device string
 }
 
 // leg returns the SIP leg on side of cl whose dialog is up, or nil.
@@ -56,7 +59,7 @@ func (cl *call) leg(side engine.Side) *sipLeg {
 			st := in.state
 			in.mu.Unlock()
 			if st == legAnswering || st == legConfirmed {
-				l := &sipLeg{dlg: in.dlg, client: in.client, side: side, got: in.offer}
+				l := &sipLeg{dlg: in.dlg, client: in.client, side: side, got: in.offer, in: in, device: in.device}
 				if cl.winner != nil {
 					l.first = cl.winner.answer
 				}
@@ -69,7 +72,7 @@ func (cl *call) leg(side engine.Side) *sipLeg {
 			st := f.state
 			f.mu.Unlock()
 			if st == legConfirmed {
-				l := &sipLeg{dlg: f.dlg, client: f.client, side: side, got: f.answer}
+				l := &sipLeg{dlg: f.dlg, client: f.client, side: side, got: f.answer, fork: f, device: f.device}
 				if cl.in != nil {
 					l.first = cl.in.offer
 				} else if cl.kept != nil {

@@ -1,6 +1,10 @@
 package sip
 
 import (
+	"context"
+	"path/filepath"
+	"time"
+
 	"testing"
 
 	"github.com/callengine/callengine/engine"
@@ -32,4 +36,58 @@ func TestSIPpHoldResumeFromPhone(t *testing.T) {
 	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
 		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
 	}
+}
+
+// Glare: the callee's phone sends its own re-INVITE while the engine's
+// relayed one is pending: 491; it refuses the engine's with 491, which is
+// sent again after 2.1–4 s and answered. The hold goes through.
+func TestSIPpReInviteGlare(t *testing.T) {
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_glare.xml", bobPort, "")
+	uac := h.uac("uac_hold.xml", "alice", "1002")
+	uac.wait(t, "uac")
+	uas.wait(t, "uas")
+	h.waitEvent("CallHeld", func(ev *engine.Event) bool { return ev.Type == events.TypeCallHeld })
+	h.waitEvent("CallResumed", func(ev *engine.Event) bool { return ev.Type == events.TypeCallResumed })
+	h.callEnded()
+}
+
+// lastSeq is the journal's last seq, read from a hot backup.
+func (h *harness) lastSeq() uint64 {
+	h.t.Helper()
+	info, err := h.eng.Backup(context.Background(), filepath.Join(h.t.TempDir(), "backup.db"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return info.LastSeq
+}
+
+// DTMF by INFO both ways: the caller's phone sends Signal=5 (the engine's
+// CallDigits by the caller; the callee's phone gets an INFO with Signal=5
+// and Duration=160); the engine's digits of the callee (Go API) reach the
+// caller's phone as an INFO with Signal=7. A malformed INFO and a REFER
+// with a malformed Refer-To get 400 and journal nothing.
+func TestSIPpInfoDTMF(t *testing.T) {
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_dtmf.xml", bobPort, "")
+	uac := h.uac("uac_dtmf.xml", "alice", "1002")
+	ans := h.waitEvent("CallAnswered", func(ev *engine.Event) bool { return ev.Type == events.TypeCallAnswered })
+	before := h.lastSeq() // the phone sends its malformed requests a second after the answer
+	dig := h.waitEvent("CallDigits", func(ev *engine.Event) bool { return ev.Type == events.TypeCallDigits })
+	if e := dig.Event.(events.CallDigits); e.Side != engine.Caller || e.Digits != "5" || time.Duration(e.Duration) != 160*time.Millisecond {
+		t.Fatalf("CallDigits %+v", e)
+	}
+	if dig.Seq != before+1 {
+		t.Fatalf("the journal went from seq %d (after the answer, %d) to %d at the digits: the malformed INFO or REFER journaled something", before, ans.Seq, dig.Seq)
+	}
+	if _, err := h.eng.SendDigits(context.Background(), ans.Call.ID, engine.Callee, "7", engine.ToneOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	uac.wait(t, "uac")
+	uas.wait(t, "uas")
+	h.callEnded()
 }
