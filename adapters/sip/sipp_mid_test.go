@@ -91,3 +91,35 @@ func TestSIPpInfoDTMF(t *testing.T) {
 	uas.wait(t, "uas")
 	h.callEnded()
 }
+
+// Blind transfer by REFER: alice's phone calls bob's and transfers him to
+// carol (1003): 202, NOTIFY 100 then 200, BYE to alice; bob's phone goes
+// on with carol's (a re-INVITE with carol's SDP); carol hangs up.
+func TestSIPpReferBlindTransfer(t *testing.T) {
+	h := newHarness(t, "", nil)
+	bobPort, carolPort := freePort(t), freePort(t)
+	h.register("bob", bobPort, 300)
+	h.register("carol", carolPort, 300)
+	bob := runSipp(t, "uas_kept.xml", bobPort, "")
+	carol := runSipp(t, "uas_answer_bye.xml", carolPort, "", "-d", "300")
+	alice := h.uac("uac_refer.xml", "alice", "1002", "-key", "target", "1003")
+	alice.wait(t, "alice")
+	carol.wait(t, "carol")
+	bob.wait(t, "bob")
+	first := h.waitEvent("first CallEnded", func(ev *engine.Event) bool {
+		return ev.Type == events.TypeCallEnded && ev.Call.Caller.Client == "alice"
+	})
+	if first.Call.Reason != events.Transferred {
+		t.Fatalf("alice's call ended %s", first.Call.Reason)
+	}
+	done := h.waitEvent("TransferCompleted", func(ev *engine.Event) bool { return ev.Type == events.TypeTransferCompleted })
+	if done.Transfer.Kind != engine.BlindTransfer || done.Transfer.Call != first.Call.ID {
+		t.Fatalf("transfer %+v", done.Transfer)
+	}
+	next := h.waitEvent("new CallEnded", func(ev *engine.Event) bool {
+		return ev.Type == events.TypeCallEnded && ev.Call.Caller.Client == "bob"
+	})
+	if next.Call.Callee.Client != "carol" || next.Call.Reason != events.Hangup || next.Call.EndedBy != engine.Callee || next.Call.Transfer != done.Transfer.ID {
+		t.Fatalf("new call %s → %s ended %s by %s (transfer %q)", next.Call.Caller.Client, next.Call.Callee.Client, next.Call.Reason, next.Call.EndedBy, next.Call.Transfer)
+	}
+}
