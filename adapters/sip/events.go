@@ -18,6 +18,7 @@ var followedEvents = []events.Type{
 	events.TypeCallDialed, events.TypeCallRinging, events.TypeCallIgnored,
 	events.TypeCallAnswered, events.TypeCallEnded,
 	events.TypeCallHeld, events.TypeCallResumed, events.TypeCallDigits,
+	events.TypeMessageSent,
 }
 
 // call is the SIP side of one engine call: the caller's leg when the
@@ -80,6 +81,10 @@ func (a *Adapter) follow(sub *engine.Subscription) {
 // returned, events of calls the adapter does not know yet wait: they may
 // be that Dial's.
 func (a *Adapter) dispatch(ev engine.Event) {
+	if ev.Message != nil {
+		a.messageSent(ev)
+		return
+	}
 	c := ev.Call
 	if c == nil {
 		return

@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"testing"
@@ -122,4 +123,23 @@ func TestSIPpReferBlindTransfer(t *testing.T) {
 	if next.Call.Callee.Client != "carol" || next.Call.Reason != events.Hangup || next.Call.EndedBy != engine.Callee || next.Call.Transfer != done.Transfer.ID {
 		t.Fatalf("new call %s → %s ended %s by %s (transfer %q)", next.Call.Caller.Client, next.Call.Callee.Client, next.Call.Reason, next.Call.EndedBy, next.Call.Transfer)
 	}
+}
+
+// MESSAGE both ways: alice's registered phone sends a text message to
+// 1002 (challenged with 407, then 200: delivered); bob's registered phone
+// gets it as a MESSAGE.
+func TestSIPpMessage(t *testing.T) {
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("alice", freePort(t), 300)
+	h.register("bob", bobPort, 300)
+	bob := runSipp(t, "uas_message.xml", bobPort, "")
+	alice := h.uac("uac_message.xml", "alice", "1002")
+	alice.wait(t, "alice")
+	bob.wait(t, "bob")
+	sent := h.waitEvent("MessageSent", func(ev *engine.Event) bool { return ev.Type == events.TypeMessageSent })
+	if m := sent.Message; m.From.Client != "alice" || m.To != "1002" || strings.TrimSpace(m.Text) != "hello from sipp" {
+		t.Fatalf("message %+v", m)
+	}
+	h.waitEvent("MessageDelivered", func(ev *engine.Event) bool { return ev.Type == events.TypeMessageDelivered })
 }
