@@ -156,6 +156,7 @@ func (a *Adapter) messageResult(id string, delivered bool, reason string) {
 	defer cancel()
 	m, err := a.eng.GetMessage(ctx, id)
 	if err != nil || m.Status != fsm.MessagePending {
+		a.log.Debug("message result of the phones (the engine decided already)", "message", id, "delivered", delivered, "reason", reason)
 		return
 	}
 	var r engine.MessageReporter = a.eng

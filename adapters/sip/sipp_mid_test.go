@@ -143,3 +143,26 @@ func TestSIPpMessage(t *testing.T) {
 	}
 	h.waitEvent("MessageDelivered", func(ev *engine.Event) bool { return ev.Type == events.TypeMessageDelivered })
 }
+
+// A hold the engine decides (the Go API, for the caller's side) is a
+// re-INVITE with a=sendonly to the callee's phone; the resume one with
+// a=sendrecv.
+func TestSIPpEngineHoldReInvitesPhone(t *testing.T) {
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_hold.xml", bobPort, "")
+	uac := h.uac("uac.xml", "alice", "1002", "-d", "4000")
+	ans := h.waitEvent("CallAnswered", func(ev *engine.Event) bool { return ev.Type == events.TypeCallAnswered })
+	ctx := context.Background()
+	if _, err := h.eng.Hold(ctx, ans.Call.ID, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if _, err := h.eng.Resume(ctx, ans.Call.ID, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	uac.wait(t, "uac")
+	uas.wait(t, "uas")
+	h.callEnded()
+}
