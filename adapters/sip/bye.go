@@ -24,9 +24,12 @@ func (a *Adapter) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	var dlg *dialog
-	if ref.in != nil {
+	switch {
+	case ref.kept != nil:
+		dlg = ref.kept.dlg
+	case ref.in != nil:
 		dlg = ref.in.dlg
-	} else {
+	default:
 		dlg = ref.fork.dlg
 	}
 	if !dlg.inDialog(req) {
@@ -35,6 +38,8 @@ func (a *Adapter) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	a.respond(tx, a.response(req, status{200, "OK"}))
 	switch {
+	case ref.kept != nil:
+		a.keptBye(ref)
 	case ref.in != nil:
 		if ref.in.peerBye() {
 			a.hangup(ref.call, ref.in.client, engine.Caller)

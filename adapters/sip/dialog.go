@@ -28,6 +28,19 @@ type dialog struct {
 	RouteSet     []sip.Uri
 	Transport    string // "UDP", "TCP"
 	UAC          bool   // we sent the INVITE
+
+	// Media (re-INVITE, reinvite.go): the last SDP we sent on this dialog
+	// after the first (each new one keeps its o= line and increments the
+	// version), and the last SDP the peer sent after the first.
+	SentSDP   []byte
+	RemoteSDP []byte
+
+	// Transactions in flight (not data to journal): our re-INVITE waits
+	// for its answer; the peer's re-INVITE is being answered; acks wait
+	// for the ACK of our 2xx to a re-INVITE, by CSeq.
+	outPending bool
+	inPending  bool
+	acks       map[uint32]chan struct{}
 }
 
 // key names a dialog in the adapter's table: Call-ID and our tag.

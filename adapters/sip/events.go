@@ -17,6 +17,8 @@ import (
 var followedEvents = []events.Type{
 	events.TypeCallDialed, events.TypeCallRinging, events.TypeCallIgnored,
 	events.TypeCallAnswered, events.TypeCallEnded,
+	events.TypeCallHeld, events.TypeCallResumed, events.TypeCallDigits,
+	events.TypeMessageSent,
 }
 
 // call is the SIP side of one engine call: the caller's leg when the
@@ -34,6 +36,11 @@ type call struct {
 	ended    bool
 	onlySIP  bool // every device that rings is one of our forks
 	rejected bool // all forks failed and we told the engine
+
+	kept    *sipLeg              // a phone that goes on in this call after a transfer (refer.go)
+	sipHold map[engine.Side]bool // the holds the phones know of (reinvite.go)
+	queue   []func()             // outgoing re-INVITEs and INFOs, in order (serial)
+	running bool
 }
 
 // dialogRef names the leg a dialog belongs to.
@@ -42,6 +49,7 @@ type dialogRef struct {
 	in    *inLeg
 	fork  *fork
 	trunk *trunkLeg
+	kept  *sipLeg
 }
 
 // follow reads the engine's events until the adapter stops.
@@ -75,6 +83,10 @@ func (a *Adapter) follow(sub *engine.Subscription) {
 // returned, events of calls the adapter does not know yet wait: they may
 // be that Dial's.
 func (a *Adapter) dispatch(ev engine.Event) {
+	if ev.Message != nil {
+		a.messageSent(ev)
+		return
+	}
 	c := ev.Call
 	if c == nil {
 		return
@@ -138,13 +150,21 @@ func (a *Adapter) handle(ev engine.Event) {
 	cl := a.calls[c.ID]
 	a.mu.Unlock()
 	switch {
+	case ev.Type == events.TypeCallHeld, ev.Type == events.TypeCallResumed, ev.Type == events.TypeCallDigits:
+		if cl != nil {
+			a.midCall(cl, ev)
+		}
+	case ev.Type == events.TypeCallDialed:
+		a.adoptKept(c)
 	case ev.Type == events.TypeCallEnded:
 		if cl != nil {
 			a.ended(cl, c)
+			a.endKept(cl)
 		}
 	case ev.Type == events.TypeCallAnswered:
 		if cl != nil {
 			a.answered(cl, c)
+			a.keptAnswered(cl)
 		}
 	case c.State == engine.Ringing:
 		a.ringing(cl, c)
@@ -272,12 +292,20 @@ func (a *Adapter) ended(cl *call, c *engine.Call) {
 	a.mu.Lock()
 	delete(a.calls, cl.id)
 	if in != nil {
-		delete(a.dialogs, in.dlg.key())
+		a.forget(cl.id, in.dlg)
 	}
 	for _, f := range forks {
-		delete(a.dialogs, f.dlg.key())
+		a.forget(cl.id, f.dlg)
 	}
 	a.mu.Unlock()
+}
+
+// forget drops d from the dialog table while it belongs to call id (a
+// transfer may have moved it to another call); a.mu is held.
+func (a *Adapter) forget(id string, d *dialog) {
+	if r, ok := a.dialogs[d.key()]; ok && r.call == id {
+		delete(a.dialogs, d.key())
+	}
 }
 
 // refuseCaller answers the SIP caller 488 and hangs the call up on its

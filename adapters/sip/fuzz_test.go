@@ -1,8 +1,10 @@
 package sip
 
 import (
+	"bytes"
 	"crypto/md5"
 	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,4 +113,53 @@ func TestDigestAndNonces(t *testing.T) {
 	if valid, _ := n.check(string(forged)); valid {
 		t.Fatal("a forged nonce is valid")
 	}
+}
+
+func FuzzDTMFRelay(f *testing.F) {
+	for _, s := range []string{"Signal=5\r\nDuration=160\r\n", "Signal=11\nDuration=100", "signal = #", "Signal=Z", "Signal=5\nSignal=6",
+		"Duration=160", "Signal=5\r\nDuration=0", "Signal=*\r\nDuration=99999999999999999999", ""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, dur, err := parseDTMFRelay(b)
+		if err != nil {
+			return
+		}
+		if !strings.ContainsRune("0123456789*#ABCD", rune(d)) || dur < 0 || dur > 10*time.Second {
+			t.Fatalf("accepted %q as %q %v", b, d, dur)
+		}
+	})
+}
+
+func FuzzReferTo(f *testing.F) {
+	for _, s := range []string{"<sip:1003@127.0.0.1>", "sip:carol@callengine;method=INVITE", "\"Carol\" <sip:+441234567890@h>;x=y",
+		"<sip:1003@h?Replaces=abc%40h%3Bto-tag%3D1%3Bfrom-tag%3D2>", "<tel:+441234567890>", "<not a uri", "<mailto:x@y>", "<sip:>", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, _, err := parseReferTo(s)
+		if err != nil {
+			return
+		}
+		if u.Scheme != "sip" && u.Scheme != "sips" && u.Scheme != "tel" {
+			t.Fatalf("accepted %q with scheme %q", s, u.Scheme)
+		}
+	})
+}
+
+func FuzzSDPDirection(f *testing.F) {
+	f.Add([]byte("v=0\r\no=a 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n"), "recvonly")
+	f.Add([]byte("a=inactive\nm=audio 1 RTP/AVP 0\nc=IN IP4 0.0.0.0"), "sendrecv")
+	f.Fuzz(func(t *testing.T, b []byte, dir string) {
+		d := sdpDirection(b)
+		if !isDirection(d) {
+			t.Fatalf("direction %q of %q", d, b)
+		}
+		if isDirection(dir) && sdpDirection(setDirection(b, dir)) != dir && bytes.Contains(b, []byte("m=")) && !bytes.Contains(b, []byte("0.0.0.0")) && !bytes.Contains(b, []byte(" ::")) {
+			t.Fatalf("setDirection(%q, %s) reads as %s", b, dir, sdpDirection(setDirection(b, dir)))
+		}
+		if next, ok := nextOrigin(originLine(b)); ok && !strings.HasPrefix(next, "o=") {
+			t.Fatalf("origin %q", next)
+		}
+	})
 }

@@ -343,17 +343,9 @@ func (a *Adapter) onAck(req *sip.Request, _ sip.ServerTransaction) {
 	if ok && ref.in != nil {
 		ref.in.ack()
 	}
-}
-
-// onReInvite answers an INVITE inside a dialog: 488, the session stays as
-// it is (re-INVITE and hold are not in this slice), 481 for an unknown
-// dialog.
-func (a *Adapter) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
-	if _, ok := a.dialogOf(req); !ok {
-		a.respond(tx, a.response(req, statusNoDialog))
-		return
+	if ok {
+		a.reInviteAcked(ref, req)
 	}
-	a.respond(tx, a.response(req, statusNotAccept))
 }
 
 // dialogOf finds the dialog of an in-dialog request by Call-ID and our

@@ -7,12 +7,12 @@ import (
 // OPTIONS and the methods we do not serve.
 
 // allowed lists the methods the adapter serves (the Allow header).
-const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, REFER, MESSAGE"
 
 // known are methods of SIP we recognise but do not serve: 405 with Allow.
 // Any other method is 501 Not Implemented.
 var known = map[sip.RequestMethod]bool{
-	sip.SUBSCRIBE: true, sip.NOTIFY: true, sip.REFER: true, sip.INFO: true, sip.MESSAGE: true,
+	sip.SUBSCRIBE: true, sip.NOTIFY: true,
 	sip.UPDATE: true, sip.PRACK: true, sip.PUBLISH: true,
 }
 
@@ -24,6 +24,9 @@ func (a *Adapter) routes() {
 	a.srv.OnBye(a.onBye)
 	a.srv.OnCancel(a.onCancel)
 	a.srv.OnOptions(a.onOptions)
+	a.srv.OnInfo(a.onInfo)
+	a.srv.OnRefer(a.onRefer)
+	a.srv.OnMessage(a.onMessage)
 	a.srv.OnNoRoute(a.onOther)
 }
 

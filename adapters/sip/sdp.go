@@ -51,6 +51,9 @@ func checkSDP(body []byte) (err error) {
 // SIP device.
 func offerFor(c *call) []byte {
 	if c.in == nil {
+		if c.kept != nil { // a phone that goes on after a transfer (refer.go)
+			return c.kept.peerSDP()
+		}
 		return nil
 	}
 	return c.in.offer
