@@ -836,3 +836,25 @@ func originProblem(o string) string {
 	}
 	return ""
 }
+
+// DemoClients are the clients callengine serve provisions when it runs on
+// embedded defaults (no configuration file, no clients) on a loopback
+// address: alice (extension 201) and bob (202), each with its id as its
+// password — enough to try the softphone page in two tabs.
+func DemoClients() []Client {
+	return []Client{
+		{ID: "alice", Name: "Alice", Extensions: []string{"201"}, Password: "alice"},
+		{ID: "bob", Name: "Bob", Extensions: []string{"202"}, Password: "bob"},
+	}
+}
+
+// LoopbackAddr reports whether addr (host:port) listens on a loopback
+// address only.
+func LoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}

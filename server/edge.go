@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"net"
 	"net/url"
 	"strings"
 
@@ -36,10 +35,8 @@ func (c Config) mediaSettings() media.Settings {
 		PortMin:      uint16(c.Media.PortMin), PortMax: uint16(c.Media.PortMax),
 		NAT1To1IPs: c.Media.NAT1To1IPs,
 	}
-	if host, _, err := net.SplitHostPort(c.HTTP); err == nil && len(s.NAT1To1IPs) == 0 {
-		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-			s.LoopbackOnly = true
-		}
+	if LoopbackAddr(c.HTTP) && len(s.NAT1To1IPs) == 0 {
+		s.LoopbackOnly = true
 	}
 	return s
 }

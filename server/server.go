@@ -51,6 +51,9 @@ type Server struct {
 	// adapter than the loopback far end, webhooks, …).
 	EngineConfig func(*engine.Config)
 
+	// Notice, if set, is printed on Stdout after the start line (callengine
+	// serve's note on the demo clients of its embedded defaults).
+	Notice string
 	// Stdout receives the start line (default os.Stdout); Logger the logs
 	// (default: at Config.LogLevel on os.Stderr).
 	Stdout io.Writer
@@ -175,6 +178,9 @@ func (s *Server) Run(ctx context.Context) (err error) {
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "callengine serve: %s (data %s)\n", pageURL(addr), showDir(cfg.Data))
+	if s.Notice != "" {
+		fmt.Fprintln(stdout, s.Notice)
+	}
 
 	// drain stops the HTTP server; what else there is to stop comes after.
 	drain := func() error {

@@ -93,12 +93,19 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *printConfig {
 		return printServeConfig(stdout, stderr, cfg, *asJSON)
 	}
+	demo := ""
+	if src.File == "" && len(cfg.Clients) == 0 && server.LoopbackAddr(cfg.HTTP) {
+		// Embedded defaults on this machine only: two clients to log in
+		// with, as a PBX's demo extensions.
+		cfg.Clients = server.DemoClients()
+		demo = "callengine serve: no configuration: demo clients alice (extension 201) and bob (202), each with its id as password; 600 is the echo test"
+	}
 	logger, err := engine.NewLogger(stderr, cfg.LogLevel, cfg.LogJSON)
 	if err != nil {
 		fmt.Fprintln(stderr, "callengine serve:", err)
 		return 2
 	}
-	s := &server.Server{Config: cfg, Stdout: stdout, Logger: logger}
+	s := &server.Server{Config: cfg, Stdout: stdout, Logger: logger, Notice: demo}
 	if err := s.Run(ctx); err != nil {
 		return serveFailed(stderr, err)
 	}

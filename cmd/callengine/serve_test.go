@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callengine/callengine/adapters/ws/wsclient"
 	"github.com/callengine/callengine/engine"
 )
 
@@ -299,5 +300,33 @@ func TestServePrintConfig(t *testing.T) {
 	code, out, _ = runCLI("serve", "--print-config", "--json", "--http", "127.0.0.1:9002")
 	if code != 0 || !strings.Contains(out, `"http": "127.0.0.1:9002"`) || !strings.Contains(out, `"drain_timeout": "10s"`) {
 		t.Errorf("--json: exit %d\n%s", code, out)
+	}
+}
+
+// On embedded defaults (no configuration) on loopback, serve provisions two
+// demo clients: alice logs in over the WebSocket with her id as password
+// and reaches the echo test; bob's password is not alice's.
+func TestServeDemoClients(t *testing.T) {
+	bin := buildCallengine(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	p := startServe(t, bin, dir)
+	p.waitReady(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := wsclient.Dial(ctx, "ws"+strings.TrimPrefix(p.url, "http")+"/ws", wsclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Login(ctx, "bob", "alice", ""); err == nil {
+		t.Error("bob logged in with alice's password")
+	}
+	ok, err := c.Login(ctx, "alice", "alice", "")
+	if err != nil || ok.ClientID != "alice" {
+		t.Fatalf("login as alice: %+v, %v", ok, err)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM; stderr:\n%s", code, p.stderr)
 	}
 }
