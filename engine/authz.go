@@ -169,7 +169,7 @@ func (e *Engine) authorizeTransfer(ctx context.Context, id string) error {
 	if !ok || p.Role == RoleSupervisor {
 		return nil
 	}
-	t, err := e.GetTransfer(ctx, id)
+	t, err := e.Transfer(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -276,7 +276,7 @@ func TestAccessAgentRefusals(t *testing.T) {
 			t.Errorf("client %s changed: %+v, %v", id, c, err)
 		}
 	}
-	if tr := must[engine.Transfer](t)(w.h.e.GetTransfer(ctx, w.tr)); tr.Status != fsm.Consulting {
+	if tr := must[engine.Transfer](t)(w.h.e.Transfer(ctx, w.tr)); tr.Status != fsm.Consulting {
 		t.Errorf("transfer %s is %s", w.tr, tr.Status)
 	}
 }

@@ -53,7 +53,7 @@ func TestCrashSessionSIGKILLDuringGrace(t *testing.T) {
 		t.Fatalf("kill point %v", at)
 	}
 	h := reopenAfterKill(t, dir, start.Add(sessionKilledAt))
-	s, err := h.e.GetSession(ctx, id)
+	s, err := h.e.Session(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestCrashSessionSIGKILLDuringGrace(t *testing.T) {
 		t.Fatalf("after SIGKILL: %+v", s)
 	}
 	h.clock.Set(time.Unix(0, deadline-1))
-	if s, err := h.e.GetSession(ctx, id); err != nil || s.State != fsm.SessionGrace {
+	if s, err := h.e.Session(ctx, id); err != nil || s.State != fsm.SessionGrace {
 		t.Fatalf("a nanosecond before the deadline: %+v, %v", s, err)
 	}
 	h.clock.Set(time.Unix(0, deadline))

@@ -124,7 +124,7 @@ func transferCrashChild(spec string) int {
 		}
 		// The transfer actor records TransferAnswered on its own goroutine.
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-			if tr, err = e.GetTransfer(ctx, tr.ID); err == nil && tr.Status == fsm.Answered {
+			if tr, err = e.Transfer(ctx, tr.ID); err == nil && tr.Status == fsm.Answered {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -266,7 +266,7 @@ func TestCrashTransferSIGKILLWhileConsultationRings(t *testing.T) {
 	}
 	// The engine was down for 2 s.
 	h := reopenAfterKill(t, dir, unixTime(t, kv, "now").Add(2*time.Second))
-	tr := must[engine.Transfer](t)(h.e.GetTransfer(ctx, kv["transfer"]))
+	tr := must[engine.Transfer](t)(h.e.Transfer(ctx, kv["transfer"]))
 	if tr.Status != fsm.Consulting || tr.Call != kv["call"] || tr.Consult != kv["consult"] || tr.NewCall != kv["newcall"] {
 		t.Fatalf("transfer after the restart: %+v", tr)
 	}
@@ -296,7 +296,7 @@ func TestCrashTransferSIGKILLAfterTheTargetAnswered(t *testing.T) {
 		t.Fatalf("child killed at status %s", kv["status"])
 	}
 	h := reopenAfterKill(t, dir, unixTime(t, kv, "now").Add(time.Second))
-	tr := must[engine.Transfer](t)(h.e.GetTransfer(ctx, kv["transfer"]))
+	tr := must[engine.Transfer](t)(h.e.Transfer(ctx, kv["transfer"]))
 	if tr.Status != fsm.Answered {
 		t.Fatalf("transfer after the restart: %+v", tr)
 	}
@@ -318,7 +318,7 @@ func TestCrashTransferSIGKILLDuringSupervisedInviteTimer(t *testing.T) {
 		t.Fatalf("child killed at %v with invite deadline %v", killedAt, kv["deadline"])
 	}
 	h := reopenAfterKill(t, dir, killedAt)
-	tr := must[engine.Transfer](t)(h.e.GetTransfer(ctx, kv["transfer"]))
+	tr := must[engine.Transfer](t)(h.e.Transfer(ctx, kv["transfer"]))
 	if tr.Status != fsm.Consulting || tr.Kind != engine.SupervisedTransfer || !tr.Deadline.Equal(deadline) {
 		t.Fatalf("transfer after the restart: %+v", tr)
 	}
@@ -327,7 +327,7 @@ func TestCrashTransferSIGKILLDuringSupervisedInviteTimer(t *testing.T) {
 	}
 	// Nothing happens before the deadline…
 	h.clock.Set(deadline.Add(-time.Millisecond))
-	if tr := must[engine.Transfer](t)(h.e.GetTransfer(ctx, tr.ID)); tr.Status != fsm.Consulting {
+	if tr := must[engine.Transfer](t)(h.e.Transfer(ctx, tr.ID)); tr.Status != fsm.Consulting {
 		t.Fatalf("transfer %s before its invite deadline", tr.Status)
 	}
 	// …and at the deadline the consultation is canceled and the call resumed.

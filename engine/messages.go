@@ -143,8 +143,8 @@ func (e *Engine) FarMessageResult(ctx context.Context, id string, delivered bool
 	return messageView(m), nil
 }
 
-// GetMessage returns a message, pending or done.
-func (e *Engine) GetMessage(ctx context.Context, id string) (Message, error) {
+// Message returns a message, pending or done.
+func (e *Engine) Message(ctx context.Context, id string) (Message, error) {
 	if err := e.checkOpen(); err != nil {
 		return Message{}, err
 	}
@@ -219,4 +219,12 @@ func (e *Engine) resendPending() {
 	for _, m := range out {
 		sender.SendMessage(m)
 	}
+}
+
+// GetMessage is Message.
+//
+// Deprecated: use Message; lookups are named after what they return
+// (Call, Client, Group, Session, Transfer, Message).
+func (e *Engine) GetMessage(ctx context.Context, id string) (Message, error) {
+	return e.Message(ctx, id)
 }

@@ -16,7 +16,7 @@ func (h *harness) waitMessage(id string, st fsm.MessageStatus) engine.Message {
 	h.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		m, err := h.e.GetMessage(context.Background(), id)
+		m, err := h.e.Message(context.Background(), id)
 		if err == nil && m.Status == st {
 			return m
 		}

@@ -508,7 +508,7 @@ func (p *propRun) checkViews() {
 	lookup := func(id string) (*fsm.Call, bool) { c, ok := p.calls[id]; return c, ok }
 	for _, id := range p.transferIDs {
 		t := p.transfers[id]
-		v, err := p.e.GetTransfer(ctx, id)
+		v, err := p.e.Transfer(ctx, id)
 		if err != nil {
 			p.fail("transfer %s: %v", id, err)
 			continue
@@ -615,7 +615,7 @@ func (p *propRun) state() propState {
 	cs, err := p.e.Clients(ctx)
 	put("clients", cs, err)
 	for _, id := range p.transferIDs {
-		v, err := p.e.GetTransfer(ctx, id)
+		v, err := p.e.Transfer(ctx, id)
 		put("transfer "+id, v, err)
 	}
 	gs, err := p.e.Groups(ctx)
@@ -1324,7 +1324,7 @@ func TestPropertyFoundResumeOfAParkedCall(t *testing.T) {
 		_, err := h.e.CancelTransfer(ctx, tr.ID)
 		h.waitCall(tr.Consult, engine.Ended)
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
-			if got, _ := h.e.GetTransfer(ctx, tr.ID); got.Status.Done() {
+			if got, _ := h.e.Transfer(ctx, tr.ID); got.Status.Done() {
 				break // its last steps are taken
 			}
 		}
@@ -1462,7 +1462,7 @@ func TestPropertyFoundTransferPartiesAcrossRestart(t *testing.T) {
 	must[engine.Call](t)(h.e.Unpark(ctx, x.ID, "dave", "d1"))     // …and dave takes her
 	parties := func(when string) {
 		t.Helper()
-		got := must[engine.Transfer](t)(h.e.GetTransfer(ctx, tr.ID))
+		got := must[engine.Transfer](t)(h.e.Transfer(ctx, tr.ID))
 		if got.Transferor != tr.Transferor || got.Transferee != tr.Transferee {
 			t.Errorf("%s (transfer %s): transferor %+v, transferee %+v; the transfer started with %+v and %+v",
 				when, got.Status, got.Transferor, got.Transferee, tr.Transferor, tr.Transferee)

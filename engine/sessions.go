@@ -241,8 +241,8 @@ func (e *Engine) DestroySession(ctx context.Context, id string) error {
 	return err
 }
 
-// GetSession returns a live session.
-func (e *Engine) GetSession(ctx context.Context, id string) (Session, error) {
+// Session returns a live session.
+func (e *Engine) Session(ctx context.Context, id string) (Session, error) {
 	_, s, err := e.session(ctx, id)
 	if err != nil {
 		return Session{}, err
@@ -447,4 +447,11 @@ func (e *Engine) endSessions(client string) {
 			e.root.Send(en.pid, &actors.SessionRequest{Command: fsm.DestroySession{}, Reply: make(chan actors.SessionResult, 1)})
 		}
 	}
+}
+
+// GetSession is Session.
+//
+// Deprecated: use Session; lookups are named after what they return.
+func (e *Engine) GetSession(ctx context.Context, id string) (Session, error) {
+	return e.Session(ctx, id)
 }

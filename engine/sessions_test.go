@@ -17,7 +17,7 @@ func (h *harness) waitSession(id string, ok func(engine.Session, error) bool) en
 	h.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		s, err := h.e.GetSession(ctx, id)
+		s, err := h.e.Session(ctx, id)
 		if ok(s, err) {
 			return s
 		}
@@ -64,14 +64,14 @@ func TestSessionCounter(t *testing.T) {
 		t.Fatalf("restored in grace: %+v", s)
 	}
 	h.clock.Advance(2 * time.Minute)
-	if got := ok(h.e.GetSession(ctx, s.ID)); got.State != fsm.SessionActive {
+	if got := ok(h.e.Session(ctx, s.ID)); got.State != fsm.SessionActive {
 		t.Fatalf("the stopped timer fired: %+v", got)
 	}
 
 	// Closed again: the new timer fires 5 minutes later.
 	s = ok(h.e.CloseConnection(ctx, s.ID))
 	h.clock.Advance(5*time.Minute - time.Nanosecond)
-	if got := ok(h.e.GetSession(ctx, s.ID)); got.State != fsm.SessionGrace {
+	if got := ok(h.e.Session(ctx, s.ID)); got.State != fsm.SessionGrace {
 		t.Fatalf("fired early: %+v", got)
 	}
 	h.clock.Advance(time.Nanosecond)
@@ -122,7 +122,7 @@ func TestSessionGraceSurvivesRestart(t *testing.T) {
 	h.clock.Advance(3 * time.Minute)
 
 	h.reopen()
-	got := ok(h.e.GetSession(ctx, s.ID))
+	got := ok(h.e.Session(ctx, s.ID))
 	if got.State != fsm.SessionGrace || got.AutoAnswer || !slices.Equal(got.Lines, []string{"102", "callpark"}) ||
 		!got.GraceDeadline.Equal(start.Add(5*time.Minute)) {
 		t.Fatalf("after restart: %+v", got)
@@ -131,7 +131,7 @@ func TestSessionGraceSurvivesRestart(t *testing.T) {
 		t.Fatalf("subscriptions %v, %v", subs, err)
 	}
 	h.clock.Advance(2*time.Minute - time.Nanosecond)
-	if got := ok(h.e.GetSession(ctx, s.ID)); got.State != fsm.SessionGrace {
+	if got := ok(h.e.Session(ctx, s.ID)); got.State != fsm.SessionGrace {
 		t.Fatalf("fired early after restart: %+v", got)
 	}
 	h.clock.Advance(time.Nanosecond)
@@ -139,7 +139,7 @@ func TestSessionGraceSurvivesRestart(t *testing.T) {
 
 	// Destroyed, it stays destroyed after another restart.
 	h.reopen()
-	_, err := h.e.GetSession(ctx, s.ID)
+	_, err := h.e.Session(ctx, s.ID)
 	wantCode(t, err, errcode.InvalidSession)
 	if n := must[[]engine.Session](t)(h.e.Sessions(ctx, "alice")); len(n) != 0 {
 		t.Fatalf("sessions of alice after expiry: %+v", n)

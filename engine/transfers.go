@@ -234,8 +234,8 @@ func (e *Engine) CancelTransfer(ctx context.Context, id string) (Transfer, error
 	return e.transferIntent(ctx, id, fsm.CancelIntent)
 }
 
-// GetTransfer returns a transfer, live or over.
-func (e *Engine) GetTransfer(ctx context.Context, id string) (Transfer, error) {
+// Transfer returns a transfer, live or over.
+func (e *Engine) Transfer(ctx context.Context, id string) (Transfer, error) {
 	if err := e.checkOpen(); err != nil {
 		return Transfer{}, err
 	}
@@ -418,7 +418,7 @@ func (e *Engine) transferIntent(ctx context.Context, id string, in fsm.Intent) (
 	}
 	pid := e.xfer.pid(id)
 	if pid == nil {
-		t, err := e.GetTransfer(ctx, id)
+		t, err := e.Transfer(ctx, id)
 		if err != nil {
 			return Transfer{}, err
 		}
@@ -510,4 +510,11 @@ func (e *Engine) restoreTransfers(ids []string) error {
 		ask(context.Background(), e, pid, &actors.GetTransfer{Reply: reply}, reply)
 	}
 	return nil
+}
+
+// GetTransfer is Transfer.
+//
+// Deprecated: use Transfer; lookups are named after what they return.
+func (e *Engine) GetTransfer(ctx context.Context, id string) (Transfer, error) {
+	return e.Transfer(ctx, id)
 }

@@ -18,7 +18,7 @@ func (h *harness) waitTransfer(id string, status fsm.TransferStatus) engine.Tran
 	h.t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		tr, err := h.e.GetTransfer(context.Background(), id)
+		tr, err := h.e.Transfer(context.Background(), id)
 		if err == nil && tr.Status == status {
 			return tr
 		}

@@ -93,7 +93,7 @@ func controlJournal(t *testing.T) controlDay {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			tr, err := e.GetTransfer(ctx, id)
+			tr, err := e.Transfer(ctx, id)
 			if err == nil && tr.Status == st {
 				return tr
 			}

@@ -33,7 +33,7 @@ func (s *sim) follow(label string) {
 // still live.
 func (s *sim) refollow() {
 	for _, l := range s.sessions.sorted() {
-		if _, err := s.eng.GetSession(s.ctx, s.sessions.byName[l]); err == nil {
+		if _, err := s.eng.Session(s.ctx, s.sessions.byName[l]); err == nil {
 			s.follow(l)
 		}
 	}
@@ -97,7 +97,7 @@ func (s *sim) deliveryLine(ev *engine.Event) string {
 // deadline=<offset> auto-answer=on|off lines=…", or, once it is gone,
 // "destroyed [expired]" from its stream.
 func (s *sim) stateOfSession(label, id string) (string, bool) {
-	v, err := s.eng.GetSession(s.ctx, id)
+	v, err := s.eng.Session(s.ctx, id)
 	if errcode.CodeOf(err) == errcode.InvalidSession {
 		if f, ferr := aggregate.LoadSession(s.eng.Journal(), id); ferr == nil && f.Status == fsm.SessionDestroyed {
 			w := line{string(f.Status)}
@@ -144,7 +144,7 @@ func (s *sim) checkSessions(clients []engine.Client) {
 			s.fail("invariant", "session %s does not fold from the journal: %v", l, err)
 			continue
 		}
-		v, err := s.eng.GetSession(s.ctx, id)
+		v, err := s.eng.Session(s.ctx, id)
 		if !f.Live() {
 			if f.Status == fsm.SessionDestroyed && errcode.CodeOf(err) != errcode.InvalidSession {
 				s.fail("invariant", "session %s is destroyed in the journal but the engine answers %v (want invalid_session_id)", l, err)
@@ -220,7 +220,7 @@ func (s *sim) sessionLabels(ids []string) []string {
 func (s *sim) sessionWorld() []string {
 	var out []string
 	for _, l := range s.sessions.sorted() {
-		v, err := s.eng.GetSession(s.ctx, s.sessions.byName[l])
+		v, err := s.eng.Session(s.ctx, s.sessions.byName[l])
 		if err != nil {
 			out = append(out, fmt.Sprintf("session %s: error %s", l, errcode.CodeOf(err)))
 			continue
@@ -234,7 +234,7 @@ func (s *sim) sessionWorld() []string {
 func (s *sim) liveSessions() int {
 	n := 0
 	for _, l := range s.sessions.sorted() {
-		if _, err := s.eng.GetSession(s.ctx, s.sessions.byName[l]); err == nil {
+		if _, err := s.eng.Session(s.ctx, s.sessions.byName[l]); err == nil {
 			n++
 		}
 	}

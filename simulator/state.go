@@ -26,14 +26,14 @@ func (s *sim) stateOf(key string) (string, bool) {
 		return s.callState(&c), true
 	}
 	if id, ok := s.transfers.byName[key]; ok {
-		t, err := s.eng.GetTransfer(s.ctx, id)
+		t, err := s.eng.Transfer(s.ctx, id)
 		if err != nil {
 			return "error " + string(errcode.CodeOf(err)), false
 		}
 		return s.transferState(&t), true
 	}
 	if id, ok := s.msgs.byName[key]; ok {
-		m, err := s.eng.GetMessage(s.ctx, id)
+		m, err := s.eng.Message(s.ctx, id)
 		if err != nil {
 			return "error " + string(errcode.CodeOf(err)), false
 		}
@@ -108,7 +108,7 @@ func (s *sim) world() []string {
 		out = append(out, fmt.Sprintf("call %s: %+v", l, c))
 	}
 	for _, l := range s.transfers.sorted() {
-		t, err := s.eng.GetTransfer(s.ctx, s.transfers.byName[l])
+		t, err := s.eng.Transfer(s.ctx, s.transfers.byName[l])
 		if err != nil {
 			out = append(out, fmt.Sprintf("transfer %s: error %s", l, errcode.CodeOf(err)))
 			continue
@@ -116,7 +116,7 @@ func (s *sim) world() []string {
 		out = append(out, fmt.Sprintf("transfer %s: %+v", l, t))
 	}
 	for _, l := range s.msgs.sorted() {
-		m, err := s.eng.GetMessage(s.ctx, s.msgs.byName[l])
+		m, err := s.eng.Message(s.ctx, s.msgs.byName[l])
 		if err != nil {
 			out = append(out, fmt.Sprintf("message %s: error %s", l, errcode.CodeOf(err)))
 			continue
@@ -358,7 +358,7 @@ func (s *sim) checkTransfers() {
 		if s.settled[id] {
 			continue
 		}
-		t, err := s.eng.GetTransfer(s.ctx, id)
+		t, err := s.eng.Transfer(s.ctx, id)
 		if err != nil {
 			s.fail("invariant", "transfer %s cannot be read: %v", l, err)
 			continue
@@ -395,7 +395,7 @@ func (s *sim) checkMessages() {
 		if s.settled[id] {
 			continue
 		}
-		m, err := s.eng.GetMessage(s.ctx, id)
+		m, err := s.eng.Message(s.ctx, id)
 		if err != nil {
 			s.fail("invariant", "message %s cannot be read: %v", l, err)
 			continue

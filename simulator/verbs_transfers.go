@@ -90,7 +90,7 @@ func (c *endTransfer) run(s *sim) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.eng.GetTransfer(s.ctx, id)
+	t, err := s.eng.Transfer(s.ctx, id)
 	if err != nil {
 		return err
 	}

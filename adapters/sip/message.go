@@ -154,7 +154,7 @@ func (a *Adapter) messageSent(ev engine.Event) {
 func (a *Adapter) messageResult(id string, delivered bool, reason string) {
 	ctx, cancel := a.command("")
 	defer cancel()
-	m, err := a.eng.GetMessage(ctx, id)
+	m, err := a.eng.Message(ctx, id)
 	if err != nil || m.Status != fsm.MessagePending {
 		a.log.Debug("message result of the phones (the engine decided already)", "message", id, "delivered", delivered, "reason", reason)
 		return

@@ -92,7 +92,7 @@ func main() {
 		return m
 	}
 	status := func(id string) {
-		m, err := e.GetMessage(ctx, id)
+		m, err := e.Message(ctx, id)
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -277,13 +277,13 @@ func run(w io.Writer) error {
 	if e, err = engine.Open(ctx, cfg); err != nil {
 		return err
 	}
-	s, err = e.GetSession(ctx, id)
+	s, err = e.Session(ctx, id)
 	show("after the restart", s, err)
 	if sub, err = e.SessionEvents(ctx, id); err != nil {
 		return err
 	}
 	clk.Advance(5*time.Minute - time.Second)
-	s, err = e.GetSession(ctx, id)
+	s, err = e.Session(ctx, id)
 	show("one second before", s, err)
 	clk.Advance(time.Second)
 	for ev := range sub.Events() { // the subscription ends with the session

@@ -165,7 +165,7 @@ func main() {
 		log.Fatal(err)
 	}
 	subscribe()
-	got, err := e.GetTransfer(ctx, tr.ID)
+	got, err := e.Transfer(ctx, tr.ID)
 	if err != nil {
 		log.Fatal(err)
 	}
