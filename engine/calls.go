@@ -324,16 +324,39 @@ func (e *Engine) Answer(ctx context.Context, callID, device string) (Call, error
 	if device == "" {
 		return e.command(ctx, callID, fsm.Answer{})
 	}
-	c, err := e.resolveCall(ctx, callID, func(c *fsm.Call) (fsm.CallCommand, error) {
-		if slices.Contains(c.Ringing, device) && e.deviceLeft(c.Callee.Client, device) {
-			return nil, errcode.Newf(errcode.InvalidState, "cannot answer call %s on device %s: it is no longer connected", c.ID, device)
-		}
-		return fsm.Answer{Device: device}, nil
-	})
+	a := answerChecks.Get().(*answerCheck)
+	a.e, a.device = e, device
+	c, err := e.resolveCall(ctx, callID, a.fn)
 	if err != nil {
 		e.logRefused(ctx, "Answer", callID, err)
 	}
+	if ctx.Err() == nil { // answered: the actor is done with a
+		a.e, a.device = nil, ""
+		answerChecks.Put(a)
+	}
 	return c, err
+}
+
+// answerCheck refuses the answer of a device that rang but has left the
+// network since. Pooled, with its method value made once: an answer is on
+// every call's path.
+type answerCheck struct {
+	e      *Engine
+	device string
+	fn     func(*fsm.Call) (fsm.CallCommand, error)
+}
+
+var answerChecks = sync.Pool{New: func() any {
+	a := &answerCheck{}
+	a.fn = a.resolve
+	return a
+}}
+
+func (a *answerCheck) resolve(c *fsm.Call) (fsm.CallCommand, error) {
+	if slices.Contains(c.Ringing, a.device) && a.e.deviceLeft(c.Callee.Client, a.device) {
+		return nil, errcode.Newf(errcode.InvalidState, "cannot answer call %s on device %s: it is no longer connected", c.ID, a.device)
+	}
+	return fsm.Answer{Device: a.device}, nil
 }
 
 // deviceLeft reports whether client is registered and no longer has device.
