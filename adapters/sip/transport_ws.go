@@ -1,11 +1,13 @@
 package sip
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -82,10 +84,11 @@ func (a *Adapter) listenWS() error {
 	if err != nil {
 		return fmt.Errorf("sip: listen ws %s: %w", a.set.WS, err)
 	}
-	a.ws = l
+	g := newWSGuard(l)
+	a.ws = g
 	a.contacts["WS"] = a.contact(l.Addr(), "ws")
 	a.wg.Go(func() {
-		if err := a.srv.ServeWS(l); err != nil && a.ctx.Err() == nil {
+		if err := a.srv.ServeWS(g); err != nil && a.ctx.Err() == nil {
 			a.log.Warn("ws listener ended", "err", err)
 		}
 	})
@@ -158,4 +161,118 @@ func (a *Adapter) routeWS(req *sip.Request) {
 	if ok {
 		req.SetDestination(src)
 	}
+}
+
+// The handshake guard. sipgo's ws listener upgrades each connection in its
+// accept loop with no deadline: one client that connects and sends nothing
+// would hold up every other. wsGuard hands sipgo only connections whose
+// HTTP request (up to the blank line) arrived whole within
+// wsHandshakeTimeout and wsMaxHandshake bytes; it reads them in goroutines
+// of their own, at most wsMaxPending at once (past that, new connections
+// are closed at once).
+const (
+	wsHandshakeTimeout = 10 * time.Second
+	wsMaxHandshake     = 8 << 10
+	wsMaxPending       = 256
+)
+
+type wsGuard struct {
+	net.Listener
+	conns   chan net.Conn
+	pending chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	err     error // set before conns is closed
+}
+
+func newWSGuard(l net.Listener) *wsGuard {
+	g := &wsGuard{Listener: l, conns: make(chan net.Conn), pending: make(chan struct{}, wsMaxPending), done: make(chan struct{})}
+	go g.accept()
+	return g
+}
+
+func (g *wsGuard) accept() {
+	for {
+		c, err := g.Listener.Accept()
+		if err != nil {
+			g.err = err
+			close(g.conns)
+			return
+		}
+		select {
+		case g.pending <- struct{}{}:
+			go g.handshake(c)
+		default:
+			c.Close()
+		}
+	}
+}
+
+// handshake reads c's HTTP request head, then hands c to sipgo with what
+// was read put back in front.
+func (g *wsGuard) handshake(c net.Conn) {
+	defer func() { <-g.pending }()
+	head, err := readHead(c)
+	if err != nil {
+		c.Close()
+		return
+	}
+	select {
+	case g.conns <- &replayConn{Conn: c, head: head}:
+	case <-g.done:
+		c.Close()
+	}
+}
+
+// readHead reads up to the end of an HTTP request head ("\r\n\r\n"),
+// within the time and size limits.
+func readHead(c net.Conn) ([]byte, error) {
+	if err := c.SetReadDeadline(time.Now().Add(wsHandshakeTimeout)); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, 1024)
+	tmp := make([]byte, 1024)
+	for !bytes.Contains(buf, []byte("\r\n\r\n")) {
+		if len(buf) >= wsMaxHandshake {
+			return nil, errWSTooLarge
+		}
+		n, err := c.Read(tmp[:min(len(tmp), wsMaxHandshake-len(buf))])
+		buf = append(buf, tmp[:n]...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf, c.SetReadDeadline(time.Time{})
+}
+
+func (g *wsGuard) Accept() (net.Conn, error) {
+	c, ok := <-g.conns
+	if !ok {
+		return nil, g.err
+	}
+	return c, nil
+}
+
+func (g *wsGuard) Close() error {
+	g.once.Do(func() { close(g.done) })
+	return g.Listener.Close()
+}
+
+// replayConn reads head first, then the connection.
+type replayConn struct {
+	net.Conn
+	mu   sync.Mutex
+	head []byte
+}
+
+func (r *replayConn) Read(b []byte) (int, error) {
+	r.mu.Lock()
+	if len(r.head) > 0 {
+		n := copy(b, r.head)
+		r.head = r.head[n:]
+		r.mu.Unlock()
+		return n, nil
+	}
+	r.mu.Unlock()
+	return r.Conn.Read(b)
 }

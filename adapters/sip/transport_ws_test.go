@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -185,6 +186,33 @@ func TestWSMessageTooLargeClosesConnection(t *testing.T) {
 	}
 	_, b, err := ok.Read(ctx)
 	if err != nil || !strings.HasPrefix(string(b), "SIP/2.0 200") {
+		t.Fatalf("OPTIONS over ws: %v %.80q", err, b)
+	}
+}
+
+// A client that connects and never sends its handshake does not hold up
+// the others (sipgo upgrades in its accept loop; wsGuard reads handshakes
+// aside).
+func TestWSSilentClientDoesNotBlockOthers(t *testing.T) {
+	h := newHarness(t, "", nil)
+	silent, err := net.Dial("tcp", h.ad.Addr("ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	time.Sleep(100 * time.Millisecond) // accepted first
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+h.ad.Addr("ws"), &websocket.DialOptions{Subprotocols: []string{"sip"}})
+	if err != nil {
+		t.Fatalf("a handshake behind a silent client: %v", err)
+	}
+	defer c.CloseNow()
+	opt := "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS h.invalid;branch=z9hG4bK3\r\nFrom: <sip:a@h.invalid>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: after-silent\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+	if err := c.Write(ctx, websocket.MessageText, []byte(opt)); err != nil {
+		t.Fatal(err)
+	}
+	if _, b, err := c.Read(ctx); err != nil || !strings.HasPrefix(string(b), "SIP/2.0 200") {
 		t.Fatalf("OPTIONS over ws: %v %.80q", err, b)
 	}
 }
