@@ -189,14 +189,24 @@ step_start "tests: everything else"
 gotest -count=1 $(go list ./... | grep -v -E "/($(echo $CORE_DIRS | tr ' ' '|')|e2e)(/|\$)")
 step_end
 
+# sipjs_bundle builds the JsSIP bundle of e2e/sipjs_test.go (npm and
+# esbuild from the npm registry, pinned by e2e/sipjs/package-lock.json) here,
+# outside the namespace, where the registry can be reached.
+sipjs_bundle() {
+  if ! e2e/sipjs/build.sh "$TMP/jssip.js" > "$TMP/sipjs-build.out" 2>&1; then
+    cat "$TMP/sipjs-build.out"; fail 1 "e2e/sipjs/build.sh (JsSIP bundle: needs node, npm and the npm registry) failed"
+  fi
+}
+
 # The browser tests: a real callengine serve, headless Chromium with a tab
 # per person, real WebRTC audio; inside a network namespace of their own
 # with only loopback. Built outside it (the module cache is on this side).
 step_start "browser tests (e2e/): Chromium and callengine serve in a network namespace with only loopback"
 go build -o "$TMP/callengine" ./cmd/callengine
 go test -c -o "$TMP/e2e.test" ./e2e
+sipjs_bundle
 set +e
-( cd e2e && unshare -n sh -c "ip link set lo up && CALLENGINE_BIN='$TMP/callengine' '$TMP/e2e.test' -test.count=1 -test.v -test.timeout 10m" ) > "$TMP/e2e.out" 2>&1
+( cd e2e && unshare -n sh -c "ip link set lo up && CALLENGINE_BIN='$TMP/callengine' CALLENGINE_SIPJS_BUNDLE='$TMP/jssip.js' '$TMP/e2e.test' -test.count=1 -test.v -test.timeout 10m" ) > "$TMP/e2e.out" 2>&1
 rc=$?
 set -e
 cat "$TMP/e2e.out" >> "$LOG"

@@ -5,6 +5,12 @@
 // The tests click the page's buttons, read what the page shows through its
 // window.softphone hook, and measure audio with RTCPeerConnection.getStats.
 //
+// TestJsSIPCallOverWebSocket (sipjs_test.go) runs a browser SIP stack
+// instead: JsSIP in two tabs over SIP over WebSocket (sip.ws). Its bundle is
+// built by e2e/sipjs/build.sh (node, npm and the npm registry) outside the
+// namespace and passed in CALLENGINE_SIPJS_BUNDLE (test.sh does both);
+// without the variable the test runs build.sh itself.
+//
 // The package has no non-test code. It needs /usr/bin/chromium (or
 // CALLENGINE_CHROMIUM) and the go command to build cmd/callengine (or a
 // binary in CALLENGINE_BIN). It runs on loopback only, so it works inside a

@@ -101,12 +101,16 @@ type Media struct {
 
 // SIP are the SIP adapter's settings (docs/sip.md): the UDP and TCP
 // addresses it listens on (default 127.0.0.1:5060 both; "" turns one
-// off), or Disabled for none; Trunks, when set, carry the calls to and
-// from numbers outside in place of the loopback far end.
+// off), or Disabled for none; WS, the address of SIP over WebSocket for
+// browser SIP stacks (default none: a WebSocket port on loopback is
+// reachable from any page the machine's browser opens, so it is turned on
+// deliberately); Trunks, when set, carry the calls to and from numbers
+// outside in place of the loopback far end.
 type SIP struct {
 	Disabled bool    `yaml:"disabled"`
 	UDP      string  `yaml:"udp"`
 	TCP      string  `yaml:"tcp"`
+	WS       string  `yaml:"ws"`
 	Trunks   []Trunk `yaml:"trunks"`
 }
 
@@ -660,7 +664,7 @@ func (c Config) check(where map[string]string) error {
 		}
 	}
 	if !c.SIP.Disabled {
-		for key, a := range map[string]string{"sip.udp": c.SIP.UDP, "sip.tcp": c.SIP.TCP} {
+		for key, a := range map[string]string{"sip.udp": c.SIP.UDP, "sip.tcp": c.SIP.TCP, "sip.ws": c.SIP.WS} {
 			if a == "" {
 				continue
 			}

@@ -108,7 +108,7 @@ func (s *Server) buildSIP(ctx context.Context, e *engine.Engine) *sipadapter.Ada
 	if c.Disabled {
 		return nil
 	}
-	a, err := sipadapter.New(e, sipadapter.Settings{UDP: c.UDP, TCP: c.TCP, Logger: s.log, Draining: s.Draining})
+	a, err := sipadapter.New(e, sipadapter.Settings{UDP: c.UDP, TCP: c.TCP, WS: c.WS, Logger: s.log, Draining: s.Draining})
 	if err == nil && s.trunks != nil {
 		a.SetTrunks(s.trunks) // the engine's far end (server.go, farEnd)
 	}
@@ -116,10 +116,10 @@ func (s *Server) buildSIP(ctx context.Context, e *engine.Engine) *sipadapter.Ada
 		err = a.Start(ctx)
 	}
 	if err != nil {
-		s.log.Error("sip: not started", "udp", c.UDP, "tcp", c.TCP, "err", err)
+		s.log.Error("sip: not started", "udp", c.UDP, "tcp", c.TCP, "ws", c.WS, "err", err)
 		return nil
 	}
-	s.log.Info("sip: listening", "udp", a.Addr("udp"), "tcp", a.Addr("tcp"))
+	s.log.Info("sip: listening", "udp", a.Addr("udp"), "tcp", a.Addr("tcp"), "ws", a.Addr("ws"))
 	return a
 }
 

@@ -34,7 +34,11 @@ type Adapter struct {
 
 	udp      net.PacketConn
 	tcp      net.Listener
-	contacts map[string]*sip.ContactHeader // our Contact, by transport ("UDP", "TCP")
+	ws       net.Listener                  // SIP over WebSocket (transport_ws.go)
+	contacts map[string]*sip.ContactHeader // our Contact, by transport ("UDP", "TCP", "WS")
+
+	flowMu sync.Mutex
+	flows  map[string]string // ws Contact host:port → its connection's remote address (transport_ws.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -108,7 +112,7 @@ func (a *Adapter) Start(ctx context.Context) error {
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(a.set.UserAgent),
 		sipgo.WithUserAgentParser(parser),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransportLayerOptions(append([]sip.TransportLayerOption{sip.WithTransportLayerLogger(sipLog)}, a.transportOptions()...)...),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog)),
 	)
 	if err != nil {
@@ -167,6 +171,15 @@ func (a *Adapter) listen() error {
 			}
 		})
 	}
+	if err := a.listenWS(); err != nil {
+		if a.udp != nil {
+			a.udp.Close()
+		}
+		if a.tcp != nil {
+			a.tcp.Close()
+		}
+		return err
+	}
 	return nil
 }
 
@@ -189,8 +202,8 @@ func hostPort(addr net.Addr) (string, int) {
 	return "127.0.0.1", 5060
 }
 
-// Addr returns the address the adapter listens on for network "udp" or
-// "tcp", or "" when it does not.
+// Addr returns the address the adapter listens on for network "udp",
+// "tcp" or "ws", or "" when it does not.
 func (a *Adapter) Addr(network string) string {
 	switch network {
 	case "udp":
@@ -200,6 +213,10 @@ func (a *Adapter) Addr(network string) string {
 	case "tcp":
 		if a.tcp != nil {
 			return a.tcp.Addr().String()
+		}
+	case "ws":
+		if a.ws != nil {
+			return a.ws.Addr().String()
 		}
 	}
 	return ""
@@ -224,6 +241,9 @@ func (a *Adapter) Close() error {
 	}
 	if a.tcp != nil {
 		a.tcp.Close()
+	}
+	if a.ws != nil {
+		a.ws.Close()
 	}
 	if a.ua != nil {
 		a.ua.Close()
@@ -269,8 +289,10 @@ func (a *Adapter) ourContact(transport string) *sip.ContactHeader {
 }
 
 // prepare sets the local address a request leaves from: the UDP listener
-// (else sipgo would pick an ephemeral port the peer cannot answer).
+// (else sipgo would pick an ephemeral port the peer cannot answer); a
+// request over ws goes back through the browser's connection (routeWS).
 func (a *Adapter) prepare(req *sip.Request) {
+	a.routeWS(req)
 	if strings.EqualFold(req.Transport(), "UDP") && a.udp != nil {
 		host, port := hostPort(a.udp.LocalAddr())
 		req.Laddr = sip.Addr{IP: net.ParseIP(host), Port: port, Hostname: host}

@@ -78,7 +78,7 @@ func newHarness(t *testing.T, dir string, c clock.Clock) *harness {
 
 func (h *harness) start(c clock.Clock) {
 	h.t.Helper()
-	ad, err := New(h.eng, Settings{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", Clock: c, RingTimeout: 20 * time.Second, Logger: testLogger()})
+	ad, err := New(h.eng, Settings{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", WS: "127.0.0.1:0", Clock: c, RingTimeout: 20 * time.Second, Logger: testLogger()})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -69,6 +69,7 @@ func (a *Adapter) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	client := auth.client
+	a.noteFlow(req) // over ws: the dialog's requests go back on its connection
 	if a.set.Draining != nil && a.set.Draining() {
 		res := a.response(req, statusServiceUnav)
 		res.AppendHeader(sip.NewHeader("Retry-After", "30"))

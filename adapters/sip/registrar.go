@@ -37,6 +37,7 @@ func (a *Adapter) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		a.respond(tx, a.response(req, statusForbidden)) // one may register only its own address
 		return
 	}
+	a.noteFlow(req) // over ws: requests to its Contacts go back on its connection
 	now := a.set.Clock.Now()
 	type change struct {
 		uri string

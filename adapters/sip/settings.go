@@ -14,6 +14,12 @@ type Settings struct {
 	// 0 picks a free one (Adapter.Addr tells which). Both empty: UDP and TCP
 	// on DefaultListen. One empty and the other set: only the set one.
 	UDP, TCP string
+	// WS is the address (host:port) of SIP over WebSocket (RFC 7118,
+	// subprotocol "sip"), for browser SIP stacks; empty: none. It is a
+	// listener of its own (sipgo upgrades its connections itself). Its
+	// messages are bounded by MaxMessageBytes and by sipgo's 32 KiB read
+	// buffer; a larger one closes the connection.
+	WS string
 	// Realm is the digest realm of the challenges (default "callengine").
 	// The engine's credentials name their realm (engine.Config.Domain): use
 	// the same.

@@ -1,0 +1,278 @@
+package sip
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// SIP over WebSocket (RFC 7118), for browser SIP stacks (JsSIP, SIP.js).
+// sipgo's ws transport upgrades the connections of a listener of its own
+// (subprotocol "sip"): Settings.WS is a port apart from the HTTP API's.
+//
+// A browser cannot be reached at its Contact: JsSIP registers
+// sip:<random>@<random>.invalid;transport=ws. Every request to it must go
+// back over the WebSocket connection the browser opened (RFC 7118 §5).
+// The adapter keeps that flow: when an authenticated REGISTER or INVITE
+// comes over ws, the host:port of each of its Contacts is mapped to the
+// connection's remote address, and a request the adapter sends over ws to
+// that host:port (an INVITE to the binding, an in-dialog BYE, re-INVITE,
+// INFO, NOTIFY) is given that address as its destination: sipgo's
+// connection pool then finds the browser's connection (it holds accepted
+// connections by remote address). When the connection is gone the request
+// fails (the browser registers again when it reconnects, from a new
+// address). The flows live in memory: a restart loses them, as it loses
+// the connections.
+
+// wsWriteTimeout bounds one write to a WebSocket connection: a browser that
+// stops reading does not block the adapter.
+const wsWriteTimeout = 10 * time.Second
+
+// maxFlows bounds the flow table; full, it forgets flows whose connection
+// is gone, then arbitrary ones.
+const maxFlows = 16384
+
+var errWSTooLarge = errors.New("sip: websocket message too large")
+
+// wsMaxMessage is the largest SIP message accepted over ws: MaxMessageBytes,
+// and less than sipgo's read buffer (sip.TransportBufferReadSize, 32 KiB),
+// which cuts a longer message short.
+func (a *Adapter) wsMaxMessage() int {
+	return min(a.set.MaxMessageBytes, int(sip.TransportBufferReadSize)-1)
+}
+
+// transportOptions are the transport layer options of the adapter's user
+// agent: a read filter that enforces the ws message limit (a message over
+// it closes the connection: sipgo ends a ws connection whose message it
+// cannot read), and the ws transport with a write timeout. The read filter
+// must come before the transports (sipgo copies it into them).
+func (a *Adapter) transportOptions() []sip.TransportLayerOption {
+	limit := a.wsMaxMessage()
+	filter := func(p sip.TransportReadProps, data []byte) ([]byte, error) {
+		if p.Transport == "WS" && len(data) > limit {
+			a.log.Warn("websocket message too large: connection closed", "from", addrString(p.RemoteAddr), "bytes", len(data), "max", limit)
+			return nil, errWSTooLarge
+		}
+		return data, nil
+	}
+	return []sip.TransportLayerOption{
+		sip.WithTransportLayerReadFilter(filter),
+		sip.WithTransportLayerTransports(sip.TransportsConfig{WS: &sip.TransportWS{WriteTimeout: wsWriteTimeout}}),
+	}
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// listenWS listens for SIP over WebSocket on Settings.WS.
+func (a *Adapter) listenWS() error {
+	if a.set.WS == "" {
+		return nil
+	}
+	l, err := net.Listen("tcp", a.set.WS)
+	if err != nil {
+		return fmt.Errorf("sip: listen ws %s: %w", a.set.WS, err)
+	}
+	g := newWSGuard(l)
+	a.ws = g
+	a.contacts["WS"] = a.contact(l.Addr(), "ws")
+	a.wg.Go(func() {
+		if err := a.srv.ServeWS(g); err != nil && a.ctx.Err() == nil {
+			a.log.Warn("ws listener ended", "err", err)
+		}
+	})
+	return nil
+}
+
+// flowKey names a Contact's host:port in the flow table.
+func flowKey(u *sip.Uri) string {
+	return strings.ToLower(u.Host) + ":" + strconv.Itoa(u.Port)
+}
+
+// noteFlow records, for an authenticated request that came over ws, the
+// connection its Contacts are reached through.
+func (a *Adapter) noteFlow(req *sip.Request) {
+	if !strings.EqualFold(req.Transport(), "WS") || req.Source() == "" {
+		return
+	}
+	src := req.Source()
+	a.flowMu.Lock()
+	defer a.flowMu.Unlock()
+	for _, h := range req.GetHeaders("Contact") {
+		c, ok := h.(*sip.ContactHeader)
+		if !ok || c.Address.Wildcard || c.Address.Host == "" {
+			continue
+		}
+		if a.flows == nil {
+			a.flows = map[string]string{}
+		}
+		k := flowKey(&c.Address)
+		if _, known := a.flows[k]; !known && len(a.flows) >= maxFlows {
+			a.pruneFlowsLocked()
+		}
+		a.flows[k] = src
+	}
+}
+
+// pruneFlowsLocked forgets the flows whose connection is gone; if none is,
+// a quarter of them.
+func (a *Adapter) pruneFlowsLocked() {
+	pool := a.ua.TransportLayer().Pool("ws")
+	for k, src := range a.flows {
+		if pool == nil {
+			break
+		}
+		c := pool.Get(src)
+		if c == nil {
+			delete(a.flows, k)
+			continue
+		}
+		c.TryClose() // Get took a reference
+	}
+	for k := range a.flows {
+		if len(a.flows) < maxFlows*3/4 {
+			break
+		}
+		delete(a.flows, k)
+	}
+}
+
+// routeWS gives a request over ws to a host:port we hold a flow for that
+// flow's address as destination (no Route header: a proxy in between is
+// reached by its own address).
+func (a *Adapter) routeWS(req *sip.Request) {
+	if !strings.EqualFold(req.Transport(), "WS") || req.GetHeader("Route") != nil {
+		return
+	}
+	a.flowMu.Lock()
+	src, ok := a.flows[flowKey(&req.Recipient)]
+	a.flowMu.Unlock()
+	if ok {
+		req.SetDestination(src)
+	}
+}
+
+// The handshake guard. sipgo's ws listener upgrades each connection in its
+// accept loop with no deadline: one client that connects and sends nothing
+// would hold up every other. wsGuard hands sipgo only connections whose
+// HTTP request (up to the blank line) arrived whole within
+// wsHandshakeTimeout and wsMaxHandshake bytes; it reads them in goroutines
+// of their own, at most wsMaxPending at once (past that, new connections
+// are closed at once).
+const (
+	wsHandshakeTimeout = 10 * time.Second
+	wsMaxHandshake     = 8 << 10
+	wsMaxPending       = 256
+)
+
+type wsGuard struct {
+	net.Listener
+	conns   chan net.Conn
+	pending chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	err     error // set before conns is closed
+}
+
+func newWSGuard(l net.Listener) *wsGuard {
+	g := &wsGuard{Listener: l, conns: make(chan net.Conn), pending: make(chan struct{}, wsMaxPending), done: make(chan struct{})}
+	go g.accept()
+	return g
+}
+
+func (g *wsGuard) accept() {
+	for {
+		c, err := g.Listener.Accept()
+		if err != nil {
+			g.err = err
+			close(g.conns)
+			return
+		}
+		select {
+		case g.pending <- struct{}{}:
+			go g.handshake(c)
+		default:
+			c.Close()
+		}
+	}
+}
+
+// handshake reads c's HTTP request head, then hands c to sipgo with what
+// was read put back in front.
+func (g *wsGuard) handshake(c net.Conn) {
+	defer func() { <-g.pending }()
+	head, err := readHead(c)
+	if err != nil {
+		c.Close()
+		return
+	}
+	select {
+	case g.conns <- &replayConn{Conn: c, head: head}:
+	case <-g.done:
+		c.Close()
+	}
+}
+
+// readHead reads up to the end of an HTTP request head ("\r\n\r\n"),
+// within the time and size limits.
+func readHead(c net.Conn) ([]byte, error) {
+	if err := c.SetReadDeadline(time.Now().Add(wsHandshakeTimeout)); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, 0, 1024)
+	tmp := make([]byte, 1024)
+	for !bytes.Contains(buf, []byte("\r\n\r\n")) {
+		if len(buf) >= wsMaxHandshake {
+			return nil, errWSTooLarge
+		}
+		n, err := c.Read(tmp[:min(len(tmp), wsMaxHandshake-len(buf))])
+		buf = append(buf, tmp[:n]...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf, c.SetReadDeadline(time.Time{})
+}
+
+func (g *wsGuard) Accept() (net.Conn, error) {
+	c, ok := <-g.conns
+	if !ok {
+		return nil, g.err
+	}
+	return c, nil
+}
+
+func (g *wsGuard) Close() error {
+	g.once.Do(func() { close(g.done) })
+	return g.Listener.Close()
+}
+
+// replayConn reads head first, then the connection.
+type replayConn struct {
+	net.Conn
+	mu   sync.Mutex
+	head []byte
+}
+
+func (r *replayConn) Read(b []byte) (int, error) {
+	r.mu.Lock()
+	if len(r.head) > 0 {
+		n := copy(b, r.head)
+		r.head = r.head[n:]
+		r.mu.Unlock()
+		return n, nil
+	}
+	r.mu.Unlock()
+	return r.Conn.Read(b)
+}

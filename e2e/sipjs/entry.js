@@ -1,0 +1,2 @@
+// The bundle's entry: JsSIP as window.JsSIP (build.sh).
+window.JsSIP = require('jssip');
