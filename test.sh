@@ -13,6 +13,9 @@
 #
 # The browser tests run in a network namespace with only loopback
 # (unshare -n): the page, the server and the WebRTC media never leave it.
+# Before them, JsSIP is bundled with npm and esbuild from the npm registry
+# (e2e/sipjs/build.sh, versions pinned by its package-lock.json), outside
+# the namespace; node and npm are on the machine.
 #
 # The console shows one line per package, fuzz target or step, the output of
 # failing tests in full, the time each step took, and last the count line
