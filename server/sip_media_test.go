@@ -339,3 +339,26 @@ func TestBrowserCallsSIPPhone(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A SIP phone calls the echo test (600): the relay answers it and plays
+// its own audio back.
+func TestSIPPhoneEchoTest(t *testing.T) {
+	_, addr := startSIPEdge(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	carol := newSIPPhone(t, addr, "carol", "CAROL")
+	carol.serve(ctx, make(chan string, 1))
+	carol.register(ctx)
+	invite := carol.request(sip.INVITE, "600")
+	invite.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	invite.SetBody([]byte(carol.rtp.Offer()))
+	res := carol.do(ctx, invite)
+	if res.StatusCode != 200 {
+		t.Fatalf("INVITE 600: %d", res.StatusCode)
+	}
+	if err := carol.rtp.SetAnswer(string(res.Body())); err != nil {
+		t.Fatal(err)
+	}
+	carol.rtp.Start()
+	eventually(t, "the phone hears itself", func() bool { return carol.rtp.ReceivedFrom("CAROL") > 10 })
+}
