@@ -35,6 +35,10 @@ type leg struct {
 	dtmfQueue   []rune
 	dtmfPlaying bool
 
+	// rtp: a plain RTP leg (a SIP phone's, rtp.go): no peer connection,
+	// a UDP socket.
+	rtp *rtpConn
+
 	// mirror: an echo leg (AddEchoLeg): no peer connection; what is
 	// forwarded to it goes back to its sender.
 	mirror bool
@@ -136,7 +140,7 @@ func (r *Relay) newLeg(name string, serial uint64, only *webrtc.RTPCodecParamete
 		l.wg.Add(1)
 		l.mu.Unlock()
 		defer l.wg.Done()
-		l.readLoop(t)
+		l.readLoop(trackReader(t))
 	})
 	return l, nil
 }
@@ -244,6 +248,9 @@ func (l *leg) close() {
 	l.mu.Unlock()
 	if l.pc != nil {
 		_ = l.pc.Close()
+	}
+	if l.rtp != nil {
+		_ = l.rtp.conn.Close()
 	}
 	l.wg.Wait()
 	l.setState(LegClosed)

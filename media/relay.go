@@ -150,9 +150,23 @@ func setRemote(pc *webrtc.PeerConnection, d webrtc.SessionDescription) (err erro
 	return nil
 }
 
+// AnswerOptions tune AnswerOfferWith.
+type AnswerOptions struct {
+	// PreferG711: when the offer lists PCMU or PCMA, answer with the first
+	// of them only (and telephone-events), whatever comes before it: the
+	// leg is to be connected to an RTP leg (a SIP phone), which speaks
+	// G.711, and the relay does not transcode.
+	PreferG711 bool
+}
+
 // AnswerOffer takes the offer of a peer that dials (a browser) as a new leg
 // and returns the answer. The leg's candidates follow through ev.Candidate.
 func (r *Relay) AnswerOffer(ctx context.Context, name, offer string, ev LegEvents) (string, error) {
+	return r.AnswerOfferWith(ctx, name, offer, AnswerOptions{}, ev)
+}
+
+// AnswerOfferWith is AnswerOffer with options.
+func (r *Relay) AnswerOfferWith(ctx context.Context, name, offer string, opt AnswerOptions, ev LegEvents) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -161,8 +175,15 @@ func (r *Relay) AnswerOffer(ctx context.Context, name, offer string, ev LegEvent
 		return "", fmt.Errorf("media: leg %q: offer: %w", name, err)
 	}
 	codec, _ := firstAudioCodec(pts, order)
+	var only *webrtc.RTPCodecParameters
+	if opt.PreferG711 {
+		if k, ok := firstG711(pts, order); ok {
+			codec = k
+			only = codecFor(k)
+		}
+	}
 	l, err := r.reserve(name, func(serial uint64) (*leg, error) {
-		return r.newLeg(name, serial, nil, codec, ev)
+		return r.newLeg(name, serial, only, codec, ev)
 	})
 	if err != nil {
 		return "", err
@@ -227,11 +248,7 @@ func (r *Relay) CreateOffer(ctx context.Context, name string, opt OfferOptions, 
 		if m != nil {
 			k = m.negotiatedCodec(ctx, matchWait)
 		}
-		for i := range audioCodecs {
-			if keyOf(audioCodecs[i].MimeType, audioCodecs[i].ClockRate) == k {
-				only = &audioCodecs[i]
-			}
-		}
+		only = codecFor(k)
 		if only != nil {
 			want = k
 		}
@@ -273,6 +290,9 @@ func (r *Relay) AcceptAnswer(name, answer string) error {
 	if err != nil {
 		return err
 	}
+	if l.rtp != nil {
+		return fmt.Errorf("media: leg %q is an RTP leg (AcceptRTPAnswer): %w", name, ErrBadSDP)
+	}
 	pts, order, err := audioPayloadTypes(answer)
 	if err != nil {
 		return fmt.Errorf("media: leg %q: answer: %w", name, err)
@@ -303,6 +323,9 @@ func (r *Relay) AddICECandidate(name string, c ICECandidate) error {
 	l, err := r.getConnected(name)
 	if err != nil {
 		return err
+	}
+	if l.rtp != nil {
+		return fmt.Errorf("media: leg %q is an RTP leg: %w", name, ErrBadCandidate)
 	}
 	return l.addCandidate(c)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
 )
 
 // codecKey names a codec independently of its payload type number.
@@ -40,38 +41,45 @@ func audioPayloadTypes(desc string) (ptMap, []uint8, error) {
 		if m == nil || m.MediaName.Media != "audio" || m.MediaName.Port.Value == 0 {
 			continue
 		}
-		pts := ptMap{}
-		var order []uint8
-		for _, f := range m.MediaName.Formats {
-			n, err := strconv.ParseUint(f, 10, 7)
-			if err != nil {
-				continue
-			}
-			pt := uint8(n)
-			switch pt {
-			case 0:
-				pts[pt] = keyOf("audio/PCMU", 8000)
-			case 8:
-				pts[pt] = keyOf("audio/PCMA", 8000)
-			}
-			order = append(order, pt)
-		}
-		for _, a := range m.Attributes {
-			if a.Key != "rtpmap" {
-				continue
-			}
-			pt, name, rate, ok := parseRtpmap(a.Value)
-			if !ok {
-				continue
-			}
-			pts[pt] = keyOf("audio/"+name, rate)
-		}
+		pts, order := mediaPayloadTypes(m)
 		if !supported(pts, order) {
 			continue
 		}
 		return pts, order, nil
 	}
 	return nil, nil, fmt.Errorf("%w: no audio m-line with a supported codec", ErrBadSDP)
+}
+
+// mediaPayloadTypes reads the payload types of one m-line, mapped to
+// codecs (rtpmap, or the static numbers 0 and 8), in the order listed.
+func mediaPayloadTypes(m *sdp.MediaDescription) (ptMap, []uint8) {
+	pts := ptMap{}
+	var order []uint8
+	for _, f := range m.MediaName.Formats {
+		n, err := strconv.ParseUint(f, 10, 7)
+		if err != nil {
+			continue
+		}
+		pt := uint8(n)
+		switch pt {
+		case 0:
+			pts[pt] = keyOf("audio/PCMU", 8000)
+		case 8:
+			pts[pt] = keyOf("audio/PCMA", 8000)
+		}
+		order = append(order, pt)
+	}
+	for _, a := range m.Attributes {
+		if a.Key != "rtpmap" {
+			continue
+		}
+		pt, name, rate, ok := parseRtpmap(a.Value)
+		if !ok {
+			continue
+		}
+		pts[pt] = keyOf("audio/"+name, rate)
+	}
+	return pts, order
 }
 
 // parseRtpmap reads "111 opus/48000/2".
@@ -127,4 +135,25 @@ func firstAudioCodec(pts ptMap, order []uint8) (codecKey, bool) {
 		}
 	}
 	return codecKey{}, false
+}
+
+// firstG711 is the first of PCMU and PCMA in order.
+func firstG711(pts ptMap, order []uint8) (codecKey, bool) {
+	for _, pt := range order {
+		k := pts[pt]
+		if k == keyOf(codecPCMU.MimeType, 8000) || k == keyOf(codecPCMA.MimeType, 8000) {
+			return k, true
+		}
+	}
+	return codecKey{}, false
+}
+
+// codecFor is the relay's audio codec k, or nil.
+func codecFor(k codecKey) *webrtc.RTPCodecParameters {
+	for i := range audioCodecs {
+		if keyOf(audioCodecs[i].MimeType, audioCodecs[i].ClockRate) == k {
+			return &audioCodecs[i]
+		}
+	}
+	return nil
 }

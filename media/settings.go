@@ -31,6 +31,12 @@ type Settings struct {
 	// adapter plays the engine's event to the other leg (SendDTMF) — one
 	// source of digits, so the far end never hears a tone twice.
 	ForwardDTMF bool
+	// RTPAddress is the IP address the plain RTP legs of SIP phones
+	// (AnswerRTP, OfferRTP) bind to and announce in their SDP; their ports
+	// come from PortMin-PortMax. Empty: 127.0.0.1 with LoopbackOnly, else
+	// every interface, announcing NAT1To1IPs[0] or the host's first IPv4
+	// address that is not loopback.
+	RTPAddress string
 	// DTMFDuration is how long SendDTMF plays each digit; 0 = 100 ms.
 	DTMFDuration time.Duration
 	// DTMFGap is the silence between two digits of SendDTMF; 0 = 50 ms.

@@ -12,8 +12,10 @@ var packetBufs = sync.Pool{New: func() any { b := make([]byte, 1500); return &b 
 
 // readLoop forwards the peer's packets until the leg closes: read, count,
 // look for sequence gaps and DTMF, then hand the packet to the leg this one
-// is connected to, unless muted or held.
-func (l *leg) readLoop(t *webrtc.TrackRemote) {
+// is connected to, unless muted or held. read is the leg's source of RTP
+// packets: the WebRTC track (trackReader) or the UDP socket of an RTP leg
+// (rtp.go); an error with no bytes ends the loop.
+func (l *leg) readLoop(read func([]byte) (int, error)) {
 	bp := packetBufs.Get().(*[]byte)
 	defer packetBufs.Put(bp)
 	buf := *bp
@@ -25,7 +27,7 @@ func (l *leg) readLoop(t *webrtc.TrackRemote) {
 		readErrors int
 	)
 	for {
-		n, _, err := t.Read(buf)
+		n, err := read(buf)
 		if err != nil {
 			// A packet of a payload type pion does not know comes with an
 			// error and its bytes; anything else ends the loop.
@@ -98,6 +100,14 @@ func (l *leg) readLoop(t *webrtc.TrackRemote) {
 		if dst.out.forward(l.serial, k, &h, payload) {
 			dst.countOut()
 		}
+	}
+}
+
+// trackReader reads a WebRTC track for readLoop.
+func trackReader(t *webrtc.TrackRemote) func([]byte) (int, error) {
+	return func(b []byte) (int, error) {
+		n, _, err := t.Read(b)
+		return n, err
 	}
 }
 

@@ -97,18 +97,19 @@ func (s *Server) buildEdge(ctx context.Context, e *engine.Engine) (*edge, error)
 		}
 	}
 	s.WebSocket = h
-	return &edge{relay: relay, handler: h, sip: s.buildSIP(ctx, e)}, nil
+	return &edge{relay: relay, handler: h, sip: s.buildSIP(ctx, e, relay)}, nil
 }
 
 // buildSIP starts the SIP adapter on the sip: addresses, unless
-// sip.disabled. An address it cannot listen on (taken) is logged as an
+// sip.disabled. Its phones' calls with a browser or the echo test have
+// their RTP anchored on the relay. An address it cannot listen on (taken) is logged as an
 // error and serve goes on without SIP: the WebSocket edge still works.
-func (s *Server) buildSIP(ctx context.Context, e *engine.Engine) *sipadapter.Adapter {
+func (s *Server) buildSIP(ctx context.Context, e *engine.Engine, relay *media.Relay) *sipadapter.Adapter {
 	c := s.Config.WithDefaults().SIP
 	if c.Disabled {
 		return nil
 	}
-	a, err := sipadapter.New(e, sipadapter.Settings{UDP: c.UDP, TCP: c.TCP, WS: c.WS, Logger: s.log, Draining: s.Draining})
+	a, err := sipadapter.New(e, sipadapter.Settings{UDP: c.UDP, TCP: c.TCP, WS: c.WS, Logger: s.log, Draining: s.Draining, Media: relay})
 	if err == nil && s.trunks != nil {
 		a.SetTrunks(s.trunks) // the engine's far end (server.go, farEnd)
 	}

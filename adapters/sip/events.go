@@ -18,6 +18,7 @@ var followedEvents = []events.Type{
 	events.TypeCallDialed, events.TypeCallRinging, events.TypeCallIgnored,
 	events.TypeCallAnswered, events.TypeCallEnded,
 	events.TypeCallHeld, events.TypeCallResumed, events.TypeCallDigits,
+	events.TypeCallMuted, events.TypeCallUnmuted,
 	events.TypeMessageSent,
 }
 
@@ -41,6 +42,15 @@ type call struct {
 	sipHold map[engine.Side]bool // the holds the phones know of (reinvite.go)
 	queue   []func()             // outgoing re-INVITEs and INFOs, in order (serial)
 	running bool
+
+	// The relay's leg of the call's SIP phone, when the other side is not
+	// a SIP phone (media.go): its name, the side it carries, and the
+	// relay's SDP (the answer to the caller, or the offer to the callee's
+	// phones).
+	rtpLeg     string
+	rtpSide    engine.Side
+	rtpSDP     []byte
+	rtpPending bool // the relay's offer is being made
 }
 
 // dialogRef names the leg a dialog belongs to.
@@ -152,7 +162,12 @@ func (a *Adapter) handle(ev engine.Event) {
 	switch {
 	case ev.Type == events.TypeCallHeld, ev.Type == events.TypeCallResumed, ev.Type == events.TypeCallDigits:
 		if cl != nil {
+			a.applyRelay(cl, c)
 			a.midCall(cl, ev)
+		}
+	case ev.Type == events.TypeCallMuted, ev.Type == events.TypeCallUnmuted:
+		if cl != nil {
+			a.applyRelay(cl, c)
 		}
 	case ev.Type == events.TypeCallDialed:
 		a.adoptKept(c)
@@ -179,6 +194,12 @@ func (a *Adapter) ringing(cl *call, c *engine.Call) {
 		cl.in.ringing()
 	}
 	devices := a.sipDevices(c)
+	anchored := false
+	if cl != nil && cl.in != nil && len(devices) < len(c.RingingDevices) {
+		// A device that is not a SIP phone rings (a browser, the echo
+		// test): the relay answers the phone's offer (media.go).
+		anchored = a.anchorCaller(cl, cl.in)
+	}
 	if cl == nil {
 		if len(devices) == 0 {
 			return
@@ -213,7 +234,14 @@ func (a *Adapter) ringing(cl *call, c *engine.Call) {
 		}
 	}
 	in, onlySIP := cl.in, cl.onlySIP
+	needOffer := offer == nil && in == nil && cl.kept == nil && cl.trunk == nil && !cl.ended && len(devices) > 0
 	cl.mu.Unlock()
+	if needOffer && a.set.Media != nil {
+		// A caller that is not a SIP phone (a browser): the phones get
+		// the relay's offer (media.go); they ring once it is made.
+		a.anchorCallee(cl)
+		return
+	}
 	for _, f := range start {
 		a.wg.Go(func() { f.run(offer, c) })
 	}
@@ -221,7 +249,7 @@ func (a *Adapter) ringing(cl *call, c *engine.Call) {
 		f.cancel()
 	}
 	switch {
-	case in != nil && len(devices) == 0 && len(c.RingingDevices) > 0:
+	case in != nil && len(devices) == 0 && len(c.RingingDevices) > 0 && !anchored:
 		// A SIP phone calls a client whose devices are not SIP phones
 		// (browsers): no relay in this slice.
 		if a.refuseCaller(cl, in) {
@@ -256,10 +284,15 @@ func (a *Adapter) answered(cl *call, c *engine.Call) {
 	if cl.winner != nil && cl.winner.device != c.AnsweredDevice {
 		answer = nil
 	}
+	passThrough := cl.winner != nil && cl.rtpLeg != "" && cl.rtpSide == engine.Caller
 	cl.mu.Unlock()
 	for _, f := range stop {
 		f.stop()
 	}
+	if passThrough {
+		a.dropRelay(cl) // a SIP phone answered a SIP phone: no relay
+	}
+	a.applyRelay(cl, c)
 	if in == nil {
 		return
 	}
@@ -286,6 +319,7 @@ func (a *Adapter) ended(cl *call, c *engine.Call) {
 	for _, f := range forks {
 		f.stop()
 	}
+	a.dropRelay(cl)
 	if in != nil {
 		in.end(statusForReason(c.Reason))
 	}

@@ -158,6 +158,9 @@ func (a *Adapter) engineDigits(cl *call, e events.CallDigits) {
 	if dur <= 0 {
 		dur = dtmfDefault
 	}
+	if a.relayDigits(cl, e.Side.Other(), e.Digits) {
+		return // played as RFC 4733 by the relay (media.go)
+	}
 	a.serial(cl, func() {
 		l := cl.leg(e.Side.Other())
 		if l == nil {

@@ -178,6 +178,18 @@ func (a *Adapter) forkAnswered(f *fork, res *sip.Response) {
 	body := res.Body()
 	sdpOK := checkSDP(body) == nil
 	cl := f.cl
+	if name, side := cl.relayed(); sdpOK && name != "" && side == engine.Callee {
+		// The relay offered (media.go): the first answer is its answer.
+		cl.mu.Lock()
+		first := cl.winner == nil && !cl.ended
+		cl.mu.Unlock()
+		if first {
+			if err := a.set.Media.AcceptRTPAnswer(name, string(body)); err != nil {
+				a.log.Info("the relay refused a phone's answer", "call", cl.id, "err", err)
+				sdpOK = false
+			}
+		}
+	}
 	cl.mu.Lock()
 	f.mu.Lock()
 	win := cl.winner == nil && !cl.ended && !f.cancelWant && sdpOK

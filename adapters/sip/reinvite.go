@@ -62,6 +62,8 @@ func (cl *call) leg(side engine.Side) *sipLeg {
 				l := &sipLeg{dlg: in.dlg, client: in.client, side: side, got: in.offer, in: in, device: in.device}
 				if cl.winner != nil {
 					l.first = cl.winner.answer
+				} else if cl.rtpLeg != "" && cl.rtpSide == engine.Caller {
+					l.first = cl.rtpSDP
 				}
 				return l
 			}
@@ -77,6 +79,8 @@ func (cl *call) leg(side engine.Side) *sipLeg {
 					l.first = cl.in.offer
 				} else if cl.kept != nil {
 					l.first = cl.kept.peerSDP()
+				} else if cl.rtpLeg != "" && cl.rtpSide == engine.Callee {
+					l.first = cl.rtpSDP
 				}
 				return l
 			}

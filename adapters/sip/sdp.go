@@ -3,14 +3,17 @@ package sip
 import (
 	"errors"
 
+	"github.com/callengine/callengine/engine"
+
 	"github.com/pion/sdp/v3"
 )
 
-// Media for this slice: SDP pass-through between two SIP legs. The caller's
-// offer goes in the INVITE to the callee's devices; the answer of the
-// device that answers goes in the 200 to the caller; RTP flows between the
-// phones. offerFor and answerFor are the one place that decides which SDP
-// a leg gets: a relay (SIP↔WebRTC, media anchoring) would plug in there.
+// Media: SDP pass-through between two SIP legs. The caller's offer goes in
+// the INVITE to the callee's devices; the answer of the device that
+// answers goes in the 200 to the caller; RTP flows between the phones.
+// When the other side is not a SIP phone (a browser, the echo test), the
+// relay's SDP (media.go) takes the other phone's place. offerFor and
+// answerFor are the one place that decides which SDP a leg gets.
 
 // maxSDP bounds a session description we pass on.
 const maxSDP = 16 << 10
@@ -54,6 +57,9 @@ func offerFor(c *call) []byte {
 		if c.kept != nil { // a phone that goes on after a transfer (refer.go)
 			return c.kept.peerSDP()
 		}
+		if c.rtpLeg != "" && c.rtpSide == engine.Callee {
+			return c.rtpSDP // the relay's offer (media.go)
+		}
 		return nil
 	}
 	return c.in.offer
@@ -67,6 +73,9 @@ func answerFor(c *call) []byte {
 		return c.trunk.answer()
 	}
 	if c.winner == nil {
+		if c.rtpLeg != "" && c.rtpSide == engine.Caller {
+			return c.rtpSDP // the relay's answer (media.go)
+		}
 		return nil
 	}
 	return c.winner.answer

@@ -65,6 +65,12 @@ type Settings struct {
 	// UserAgent is the User-Agent and Server header value (default
 	// "callengine").
 	UserAgent string
+	// Media is the RTP relay (package media's *Relay) that anchors the
+	// media of a SIP phone whose call has no SIP phone on the other side
+	// (a browser, the echo test). Nil: such calls are refused (488), as
+	// before; calls between two phones pass SDP through either way
+	// (media.go).
+	Media Media
 }
 
 // Defaults.

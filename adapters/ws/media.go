@@ -42,6 +42,47 @@ type Conferencing interface {
 
 var _ Conferencing = (*media.Relay)(nil)
 
+// G711Answerer is what a Media needs for a browser that calls a SIP phone
+// to be heard: the browser's leg answered with G.711 (PCMU or PCMA) when
+// its offer has it, since a phone's RTP leg speaks G.711 and the relay does
+// not transcode. *media.Relay implements it.
+type G711Answerer interface {
+	AnswerOfferWith(ctx context.Context, leg, offer string, opt AnswerOptions, ev LegEvents) (answer string, err error)
+}
+
+var _ G711Answerer = (*media.Relay)(nil)
+
+// sipKind is the engine's device kind of a SIP phone (adapters/sip): its
+// adapter anchors the phone's RTP on the relay as a leg named as ours.
+const sipKind = "sip"
+
+// sipDevice reports whether device of client is a SIP phone.
+func (h *Handler) sipDevice(ctx context.Context, client, device string) bool {
+	if client == "" || device == "" {
+		return false
+	}
+	cl, err := h.eng.Client(ctx, client)
+	if err != nil {
+		return false
+	}
+	for _, d := range cl.Devices {
+		if d.ID == device {
+			return d.Kind == sipKind
+		}
+	}
+	return false
+}
+
+// ringsSIP reports whether a call rings a SIP phone of its callee.
+func (h *Handler) ringsSIP(ctx context.Context, call *engine.Call) bool {
+	for _, d := range call.RingingDevices {
+		if h.sipDevice(ctx, call.Callee.Client, d) {
+			return true
+		}
+	}
+	return false
+}
+
 // legName is the relay's name of side s of call id: "<call_id>/caller" or
 // "<call_id>/callee".
 func legName(callID string, s events.Side) string { return callID + "/" + s.String() }
@@ -191,7 +232,13 @@ func (c *conn) create(ctx context.Context, r *Request) error {
 	l := &leg{name: name, call: call.ID, side: events.Caller}
 	c.legs[call.ID] = l
 	c.h.legs.bind(call.ID, events.Caller, name, c)
-	answer, err := c.h.media.AnswerOffer(ctx, name, r.SDP, c.legEvents(call.ID))
+	var answer string
+	if g, ok := c.h.media.(G711Answerer); ok && c.h.ringsSIP(ctx, &call) {
+		// A SIP phone rings: its RTP leg will speak G.711.
+		answer, err = g.AnswerOfferWith(ctx, name, r.SDP, AnswerOptions{PreferG711: true}, c.legEvents(call.ID))
+	} else {
+		answer, err = c.h.media.AnswerOffer(ctx, name, r.SDP, c.legEvents(call.ID))
+	}
 	if err != nil {
 		_, _ = c.h.eng.Hangup(ctx, call.ID, events.Caller)
 		return mediaErr(err)
@@ -287,10 +334,11 @@ func (c *conn) offerIncoming(ctx context.Context, call *engine.Call, seq uint64)
 		name = forkedLegName(call.ID, c.device)
 	}
 	match, _ := c.h.sideLeg(call, events.Caller)
-	if !c.h.media.HasLeg(match) && !c.h.hasDevice(call.CallerDevice) {
+	if !c.h.media.HasLeg(match) && !c.h.hasDevice(call.CallerDevice) && !c.h.sipDevice(ctx, call.Caller.Client, call.CallerDevice) {
 		// No leg for the caller, and none coming (its call.create answers
 		// the offer after the engine placed the call, so a caller on this
-		// handler's connections may still be setting it up — the relay
+		// handler's connections may still be setting it up, and a SIP
+		// phone's adapter makes its RTP leg as the call rings — the relay
 		// waits for it): offer every codec.
 		match = ""
 	}

@@ -267,11 +267,16 @@ func (p *TestPeer) AddICECandidate(c media.ICECandidate) error {
 // Dial makes the peer dial the relay as leg (it offers, AnswerOffer
 // answers). ev's Candidate also goes to the peer.
 func (p *TestPeer) Dial(ctx context.Context, r *media.Relay, leg string, ev media.LegEvents) error {
+	return p.DialWith(ctx, r, leg, media.AnswerOptions{}, ev)
+}
+
+// DialWith is Dial with the relay's AnswerOptions (PreferG711).
+func (p *TestPeer) DialWith(ctx context.Context, r *media.Relay, leg string, opt media.AnswerOptions, ev media.LegEvents) error {
 	offer, err := p.Offer(ctx)
 	if err != nil {
 		return err
 	}
-	answer, err := r.AnswerOffer(ctx, leg, offer, p.wrap(ev, r, leg))
+	answer, err := r.AnswerOfferWith(ctx, leg, offer, opt, p.wrap(ev, r, leg))
 	if err != nil {
 		return err
 	}

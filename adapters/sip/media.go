@@ -1,0 +1,207 @@
+package sip
+
+import (
+	"context"
+	"strings"
+
+	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/media"
+)
+
+// Media for a SIP phone whose call has no SIP phone on the other side: a
+// browser (adapters/ws) or the echo test. The phone's RTP then ends on the
+// relay (package media), in a plain RTP leg named as the WebSocket adapter
+// names its legs, "<call>/caller" or "<call>/callee", so that whichever
+// adapter carries the other side connects the two legs:
+//
+//   - a phone calls a browser (or the echo test): when the call rings a
+//     device that is not a SIP phone, the phone's offer is answered by the
+//     relay (AnswerRTP, leg "<call>/caller"); the browser is offered the
+//     phone's codec (the WebSocket adapter's CreateOffer matches that leg);
+//     when the browser answers, the phone's 200 carries the relay's answer.
+//     A SIP phone of the callee that answers first keeps the pass-through:
+//     the relay's leg is closed.
+//   - a browser calls a phone: the browser's offer is answered with G.711
+//     (the WebSocket adapter's PreferG711 when the callee rings SIP
+//     phones); the phones get the relay's offer with the browser's codec
+//     (OfferRTP matching "<call>/caller"); the answering phone's answer goes
+//     to AcceptRTPAnswer.
+//
+// Between two SIP phones the SDP is still passed through (the phones send
+// RTP to each other): no relay hop, no added latency, and re-INVITEs and
+// transfers keep working as they do; the engine's hold re-INVITEs the
+// phones, but mute is not enforced there (docs/sip.md).
+//
+// On a relayed call the adapter applies the engine's state to its leg:
+// connected to the other side's leg when up, held (nothing either way)
+// when the call is held, muted when its side is. RFC 4733 digits from the
+// phone are the engine's SendDigits; the engine's digits from the other
+// side are played to the phone as RFC 4733 (INFO when the phone
+// negotiated no telephone-event).
+
+// Media is what the adapter needs of the relay; *media.Relay has it.
+type Media interface {
+	AnswerRTP(ctx context.Context, leg, offer string, ev media.LegEvents) (string, error)
+	OfferRTP(ctx context.Context, leg string, opt media.OfferOptions, ev media.LegEvents) (string, error)
+	AcceptRTPAnswer(leg, answer string) error
+	Connect(a, b string) error
+	SetHeld(leg string, held bool) error
+	SetMuted(leg string, muted bool) error
+	SendDTMF(leg, digits string) error
+	CloseLeg(leg string) error
+	HasLeg(leg string) bool
+}
+
+var _ Media = (*media.Relay)(nil)
+
+// relayLegName is the relay's name of side s of call id, as adapters/ws
+// names it.
+func relayLegName(id string, s engine.Side) string { return id + "/" + s.String() }
+
+// rtpEvents are the callbacks of the phone's relay leg: its RFC 4733
+// digits become the engine's SendDigits by the phone's side.
+func (a *Adapter) rtpEvents(id string, side engine.Side, client string) media.LegEvents {
+	return media.LegEvents{
+		DTMF: func(d rune) {
+			ctx, cancel := a.command(client)
+			defer cancel()
+			if _, err := a.eng.SendDigits(ctx, id, side, string(d), engine.ToneOptions{}); err != nil {
+				a.log.Debug("in-band DTMF refused", "call", id, "err", err)
+			}
+		},
+	}
+}
+
+// anchorCaller answers a SIP caller's offer with the relay, once: the call
+// rings a device that is not a SIP phone. It reports whether the relay
+// has the caller's leg.
+func (a *Adapter) anchorCaller(cl *call, in *inLeg) bool {
+	if a.set.Media == nil {
+		return false
+	}
+	cl.mu.Lock()
+	done := cl.rtpLeg != ""
+	cl.mu.Unlock()
+	if done {
+		return true
+	}
+	name := relayLegName(cl.id, engine.Caller)
+	ctx, cancel := a.command("")
+	defer cancel()
+	answer, err := a.set.Media.AnswerRTP(ctx, name, string(in.offer), a.rtpEvents(cl.id, engine.Caller, in.client))
+	if err != nil {
+		a.log.Info("the relay cannot take the phone's offer", "call", cl.id, "err", err)
+		return false
+	}
+	cl.mu.Lock()
+	cl.rtpLeg, cl.rtpSide, cl.rtpSDP = name, engine.Caller, []byte(answer)
+	cl.mu.Unlock()
+	return true
+}
+
+// anchorCallee makes the relay's offer for the callee's phones of a call
+// whose caller is not a SIP phone (a browser), off the event loop (the
+// offer waits for the caller's leg and its codec), then rings the phones
+// as the call is now.
+func (a *Adapter) anchorCallee(cl *call) {
+	cl.mu.Lock()
+	if a.set.Media == nil || cl.rtpLeg != "" || cl.rtpPending {
+		cl.mu.Unlock()
+		return
+	}
+	cl.rtpPending = true
+	cl.mu.Unlock()
+	a.wg.Go(func() {
+		name := relayLegName(cl.id, engine.Callee)
+		ctx, cancel := a.command("")
+		defer cancel()
+		offer, err := a.set.Media.OfferRTP(ctx, name, media.OfferOptions{MatchLeg: relayLegName(cl.id, engine.Caller)},
+			a.rtpEvents(cl.id, engine.Callee, cl.calleeClient()))
+		cl.mu.Lock()
+		cl.rtpPending = false
+		if err == nil {
+			cl.rtpLeg, cl.rtpSide, cl.rtpSDP = name, engine.Callee, []byte(offer)
+		}
+		cl.mu.Unlock()
+		if err != nil {
+			a.log.Info("the relay cannot offer the call to phones", "call", cl.id, "err", err)
+			a.reject(cl, false)
+			return
+		}
+		c, err := a.eng.Call(ctx, cl.id)
+		if err != nil || c.State != engine.Ringing {
+			a.dropRelay(cl)
+			return
+		}
+		a.ringing(cl, &c)
+	})
+}
+
+func (cl *call) calleeClient() string {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.callee
+}
+
+// relayed is the call's relay leg and the side it carries, "" for none.
+func (cl *call) relayed() (string, engine.Side) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.rtpLeg, cl.rtpSide
+}
+
+// dropRelay closes the call's relay leg (a SIP phone answered: the SDP
+// is passed through; or the call ended).
+func (a *Adapter) dropRelay(cl *call) {
+	cl.mu.Lock()
+	name := cl.rtpLeg
+	cl.rtpLeg, cl.rtpSDP = "", nil
+	cl.mu.Unlock()
+	if name != "" && a.set.Media != nil {
+		_ = a.set.Media.CloseLeg(name)
+	}
+}
+
+// applyRelay brings the call's relay leg in line with the engine's call:
+// held when the call is held, muted when its side is, connected to the
+// other side's leg (when the relay has one by that name) once the call is
+// up. The other side's adapter does the same from its side.
+func (a *Adapter) applyRelay(cl *call, c *engine.Call) {
+	name, side := cl.relayed()
+	m := a.set.Media
+	if name == "" || m == nil || !c.State.Live() {
+		return
+	}
+	other := relayLegName(c.ID, side.Other())
+	held := c.State == engine.Held
+	muted := map[engine.Side]bool{engine.Caller: c.MutedCaller, engine.Callee: c.MutedCallee}
+	_ = m.SetHeld(name, held)
+	_ = m.SetMuted(name, muted[side])
+	if !m.HasLeg(other) {
+		return
+	}
+	_ = m.SetHeld(other, held)
+	_ = m.SetMuted(other, muted[side.Other()])
+	if (c.State == engine.Connected || c.State == engine.Held) && c.ParkSlot == "" {
+		a1, b1 := name, other
+		if side == engine.Callee {
+			a1, b1 = other, name
+		}
+		_ = m.Connect(a1, b1)
+	}
+}
+
+// relayDigits plays the engine's digits of the other side to a relayed
+// phone as RFC 4733; false when the phone's leg cannot (no relay leg on
+// that side, no telephone-event): INFO then.
+func (a *Adapter) relayDigits(cl *call, to engine.Side, digits string) bool {
+	name, side := cl.relayed()
+	if name == "" || side != to || a.set.Media == nil {
+		return false
+	}
+	d := strings.ReplaceAll(digits, ",", "")
+	if d == "" {
+		return true
+	}
+	return a.set.Media.SendDTMF(name, d) == nil
+}

@@ -1,0 +1,358 @@
+package mediatest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
+)
+
+// RTPPeer is a SIP phone's media in Go: a plain RTP endpoint on a UDP
+// socket (127.0.0.1), SDP RTP/AVP with PCMU (0), PCMA (8) and
+// telephone-event/8000 (101). It sends 20 ms G.711 packets filled with its
+// marker (the first with the marker bit) to the address of the far side's
+// SDP, and counts what it receives as TestPeer does (Received,
+// ReceivedFrom). Its own SSRC and sequence numbers run on across Stop and
+// Start.
+type RTPPeer struct {
+	marker string
+	conn   *net.UDPConn
+	wg     sync.WaitGroup
+	done   chan struct{}
+
+	mu       sync.Mutex
+	remote   *net.UDPAddr
+	pt, tePT uint8
+	recv     Received
+	byMarker map[string]uint64
+	stop     chan struct{}
+	ssrcs    map[uint32]bool
+	lastSeq  uint16
+	haveSeq  bool
+	lastEnd  uint32
+	haveEnd  bool
+
+	sendMu sync.Mutex
+	ssrc   uint32
+	seq    uint16
+	ts     uint32
+	first  bool
+	inDTMF bool
+	sent   uint64
+}
+
+// NewRTPPeer opens the peer's socket on 127.0.0.1.
+func NewRTPPeer(marker string) (*RTPPeer, error) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, err
+	}
+	if marker == "" {
+		marker = "rtp"
+	}
+	p := &RTPPeer{marker: marker, conn: c, done: make(chan struct{}), byMarker: map[string]uint64{}, ssrcs: map[uint32]bool{},
+		pt: 0, tePT: 101, ssrc: 0x5157 + uint32(len(marker)), seq: 1000, ts: 5000, first: true}
+	p.wg.Add(1)
+	go p.readLoop()
+	return p, nil
+}
+
+// Addr is the peer's RTP address.
+func (p *RTPPeer) Addr() *net.UDPAddr { return p.conn.LocalAddr().(*net.UDPAddr) }
+
+// Offer is the peer's SDP offer: PCMU, PCMA, telephone-event/8000.
+func (p *RTPPeer) Offer() string {
+	a := p.Addr()
+	return fmt.Sprintf("v=0\r\no=phone 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 0 8 101\r\n"+
+		"a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n",
+		a.IP, a.IP, a.Port)
+}
+
+// Answer answers an offer with its first G.711 codec and telephone-event,
+// and sends to the offer's address.
+func (p *RTPPeer) Answer(offer string) (string, error) {
+	if err := p.SetAnswer(offer); err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	pt, te := p.pt, p.tePT
+	p.mu.Unlock()
+	name := "PCMU/8000"
+	if pt == 8 {
+		name = "PCMA/8000"
+	}
+	a := p.Addr()
+	return fmt.Sprintf("v=0\r\no=phone 2 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP %d %d\r\n"+
+		"a=rtpmap:%d %s\r\na=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\na=sendrecv\r\n",
+		a.IP, a.IP, a.Port, pt, te, pt, name, te, te), nil
+}
+
+// SetAnswer reads the far side's SDP (an answer to Offer, or an offer):
+// its address, its first G.711 payload type, its telephone-event number.
+func (p *RTPPeer) SetAnswer(desc string) error {
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(desc); err != nil {
+		return err
+	}
+	for _, m := range sd.MediaDescriptions {
+		if m.MediaName.Media != "audio" {
+			continue
+		}
+		ci := m.ConnectionInformation
+		if ci == nil {
+			ci = sd.ConnectionInformation
+		}
+		if ci == nil || ci.Address == nil {
+			return errors.New("mediatest: no c= line")
+		}
+		ip := net.ParseIP(ci.Address.Address)
+		if ip == nil {
+			return fmt.Errorf("mediatest: address %q", ci.Address.Address)
+		}
+		names := map[uint8]string{0: "pcmu/8000", 8: "pcma/8000"}
+		for _, a := range m.Attributes {
+			if a.Key == "rtpmap" {
+				num, rest, _ := strings.Cut(a.Value, " ")
+				if n, err := strconv.ParseUint(num, 10, 7); err == nil {
+					names[uint8(n)] = strings.ToLower(rest)
+				}
+			}
+		}
+		pt, te := -1, -1
+		for _, f := range m.MediaName.Formats {
+			n, err := strconv.ParseUint(f, 10, 7)
+			if err != nil {
+				continue
+			}
+			switch nm := names[uint8(n)]; {
+			case (nm == "pcmu/8000" || nm == "pcma/8000") && pt < 0:
+				pt = int(n)
+			case nm == "telephone-event/8000" && te < 0:
+				te = int(n)
+			}
+		}
+		if pt < 0 {
+			return errors.New("mediatest: no G.711 in the far side's SDP")
+		}
+		p.mu.Lock()
+		p.remote = &net.UDPAddr{IP: ip, Port: m.MediaName.Port.Value}
+		p.pt = uint8(pt)
+		if te >= 0 {
+			p.tePT = uint8(te)
+		}
+		p.mu.Unlock()
+		return nil
+	}
+	return errors.New("mediatest: no audio m-line")
+}
+
+// Start sends a packet every 20 ms until Stop.
+func (p *RTPPeer) Start() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stop != nil {
+		return
+	}
+	p.stop = make(chan struct{})
+	p.wg.Add(1)
+	go p.sendLoop(p.stop)
+}
+
+// Stop stops sending.
+func (p *RTPPeer) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stop != nil {
+		close(p.stop)
+		p.stop = nil
+	}
+}
+
+// Sent is how many packets the peer sent.
+func (p *RTPPeer) Sent() uint64 {
+	p.sendMu.Lock()
+	defer p.sendMu.Unlock()
+	return p.sent
+}
+
+func (p *RTPPeer) sendLoop(stop chan struct{}) {
+	defer p.wg.Done()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	payload := fill(p.marker, 160)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-p.done:
+			return
+		case <-tick.C:
+		}
+		p.mu.Lock()
+		pt := p.pt
+		p.mu.Unlock()
+		p.sendMu.Lock()
+		if !p.inDTMF {
+			p.write(pt, p.first, p.ts, payload)
+			p.first = false
+		}
+		p.ts += 160
+		p.sendMu.Unlock()
+	}
+}
+
+// write sends one packet; sendMu is held.
+func (p *RTPPeer) write(pt uint8, marker bool, ts uint32, payload []byte) {
+	p.mu.Lock()
+	dst := p.remote
+	p.mu.Unlock()
+	if dst == nil {
+		return
+	}
+	pkt := rtp.Packet{Header: rtp.Header{Version: 2, Marker: marker, PayloadType: pt, SequenceNumber: p.seq, Timestamp: ts, SSRC: p.ssrc}, Payload: payload}
+	b, err := pkt.Marshal()
+	if err != nil {
+		return
+	}
+	if _, err := p.conn.WriteToUDP(b, dst); err == nil {
+		p.sent++
+	}
+	p.seq++
+}
+
+// SendDTMF plays digits as RFC 4733 events (telephone-event/8000), each
+// for dur, 40 ms apart; audio pauses meanwhile.
+func (p *RTPPeer) SendDTMF(ctx context.Context, digits string, dur time.Duration) error {
+	const events = "0123456789*#ABCD"
+	p.mu.Lock()
+	pt := p.tePT
+	p.mu.Unlock()
+	units := func(d time.Duration) uint16 { return uint16(d.Seconds() * 8000) }
+	send := func(marker bool, ts uint32, ev byte, end bool, d uint16) {
+		payload := []byte{ev, 10, byte(d >> 8), byte(d)}
+		if end {
+			payload[1] |= 0x80
+		}
+		p.sendMu.Lock()
+		p.write(pt, marker, ts, payload)
+		p.sendMu.Unlock()
+	}
+	for _, d := range digits {
+		ev := strings.IndexRune(events, d)
+		if ev < 0 {
+			return fmt.Errorf("mediatest: bad digit %q", d)
+		}
+		p.sendMu.Lock()
+		p.inDTMF = true
+		start := p.ts
+		p.sendMu.Unlock()
+		for el := 20 * time.Millisecond; ; el += 20 * time.Millisecond {
+			el = min(el, dur)
+			send(el == 20*time.Millisecond, start, byte(ev), false, units(el))
+			if el >= dur {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		for range 3 {
+			send(false, start, byte(ev), true, units(dur))
+		}
+		p.sendMu.Lock()
+		p.inDTMF = false
+		p.sendMu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(40 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func (p *RTPPeer) readLoop() {
+	defer p.wg.Done()
+	buf := make([]byte, 1500)
+	var h rtp.Header
+	for {
+		n, _, err := p.conn.ReadFromUDP(buf)
+		if err != nil {
+			return
+		}
+		hl, err := h.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		payload := buf[hl:n]
+		p.mu.Lock()
+		r := &p.recv
+		r.Packets++
+		p.ssrcs[h.SSRC] = true
+		r.SSRCs = len(p.ssrcs)
+		if p.haveSeq {
+			d := h.SequenceNumber - p.lastSeq
+			switch {
+			case d == 0:
+			case d < 0x8000:
+				r.Lost += uint64(d - 1)
+				r.MaxJump = max(r.MaxJump, d)
+				p.lastSeq = h.SequenceNumber
+			default:
+				r.Backwards++
+			}
+		} else {
+			p.haveSeq, p.lastSeq = true, h.SequenceNumber
+		}
+		if h.PayloadType == p.tePT || h.PayloadType == 101 {
+			if len(payload) >= 4 && payload[1]&0x80 != 0 && (!p.haveEnd || p.lastEnd != h.Timestamp) {
+				p.haveEnd, p.lastEnd = true, h.Timestamp
+				if int(payload[0]) < 16 {
+					r.DTMF += string("0123456789*#ABCD"[payload[0]])
+				}
+			}
+		} else {
+			r.Audio++
+			k := markerKey(payload)
+			p.byMarker[k]++
+			r.LastMarker = k
+		}
+		p.mu.Unlock()
+	}
+}
+
+// Received returns what the peer heard so far.
+func (p *RTPPeer) Received() Received {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.recv
+}
+
+// ReceivedFrom counts the audio packets received with a marker.
+func (p *RTPPeer) ReceivedFrom(marker string) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.byMarker[markerKey(fill(marker, 8))]
+}
+
+// Close stops the peer and closes its socket.
+func (p *RTPPeer) Close() error {
+	select {
+	case <-p.done:
+		return errClosedPeer
+	default:
+	}
+	close(p.done)
+	err := p.conn.Close()
+	p.wg.Wait()
+	return err
+}
