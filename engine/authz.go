@@ -144,6 +144,8 @@ func authorizeCallCommand(p Principal, c *fsm.Call, cmd fsm.CallCommand) error {
 			return nil // any client takes a parked call
 		}
 		return forbidden(p, "unpark call "+c.ID+" for client "+cmd.Party.Client)
+	case fsm.RecordLeg:
+		return forbidden(p, "record a leg of call "+c.ID) // adapters only
 	}
 	return authorizeSide(p, c, events.NoSide, "control")
 }

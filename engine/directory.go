@@ -307,3 +307,14 @@ func (l *liveCalls) count() int {
 	}
 	return n
 }
+
+// dormantState returns the restored state of a call that has no actor yet.
+func (l *liveCalls) dormantState(id string) (fsm.Call, bool) {
+	s := l.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.dormant[id]; d != nil {
+		return d.state.Clone(), true
+	}
+	return fsm.Call{}, false
+}

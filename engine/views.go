@@ -89,6 +89,10 @@ type Call struct {
 	VoicemailAt     time.Time
 	InVoicemail     bool
 	VoicemailLength time.Duration
+
+	// Legs are the latest leg record of each side an adapter journaled
+	// (RecordLeg), in side order.
+	Legs []LegRecord
 }
 
 // HeldBy reports whether side s holds the call.
@@ -151,6 +155,7 @@ func callView(c *fsm.Call, now int64) Call {
 		Recording: c.Recording, RecordingRef: c.RecordingRef, ParkSlot: c.ParkSlot, ParkedSide: c.ParkedSide,
 		Conference: c.Conference, Peer: c.Peer, Digits: c.Digits, RangMembers: slices.Clone(c.RangMembers),
 		VoicemailAt: timeOf(c.VoicemailAt), InVoicemail: c.InVoicemail(), VoicemailLength: time.Duration(c.VoicemailLength),
+		Legs: legsView(c),
 	}
 }
 

@@ -128,7 +128,7 @@ func (d *decoder) body(env *Envelope) {
 // decode.
 var (
 	schema2Payloads = [...]func(*decoder, Type) Event{(*decoder).controlPayload, (*decoder).transferPayload, (*decoder).groupPayload, (*decoder).messagePayload}
-	schema3Payloads = [...]func(*decoder, Type) Event{(*decoder).clientPayload, (*decoder).voicemailPayload, (*decoder).sessionPayload}
+	schema3Payloads = [...]func(*decoder, Type) Event{(*decoder).clientPayload, (*decoder).voicemailPayload, (*decoder).sessionPayload, (*decoder).legPayload}
 )
 
 func (d *decoder) payload(t Type, schema uint64) Event {

@@ -152,6 +152,8 @@ func decodeJSONPayload(t Type, data json.RawMessage) (Event, error) {
 		return jsonAs[CallToVoicemail](data)
 	case TypeVoicemailLeft:
 		return jsonAs[VoicemailLeft](data)
+	case TypeCallLegRecorded:
+		return jsonAs[CallLegRecorded](data)
 	case TypeSessionCreated:
 		return jsonAs[SessionCreated](data)
 	case TypeSessionRestored:
@@ -248,6 +250,10 @@ func checkJSONPayload(ev Event) error {
 	case VoicemailLeft:
 		if e.Client == "" || e.Duration < 0 {
 			return errcode.New(errcode.Malformed, "voicemail without a client or with a negative length")
+		}
+	case CallLegRecorded:
+		if msg := checkLeg(e); msg != "" {
+			return errcode.New(errcode.Malformed, msg)
 		}
 	case SessionCreated:
 		if e.Client == "" {

@@ -135,7 +135,7 @@ func TestWrongMagic(t *testing.T) {
 
 func TestUnknownType(t *testing.T) {
 	// The gaps between the groups of types, and past each group's end.
-	for _, typ := range []uint64{0, 13, 19, 38, 39, 47, 59, 63, 69, 73, 79, 87, 100, 1000, math.MaxUint16, math.MaxUint16 + 1, 1 << 40, math.MaxUint64} {
+	for _, typ := range []uint64{0, 13, 19, 39, 47, 59, 63, 69, 73, 79, 87, 100, 1000, math.MaxUint16, math.MaxUint16 + 1, 1 << 40, math.MaxUint64} {
 		if _, ok := typeNames[Type(typ)]; ok && typ <= math.MaxUint16 {
 			t.Fatalf("type %d is known now; pick another", typ)
 		}
@@ -604,6 +604,11 @@ func badJSONCases() map[string]string {
 		"voicemail left from string":    env(`"VoicemailLeft"`, at, `{"client":"bob","from":"+4930","duration_ns":5}`),
 		"voicemail left duration text":  env(`"VoicemailLeft"`, at, `{"client":"bob","duration_ns":"17s"}`),
 		"voicemail left no data":        env(`"VoicemailLeft"`, at, `null`),
+		"leg no side":                   env(`"CallLegRecorded"`, at, `{"adapter":"sip","data":"e30="}`),
+		"leg bad side":                  env(`"CallLegRecorded"`, at, `{"side":"both","adapter":"sip"}`),
+		"leg no adapter":                env(`"CallLegRecorded"`, at, `{"side":"caller","data":"e30="}`),
+		"leg data not base64":           env(`"CallLegRecorded"`, at, `{"side":"caller","adapter":"sip","data":"{}"}`),
+		"leg no data":                   env(`"CallLegRecorded"`, at, `null`),
 
 		// schema 3: sessions
 		"session no client":             env(`"SessionCreated"`, at, `{"auto_answer":true}`),
@@ -1101,6 +1106,10 @@ var invalidSchema3Events = []struct {
 	{VoicemailLeft{From: Party{Client: "alice"}, Duration: 5}, "without a client"},
 	{VoicemailLeft{Client: "bob", Duration: -1}, "negative length"},
 	{VoicemailLeft{Client: "bob", From: Party{Number: "+4930"}, Duration: math.MinInt64}, "negative length"},
+	{CallLegRecorded{Adapter: "sip"}, "of no side"},
+	{CallLegRecorded{Side: 3, Adapter: "sip", Data: []byte("x")}, "of no side"},
+	{CallLegRecorded{Side: Caller}, "without an adapter"},
+	{CallLegRecorded{Side: Callee, Adapter: "sip", Data: make([]byte, MaxLegData+1)}, "larger than"},
 	{SessionCreated{}, "without a client"},
 	{SessionCreated{AutoAnswer: true}, "without a client"},
 	{SessionConnectionClosed{Deadline: -1}, "negative deadline"},

@@ -122,6 +122,7 @@ var schema3Types = map[Type]bool{
 	TypeClientPasswordSet:       true,
 	TypeCallToVoicemail:         true,
 	TypeVoicemailLeft:           true,
+	TypeCallLegRecorded:         true,
 	TypeSessionCreated:          true,
 	TypeSessionRestored:         true,
 	TypeSessionConnectionClosed: true,
@@ -637,7 +638,7 @@ func TestSchema2Voicemail(t *testing.T) {
 	}
 	// CallToVoicemail and VoicemailLeft are schema 3 types: a schema 2
 	// call cannot have gone to voicemail.
-	for _, ev := range []Event{CallToVoicemail{Reason: Rejected, Deadline: 5}, VoicemailLeft{Client: "bob", Duration: 1}} {
+	for _, ev := range []Event{CallToVoicemail{Reason: Rejected, Deadline: 5}, VoicemailLeft{Client: "bob", Duration: 1}, CallLegRecorded{Side: Caller, Adapter: "sip"}} {
 		b := EncodeBody(nil, v1At, ev)
 		b[1] = 2
 		_, err := decodeBodySafe(b)

@@ -62,6 +62,10 @@ const (
 	TypeVoicemailLeft   Type = 37
 )
 
+// TypeCallLegRecorded joined schema 3 with journaled SIP dialogs (issue 14):
+// readers built before it report an unknown type.
+const TypeCallLegRecorded Type = 38
+
 // Transfer events (schema 2); a transfer's stream is "transfer/<id>".
 const (
 	TypeTransferInitiated    Type = 40
@@ -131,6 +135,7 @@ var typeNames = map[Type]string{
 
 	TypeCallToVoicemail: "CallToVoicemail",
 	TypeVoicemailLeft:   "VoicemailLeft",
+	TypeCallLegRecorded: "CallLegRecorded",
 
 	TypeSessionCreated:          "SessionCreated",
 	TypeSessionRestored:         "SessionRestored",

@@ -79,6 +79,10 @@ type Call struct {
 	VoicemailDeadline int64
 	VoicemailReason   events.Reason
 	VoicemailLength   int64
+
+	// Legs are the latest leg record of each side an adapter journaled
+	// (CallLegRecorded, issue 14), in side order; at most one per side.
+	Legs []events.CallLegRecorded
 }
 
 // clientCallee reports whether the callee is a client of the engine, or a
@@ -197,6 +201,7 @@ func (c *Call) Clone() Call {
 	cp := *c
 	cp.Ringing = slices.Clone(c.Ringing)
 	cp.RangMembers = slices.Clone(c.RangMembers)
+	cp.Legs = slices.Clone(c.Legs)
 	return cp
 }
 
@@ -319,7 +324,7 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 			return evs, err
 		}
 		switch cmd.(type) {
-		case SendDigits, Mute, Unmute:
+		case SendDigits, Mute, Unmute, RecordLeg:
 		default:
 			return nil, nil
 		}
@@ -327,6 +332,8 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		return nil, nil // stale
 	}
 	switch cmd := cmd.(type) {
+	case RecordLeg:
+		return decideRecordLeg(c, cmd)
 	case Ring:
 		if c.Status != Connecting || !CallMachine.can(string(c.Status), evRing) {
 			return nil, invalidState(c, "ring")
@@ -666,6 +673,8 @@ func applyCall(c *Call, ev events.Event, at int64) error {
 			return fmt.Errorf("call %s: voicemail left while not in voicemail", c.ID)
 		}
 		c.VoicemailLength = e.Duration
+	case events.CallLegRecorded:
+		return applyRecordLeg(c, e)
 	default:
 		if err := applyControl(c, ev); err != nil {
 			return err

@@ -3,6 +3,7 @@ package replay
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -213,6 +214,10 @@ func eventFields(ev events.Event) string {
 		if e.Deadline != 0 {
 			add("deadline", fmtTime(instant(e.Deadline)))
 		}
+	case events.CallLegRecorded:
+		add("side", e.Side.String())
+		add("adapter", e.Adapter)
+		add("bytes", strconv.Itoa(len(e.Data))) // opaque: never its content
 	case events.VoicemailLeft:
 		add("client", e.Client)
 		add("from", party(e.From, ""))

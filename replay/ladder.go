@@ -148,7 +148,8 @@ func ladderBad(format string, args ...any) error {
 
 // ladderCallEvent reports whether t is an event of a call's stream.
 func ladderCallEvent(t events.Type) bool {
-	return t >= events.TypeCallDialed && t <= events.TypeCallEnded || t >= events.TypeCallDigits && t <= events.TypeCallJoined
+	return t >= events.TypeCallDialed && t <= events.TypeCallEnded || t >= events.TypeCallDigits && t <= events.TypeCallJoined ||
+		t == events.TypeCallLegRecorded
 }
 
 // buildLadder checks envs and derives the lanes, arrows and header.
@@ -589,6 +590,8 @@ func (st *ladderStep) drawCallEvent(env events.Envelope) bool {
 		}
 	case events.CallEnded:
 		st.ended(e)
+	case events.CallLegRecorded:
+		st.add(st.sideLane(s, e.Side), ladderEngineLane, fmt.Sprintf("%s %s (%s, %d bytes)", typ, e.Side, e.Adapter, len(e.Data)))
 	default:
 		return false
 	}

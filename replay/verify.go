@@ -697,6 +697,8 @@ func callCommand(c *fsm.Call, items []item) (fsm.CallCommand, error) {
 		return nil, fmt.Errorf("%s is a notice, never journaled", env.Type)
 	case events.CallToVoicemail, events.VoicemailLeft:
 		return voicemailCommand(c, items)
+	case events.CallLegRecorded:
+		return fsm.RecordLeg{Side: e.Side, Adapter: e.Adapter, Data: e.Data}, nil
 	case events.CallEnded:
 		switch e.Reason {
 		case events.Rejected:

@@ -51,6 +51,7 @@ var eventNames = map[events.Type]string{
 	events.TypeHistoryDeleted:    "history-deleted", events.TypeVoicemailHeard: "voicemail-heard",
 	events.TypeVoicemailDeleted: "voicemail-deleted", events.TypePresenceChanged: "presence-changed",
 	events.TypeCallToVoicemail: "to-voicemail", events.TypeVoicemailLeft: "voicemail-left",
+	events.TypeCallLegRecorded: "leg-recorded",
 
 	events.TypeSessionCreated: "created", events.TypeSessionRestored: "restored",
 	events.TypeSessionConnectionClosed: "connection-closed", events.TypeSessionDestroyed: "destroyed",
@@ -236,6 +237,10 @@ func (s *sim) eventLine(label string, env *events.Envelope) string {
 	case events.CallToVoicemail:
 		w.add("reason", ev.Reason.String())
 		w.add("limit", durationOf(ev.Deadline-env.Time))
+	case events.CallLegRecorded:
+		w.add("side", ev.Side.String())
+		w.add("adapter", ev.Adapter)
+		w.add("bytes", strconv.Itoa(len(ev.Data)))
 	case events.VoicemailLeft:
 		w.add("for", ev.Client)
 		w.add("from", party(ev.From, ""))

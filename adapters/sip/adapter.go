@@ -126,13 +126,18 @@ func (a *Adapter) Start(ctx context.Context) error {
 		return err
 	}
 	a.routes()
-	if err := a.listen(); err != nil {
+	// Follow the engine first, then rebuild the dialogs of live calls
+	// from their journaled records, then listen: a BYE that comes at once
+	// finds its dialog, and an event after the rebuild is not missed.
+	sub, err := a.eng.Subscribe(a.ctx, engine.Filter{Types: followedEvents})
+	if err != nil {
 		a.ua.Close()
 		return err
 	}
-	sub, err := a.eng.Subscribe(a.ctx, engine.Filter{Types: followedEvents})
-	if err != nil {
-		a.Close()
+	a.restoreDialogs()
+	if err := a.listen(); err != nil {
+		sub.Close()
+		a.ua.Close()
 		return err
 	}
 	a.restoreBindings()
@@ -224,7 +229,7 @@ func (a *Adapter) Addr(network string) string {
 
 // Close stops listening, stops the expiry timers and waits for the
 // adapter's goroutines. Calls in progress are left to the engine; their
-// dialogs are forgotten (docs/sip.md, "Missing").
+// confirmed dialogs are journaled and come back at the next Start.
 func (a *Adapter) Close() error {
 	if a.cancel == nil {
 		return nil

@@ -10,9 +10,9 @@ import (
 // dialog is our own record of a SIP dialog (RFC 3261 §12), not sipgo's
 // dialog session: the fields a B2BUA needs to send in-dialog requests —
 // Call-ID, tags, local and remote URI, CSeq both ways, remote target
-// (latest Contact), route set and transport. They are plain data, so they
-// can be journaled later for dialogs that survive a restart (docs/sip.md,
-// "Missing"); in this slice they live in memory.
+// (latest Contact), route set and transport. They are plain data: once the
+// dialog is confirmed they are journaled on the call (dialog_record.go) and
+// a restarted process rebuilds the dialog from them.
 type dialog struct {
 	mu sync.Mutex
 
@@ -41,6 +41,11 @@ type dialog struct {
 	outPending bool
 	inPending  bool
 	acks       map[uint32]chan struct{}
+
+	// Journaling (dialog_record.go): nil until the dialog is confirmed;
+	// reserved is the highest CSeq the journal allows us to send.
+	jr       *journal
+	reserved uint32
 }
 
 // key names a dialog in the adapter's table: Call-ID and our tag.
@@ -145,6 +150,11 @@ func (d *dialog) request(method sip.RequestMethod, contact *sip.ContactHeader) *
 	if method != sip.ACK {
 		d.LocalCSeq++
 		seq = d.LocalCSeq
+		if d.jr != nil && seq > d.reserved {
+			// Reserve ahead, in the journal, before the CSeq leaves.
+			d.reserved = seq + cseqAhead
+			d.saveLocked()
+		}
 	}
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
 	if contact != nil && (method == sip.INVITE || method == sip.ACK) {

@@ -26,6 +26,7 @@ import (
 
 type harness struct {
 	t   *testing.T
+	udp string // the UDP address the adapter listens on; "" for a free port
 	eng *engine.Engine
 	ad  *Adapter
 	sub *engine.Subscription
@@ -50,6 +51,13 @@ func password(id string) string {
 
 func newHarness(t *testing.T, dir string, c clock.Clock) *harness {
 	t.Helper()
+	return newHarnessAt(t, dir, "", c)
+}
+
+// newHarnessAt is newHarness with the adapter's UDP address (a restart
+// listens where the phones know the engine).
+func newHarnessAt(t *testing.T, dir, udp string, c clock.Clock) *harness {
+	t.Helper()
 	ctx := context.Background()
 	if dir == "" {
 		dir = t.TempDir()
@@ -67,7 +75,7 @@ func newHarness(t *testing.T, dir string, c clock.Clock) *harness {
 			t.Fatal(err)
 		}
 	}
-	h := &harness{t: t, eng: eng}
+	h := &harness{t: t, eng: eng, udp: udp}
 	h.sub, err = eng.Subscribe(ctx, engine.Filter{})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +86,11 @@ func newHarness(t *testing.T, dir string, c clock.Clock) *harness {
 
 func (h *harness) start(c clock.Clock) {
 	h.t.Helper()
-	ad, err := New(h.eng, Settings{UDP: "127.0.0.1:0", TCP: "127.0.0.1:0", WS: "127.0.0.1:0", Clock: c, RingTimeout: 20 * time.Second, Logger: testLogger()})
+	udp := h.udp
+	if udp == "" {
+		udp = "127.0.0.1:0"
+	}
+	ad, err := New(h.eng, Settings{UDP: udp, TCP: "127.0.0.1:0", WS: "127.0.0.1:0", Clock: c, RingTimeout: 20 * time.Second, Logger: testLogger()})
 	if err != nil {
 		h.t.Fatal(err)
 	}

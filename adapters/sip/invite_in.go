@@ -301,15 +301,20 @@ func (l *inLeg) serve() {
 		case <-l.acked:
 			l.mu.Lock()
 			bye := l.byeWanted
+			confirmed := l.state == legAnswering && !bye
 			if l.state == legAnswering {
 				l.state = legConfirmed
 			}
 			if bye {
 				l.state = legEnded
 			}
+			id := l.callID
 			l.mu.Unlock()
 			if bye {
 				a.sendBye(l.dlg)
+			}
+			if confirmed {
+				a.journalDialog(l.dlg, id, engine.Caller, l.client, l.device, o.sdp, l.offer)
 			}
 			return
 		case ack := <-l.tx.Acks():

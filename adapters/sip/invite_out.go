@@ -221,7 +221,12 @@ func (a *Adapter) forkAnswered(f *fork, res *sip.Response) {
 	if _, err := a.eng.Answer(ctx, cl.id, f.device); err != nil {
 		a.log.Info("the engine refused the answer of a SIP device", "call", cl.id, "device", f.device, "err", err)
 		f.stop()
+		return
 	}
+	cl.mu.Lock()
+	offer := offerFor(cl)
+	cl.mu.Unlock()
+	a.journalDialog(f.dlg, cl.id, engine.Callee, f.client, f.device, offer, f.answer)
 }
 
 // forkFailed: a device refused (or never answered). When every fork

@@ -122,9 +122,12 @@ func (l *sipLeg) stamp(body []byte) []byte {
 	return body
 }
 
+// gotSDP records the SDP the phone sent, and journals the dialog record
+// (the SDP we stamped before it, a target refresh) when it is journaled.
 func (l *sipLeg) gotSDP(body []byte) {
 	l.dlg.mu.Lock()
 	l.dlg.RemoteSDP = append([]byte(nil), body...)
+	l.dlg.saveLocked()
 	l.dlg.mu.Unlock()
 }
 
@@ -244,8 +247,14 @@ func (a *Adapter) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		// its direction fitted to the offer.
 		answer = setDirection(l.sentSDP(), answerDirection(dir, dirSendRecv))
 	}
-	l.gotSDP(body)
-	a.answerReInvite(req, tx, d, l.stamp(answer))
+	answer = l.stamp(answer)
+	if h := req.Contact(); h != nil {
+		d.mu.Lock()
+		d.RemoteTarget = *h.Address.Clone() // a target refresh (RFC 3261 §12.2.2)
+		d.mu.Unlock()
+	}
+	l.gotSDP(body) // journals the record with the new SDPs and target
+	a.answerReInvite(req, tx, d, answer)
 }
 
 // phoneHold tells the engine that the phone of leg l holds (or resumes)

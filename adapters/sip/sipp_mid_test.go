@@ -55,6 +55,18 @@ func TestSIPpReInviteGlare(t *testing.T) {
 	h.callEnded()
 }
 
+// waitLegRecords waits until the dialogs of both sides of a call are
+// journaled (CallLegRecorded).
+func (h *harness) waitLegRecords() {
+	h.t.Helper()
+	for _, side := range []engine.Side{engine.Caller, engine.Callee} {
+		h.waitEvent("CallLegRecorded "+side.String(), func(ev *engine.Event) bool {
+			e, ok := ev.Event.(events.CallLegRecorded)
+			return ok && e.Side == side
+		})
+	}
+}
+
 // lastSeq is the journal's last seq, read from a hot backup.
 func (h *harness) lastSeq() uint64 {
 	h.t.Helper()
@@ -77,6 +89,7 @@ func TestSIPpInfoDTMF(t *testing.T) {
 	uas := runSipp(t, "uas_dtmf.xml", bobPort, "")
 	uac := h.uac("uac_dtmf.xml", "alice", "1002")
 	ans := h.waitEvent("CallAnswered", func(ev *engine.Event) bool { return ev.Type == events.TypeCallAnswered })
+	h.waitLegRecords()    // both dialogs journaled after the answer
 	before := h.lastSeq() // the phone sends its malformed requests a second after the answer
 	dig := h.waitEvent("CallDigits", func(ev *engine.Event) bool { return ev.Type == events.TypeCallDigits })
 	if e := dig.Event.(events.CallDigits); e.Side != engine.Caller || e.Digits != "5" || time.Duration(e.Duration) != 160*time.Millisecond {

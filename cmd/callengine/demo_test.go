@@ -88,6 +88,7 @@ func TestEveryEventTypeHasFields(t *testing.T) {
 		events.CallHoldNotAvailable{By: events.Caller, Reason: "far end refused"},
 		events.CallToVoicemail{Reason: events.NoAnswer, Deadline: 1},
 		events.VoicemailLeft{Client: "bob", From: events.Party{Client: "alice"}, Duration: int64(5e9)},
+		events.CallLegRecorded{Side: events.Callee, Adapter: "sip", Data: []byte(`{"call_id":"x"}`)},
 		events.TransferInitiated{Call: "c1", Target: events.Party{Client: "carol"}},
 		events.TransferAnswered{},
 		events.TransferNotAnswered{Reason: "timeout"},

@@ -1,0 +1,71 @@
+package sip
+
+import (
+	"encoding/json"
+
+	"github.com/callengine/callengine/engine"
+)
+
+// restoreDialogs rebuilds, when the adapter starts, the SIP legs of every
+// live call from the dialog records journaled on it: the caller's dialog
+// (we answered its INVITE) and the callee's (our INVITE was answered).
+// After it, an in-dialog BYE or re-INVITE from a phone is served as
+// before the restart, and the engine's hangup, hold and resume reach the
+// phones. Media needs nothing: it is passed through between the phones
+// and never touched this process.
+func (a *Adapter) restoreDialogs() {
+	ctx, cancel := a.command("")
+	defer cancel()
+	calls, err := a.eng.LegCalls(ctx, adapterName)
+	if err != nil {
+		a.log.Warn("cannot list the calls with SIP dialogs", "err", err)
+		return
+	}
+	a.mu.Lock()
+	for i := range calls {
+		a.restoreCall(&calls[i])
+	}
+	a.mu.Unlock()
+	if len(calls) > 0 {
+		a.log.Info("SIP dialogs restored", "calls", len(calls))
+	}
+}
+
+// restoreCall rebuilds one call's legs; a.mu is held.
+func (a *Adapter) restoreCall(c *engine.Call) {
+	cl := &call{id: c.ID, forks: map[string]*fork{}, callee: c.Callee.Client,
+		sipHold: map[engine.Side]bool{engine.Caller: c.HeldByCaller, engine.Callee: c.HeldByCallee}}
+	for _, leg := range c.Legs {
+		if leg.Adapter != adapterName {
+			continue
+		}
+		var r dialogRecord
+		if err := json.Unmarshal(leg.Data, &r); err != nil {
+			a.log.Warn("unreadable dialog record", "call", c.ID, "side", leg.Side, "err", err)
+			continue
+		}
+		d, err := dialogFromRecord(r)
+		if err != nil {
+			a.log.Warn("unusable dialog record", "call", c.ID, "side", leg.Side, "err", err)
+			continue
+		}
+		d.jr = &journal{a: a, call: c.ID, side: leg.Side, client: r.Client, device: r.Device}
+		switch leg.Side {
+		case engine.Caller:
+			in := &inLeg{a: a, client: r.Client, device: r.Device, offer: r.RemoteSDP, dlg: d,
+				final: make(chan outcome, 1), canceled: make(chan struct{}), acked: make(chan struct{}),
+				callID: c.ID, state: legConfirmed}
+			in.ackOnce.Do(func() { close(in.acked) })
+			cl.in = in
+			a.dialogs[d.key()] = dialogRef{call: c.ID, in: in}
+		case engine.Callee:
+			f := &fork{a: a, cl: cl, device: r.Device, client: r.Client, dlg: d, state: legConfirmed, answer: r.RemoteSDP}
+			cl.forks[r.Device] = f
+			cl.winner = f
+			a.dialogs[d.key()] = dialogRef{call: c.ID, fork: f}
+		}
+	}
+	if cl.in != nil || cl.winner != nil {
+		a.calls[c.ID] = cl
+	}
+}

@@ -1,0 +1,209 @@
+package sip
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/events"
+)
+
+// Dialogs that survive SIGKILL. The engine and the adapter first run in a
+// child process (this test binary run again), which journals the dialog
+// record of every confirmed leg; the test kills it with SIGKILL while two
+// calls are up, then opens the engine again on the same data directory and
+// starts the adapter on the same UDP address, in this process. Real phones
+// (sipp) see nothing but the requests of the restarted engine:
+//
+//   - call 1 (alice → bob): alice's phone, which kept the call up through
+//     the restart, sends BYE: 200, the engine ends the call (hangup by
+//     the caller), and bob's phone gets a BYE built from the journaled
+//     record (its tag in To, a CSeq past the reservation).
+//   - call 2 (alice → carol): the engine hangs up (the Go API, in this
+//     process after the restart): both phones get a BYE they accept; the
+//     callee's phone checks the tag and the CSeq.
+const restartChildEnv = "CALLENGINE_SIP_RESTART_CHILD" // "<dir> <udp addr>"
+
+func TestSIPpDialogsSurviveSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	child := startRestartChild(t, dir, addr)
+
+	bobPort, carolPort := freePort(t), freePort(t)
+	for _, r := range []struct {
+		client string
+		port   int
+	}{{"bob", bobPort}, {"carol", carolPort}} {
+		s := runSipp(t, "register.xml", freePort(t), addr, "-s", r.client, "-au", r.client, "-ap", password(r.client),
+			"-key", "contact_port", strconv.Itoa(r.port), "-key", "expires", "300")
+		s.wait(t, "register "+r.client)
+	}
+	uasBob := runSipp(t, "uas_answer_restart_bye.xml", bobPort, "", "-d", "100")
+	uasCarol := runSipp(t, "uas_answer_restart_bye.xml", carolPort, "", "-d", "100")
+	caller := func(scenario, service string, keys ...string) *sipp {
+		args := []string{"-s", service, "-au", "alice", "-ap", password("alice"), "-key", "caller", "alice"}
+		return runSipp(t, scenario, freePort(t), addr, append(args, keys...)...)
+	}
+	// Call 1's phone hangs up 6 s after its ACK: the engine is killed and
+	// restarted meanwhile.
+	uac1 := caller("uac_bye_after_restart.xml", "1002", "-d", "6000")
+	uac2 := caller("uac_wait_bye.xml", "1003")
+	child.waitLegs(t, 4) // both calls up, both sides' dialogs journaled
+	child.kill(t)
+
+	h := newHarnessAt(t, dir, addr, nil)
+	ctx := context.Background()
+	calls, err := h.eng.LegCalls(ctx, adapterName)
+	if err != nil || len(calls) != 2 {
+		t.Fatalf("calls with SIP dialogs after the restart: %d, %v", len(calls), err)
+	}
+	var toCarol engine.Call
+	for _, c := range calls {
+		if len(c.Legs) != 2 || c.State != engine.Connected {
+			t.Fatalf("call %s after the restart: %s, legs %+v", c.ID, c.State, c.Legs)
+		}
+		if c.Callee.Client == "carol" {
+			toCarol = c
+		}
+	}
+	// Call 2: the engine hangs up; both phones get a BYE.
+	if _, err := h.eng.Hangup(ctx, toCarol.ID, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	uasCarol.wait(t, "carol's phone")
+	uac2.wait(t, "alice's phone, call 2")
+	// Call 1: alice's phone hangs up with BYE after the restart.
+	uac1.wait(t, "alice's phone, call 1")
+	uasBob.wait(t, "bob's phone")
+	for _, c := range calls {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got, err := h.eng.Call(ctx, c.ID)
+			if err == nil && got.State == engine.Ended {
+				if got.Reason != events.Hangup || got.EndedBy != engine.Caller {
+					t.Fatalf("call %s to %s ended %s by %s", c.ID, c.Callee.Client, got.Reason, got.EndedBy)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("call %s to %s did not end: %+v, %v", c.ID, c.Callee.Client, got, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// restartChild is the engine's first life: a child process.
+type restartChild struct {
+	cmd   *exec.Cmd
+	lines chan string
+}
+
+func startRestartChild(t *testing.T, dir, addr string) *restartChild {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSIPRestartChild$", "-test.v")
+	cmd.Env = append(os.Environ(), restartChildEnv+"="+dir+" "+addr)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &restartChild{cmd: cmd, lines: make(chan string, 64)}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			c.lines <- sc.Text()
+		}
+		close(c.lines)
+		io.Copy(io.Discard, out)
+	}()
+	c.waitFor(t, "READY")
+	return c
+}
+
+// waitFor waits for a line of the child that starts with prefix.
+func (c *restartChild) waitFor(t *testing.T, prefix string) string {
+	t.Helper()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case l, ok := <-c.lines:
+			if !ok {
+				t.Fatalf("the child ended before %s", prefix)
+			}
+			if testing.Verbose() {
+				t.Log("child:", l)
+			}
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+		case <-deadline:
+			t.Fatalf("the child never said %s", prefix)
+		}
+	}
+}
+
+// waitLegs waits until the child journaled n leg records of distinct
+// call sides.
+func (c *restartChild) waitLegs(t *testing.T, n int) {
+	t.Helper()
+	seen := map[string]bool{}
+	for len(seen) < n {
+		seen[c.waitFor(t, "LEG ")] = true
+	}
+}
+
+// kill ends the child with SIGKILL: no Close, no flush beyond what the
+// journal committed.
+func (c *restartChild) kill(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	err := c.cmd.Wait()
+	if ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("the child did not die of SIGKILL: %v", err)
+	}
+}
+
+// TestSIPRestartChild is the child's body; it does nothing in a normal
+// run. It serves SIP until it is killed and reports each journaled leg
+// record on stdout.
+func TestSIPRestartChild(t *testing.T) {
+	spec := os.Getenv(restartChildEnv)
+	if spec == "" {
+		return
+	}
+	dir, addr, _ := strings.Cut(spec, " ")
+	h := newHarnessAt(t, dir, addr, nil)
+	sub, err := h.eng.Subscribe(context.Background(), engine.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("READY")
+	for ev := range sub.Events() {
+		if e, ok := ev.Event.(events.CallLegRecorded); ok {
+			fmt.Printf("LEG %s %s\n", ev.Call.ID, e.Side)
+		} else {
+			fmt.Printf("EVENT %s %s\n", ev.Stream, ev.Type)
+		}
+	}
+}
