@@ -374,8 +374,8 @@ func (e *Engine) transfer(ctx context.Context, kind events.TransferKind, req Tra
 // its first stable point.
 func (e *Engine) startTransfer(ctx context.Context, ev events.TransferInitiated) (Transfer, error) {
 	id := e.cfg.IDs.NewID()
-	if ev.Kind != events.Blind {
-		ev.Consult = e.cfg.IDs.NewID()
+	if ev.Kind != events.Blind && ev.Consult == "" {
+		ev.Consult = e.cfg.IDs.NewID() // TransferToCall names an existing call
 	}
 	ev.NewCall = e.cfg.IDs.NewID()
 	if err := fsm.CheckTransferInitiated(ev); err != nil {
@@ -383,10 +383,10 @@ func (e *Engine) startTransfer(ctx context.Context, ev events.TransferInitiated)
 	}
 	t := fsm.Transfer{ID: id, TransferInitiated: ev}
 	e.xfer.mu.Lock()
-	if ev.Call != "" {
-		if other, busy := e.xfer.byCall[ev.Call]; busy {
+	for _, c := range []string{ev.Call, ev.Consult} {
+		if other, busy := e.xfer.byCall[c]; busy && c != "" {
 			e.xfer.mu.Unlock()
-			return Transfer{}, errcode.Newf(errcode.Conflict, "call %s is already in transfer %s", ev.Call, other)
+			return Transfer{}, errcode.Newf(errcode.Conflict, "call %s is already in transfer %s", c, other)
 		}
 	}
 	e.xfer.mu.Unlock()

@@ -151,6 +151,17 @@ func clickStep(t *Transfer, calls CallLookup, intent Intent) Step {
 	return Step{Kind: StepDial, Call: t.NewCall, Dial: t.targetPlan(p, dev, leg)}
 }
 
+// consultSide is the side of consultation z that the transferring party
+// is on: the caller when the transfer placed it, either side when the
+// transfer adopted an existing call of the transferring party
+// (Engine.TransferToCall: the target may have called it).
+func consultSide(t *Transfer, z *Call) events.Side {
+	if z != nil && t.Transferor.Client != "" && z.Caller.Client != t.Transferor.Client && z.Callee.Client == t.Transferor.Client {
+		return events.Callee
+	}
+	return events.Caller
+}
+
 func consultStep(t *Transfer, calls CallLookup, intent Intent, now int64) Step {
 	x, _ := calls(t.Call)
 	by := t.TransferorSide()
@@ -162,11 +173,12 @@ func consultStep(t *Transfer, calls CallLookup, intent Intent, now int64) Step {
 		case xLive:
 			return command(t.Call, TransferAway{By: by})
 		case z != nil && z.Status.Live():
-			return command(t.Consult, TransferAway{By: events.Caller})
+			return command(t.Consult, TransferAway{By: consultSide(t, z)})
 		}
 		return record(events.TransferCompleted{})
 	}
 	z, placed := calls(t.Consult)
+	zBy := consultSide(t, z)
 	if !placed {
 		switch {
 		case intent == CancelIntent || intent == FailIntent:
@@ -195,9 +207,9 @@ func consultStep(t *Transfer, calls CallLookup, intent Intent, now int64) Step {
 		if heldByUs {
 			return command(t.Call, Resume{By: by})
 		}
-		transferorEnded := z.EndedBy == events.Caller && (z.Reason == events.Canceled || z.Reason == events.Hangup)
+		transferorEnded := z.EndedBy == zBy && (z.Reason == events.Canceled || z.Reason == events.Hangup)
 		timedOut := t.Deadline != 0 && z.ReleaseAt >= t.Deadline && !z.Answered()
-		failed := z.Reason == events.Failed && z.EndedBy == events.Caller // the fail intent's own hang-up
+		failed := z.Reason == events.Failed && z.EndedBy == zBy // the fail intent's own hang-up
 		switch {
 		case intent == FailIntent || failed:
 			return record(events.TransferFailed{})
@@ -216,14 +228,14 @@ func consultStep(t *Transfer, calls CallLookup, intent Intent, now int64) Step {
 	if intent == FailIntent {
 		// Ended "failed" from the transferor's side, so that the outcome
 		// reads off the journal after a restart (not "canceled").
-		return command(t.Consult, Fail{Reason: events.Failed, By: events.Caller})
+		return command(t.Consult, Fail{Reason: events.Failed, By: zBy})
 	}
 	if intent == CancelIntent {
-		return command(t.Consult, Hangup{By: events.Caller})
+		return command(t.Consult, Hangup{By: zBy})
 	}
 	if !z.Answered() {
 		if t.Deadline != 0 && now >= t.Deadline {
-			return command(t.Consult, Hangup{By: events.Caller})
+			return command(t.Consult, Hangup{By: zBy})
 		}
 		return Step{}
 	}
@@ -235,10 +247,15 @@ func consultStep(t *Transfer, calls CallLookup, intent Intent, now int64) Step {
 			return Step{}
 		}
 		p, dev, leg := keptParty(x, t.Kept)
+		target := zBy.Other()
+		group := z.Group
+		if target == events.Caller {
+			group = ""
+		}
 		return Step{Kind: StepDial, Call: t.NewCall, Dial: DialPlan{
 			Caller: p, CallerDevice: dev, CallerLeg: leg,
-			Callee: z.Callee, CalleeLeg: z.LegOf(events.Callee), Group: z.Group, Destination: t.Destination,
-			Connected: true, AnsweredDevice: z.AnsweredDevice,
+			Callee: z.Party(target), CalleeLeg: z.LegOf(target), Group: group, Destination: t.Destination,
+			Connected: true, AnsweredDevice: z.DeviceOf(target),
 		}}
 	}
 	return Step{}

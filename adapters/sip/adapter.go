@@ -45,13 +45,14 @@ type Adapter struct {
 	wg     sync.WaitGroup
 	kick   chan string
 
-	mu      sync.Mutex
-	calls   map[string]*call          // engine call id → its SIP legs
-	dialogs map[string]dialogRef      // dialogKey → the leg it belongs to
-	early   map[string][]engine.Event // events of calls whose Dial has not returned yet
-	dialing int                       // Dials in flight
-	timers  map[string]clock.Timer    // binding device id → its expiry
-	started bool
+	mu       sync.Mutex
+	calls    map[string]*call          // engine call id → its SIP legs
+	dialogs  map[string]dialogRef      // dialogKey → the leg it belongs to
+	handover handovers                 // target phones of attended transfers under way (replaces.go)
+	early    map[string][]engine.Event // events of calls whose Dial has not returned yet
+	dialing  int                       // Dials in flight
+	timers   map[string]clock.Timer    // binding device id → its expiry
+	started  bool
 
 	trunks *Trunks // nil: no SIP trunk (trunk.go)
 }

@@ -39,6 +39,7 @@ type call struct {
 	rejected bool // all forks failed and we told the engine
 
 	kept    *sipLeg              // a phone that goes on in this call after a transfer (refer.go)
+	adopted *sipLeg              // the target's phone after an attended transfer, callee side (replaces.go)
 	sipHold map[engine.Side]bool // the holds the phones know of (reinvite.go)
 	queue   []func()             // outgoing re-INVITEs and INFOs, in order (serial)
 	running bool
@@ -177,6 +178,9 @@ func (a *Adapter) handle(ev engine.Event) {
 			a.endKept(cl)
 		}
 	case ev.Type == events.TypeCallAnswered:
+		if nc := a.adoptTarget(c); nc != nil {
+			cl = nc
+		}
 		if cl != nil {
 			a.answered(cl, c)
 			a.keptAnswered(cl)

@@ -60,6 +60,9 @@ func (a *Adapter) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		a.onReInvite(req, tx)
 		return
 	}
+	if a.replacesInvite(req, tx) { // replaces.go
+		return
+	}
 	if a.trunkInvite(req, tx) { // trunk_in.go
 		return
 	}

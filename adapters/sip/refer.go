@@ -18,7 +18,7 @@ import (
 // goes on), then a BYE: it left the call. The other party's phone goes on
 // in the engine's new call (the kept leg): it is offered to the target as
 // its last SDP, and gets the target's answer in a re-INVITE. Refer-To
-// with Replaces (attended transfer) is 501.
+// with Replaces is an attended transfer (replaces.go).
 
 var errBadReferTo = errors.New("sip: malformed Refer-To")
 
@@ -82,7 +82,7 @@ func (a *Adapter) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if replaces {
-		a.respond(tx, a.response(req, statusNotImpl)) // attended transfer: docs/sip.md, "Missing"
+		a.referReplaces(req, tx, cl, l, h.Value()) // attended transfer (replaces.go)
 		return
 	}
 	dest, err := destination(&u, a.domain())
@@ -257,18 +257,20 @@ func (a *Adapter) keptAnswered(cl *call) {
 // endKept: the call a kept phone went on in ended: BYE.
 func (a *Adapter) endKept(cl *call) {
 	cl.mu.Lock()
-	k := cl.kept
-	cl.kept = nil
+	legs := []*sipLeg{cl.kept, cl.adopted}
+	cl.kept, cl.adopted = nil, nil
 	cl.mu.Unlock()
-	if k == nil {
-		return
+	for _, k := range legs {
+		if k == nil {
+			continue
+		}
+		a.mu.Lock()
+		if r, ok := a.dialogs[k.dlg.key()]; ok && r.call == cl.id {
+			delete(a.dialogs, k.dlg.key())
+		}
+		a.mu.Unlock()
+		a.sendBye(k.dlg)
 	}
-	a.mu.Lock()
-	if r, ok := a.dialogs[k.dlg.key()]; ok && r.call == cl.id {
-		delete(a.dialogs, k.dlg.key())
-	}
-	a.mu.Unlock()
-	a.sendBye(k.dlg)
 }
 
 // keptBye: the kept phone hung up.
@@ -280,9 +282,11 @@ func (a *Adapter) keptBye(ref dialogRef) {
 		return
 	}
 	cl.mu.Lock()
-	mine := cl.kept == ref.kept
-	if mine {
+	mine := cl.kept == ref.kept || cl.adopted == ref.kept
+	if cl.kept == ref.kept {
 		cl.kept = nil
+	} else if mine {
+		cl.adopted = nil
 	}
 	cl.mu.Unlock()
 	if mine {

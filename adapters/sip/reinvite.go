@@ -52,6 +52,9 @@ func (cl *call) leg(side engine.Side) *sipLeg {
 	if k := cl.kept; k != nil && k.side == side {
 		return k
 	}
+	if k := cl.adopted; k != nil && k.side == side {
+		return k
+	}
 	switch side {
 	case engine.Caller:
 		if in := cl.in; in != nil {
