@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -200,7 +201,7 @@ func sippPath(t *testing.T) string {
 // sipp is one run of sipp on loopback, bounded by -m 1 and -timeout.
 type sipp struct {
 	cmd     *exec.Cmd
-	out     bytes.Buffer
+	out     lockedBuffer // sipp's output, written by exec's copier
 	err     chan error
 	errFile string
 }
@@ -209,28 +210,39 @@ type sipp struct {
 // port, with keys; remote is "" for a UAS.
 func runSipp(t *testing.T, scenario string, port int, remote string, args ...string) *sipp {
 	t.Helper()
+	return runSippOn(t, "127.0.0.1", scenario, port, remote, args...)
+}
+
+// runSippOn is runSipp on another loopback address. The process is killed
+// at the end of the test if it still runs; its exit is seen through a
+// channel only (reading cmd.ProcessState beside cmd.Wait is a data race).
+func runSippOn(t *testing.T, ip, scenario string, port int, remote string, args ...string) *sipp {
+	t.Helper()
 	bin := sippPath(t)
 	dir := t.TempDir()
-	all := []string{"-sf", filepath.Join("testdata", "sipp", scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+	all := []string{"-sf", filepath.Join("testdata", "sipp", scenario), "-i", ip, "-p", strconv.Itoa(port),
 		"-m", "1", "-timeout", "20s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "err.log"),
-		"-mp", strconv.Itoa(freePort(t))}
+		"-mp", strconv.Itoa(freePortOn(t, ip))}
 	all = append(all, args...)
 	if remote != "" {
 		all = append(all, remote)
 	}
-	s := &sipp{cmd: exec.Command(bin, all...), err: make(chan error, 1)}
+	s := &sipp{cmd: exec.Command(bin, all...), err: make(chan error, 1), errFile: filepath.Join(dir, "err.log")}
 	s.cmd.Dir = "."
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { s.err <- s.cmd.Wait() }()
+	exited := make(chan struct{})
+	go func() { s.err <- s.cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
+		select {
+		case <-exited:
+		default:
 			s.cmd.Process.Kill()
+			<-exited
 		}
 	})
-	s.errFile = filepath.Join(dir, "err.log")
 	return s
 }
 
@@ -244,7 +256,7 @@ func (s *sipp) wait(t *testing.T, name string) {
 		}
 	case <-time.After(30 * time.Second):
 		s.cmd.Process.Kill()
-		t.Fatalf("sipp %s did not end", name)
+		t.Fatalf("sipp %s did not end\n%s", name, tail(s.out.Bytes()))
 	}
 }
 
@@ -277,3 +289,22 @@ func (h *harness) uac(scenario, caller, service string, keys ...string) *sipp {
 }
 
 func has(list []string, s string) bool { return slices.Contains(list, s) }
+
+// lockedBuffer is a bytes.Buffer that a process writes while a test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// Bytes returns a copy of what was written so far.
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.b.Bytes())
+}

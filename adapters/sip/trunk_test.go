@@ -3,8 +3,6 @@ package sip
 import (
 	"context"
 	"net"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -72,35 +70,6 @@ func freePortOn(t *testing.T, ip string) int {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-// runSippOn is runSipp on another loopback address.
-func runSippOn(t *testing.T, ip, scenario string, port int, remote string, args ...string) *sipp {
-	t.Helper()
-	bin := sippPath(t)
-	dir := t.TempDir()
-	all := []string{"-sf", filepath.Join("testdata", "sipp", scenario), "-i", ip, "-p", strconv.Itoa(port),
-		"-m", "1", "-timeout", "20s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "err.log"),
-		"-mp", strconv.Itoa(freePortOn(t, ip))}
-	all = append(all, args...)
-	if remote != "" {
-		all = append(all, remote)
-	}
-	s := &sipp{cmd: exec.Command(bin, all...), err: make(chan error, 1), errFile: filepath.Join(dir, "err.log")}
-	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { s.err <- s.cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			s.cmd.Process.Kill()
-		}
-	})
-	return s
 }
 
 // daveCalls registers dave's phone and has it call number with scenario.
