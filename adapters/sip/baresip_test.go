@@ -1,0 +1,90 @@
+package sip
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/events"
+)
+
+// Real softphones: baresip (Debian package baresip-core), driven over
+// ctrl_tcp, registered at the adapter on loopback, audio from a WAV file.
+// Media between two SIP phones is passed through: the RTP goes phone to
+// phone. The tests fail, never skip, without baresip.
+
+// waitDevice waits for the DeviceAdded of client's SIP binding.
+func (h *harness) waitDevice(client string) engine.Event {
+	h.t.Helper()
+	return h.waitEvent("DeviceAdded "+client, func(ev *engine.Event) bool {
+		e, ok := ev.Event.(events.DeviceAdded)
+		return ok && ev.Client != nil && ev.Client.ID == client && e.Device.Kind == DeviceKind
+	})
+}
+
+// registered starts a baresip for each client and waits until each has
+// registered: its binding a device in the engine. (Not by the phone's
+// REGISTER_OK: it may come before the test is connected to ctrl_tcp.)
+func (h *harness) registered(wav string, opt baresipOptions, clients ...string) []*baresipPhone {
+	h.t.Helper()
+	var phones []*baresipPhone
+	for _, c := range clients {
+		phones = append(phones, h.startBaresip(c, wav, opt))
+	}
+	for _, p := range phones {
+		h.waitDevice(p.name)
+		if d := h.sipDevices(p.name); len(d) != 1 {
+			p.t.Fatalf("%s has %d SIP devices, want 1: %+v", p.name, len(d), d)
+		}
+	}
+	return phones
+}
+
+// Two baresips register with digest: each binding is a device of kind sip
+// whose contact is the phone's SIP port.
+func TestBaresipRegister(t *testing.T) {
+	h := newHarness(t, "", nil)
+	wav := toneWAV(t)
+	phones := h.registered(wav, baresipOptions{}, "alice", "bob")
+	for _, p := range phones {
+		d := h.sipDevices(p.name)[0]
+		if !strings.Contains(d.Contact, "@127.0.0.1:"+strconv.Itoa(p.sipPort)+">") || !strings.Contains(d.Contact, ";expires-at=") {
+			t.Fatalf("%s's binding %q is not its phone's SIP port %d", p.name, d.Contact, p.sipPort)
+		}
+	}
+}
+
+// alice's baresip dials bob's extension; bob's baresip rings (CALL_INCOMING)
+// and answers with the accept command; both are established and both get
+// RTP from the other (CALL_RTPESTAB: the tone goes phone to phone); the
+// engine's call is connected, answered by bob's binding; alice hangs up:
+// the call ended hangup by the caller, bob's phone closed by the BYE.
+func TestBaresipCallAnswerHangup(t *testing.T) {
+	h := newHarness(t, "", nil)
+	wav := toneWAV(t)
+	alice := h.registered(wav, baresipOptions{}, "alice")[0]
+	bob := h.registered(wav, baresipOptions{AnswerMode: "manual"}, "bob")[0]
+	bobDev := h.sipDevices("bob")[0].ID
+
+	alice.do("dial", "1002")
+	bob.waitEvent("CALL_INCOMING", "")
+	alice.waitEvent("CALL_RINGING", "")
+	h.waitEvent("CallRinging", func(ev *engine.Event) bool { return ev.Type == events.TypeCallRinging })
+	bob.do("accept", "")
+	for _, p := range []*baresipPhone{alice, bob} {
+		p.waitEvent("CALL_ESTABLISHED", "")
+		p.waitEvent("CALL_RTPESTAB", "")
+	}
+	ans := h.waitEvent("CallAnswered", func(ev *engine.Event) bool { return ev.Type == events.TypeCallAnswered })
+	if ans.Call.State != engine.Connected || ans.Call.AnsweredDevice != bobDev || ans.Call.Caller.Client != "alice" || ans.Call.Callee.Client != "bob" {
+		t.Fatalf("answered call: state %s answered on %s (bob's binding %s), %s → %s", ans.Call.State, ans.Call.AnsweredDevice, bobDev, ans.Call.Caller.Client, ans.Call.Callee.Client)
+	}
+
+	alice.do("hangup", "")
+	c := h.callEnded()
+	if c.Reason != events.Hangup || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+	bob.waitEvent("CALL_CLOSED", "")
+}
