@@ -196,7 +196,11 @@ func (h *harness) startBaresip(client, wav string, opt baresipOptions) *baresipP
 
 	// The run's bound: baresip's own -t, and a context that kills it.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
-	p.cmd = exec.CommandContext(ctx, bin, "-f", dir, "-t", "45", "-v")
+	args := []string{"-f", dir, "-t", "45", "-v"}
+	if os.Getenv("SIP_TEST_LOG") != "" {
+		args = append(args, "-s") // its SIP trace
+	}
+	p.cmd = exec.CommandContext(ctx, bin, args...)
 	p.cmd.Stdin = nil
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
@@ -211,8 +215,15 @@ func (h *harness) startBaresip(client, wav string, opt baresipOptions) *baresipP
 		p.cmd.Process.Kill()
 		<-p.exited
 		cancel()
+		if os.Getenv("SIP_TEST_LOG") != "" {
+			t.Logf("baresip %s events: %s", client, p.seen())
+		}
 		if t.Failed() {
-			t.Logf("baresip %s (SIP 127.0.0.1:%d) output:\n%s", client, p.sipPort, tail([]byte(p.out.String())))
+			out := p.out.String()
+			if os.Getenv("SIP_TEST_LOG") == "" {
+				out = tail([]byte(out))
+			}
+			t.Logf("baresip %s (SIP 127.0.0.1:%d) output:\n%s", client, p.sipPort, out)
 		}
 	})
 
@@ -329,8 +340,30 @@ func (p *baresipPhone) do(command, params string) string {
 // this phone, among those seen or to come, within 15 s.
 func (p *baresipPhone) waitEvent(typ, param string) baresipEvent {
 	p.t.Helper()
+	return p.waitEventAfter(0, typ, param)
+}
+
+// mark drains the events already received and returns how many there
+// are: waitEventAfter(mark, …) waits for a newer one.
+func (p *baresipPhone) mark() int {
+	for {
+		select {
+		case ev, ok := <-p.evc:
+			if !ok {
+				return len(p.evs)
+			}
+			p.evs = append(p.evs, ev)
+		default:
+			return len(p.evs)
+		}
+	}
+}
+
+// waitEventAfter is waitEvent for an event after the first mark ones.
+func (p *baresipPhone) waitEventAfter(mark int, typ, param string) baresipEvent {
+	p.t.Helper()
 	match := func(ev baresipEvent) bool { return ev.Type == typ && (param == "" || ev.Param == param) }
-	for _, ev := range p.evs {
+	for _, ev := range p.evs[mark:] {
 		if match(ev) {
 			return ev
 		}

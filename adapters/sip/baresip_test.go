@@ -88,3 +88,82 @@ func TestBaresipCallAnswerHangup(t *testing.T) {
 	}
 	bob.waitEvent("CALL_CLOSED", "")
 }
+
+// connected has alice's phone dial bob's extension, bob's phone answering
+// by itself (answermode=auto), and waits until both are established with
+// RTP from the other and the engine's call is answered; it returns it.
+func (h *harness) connected(alice, bob *baresipPhone, ext string) *engine.Call {
+	h.t.Helper()
+	alice.do("dial", ext)
+	for _, p := range []*baresipPhone{alice, bob} {
+		p.waitEvent("CALL_ESTABLISHED", "")
+		p.waitEvent("CALL_RTPESTAB", "")
+	}
+	return h.waitEvent("CallAnswered", func(ev *engine.Event) bool { return ev.Type == events.TypeCallAnswered }).Call
+}
+
+// Hold and resume from baresip's menu on either side: the re-INVITEs
+// (a=sendonly, then a=sendrecv) are the engine's CallHeld and CallResumed
+// by that side, relayed to the other phone; the callee's phone hangs up.
+func TestBaresipHoldResume(t *testing.T) {
+	h := newHarness(t, "", nil)
+	wav := toneWAV(t)
+	ps := h.registered(wav, baresipOptions{}, "alice", "bob")
+	alice, bob := ps[0], ps[1]
+	call := h.connected(alice, bob, "1002")
+	for _, step := range []struct {
+		phone *baresipPhone
+		side  engine.Side
+	}{{alice, engine.Caller}, {bob, engine.Callee}} {
+		other := alice
+		if step.phone == alice {
+			other = bob
+		}
+		// reInvite does cmd on the phone and waits until its re-INVITE is
+		// answered and the other phone got the relayed one.
+		reInvite := func(cmd string) {
+			m, o := step.phone.mark(), other.mark()
+			step.phone.do(cmd, "")
+			step.phone.waitEventAfter(m, "CALL_REMOTE_SDP", "answer")
+			other.waitEventAfter(o, "CALL_REMOTE_SDP", "offer")
+		}
+		reInvite("hold")
+		held := h.waitEvent("CallHeld by "+step.side.String(), func(ev *engine.Event) bool {
+			e, ok := ev.Event.(events.CallHeld)
+			return ok && e.By == step.side
+		})
+		if held.Call.ID != call.ID || !held.Call.HeldBy(step.side) {
+			t.Fatalf("CallHeld by %s: call %s, held by it %v", step.side, held.Call.ID, held.Call.HeldBy(step.side))
+		}
+		reInvite("resume")
+		res := h.waitEvent("CallResumed by "+step.side.String(), func(ev *engine.Event) bool {
+			e, ok := ev.Event.(events.CallResumed)
+			return ok && e.By == step.side
+		})
+		if res.Call.HeldBy(step.side) || res.Call.State != engine.Connected {
+			t.Fatalf("CallResumed by %s: state %s, still held by it %v", step.side, res.Call.State, res.Call.HeldBy(step.side))
+		}
+	}
+	bob.do("hangup", "")
+	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Callee {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+	alice.waitEvent("CALL_CLOSED", "")
+}
+
+// DTMF from baresip is RFC 4733 in the RTP, which goes phone to phone
+// (SDP pass-through): the engine never sees it, the other baresip does —
+// its CALL_DTMF_START events carry the digits.
+func TestBaresipDTMFPhoneToPhone(t *testing.T) {
+	h := newHarness(t, "", nil)
+	wav := toneWAV(t)
+	ps := h.registered(wav, baresipOptions{}, "alice", "bob")
+	alice, bob := ps[0], ps[1]
+	h.connected(alice, bob, "1002")
+	for _, d := range []string{"1", "5", "#"} {
+		alice.do("sndcode", d)
+		bob.waitEvent("CALL_DTMF_START", d)
+	}
+	alice.do("hangup", "")
+	h.callEnded()
+}
