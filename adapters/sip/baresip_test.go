@@ -166,4 +166,60 @@ func TestBaresipDTMFPhoneToPhone(t *testing.T) {
 	}
 	alice.do("hangup", "")
 	h.callEnded()
+	for _, ev := range h.evs {
+		if ev.Type == events.TypeCallDigits {
+			t.Fatalf("the engine saw digits between two phones passed through: %+v", ev.Event)
+		}
+	}
+}
+
+// Blind transfer from baresip: alice's phone calls bob's, bob's transfers
+// her to carol's (REFER to sip:1003@…); carol's phone (auto-answer) rings
+// and answers, alice's phone is re-INVITEd toward carol's and RTP flows
+// both ways (carol's RTPESTAB; a digit of carol's reaches alice); the engine's first call ended transferred, the
+// transfer completed, the new call alice → carol connected; carol hangs up.
+func TestBaresipBlindTransfer(t *testing.T) {
+	h := newHarness(t, "", nil)
+	wav := toneWAV(t)
+	ps := h.registered(wav, baresipOptions{}, "alice", "bob", "carol")
+	alice, bob, carol := ps[0], ps[1], ps[2]
+	first := h.connected(alice, bob, "1002")
+	m := alice.mark()
+	bob.do("transfer", h.uri("1003"))
+	carol.waitEvent("CALL_ESTABLISHED", "")
+	carol.waitEvent("CALL_RTPESTAB", "")
+	alice.waitEventAfter(m, "CALL_REMOTE_SDP", "offer") // the re-INVITE toward carol
+	bob.waitEvent("CALL_CLOSED", "")
+
+	ended := h.waitEvent("first CallEnded", func(ev *engine.Event) bool {
+		return ev.Type == events.TypeCallEnded && ev.Call.ID == first.ID
+	})
+	if ended.Call.Reason != events.Transferred {
+		t.Fatalf("the first call ended %s by %s", ended.Call.Reason, ended.Call.EndedBy)
+	}
+	done := h.waitEvent("TransferCompleted", func(ev *engine.Event) bool { return ev.Type == events.TypeTransferCompleted })
+	if done.Transfer.Kind != engine.BlindTransfer || done.Transfer.Call != first.ID {
+		t.Fatalf("transfer %+v", done.Transfer)
+	}
+	next := h.waitEvent("new CallAnswered", func(ev *engine.Event) bool {
+		return ev.Type == events.TypeCallAnswered && ev.Call.ID != first.ID
+	})
+	if next.Call.Caller.Client != "alice" || next.Call.Callee.Client != "carol" || next.Call.Transfer != done.Transfer.ID || next.Call.State != engine.Connected {
+		t.Fatalf("new call %s → %s, %s (transfer %q)", next.Call.Caller.Client, next.Call.Callee.Client, next.Call.State, next.Call.Transfer)
+	}
+
+	// RTP flows carol → alice too (alice's phone was re-INVITEd with carol's
+	// SDP): a digit from carol's phone (RFC 4733) reaches alice's.
+	m = alice.mark()
+	carol.do("sndcode", "9")
+	alice.waitEventAfter(m, "CALL_DTMF_START", "9")
+
+	carol.do("hangup", "")
+	c := h.waitEvent("new CallEnded", func(ev *engine.Event) bool {
+		return ev.Type == events.TypeCallEnded && ev.Call.ID == next.Call.ID
+	})
+	if c.Call.Reason != events.Hangup || c.Call.EndedBy != engine.Callee {
+		t.Fatalf("new call ended %s by %s", c.Call.Reason, c.Call.EndedBy)
+	}
+	alice.waitEvent("CALL_CLOSED", "")
 }
