@@ -201,7 +201,6 @@ func (h *harness) startBaresip(client, wav string, opt baresipOptions) *baresipP
 		args = append(args, "-s") // its SIP trace
 	}
 	p.cmd = exec.CommandContext(ctx, bin, args...)
-	p.cmd.Stdin = nil
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
 		cancel()
