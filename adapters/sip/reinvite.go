@@ -216,11 +216,19 @@ func (a *Adapter) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		a.respond(tx, res)
 		return
 	}
-	defer func() {
-		d.mu.Lock()
-		d.inPending = false
-		d.mu.Unlock()
-	}()
+	// The re-INVITE is pending until its final response is sent, not
+	// until the ACK: a phone may send its next re-INVITE right after the
+	// ACK (RFC 3261 §14.2 asks for 500 only before the final response).
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			d.mu.Lock()
+			d.inPending = false
+			d.mu.Unlock()
+		}
+	}
+	defer release()
 	a.respond(tx, a.response(req, status{100, "Trying"}))
 
 	dir := sdpDirection(body)
@@ -257,7 +265,7 @@ func (a *Adapter) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		d.mu.Unlock()
 	}
 	l.gotSDP(body) // journals the record with the new SDPs and target
-	a.answerReInvite(req, tx, d, answer)
+	a.answerReInvite(req, tx, d, answer, release)
 }
 
 // phoneHold tells the engine that the phone of leg l holds (or resumes)
@@ -433,8 +441,9 @@ func (a *Adapter) sendReInvite(d *dialog, offer []byte) (*sip.Response, error) {
 }
 
 // answerReInvite sends the 200 with sdp and, over UDP, retransmits it
-// until the ACK (RFC 3261 §13.3.1.4).
-func (a *Adapter) answerReInvite(req *sip.Request, tx sip.ServerTransaction, d *dialog, sdp []byte) {
+// until the ACK (RFC 3261 §13.3.1.4); sent runs just before the 200 is
+// first sent.
+func (a *Adapter) answerReInvite(req *sip.Request, tx sip.ServerTransaction, d *dialog, sdp []byte, sent func()) {
 	res := a.response(req, status{200, "OK"})
 	res.AppendHeader(a.ourContact(req.Transport()).Clone())
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -452,6 +461,7 @@ func (a *Adapter) answerReInvite(req *sip.Request, tx sip.ServerTransaction, d *
 		delete(d.acks, seq)
 		d.mu.Unlock()
 	}()
+	sent()
 	a.respond(tx, res)
 	reliable := !strings.EqualFold(req.Transport(), "UDP")
 	interval := sip.T1
