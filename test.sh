@@ -8,8 +8,9 @@
 # --no-install-recommends (none of the recommended packages, which bring in
 # about a hundred more and upgrade systemd; apt's own summary line says how
 # many packages that was): chromium, for the browser tests of the softphone
-# page (e2e/) and of the replay ladder (replay/ladder_test.go), and
-# sip-tester (SIPp), the SIP peer of adapters/sip's tests.
+# page (e2e/) and of the replay ladder (replay/ladder_test.go), and the SIP
+# peers of adapters/sip's tests: sip-tester (SIPp) and baresip-core (a
+# softphone driven over its ctrl_tcp module).
 #
 # The browser tests run in a network namespace with only loopback
 # (unshare -n): the page, the server and the WebRTC media never leave it.
@@ -162,9 +163,10 @@ go version
 MISSING=()
 if [ ! -x /usr/bin/chromium ]; then MISSING+=(chromium); fi
 if ! command -v sipp >/dev/null 2>&1; then MISSING+=(sip-tester); fi
+if ! command -v baresip >/dev/null 2>&1; then MISSING+=(baresip-core); fi
 if ! command -v ip >/dev/null 2>&1; then MISSING+=(iproute2); fi
 if [ "${#MISSING[@]}" -gt 0 ]; then
-  step_start "installing ${MISSING[*]} (browser tests; SIP peer)"
+  step_start "installing ${MISSING[*]} (browser tests; SIP peers)"
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq

@@ -77,6 +77,13 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// Bytes returns a copy of what was written so far.
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
+}
+
 // baresipPhone is one running baresip with one account.
 type baresipPhone struct {
 	t       *testing.T
