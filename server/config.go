@@ -112,6 +112,9 @@ type SIP struct {
 	TCP      string  `yaml:"tcp"`
 	WS       string  `yaml:"ws"`
 	Trunks   []Trunk `yaml:"trunks"`
+	// RelayPhones routes calls between two SIP phones through the media
+	// relay too (sip.Settings.RelayPhones); default false: pass-through.
+	RelayPhones bool `yaml:"relay_phones"`
 }
 
 // Trunk is an upstream SIP trunk (sip.Trunk): its address host:port,

@@ -44,13 +44,10 @@ type call struct {
 	queue   []func()             // outgoing re-INVITEs and INFOs, in order (serial)
 	running bool
 
-	// The relay's leg of the call's SIP phone, when the other side is not
-	// a SIP phone (media.go): its name, the side it carries, and the
-	// relay's SDP (the answer to the caller, or the offer to the callee's
-	// phones).
-	rtpLeg     string
-	rtpSide    engine.Side
-	rtpSDP     []byte
+	// The relay's legs of the call's SIP phones (media.go), by side: one
+	// when the other side is not a SIP phone, two for two phones with
+	// Settings.RelayPhones.
+	rtp        map[engine.Side]*rtpLeg
 	rtpPending bool // the relay's offer is being made
 }
 
@@ -146,6 +143,13 @@ func (a *Adapter) drainEarly(id string) {
 	}
 }
 
+// hasTrunk reports whether the call goes out through a trunk.
+func (cl *call) hasTrunk() bool {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.trunk != nil
+}
+
 // kickLoop tells the loop that a Dial returned.
 func (a *Adapter) kickLoop(id string) {
 	select {
@@ -198,11 +202,17 @@ func (a *Adapter) ringing(cl *call, c *engine.Call) {
 		cl.in.ringing()
 	}
 	devices := a.sipDevices(c)
-	anchored := false
-	if cl != nil && cl.in != nil && len(devices) < len(c.RingingDevices) {
+	anchored, phones := false, false
+	switch {
+	case cl != nil && cl.in != nil && len(devices) < len(c.RingingDevices):
 		// A device that is not a SIP phone rings (a browser, the echo
 		// test): the relay answers the phone's offer (media.go).
 		anchored = a.anchorCaller(cl, cl.in)
+	case cl != nil && cl.in != nil && a.relayPhones() && len(devices) > 0 && !cl.hasTrunk():
+		// Only SIP phones ring and phone calls go through the relay:
+		// it answers the caller and offers to the phones (media.go).
+		anchored = a.anchorCaller(cl, cl.in)
+		phones = anchored
 	}
 	if cl == nil {
 		if len(devices) == 0 {
@@ -221,6 +231,10 @@ func (a *Adapter) ringing(cl *call, c *engine.Call) {
 	cl.callee = c.Callee.Client
 	cl.onlySIP = len(c.RingingDevices) > 0 && len(devices) == len(c.RingingDevices)
 	offer := offerFor(cl)
+	relayCallee := phones && cl.rtp[engine.Callee] == nil
+	if relayCallee {
+		offer = nil // the phones get the relay's offer, once made
+	}
 	var start []*fork
 	var stop []*fork
 	if offer != nil && !cl.ended {
@@ -238,7 +252,7 @@ func (a *Adapter) ringing(cl *call, c *engine.Call) {
 		}
 	}
 	in, onlySIP := cl.in, cl.onlySIP
-	needOffer := offer == nil && in == nil && cl.kept == nil && cl.trunk == nil && !cl.ended && len(devices) > 0
+	needOffer := (relayCallee || offer == nil && in == nil && cl.kept == nil && cl.trunk == nil) && !cl.ended && len(devices) > 0
 	cl.mu.Unlock()
 	if needOffer && a.set.Media != nil {
 		// A caller that is not a SIP phone (a browser): the phones get
@@ -288,7 +302,7 @@ func (a *Adapter) answered(cl *call, c *engine.Call) {
 	if cl.winner != nil && cl.winner.device != c.AnsweredDevice {
 		answer = nil
 	}
-	passThrough := cl.winner != nil && cl.rtpLeg != "" && cl.rtpSide == engine.Caller
+	passThrough := cl.winner != nil && cl.rtp[engine.Caller] != nil && cl.rtp[engine.Callee] == nil
 	cl.mu.Unlock()
 	for _, f := range stop {
 		f.stop()

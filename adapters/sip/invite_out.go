@@ -178,7 +178,7 @@ func (a *Adapter) forkAnswered(f *fork, res *sip.Response) {
 	body := res.Body()
 	sdpOK := checkSDP(body) == nil
 	cl := f.cl
-	if name, side := cl.relayed(); sdpOK && name != "" && side == engine.Callee {
+	if name := cl.relayed(engine.Callee); sdpOK && name != "" {
 		// The relay offered (media.go): the first answer is its answer.
 		cl.mu.Lock()
 		first := cl.winner == nil && !cl.ended

@@ -27,10 +27,15 @@ import (
 //     (OfferRTP matching "<call>/caller"); the answering phone's answer goes
 //     to AcceptRTPAnswer.
 //
-// Between two SIP phones the SDP is still passed through (the phones send
-// RTP to each other): no relay hop, no added latency, and re-INVITEs and
-// transfers keep working as they do; the engine's hold re-INVITEs the
-// phones, but mute is not enforced there (docs/sip.md).
+// Between two SIP phones the SDP is passed through by default (the phones
+// send RTP to each other): no relay hop, no added latency, and re-INVITEs
+// and transfers keep working as they do; the engine's hold re-INVITEs the
+// phones, but mute is not enforced there (docs/sip.md). With
+// Settings.RelayPhones both are done at once: when only SIP phones ring,
+// the caller's offer is answered by the relay ("<call>/caller") and the
+// phones get the relay's offer ("<call>/callee", the caller's codec); the
+// answering phone's answer goes to AcceptRTPAnswer. Everything below then
+// applies to both legs, as to one.
 //
 // On a relayed call the adapter applies the engine's state to its leg:
 // connected to the other side's leg when up, held (nothing either way)
@@ -72,15 +77,35 @@ func (a *Adapter) rtpEvents(id string, side engine.Side, client string) media.Le
 	}
 }
 
+// relayPhones reports whether calls between two SIP phones go through the
+// relay.
+func (a *Adapter) relayPhones() bool { return a.set.Media != nil && a.set.RelayPhones }
+
+// rtpLeg is the relay's leg of one SIP phone of a call: its name and the
+// relay's SDP (the answer to the caller, or the offer to the callee's
+// phones).
+type rtpLeg struct {
+	name string
+	sdp  []byte
+}
+
+// setRTP records the relay's leg of side s. cl.mu is held.
+func (cl *call) setRTP(s engine.Side, name string, sdp []byte) {
+	if cl.rtp == nil {
+		cl.rtp = map[engine.Side]*rtpLeg{}
+	}
+	cl.rtp[s] = &rtpLeg{name: name, sdp: sdp}
+}
+
 // anchorCaller answers a SIP caller's offer with the relay, once: the call
-// rings a device that is not a SIP phone. It reports whether the relay
-// has the caller's leg.
+// rings a device that is not a SIP phone (or, with RelayPhones, only SIP
+// phones). It reports whether the relay has the caller's leg.
 func (a *Adapter) anchorCaller(cl *call, in *inLeg) bool {
 	if a.set.Media == nil {
 		return false
 	}
 	cl.mu.Lock()
-	done := cl.rtpLeg != ""
+	done := cl.rtp[engine.Caller] != nil
 	cl.mu.Unlock()
 	if done {
 		return true
@@ -94,18 +119,18 @@ func (a *Adapter) anchorCaller(cl *call, in *inLeg) bool {
 		return false
 	}
 	cl.mu.Lock()
-	cl.rtpLeg, cl.rtpSide, cl.rtpSDP = name, engine.Caller, []byte(answer)
+	cl.setRTP(engine.Caller, name, []byte(answer))
 	cl.mu.Unlock()
 	return true
 }
 
-// anchorCallee makes the relay's offer for the callee's phones of a call
-// whose caller is not a SIP phone (a browser), off the event loop (the
-// offer waits for the caller's leg and its codec), then rings the phones
-// as the call is now.
+// anchorCallee makes the relay's offer for the callee's phones (the
+// caller is a browser, or a SIP phone with RelayPhones) off the event
+// loop (the offer waits for the caller's leg and its codec), then rings
+// the phones as the call is now.
 func (a *Adapter) anchorCallee(cl *call) {
 	cl.mu.Lock()
-	if a.set.Media == nil || cl.rtpLeg != "" || cl.rtpPending {
+	if a.set.Media == nil || cl.rtp[engine.Callee] != nil || cl.rtpPending {
 		cl.mu.Unlock()
 		return
 	}
@@ -120,7 +145,7 @@ func (a *Adapter) anchorCallee(cl *call) {
 		cl.mu.Lock()
 		cl.rtpPending = false
 		if err == nil {
-			cl.rtpLeg, cl.rtpSide, cl.rtpSDP = name, engine.Callee, []byte(offer)
+			cl.setRTP(engine.Callee, name, []byte(offer))
 		}
 		cl.mu.Unlock()
 		if err != nil {
@@ -143,51 +168,62 @@ func (cl *call) calleeClient() string {
 	return cl.callee
 }
 
-// relayed is the call's relay leg and the side it carries, "" for none.
-func (cl *call) relayed() (string, engine.Side) {
+// relayed is the name of the call's relay leg on side s, "" for none.
+func (cl *call) relayed(s engine.Side) string {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	return cl.rtpLeg, cl.rtpSide
+	if r := cl.rtp[s]; r != nil {
+		return r.name
+	}
+	return ""
 }
 
-// dropRelay closes the call's relay leg (a SIP phone answered: the SDP
-// is passed through; or the call ended).
+// dropRelay closes the call's relay legs (a SIP phone answered a phone
+// whose offer the relay answered: the SDP is passed through; or the call
+// ended).
 func (a *Adapter) dropRelay(cl *call) {
 	cl.mu.Lock()
-	name := cl.rtpLeg
-	cl.rtpLeg, cl.rtpSDP = "", nil
+	legs := cl.rtp
+	cl.rtp = nil
 	cl.mu.Unlock()
-	if name != "" && a.set.Media != nil {
-		_ = a.set.Media.CloseLeg(name)
+	if a.set.Media == nil {
+		return
+	}
+	for _, r := range legs {
+		_ = a.set.Media.CloseLeg(r.name)
 	}
 }
 
-// applyRelay brings the call's relay leg in line with the engine's call:
-// held when the call is held, muted when its side is, connected to the
-// other side's leg (when the relay has one by that name) once the call is
-// up. The other side's adapter does the same from its side.
+// applyRelay brings the call's relay legs in line with the engine's call:
+// held when the call is held, muted when its side is, the two sides' legs
+// connected (when the relay has both, this adapter's or the other side's
+// adapter's) once the call is up. The other side's adapter does the same
+// from its side; with two relayed phones this adapter does both.
 func (a *Adapter) applyRelay(cl *call, c *engine.Call) {
-	name, side := cl.relayed()
 	m := a.set.Media
-	if name == "" || m == nil || !c.State.Live() {
+	if m == nil || !c.State.Live() {
 		return
 	}
-	other := relayLegName(c.ID, side.Other())
+	cl.mu.Lock()
+	ours := len(cl.rtp) > 0
+	cl.mu.Unlock()
+	if !ours {
+		return
+	}
 	held := c.State == engine.Held
 	muted := map[engine.Side]bool{engine.Caller: c.MutedCaller, engine.Callee: c.MutedCallee}
-	_ = m.SetHeld(name, held)
-	_ = m.SetMuted(name, muted[side])
-	if !m.HasLeg(other) {
-		return
-	}
-	_ = m.SetHeld(other, held)
-	_ = m.SetMuted(other, muted[side.Other()])
-	if (c.State == engine.Connected || c.State == engine.Held) && c.ParkSlot == "" {
-		a1, b1 := name, other
-		if side == engine.Callee {
-			a1, b1 = other, name
+	both := true
+	for _, s := range []engine.Side{engine.Caller, engine.Callee} {
+		name := relayLegName(c.ID, s)
+		if !m.HasLeg(name) {
+			both = false
+			continue
 		}
-		_ = m.Connect(a1, b1)
+		_ = m.SetHeld(name, held)
+		_ = m.SetMuted(name, muted[s])
+	}
+	if both && (c.State == engine.Connected || c.State == engine.Held) && c.ParkSlot == "" {
+		_ = m.Connect(relayLegName(c.ID, engine.Caller), relayLegName(c.ID, engine.Callee))
 	}
 }
 
@@ -195,8 +231,8 @@ func (a *Adapter) applyRelay(cl *call, c *engine.Call) {
 // phone as RFC 4733; false when the phone's leg cannot (no relay leg on
 // that side, no telephone-event): INFO then.
 func (a *Adapter) relayDigits(cl *call, to engine.Side, digits string) bool {
-	name, side := cl.relayed()
-	if name == "" || side != to || a.set.Media == nil {
+	name := cl.relayed(to)
+	if name == "" || a.set.Media == nil {
 		return false
 	}
 	d := strings.ReplaceAll(digits, ",", "")

@@ -63,10 +63,10 @@ func (cl *call) leg(side engine.Side) *sipLeg {
 			in.mu.Unlock()
 			if st == legAnswering || st == legConfirmed {
 				l := &sipLeg{dlg: in.dlg, client: in.client, side: side, got: in.offer, in: in, device: in.device}
-				if cl.winner != nil {
+				if r := cl.relayAnswer(); r != nil {
+					l.first = r
+				} else if cl.winner != nil {
 					l.first = cl.winner.answer
-				} else if cl.rtpLeg != "" && cl.rtpSide == engine.Caller {
-					l.first = cl.rtpSDP
 				}
 				return l
 			}
@@ -78,12 +78,12 @@ func (cl *call) leg(side engine.Side) *sipLeg {
 			f.mu.Unlock()
 			if st == legConfirmed {
 				l := &sipLeg{dlg: f.dlg, client: f.client, side: side, got: f.answer, fork: f, device: f.device}
-				if cl.in != nil {
+				if r := cl.rtp[engine.Callee]; r != nil {
+					l.first = r.sdp
+				} else if cl.in != nil {
 					l.first = cl.in.offer
 				} else if cl.kept != nil {
 					l.first = cl.kept.peerSDP()
-				} else if cl.rtpLeg != "" && cl.rtpSide == engine.Callee {
-					l.first = cl.rtpSDP
 				}
 				return l
 			}
@@ -239,7 +239,7 @@ func (a *Adapter) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	var answer []byte
-	if other := cl.leg(l.side.Other()); other != nil {
+	if other := cl.leg(l.side.Other()); other != nil && cl.relayed(l.side) == "" {
 		res, err := a.reinvite(other, other.stamp(body))
 		switch {
 		case err != nil:
@@ -254,8 +254,9 @@ func (a *Adapter) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	if answer == nil {
-		// No other phone to ask (or it failed): the SDP the phone has,
-		// its direction fitted to the offer.
+		// No other phone to ask (its media is the relay's, or it
+		// failed): the SDP the phone has, its direction fitted to the
+		// offer.
 		answer = setDirection(l.sentSDP(), answerDirection(dir, dirSendRecv))
 	}
 	answer = l.stamp(answer)
@@ -317,7 +318,7 @@ func (a *Adapter) engineHold(cl *call, by engine.Side, hold bool) {
 			return
 		}
 		src := other.sentSDP()
-		if l := cl.leg(by); l != nil {
+		if l := cl.leg(by); l != nil && cl.relayed(by.Other()) == "" {
 			src = l.peerSDP()
 		}
 		dir := dirSendRecv

@@ -53,12 +53,12 @@ func checkSDP(body []byte) (err error) {
 // adapter (a browser, a trunk): without a relay such calls cannot reach a
 // SIP device.
 func offerFor(c *call) []byte {
+	if r := c.rtp[engine.Callee]; r != nil {
+		return r.sdp // the relay's offer (media.go)
+	}
 	if c.in == nil {
 		if c.kept != nil { // a phone that goes on after a transfer (refer.go)
 			return c.kept.peerSDP()
-		}
-		if c.rtpLeg != "" && c.rtpSide == engine.Callee {
-			return c.rtpSDP // the relay's offer (media.go)
 		}
 		return nil
 	}
@@ -72,11 +72,22 @@ func answerFor(c *call) []byte {
 	if c.trunk != nil {
 		return c.trunk.answer()
 	}
+	if r := c.relayAnswer(); r != nil {
+		return r // the relay's answer (media.go)
+	}
 	if c.winner == nil {
-		if c.rtpLeg != "" && c.rtpSide == engine.Caller {
-			return c.rtpSDP // the relay's answer (media.go)
-		}
 		return nil
 	}
 	return c.winner.answer
+}
+
+// relayAnswer is the relay's answer to the SIP caller when the caller
+// gets it: no SIP device answered, or the answering phone has a relay leg
+// too (Settings.RelayPhones); nil otherwise. c.mu is held.
+func (c *call) relayAnswer() []byte {
+	r := c.rtp[engine.Caller]
+	if r == nil || (c.winner != nil && c.rtp[engine.Callee] == nil) {
+		return nil
+	}
+	return r.sdp
 }

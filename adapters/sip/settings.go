@@ -71,6 +71,12 @@ type Settings struct {
 	// before; calls between two phones pass SDP through either way
 	// (media.go).
 	Media Media
+	// RelayPhones, with Media set, routes calls between two SIP phones
+	// through the relay too (a leg for each phone, connected when the
+	// call is answered; mute, hold and RFC 4733 digits enforced and seen
+	// there). False (the default): their SDP is passed through and the
+	// phones send RTP to each other (media.go).
+	RelayPhones bool
 }
 
 // Defaults.

@@ -1,0 +1,213 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/events"
+)
+
+// Two SIP phones talk through the relay with sip.relay_phones (issue 14
+// part 6): each phone's SDP names a relay leg, not the other phone; audio
+// flows both ways; the engine's mute of one side stops that direction,
+// its hold both, resume restarts them; RFC 4733 digits from one phone are
+// the engine's digits and reach the other phone.
+
+// startRelayPhones serves carol (203) and dave (204), SIP phones, with
+// sip.relay_phones on.
+func startRelayPhones(t *testing.T) (*running, string) {
+	t.Helper()
+	s := &Server{}
+	s.Config.Clients = []Client{
+		{ID: "carol", Password: "carol-password", Extensions: []string{"203"}},
+		{ID: "dave", Password: "dave-password", Extensions: []string{"204"}},
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(freeUDP(t))
+	s.Config.SIP = SIP{UDP: addr, RelayPhones: true}
+	return start(t, s, t.TempDir()), addr
+}
+
+// audioPort is the port of an SDP's first m=audio line.
+func audioPort(t *testing.T, desc string) int {
+	t.Helper()
+	for line := range strings.SplitSeq(desc, "\n") {
+		if f := strings.Fields(strings.TrimSpace(line)); len(f) > 1 && f[0] == "m=audio" {
+			if p, err := strconv.Atoi(f[1]); err == nil {
+				return p
+			}
+		}
+	}
+	t.Fatalf("no m=audio in:\n%s", desc)
+	return 0
+}
+
+func TestSIPPhonesThroughRelay(t *testing.T) {
+	r, addr := startRelayPhones(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	carol := newSIPPhone(t, addr, "carol", "CAROL")
+	carol.serve(ctx, make(chan string, 1))
+	carol.register(ctx)
+	dave := newSIPPhone(t, addr, "dave", "DAVE")
+	invited := make(chan string, 1)
+	dave.serve(ctx, invited)
+	dave.register(ctx)
+
+	invite := carol.request(sip.INVITE, "204")
+	invite.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	invite.SetBody([]byte(carol.rtp.Offer()))
+	res := carol.do(ctx, invite)
+	if res.StatusCode != 200 {
+		t.Fatalf("INVITE 204: %d", res.StatusCode)
+	}
+	var offer string
+	select {
+	case offer = <-invited:
+	case <-ctx.Done():
+		t.Fatal("dave was not invited")
+	}
+	carolPort, davePort := carol.rtp.Addr().Port, dave.rtp.Addr().Port
+	toDave, toCarol := audioPort(t, offer), audioPort(t, string(res.Body()))
+	if toDave == carolPort || toCarol == davePort || toDave == toCarol || toDave == davePort || toCarol == carolPort {
+		t.Fatalf("not relayed: carol's RTP at %d, dave's at %d; dave is offered port %d, carol answered with %d", carolPort, davePort, toDave, toCarol)
+	}
+	if !strings.Contains(offer, "RTP/AVP 0 101") {
+		t.Errorf("dave's offer:\n%s", offer)
+	}
+	ack := sip.NewRequest(sip.ACK, invite.Recipient)
+	ack.AppendHeader(sip.HeaderClone(invite.From()))
+	ack.AppendHeader(sip.HeaderClone(res.To()))
+	ack.AppendHeader(sip.HeaderClone(invite.CallID()))
+	ack.AppendHeader(&sip.CSeqHeader{SeqNo: res.CSeq().SeqNo, MethodName: sip.ACK})
+	ack.AppendHeader(sip.NewHeader("Max-Forwards", "70"))
+	if err := carol.cli.WriteRequest(ack); err != nil {
+		t.Fatal(err)
+	}
+	if err := carol.rtp.SetAnswer(string(res.Body())); err != nil {
+		t.Fatal(err)
+	}
+	carol.rtp.Start()
+	dave.rtp.Start()
+	eventually(t, "dave hears carol", func() bool { return dave.rtp.ReceivedFrom("CAROL") > 10 })
+	eventually(t, "carol hears dave", func() bool { return carol.rtp.ReceivedFrom("DAVE") > 10 })
+
+	e := r.s.Engine()
+	calls, err := e.Calls(ctx, "carol")
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("carol's calls: %v %v", calls, err)
+	}
+	id := calls[0].ID
+
+	if _, err := e.Mute(ctx, id, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if rtpFlows(dave.rtp, "CAROL") {
+		t.Error("dave hears a muted carol")
+	}
+	if !rtpFlows(carol.rtp, "DAVE") {
+		t.Error("a muted carol no longer hears dave")
+	}
+	if _, err := e.Unmute(ctx, id, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "audio after unmute", func() bool { return rtpFlows(dave.rtp, "CAROL") })
+
+	if _, err := e.Hold(ctx, id, engine.Callee); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if rtpFlows(dave.rtp, "CAROL") || rtpFlows(carol.rtp, "DAVE") {
+		t.Error("audio flows on hold")
+	}
+	if _, err := e.Resume(ctx, id, engine.Callee); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "audio after resume", func() bool { return rtpFlows(dave.rtp, "CAROL") && rtpFlows(carol.rtp, "DAVE") })
+
+	sub, err := e.Subscribe(ctx, engine.Filter{Calls: []string{id}, Types: []events.Type{events.TypeCallDigits}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if err := carol.rtp.SendDTMF(ctx, "42", 60*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	var digits strings.Builder
+	for digits.Len() < 2 {
+		select {
+		case ev := <-sub.Events():
+			if d, ok := ev.Event.(events.CallDigits); ok && d.Side == engine.Caller {
+				digits.WriteString(d.Digits)
+			}
+		case <-ctx.Done():
+			t.Fatalf("the engine's CallDigits: %q so far", digits.String())
+		}
+	}
+	if digits.String() != "42" {
+		t.Errorf("the engine's CallDigits %q", digits.String())
+	}
+	eventually(t, "dave hears 42", func() bool { return strings.Contains(dave.rtp.Received().DTMF, "42") })
+	if d := dave.rtp.Received().DTMF; d != "42" {
+		t.Errorf("dave heard %q", d)
+	}
+
+	// Carol holds with a re-INVITE: the engine's Hold by carol, answered
+	// from carol's relay leg (recvonly, the relay's port), dave not asked.
+	cseq := res.CSeq().SeqNo
+	reinvite := func(dir string) *sip.Response {
+		t.Helper()
+		cseq++
+		req := sip.NewRequest(sip.INVITE, res.Contact().Address)
+		req.AppendHeader(sip.HeaderClone(invite.From()))
+		req.AppendHeader(sip.HeaderClone(res.To()))
+		req.AppendHeader(sip.HeaderClone(invite.CallID()))
+		req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: sip.INVITE})
+		req.AppendHeader(sip.NewHeader("Contact", "<sip:carol@127.0.0.1:"+strconv.Itoa(carol.port)+">"))
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		body := strings.Replace(carol.rtp.Offer(), "o=phone 1 1", "o=phone 1 "+strconv.Itoa(int(cseq)), 1)
+		req.SetBody([]byte(strings.Replace(body, "a=sendrecv", "a="+dir, 1)))
+		got, err := carol.cli.Do(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.StatusCode == 200 {
+			ack := sip.NewRequest(sip.ACK, res.Contact().Address)
+			ack.AppendHeader(sip.HeaderClone(invite.From()))
+			ack.AppendHeader(sip.HeaderClone(res.To()))
+			ack.AppendHeader(sip.HeaderClone(invite.CallID()))
+			ack.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: sip.ACK})
+			ack.AppendHeader(sip.NewHeader("Max-Forwards", "70"))
+			if err := carol.cli.WriteRequest(ack); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return got
+	}
+	hold := reinvite("sendonly")
+	if hold.StatusCode != 200 || audioPort(t, string(hold.Body())) != toCarol || !strings.Contains(string(hold.Body()), "a=recvonly") {
+		t.Fatalf("carol's hold: %d\n%s", hold.StatusCode, hold.Body())
+	}
+	if c, err := e.Call(ctx, id); err != nil || c.State != engine.Held {
+		t.Fatalf("after carol's hold: %v %v", c.State, err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if rtpFlows(dave.rtp, "CAROL") || rtpFlows(carol.rtp, "DAVE") {
+		t.Error("audio flows on carol's hold")
+	}
+	if resume := reinvite("sendrecv"); resume.StatusCode != 200 || !strings.Contains(string(resume.Body()), "a=sendrecv") {
+		t.Fatalf("carol's resume: %d\n%s", resume.StatusCode, resume.Body())
+	}
+	eventually(t, "audio after carol's resume", func() bool { return rtpFlows(dave.rtp, "CAROL") && rtpFlows(carol.rtp, "DAVE") })
+
+	if _, err := e.Hangup(ctx, id, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the legs closed", func() bool { return !rtpFlows(dave.rtp, "CAROL") && !rtpFlows(carol.rtp, "DAVE") })
+}
