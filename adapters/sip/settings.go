@@ -68,8 +68,8 @@ type Settings struct {
 	// Media is the RTP relay (package media's *Relay) that anchors the
 	// media of a SIP phone whose call has no SIP phone on the other side
 	// (a browser, the echo test). Nil: such calls are refused (488), as
-	// before; calls between two phones pass SDP through either way
-	// (media.go).
+	// before; calls between two phones pass SDP through unless
+	// RelayPhones is set (media.go).
 	Media Media
 	// RelayPhones, with Media set, routes calls between two SIP phones
 	// through the relay too (a leg for each phone, connected when the
