@@ -25,6 +25,13 @@ func (a *Adapter) sendCancel(f *fork) {
 	if inv == nil {
 		return
 	}
+	a.cancelInvite(inv, f.cl.id)
+}
+
+// cancelInvite cancels an INVITE we sent (a copy of its Request-URI, Via,
+// Route, From, To, Call-ID and CSeq number: RFC 3261 §9.1), off the
+// caller's goroutine.
+func (a *Adapter) cancelInvite(inv *sip.Request, call string) {
 	a.wg.Go(func() {
 		req := sip.NewRequest(sip.CANCEL, *inv.Recipient.Clone())
 		req.SetTransport(inv.Transport())
@@ -50,7 +57,7 @@ func (a *Adapter) sendCancel(f *fork) {
 		defer cancel()
 		tx, err := a.cli.TransactionRequest(ctx, req, noBuild)
 		if err != nil {
-			a.log.Debug("cannot send CANCEL", "call", f.cl.id, "err", err)
+			a.log.Debug("cannot send CANCEL", "call", call, "err", err)
 			return
 		}
 		defer tx.Terminate()

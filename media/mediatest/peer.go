@@ -504,11 +504,8 @@ func (p *TestPeer) sendEvent(pt uint8, marker bool, ts uint32, ev byte, end bool
 func (p *TestPeer) readLoop(t *webrtc.TrackRemote) {
 	buf := make([]byte, 1500)
 	var (
-		h         rtp.Header
-		lastSeq   uint16
-		haveSeq   bool
-		lastEndTS uint32
-		haveEnd   bool
+		h     rtp.Header
+		tally streamTally
 	)
 	p.mu.Lock()
 	p.tracks++
@@ -528,37 +525,7 @@ func (p *TestPeer) readLoop(t *webrtc.TrackRemote) {
 		}
 		payload := buf[hl:n]
 		p.mu.Lock()
-		r := &p.recv
-		r.Packets++
-		r.ssrcs[h.SSRC] = true
-		r.SSRCs = len(r.ssrcs)
-		if haveSeq {
-			d := h.SequenceNumber - lastSeq
-			switch {
-			case d == 0:
-			case d < 0x8000:
-				r.Lost += uint64(d - 1)
-				r.MaxJump = max(r.MaxJump, d)
-				lastSeq = h.SequenceNumber
-			default:
-				r.Backwards++
-			}
-		} else {
-			haveSeq, lastSeq = true, h.SequenceNumber
-		}
-		if p.te[h.PayloadType] {
-			if len(payload) >= 4 && payload[1]&0x80 != 0 && (!haveEnd || lastEndTS != h.Timestamp) {
-				haveEnd, lastEndTS = true, h.Timestamp
-				if int(payload[0]) < 16 {
-					r.DTMF += string("0123456789*#ABCD"[payload[0]])
-				}
-			}
-		} else {
-			r.Audio++
-			k := markerKey(payload)
-			p.byMarker[k]++
-			r.LastMarker = k
-		}
+		tally.add(&p.recv, p.recv.ssrcs, p.byMarker, &h, payload, p.te[h.PayloadType])
 		p.mu.Unlock()
 	}
 }

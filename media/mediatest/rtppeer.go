@@ -34,10 +34,7 @@ type RTPPeer struct {
 	byMarker map[string]uint64
 	stop     chan struct{}
 	ssrcs    map[uint32]bool
-	lastSeq  uint16
-	haveSeq  bool
-	lastEnd  uint32
-	haveEnd  bool
+	tally    streamTally
 
 	sendMu sync.Mutex
 	ssrc   uint32
@@ -295,37 +292,7 @@ func (p *RTPPeer) readLoop() {
 		}
 		payload := buf[hl:n]
 		p.mu.Lock()
-		r := &p.recv
-		r.Packets++
-		p.ssrcs[h.SSRC] = true
-		r.SSRCs = len(p.ssrcs)
-		if p.haveSeq {
-			d := h.SequenceNumber - p.lastSeq
-			switch {
-			case d == 0:
-			case d < 0x8000:
-				r.Lost += uint64(d - 1)
-				r.MaxJump = max(r.MaxJump, d)
-				p.lastSeq = h.SequenceNumber
-			default:
-				r.Backwards++
-			}
-		} else {
-			p.haveSeq, p.lastSeq = true, h.SequenceNumber
-		}
-		if h.PayloadType == p.tePT || h.PayloadType == 101 {
-			if len(payload) >= 4 && payload[1]&0x80 != 0 && (!p.haveEnd || p.lastEnd != h.Timestamp) {
-				p.haveEnd, p.lastEnd = true, h.Timestamp
-				if int(payload[0]) < 16 {
-					r.DTMF += string("0123456789*#ABCD"[payload[0]])
-				}
-			}
-		} else {
-			r.Audio++
-			k := markerKey(payload)
-			p.byMarker[k]++
-			r.LastMarker = k
-		}
+		p.tally.add(&p.recv, p.ssrcs, p.byMarker, &h, payload, h.PayloadType == p.tePT || h.PayloadType == 101)
 		p.mu.Unlock()
 	}
 }
