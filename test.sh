@@ -12,8 +12,9 @@
 # peers of adapters/sip's tests: sip-tester (SIPp) and baresip-core (a
 # softphone driven over its ctrl_tcp module).
 #
-# The browser tests run in a network namespace with only loopback
-# (unshare -n): the page, the server and the WebRTC media never leave it.
+# The browser tests and the SIP tests with sipp and baresip run in network
+# namespaces with only loopback (unshare -n): the pages, the phones, the
+# server and the media never leave them.
 # Before them, JsSIP is bundled with npm and esbuild from the npm registry
 # (e2e/sipjs/build.sh, versions pinned by its package-lock.json), outside
 # the namespace; node and npm are on the machine.
@@ -32,7 +33,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 FUZZTIME=${FUZZTIME:-5s}
-CORE_DIRS="errcode events fsm journal internal engine clock ids adapters simulator auth history webhooks media server"
+CORE_DIRS="errcode events fsm journal internal engine clock ids adapters/loopback adapters/ws simulator auth history webhooks media server"
 CORE=""
 for d in $CORE_DIRS; do CORE="$CORE ./$d/..."; done
 SHORT_FLAG=()
@@ -191,7 +192,21 @@ gotest -race -count=1 $CORE
 step_end
 
 step_start "tests: everything else"
-gotest -count=1 $(go list ./... | grep -v -E "/($(echo $CORE_DIRS | tr ' ' '|')|e2e)(/|\$)")
+gotest -count=1 $(go list ./... | grep -v -E "/($(echo $CORE_DIRS | tr ' ' '|')|adapters/sip|e2e)(/|\$)")
+step_end
+
+# The SIP tests against real peers (sipp, baresip; adapters/sip), with the
+# race detector, in a network namespace of their own with only loopback
+# (127.0.0.0/8: the trunk tests use 127.0.0.2 and 127.0.0.3). Built outside.
+step_start "SIP tests (adapters/sip, race detector): sipp and baresip in a network namespace with only loopback"
+go test -race -c -o "$TMP/sip.test" ./adapters/sip
+set +e
+( cd adapters/sip && unshare -n sh -c "ip link set lo up && '$TMP/sip.test' -test.count=1 -test.v -test.timeout 10m" ) > "$TMP/sip.out" 2>&1
+rc=$?
+set -e
+cat "$TMP/sip.out" >> "$LOG"
+printf '   %d tests passed\n' "$(grep -c -E '^--- PASS' "$TMP/sip.out" || true)"
+if [ "$rc" -ne 0 ]; then grep -v '^time=' "$TMP/sip.out" | tail -200; fail "$rc" "the SIP tests failed"; fi
 step_end
 
 # sipjs_bundle builds the JsSIP bundle of e2e/sipjs_test.go (npm and
