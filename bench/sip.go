@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -269,18 +270,26 @@ func (s *sippRun) stop() {
 	}
 }
 
-// errorLines are the first n lines of sipp's error log that say something
-// (not its overload warnings, which tell of the machine).
+// sippEvent starts an entry of sipp's error log: its date, time and epoch.
+var sippEvent = regexp.MustCompile(`\d{4}-\d{2}-\d{2}\t\d{2}:\d{2}:\d{2}\.\d+\t[\d.]+: `)
+
+// errorLines are the first n entries of sipp's error log that say
+// something (not its overload warnings, which tell of the machine), each
+// cut to its first line.
 func (s *sippRun) errorLines(n int) []string {
 	b, err := os.ReadFile(filepath.Join(s.dir, s.name+"_errors.log"))
 	if err != nil {
 		return nil
 	}
 	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, e := range sippEvent.Split(string(b), -1)[1:] {
+		line, _, _ := strings.Cut(e, "\n")
 		line = strings.TrimSpace(line)
-		if line == "" || strings.Contains(line, "Overload warning") || strings.HasPrefix(line, "The following events occurred") {
+		if line == "" || strings.HasPrefix(line, "Overload warning") {
 			continue
+		}
+		if len(line) > 240 {
+			line = line[:240] + "…"
 		}
 		out = append(out, s.name+": "+line)
 		if len(out) == n {
