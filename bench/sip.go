@@ -68,8 +68,9 @@ type SIPResult struct {
 	Calls    int // offered: Rate × Duration
 	// Successful calls went through the whole scenario (INVITE, 407, ACK,
 	// INVITE, 100, 180, 200, ACK, hold, BYE, 200) by the phone's sipp;
-	// Failed ones did not (an unexpected message, a timeout), as sipp
-	// counts them. Errors are the first lines of sipp's error log.
+	// Failed ones did not (an unexpected message, a timeout; a call not
+	// placed or not over when sipp's -timeout came): Calls − Successful.
+	// Errors are the first entries of sipp's error logs.
 	Successful, Failed int
 	Errors             []string
 	// Elapsed is the phone's sipp from its start to its exit (its last call
@@ -542,10 +543,9 @@ func SIP(ctx context.Context, cfg SIPConfig) (r SIPResult, err error) {
 	if r.Failed, err = statInt(st, "FailedCall(C)"); err != nil {
 		return r, err
 	}
-	if created, err := statInt(st, "OutgoingCall(C)"); err == nil && created < n {
-		// Calls sipp never placed (its -timeout came first) failed too.
-		r.Failed += n - created
-	}
+	// Calls sipp never placed, or that were under way when its -timeout
+	// came, failed too: every offered call completes or fails.
+	r.Failed = max(r.Failed, n-r.Successful)
 	r.Errors = append(uac.errorLines(3), uas.errorLines(2)...)
 	if r.Successful == 0 {
 		return r, fmt.Errorf("no call completed (sipp uac: %v): %s %s", uac.err, strings.Join(r.Errors, "; "), uac.out.String())
