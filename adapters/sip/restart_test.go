@@ -110,8 +110,15 @@ type restartChild struct {
 
 func startRestartChild(t *testing.T, dir, addr string) *restartChild {
 	t.Helper()
+	return startRestartChildTrunks(t, dir, addr, nil)
+}
+
+// startRestartChildTrunks is startRestartChild whose engine's far end is
+// trunks.
+func startRestartChildTrunks(t *testing.T, dir, addr string, trunks []Trunk) *restartChild {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestSIPRestartChild$", "-test.v")
-	cmd.Env = append(os.Environ(), restartChildEnv+"="+dir+" "+addr)
+	cmd.Env = append(os.Environ(), restartChildEnv+"="+dir+" "+addr+" "+trunkSpec(trunks))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -192,8 +199,12 @@ func TestSIPRestartChild(t *testing.T) {
 	if spec == "" {
 		return
 	}
-	dir, addr, _ := strings.Cut(spec, " ")
-	h := newHarnessAt(t, dir, addr, nil)
+	f := strings.Fields(spec)
+	var trunks []Trunk
+	if len(f) > 2 {
+		trunks = parseTrunkSpec(f[2])
+	}
+	h := newHarnessTrunks(t, f[0], f[1], nil, trunks)
 	sub, err := h.eng.Subscribe(context.Background(), engine.Filter{})
 	if err != nil {
 		t.Fatal(err)
@@ -204,6 +215,124 @@ func TestSIPRestartChild(t *testing.T) {
 			fmt.Printf("LEG %s %s\n", ev.Call.ID, e.Side)
 		} else {
 			fmt.Printf("EVENT %s %s\n", ev.Stream, ev.Type)
+		}
+	}
+}
+
+// trunkSpec writes trunks for the child's environment:
+// name=address=prefix,… ("" for none).
+func trunkSpec(trunks []Trunk) string {
+	var parts []string
+	for _, tr := range trunks {
+		parts = append(parts, tr.Name+"="+tr.Address+"="+strings.Join(tr.Prefixes, "|"))
+	}
+	return strings.Join(parts, ",")
+}
+
+func parseTrunkSpec(s string) []Trunk {
+	var out []Trunk
+	for _, p := range strings.Split(s, ",") {
+		f := strings.Split(p, "=")
+		if len(f) != 3 {
+			continue
+		}
+		tr := Trunk{Name: f[0], Address: f[1]}
+		if f[2] != "" {
+			tr.Prefixes = strings.Split(f[2], "|")
+		}
+		out = append(out, tr)
+	}
+	return out
+}
+
+// Trunk legs survive SIGKILL, both directions. Two trunks on trunkIP
+// (sipp, one call each: +44 numbers go to A, +33 to B) and dave's phones;
+// three calls are up when the child is killed:
+//
+//   - call 1, dave → +44 (trunk A): the trunk hangs up 8 s after its
+//     ACK, after the restart: its BYE gets 200, the call ends hangup by
+//     the callee, dave's phone gets a BYE from its record.
+//   - call 2, dave → +33 (trunk B): dave's phone hangs up after the
+//     restart; trunk B gets a BYE built from the trunk leg's record (its
+//     tag, a CSeq past the reservation); the call ends hangup by the
+//     caller.
+//   - call 3, from trunk A's address to dave's number: the trunk hangs
+//     up after the restart (200); dave's registered phone gets a BYE from
+//     its record; the call ends hangup by the caller.
+func TestSIPpTrunkDialogsSurviveSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	portA, portB := freePortOn(t, trunkIP), freePortOn(t, trunkIP)
+	trunks := []Trunk{
+		{Name: "a", Address: trunkIP + ":" + strconv.Itoa(portA), Prefixes: []string{"+44"}},
+		{Name: "b", Address: trunkIP + ":" + strconv.Itoa(portB), Prefixes: []string{"+33"}},
+	}
+	child := startRestartChildTrunks(t, dir, addr, trunks)
+
+	davePort := freePort(t)
+	reg := runSipp(t, "register.xml", freePort(t), addr, "-s", "dave", "-au", "dave", "-ap", dave.Password,
+		"-key", "contact_port", strconv.Itoa(davePort), "-key", "expires", "300")
+	reg.wait(t, "register dave")
+
+	trunkA := runSippOn(t, trunkIP, "uas_answer_bye_after_restart.xml", portA, "")
+	trunkB := runSippOn(t, trunkIP, "uas_answer_restart_bye.xml", portB, "", "-d", "100")
+	davePhone := runSipp(t, "uas_answer_restart_bye.xml", davePort, "", "-d", "100")
+	daveCalls := func(scenario, number string, keys ...string) *sipp {
+		args := []string{"-s", number, "-au", "dave", "-ap", dave.Password, "-key", "caller", "dave"}
+		return runSipp(t, scenario, freePort(t), addr, append(args, keys...)...)
+	}
+	uac1 := daveCalls("uac_wait_bye.xml", "+442070000001")
+	uac2 := daveCalls("uac_bye_after_restart.xml", "+33140000002", "-d", "8000")
+	child.waitLegs(t, 4) // calls 1 and 2 up: trunk A's port serves call 1 only
+	inbound := runSippOn(t, trunkIP, "trunk_uac.xml", freePortOn(t, trunkIP), addr, "-s", daveNumber, "-d", "8000")
+	child.waitLegs(t, 2) // call 3 up
+	child.kill(t)
+
+	h := newHarnessTrunks(t, dir, addr, nil, trunks)
+	ctx := context.Background()
+	calls, err := h.eng.LegCalls(ctx, adapterName)
+	if err != nil || len(calls) != 3 {
+		t.Fatalf("calls with SIP dialogs after the restart: %d, %v", len(calls), err)
+	}
+	want := map[string]engine.Side{}
+	for _, c := range calls {
+		if len(c.Legs) != 2 || c.State != engine.Connected {
+			t.Fatalf("call %s after the restart: %s, legs %+v", c.ID, c.State, c.Legs)
+		}
+		switch {
+		case c.Callee.Number == "+442070000001":
+			want[c.ID] = engine.Callee // the trunk hangs up
+		case c.Callee.Number == "+33140000002":
+			want[c.ID] = engine.Caller // dave's phone hangs up
+		case c.Callee.Client == "dave":
+			want[c.ID] = engine.Caller // the trunk, the caller, hangs up
+		default:
+			t.Fatalf("unexpected call %s: %s → %s", c.ID, c.Caller.Number, c.Callee.Number)
+		}
+	}
+	if len(want) != 3 {
+		t.Fatalf("calls after the restart: %v", want)
+	}
+	trunkA.wait(t, "trunk A (call 1)")
+	uac1.wait(t, "dave's phone, call 1")
+	uac2.wait(t, "dave's phone, call 2")
+	trunkB.wait(t, "trunk B (call 2)")
+	inbound.wait(t, "trunk A (call 3, inbound)")
+	davePhone.wait(t, "dave's registered phone (call 3)")
+	for id, by := range want {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got, err := h.eng.Call(ctx, id)
+			if err == nil && got.State == engine.Ended {
+				if got.Reason != events.Hangup || got.EndedBy != by {
+					t.Fatalf("call %s to %s ended %s by %s, want hangup by %s", id, got.Callee.Number, got.Reason, got.EndedBy, by)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("call %s did not end: %+v, %v", id, got, err)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 }
