@@ -105,6 +105,19 @@ func (a *Adapter) journalLeg(d *dialog, j journal, sent, got []byte) {
 	d.saveLocked()
 }
 
+// moveJournal makes d journaled as the leg of side of another call (a
+// phone that goes on in the call a transfer placed) and journals its
+// record there now; the CSeq reservation carries over.
+func (a *Adapter) moveJournal(d *dialog, call string, side engine.Side, client, device string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.jr = &journal{a: a, call: call, side: side, client: client, device: device}
+	if d.reserved < d.LocalCSeq {
+		d.reserved = d.LocalCSeq + cseqAhead
+	}
+	d.saveLocked()
+}
+
 // save journals d's record again after a change (no-op for a dialog that
 // is not journaled).
 func (d *dialog) save() {

@@ -253,6 +253,9 @@ func (a *Adapter) adoptTarget(c *engine.Call) *call {
 	cl.adopted = adopted
 	kept := cl.kept
 	cl.mu.Unlock()
+	// The target phone's dialog is journaled on the new call, callee
+	// side (the kept phone's was moved at CallDialed, adoptKept).
+	a.serial(cl, func() { a.moveJournal(adopted.dlg, c.ID, engine.Callee, adopted.client, adopted.device) })
 	a.serial(cl, func() {
 		offerC := adopted.peerSDP()
 		if kept != nil {

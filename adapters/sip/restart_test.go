@@ -106,6 +106,7 @@ func TestSIPpDialogsSurviveSIGKILL(t *testing.T) {
 type restartChild struct {
 	cmd   *exec.Cmd
 	lines chan string
+	legs  int // LEG lines read so far (records journaled)
 }
 
 func startRestartChild(t *testing.T, dir, addr string) *restartChild {
@@ -159,6 +160,9 @@ func (c *restartChild) waitFor(t *testing.T, prefix string) string {
 			if testing.Verbose() {
 				t.Log("child:", l)
 			}
+			if strings.HasPrefix(l, "LEG ") {
+				c.legs++
+			}
 			if strings.HasPrefix(l, prefix) {
 				return l
 			}
@@ -175,6 +179,14 @@ func (c *restartChild) waitLegs(t *testing.T, n int) {
 	seen := map[string]bool{}
 	for len(seen) < n {
 		seen[c.waitFor(t, "LEG ")] = true
+	}
+}
+
+// waitRecords waits until the child journaled n leg records in all.
+func (c *restartChild) waitRecords(t *testing.T, n int) {
+	t.Helper()
+	for c.legs < n {
+		c.waitFor(t, "LEG ")
 	}
 }
 
@@ -335,4 +347,116 @@ func TestSIPpTrunkDialogsSurviveSIGKILL(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+}
+
+// waitEnded waits until call id ended and checks its reason and side.
+func waitEnded(t *testing.T, h *harness, id string, reason engine.Reason, by engine.Side) engine.Call {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := h.eng.Call(context.Background(), id)
+		if err == nil && got.State == engine.Ended {
+			if got.Reason != reason || got.EndedBy != by {
+				t.Fatalf("call %s (%s → %s) ended %s by %s, want %s by %s", id, got.Caller.Client, got.Callee.Client, got.Reason, got.EndedBy, reason, by)
+			}
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("call %s did not end: %+v, %v", id, got, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// liveSIPCall is the one live call with SIP dialogs after a restart; it
+// has a record on both sides.
+func liveSIPCall(t *testing.T, h *harness) engine.Call {
+	t.Helper()
+	calls, err := h.eng.LegCalls(context.Background(), adapterName)
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("calls with SIP dialogs after the restart: %+v, %v", calls, err)
+	}
+	c := calls[0]
+	if len(c.Legs) != 2 || c.State != engine.Connected {
+		t.Fatalf("call %s after the restart: %s, legs %+v", c.ID, c.State, c.Legs)
+	}
+	return c
+}
+
+// A phone kept after a blind transfer survives SIGKILL: alice's phone
+// calls bob's and REFERs it to carol (1003); bob's phone goes on in the
+// new call (re-INVITEd with carol's SDP), its dialog journaled there. The
+// engine is killed; carol's phone hangs up after the restart: 200, and
+// bob's phone gets a BYE from its record; the new call ends hangup by
+// carol.
+func TestSIPpBlindTransferSurvivesSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	child := startRestartChild(t, dir, addr)
+	bobPort, carolPort := freePort(t), freePort(t)
+	for _, r := range []struct {
+		client string
+		port   int
+	}{{"bob", bobPort}, {"carol", carolPort}} {
+		s := runSipp(t, "register.xml", freePort(t), addr, "-s", r.client, "-au", r.client, "-ap", password(r.client),
+			"-key", "contact_port", strconv.Itoa(r.port), "-key", "expires", "300")
+		s.wait(t, "register "+r.client)
+	}
+	bob := runSipp(t, "uas_kept.xml", bobPort, "")
+	carol := runSipp(t, "uas_answer_bye_after_restart.xml", carolPort, "")
+	alice := runSipp(t, "uac_refer.xml", freePort(t), addr, "-s", "1002", "-au", "alice", "-ap", password("alice"),
+		"-key", "caller", "alice", "-key", "target", "1003")
+	alice.wait(t, "alice (transferred bob, left)")
+	// alice ↔ bob (2 records), bob moved to the new call, carol's
+	// answer, bob's record after its re-INVITE with carol's SDP.
+	child.waitRecords(t, 5)
+	child.kill(t)
+
+	h := newHarnessAt(t, dir, addr, nil)
+	c := liveSIPCall(t, h)
+	if c.Caller.Client != "bob" || c.Callee.Client != "carol" || c.Transfer == "" {
+		t.Fatalf("live call after the restart: %s → %s, transfer %q", c.Caller.Client, c.Callee.Client, c.Transfer)
+	}
+	carol.wait(t, "carol (hangs up after the restart)")
+	bob.wait(t, "bob (BYE from the restarted engine)")
+	waitEnded(t, h, c.ID, events.Hangup, engine.Callee)
+}
+
+// Both phones of the call an attended transfer made survive SIGKILL: bob
+// calls alice and carol and REFERs alice to carol with Replaces; alice's
+// and carol's dialogs are journaled on the new call (after each one's
+// re-INVITE). The engine is killed; carol hangs up after the restart:
+// 200, alice's phone gets a BYE from its record, the new call ends hangup
+// by carol.
+func TestSIPpAttendedTransferSurvivesSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	child := startRestartChild(t, dir, addr)
+	alicePort, carolPort := freePort(t), freePort(t)
+	for _, r := range []struct {
+		client string
+		port   int
+	}{{"alice", alicePort}, {"carol", carolPort}} {
+		s := runSipp(t, "register.xml", freePort(t), addr, "-s", r.client, "-au", r.client, "-ap", password(r.client),
+			"-key", "contact_port", strconv.Itoa(r.port), "-key", "expires", "300")
+		s.wait(t, "register "+r.client)
+	}
+	alice := runSipp(t, "uas_replaces_kept.xml", alicePort, "")
+	carol := runSipp(t, "uas_replaces_target_restart.xml", carolPort, "")
+	bob := runSipp(t, "uac_replaces.xml", freePort(t), addr, "-s", "1001", "-au", "bob", "-ap", password("bob"),
+		"-key", "caller", "bob", "-key", "target", "1003")
+	bob.wait(t, "bob (transferred, left)")
+	// bob's two calls (4 records), then alice and carol moved to the new
+	// call and journaled again after their re-INVITEs (4).
+	child.waitRecords(t, 8)
+	child.kill(t)
+
+	h := newHarnessAt(t, dir, addr, nil)
+	c := liveSIPCall(t, h)
+	if c.Caller.Client != "alice" || c.Callee.Client != "carol" || c.Transfer == "" {
+		t.Fatalf("live call after the restart: %s → %s, transfer %q", c.Caller.Client, c.Callee.Client, c.Transfer)
+	}
+	carol.wait(t, "carol (hangs up after the restart)")
+	alice.wait(t, "alice (BYE from the restarted engine)")
+	waitEnded(t, h, c.ID, events.Hangup, engine.Callee)
 }
