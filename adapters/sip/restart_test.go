@@ -460,3 +460,38 @@ func TestSIPpAttendedTransferSurvivesSIGKILL(t *testing.T) {
 	alice.wait(t, "alice (BYE from the restarted engine)")
 	waitEnded(t, h, c.ID, events.Hangup, engine.Callee)
 }
+
+// A phone's hold after SIGKILL: alice's phone calls bob's; the engine is
+// killed and restarted; then alice's phone holds (re-INVITE a=sendonly)
+// and resumes. The restarted engine answers from the records: bob's
+// phone gets the relayed re-INVITE in its dialog, a CSeq past the
+// journaled reservation, alice's offer with the o= line bob knows (from
+// the journaled SDP) at version 2; alice gets a=recvonly with bob's o=
+// line at version 2, then the resume; the engine hears CallHeld and
+// CallResumed by the caller; alice hangs up.
+func TestSIPpHoldAfterSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	child := startRestartChild(t, dir, addr)
+	bobPort := freePort(t)
+	reg := runSipp(t, "register.xml", freePort(t), addr, "-s", "bob", "-au", "bob", "-ap", password("bob"),
+		"-key", "contact_port", strconv.Itoa(bobPort), "-key", "expires", "300")
+	reg.wait(t, "register bob")
+	bob := runSipp(t, "uas_hold_after_restart.xml", bobPort, "")
+	alice := runSipp(t, "uac_hold_after_restart.xml", freePort(t), addr, "-s", "1002", "-au", "alice", "-ap", password("alice"),
+		"-key", "caller", "alice")
+	child.waitLegs(t, 2)
+	child.kill(t)
+
+	h := newHarnessAt(t, dir, addr, nil)
+	c := liveSIPCall(t, h)
+	alice.wait(t, "alice (hold, resume, BYE after the restart)")
+	bob.wait(t, "bob (relayed re-INVITEs after the restart)")
+	h.waitEvent("CallHeld by the caller", func(ev *engine.Event) bool {
+		return ev.Type == events.TypeCallHeld && ev.Call.ID == c.ID && ev.Call.HeldByCaller
+	})
+	h.waitEvent("CallResumed", func(ev *engine.Event) bool {
+		return ev.Type == events.TypeCallResumed && ev.Call.ID == c.ID && !ev.Call.HeldByCaller
+	})
+	waitEnded(t, h, c.ID, events.Hangup, engine.Caller)
+}
