@@ -277,14 +277,3 @@ func (a *Adapter) adoptTarget(c *engine.Call) *call {
 	})
 	return cl
 }
-
-// replacesInvite answers 501 to a new INVITE with a Replaces header (RFC
-// 3891: a dialog that replaces one of ours): not built yet, and never
-// taken for a new call (docs/sip.md, "Missing").
-func (a *Adapter) replacesInvite(req *sip.Request, tx sip.ServerTransaction) bool {
-	if req.GetHeader("Replaces") == nil {
-		return false
-	}
-	a.respond(tx, a.response(req, statusNotImpl))
-	return true
-}
