@@ -486,7 +486,7 @@ func (a *Adapter) answer2xx(req *sip.Request, tx sip.ServerTransaction, d *dialo
 			}
 		case <-retransmit.C:
 			if !reliable {
-				a.respond(tx, res)
+				a.resend(tx, res)
 				interval = min(2*interval, sip.T2)
 				retransmit.Reset(interval)
 			}
