@@ -274,7 +274,9 @@ func runWorkload(ctx context.Context, name string, o *Options, rep *Report) erro
 		}
 		phase(o.Progress, "restore", "engine.Open")
 		runtime.GC()
-		r, err := Restore(ctx, engineConfig(dir, *o))
+		cfg := engineConfig(dir, *o)
+		cfg.RestorePausesGC = true // as callengine serve opens its engine
+		r, err := Restore(ctx, cfg)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -128,6 +129,42 @@ type liveCalls struct {
 	// wake starts the actor of a dormant call; set by the engine before a
 	// restore adds any.
 	wake func(stream string, c *fsm.Call) (*actor.PID, error)
+	// setSize is the room a client's new list of calls is made with: 1,
+	// but during a restore the mean number of live calls per client (see
+	// reserve).
+	// Atomic: restored transfers' actors may already run when the
+	// restore puts it back.
+	setSize atomic.Int32
+}
+
+// reserve makes room for a restore of calls live calls between clients
+// clients: the shards' maps are made at their size once, and a client's
+// list of calls starts with room for the mean number of calls per client
+// (in all, room for as many entries as the restore adds: a client with
+// fewer calls than the mean takes no more than another with more leaves
+// unused). reserve(0, 0), after the restore, puts the usual sizes back.
+// The shards' maps are made anew only while they are empty: before the
+// restore adds its calls.
+func (l *liveCalls) reserve(calls, clients int) {
+	if calls == 0 {
+		l.setSize.Store(1)
+		return
+	}
+	per := calls/len(l.shards) + calls/(8*len(l.shards)) + 1
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		if len(s.dormant) == 0 {
+			s.dormant = make(map[string]*dormantCall, per)
+		}
+		if len(s.byClient) == 0 && clients > 0 {
+			s.byClient = make(map[string]map[string]struct{}, clients/len(l.shards)+1)
+		}
+		s.mu.Unlock()
+	}
+	if clients > 0 {
+		l.setSize.Store(int32(min(max(2*calls/clients, 1), 4096))) // each call is on its caller's and its callee's list
+	}
 }
 
 type liveShard struct {
@@ -147,6 +184,7 @@ type dormantCall struct {
 
 func newLiveCalls() *liveCalls {
 	l := &liveCalls{seed: maphash.MakeSeed()}
+	l.setSize.Store(1)
 	for i := range l.shards {
 		l.shards[i].pids = map[string]*actor.PID{}
 		l.shards[i].dormant = map[string]*dormantCall{}
@@ -219,7 +257,7 @@ func (l *liveCalls) join(client, call string) bool {
 	defer s.mu.Unlock()
 	m := s.byClient[client]
 	if m == nil {
-		m = make(map[string]struct{}, 1)
+		m = make(map[string]struct{}, l.setSize.Load())
 		s.byClient[client] = m
 	}
 	first := len(m) == 0

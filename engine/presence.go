@@ -33,7 +33,19 @@ func (e *Engine) viewClient(c *fsm.Client) Client {
 
 // presenceFlips collects the clients whose list of live calls became
 // non-empty or empty while one batch of call events was applied.
-type presenceFlips []string
+type presenceFlips struct {
+	n     int
+	first [4]string // a batch's flips fit here: no allocation on a call's path
+	more  []string
+}
+
+// list returns the flips in the order they were added.
+func (f *presenceFlips) list() []string {
+	if f.more != nil {
+		return f.more
+	}
+	return f.first[:f.n]
+}
 
 // add records that client's list flipped. Two flips of one client in a
 // batch (a call that joined and left it, as one sent straight to voicemail)
@@ -42,20 +54,35 @@ func (f *presenceFlips) add(client string, flipped bool) {
 	if !flipped {
 		return
 	}
-	if i := slices.Index(*f, client); i >= 0 {
-		*f = slices.Delete(*f, i, i+1)
+	if f.more != nil {
+		if i := slices.Index(f.more, client); i >= 0 {
+			f.more = slices.Delete(f.more, i, i+1)
+			return
+		}
+		f.more = append(f.more, client)
 		return
 	}
-	*f = append(*f, client)
+	if i := slices.Index(f.first[:f.n], client); i >= 0 {
+		copy(f.first[i:f.n], f.first[i+1:f.n])
+		f.n--
+		f.first[f.n] = ""
+		return
+	}
+	if f.n == len(f.first) {
+		f.more = append(slices.Clone(f.first[:f.n]), client)
+		return
+	}
+	f.first[f.n] = client
+	f.n++
 }
 
 // publishPresence tells subscribers the presence of clients whose busy state
 // flipped, if it changed what others see.
-func (e *Engine) publishPresence(flips presenceFlips) {
-	if len(flips) == 0 || !e.bus.active() {
+func (e *Engine) publishPresence(flips *presenceFlips) {
+	if flips.n == 0 && len(flips.more) == 0 || !e.bus.active() {
 		return
 	}
-	for _, id := range flips {
+	for _, id := range flips.list() {
 		c := e.dir.get(id)
 		if c == nil || !c.Registered() || c.SetPresence() != events.PresenceAvailable {
 			continue // a client that set busy, away or offline looks the same on a call

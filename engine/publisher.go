@@ -21,8 +21,7 @@ type publisher struct{ e *Engine }
 
 func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 	e := p.e
-	var buf [4]string
-	flips := presenceFlips(buf[:0])
+	var flips presenceFlips
 	// The projections first, event by event, and what an event sets off
 	// besides: auto-answer on a ringing click-to-call leg, a log line.
 	proj := e.projections()
@@ -38,7 +37,7 @@ func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 			}
 		}
 	}
-	defer e.publishPresence(flips) // after the call's events
+	defer e.publishPresence(&flips) // after the call's events
 	// The transfer hears of the change after the subscribers: its own
 	// events follow the call's on the bus.
 	if pid := e.xfer.of(c.ID); pid != nil {

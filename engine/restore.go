@@ -21,15 +21,14 @@ import (
 const restoreChunk = 1024
 
 // restore folds every live stream of the journal and starts its actor.
-// Calls are folded and their actors started on every core while the live
-// set is still being listed; their timers are armed once the clients are
-// restored, as before.
+// The live set is listed first; then calls are folded and their actors
+// started on every core while the groups, messages and clients are
+// restored; their timers are armed once the clients are restored, as
+// before.
 func (e *Engine) restore(ctx context.Context) error {
 	start := time.Now()
 	var folded atomic.Int64
-	calls := e.newCallRestore(ctx, &folded)
-	defer calls.stop() // on an error; a no-op after finish
-	var clients, groupIDs, transferIDs, messageIDs, sessionIDs []string
+	var clients, groupIDs, transferIDs, messageIDs, sessionIDs, callStreams []string
 	err := e.journal.LiveStreams(func(stream string) error {
 		switch {
 		case strings.HasPrefix(stream, events.SessionStreamPrefix):
@@ -43,13 +42,24 @@ func (e *Engine) restore(ctx context.Context) error {
 		case strings.HasPrefix(stream, events.ClientStreamPrefix):
 			clients = append(clients, stream)
 		case strings.HasPrefix(stream, events.CallStreamPrefix):
-			calls.add(stream) // the actor's name; the call's id shares it
+			callStreams = append(callStreams, stream) // the actor's name; the call's id shares it
 		}
 		return nil
 	})
 	if err != nil {
 		return openError(err)
 	}
+	// Listed first, so that the live calls' maps are made at their size:
+	// growing them a call at a time cost a third of a large restore.
+	e.live.reserve(len(callStreams), len(clients))
+	defer e.live.reserve(0, 0)
+	calls := e.newCallRestore(ctx, &folded)
+	defer calls.stop() // on an error; a no-op after finish
+	for i, stream := range callStreams {
+		calls.add(stream)
+		callStreams[i] = ""
+	}
+	callStreams = nil
 	calls.flush()
 	if err := e.restoreGroups(groupIDs); err != nil {
 		return err

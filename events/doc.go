@@ -9,6 +9,11 @@
 // Envelope decoded with DecodeBody (restore, replay) or published to
 // subscribers.
 //
+// Events are read-only values: the state a decision folds into shares their
+// slices (a call's ringing devices are its CallRinging's), and a decision's
+// events share the slices of the command they came from. Copy a slice before
+// writing into it.
+//
 // Bytes that are not an event decode to an error with code malformed, never to
 // a panic; FuzzDecodeBody and FuzzUnmarshal hold the codecs to that.
 //

@@ -219,7 +219,7 @@ type Dial struct {
 	CallerID     string
 	Destination  string
 	Direction    events.Direction
-	Devices      []string      // client callee only
+	Devices      []string      // client callee only; the CallRinging event shares it: not written into after the dial
 	RingTimeout  time.Duration // client callee only; 0: no timeout
 
 	Group     string
@@ -312,8 +312,15 @@ func badSide(s events.Side) error {
 // DecideCall turns a command into the events it causes, or an error; it never
 // changes c. now is the engine-clock time in Unix nanoseconds.
 func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
+	return DecideCallInto(nil, c, cmd, now)
+}
+
+// DecideCallInto is DecideCall with buf as space for the events: the result
+// may alias buf (its length is ignored), so that a caller that reuses buf
+// decides without allocating a slice per command.
+func DecideCallInto(buf []events.Event, c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 	if d, ok := cmd.(Dial); ok {
-		return decideDial(c, d, now)
+		return decideDial(buf, c, d, now)
 	}
 	if c.Status == NoCall {
 		return nil, invalidState(c, "control")
@@ -341,7 +348,7 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		if cmd.Timeout < 0 {
 			return nil, errcode.New(errcode.InvalidParams, "ring timeout must not be negative")
 		}
-		return []events.Event{events.CallRinging{Deadline: deadline(now, cmd.Timeout)}}, nil
+		return append(buf[:0], events.CallRinging{Deadline: deadline(now, cmd.Timeout)}), nil
 	case Answer:
 		if !CallMachine.can(string(c.Status), evAnswer) {
 			return nil, invalidState(c, "answer")
@@ -359,7 +366,7 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		} else if cmd.Device != "" {
 			return nil, errcode.Newf(errcode.InvalidParams, "the callee of call %s is external: it answers without a device, not from %q", c.ID, cmd.Device)
 		}
-		return []events.Event{events.CallAnswered{Device: cmd.Device}}, nil
+		return append(buf[:0], events.CallAnswered{Device: cmd.Device}), nil
 	case Reject:
 		if c.Status != Connecting && c.Status != Ringing {
 			return nil, invalidState(c, "reject")
@@ -370,12 +377,12 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		} else if c.divertsToVoicemail() {
 			return toVoicemail(c, events.Rejected, now), nil
 		}
-		return []events.Event{events.CallEnded{Reason: r, By: events.Callee}}, nil
+		return append(buf[:0], events.CallEnded{Reason: r, By: events.Callee}), nil
 	case Ignore:
 		if c.Status != Ringing || !c.clientCallee() || c.Ignored {
 			return nil, invalidState(c, "ignore")
 		}
-		return []events.Event{events.CallIgnored{}}, nil
+		return append(buf[:0], events.CallIgnored{}), nil
 	case Hangup:
 		if !cmd.By.Valid() {
 			return nil, badSide(cmd.By)
@@ -386,11 +393,11 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 				if c.divertsToVoicemail() {
 					return toVoicemail(c, events.Rejected, now), nil
 				}
-				return []events.Event{events.CallEnded{Reason: events.Rejected, By: events.Callee}}, nil
+				return append(buf[:0], events.CallEnded{Reason: events.Rejected, By: events.Callee}), nil
 			}
-			return []events.Event{events.CallEnded{Reason: events.Canceled, By: events.Caller, Missed: c.clientCallee()}}, nil
+			return append(buf[:0], events.CallEnded{Reason: events.Canceled, By: events.Caller, Missed: c.clientCallee()}), nil
 		case Connected, Held:
-			return []events.Event{events.CallEnded{Reason: events.Hangup, By: cmd.By}}, nil
+			return append(buf[:0], events.CallEnded{Reason: events.Hangup, By: cmd.By}), nil
 		}
 		return nil, invalidState(c, "hang up")
 	case Hold:
@@ -406,7 +413,7 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		if c.HeldBy(cmd.By) {
 			return nil, errcode.Newf(errcode.InvalidState, "cannot hold: the %s already holds call %s", cmd.By, c.ID)
 		}
-		return []events.Event{events.CallHeld{By: cmd.By}}, nil
+		return append(buf[:0], events.CallHeld{By: cmd.By}), nil
 	case Resume:
 		if !cmd.By.Valid() {
 			return nil, badSide(cmd.By)
@@ -420,7 +427,7 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		if c.ParkSlot != "" && cmd.By == c.ParkedSide.Other() {
 			return nil, errcode.Newf(errcode.InvalidState, "cannot resume: call %s is parked in slot %s (unpark it)", c.ID, c.ParkSlot)
 		}
-		return []events.Event{events.CallResumed{By: cmd.By}}, nil
+		return append(buf[:0], events.CallResumed{By: cmd.By}), nil
 	case Mute:
 		if !cmd.Side.Valid() {
 			return nil, badSide(cmd.Side)
@@ -431,7 +438,7 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		if c.MutedSide(cmd.Side) {
 			return nil, errcode.Newf(errcode.InvalidState, "cannot mute the %s: already muted on call %s", cmd.Side, c.ID)
 		}
-		return []events.Event{events.CallMuted{Side: cmd.Side}}, nil
+		return append(buf[:0], events.CallMuted{Side: cmd.Side}), nil
 	case Unmute:
 		if !cmd.Side.Valid() {
 			return nil, badSide(cmd.Side)
@@ -442,7 +449,7 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		if !c.MutedSide(cmd.Side) {
 			return nil, errcode.Newf(errcode.InvalidState, "cannot unmute the %s: not muted on call %s", cmd.Side, c.ID)
 		}
-		return []events.Event{events.CallUnmuted{Side: cmd.Side}}, nil
+		return append(buf[:0], events.CallUnmuted{Side: cmd.Side}), nil
 	case Fail:
 		switch cmd.Reason {
 		case events.Busy, events.Failed, events.NoAnswer:
@@ -461,7 +468,7 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 			}
 		}
 		missed := cmd.Reason == events.NoAnswer && c.clientCallee() && c.ConnectAt == 0
-		return []events.Event{events.CallEnded{Reason: cmd.Reason, By: cmd.By, Missed: missed}}, nil
+		return append(buf[:0], events.CallEnded{Reason: cmd.Reason, By: cmd.By, Missed: missed}), nil
 	case RingTimeout:
 		if c.Status != Ringing || c.RingDeadline == 0 || now < c.RingDeadline {
 			return nil, nil // stale timer: nothing happens
@@ -469,7 +476,7 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 		if c.divertsToVoicemail() {
 			return toVoicemail(c, events.NoAnswer, now), nil
 		}
-		return []events.Event{events.CallEnded{Reason: events.NoAnswer, Missed: c.clientCallee()}}, nil
+		return append(buf[:0], events.CallEnded{Reason: events.NoAnswer, Missed: c.clientCallee()}), nil
 	}
 	if evs, err, ok := decideControl(c, cmd); ok {
 		return evs, err
@@ -484,7 +491,7 @@ func deadline(now int64, d time.Duration) int64 {
 	return now + int64(d)
 }
 
-func decideDial(c *Call, d Dial, now int64) ([]events.Event, error) {
+func decideDial(buf []events.Event, c *Call, d Dial, now int64) ([]events.Event, error) {
 	if c.Status != NoCall {
 		return nil, errcode.Newf(errcode.AlreadyExists, "call %s already exists", c.ID)
 	}
@@ -524,21 +531,21 @@ func decideDial(c *Call, d Dial, now int64) ([]events.Event, error) {
 		if d.Callee.Client == "" && d.CalleeLeg == "" || d.Callee.Client != "" && d.AnsweredDevice == "" {
 			return nil, errcode.New(errcode.InvalidParams, "a call born connected needs the callee's device or leg")
 		}
-		return []events.Event{dialed, events.CallAnswered{Device: d.AnsweredDevice}}, nil
+		return append(buf[:0], dialed, events.CallAnswered{Device: d.AnsweredDevice}), nil
 	}
 	if d.Callee.Client == "" && d.Group == "" {
-		return []events.Event{dialed}, nil
+		return append(buf[:0], dialed), nil
 	}
 	if len(d.Devices) == 0 {
 		if d.VoicemailLimit > 0 && d.Group == "" && d.Transfer == "" {
 			// Nothing can ring (the callee takes no inbound calls, or has
 			// no device): straight to its voicemail box.
-			return []events.Event{dialed, events.CallToVoicemail{Reason: events.NoAnswer, Deadline: now + d.VoicemailLimit}}, nil
+			return append(buf[:0], dialed, events.CallToVoicemail{Reason: events.NoAnswer, Deadline: now + d.VoicemailLimit}), nil
 		}
-		return []events.Event{dialed, events.CallEnded{Reason: events.Failed}}, nil
+		return append(buf[:0], dialed, events.CallEnded{Reason: events.Failed}), nil
 	}
-	ringing := events.CallRinging{Devices: slices.Clone(d.Devices), Deadline: deadline(now, d.RingTimeout)}
-	return []events.Event{dialed, ringing}, nil
+	ringing := events.CallRinging{Devices: d.Devices, Deadline: deadline(now, d.RingTimeout)}
+	return append(buf[:0], dialed, ringing), nil
 }
 
 // ApplyCall folds one event into the call. at is the event's engine-clock time.
@@ -582,7 +589,7 @@ func applyCall(c *Call, ev events.Event, at int64) error {
 		if err := c.transition(evRing); err != nil {
 			return err
 		}
-		c.Ringing = slices.Clone(e.Devices)
+		c.Ringing = e.Devices // events are read-only: the state shares their slices
 		c.RingDeadline = e.Deadline
 		c.RingingAt = at
 		if c.Group != "" && c.Callee.Client == "" {

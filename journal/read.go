@@ -528,7 +528,7 @@ func (j *Journal) StreamVersion(stream string) (uint64, error) {
 // lastVersionChecked is lastVersion for lookups: the entry it reads is
 // checked against the events it names (checkIndexEntry).
 func lastVersionChecked(tx *bolt.Tx, index *bolt.Bucket, stream string, buf *[]byte) (uint64, error) {
-	k, v, _, ok := lastIndexEntry(index, stream, buf)
+	k, v, _, ok := lastIndexEntry(index.Cursor(), stream, buf)
 	if !ok {
 		return 0, nil
 	}

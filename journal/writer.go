@@ -96,16 +96,21 @@ type writerState struct {
 	notLive []string               // streams cached in this batch that are not live
 	arena   []byte                 // values of the current transaction (bbolt keeps references until commit)
 	key     []byte                 // scratch key buffer (bbolt copies keys)
-	batch   []*request
-	runs    []batchRun // index runs of the current batch, in order
-	flush   map[string][]indexEntry
-	names   []string
+	seqKey  []byte                 // an event's key (bbolt copies it)
+	// Cursors of the current transaction, for lookups: a cursor seeks
+	// again without allocating, a Get makes a new one each time.
+	indexCur, liveCur *bolt.Cursor
+	batch             []*request
+	runs              []batchRun // index runs of the current batch, in order
+	flush             map[string][]indexEntry
+	names             []string
 }
 
 func (w *writerState) init(lastSeq uint64) {
 	w.seq = lastSeq
 	w.cache = make(map[string]streamState, 1024)
 	w.key = make([]byte, 0, 64)
+	w.seqKey = make([]byte, seqLen)
 	w.batch = make([]*request, 0, 256)
 	w.runs = make([]batchRun, 0, 256)
 }
@@ -229,7 +234,8 @@ func (j *Journal) commitBatch(batch []*request) {
 	flush := j.pend.records >= j.flushRecords
 	var nrec, napp, nconf uint64
 
-	began := time.Now() // the commit's latency, for Stats.CommitTime
+	began := time.Now()                                 // the commit's latency, for Stats.CommitTime
+	defer func() { w.indexCur, w.liveCur = nil, nil }() // they die with the transaction
 	err := j.update(func(tx *bolt.Tx) error {
 		events := tx.Bucket(bucketEvents)
 		index := tx.Bucket(bucketStreams)
@@ -274,9 +280,8 @@ func (j *Journal) commitBatch(batch []*request) {
 				w.seq++
 				start := len(w.arena)
 				w.arena = appendEvent(w.arena, w.seq, r.stream, st.version+1+uint64(i), rec)
-				var k [seqLen]byte
-				putSeq(k[:], w.seq)
-				if err := events.Put(k[:], w.arena[start:]); err != nil {
+				putSeq(w.seqKey, w.seq)
+				if err := events.Put(w.seqKey, w.arena[start:]); err != nil {
 					return err
 				}
 			}
@@ -445,7 +450,10 @@ func (j *Journal) streamState(tx *bolt.Tx, index, live *bolt.Bucket, stream stri
 	if runs := j.pend.streams[stream]; len(runs) > 0 {
 		st.version = runs[len(runs)-1].last()
 	} else {
-		ver, err := lastVersion(index, stream, &w.key)
+		if w.indexCur == nil {
+			w.indexCur = index.Cursor()
+		}
+		ver, err := lastVersion(w.indexCur, stream, &w.key)
 		if err != nil {
 			return st, err
 		}
@@ -453,7 +461,10 @@ func (j *Journal) streamState(tx *bolt.Tx, index, live *bolt.Bucket, stream stri
 	}
 	w.key = append(w.key[:0], stream...)
 	if st.version > 0 {
-		if v := live.Get(w.key); v != nil {
+		if w.liveCur == nil {
+			w.liveCur = live.Cursor()
+		}
+		if k, v := w.liveCur.Seek(w.key); v != nil && bytes.Equal(k, w.key) {
 			if _, err := decodeLive(w.key, v); err != nil {
 				return st, err
 			}
@@ -485,12 +496,12 @@ func (j *Journal) versionOf(index *bolt.Bucket, stream string, pend []indexEntry
 		return pend[l-1].last(), nil
 	}
 	var buf []byte
-	return lastVersion(index, stream, &buf)
+	return lastVersion(index.Cursor(), stream, &buf)
 }
 
 // lastVersion reads a stream's last version from the on-disk streams index,
 // 0 if it has no entry there. buf is scratch space.
-func lastVersion(index *bolt.Bucket, stream string, buf *[]byte) (uint64, error) {
+func lastVersion(index *bolt.Cursor, stream string, buf *[]byte) (uint64, error) {
 	k, v, first, ok := lastIndexEntry(index, stream, buf)
 	if !ok {
 		return 0, nil
@@ -507,11 +518,12 @@ func lastVersion(index *bolt.Bucket, stream string, buf *[]byte) (uint64, error)
 
 // lastIndexEntry finds the on-disk index entry of stream's last versions:
 // its key and value and the first version it covers; ok is false when the
-// stream has no entry. buf is scratch space.
-func lastIndexEntry(index *bolt.Bucket, stream string, buf *[]byte) (k, v []byte, first uint64, ok bool) {
+// stream has no entry. c is a cursor of the streams index (a writer seeks
+// with one cursor per transaction: seeking again allocates nothing); buf is
+// scratch space.
+func lastIndexEntry(c *bolt.Cursor, stream string, buf *[]byte) (k, v []byte, first uint64, ok bool) {
 	*buf = appendIndexKey((*buf)[:0], stream, ^uint64(0))
 	prefix := (*buf)[:indexPrefixLen(stream)]
-	c := index.Cursor()
 	k, v = c.Seek(*buf)
 	if k == nil {
 		k, v = c.Last()

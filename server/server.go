@@ -272,6 +272,9 @@ func (s *Server) open(ctx context.Context, cfg Config) (*engine.Engine, Provisio
 		DataDir: cfg.Data, Adapter: far, Logger: s.log, Domain: cfg.Domain,
 		RingTimeout: cfg.RingTimeout, TokenSecret: secret,
 		AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
+		// serve is the whole program: its collector may pause while a
+		// large restore builds the heap (engine.Config.RestorePausesGC).
+		RestorePausesGC: true,
 	}
 	if s.EngineConfig != nil {
 		s.EngineConfig(&ec)

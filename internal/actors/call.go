@@ -33,7 +33,7 @@ func CallDeadline(c *fsm.Call) int64 {
 func callMachine(d *Deps) *Machine[fsm.Call, fsm.CallCommand, fsm.CallStatus] {
 	return &Machine[fsm.Call, fsm.CallCommand, fsm.CallStatus]{
 		Kind:     aggregate.Calls,
-		Decide:   fsm.DecideCall,
+		Decide:   fsm.DecideCallInto,
 		Deadline: CallDeadline,
 		Timeout: func(c *fsm.Call, deadline int64) (fsm.CallCommand, bool) {
 			switch {

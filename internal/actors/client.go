@@ -3,6 +3,7 @@ package actors
 import (
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
 	"github.com/callengine/callengine/internal/aggregate"
 )
@@ -16,8 +17,10 @@ type (
 
 func clientMachine(d *Deps) *Machine[fsm.Client, fsm.ClientCommand, fsm.ClientStatus] {
 	return &Machine[fsm.Client, fsm.ClientCommand, fsm.ClientStatus]{
-		Kind:   aggregate.Clients,
-		Decide: fsm.DecideClient,
+		Kind: aggregate.Clients,
+		Decide: func(_ []events.Event, c *fsm.Client, cmd fsm.ClientCommand, now int64) ([]events.Event, error) {
+			return fsm.DecideClient(c, cmd, now)
+		},
 		Publish: func(c *fsm.Client, changes []aggregate.Change[fsm.ClientStatus]) {
 			d.Publisher.PublishClient(c, aggregate.Envelopes(changes))
 		},

@@ -19,7 +19,9 @@ import (
 // holds and the command that deadline runs, and who hears of its events.
 type Machine[S, C any, T comparable] struct {
 	*aggregate.Kind[S, T]
-	Decide func(*S, C, int64) ([]events.Event, error)
+	// Decide turns a command into events; buf is space the result may use
+	// (fsm.DecideCallInto).
+	Decide func(buf []events.Event, s *S, cmd C, now int64) ([]events.Event, error)
 	// Deadline is the timer the state holds, engine-clock Unix ns (0:
 	// none); nil for a kind without timers.
 	Deadline func(*S) int64
@@ -82,6 +84,8 @@ type host[S, C any, T comparable] struct {
 
 	mu    sync.Mutex
 	seeds map[string]seed[S] // actor name → what it starts from, while it is spawned
+
+	scratch sync.Pool // *aggregate.Scratch[S, T]: the space of one command's write path
 }
 
 // seed is what an actor is spawned with: its initial state and, for a
@@ -302,11 +306,22 @@ func (a *aggregateActor[S, C, T]) run(ctx actor.Context, req *Request[S, C], at 
 	if now == 0 {
 		now = a.h.deps.Clock.Now().UnixNano()
 	}
-	evs, err := m.Decide(&a.state, cmd, now)
+	sc, _ := a.h.scratch.Get().(*aggregate.Scratch[S, T])
+	if sc == nil {
+		sc = new(aggregate.Scratch[S, T])
+	}
+	defer func() {
+		sc.Reset()
+		a.h.scratch.Put(sc)
+	}()
+	evs, err := m.Decide(sc.Events[:0], &a.state, cmd, now)
+	if cap(evs) > cap(sc.Events) {
+		sc.Events = evs[:0] // keep the larger space
+	}
 	if err != nil || len(evs) == 0 {
 		return Result[S]{State: m.Clone(&a.state), Err: err}
 	}
-	changes, err := m.Commit(req.Ctx, a.h.deps.Journal, a.stream, &a.state, evs, now)
+	changes, err := m.CommitIn(req.Ctx, a.h.deps.Journal, a.stream, &a.state, evs, now, sc)
 	if err != nil {
 		if errcode.CodeOf(err) == errcode.Internal {
 			return Result[S]{Err: err} // the decision does not fold

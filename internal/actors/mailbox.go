@@ -30,7 +30,8 @@ type mailbox struct {
 
 	invoker    actor.MessageInvoker
 	dispatcher actor.Dispatcher
-	processFn  func() // m.process, made once: a method value per schedule allocates
+	inline     bool   // the dispatcher is an InlineDispatcher: process runs on the sender's goroutine
+	processFn  func() // m.process, made once for other dispatchers: a method value per schedule allocates
 	self       *actor.PID
 	gone       func(*actor.PID, any)
 }
@@ -42,17 +43,22 @@ const (
 
 // ring is a FIFO of messages.
 type ring struct {
-	buf  []any
-	head int
-	n    int
+	buf   []any
+	head  int
+	n     int
+	small [4]any // buf's first space, inside the mailbox: no allocation for an actor's first messages
 }
 
 func (r *ring) push(m any) {
+	if r.buf == nil {
+		r.buf = r.small[:]
+	}
 	if r.n == len(r.buf) {
 		grown := make([]any, max(4, 2*len(r.buf)))
 		for i := 0; i < r.n; i++ {
 			grown[i] = r.buf[(r.head+i)%len(r.buf)]
 		}
+		clear(r.buf) // small keeps no message it no longer holds
 		r.buf, r.head = grown, 0
 	}
 	r.buf[(r.head+r.n)%len(r.buf)] = m
@@ -102,7 +108,9 @@ func (m *mailbox) PostSystemMessage(msg any) {
 // RegisterHandlers implements actor.Mailbox.
 func (m *mailbox) RegisterHandlers(invoker actor.MessageInvoker, dispatcher actor.Dispatcher) {
 	m.invoker, m.dispatcher = invoker, dispatcher
-	m.processFn = m.process
+	if _, m.inline = dispatcher.(InlineDispatcher); !m.inline {
+		m.processFn = m.process
+	}
 	if c, ok := invoker.(interface{ Self() *actor.PID }); ok {
 		m.self = c.Self()
 	}
@@ -116,6 +124,10 @@ func (m *mailbox) UserMessageCount() int { return int(m.userN.Load()) }
 
 func (m *mailbox) schedule() {
 	if m.status.CompareAndSwap(mailboxIdle, mailboxRunning) {
+		if m.inline {
+			m.process() // what InlineDispatcher.Schedule does, without a func value per mailbox
+			return
+		}
 		m.dispatcher.Schedule(m.processFn)
 	}
 }

@@ -23,8 +23,10 @@ type SessionPublisher interface {
 // sessionMachine runs sessions: their deadline is the grace timer.
 func sessionMachine(d *Deps) *Machine[fsm.Session, fsm.SessionCommand, fsm.SessionStatus] {
 	return &Machine[fsm.Session, fsm.SessionCommand, fsm.SessionStatus]{
-		Kind:     aggregate.Sessions,
-		Decide:   fsm.DecideSession,
+		Kind: aggregate.Sessions,
+		Decide: func(_ []events.Event, s *fsm.Session, cmd fsm.SessionCommand, now int64) ([]events.Event, error) {
+			return fsm.DecideSession(s, cmd, now)
+		},
 		Deadline: func(s *fsm.Session) int64 { return s.GraceDeadline },
 		Timeout: func(s *fsm.Session, deadline int64) (fsm.SessionCommand, bool) {
 			if s.Status == fsm.SessionGrace && deadline == s.GraceDeadline {

@@ -24,30 +24,61 @@ type Change[T comparable] struct {
 // that does not fold is internal, a version mismatch conflict (the caller
 // should reload from the journal), a journal failure unavailable or closed.
 func (k *Kind[S, T]) Commit(ctx context.Context, j *journal.Journal, stream string, state *S, evs []events.Event, now int64) ([]Change[T], error) {
-	next := k.Fork(state)
-	changes := make([]Change[T], len(evs))
+	return k.CommitIn(ctx, j, stream, state, evs, now, new(Scratch[S, T]))
+}
+
+// Scratch is the space one command's write path works in: the fork it folds
+// on, the events decided and the changes committed. A host of actors keeps
+// scratches in a pool and hands one to each command: the path then
+// allocates nothing of its own. The zero Scratch is ready to use.
+type Scratch[S any, T comparable] struct {
+	next    S
+	Events  []events.Event // space for the decision (see fsm.DecideCallInto)
+	changes []Change[T]
+}
+
+// Reset drops what sc refers to (states, events), keeping its space.
+func (sc *Scratch[S, T]) Reset() {
+	var zero S
+	sc.next = zero
+	clear(sc.Events[:cap(sc.Events)])
+	sc.Events = sc.Events[:0]
+	clear(sc.changes[:cap(sc.changes)])
+	sc.changes = sc.changes[:0]
+}
+
+// CommitIn is Commit working in sc: the changes it returns live in sc, and
+// are valid until sc is reset or used again.
+func (k *Kind[S, T]) CommitIn(ctx context.Context, j *journal.Journal, stream string, state *S, evs []events.Event, now int64, sc *Scratch[S, T]) ([]Change[T], error) {
+	sc.next = k.Fork(state)
+	next := &sc.next
+	if cap(sc.changes) < len(evs) {
+		sc.changes = make([]Change[T], len(evs))
+	}
+	changes := sc.changes[:len(evs)]
 	for i, ev := range evs {
-		changes[i].Prev = k.Status(&next)
-		if err := k.Apply(&next, ev, now); err != nil {
+		changes[i].Prev = k.Status(next)
+		if err := k.Apply(next, ev, now); err != nil {
 			return nil, errcode.Wrap(errcode.Internal, err, k.Name+" decision does not fold")
 		}
-		changes[i].Status = k.Status(&next)
+		changes[i].Status = k.Status(next)
 	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	version := k.Ver(state)
-	seq, err := appendEvents(ctx, j, stream, version, evs, now, k.Ended(&next))
+	seq, err := appendEvents(ctx, j, stream, version, evs, now, k.Ended(next))
 	if err != nil {
 		return nil, err
 	}
-	*state = next
+	*state = *next
 	for i, ev := range evs {
 		changes[i].Envelope = events.Envelope{
 			Seq: seq + uint64(i), Stream: stream, Version: version + 1 + uint64(i),
 			Type: ev.Type(), Time: now, Schema: events.SchemaVersion, Event: ev,
 		}
 	}
+	sc.changes = changes
 	return changes, nil
 }
 
