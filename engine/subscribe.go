@@ -39,6 +39,22 @@ func (e *Event) CallID() string {
 	return ""
 }
 
+// SDKName returns the name the client SDKs give the event (T1, T2), or ""
+// for an event that has none. Unlike events.SDKName it knows the kind of
+// the transfer a transfer event belongs to: a blind transfer is named
+// TRANSFER_BLIND_INIT when it starts and TRANSFER_FAILED when it fails, and
+// never by a warm-transfer name — its completion has no SDK name.
+func (e *Event) SDKName() string {
+	if t := e.Transfer; t != nil && t.Kind == events.Blind {
+		switch e.Type {
+		case events.TypeTransferInitiated, events.TypeTransferFailed:
+			return events.SDKName(e.Event)
+		}
+		return ""
+	}
+	return events.SDKName(e.Event)
+}
+
 // Filter selects events. Empty fields select everything; a set field must
 // match. Clients matches the events of a client's own stream and of every
 // call the client is a party of; Lines matches calls by the caller's or the
