@@ -140,6 +140,9 @@ type Subscription struct {
 	bus     *bus
 	filter  Filter
 	fn      func(*Event) bool // replaces filter when set
+	// view, when set, gives the event as this subscriber receives it: a
+	// session on a call's caller side is told nothing of an ignore (C4).
+	view    func(*Event) Event
 	session string            // the session a SessionEvents subscription follows
 	ch      chan Event
 	once    sync.Once
@@ -199,8 +202,8 @@ func (b *bus) add(ctx context.Context, f Filter) *Subscription {
 
 // addFunc subscribes with a match function instead of a Filter; session
 // names the session whose destruction ends the subscription.
-func (b *bus) addFunc(ctx context.Context, match func(*Event) bool, session string) *Subscription {
-	return b.addSub(ctx, &Subscription{bus: b, fn: match, session: session, ch: make(chan Event, b.buffer)})
+func (b *bus) addFunc(ctx context.Context, match func(*Event) bool, view func(*Event) Event, session string) *Subscription {
+	return b.addSub(ctx, &Subscription{bus: b, fn: match, view: view, session: session, ch: make(chan Event, b.buffer)})
 }
 
 // endSession ends the subscriptions that follow session id.
@@ -254,10 +257,14 @@ func (b *bus) publish(ev *Event) {
 		} else if !s.filter.match(ev) {
 			continue
 		}
+		out := *ev
+		if s.view != nil {
+			out = s.view(ev)
+		}
 		b.mu.Lock()
 		if !s.gone {
 			select {
-			case s.ch <- *ev:
+			case s.ch <- out:
 			default:
 				b.mu.Unlock()
 				s.end(ErrSlowSubscriber)
