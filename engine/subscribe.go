@@ -137,13 +137,13 @@ var ErrSlowSubscriber = errcode.New(errcode.Unavailable, "subscriber fell too fa
 // Subscription delivers the events that match its filter, in the order each
 // stream produced them.
 type Subscription struct {
-	bus     *bus
-	filter  Filter
-	fn      func(*Event) bool // replaces filter when set
+	bus    *bus
+	filter Filter
+	fn     func(*Event) bool // replaces filter when set
 	// view, when set, gives the event as this subscriber receives it: a
 	// session on a call's caller side is told nothing of an ignore (C4).
 	view    func(*Event) Event
-	session string            // the session a SessionEvents subscription follows
+	session string // the session a SessionEvents subscription follows
 	ch      chan Event
 	once    sync.Once
 	mu      sync.Mutex
