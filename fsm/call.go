@@ -277,25 +277,26 @@ type Fail struct {
 // nothing.
 type RingTimeout struct{}
 
-func (Dial) callCommand()           {}
-func (Ring) callCommand()           {}
-func (Answer) callCommand()         {}
-func (Reject) callCommand()         {}
-func (Ignore) callCommand()         {}
-func (Hangup) callCommand()         {}
-func (Hold) callCommand()           {}
-func (Resume) callCommand()         {}
-func (Mute) callCommand()           {}
-func (Unmute) callCommand()         {}
-func (Fail) callCommand()           {}
-func (RingTimeout) callCommand()    {}
-func (SendDigits) callCommand()     {}
-func (StartRecording) callCommand() {}
-func (StopRecording) callCommand()  {}
-func (Park) callCommand()           {}
-func (Unpark) callCommand()         {}
-func (Join) callCommand()           {}
-func (TransferAway) callCommand()   {}
+func (Dial) callCommand()            {}
+func (Ring) callCommand()            {}
+func (Answer) callCommand()          {}
+func (Reject) callCommand()          {}
+func (Ignore) callCommand()          {}
+func (Hangup) callCommand()          {}
+func (Hold) callCommand()            {}
+func (Resume) callCommand()          {}
+func (Mute) callCommand()            {}
+func (Unmute) callCommand()          {}
+func (Fail) callCommand()            {}
+func (RingTimeout) callCommand()     {}
+func (SendDigits) callCommand()      {}
+func (StartRecording) callCommand()  {}
+func (StopRecording) callCommand()   {}
+func (Park) callCommand()            {}
+func (Unpark) callCommand()          {}
+func (Join) callCommand()            {}
+func (LeaveConference) callCommand() {}
+func (TransferAway) callCommand()    {}
 
 func invalidState(c *Call, what string) error {
 	st := c.Status

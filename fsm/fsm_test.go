@@ -34,6 +34,7 @@ package fsm_test
 //	unpark client=carol [number=…]       Unpark: carol takes the parked call
 //	       [name=…] [device=carol-desk]
 //	join conference=conf1 peer=c2        Join: merge with call c2 (T4)
+//	leave peer=c2                        LeaveConference: peer c2 ended (T4)
 //	transfer-away by=…                   TransferAway: side by leaves for a transfer
 //	tick 10s                             advance the virtual clock
 //	state                                print the whole call
@@ -338,6 +339,9 @@ func fmtEvent(ev events.Event) string {
 	case events.CallJoined:
 		kv("conference", e.Conference)
 		kv("peer", e.Peer)
+	case events.CallLeftConference:
+		kv("conference", e.Conference)
+		kv("peer", e.Peer)
 	case events.TransferInitiated:
 		kv("kind", e.Kind.String())
 		if e.Call != "" {
@@ -525,6 +529,8 @@ func (h *callHarness) run(t *testing.T, d *datadriven.TestData) string {
 		}
 	case "join":
 		cmd = fsm.Join{Conference: str(t, d, "conference", ""), Peer: str(t, d, "peer", "")}
+	case "leave":
+		cmd = fsm.LeaveConference{Peer: str(t, d, "peer", "")}
 	case "transfer-away":
 		cmd = fsm.TransferAway{By: side(t, d, "by")}
 	default:

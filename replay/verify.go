@@ -693,6 +693,8 @@ func callCommand(c *fsm.Call, items []item) (fsm.CallCommand, error) {
 		return fsm.Unpark{Party: e.Party, Device: e.Device}, nil
 	case events.CallJoined:
 		return fsm.Join{Conference: e.Conference, Peer: e.Peer}, nil
+	case events.CallLeftConference:
+		return fsm.LeaveConference{Peer: e.Peer}, nil
 	case events.CallHoldNotAvailable:
 		return nil, fmt.Errorf("%s is a notice, never journaled", env.Type)
 	case events.CallToVoicemail, events.VoicemailLeft:

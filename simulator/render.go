@@ -36,6 +36,7 @@ var eventNames = map[events.Type]string{
 	events.TypeCallDigits: "dtmf", events.TypeCallRecordingStarted: "recording",
 	events.TypeCallRecordingStopped: "recording-stopped", events.TypeCallParked: "parked",
 	events.TypeCallUnparked: "unparked", events.TypeCallJoined: "joined",
+	events.TypeCallLeftConference: "left-conference",
 
 	events.TypeTransferInitiated: "initiated", events.TypeTransferAnswered: "answered",
 	events.TypeTransferNotAnswered: "not-answered", events.TypeTransferCompleted: "completed",
@@ -178,6 +179,9 @@ func (s *sim) eventLine(label string, env *events.Envelope) string {
 	case events.CallUnparked:
 		w.add("by", party(ev.Party, ev.Device))
 	case events.CallJoined:
+		w.add("conference", s.nameOf(s.confs, ev.Conference))
+		w.add("peer", s.labelOf(ev.Peer))
+	case events.CallLeftConference:
 		w.add("conference", s.nameOf(s.confs, ev.Conference))
 		w.add("peer", s.labelOf(ev.Peer))
 

@@ -130,6 +130,13 @@ func TestMerge(t *testing.T) {
 		alice.refused(t, msg{"type": "call.hold", "call_id": withBob}, 409, "hold_not_available")
 		fields(t, alice.nextFor("call.hold_not_available", withBob), msg{"held_by": "local", "id": 0.0})
 	})
+	// bob hangs up: the conference drops to alice and carol, an ordinary
+	// call again, which alice can hold
+	bob.do("h", msg{"type": "call.hangup", "call_id": withBob})
+	fields(t, alice.nextFor("call.conference_left", withCarol), msg{"conference_id": conf, "peer_call_id": withBob})
+	fields(t, carol.nextFor("call.conference_left", withCarol), msg{"conference_id": conf, "peer_call_id": withBob})
+	alice.do("h3", msg{"type": "call.hold", "call_id": withCarol})
+	fields(t, carol.nextFor("call.held", withCarol), msg{"held_by": "remote"})
 }
 
 func TestSwap(t *testing.T) {

@@ -160,6 +160,10 @@ func (c *conn) callEvent(ev *engine.Event) {
 		m.Type, m.ConferenceID, m.PeerCallID = MsgCallMerged, e.Conference, e.Peer
 		c.send(m)
 		c.applyMedia(call)
+	case events.CallLeftConference:
+		m.Type, m.ConferenceID, m.PeerCallID = MsgCallConfLeft, e.Conference, e.Peer
+		c.send(m)
+		c.applyMedia(call)
 	case events.CallToVoicemail:
 		m.Type = MsgCallVoicemail
 		c.send(m)
