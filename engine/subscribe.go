@@ -82,7 +82,8 @@ func (f *Filter) match(ev *Event) bool {
 			return false
 		}
 		if len(f.Clients) > 0 && !slices.Contains(f.Clients, c.Caller.Client) && !slices.Contains(f.Clients, c.Callee.Client) &&
-			!slices.ContainsFunc(c.RangMembers, func(m string) bool { return slices.Contains(f.Clients, m) }) {
+			!slices.ContainsFunc(c.RangMembers, func(m string) bool { return slices.Contains(f.Clients, m) }) &&
+			!slices.ContainsFunc(c.Tried, func(m string) bool { return slices.Contains(f.Clients, m) }) {
 			return false
 		}
 		if len(f.Lines) > 0 && !slices.Contains(f.Lines, c.Caller.Number) && !slices.Contains(f.Lines, c.Callee.Number) &&

@@ -26,6 +26,8 @@ package fsm_test
 //	mute side=…   unmute side=…          Mute, Unmute
 //	fail reason=busy|failed|no-answer|… [by=…]   Fail
 //	ring-timeout                         RingTimeout (the ring timer fires now)
+//	ring-next member=carol devices=carol-desk [timeout=30s]
+//	                                     RingNext: a round-robin call moves on (T6)
 //	digits side=caller digits=12#        SendDigits (C10)
 //	       [duration=100ms] [gap=70ms]
 //	record-start by=… ref=rec1           StartRecording (C11)
@@ -509,6 +511,12 @@ func (h *callHarness) run(t *testing.T, d *datadriven.TestData) string {
 		cmd = fsm.VoicemailTimeout{}
 	case "ring-timeout":
 		cmd = fsm.RingTimeout{}
+	case "ring-next":
+		var devices []string
+		if s := str(t, d, "devices", ""); s != "" {
+			devices = strings.Split(s, ",")
+		}
+		cmd = fsm.RingNext{Member: str(t, d, "member", ""), Devices: devices, Timeout: duration(t, d, "timeout")}
 	case "digits":
 		cmd = fsm.SendDigits{
 			Side: side(t, d, "side"), Digits: str(t, d, "digits", ""),
@@ -713,6 +721,9 @@ func fmtCall(c *fsm.Call, now int64) string {
 	}
 	if c.Conference != "" {
 		p("  conference: %s peer=%s", c.Conference, c.Peer)
+	}
+	if len(c.Tried) > 0 {
+		p("  tried: %v", c.Tried)
 	}
 	if c.Digits != 0 {
 		p("  digits sent: %d", c.Digits)

@@ -274,7 +274,7 @@ func onOff(b bool) string {
 
 // callState prints a call as an expectation reads it: "<state> from=… to=…
 // caller-id=… caller-name=… ringing=… answered=… held-by=… muted=… ignored
-// group=… transfer=… parked=… recording=on|off ref=… conference=… peer=… digits=…
+// group=… tried=… transfer=… parked=… recording=on|off ref=… conference=… peer=… digits=…
 // reason=… by=… missed" (spaces in a name become underscores).
 func (s *sim) callState(c *engine.Call) string {
 	w := line{string(c.State)}
@@ -288,6 +288,7 @@ func (s *sim) callState(c *engine.Call) string {
 	w.add("muted", sides(c.MutedCaller, c.MutedCallee))
 	w.flag("ignored", c.Ignored)
 	w.add("group", c.Group)
+	w.add("tried", strings.Join(c.Tried, ","))
 	w.add("transfer", s.nameOf(s.transfers, c.Transfer))
 	w.add("parked", c.ParkSlot)
 	if c.RecordingRef != "" {
