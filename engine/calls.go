@@ -442,7 +442,11 @@ func (e *Engine) Call(ctx context.Context, callID string) (Call, error) {
 	if err != nil {
 		return Call{}, err
 	}
-	return callView(&c, e.now()), nil
+	v := callView(&c, e.now())
+	if p, ok := PrincipalOf(ctx); ok && v.Ignored && c.SideOf(p.Client) == events.Caller {
+		v.Ignored = false // the caller is not told of the ignore (C4)
+	}
+	return v, nil
 }
 
 // callState returns a call's state: from its actor while it is live, from

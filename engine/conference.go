@@ -34,12 +34,17 @@ type Conference struct {
 // not chosen must be the same client. Both calls are connected again, each
 // with its Conference and Peer set. Hold is then not available on them.
 //
+// When one call of the conference ends, the conference has dropped to two
+// parties: the other call leaves it (CallLeftConference) and is an ordinary
+// two-party call again — it can be held, transferred, parked, recorded and
+// merged, and its Conference and Peer are empty.
+//
 // Both calls are checked before anything is journaled, and merges run one at
 // a time, so that a refused merge journals nothing. One race remains: a
 // command from elsewhere (a resume, a hangup, a park) may reach the second
 // call between the check and its join. The first call is then already in
-// the conference and cannot leave it: Merge returns the second call's
-// refusal, and Conference shows the conference with the first call alone.
+// the conference: Merge returns the second call's refusal, and takes the
+// first call out of the conference again (CallLeftConference), connected.
 func (e *Engine) Merge(ctx context.Context, req MergeRequest) (Conference, error) {
 	if err := e.checkOpen(); err != nil {
 		return Conference{}, err
@@ -93,6 +98,9 @@ func (e *Engine) Merge(ctx context.Context, req MergeRequest) (Conference, error
 		if errcode.CodeOf(err) == "" {
 			return Conference{}, err // the context's error
 		}
+		// The first call is alone in the conference: out of it again. If
+		// it ended meanwhile, there is nothing to undo.
+		_, _ = e.command(context.WithoutCancel(ctx), a.ID, fsm.LeaveConference{Peer: b.ID})
 		return Conference{}, errcode.Wrap(errcode.CodeOf(err), err,
 			fmt.Sprintf("call %s joined conference %s, but call %s did not", a.ID, id, b.ID))
 	}

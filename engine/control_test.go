@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -533,13 +534,86 @@ func TestMergeIntoConference(t *testing.T) {
 	h.reopen()
 	checkConf("reopen", must[engine.Conference](t)(h.e.Conference(ctx, conf.ID)), []string{ab.ID, ca.ID}, alice, bob, carol)
 
-	// Bob leaves: the conference goes on with Carol; once she leaves too it
-	// is gone.
+	// Bob leaves: the conference drops to Alice and Carol, an ordinary
+	// two-party call again (CallLeftConference): no conference, no peer,
+	// and it can be held, recorded, parked and transferred.
 	ok(h.e.Hangup(ctx, ab.ID, engine.Callee))
-	checkConf("bob left", must[engine.Conference](t)(h.e.Conference(ctx, conf.ID)), []string{ca.ID}, alice, carol)
+	c := h.waitLeft(ca.ID)
+	if c.State != engine.Connected || c.Peer != "" {
+		t.Fatalf("carol's call after bob left: %+v", c)
+	}
+	_, err = h.e.Conference(ctx, conf.ID)
+	wantCode(t, err, errcode.NotFound)
+	if c = ok(h.e.Hold(ctx, ca.ID, engine.Callee)); c.State != engine.Held {
+		t.Fatalf("hold after the conference: %+v", c)
+	}
+	ok(h.e.Resume(ctx, ca.ID, engine.Callee))
+	h.reopen() // the leave is journaled: it survives a restart
+	if c = ok(h.e.Call(ctx, ca.ID)); c.Conference != "" || c.Peer != "" {
+		t.Fatalf("carol's call after reopen: %+v", c)
+	}
+	if c = ok(h.e.Park(ctx, ca.ID, engine.Callee, "")); c.ParkSlot == "" {
+		t.Fatalf("park after the conference: %+v", c)
+	}
 	ok(h.e.Hangup(ctx, ca.ID, engine.Caller))
 	_, err = h.e.Conference(ctx, conf.ID)
 	wantCode(t, err, errcode.NotFound)
+}
+
+// waitLeft waits until call id has left its conference (the engine sends
+// the leave once the other call's end is published).
+func (h *harness) waitLeft(id string) engine.Call {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := h.e.Call(context.Background(), id)
+		if err == nil && c.Conference == "" {
+			return c
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("call %s still in conference %q (err %v)", id, c.Conference, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestConferenceDropsToTwoParties: when the host hangs up one call of the
+// conference, the other is an ordinary call again — it can be transferred
+// and recorded — and a subscriber sees CallLeftConference on it.
+func TestConferenceDropsToTwoParties(t *testing.T) {
+	h := newHarness(t)
+	h.registerWith("alice", "101", nil, events.PermissionRecord)
+	h.registerWith("bob", "102", nil)
+	h.registerWith("carol", "103", nil)
+	h.registerWith("dave", "104", nil)
+	ok := must[engine.Call](t)
+	ab := h.connect("alice", "102")
+	ac := h.connect("alice", "103")
+	ok(h.e.Hold(ctx, ab.ID, engine.Caller))
+	ok(h.e.Hold(ctx, ac.ID, engine.Caller))
+	sub, err := h.e.Subscribe(ctx, engine.Filter{Calls: []string{ac.ID}, Types: []events.Type{events.TypeCallLeftConference}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	conf := must[engine.Conference](t)(h.e.Merge(ctx, engine.MergeRequest{Call: ab.ID, Side: engine.Callee, Other: ac.ID, OtherSide: engine.Callee}))
+	ok(h.e.Hangup(ctx, ab.ID, engine.Caller)) // the host leaves bob
+	select {
+	case ev := <-sub.Events():
+		left := ev.Event.(events.CallLeftConference)
+		if left.Conference != conf.ID || left.Peer != ab.ID || ev.Call.Conference != "" || ev.Call.Peer != "" {
+			t.Fatalf("left: %+v, call %+v", left, ev.Call)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no CallLeftConference")
+	}
+	if c, err := h.e.StartRecording(ctx, ac.ID, engine.Caller, ""); err != nil || !c.Recording {
+		t.Fatalf("recording after the conference: %+v %v", c, err)
+	}
+	tr, err := h.e.BlindTransfer(ctx, engine.TransferRequest{Call: ac.ID, Side: engine.Callee, To: "104"})
+	if err != nil || tr.Status != fsm.Completed {
+		t.Fatalf("transfer after the conference: %+v %v", tr, err)
+	}
 }
 
 // TestCallparkLine needs Filter.match to call matchesCallpark for a Lines

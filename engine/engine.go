@@ -135,6 +135,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 		Journal: j, Clock: cfg.Clock, Publisher: publisher{e}, Log: logger, Dispatcher: dispatcher, Background: background,
 	}
 	e.deps.Gone = e.answerGone
+	e.deps.RingTimeout = e.ringNext
 	e.system.EventStream.Subscribe(e.deadLetter)
 	if err := e.restore(ctx); err != nil {
 		e.shutdown()

@@ -97,7 +97,7 @@ func ExampleEngine_CreateSession() {
 	// grace 0 until 09:05:00
 	// SessionDestroyed destroyed
 	// invalid_session_id: session s-id-1 expired
-	// invalid_session_id 404
+	// invalid_session_id 401
 }
 
 // Authenticate turns an access token into a context that acts as its

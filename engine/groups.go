@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -243,6 +244,42 @@ func (e *Engine) routeGroup(ctx context.Context, id, callID string, cmd *fsm.Dia
 	}
 	cmd.Callee = events.Party{Number: cmd.Callee.Number, Name: g.Name}
 	cmd.Devices = devices
+	return nil
+}
+
+// ringNext is the ring timer of a round-robin group call whose member did
+// not answer within the ring time (T6): the next available member after
+// the group's last pick — not one the call rang already, nor its caller —
+// is picked (GroupMemberPicked, as for a new call) and the call moves on to
+// it (fsm.RingNext). Nil when the call is not such a call or nobody is
+// left: the ring timeout then ends it.
+func (e *Engine) ringNext(c *fsm.Call) fsm.CallCommand {
+	if !c.RoundRobin() || c.InVoicemail() {
+		return nil
+	}
+	e.groups.mu.Lock()
+	defer e.groups.mu.Unlock()
+	g := e.groups.byID[c.Group]
+	if g == nil || !g.Defined() || g.Strategy != RoundRobin {
+		return nil
+	}
+	for _, m := range g.NextMembers() {
+		if m == c.Callee.Client || m == c.Caller.Client || slices.Contains(c.Tried, m) {
+			continue
+		}
+		cl, ok := e.router().available(m)
+		if !ok {
+			continue
+		}
+		next, err := e.appendGroup(context.Background(), g, events.GroupMemberPicked{Member: m, Call: c.ID})
+		if err != nil {
+			e.cfg.Logger.Error("round-robin: the pick of the next member was not journaled; the call ends no-answer",
+				slog.String("call", c.ID), slog.String("group", g.ID), slog.String("error", err.Error()))
+			return nil
+		}
+		e.groups.byID[g.ID] = next
+		return fsm.RingNext{Member: m, Devices: ringableDevices(cl), Timeout: e.cfg.RingTimeout}
+	}
 	return nil
 }
 

@@ -40,6 +40,13 @@ func (p projections) applyCall(c *fsm.Call, event events.Event, flips *presenceF
 		for _, m := range c.RangMembers {
 			flips.add(m, p.live.join(m, c.ID))
 		}
+		if n := len(c.Tried); n > 0 && c.Callee.Client != "" {
+			// A round-robin group call moved on: the member that did not
+			// answer is free, the next one rings.
+			prev := c.Tried[n-1]
+			flips.add(prev, p.live.leave(prev, c.ID))
+			flips.add(c.Callee.Client, p.live.join(c.Callee.Client, c.ID))
+		}
 	case events.CallAnswered:
 		if c.Group != "" {
 			flips.add(c.Callee.Client, p.live.join(c.Callee.Client, c.ID)) // a ring-all member answered

@@ -31,6 +31,11 @@ func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 		case events.CallRinging:
 			e.autoAnswer(c)
 		case events.CallEnded:
+			if c.Conference != "" {
+				// After this call's events: the conference dropped to
+				// the two parties of the other call (T4).
+				defer e.leaveConference(c)
+			}
 			if e.cfg.Logger.Enabled(context.Background(), slog.LevelDebug) {
 				e.cfg.Logger.Debug("call ended", slog.String("call", c.ID), slog.String("reason", c.Reason.String()),
 					slog.Duration("talked", c.Duration(c.ReleaseAt)))
@@ -117,5 +122,19 @@ func (p publisher) PublishSession(s *fsm.Session, envs []events.Envelope) {
 	}
 	if s.Status == fsm.SessionDestroyed {
 		e.bus.endSession(s.ID, invalidSessionErr(s))
+	}
+}
+
+// leaveConference tells the other call of the conference of c, which just
+// ended, that it is an ordinary two-party call again (T4): LeaveConference,
+// journaled as CallLeftConference on that call. It is sent like any
+// command, without waiting; a peer that ended too, or left already, refuses
+// it and nothing is written.
+func (e *Engine) leaveConference(c *fsm.Call) {
+	if c.Peer == "" {
+		return
+	}
+	if pid := e.live.pid(c.Peer); pid != nil {
+		e.root.Send(pid, &actors.CallRequest{Command: fsm.LeaveConference{Peer: c.ID}, Reply: make(chan actors.CallResult, 1)})
 	}
 }

@@ -102,10 +102,14 @@ func ringableDevices(c *fsm.Client) []string {
 }
 
 // available reports whether a member can take a call now: registered,
-// accepting inbound calls, with a device, and on no other call.
+// accepting inbound calls, with a device, not away or offline by its own
+// presence (CL8), and on no other call.
 func (r router) available(member string) (*fsm.Client, bool) {
 	c := r.dir.get(member)
 	if c == nil || !c.Registered() || len(ringableDevices(c)) == 0 {
+		return nil, false
+	}
+	if p := c.SetPresence(); p == events.PresenceAway || p == events.PresenceOffline {
 		return nil, false
 	}
 	return c, len(r.live.callsOf(member)) == 0

@@ -400,7 +400,29 @@ func (e *Engine) SessionEvents(ctx context.Context, id string) (*Subscription, e
 		g := Filter{Lines: lines}
 		return (ev.Call != nil || ev.Transfer != nil || ev.Message != nil || ev.Group != nil) && g.match(ev)
 	}
-	sub := e.bus.addFunc(ctx, match, id)
+	// The caller of a call is told nothing of the callee's ignore (C4): a
+	// session that follows the call only through its caller does not get
+	// CallIgnored, and the call it sees is not marked ignored.
+	calleeSide := func(ev *Event) bool {
+		c := *ev.Call
+		c.Caller = events.Party{}
+		x := *ev
+		x.Call = &c
+		return match(&x)
+	}
+	deliver := func(ev *Event) bool {
+		if !match(ev) {
+			return false
+		}
+		return ev.Type != events.TypeCallIgnored || calleeSide(ev)
+	}
+	view := func(ev *Event) Event {
+		if ev.Call == nil || !ev.Call.Ignored || calleeSide(ev) {
+			return *ev
+		}
+		return callerView(ev)
+	}
+	sub := e.bus.addFunc(ctx, deliver, view, id)
 	// Destroyed meanwhile: end it at once.
 	if e.sess.get(id) == nil {
 		sub.end(e.goneSessionError(id))
@@ -454,4 +476,14 @@ func (e *Engine) endSessions(client string) {
 // Deprecated: use Session; lookups are named after what they return.
 func (e *Engine) GetSession(ctx context.Context, id string) (Session, error) {
 	return e.Session(ctx, id)
+}
+
+// callerView is a call event as the caller's side sees it: the call is not
+// marked ignored (C4).
+func callerView(ev *Event) Event {
+	c := *ev.Call
+	c.Ignored = false
+	x := *ev
+	x.Call = &c
+	return x
 }

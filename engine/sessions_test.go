@@ -316,3 +316,67 @@ func TestShortTokenSecretRefusesOpen(t *testing.T) {
 	_, err := engine.Open(ctx, engine.Config{DataDir: t.TempDir(), TokenSecret: []byte("short")})
 	wantCode(t, err, errcode.InvalidParams)
 }
+
+// TestIgnoreIsNotToldToTheCaller: when the callee ignores a call, the
+// caller's sessions get nothing of it — no CallIgnored, and the call they
+// see (in later events, and through Call with the caller's principal) is
+// not marked ignored — while the callee's session and a session following
+// the callee's line get the ignore. The call still rings for the caller
+// until she gives up.
+func TestIgnoreIsNotToldToTheCaller(t *testing.T) {
+	h := newHarness(t)
+	h.register("alice", "101", nil, "a1")
+	h.register("bob", "102", nil, "b1")
+	h.register("carol", "103", nil, "c1")
+	caller := must[engine.Session](t)(h.e.CreateSession(ctx, "alice", engine.SessionOptions{}))
+	callee := must[engine.Session](t)(h.e.CreateSession(ctx, "bob", engine.SessionOptions{}))
+	follower := must[engine.Session](t)(h.e.CreateSession(ctx, "carol", engine.SessionOptions{}))
+	must[engine.Session](t)(h.e.SubscribeLine(ctx, follower.ID, "102"))
+	subs := map[string]*engine.Subscription{}
+	for name, s := range map[string]engine.Session{"caller": caller, "callee": callee, "follower": follower} {
+		subs[name] = must[*engine.Subscription](t)(h.e.SessionEvents(ctx, s.ID))
+		defer subs[name].Close()
+	}
+	c := must[engine.Call](t)(h.e.Dial(ctx, engine.DialRequest{From: "alice", Device: "a1", To: "102"}))
+	if c = must[engine.Call](t)(h.e.Ignore(ctx, c.ID)); !c.Ignored || c.State != engine.Ringing {
+		t.Fatalf("ignored call %+v", c)
+	}
+	actx := engine.WithPrincipal(ctx, engine.Principal{Client: "alice", Role: engine.RoleAgent})
+	if v := must[engine.Call](t)(h.e.Call(actx, c.ID)); v.Ignored || v.State != engine.Ringing {
+		t.Fatalf("the caller reads the call as %s, ignored %v", v.State, v.Ignored)
+	}
+	bctx := engine.WithPrincipal(ctx, engine.Principal{Client: "bob", Role: engine.RoleAgent})
+	if v := must[engine.Call](t)(h.e.Call(bctx, c.ID)); !v.Ignored {
+		t.Fatal("the callee reads the call as not ignored")
+	}
+	must[engine.Call](t)(h.e.Hangup(ctx, c.ID, engine.Caller))
+	// Read each session's call events up to the end of the call.
+	for name, sub := range subs {
+		var types []string
+		for ev := range sub.Events() {
+			if ev.Call == nil || ev.Call.ID != c.ID {
+				continue
+			}
+			types = append(types, ev.Type.String())
+			if name == "caller" && ev.Call.Ignored {
+				t.Fatalf("the caller's session sees the call ignored in %s", ev.Type)
+			}
+			if name != "caller" && ev.Type == events.TypeCallEnded && !ev.Call.Ignored {
+				t.Fatalf("the %s's session does not see the call ignored", name)
+			}
+			if ev.Type == events.TypeCallEnded {
+				break
+			}
+		}
+		want := []string{"CallDialed", "CallRinging", "CallIgnored", "CallEnded"}
+		if name == "caller" {
+			want = []string{"CallDialed", "CallRinging", "CallEnded"}
+		}
+		if !slices.Equal(types, want) {
+			t.Errorf("%s's session: %v, want %v", name, types, want)
+		}
+	}
+	if v := must[engine.Call](t)(h.e.Call(ctx, c.ID)); v.Reason != events.Canceled || !v.Ignored {
+		t.Fatalf("ended call %s ignored %v", v.Reason, v.Ignored)
+	}
+}

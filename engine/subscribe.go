@@ -39,6 +39,22 @@ func (e *Event) CallID() string {
 	return ""
 }
 
+// SDKName returns the name the client SDKs give the event (T1, T2), or ""
+// for an event that has none. Unlike events.SDKName it knows the kind of
+// the transfer a transfer event belongs to: a blind transfer is named
+// TRANSFER_BLIND_INIT when it starts and TRANSFER_FAILED when it fails, and
+// never by a warm-transfer name — its completion has no SDK name.
+func (e *Event) SDKName() string {
+	if t := e.Transfer; t != nil && t.Kind == events.Blind {
+		switch e.Type {
+		case events.TypeTransferInitiated, events.TypeTransferFailed:
+			return events.SDKName(e.Event)
+		}
+		return ""
+	}
+	return events.SDKName(e.Event)
+}
+
 // Filter selects events. Empty fields select everything; a set field must
 // match. Clients matches the events of a client's own stream and of every
 // call the client is a party of; Lines matches calls by the caller's or the
@@ -66,7 +82,8 @@ func (f *Filter) match(ev *Event) bool {
 			return false
 		}
 		if len(f.Clients) > 0 && !slices.Contains(f.Clients, c.Caller.Client) && !slices.Contains(f.Clients, c.Callee.Client) &&
-			!slices.ContainsFunc(c.RangMembers, func(m string) bool { return slices.Contains(f.Clients, m) }) {
+			!slices.ContainsFunc(c.RangMembers, func(m string) bool { return slices.Contains(f.Clients, m) }) &&
+			!slices.ContainsFunc(c.Tried, func(m string) bool { return slices.Contains(f.Clients, m) }) {
 			return false
 		}
 		if len(f.Lines) > 0 && !slices.Contains(f.Lines, c.Caller.Number) && !slices.Contains(f.Lines, c.Callee.Number) &&
@@ -121,10 +138,13 @@ var ErrSlowSubscriber = errcode.New(errcode.Unavailable, "subscriber fell too fa
 // Subscription delivers the events that match its filter, in the order each
 // stream produced them.
 type Subscription struct {
-	bus     *bus
-	filter  Filter
-	fn      func(*Event) bool // replaces filter when set
-	session string            // the session a SessionEvents subscription follows
+	bus    *bus
+	filter Filter
+	fn     func(*Event) bool // replaces filter when set
+	// view, when set, gives the event as this subscriber receives it: a
+	// session on a call's caller side is told nothing of an ignore (C4).
+	view    func(*Event) Event
+	session string // the session a SessionEvents subscription follows
 	ch      chan Event
 	once    sync.Once
 	mu      sync.Mutex
@@ -183,8 +203,8 @@ func (b *bus) add(ctx context.Context, f Filter) *Subscription {
 
 // addFunc subscribes with a match function instead of a Filter; session
 // names the session whose destruction ends the subscription.
-func (b *bus) addFunc(ctx context.Context, match func(*Event) bool, session string) *Subscription {
-	return b.addSub(ctx, &Subscription{bus: b, fn: match, session: session, ch: make(chan Event, b.buffer)})
+func (b *bus) addFunc(ctx context.Context, match func(*Event) bool, view func(*Event) Event, session string) *Subscription {
+	return b.addSub(ctx, &Subscription{bus: b, fn: match, view: view, session: session, ch: make(chan Event, b.buffer)})
 }
 
 // endSession ends the subscriptions that follow session id.
@@ -238,10 +258,14 @@ func (b *bus) publish(ev *Event) {
 		} else if !s.filter.match(ev) {
 			continue
 		}
+		out := *ev
+		if s.view != nil {
+			out = s.view(ev)
+		}
 		b.mu.Lock()
 		if !s.gone {
 			select {
-			case s.ch <- *ev:
+			case s.ch <- out:
 			default:
 				b.mu.Unlock()
 				s.end(ErrSlowSubscriber)

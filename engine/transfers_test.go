@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -251,5 +252,46 @@ func TestHoldNotAvailableNotice(t *testing.T) {
 	}
 	if h.e.Journal().LastSeq() != before {
 		t.Fatal("a refused hold was journaled")
+	}
+}
+
+// TestTransferSDKNames: a blind transfer is named TRANSFER_BLIND_INIT and
+// then nothing — its completion has no warm-transfer name — while an
+// attended one goes WARM_INIT, WARM_ANSWERED, WARM_COMPLETED.
+func TestTransferSDKNames(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	x := h.connected()
+	sub, err := h.e.Subscribe(ctx, engine.Filter{Types: []events.Type{
+		events.TypeTransferInitiated, events.TypeTransferAnswered, events.TypeTransferCompleted, events.TypeTransferFailed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	names := func(n int) []string {
+		t.Helper()
+		var out []string
+		for range n {
+			select {
+			case ev := <-sub.Events():
+				out = append(out, ev.Type.String()+"="+ev.SDKName())
+			case <-time.After(5 * time.Second):
+				t.Fatalf("after %v: no more transfer events", out)
+			}
+		}
+		return out
+	}
+	tr := must[engine.Transfer](t)(h.e.BlindTransfer(ctx, engine.TransferRequest{Call: x.ID, Side: engine.Caller, To: "103"}))
+	if got, want := names(2), []string{"TransferInitiated=TRANSFER_BLIND_INIT", "TransferCompleted="}; !slices.Equal(got, want) {
+		t.Fatalf("blind transfer: %q, want %q", got, want)
+	}
+	y := must[engine.Call](t)(h.e.Answer(ctx, h.waitCall(tr.NewCall, engine.Ringing).ID, "c1"))
+	h.register("dave", "104", nil, "d1")
+	tr = must[engine.Transfer](t)(h.e.AttendedTransfer(ctx, engine.TransferRequest{Call: y.ID, Side: engine.Caller, To: "104"}))
+	must[engine.Call](t)(h.e.Answer(ctx, h.waitCall(tr.Consult, engine.Ringing).ID, "d1"))
+	h.waitTransfer(tr.ID, fsm.Answered)
+	must[engine.Transfer](t)(h.e.CompleteTransfer(ctx, tr.ID))
+	if got, want := names(3), []string{"TransferInitiated=WARM_INIT", "TransferAnswered=WARM_ANSWERED", "TransferCompleted=WARM_COMPLETED"}; !slices.Equal(got, want) {
+		t.Fatalf("attended transfer: %q, want %q", got, want)
 	}
 }

@@ -82,6 +82,9 @@ type Call struct {
 	Peer         string   // the other call of that conference
 	Digits       int      // DTMF tones sent so far (C10)
 	RangMembers  []string // the members a ring-all group call rang (T6)
+	// Tried are the members a round-robin group call rang before its
+	// callee: each did not answer within the ring time (T6).
+	Tried []string
 
 	// Voicemail (C7): the caller reached the callee's box at VoicemailAt
 	// (zero when it did not); InVoicemail while it leaves its message;
@@ -154,6 +157,7 @@ func callView(c *fsm.Call, now int64) Call {
 		Group: c.Group, Transfer: c.Transfer, CallerLeg: c.CallerLeg, CalleeLeg: c.CalleeLeg, Origin: c.Origin,
 		Recording: c.Recording, RecordingRef: c.RecordingRef, ParkSlot: c.ParkSlot, ParkedSide: c.ParkedSide,
 		Conference: c.Conference, Peer: c.Peer, Digits: c.Digits, RangMembers: slices.Clone(c.RangMembers),
+		Tried:       slices.Clone(c.Tried),
 		VoicemailAt: timeOf(c.VoicemailAt), InVoicemail: c.InVoicemail(), VoicemailLength: time.Duration(c.VoicemailLength),
 		Legs: legsView(c),
 	}

@@ -239,6 +239,20 @@ func TestWebhookDeliveriesFromTheEngine(t *testing.T) {
 	if err := json.Unmarshal(reqs[5].d.Data, &failed); err != nil || failed.Reason != "unreachable" {
 		t.Fatalf("message.failed data %s: %v", reqs[5].d.Data, err)
 	}
+	// Every delivery of a text message carries the message and its text,
+	// the outcomes too.
+	for i, want := range []struct{ id, to, text string }{
+		{inside.ID, "102", "lunch?"}, {inside.ID, "102", "lunch?"},
+		{out.ID, "+33600000000", "hello"}, {out.ID, "+33600000000", "hello"},
+	} {
+		m := reqs[2+i].d.Message
+		if m == nil || m.ID != want.id || m.To != want.to || m.Text != want.text || m.From.Client != "alice" {
+			t.Fatalf("%s delivery: message %+v, want %+v from alice", reqs[2+i].d.Kind, m, want)
+		}
+	}
+	if reqs[0].d.Message != nil || reqs[1].d.Message != nil {
+		t.Fatalf("a call's delivery carries a message: %+v", reqs[0].d.Message)
+	}
 	last := h.e.Journal().LastSeq()
 	st := h.e.WebhookStats()
 	if len(st) != 2 || st[0].Delivered != 6 || st[1].Delivered != 1 || st[0].Cursor != last || st[1].Cursor != last || st[0].Dead+st[0].Retried != 0 {

@@ -36,11 +36,11 @@ const (
 // Status returns the HTTP-like status that goes with a code.
 func (c Code) Status() int {
 	switch c {
-	case InvalidToken, InvalidCredentials:
+	case InvalidToken, InvalidCredentials, InvalidSession:
 		return 401
 	case Forbidden, RecordingNotAvailable:
 		return 403
-	case NotFound, InvalidSession:
+	case NotFound:
 		return 404
 	case InvalidState, AlreadyExists, Conflict, HoldNotAvailable:
 		return 409

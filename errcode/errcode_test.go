@@ -22,7 +22,7 @@ var codes = []struct {
 	{errcode.InvalidToken, "invalid_token", 401, errcode.ErrInvalidToken},
 	{errcode.MissingParameter, "missing_parameter", 400, errcode.ErrMissingParameter},
 	{errcode.InvalidParams, "invalid_params", 400, errcode.ErrInvalidParams},
-	{errcode.InvalidSession, "invalid_session_id", 404, errcode.ErrInvalidSession},
+	{errcode.InvalidSession, "invalid_session_id", 401, errcode.ErrInvalidSession},
 	{errcode.NotFound, "not_found", 404, errcode.ErrNotFound},
 	{errcode.InvalidState, "invalid_state", 409, errcode.ErrInvalidState},
 	{errcode.Forbidden, "forbidden", 403, errcode.ErrForbidden},

@@ -245,6 +245,7 @@ var samples = []sample{
 	{"CallLegRecorded", 1_767_603_656_000_000_057, CallLegRecorded{Side: Callee, Adapter: "sip", Data: []byte(`{"call_id":"a84b4c76e66710@pc33","local_cseq":120}`)}},
 	{"CallLegRecorded/binary-max", -27, CallLegRecorded{Side: Caller, Adapter: "sip", Data: bytes.Repeat([]byte{0, 0xFF, '"'}, MaxLegData/3)}},
 	{"CallLegRecorded/cleared", 1_767_603_657_000_000_058, CallLegRecorded{Side: Caller, Adapter: "x"}},
+	{"CallLeftConference", 1_767_603_658_000_000_059, CallLeftConference{Conference: "conf-1", Peer: "c-2"}},
 	{"SessionCreated/no-auto-answer", -25, SessionCreated{Client: "クライアント"}},
 	{"SessionConnectionClosed/more-left", 1_767_603_651_000_000_052, SessionConnectionClosed{}},
 	{"SessionConnectionClosed/max", -26, SessionConnectionClosed{Deadline: math.MaxInt64}},

@@ -47,6 +47,14 @@ type CallJoined struct {
 	Peer       string `json:"peer"`
 }
 
+// CallLeftConference: Peer, the other call of Conference, ended, so the
+// conference dropped to the two parties of this call: it is an ordinary
+// two-party call again, no longer in a conference (FEATURES T4, schema 3).
+type CallLeftConference struct {
+	Conference string `json:"conference"`
+	Peer       string `json:"peer"`
+}
+
 // CallHoldNotAvailable: side By asked for a hold that cannot apply now —
 // Reason says why (FEATURES C8). It is a notice for subscribers, never
 // journaled: a refused command changes nothing.
@@ -61,6 +69,7 @@ func (CallRecordingStopped) Type() Type { return TypeCallRecordingStopped }
 func (CallParked) Type() Type           { return TypeCallParked }
 func (CallUnparked) Type() Type         { return TypeCallUnparked }
 func (CallJoined) Type() Type           { return TypeCallJoined }
+func (CallLeftConference) Type() Type   { return TypeCallLeftConference }
 func (CallHoldNotAvailable) Type() Type { return TypeCallHoldNotAvailable }
 
 func (e CallDigits) appendBinary(b []byte) []byte {
@@ -79,6 +88,9 @@ func (e CallUnparked) appendBinary(b []byte) []byte {
 	return appendString(appendParty(b, e.Party), e.Device)
 }
 func (e CallJoined) appendBinary(b []byte) []byte {
+	return appendString(appendString(b, e.Conference), e.Peer)
+}
+func (e CallLeftConference) appendBinary(b []byte) []byte {
 	return appendString(appendString(b, e.Conference), e.Peer)
 }
 func (e CallHoldNotAvailable) appendBinary(b []byte) []byte {

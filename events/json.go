@@ -154,6 +154,8 @@ func decodeJSONPayload(t Type, data json.RawMessage) (Event, error) {
 		return jsonAs[VoicemailLeft](data)
 	case TypeCallLegRecorded:
 		return jsonAs[CallLegRecorded](data)
+	case TypeCallLeftConference:
+		return jsonAs[CallLeftConference](data)
 	case TypeSessionCreated:
 		return jsonAs[SessionCreated](data)
 	case TypeSessionRestored:
@@ -254,6 +256,10 @@ func checkJSONPayload(ev Event) error {
 	case CallLegRecorded:
 		if msg := checkLeg(e); msg != "" {
 			return errcode.New(errcode.Malformed, msg)
+		}
+	case CallLeftConference:
+		if e.Conference == "" || e.Peer == "" {
+			return errcode.New(errcode.Malformed, "left a conference without naming it and the peer call")
 		}
 	case SessionCreated:
 		if e.Client == "" {

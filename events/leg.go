@@ -34,6 +34,13 @@ func checkLeg(e CallLegRecorded) string {
 }
 
 func (d *decoder) legPayload(t Type) Event {
+	if t == TypeCallLeftConference {
+		e := CallLeftConference{Conference: d.string(), Peer: d.string()}
+		if d.err == nil && (e.Conference == "" || e.Peer == "") {
+			d.fail("left a conference without naming it and the peer call")
+		}
+		return e
+	}
 	if t != TypeCallLegRecorded {
 		return nil
 	}

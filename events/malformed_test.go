@@ -135,7 +135,7 @@ func TestWrongMagic(t *testing.T) {
 
 func TestUnknownType(t *testing.T) {
 	// The gaps between the groups of types, and past each group's end.
-	for _, typ := range []uint64{0, 13, 19, 39, 47, 59, 63, 69, 73, 79, 87, 100, 1000, math.MaxUint16, math.MaxUint16 + 1, 1 << 40, math.MaxUint64} {
+	for _, typ := range []uint64{0, 13, 19, 47, 59, 63, 69, 73, 79, 87, 100, 1000, math.MaxUint16, math.MaxUint16 + 1, 1 << 40, math.MaxUint64} {
 		if _, ok := typeNames[Type(typ)]; ok && typ <= math.MaxUint16 {
 			t.Fatalf("type %d is known now; pick another", typ)
 		}
@@ -609,6 +609,8 @@ func badJSONCases() map[string]string {
 		"leg no adapter":                env(`"CallLegRecorded"`, at, `{"side":"caller","data":"e30="}`),
 		"leg data not base64":           env(`"CallLegRecorded"`, at, `{"side":"caller","adapter":"sip","data":"{}"}`),
 		"leg no data":                   env(`"CallLegRecorded"`, at, `null`),
+		"left conference no peer":       env(`"CallLeftConference"`, at, `{"conference":"k"}`),
+		"left conference no conference": env(`"CallLeftConference"`, at, `{"peer":"c2"}`),
 
 		// schema 3: sessions
 		"session no client":             env(`"SessionCreated"`, at, `{"auto_answer":true}`),

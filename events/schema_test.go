@@ -123,6 +123,7 @@ var schema3Types = map[Type]bool{
 	TypeCallToVoicemail:         true,
 	TypeVoicemailLeft:           true,
 	TypeCallLegRecorded:         true,
+	TypeCallLeftConference:      true,
 	TypeSessionCreated:          true,
 	TypeSessionRestored:         true,
 	TypeSessionConnectionClosed: true,
@@ -638,7 +639,7 @@ func TestSchema2Voicemail(t *testing.T) {
 	}
 	// CallToVoicemail and VoicemailLeft are schema 3 types: a schema 2
 	// call cannot have gone to voicemail.
-	for _, ev := range []Event{CallToVoicemail{Reason: Rejected, Deadline: 5}, VoicemailLeft{Client: "bob", Duration: 1}, CallLegRecorded{Side: Caller, Adapter: "sip"}} {
+	for _, ev := range []Event{CallToVoicemail{Reason: Rejected, Deadline: 5}, VoicemailLeft{Client: "bob", Duration: 1}, CallLegRecorded{Side: Caller, Adapter: "sip"}, CallLeftConference{Conference: "k", Peer: "c2"}} {
 		b := EncodeBody(nil, v1At, ev)
 		b[1] = 2
 		_, err := decodeBodySafe(b)

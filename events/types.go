@@ -66,6 +66,10 @@ const (
 // readers built before it report an unknown type.
 const TypeCallLegRecorded Type = 38
 
+// TypeCallLeftConference joined schema 3 with conferences that drop back to
+// two parties (T4): readers built before it report an unknown type.
+const TypeCallLeftConference Type = 39
+
 // Transfer events (schema 2); a transfer's stream is "transfer/<id>".
 const (
 	TypeTransferInitiated    Type = 40
@@ -136,6 +140,8 @@ var typeNames = map[Type]string{
 	TypeCallToVoicemail: "CallToVoicemail",
 	TypeVoicemailLeft:   "VoicemailLeft",
 	TypeCallLegRecorded: "CallLegRecorded",
+
+	TypeCallLeftConference: "CallLeftConference",
 
 	TypeSessionCreated:          "SessionCreated",
 	TypeSessionRestored:         "SessionRestored",

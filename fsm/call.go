@@ -3,6 +3,7 @@ package fsm
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/callengine/callengine/errcode"
@@ -68,6 +69,10 @@ type Call struct {
 	// RangMembers are the members a ring-all group call rang: they keep
 	// hearing of it after one answered or it ended (T6).
 	RangMembers []string
+	// Tried are the members a round-robin group call rang before its
+	// callee, in order: each did not answer within the ring time and the
+	// call moved on (RingNext, T6).
+	Tried []string
 
 	// VoicemailLimit is the callee's voicemail box limit (ns), 0 for a call
 	// that does not go to voicemail (C7). VoicemailAt is when the caller
@@ -201,6 +206,7 @@ func (c *Call) Clone() Call {
 	cp := *c
 	cp.Ringing = slices.Clone(c.Ringing)
 	cp.RangMembers = slices.Clone(c.RangMembers)
+	cp.Tried = slices.Clone(c.Tried)
 	cp.Legs = slices.Clone(c.Legs)
 	return cp
 }
@@ -277,25 +283,43 @@ type Fail struct {
 // nothing.
 type RingTimeout struct{}
 
-func (Dial) callCommand()           {}
-func (Ring) callCommand()           {}
-func (Answer) callCommand()         {}
-func (Reject) callCommand()         {}
-func (Ignore) callCommand()         {}
-func (Hangup) callCommand()         {}
-func (Hold) callCommand()           {}
-func (Resume) callCommand()         {}
-func (Mute) callCommand()           {}
-func (Unmute) callCommand()         {}
-func (Fail) callCommand()           {}
-func (RingTimeout) callCommand()    {}
-func (SendDigits) callCommand()     {}
-func (StartRecording) callCommand() {}
-func (StopRecording) callCommand()  {}
-func (Park) callCommand()           {}
-func (Unpark) callCommand()         {}
-func (Join) callCommand()           {}
-func (TransferAway) callCommand()   {}
+// RingNext: the ring timer of a round-robin group call fired and the engine
+// picked the next available member (T6): the call stops ringing its callee
+// and rings Member's Devices for Timeout (0: no timeout). The caller keeps
+// hearing ringback; the member that did not answer joins Tried.
+type RingNext struct {
+	Member  string
+	Devices []string
+	Timeout time.Duration
+}
+
+// RoundRobin reports whether the call is a round-robin group call still
+// ringing a member: a group call whose callee was picked when it was placed.
+func (c *Call) RoundRobin() bool {
+	return c.Status == Ringing && c.Group != "" && c.Callee.Client != "" && !c.Answered()
+}
+
+func (Dial) callCommand()            {}
+func (Ring) callCommand()            {}
+func (Answer) callCommand()          {}
+func (Reject) callCommand()          {}
+func (Ignore) callCommand()          {}
+func (Hangup) callCommand()          {}
+func (Hold) callCommand()            {}
+func (Resume) callCommand()          {}
+func (Mute) callCommand()            {}
+func (Unmute) callCommand()          {}
+func (Fail) callCommand()            {}
+func (RingTimeout) callCommand()     {}
+func (RingNext) callCommand()        {}
+func (SendDigits) callCommand()      {}
+func (StartRecording) callCommand()  {}
+func (StopRecording) callCommand()   {}
+func (Park) callCommand()            {}
+func (Unpark) callCommand()          {}
+func (Join) callCommand()            {}
+func (LeaveConference) callCommand() {}
+func (TransferAway) callCommand()    {}
 
 func invalidState(c *Call, what string) error {
 	st := c.Status
@@ -469,6 +493,30 @@ func DecideCallInto(buf []events.Event, c *Call, cmd CallCommand, now int64) ([]
 		}
 		missed := cmd.Reason == events.NoAnswer && c.clientCallee() && c.ConnectAt == 0
 		return append(buf[:0], events.CallEnded{Reason: cmd.Reason, By: cmd.By, Missed: missed}), nil
+	case RingNext:
+		if cmd.Member == "" || len(cmd.Devices) == 0 {
+			return nil, errcode.New(errcode.MissingParameter, "ringing the next member needs the member and its devices")
+		}
+		if cmd.Timeout < 0 {
+			return nil, errcode.New(errcode.InvalidParams, "ring timeout must not be negative")
+		}
+		if !c.RoundRobin() {
+			return nil, errcode.Newf(errcode.InvalidState, "call %s is not a round-robin group call that rings", c.ID)
+		}
+		if cmd.Member == c.Callee.Client || slices.Contains(c.Tried, cmd.Member) || cmd.Member == c.Caller.Client {
+			return nil, errcode.Newf(errcode.InvalidParams, "call %s already rang %s", c.ID, cmd.Member)
+		}
+		if c.RingDeadline == 0 || now < c.RingDeadline {
+			return nil, nil // its ring time has not run out: stale
+		}
+		devices := make([]string, len(cmd.Devices))
+		for i, d := range cmd.Devices {
+			if d == "" || strings.Contains(d, "/") {
+				return nil, errcode.Newf(errcode.InvalidParams, "device %q of member %s", d, cmd.Member)
+			}
+			devices[i] = cmd.Member + "/" + d
+		}
+		return append(buf[:0], events.CallRinging{Devices: devices, Deadline: deadline(now, cmd.Timeout)}), nil
 	case RingTimeout:
 		if c.Status != Ringing || c.RingDeadline == 0 || now < c.RingDeadline {
 			return nil, nil // stale timer: nothing happens
@@ -586,6 +634,9 @@ func applyCall(c *Call, ev events.Event, at int64) error {
 		c.VoicemailLimit = e.VoicemailLimit
 		c.SetupAt = at
 	case events.CallRinging:
+		if c.Status == Ringing {
+			return c.ringNext(e)
+		}
 		if err := c.transition(evRing); err != nil {
 			return err
 		}
@@ -704,4 +755,31 @@ func (c *Call) setMuted(s events.Side, v bool) {
 	} else {
 		c.MutedCallee = v
 	}
+}
+
+// ringNext folds the CallRinging of a round-robin group call that moves on
+// to the next member: its entries are "member/device", all of one member.
+func (c *Call) ringNext(e events.CallRinging) error {
+	if !c.RoundRobin() || len(e.Devices) == 0 {
+		return fmt.Errorf("call %s: rings again while %s", c.ID, c.Status)
+	}
+	member := ""
+	devices := make([]string, 0, len(e.Devices))
+	for _, d := range e.Devices {
+		m, dev, ok := SplitMemberDevice(d)
+		if !ok || member != "" && m != member {
+			return fmt.Errorf("call %s: moves on to %q, not one member's devices", c.ID, d)
+		}
+		member = m
+		devices = append(devices, dev)
+	}
+	if member == c.Callee.Client || slices.Contains(c.Tried, member) {
+		return fmt.Errorf("call %s: moves on to %s, which it rang already", c.ID, member)
+	}
+	c.Tried = append(c.Tried, c.Callee.Client)
+	c.Callee = events.Party{Client: member, Number: c.Callee.Number}
+	c.Ringing = devices
+	c.RingDeadline = e.Deadline
+	c.Ignored = false
+	return nil
 }

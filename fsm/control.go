@@ -53,6 +53,11 @@ type Join struct {
 	Peer       string
 }
 
+// LeaveConference: Peer, the other call of the call's conference, ended:
+// the call leaves the conference and is an ordinary two-party call again
+// (T4). The engine sends it when it sees the peer end.
+type LeaveConference struct{ Peer string }
+
 // TransferAway: side By leaves the call for a transfer; the call ends with
 // reason transferred (T1, T2).
 type TransferAway struct{ By events.Side }
@@ -214,6 +219,17 @@ func decideControl(c *Call, cmd CallCommand) ([]events.Event, error, bool) {
 			return nil, errcode.Newf(errcode.InvalidState, "cannot merge: call %s is parked or already in a conference", c.ID), true
 		}
 		return []events.Event{events.CallJoined{Conference: cmd.Conference, Peer: cmd.Peer}}, nil, true
+	case LeaveConference:
+		if cmd.Peer == "" {
+			return nil, errcode.New(errcode.MissingParameter, "leaving a conference needs the peer call that ended"), true
+		}
+		if !c.Status.Live() {
+			return nil, invalidState(c, "leave the conference"), true
+		}
+		if c.Conference == "" || c.Peer != cmd.Peer {
+			return nil, errcode.Newf(errcode.InvalidState, "call %s is not in a conference with call %s", c.ID, cmd.Peer), true
+		}
+		return []events.Event{events.CallLeftConference{Conference: c.Conference, Peer: c.Peer}}, nil, true
 	case TransferAway:
 		if !cmd.By.Valid() {
 			return nil, badSide(cmd.By), true
@@ -288,6 +304,11 @@ func applyControl(c *Call, ev events.Event) error {
 		}
 		c.HeldByCaller, c.HeldByCallee = false, false
 		c.Conference, c.Peer = e.Conference, e.Peer
+	case events.CallLeftConference:
+		if !c.Status.Live() || c.Conference == "" || e.Conference != c.Conference || e.Peer != c.Peer {
+			return fmt.Errorf("call %s: left conference %s while in %q", c.ID, e.Conference, c.Conference)
+		}
+		c.Conference, c.Peer = "", ""
 	default:
 		return fmt.Errorf("call %s: %s is not a call event", c.ID, ev.Type())
 	}

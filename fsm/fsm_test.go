@@ -26,6 +26,8 @@ package fsm_test
 //	mute side=…   unmute side=…          Mute, Unmute
 //	fail reason=busy|failed|no-answer|… [by=…]   Fail
 //	ring-timeout                         RingTimeout (the ring timer fires now)
+//	ring-next member=carol devices=carol-desk [timeout=30s]
+//	                                     RingNext: a round-robin call moves on (T6)
 //	digits side=caller digits=12#        SendDigits (C10)
 //	       [duration=100ms] [gap=70ms]
 //	record-start by=… ref=rec1           StartRecording (C11)
@@ -34,6 +36,7 @@ package fsm_test
 //	unpark client=carol [number=…]       Unpark: carol takes the parked call
 //	       [name=…] [device=carol-desk]
 //	join conference=conf1 peer=c2        Join: merge with call c2 (T4)
+//	leave peer=c2                        LeaveConference: peer c2 ended (T4)
 //	transfer-away by=…                   TransferAway: side by leaves for a transfer
 //	tick 10s                             advance the virtual clock
 //	state                                print the whole call
@@ -338,6 +341,9 @@ func fmtEvent(ev events.Event) string {
 	case events.CallJoined:
 		kv("conference", e.Conference)
 		kv("peer", e.Peer)
+	case events.CallLeftConference:
+		kv("conference", e.Conference)
+		kv("peer", e.Peer)
 	case events.TransferInitiated:
 		kv("kind", e.Kind.String())
 		if e.Call != "" {
@@ -505,6 +511,12 @@ func (h *callHarness) run(t *testing.T, d *datadriven.TestData) string {
 		cmd = fsm.VoicemailTimeout{}
 	case "ring-timeout":
 		cmd = fsm.RingTimeout{}
+	case "ring-next":
+		var devices []string
+		if s := str(t, d, "devices", ""); s != "" {
+			devices = strings.Split(s, ",")
+		}
+		cmd = fsm.RingNext{Member: str(t, d, "member", ""), Devices: devices, Timeout: duration(t, d, "timeout")}
 	case "digits":
 		cmd = fsm.SendDigits{
 			Side: side(t, d, "side"), Digits: str(t, d, "digits", ""),
@@ -525,6 +537,8 @@ func (h *callHarness) run(t *testing.T, d *datadriven.TestData) string {
 		}
 	case "join":
 		cmd = fsm.Join{Conference: str(t, d, "conference", ""), Peer: str(t, d, "peer", "")}
+	case "leave":
+		cmd = fsm.LeaveConference{Peer: str(t, d, "peer", "")}
 	case "transfer-away":
 		cmd = fsm.TransferAway{By: side(t, d, "by")}
 	default:
@@ -707,6 +721,9 @@ func fmtCall(c *fsm.Call, now int64) string {
 	}
 	if c.Conference != "" {
 		p("  conference: %s peer=%s", c.Conference, c.Peer)
+	}
+	if len(c.Tried) > 0 {
+		p("  tried: %v", c.Tried)
 	}
 	if c.Digits != 0 {
 		p("  digits sent: %d", c.Digits)

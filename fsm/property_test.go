@@ -122,6 +122,7 @@ var genWeights = []struct {
 		return fsm.Join{Conference: pick(g.r, genConfs), Peer: pick(g.r, genPeers)}
 	}},
 	{1, func(g gen) fsm.CallCommand { return fsm.TransferAway{By: pick(g.r, genSides)} }},
+	{1, func(g gen) fsm.CallCommand { return fsm.LeaveConference{Peer: pick(g.r, genPeers)} }},
 }
 
 func (g gen) command() fsm.CallCommand {
@@ -162,7 +163,7 @@ func TestCallProperties(t *testing.T) {
 		"end:hangup", "end:busy", "end:no-answer", "end:failed", "end:rejected", "end:canceled", "missed",
 		"both-held", "answered-device", "group-answered:bob", "group-answered:carol",
 		"CallDigits", "CallRecordingStarted", "CallRecordingStopped", "CallParked", "CallUnparked", "CallJoined",
-		"end:transferred", "parked-then-ended", "joined-was-both-held",
+		"CallLeftConference", "end:transferred", "parked-then-ended", "joined-was-both-held",
 		"err:" + string(errcode.HoldNotAvailable), "err:" + string(errcode.RecordingNotAvailable),
 		"err:" + string(errcode.NotFound), "err:" + string(errcode.InvalidState), "err:" + string(errcode.InvalidParams),
 		"err:" + string(errcode.MissingParameter), "err:" + string(errcode.AlreadyExists),

@@ -119,6 +119,8 @@ func commandName(cmd CallCommand) string {
 		return "unpark"
 	case Join:
 		return "merge"
+	case LeaveConference:
+		return "leave the conference"
 	case TransferAway:
 		return "transfer"
 	case Ring:

@@ -300,6 +300,9 @@ func eventFields(ev events.Event) string {
 	case events.CallJoined:
 		add("conference", e.Conference)
 		add("peer", e.Peer)
+	case events.CallLeftConference:
+		add("conference", e.Conference)
+		add("peer", e.Peer)
 	case events.TransferInitiated:
 		add("kind", e.Kind.String())
 		add("call", e.Call)

@@ -149,7 +149,7 @@ func ladderBad(format string, args ...any) error {
 // ladderCallEvent reports whether t is an event of a call's stream.
 func ladderCallEvent(t events.Type) bool {
 	return t >= events.TypeCallDialed && t <= events.TypeCallEnded || t >= events.TypeCallDigits && t <= events.TypeCallJoined ||
-		t == events.TypeCallLegRecorded
+		t == events.TypeCallLegRecorded || t == events.TypeCallLeftConference
 }
 
 // buildLadder checks envs and derives the lanes, arrows and header.
@@ -587,6 +587,11 @@ func (st *ladderStep) drawCallEvent(env events.Envelope) bool {
 		st.add(ladderEngineLane, st.sideLane(s, events.Caller), typ+" conference "+e.Conference)
 		for _, l := range st.calleeTargets(s) {
 			st.add(ladderEngineLane, l, typ+" with call "+e.Peer)
+		}
+	case events.CallLeftConference:
+		st.add(ladderEngineLane, st.sideLane(s, events.Caller), typ+" "+e.Conference+" (call "+e.Peer+" ended)")
+		for _, l := range st.calleeTargets(s) {
+			st.add(ladderEngineLane, l, typ+" "+e.Conference)
 		}
 	case events.CallEnded:
 		st.ended(e)

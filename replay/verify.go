@@ -668,6 +668,17 @@ func callCommand(c *fsm.Call, items []item) (fsm.CallCommand, error) {
 		}
 		return d, nil
 	case events.CallRinging:
+		if c.Status == fsm.Ringing {
+			// A round-robin group call moves on to the next member:
+			// "member/device" entries, all of that member.
+			next := fsm.RingNext{Timeout: timeout(e.Deadline, env.Time)}
+			for _, d := range e.Devices {
+				m, dev, _ := fsm.SplitMemberDevice(d)
+				next.Member = m
+				next.Devices = append(next.Devices, dev)
+			}
+			return next, nil
+		}
 		return fsm.Ring{Timeout: timeout(e.Deadline, env.Time)}, nil
 	case events.CallAnswered:
 		return fsm.Answer{Device: e.Device}, nil
@@ -693,6 +704,8 @@ func callCommand(c *fsm.Call, items []item) (fsm.CallCommand, error) {
 		return fsm.Unpark{Party: e.Party, Device: e.Device}, nil
 	case events.CallJoined:
 		return fsm.Join{Conference: e.Conference, Peer: e.Peer}, nil
+	case events.CallLeftConference:
+		return fsm.LeaveConference{Peer: e.Peer}, nil
 	case events.CallHoldNotAvailable:
 		return nil, fmt.Errorf("%s is a notice, never journaled", env.Type)
 	case events.CallToVoicemail, events.VoicemailLeft:

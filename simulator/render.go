@@ -36,6 +36,7 @@ var eventNames = map[events.Type]string{
 	events.TypeCallDigits: "dtmf", events.TypeCallRecordingStarted: "recording",
 	events.TypeCallRecordingStopped: "recording-stopped", events.TypeCallParked: "parked",
 	events.TypeCallUnparked: "unparked", events.TypeCallJoined: "joined",
+	events.TypeCallLeftConference: "left-conference",
 
 	events.TypeTransferInitiated: "initiated", events.TypeTransferAnswered: "answered",
 	events.TypeTransferNotAnswered: "not-answered", events.TypeTransferCompleted: "completed",
@@ -180,6 +181,9 @@ func (s *sim) eventLine(label string, env *events.Envelope) string {
 	case events.CallJoined:
 		w.add("conference", s.nameOf(s.confs, ev.Conference))
 		w.add("peer", s.labelOf(ev.Peer))
+	case events.CallLeftConference:
+		w.add("conference", s.nameOf(s.confs, ev.Conference))
+		w.add("peer", s.labelOf(ev.Peer))
 
 	case events.TransferInitiated:
 		w.add("kind", ev.Kind.String())
@@ -270,7 +274,7 @@ func onOff(b bool) string {
 
 // callState prints a call as an expectation reads it: "<state> from=… to=…
 // caller-id=… caller-name=… ringing=… answered=… held-by=… muted=… ignored
-// group=… transfer=… parked=… recording=on|off ref=… conference=… peer=… digits=…
+// group=… tried=… transfer=… parked=… recording=on|off ref=… conference=… peer=… digits=…
 // reason=… by=… missed" (spaces in a name become underscores).
 func (s *sim) callState(c *engine.Call) string {
 	w := line{string(c.State)}
@@ -284,6 +288,7 @@ func (s *sim) callState(c *engine.Call) string {
 	w.add("muted", sides(c.MutedCaller, c.MutedCallee))
 	w.flag("ignored", c.Ignored)
 	w.add("group", c.Group)
+	w.add("tried", strings.Join(c.Tried, ","))
 	w.add("transfer", s.nameOf(s.transfers, c.Transfer))
 	w.add("parked", c.ParkSlot)
 	if c.RecordingRef != "" {

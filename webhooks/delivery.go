@@ -35,6 +35,18 @@ type Delivery struct {
 	Type string `json:"type"`
 	// Data is the event's payload.
 	Data json.RawMessage `json:"data"`
+	// Message is the text message a message.sent, message.delivered or
+	// message.failed delivery is about, with its text: the outcome's own
+	// payload (Data) does not repeat it. Nil for the other kinds.
+	Message *Message `json:"message,omitempty"`
+}
+
+// Message is a text message as a delivery carries it (FEATURES C15).
+type Message struct {
+	ID   string       `json:"id"`
+	From events.Party `json:"from"`
+	To   string       `json:"to"`
+	Text string       `json:"text"`
 }
 
 // EventID returns the delivery id of the event at version of stream.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -235,6 +237,9 @@ func (w *worker) handle(ctx context.Context, r journal.Record) error {
 		return nil
 	}
 	dl, err := newDelivery(&env, kind)
+	if err == nil && strings.HasPrefix(env.Stream, events.MessageStreamPrefix) {
+		dl.Message, err = w.message(&env)
+	}
 	var body []byte
 	if err == nil {
 		body, err = json.Marshal(dl)
@@ -249,6 +254,36 @@ func (w *worker) handle(ctx context.Context, r journal.Record) error {
 	}
 	w.advance(r.Seq, true)
 	return nil
+}
+
+// errFound stops a read of a stream once its first record is read.
+var errFound = errors.New("found")
+
+// message reads the text message an event of a message stream is about:
+// the MessageSent that opens the stream.
+func (w *worker) message(env *events.Envelope) (*Message, error) {
+	id := strings.TrimPrefix(env.Stream, events.MessageStreamPrefix)
+	if e, ok := env.Event.(events.MessageSent); ok {
+		return &Message{ID: id, From: e.From, To: e.To, Text: e.Text}, nil
+	}
+	var sent *events.MessageSent
+	err := w.d.j.ReadStream(env.Stream, 1, func(r journal.Record) error {
+		first := events.Envelope{Seq: r.Seq, Stream: r.Stream, Version: r.Version}
+		if err := events.DecodeBody(r.Data, &first); err != nil {
+			return err
+		}
+		if e, ok := first.Event.(events.MessageSent); ok {
+			sent = &e
+		}
+		return errFound
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return nil, err
+	}
+	if sent == nil {
+		return nil, fmt.Errorf("message stream %s does not start with MessageSent", env.Stream)
+	}
+	return &Message{ID: id, From: sent.From, To: sent.To, Text: sent.Text}, nil
 }
 
 // advance moves the cursor to seq; save has the state file written soon

@@ -103,8 +103,12 @@ func TestDeliveriesInJournalOrder(t *testing.T) {
 	if !strings.Contains(string(reqs[8].body), `"data":{"reason":"unreachable"}`) {
 		t.Fatalf("message.failed body %s", reqs[8].body)
 	}
+	// The outcome of a text message carries the message it is about.
+	if m := reqs[8].d.Message; m == nil || m.Text == "" || m.From.Client == "" {
+		t.Fatalf("message.failed without its message: %s", reqs[8].body)
+	}
 	// Exact layout of a body.
-	wantBody := fmt.Sprintf(`{"id":"message/m1@2","kind":"message.delivered","seq":%d,"time":"2026-01-05T10:00:00Z","stream":"message/m1","type":"MessageDelivered","data":{}}`, reqs[3].d.Seq)
+	wantBody := fmt.Sprintf(`{"id":"message/m1@2","kind":"message.delivered","seq":%d,"time":"2026-01-05T10:00:00Z","stream":"message/m1","type":"MessageDelivered","data":{},"message":{"id":"m1","from":{"client":"alice","number":"+14155550101","name":"Alice"},"to":"+33612345678","text":"on my way"}}`, reqs[3].d.Seq)
 	if string(reqs[3].body) != wantBody {
 		t.Fatalf("body\n got  %s\n want %s", reqs[3].body, wantBody)
 	}

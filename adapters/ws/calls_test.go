@@ -1,10 +1,12 @@
 package ws_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/callengine/callengine/adapters/ws"
+	"github.com/callengine/callengine/engine"
 )
 
 // ring has alice call bob (on every connection of bob's given) and returns
@@ -130,6 +132,13 @@ func TestMerge(t *testing.T) {
 		alice.refused(t, msg{"type": "call.hold", "call_id": withBob}, 409, "hold_not_available")
 		fields(t, alice.nextFor("call.hold_not_available", withBob), msg{"held_by": "local", "id": 0.0})
 	})
+	// bob hangs up: the conference drops to alice and carol, an ordinary
+	// call again, which alice can hold
+	bob.do("h", msg{"type": "call.hangup", "call_id": withBob})
+	fields(t, alice.nextFor("call.conference_left", withCarol), msg{"conference_id": conf, "peer_call_id": withBob})
+	fields(t, carol.nextFor("call.conference_left", withCarol), msg{"conference_id": conf, "peer_call_id": withBob})
+	alice.do("h3", msg{"type": "call.hold", "call_id": withCarol})
+	fields(t, carol.nextFor("call.held", withCarol), msg{"held_by": "remote"})
 }
 
 func TestSwap(t *testing.T) {
@@ -264,4 +273,30 @@ func TestCallRefusals(t *testing.T) {
 			alice.refused(t, msg{"type": "call.reoffer", "call_id": id, "sdp": "v=0"}, 409, "invalid_state")
 		})
 	})
+}
+
+// TestRoundRobinMovesOn: a round-robin group call rings bob; when his ring
+// time runs out it moves on to carol: bob's device gets call.ended (missed)
+// and carol's call.incoming, which she answers. The caller only ever hears
+// ringing.
+func TestRoundRobinMovesOn(t *testing.T) {
+	env := newEnvConfig(t, ws.Settings{}, func(c *engine.Config) { c.RingTimeout = 300 * time.Millisecond })
+	if _, err := env.e.DefineGroup(t.Context(), engine.GroupSpec{ID: "support", Extensions: []string{"400"}, Members: []string{"bob", "carol"}, Strategy: engine.RoundRobin}); err != nil {
+		t.Fatal(err)
+	}
+	alice, _ := env.login(t, "alice")
+	bob, _ := env.login(t, "bob")
+	carol, _ := env.login(t, "carol")
+	alice.send(msg{"type": "call.create", "req_id": "c", "destination": "400", "sdp": "v=0 alice"})
+	id := str(t, alice.next("call.trying"), "call_id")
+	alice.nextFor("call.ringing", id)
+	bob.nextFor("call.incoming", id)
+	fields(t, bob.nextFor("call.ended", id), msg{"reason": "missed"})
+	carol.nextFor("call.incoming", id)
+	carol.answerCall(id)
+	alice.nextFor("call.answered", id)
+	c, err := env.e.Call(t.Context(), id)
+	if err != nil || c.State != engine.Connected || c.Callee.Client != "carol" || !slices.Equal(c.Tried, []string{"bob"}) {
+		t.Fatalf("call %+v %v", c, err)
+	}
 }

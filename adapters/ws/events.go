@@ -38,6 +38,17 @@ func (c *conn) callEvent(ev *engine.Event) {
 	if side == 0 && slices.Contains(call.RangMembers, c.client) {
 		side = events.Callee
 	}
+	if side == 0 && slices.Contains(call.Tried, c.client) {
+		// A round-robin group call moved on from this client: it is
+		// over for its devices, which stop ringing (T6).
+		if name := c.ringing[call.ID]; name != "" {
+			delete(c.ringing, call.ID)
+			_ = c.h.media.CloseLeg(name)
+			c.h.legs.drop(name)
+			c.send(Message{Type: MsgCallEnded, ID: eventID(ev.Seq), CallID: call.ID, Reason: events.Missed.String()})
+		}
+		return
+	}
 	if side == 0 {
 		if _, ok := c.legs[call.ID]; !ok {
 			c.lineEvent(ev)
@@ -77,7 +88,10 @@ func (c *conn) callEvent(ev *engine.Event) {
 			c.send(m)
 			return
 		}
-		if slices.Contains(e.Devices, c.device) && c.ringing[call.ID] == "" {
+		// A round-robin group call that moved on to this client rings
+		// its devices as "member/device" (T6).
+		moved := len(call.Tried) > 0 && call.Callee.Client == c.client && slices.Contains(call.RingingDevices, c.device)
+		if (slices.Contains(e.Devices, c.device) || moved) && c.ringing[call.ID] == "" {
 			c.offerIncoming(ctx, call, ev.Seq)
 		}
 	case events.CallAnswered:
@@ -158,6 +172,10 @@ func (c *conn) callEvent(ev *engine.Event) {
 		}
 	case events.CallJoined:
 		m.Type, m.ConferenceID, m.PeerCallID = MsgCallMerged, e.Conference, e.Peer
+		c.send(m)
+		c.applyMedia(call)
+	case events.CallLeftConference:
+		m.Type, m.ConferenceID, m.PeerCallID = MsgCallConfLeft, e.Conference, e.Peer
 		c.send(m)
 		c.applyMedia(call)
 	case events.CallToVoicemail:

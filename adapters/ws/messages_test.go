@@ -147,7 +147,7 @@ func TestSessionRestoreExplicit(t *testing.T) {
 			code   string
 		}{
 			{"no session_id", msg{"type": "session.restore"}, 400, "missing_parameter"},
-			{"unknown session", msg{"type": "session.restore", "session_id": "s-nope"}, 404, "invalid_session_id"},
+			{"unknown session", msg{"type": "session.restore", "session_id": "s-nope"}, 401, "invalid_session_id"},
 			{"another client's session", msg{"type": "session.restore", "session_id": okBob["session_id"]}, 403, "forbidden"},
 			{"a bad id", msg{"type": "session.restore", "session_id": "s/1"}, 400, "invalid_params"},
 		} {

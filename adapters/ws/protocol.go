@@ -137,6 +137,7 @@ const (
 	MsgCallParked      = "call.parked"
 	MsgCallUnparked    = "call.unparked"
 	MsgCallMerged      = "call.merged"
+	MsgCallConfLeft    = "call.conference_left"
 	MsgCallVoicemail   = "call.voicemail"
 	MsgRecStarted      = "recording.started"
 	MsgRecStopped      = "recording.stopped"

@@ -4,7 +4,7 @@
 // whose invite timer runs out across a restart of the engine, a caller from
 // outside sent on to a number outside (its far-end leg follows it), and a
 // click-to-call. Every transfer event is printed with the name the client SDKs
-// give it (events.SDKName).
+// give it (Event.SDKName), or its type when they give it none.
 package main
 
 import (
@@ -73,7 +73,11 @@ func main() {
 		for {
 			select {
 			case ev := <-sub.Events():
-				line := fmt.Sprintf("    %-19s %s", events.SDKName(ev.Event), ev.Stream)
+				name := ev.SDKName() // "" for a blind transfer's completion
+				if name == "" {
+					name = ev.Type.String()
+				}
+				line := fmt.Sprintf("    %-19s %s", name, ev.Stream)
 				switch x := ev.Event.(type) {
 				case events.TransferNotAnswered:
 					line += " (" + x.Reason + ")"

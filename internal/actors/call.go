@@ -38,6 +38,11 @@ func callMachine(d *Deps) *Machine[fsm.Call, fsm.CallCommand, fsm.CallStatus] {
 		Timeout: func(c *fsm.Call, deadline int64) (fsm.CallCommand, bool) {
 			switch {
 			case c.Status == fsm.Ringing && deadline == c.RingDeadline:
+				if d.RingTimeout != nil {
+					if cmd := d.RingTimeout(c); cmd != nil {
+						return cmd, true
+					}
+				}
 				return fsm.RingTimeout{}, true
 			case c.InVoicemail() && deadline == c.VoicemailDeadline:
 				return fsm.VoicemailTimeout{}, true

@@ -28,6 +28,12 @@ type Deps struct {
 	// call that ended between the lookup and the delivery). Nil: such a
 	// message is dropped.
 	Gone func(pid *actor.PID, msg any)
+	// RingTimeout, when set, gives the command a call's ring timer sends
+	// instead of fsm.RingTimeout, or nil for RingTimeout itself: a
+	// round-robin group call moves on to the next member (fsm.RingNext).
+	// It runs on the call's actor goroutine and must not send requests to
+	// the call.
+	RingTimeout func(c *fsm.Call) fsm.CallCommand
 
 	once     sync.Once
 	calls    *host[fsm.Call, fsm.CallCommand, fsm.CallStatus]
