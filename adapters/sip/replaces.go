@@ -253,6 +253,9 @@ func (a *Adapter) adoptTarget(c *engine.Call) *call {
 	cl.adopted = adopted
 	kept := cl.kept
 	cl.mu.Unlock()
+	if a.reanchorTarget(cl, t) { // both phones on the relay: no re-INVITE (media_anchor.go)
+		return cl
+	}
 	a.serial(cl, func() {
 		offerC := adopted.peerSDP()
 		if kept != nil {

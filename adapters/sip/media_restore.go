@@ -1,0 +1,93 @@
+package sip
+
+import (
+	"context"
+
+	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/media"
+)
+
+// Relayed phones after a restart. The relay's sockets died with the
+// process; the dialog records say what each phone has: the SDP we sent it
+// last (the relay's, with the relay's port) and the SDP it sent. For each
+// restored leg whose SDP is the relay's, the leg is built again
+// (media.RestoreRTP) on the same port, from those two SDPs: the phone goes
+// on sending where it did and needs no re-INVITE. When that port is taken,
+// the leg gets another and the phone a re-INVITE with the leg's new SDP
+// (the spec allows it: the only thing a phone sees of a restart). Then the
+// legs get the engine's state (connected, held, muted) as on any event.
+// What the phone receives is a new RTP stream (a new SSRC): the outgoing
+// stream's state is not journaled.
+
+// legRestorer builds an RTP leg again; *media.Relay has it.
+type legRestorer interface {
+	RestoreRTP(ctx context.Context, leg, local, remote string, ev media.LegEvents) (string, bool, error)
+}
+
+var _ legRestorer = (*media.Relay)(nil)
+
+// restoreRelay is the hook of restoreDialogs (dialog_restore.go).
+func (a *Adapter) restoreRelay(calls []engine.Call) {
+	rs, ok := a.set.Media.(legRestorer)
+	if !ok {
+		return
+	}
+	for i := range calls {
+		c := &calls[i]
+		a.mu.Lock()
+		cl := a.calls[c.ID]
+		a.mu.Unlock()
+		if cl == nil {
+			continue
+		}
+		restored := false
+		for _, s := range []engine.Side{engine.Caller, engine.Callee} {
+			if a.restoreRelayLeg(rs, cl, c, s) {
+				restored = true
+			}
+		}
+		if restored {
+			a.applyRelay(cl, c)
+		}
+	}
+}
+
+// restoreRelayLeg builds the relay leg of side s of a restored call, when
+// the phone's media was on the relay.
+func (a *Adapter) restoreRelayLeg(rs legRestorer, cl *call, c *engine.Call, s engine.Side) bool {
+	l := cl.leg(s)
+	if l == nil {
+		return false
+	}
+	sent, got := l.sentSDP(), l.peerSDP()
+	if !madeByRelay(sent) || len(got) == 0 {
+		return false // passed through: the media never touched the relay
+	}
+	name := relayLegName(c.ID, s)
+	ctx, cancel := a.command("")
+	defer cancel()
+	desc, rebound, err := rs.RestoreRTP(ctx, name, string(sent), string(got), a.rtpEvents(c.ID, s, l.client))
+	if err != nil {
+		a.log.Warn("cannot restore a phone's relay leg", "call", c.ID, "side", s, "err", err)
+		return false
+	}
+	cl.mu.Lock()
+	cl.setRTP(s, name, []byte(desc))
+	cl.mu.Unlock()
+	if !rebound {
+		a.log.Info("a phone's relay port was taken after the restart: re-INVITE", "call", c.ID, "side", s)
+		a.serial(cl, func() {
+			res, err := a.reinvite(l, l.stamp(setDirection([]byte(desc), dirSendRecv)))
+			switch {
+			case err != nil:
+				a.log.Info("cannot re-INVITE a phone to its new relay port", "call", c.ID, "err", err)
+			case res.StatusCode < 300 && checkSDP(res.Body()) == nil:
+				if u, ok := a.set.Media.(relayUpdater); ok {
+					_, _ = u.UpdateRTP(name, string(res.Body()))
+				}
+				l.gotSDP(res.Body())
+			}
+		})
+	}
+	return true
+}

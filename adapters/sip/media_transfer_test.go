@@ -1,0 +1,196 @@
+package sip
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callengine/callengine/engine"
+)
+
+// relayedCall: alice calls bob (1002) through the relay; both hear each
+// other. It returns alice's and bob's dialogs and alice's relay port.
+func relayedCall(t *testing.T, ctx context.Context, alice, bob *goPhone) (*phoneDialog, *phoneDialog, int) {
+	t.Helper()
+	da, answer := alice.call(ctx, "1002")
+	db := bob.waitInvite(ctx)
+	bob.rtp.Start()
+	port, _ := sdpAudio(t, answer)
+	if port == bob.rtp.Addr().Port {
+		t.Fatalf("alice was answered with bob's own port %d: not relayed", port)
+	}
+	eventuallyTrue(t, "bob hears alice", func() bool { return bob.rtp.ReceivedFrom("ALICE") > 10 })
+	eventuallyTrue(t, "alice hears bob", func() bool { return alice.rtp.ReceivedFrom("BOB") > 10 })
+	return da, db, port
+}
+
+func relayPhones(t *testing.T, ctx context.Context, h *relayHarness, users ...string) []*goPhone {
+	t.Helper()
+	var out []*goPhone
+	for _, u := range users {
+		p := newGoPhone(t, ctx, h.ad.Addr("udp"), u, strings.ToUpper(u))
+		p.register(ctx)
+		out = append(out, p)
+	}
+	return out
+}
+
+// noReinvite checks that the phone got no re-INVITE.
+func noReinvite(t *testing.T, p *goPhone) {
+	t.Helper()
+	select {
+	case sdp := <-p.reinvited:
+		t.Errorf("%s got a re-INVITE:\n%s", p.user, sdp)
+	default:
+	}
+}
+
+// A blind transfer of a relayed call (bob REFERs alice to carol): carol is
+// offered a relay leg, alice keeps hers and gets no re-INVITE, and the RTP
+// alice receives goes on with one SSRC and running sequence numbers while
+// its source changes from bob to carol.
+func TestRelayBlindTransferReanchors(t *testing.T) {
+	h := newRelayHarness(t, t.TempDir(), "")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ps := relayPhones(t, ctx, h, "alice", "bob", "carol")
+	alice, bob, carol := ps[0], ps[1], ps[2]
+	_, db, alicePort := relayedCall(t, ctx, alice, bob)
+
+	if res := bob.refer(ctx, db, "1003", nil); res.StatusCode != 202 {
+		t.Fatalf("REFER: %d", res.StatusCode)
+	}
+	dc := carol.waitInvite(ctx)
+	_ = dc
+	carol.rtp.Start()
+	bob.waitBye(ctx)
+	eventuallyTrue(t, "alice hears carol", func() bool { return alice.rtp.ReceivedFrom("CAROL") > 10 })
+	eventuallyTrue(t, "carol hears alice", func() bool { return carol.rtp.ReceivedFrom("ALICE") > 10 })
+	if rtpFlowing(alice.rtp, "BOB") {
+		t.Error("alice still hears bob")
+	}
+	noReinvite(t, alice)
+	if rc := alice.rtp.Received(); rc.SSRCs != 1 || rc.Backwards != 0 || rc.MaxJump > 3 {
+		t.Errorf("the stream alice receives across the transfer: %+v", rc)
+	}
+	calls, err := h.eng.Calls(ctx, "alice")
+	if err != nil || len(calls) != 1 || calls[0].Callee.Client != "carol" || calls[0].State != engine.Connected {
+		t.Fatalf("alice's calls after the transfer: %+v %v", calls, err)
+	}
+	id := calls[0].ID
+	if p, err := h.relay.RTPPort(id + "/caller"); err != nil || p != alicePort {
+		t.Errorf("alice's leg in the new call: port %d, %v; she sends to %d", p, err, alicePort)
+	}
+	if h.relay.Stats().Legs != 2 {
+		t.Errorf("relay legs after the transfer: %d (bob's should be closed)", h.relay.Stats().Legs)
+	}
+
+	// The relay enforces the new call's hold.
+	if _, err := h.eng.Hold(ctx, id, engine.Callee); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	if rtpFlowing(alice.rtp, "CAROL") || rtpFlowing(carol.rtp, "ALICE") {
+		t.Error("audio flows on hold after the transfer")
+	}
+	if _, err := h.eng.Hangup(ctx, id, engine.Callee); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitBye(ctx)
+	eventuallyTrue(t, "the relay's legs closed", func() bool { return h.relay.Stats().Legs == 0 })
+}
+
+// An attended transfer of relayed calls (bob REFERs alice with Replaces of
+// his call with carol): alice's and carol's legs move to the new call,
+// neither phone gets a re-INVITE, they hear each other, and each receives
+// one continuous stream.
+func TestRelayAttendedTransferReanchors(t *testing.T) {
+	h := newRelayHarness(t, t.TempDir(), "")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ps := relayPhones(t, ctx, h, "alice", "bob", "carol")
+	alice, bob, carol := ps[0], ps[1], ps[2]
+	_, dba, _ := relayedCall(t, ctx, alice, bob)
+
+	// bob consults carol from a second RTP endpoint.
+	bob.mu.Lock()
+	first := bob.rtp
+	bob.rtp = bob.newRTPLocked("BOB2")
+	bob.mu.Unlock()
+	dbc, _ := bob.call(ctx, "1003")
+	carol.waitInvite(ctx)
+	carol.rtp.Start()
+	eventuallyTrue(t, "carol hears bob", func() bool { return carol.rtp.ReceivedFrom("BOB2") > 10 })
+	_ = first
+
+	if res := bob.refer(ctx, dba, "1003", dbc); res.StatusCode != 202 {
+		t.Fatalf("REFER with Replaces: %d", res.StatusCode)
+	}
+	bob.waitBye(ctx)
+	bob.waitBye(ctx)
+	eventuallyTrue(t, "alice hears carol", func() bool { return alice.rtp.ReceivedFrom("CAROL") > 10 })
+	eventuallyTrue(t, "carol hears alice", func() bool { return carol.rtp.ReceivedFrom("ALICE") > 10 })
+	noReinvite(t, alice)
+	noReinvite(t, carol)
+	for _, p := range []*goPhone{alice, carol} {
+		if rc := p.rtp.Received(); rc.SSRCs != 1 || rc.Backwards != 0 || rc.MaxJump > 3 {
+			t.Errorf("the stream %s receives across the transfer: %+v", p.user, rc)
+		}
+	}
+	if h.relay.Stats().Legs != 2 {
+		t.Errorf("relay legs after the transfer: %d (bob's two should be closed)", h.relay.Stats().Legs)
+	}
+}
+
+// A relayed phone's re-INVITE that moves its RTP to another port and
+// offers only PCMA: it is answered PCMA on the same relay port, the other
+// phone is re-offered PCMA on its leg, and audio flows again both ways.
+func TestRelayReinviteNewAddressAndCodec(t *testing.T) {
+	h := newRelayHarness(t, t.TempDir(), "")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ps := relayPhones(t, ctx, h, "alice", "bob")
+	alice, bob := ps[0], ps[1]
+	da, _, alicePort := relayedCall(t, ctx, alice, bob)
+	_ = alicePort
+
+	alice.rtp.Stop()
+	moved := alice.newRTP("ALICE2")
+	req := alice.inDialog(da, "INVITE")
+	req.AppendHeader(contentSDP())
+	offer := strings.Replace(moved.Offer(), "RTP/AVP 0 8 101", "RTP/AVP 8 101", 1)
+	req.SetBody([]byte(strings.Replace(offer, "o=phone 1 1", "o=phone 1 2", 1)))
+	res := alice.send(ctx, req)
+	if res.StatusCode != 200 {
+		t.Fatalf("re-INVITE: %d", res.StatusCode)
+	}
+	if err := alice.cli.WriteRequest(alice.inDialog(da, "ACK")); err != nil {
+		t.Fatal(err)
+	}
+	port, pts := sdpAudio(t, string(res.Body()))
+	if port != alicePort || strings.TrimSpace(pts) != "8 101" {
+		t.Fatalf("the answer to the new offer (port %d, was %d):\n%s", port, alicePort, res.Body())
+	}
+	if err := moved.SetAnswer(string(res.Body())); err != nil {
+		t.Fatal(err)
+	}
+	moved.Start()
+	var reoffer string
+	select {
+	case reoffer = <-bob.reinvited:
+	case <-ctx.Done():
+		t.Fatal("bob was not re-offered the new codec")
+	}
+	if _, pts := sdpAudio(t, reoffer); strings.TrimSpace(pts) != "8 101" {
+		t.Fatalf("bob's re-offer:\n%s", reoffer)
+	}
+	eventuallyTrue(t, "bob hears alice's new port", func() bool { return bob.rtp.ReceivedFrom("ALICE2") > 10 })
+	eventuallyTrue(t, "alice's new port hears bob", func() bool { return moved.ReceivedFrom("BOB") > 10 })
+	calls, _ := h.eng.Calls(ctx, "alice")
+	for _, s := range []string{"/caller", "/callee"} {
+		if st, err := h.relay.LegStats(calls[0].ID + s); err != nil || !strings.EqualFold(st.Codec, "audio/PCMA/8000") {
+			t.Errorf("leg %s: %+v %v", s, st, err)
+		}
+	}
+}
