@@ -147,7 +147,9 @@ func (p *goPhone) newRTP(marker string) *mediatest.RTPPeer {
 	return r
 }
 
-func (p *goPhone) contact() string { return "<sip:" + p.user + "@127.0.0.1:" + strconv.Itoa(p.port) + ">" }
+func (p *goPhone) contact() string {
+	return "<sip:" + p.user + "@127.0.0.1:" + strconv.Itoa(p.port) + ">"
+}
 
 func (p *goPhone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	p.mu.Lock()
