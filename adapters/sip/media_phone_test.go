@@ -32,8 +32,19 @@ type relayHarness struct {
 
 func newRelayHarness(t *testing.T, dir, udp string) *relayHarness {
 	t.Helper()
+	return newRelayHarnessWith(t, dir, udp, nil)
+}
+
+// newRelayHarnessWith is newRelayHarness with trunks as the engine's far
+// end (nil: none).
+func newRelayHarnessWith(t *testing.T, dir, udp string, ts *Trunks) *relayHarness {
+	t.Helper()
 	ctx := context.Background()
-	eng, err := engine.Open(ctx, engine.Config{DataDir: dir, Domain: DefaultRealm, RingTimeout: 20 * time.Second, NoHistory: true})
+	cfg := engine.Config{DataDir: dir, Domain: DefaultRealm, RingTimeout: 20 * time.Second, NoHistory: true}
+	if ts != nil {
+		cfg.Adapter = ts
+	}
+	eng, err := engine.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,6 +70,9 @@ func newRelayHarness(t *testing.T, dir, udp string) *relayHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if ts != nil {
+		ad.SetTrunks(ts)
+	}
 	if err := ad.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +85,7 @@ func newRelayHarness(t *testing.T, dir, udp string) *relayHarness {
 // BYE, and sends in-dialog requests.
 type goPhone struct {
 	t      *testing.T
+	ip     string
 	user   string
 	server string // the adapter's UDP address
 	port   int
@@ -97,6 +112,12 @@ type phoneDialog struct {
 
 func newGoPhone(t *testing.T, ctx context.Context, server, user, marker string) *goPhone {
 	t.Helper()
+	return newGoPhoneOn(t, ctx, "127.0.0.1", server, user, marker)
+}
+
+// newGoPhoneOn is newGoPhone with its SIP on ip.
+func newGoPhoneOn(t *testing.T, ctx context.Context, ip, server, user, marker string) *goPhone {
+	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet)),
@@ -105,12 +126,12 @@ func newGoPhone(t *testing.T, ctx context.Context, server, user, marker string) 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ua.Close() })
-	port := freePort(t)
-	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(port), sipgo.WithClientLogger(quiet))
+	port := freePortOn(t, ip)
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname(ip), sipgo.WithClientPort(port), sipgo.WithClientLogger(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &goPhone{t: t, user: user, server: server, port: port, cli: cli,
+	p := &goPhone{t: t, ip: ip, user: user, server: server, port: port, cli: cli,
 		invited: make(chan *phoneDialog, 4), reinvited: make(chan string, 8), notified: make(chan string, 8), byes: make(chan string, 8)}
 	p.rtp = p.newRTP(marker)
 	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(quiet))
@@ -129,7 +150,7 @@ func newGoPhone(t *testing.T, ctx context.Context, server, user, marker string) 
 	})
 	sctx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
-	go func() { _ = srv.ListenAndServe(sctx, "udp", "127.0.0.1:"+strconv.Itoa(port)) }()
+	go func() { _ = srv.ListenAndServe(sctx, "udp", ip+":"+strconv.Itoa(port)) }()
 	time.Sleep(100 * time.Millisecond)
 	return p
 }
@@ -148,7 +169,7 @@ func (p *goPhone) newRTP(marker string) *mediatest.RTPPeer {
 }
 
 func (p *goPhone) contact() string {
-	return "<sip:" + p.user + "@127.0.0.1:" + strconv.Itoa(p.port) + ">"
+	return "<sip:" + p.user + "@" + p.ip + ":" + strconv.Itoa(p.port) + ">"
 }
 
 func (p *goPhone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
@@ -193,7 +214,11 @@ func (p *goPhone) do(ctx context.Context, req *sip.Request) *sip.Response {
 		p.t.Fatal(err)
 	}
 	if res.StatusCode == 401 || res.StatusCode == 407 {
-		res, err = p.cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: p.user, Password: password(p.user)})
+		pw := password(p.user)
+		if p.user == dave.ID {
+			pw = dave.Password
+		}
+		res, err = p.cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: p.user, Password: pw})
 		if err != nil {
 			p.t.Fatal(err)
 		}

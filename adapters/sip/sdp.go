@@ -70,6 +70,9 @@ func offerFor(c *call) []byte {
 // device's answer, or nil when no SIP device of this adapter answered.
 func answerFor(c *call) []byte {
 	if c.trunk != nil {
+		if r := c.rtp[engine.Caller]; r != nil && c.rtp[engine.Callee] != nil {
+			return r.sdp // both on the relay (media_trunk.go)
+		}
 		return c.trunk.answer()
 	}
 	if r := c.relayAnswer(); r != nil {
