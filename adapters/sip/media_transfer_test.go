@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/media"
+	"github.com/callengine/callengine/media/mediatest"
 )
 
 // relayedCall: alice calls bob (1002) through the relay; both hear each
@@ -193,4 +195,69 @@ func TestRelayReinviteNewAddressAndCodec(t *testing.T) {
 			t.Errorf("leg %s: %+v %v", s, st, err)
 		}
 	}
+}
+
+// Park and unpark of a relayed call: bob parks alice (the engine's Park by
+// the callee's side): bob's phone gets a BYE and his relay leg closes;
+// alice keeps her leg (same port), hears no one, and gets no request.
+// carol's browser unparks her (as the WebSocket adapter does it: a leg
+// offered matching alice's codec, connected to hers): alice hears carol on
+// the same stream as before.
+func TestRelayParkAndUnpark(t *testing.T) {
+	h := newRelayHarness(t, t.TempDir(), "")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ps := relayPhones(t, ctx, h, "alice", "bob")
+	alice, bob := ps[0], ps[1]
+	_, _, alicePort := relayedCall(t, ctx, alice, bob)
+	calls, err := h.eng.Calls(ctx, "alice")
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("alice's calls: %+v %v", calls, err)
+	}
+	id := calls[0].ID
+
+	parked, err := h.eng.Park(ctx, id, engine.Callee, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.waitBye(ctx)
+	eventuallyTrue(t, "bob's relay leg closed", func() bool { return !h.relay.HasLeg(id + "/callee") })
+	if rtpFlowing(alice.rtp, "BOB") {
+		t.Error("alice still hears bob while parked")
+	}
+	if p, err := h.relay.RTPPort(id + "/caller"); err != nil || p != alicePort {
+		t.Fatalf("alice's parked leg: port %d, %v; she sends to %d", p, err, alicePort)
+	}
+
+	if _, err := h.eng.AddDevice(ctx, "carol", engine.Device{ID: "carol-web", Kind: "webrtc"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.eng.UnparkSlot(ctx, parked.ParkSlot, "carol", "carol-web"); err != nil {
+		t.Fatal(err)
+	}
+	browser, err := mediatest.NewTestPeer(ctx, mediatest.Settings{Media: media.Settings{LoopbackOnly: true}, Marker: "CAROL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { browser.Close() })
+	if err := browser.Accept(ctx, h.relay, id+"/callee", media.OfferOptions{MatchLeg: id + "/caller"}, media.LegEvents{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := browser.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	browser.Start()
+	if err := h.relay.Connect(id+"/caller", id+"/callee"); err != nil { // the WebSocket adapter's applyMedia
+		t.Fatal(err)
+	}
+	eventuallyTrue(t, "alice hears carol", func() bool { return alice.rtp.ReceivedFrom("CAROL") > 10 })
+	eventuallyTrue(t, "carol hears alice", func() bool { return browser.ReceivedFrom("ALICE") > 10 })
+	noReinvite(t, alice)
+	if rc := alice.rtp.Received(); rc.SSRCs != 1 || rc.Backwards != 0 || rc.MaxJump > 3 {
+		t.Errorf("the stream alice receives across park and unpark: %+v", rc)
+	}
+	if _, err := h.eng.Hangup(ctx, id, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	eventuallyTrue(t, "alice's relay leg closed", func() bool { return !h.relay.HasLeg(id + "/caller") })
 }
