@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -26,7 +27,14 @@ import (
 // request until the engine hangs up.
 const relayRestartChildEnv = "CALLENGINE_SIP_RELAY_RESTART_CHILD" // "<dir> <udp addr>"
 
-func TestRelayedPhonesSurviveSIGKILL(t *testing.T) {
+func TestRelayedPhonesSurviveSIGKILL(t *testing.T) { relayRestart(t, false) }
+
+// When the port a phone sent to is taken by the time the engine starts
+// again, its leg gets another port and the phone a re-INVITE with it (the
+// one request a restart may cause); audio flows again both ways.
+func TestRelayedPhoneReinvitedWhenPortTaken(t *testing.T) { relayRestart(t, true) }
+
+func relayRestart(t *testing.T, takePort bool) {
 	dir := t.TempDir()
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	child := startRelayRestartChild(t, dir, addr)
@@ -45,6 +53,13 @@ func TestRelayedPhonesSurviveSIGKILL(t *testing.T) {
 	if bob.rtp.ReceivedFrom("ALICE") > heardA+2 || alice.rtp.ReceivedFrom("BOB") > heardB+2 {
 		t.Fatal("audio flows while the engine is dead")
 	}
+	if takePort {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: alicePort})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
 
 	h := newRelayHarness(t, dir, addr)
 	calls, err := h.eng.LegCalls(ctx, adapterName)
@@ -52,8 +67,20 @@ func TestRelayedPhonesSurviveSIGKILL(t *testing.T) {
 		t.Fatalf("calls with SIP dialogs after the restart: %+v, %v", calls, err)
 	}
 	id := calls[0].ID
-	if p, err := h.relay.RTPPort(id + "/caller"); err != nil || p != alicePort {
-		t.Fatalf("alice's relay leg after the restart: port %d, %v; she sends to %d", p, err, alicePort)
+	port, err := h.relay.RTPPort(id + "/caller")
+	if err != nil || takePort == (port == alicePort) {
+		t.Fatalf("alice's relay leg after the restart: port %d, %v; she sent to %d", port, err, alicePort)
+	}
+	if takePort {
+		var offer string
+		select {
+		case offer = <-alice.reinvited:
+		case <-ctx.Done():
+			t.Fatal("alice was not re-INVITEd to her new relay port")
+		}
+		if p, _ := sdpAudio(t, offer); p != port {
+			t.Fatalf("alice's re-INVITE names port %d, her leg is on %d:\n%s", p, port, offer)
+		}
 	}
 	heardA, heardB = bob.rtp.ReceivedFrom("ALICE"), alice.rtp.ReceivedFrom("BOB")
 	eventuallyTrue(t, "bob hears alice again", func() bool { return bob.rtp.ReceivedFrom("ALICE") > heardA+10 })

@@ -76,7 +76,7 @@ func (a *Adapter) restoreRelayLeg(rs legRestorer, cl *call, c *engine.Call, s en
 	cl.mu.Unlock()
 	if !rebound {
 		a.log.Info("a phone's relay port was taken after the restart: re-INVITE", "call", c.ID, "side", s)
-		a.serial(cl, func() {
+		a.queueRestored(cl, func() {
 			res, err := a.reinvite(l, l.stamp(setDirection([]byte(desc), dirSendRecv)))
 			switch {
 			case err != nil:
@@ -90,4 +90,32 @@ func (a *Adapter) restoreRelayLeg(rs legRestorer, cl *call, c *engine.Call, s en
 		})
 	}
 	return true
+}
+
+// queueRestored queues fn in the call's outgoing work without starting
+// it: the adapter does not listen yet (requests leave from the listening
+// address). startRestored starts it.
+func (a *Adapter) queueRestored(cl *call, fn func()) {
+	cl.mu.Lock()
+	cl.queue = append(cl.queue, fn)
+	cl.mu.Unlock()
+}
+
+// startRestored is the hook of Start (adapter.go) once the adapter
+// listens: the re-INVITEs restoreRelay queued go out.
+func (a *Adapter) startRestored() {
+	a.mu.Lock()
+	cls := make([]*call, 0, len(a.calls))
+	for _, cl := range a.calls {
+		cls = append(cls, cl)
+	}
+	a.mu.Unlock()
+	for _, cl := range cls {
+		cl.mu.Lock()
+		waiting := len(cl.queue) > 0 && !cl.running
+		cl.mu.Unlock()
+		if waiting {
+			a.serial(cl, func() {})
+		}
+	}
 }
