@@ -59,6 +59,9 @@ func (a *Adapter) restoreRelayLeg(rs legRestorer, cl *call, c *engine.Call, s en
 	if l == nil {
 		return false
 	}
+	if dev := map[engine.Side]string{engine.Caller: c.CallerDevice, engine.Callee: c.AnsweredDevice}[s]; dev != l.device {
+		return false // the phone left that side (it parked the call): its record is stale
+	}
 	sent, got := l.sentSDP(), l.peerSDP()
 	if !madeByRelay(sent) || len(got) == 0 {
 		return false // passed through: the media never touched the relay
