@@ -58,6 +58,12 @@ var CompareFigures = []Figure{
 	{"webrtc_server_cpu_ms_per_call_second", LowerIsBetter, "ms"},
 	{"webrtc_rss_bytes_per_call", LowerIsBetter, "B"},
 	{"webrtc_heap_bytes_per_call", LowerIsBetter, "B"},
+	{"sip_rate", Informational, "calls/s"},
+	{"sip_calls_per_sec", HigherIsBetter, "calls/s"},
+	{"sip_failed_calls", LowerIsBetter, "calls"},
+	{"sip_setup_p99_ms", LowerIsBetter, "ms"},
+	{"sip_server_cpu_ms_per_call", LowerIsBetter, "ms"},
+	{"sip_heap_bytes_per_live_call", LowerIsBetter, "B"},
 }
 
 // CompareRow is one figure of two reports.

@@ -139,6 +139,48 @@ type Report struct {
 	// The machine's 1-minute load average at the end of the window.
 	WebRTCLoadAvg1m *float64 `json:"webrtc_load_avg_1m,omitempty"`
 
+	// sip: calls from a SIP phone (sipp) through a serve child out on a SIP
+	// trunk (sipp). The offered load: calls started per second, for how
+	// long, each held how long, and the calls that makes.
+	SIPRate            *int64   `json:"sip_rate,omitempty"`
+	SIPDurationSeconds *float64 `json:"sip_duration_seconds,omitempty"`
+	SIPHoldSeconds     *float64 `json:"sip_hold_seconds,omitempty"`
+	SIPCallsOffered    *int64   `json:"sip_calls_offered,omitempty"`
+	// Complete calls (INVITE … BYE, as sipp counts them), failed ones, and
+	// complete calls per second: sip_calls_completed ÷ (the phone's sipp's
+	// run − one hold).
+	SIPCallsCompleted *int64   `json:"sip_calls_completed,omitempty"`
+	SIPFailedCalls    *int64   `json:"sip_failed_calls,omitempty"`
+	SIPErrors         []string `json:"sip_errors,omitempty"`
+	SIPElapsedSeconds *float64 `json:"sip_elapsed_seconds,omitempty"`
+	SIPCallsPerSec    *float64 `json:"sip_calls_per_sec,omitempty"`
+	// Setup time, the phone's first INVITE to the 200 (the 407 round trip
+	// included).
+	SIPSetupP50Ms *float64 `json:"sip_setup_p50_ms,omitempty"`
+	SIPSetupP99Ms *float64 `json:"sip_setup_p99_ms,omitempty"`
+	SIPSetupMaxMs *float64 `json:"sip_setup_max_ms,omitempty"`
+	// CPU (user + system) over the phone's sipp's run, in cores: the
+	// server, the phone's sipp (UAC), the trunk's sipp (UAS); and the
+	// server's CPU per complete call, in ms.
+	SIPServerCPUCores     *float64 `json:"sip_server_cpu_cores,omitempty"`
+	SIPServerCPUMsPerCall *float64 `json:"sip_server_cpu_ms_per_call,omitempty"`
+	SIPUACCPUCores        *float64 `json:"sip_uac_cpu_cores,omitempty"`
+	SIPUASCPUCores        *float64 `json:"sip_uas_cpu_cores,omitempty"`
+	// The server's live calls and Go live heap, sampled each second while
+	// calls were started (after the first hold): the mean live calls, and
+	// the heap above the one before the calls per live call.
+	SIPLiveCalls            *float64 `json:"sip_live_calls,omitempty"`
+	SIPHeapBytesPerLiveCall *float64 `json:"sip_heap_bytes_per_live_call,omitempty"`
+	// The journal, read after the server stopped: calls dialed, calls ended
+	// by a hangup, SIP dialogs recorded (CallLegRecorded), and the complete
+	// calls of sipp it does not show ended.
+	SIPCallsDialed       *int64 `json:"sip_calls_dialed,omitempty"`
+	SIPCallsJournaled    *int64 `json:"sip_calls_journaled,omitempty"`
+	SIPLegsJournaled     *int64 `json:"sip_legs_journaled,omitempty"`
+	SIPCallsNotJournaled *int64 `json:"sip_calls_not_journaled,omitempty"`
+	// The machine's 1-minute load average when the phone's sipp ended.
+	SIPLoadAvg1m *float64 `json:"sip_load_avg_1m,omitempty"`
+
 	// Throughput over time, per workload: "lifecycle" in calls/s, "soak" in
 	// calls set up/s, "replay" in events folded/s.
 	Throughput map[string][]Sample `json:"throughput,omitempty"`
@@ -166,6 +208,10 @@ type Params struct {
 	// The webrtc workload's calls and window.
 	WebRTCCalls           int     `json:"webrtc_calls,omitempty"`
 	WebRTCDurationSeconds float64 `json:"webrtc_duration_seconds,omitempty"`
+	// The sip workload's rate, duration and hold.
+	SIPRate            int     `json:"sip_rate,omitempty"`
+	SIPDurationSeconds float64 `json:"sip_duration_seconds,omitempty"`
+	SIPHoldSeconds     float64 `json:"sip_hold_seconds,omitempty"`
 }
 
 // LifecyclePass is what one lifecycle pass measured.
@@ -188,6 +234,7 @@ func paramsOf(o Options) Params {
 		ReplayPasses: o.ReplayPasses, DataDir: o.DataDir,
 		Callers: o.Callers, LiveCalls: o.LiveCalls, HistoryPass: o.HistoryPass,
 		WebRTCCalls: o.WebRTCCalls, WebRTCDurationSeconds: o.WebRTCDuration.Seconds(),
+		SIPRate: o.SIPRate, SIPDurationSeconds: o.SIPDuration.Seconds(), SIPHoldSeconds: o.SIPHold.Seconds(),
 	}
 }
 
@@ -344,6 +391,43 @@ func (r *Report) setWebRTC(x WebRTCResult) {
 	}
 }
 
+func (r *Report) setSIP(x SIPResult) {
+	if x.Calls == 0 || x.Successful == 0 {
+		return // nothing ran to the end: nothing measured
+	}
+	r.SIPRate = i64(int64(x.Rate))
+	r.SIPDurationSeconds = f64(x.Duration.Seconds())
+	r.SIPHoldSeconds = f64(x.Hold.Seconds())
+	r.SIPCallsOffered = i64(int64(x.Calls))
+	r.SIPCallsCompleted = i64(int64(x.Successful))
+	r.SIPFailedCalls = i64(int64(x.Failed))
+	r.SIPErrors = x.Errors
+	r.SIPElapsedSeconds = f64(x.Elapsed.Seconds())
+	r.SIPCallsPerSec = f64(x.CallsPerSec)
+	if x.Setups > 0 {
+		r.SIPSetupP50Ms, r.SIPSetupP99Ms, r.SIPSetupMaxMs = ms(x.SetupP50), ms(x.SetupP99), ms(x.SetupMax)
+	}
+	if w := x.Elapsed.Seconds(); x.HaveCPU && w > 0 {
+		r.SIPServerCPUCores = f64(x.ServerCPU.Seconds() / w)
+		r.SIPServerCPUMsPerCall = ms(x.CPUPerCall())
+		r.SIPUACCPUCores = f64(x.UACCPU.Seconds() / w)
+		r.SIPUASCPUCores = f64(x.UASCPU.Seconds() / w)
+	}
+	if x.HaveHeap {
+		r.SIPLiveCalls = f64(x.LiveCalls)
+		r.SIPHeapBytesPerLiveCall = f64(x.HeapPerLiveCall)
+	}
+	if x.Dialed > 0 {
+		r.SIPCallsDialed = i64(int64(x.Dialed))
+		r.SIPCallsJournaled = i64(int64(x.Journaled))
+		r.SIPLegsJournaled = i64(int64(x.LegsJournaled))
+		r.SIPCallsNotJournaled = i64(int64(x.NotJournaled()))
+	}
+	if x.Load1 >= 0 {
+		r.SIPLoadAvg1m = f64(x.Load1)
+	}
+}
+
 // WriteJSON writes the report, indented, to path ("-" for w).
 func (r *Report) WriteJSON(path string, w io.Writer) error {
 	b, err := json.MarshalIndent(r, "", "  ")
@@ -411,6 +495,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 			count(*r.ReplayEvents), *r.ReplayPasses, count(*r.ReplayStreams), r.ReplayStopped))
 	}
 	r.webrtcRows(row)
+	r.sipRows(row)
 	for _, name := range Workloads {
 		if msg, ok := r.Errors[name]; ok {
 			row(name, "FAILED", msg)
@@ -486,5 +571,36 @@ func (r *Report) webrtcRows(row func(workload, figure, value string)) {
 	}
 	if r.WebRTCLoadAvg1m != nil {
 		row("webrtc", "machine load average, 1 min", fmt.Sprintf("%.2f", *r.WebRTCLoadAvg1m))
+	}
+}
+
+// sipRows are the sip workload's rows of the summary table.
+func (r *Report) sipRows(row func(workload, figure, value string)) {
+	if r.SIPCallsCompleted == nil {
+		return
+	}
+	row("sip", "complete calls/s (INVITE … BYE, sipp → serve → trunk sipp)", fmt.Sprintf("%s (%s offered for %.0f s, each held %s s)",
+		count(int64(*r.SIPCallsPerSec+0.5)), count(*r.SIPRate), *r.SIPDurationSeconds, sig3(*r.SIPHoldSeconds)))
+	row("sip", "calls completed / failed", fmt.Sprintf("%s / %s of %s offered, in %.1f s", count(*r.SIPCallsCompleted), count(*r.SIPFailedCalls),
+		count(*r.SIPCallsOffered), *r.SIPElapsedSeconds))
+	for _, e := range r.SIPErrors {
+		row("sip", "sipp error", e)
+	}
+	if r.SIPSetupP50Ms != nil {
+		row("sip", "setup time p50 / p99 / max (INVITE → 200)", fmt.Sprintf("%s / %s / %s ms", sig3(*r.SIPSetupP50Ms), sig3(*r.SIPSetupP99Ms), sig3(*r.SIPSetupMaxMs)))
+	}
+	if r.SIPServerCPUCores != nil {
+		row("sip", "CPU: serve / sipp uac / sipp uas", fmt.Sprintf("%.2f / %.2f / %.2f cores; serve %s ms per call",
+			*r.SIPServerCPUCores, *r.SIPUACCPUCores, *r.SIPUASCPUCores, sig3(*r.SIPServerCPUMsPerCall)))
+	}
+	if r.SIPHeapBytesPerLiveCall != nil {
+		row("sip", "server Go live heap per live call", fmt.Sprintf("%s B (%s live calls)", count(int64(*r.SIPHeapBytesPerLiveCall)), count(int64(*r.SIPLiveCalls+0.5))))
+	}
+	if r.SIPCallsJournaled != nil {
+		row("sip", "journal: calls ended / SIP dialogs recorded", fmt.Sprintf("%s / %s (%s complete calls not in it)",
+			count(*r.SIPCallsJournaled), count(*r.SIPLegsJournaled), count(*r.SIPCallsNotJournaled)))
+	}
+	if r.SIPLoadAvg1m != nil {
+		row("sip", "machine load average, 1 min", fmt.Sprintf("%.2f", *r.SIPLoadAvg1m))
 	}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // Workloads lists the workloads in the order "all" runs them.
-var Workloads = []string{"lifecycle", "journal", "soak", "restore", "replay", "webrtc"}
+var Workloads = []string{"lifecycle", "journal", "soak", "restore", "replay", "webrtc", "sip"}
 
 // Options configure Run. Every load is bounded in count (Calls, Records,
 // ReplayPasses) and in time (Duration).
@@ -68,8 +68,15 @@ type Options struct {
 	// default this program's executable, "serve").
 	WebRTCCalls    int
 	WebRTCDuration time.Duration
-	ServeCommand   []string
-	Progress       ProgressFunc
+	// SIPRate is the calls per second the sip workload's phone (sipp)
+	// starts, for SIPDuration, each held SIPHold (defaults 200 calls/s, 10
+	// s, 1 s). Sipp is the sipp program (default "sipp" in PATH).
+	SIPRate      int
+	SIPDuration  time.Duration
+	SIPHold      time.Duration
+	Sipp         string
+	ServeCommand []string
+	Progress     ProgressFunc
 }
 
 // rawProbe names the raw bbolt probe in Report.Errors and progress.
@@ -83,7 +90,7 @@ func (o *Options) defaults() error {
 		o.Workload = "all"
 	}
 	if o.Workload != "all" && !slices.Contains(Workloads, o.Workload) {
-		return fmt.Errorf("unknown workload %q (want all, lifecycle, journal, soak, restore, replay or webrtc)", o.Workload)
+		return fmt.Errorf("unknown workload %q (want all, lifecycle, journal, soak, restore, replay, webrtc or sip)", o.Workload)
 	}
 	if o.Calls < 1 || o.Concurrency < 1 || o.Records < 1 || o.RecordSize < 0 || o.LiveCalls < 0 {
 		return fmt.Errorf("calls, concurrency and records must be at least 1 (got %d, %d, %d)", o.Calls, o.Concurrency, o.Records)
@@ -104,6 +111,18 @@ func (o *Options) defaults() error {
 	}
 	if o.WebRTCDuration <= 0 {
 		o.WebRTCDuration = 20 * time.Second
+	}
+	if o.SIPRate < 0 || o.SIPRate > maxSIPRate {
+		return fmt.Errorf("sip rate must be between 1 and %s calls/s (got %d)", count(maxSIPRate), o.SIPRate)
+	}
+	if o.SIPRate == 0 {
+		o.SIPRate = 200
+	}
+	if o.SIPDuration <= 0 {
+		o.SIPDuration = 10 * time.Second
+	}
+	if o.SIPHold <= 0 {
+		o.SIPHold = time.Second
 	}
 	if o.RawProbe <= 0 {
 		o.RawProbe = time.Second
@@ -187,10 +206,14 @@ const maxWebRTCCalls = 5000
 // bound is the hard time bound of workload name: twice its time cap plus
 // 30 s; for webrtc, whose setup grows with the calls (a password hash per
 // client at the server's start, a login, four DTLS handshakes per call),
-// twice the window plus 60 s plus 300 ms per call.
+// twice the window plus 60 s plus 300 ms per call; for sip, twice its
+// calls' time (the duration and one hold) plus 60 s.
 func (o *Options) bound(name string) time.Duration {
-	if name == "webrtc" {
+	switch name {
+	case "webrtc":
 		return 2*o.WebRTCDuration + 60*time.Second + time.Duration(o.WebRTCCalls)*300*time.Millisecond
+	case "sip":
+		return 2*(o.SIPDuration+o.SIPHold) + 60*time.Second
 	}
 	return 2*o.Duration + 30*time.Second
 }
@@ -294,6 +317,19 @@ func runWorkload(ctx context.Context, name string, o *Options, rep *Report) erro
 			return err
 		}
 		rep.setWebRTC(r)
+	case "sip":
+		dir, err := freshSub(o.DataDir, "sip")
+		if err != nil {
+			return err
+		}
+		r, err := SIP(ctx, SIPConfig{
+			Rate: o.SIPRate, Duration: o.SIPDuration, Hold: o.SIPHold, Dir: dir,
+			ServeCommand: o.ServeCommand, Sipp: o.Sipp, Progress: o.Progress,
+		})
+		rep.setSIP(r)
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ func smallOptions(t *testing.T, workload string) Options {
 		Workload: workload, Calls: 300, Concurrency: 20, Records: 2000, Duration: 30 * time.Second,
 		Interval: 20 * time.Millisecond, ReplayPasses: 2, DataDir: t.TempDir(), RawProbe: 100 * time.Millisecond,
 		WebRTCCalls: 2, WebRTCDuration: 500 * time.Millisecond,
+		SIPRate: 20, SIPDuration: time.Second, SIPHold: 200 * time.Millisecond,
 	}
 }
 
@@ -113,6 +114,16 @@ func TestRunAllFillsEveryFigure(t *testing.T) {
 	}
 	if tr := r.target("webrtc_calls_carried"); tr.Pass != nil || tr.Note != "at 2 relayed calls, target set at 200 or more" {
 		t.Errorf("webrtc target %+v", tr)
+	}
+	// sip: 20 calls from a sipp phone through a serve child out to a sipp
+	// trunk, each in the journal.
+	if r.SIPCallsCompleted == nil || *r.SIPCallsCompleted != 20 || *r.SIPFailedCalls != 0 || r.SIPCallsPerSec == nil ||
+		r.SIPSetupP99Ms == nil || r.SIPServerCPUCores == nil || r.SIPCallsJournaled == nil || *r.SIPCallsJournaled != 20 ||
+		*r.SIPCallsNotJournaled != 0 {
+		t.Errorf("sip: completed %v, failed %v, calls/s %v, journaled %v", r.SIPCallsCompleted, r.SIPFailedCalls, r.SIPCallsPerSec, r.SIPCallsJournaled)
+	}
+	if tr := r.target("sip_calls_per_sec"); tr.Pass != nil || tr.Note != "at 20 SIP calls/s offered, target set at 1,000 or more" {
+		t.Errorf("sip target %+v", tr)
 	}
 }
 

@@ -32,6 +32,9 @@ type Target struct {
 	// AtLeast judges the target at any scale of AtScale or more (300
 	// relayed calls attempted for a target set at 200 or more).
 	AtLeast bool
+	// Also are further scales, each judged "at least" (a run of 60 s or
+	// more, besides a rate of 1,000 calls/s or more).
+	Also []Scale
 	// Context, for an absolute target, names a rate whose ratio to raw
 	// bbolt is printed beside it (ContextText says what it is).
 	Context     string
@@ -39,6 +42,14 @@ type Target struct {
 	// Hint says how to have the figure measured, for the note of a run
 	// that did not.
 	Hint string
+}
+
+// Scale is a figure that gives a scale a target is set at: judged only when
+// the figure is at least AtLeast.
+type Scale struct {
+	Figure  string
+	AtLeast float64
+	Text    string // names the figure in the note
 }
 
 // Targets are the project's performance targets.
@@ -70,6 +81,15 @@ var Targets = []Target{
 	{Workload: "webrtc", Figure: "webrtc_calls_carried", Op: ">=", Value: 200, Unit: "calls",
 		Text:  ">= 200 concurrent relayed calls with < 1 % loss",
 		Scale: "webrtc_calls", AtScale: 200, AtLeast: true, ScaleText: "relayed calls"},
+	{Workload: "sip", Figure: "sip_calls_per_sec", Op: ">=", Value: 1000, Unit: "calls/s",
+		Text:  ">= 1,000 complete SIP calls/s for 60 s, sipp included",
+		Scale: "sip_rate", AtScale: 1000, AtLeast: true, ScaleText: "SIP calls/s offered",
+		Also: []Scale{{Figure: "sip_duration_seconds", AtLeast: 60, Text: "s of SIP calls"}},
+		Hint: "run with --workload sip --sip-rate 1000 --sip-duration 60s"},
+	{Workload: "sip", Figure: "sip_failed_calls", Op: "<=", Value: 0, Unit: "calls",
+		Text: "0 failed SIP calls"},
+	{Workload: "sip", Figure: "sip_calls_not_journaled", Op: "<=", Value: 0, Unit: "calls",
+		Text: "every complete SIP call journaled durably (ended in the journal)"},
 }
 
 // TargetResult judges one target. Pass is null when the figure was not
@@ -202,6 +222,12 @@ func (t Target) judge(figs map[string]float64, raw float64, haveRaw bool) Target
 				tr.Note += " or more"
 			}
 			return tr
+		}
+		for _, a := range t.Also {
+			if at, ok := figs[a.Figure]; !ok || at < a.AtLeast {
+				tr.Note = fmt.Sprintf("at %s %s, target set at %s or more", formatFigure(at), a.Text, formatFigure(a.AtLeast))
+				return tr
+			}
 		}
 	}
 	judged := v

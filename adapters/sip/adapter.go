@@ -55,6 +55,9 @@ type Adapter struct {
 	started  bool
 
 	trunks *Trunks // nil: no SIP trunk (trunk.go)
+
+	stats counters   // for /metrics (stats.go)
+	conns *connLimit // TCP and ws connections by source IP (connlimit.go)
 }
 
 // New returns an adapter for eng. The engine's DigestCredentials give the
@@ -74,6 +77,7 @@ func New(eng *engine.Engine, s Settings) (*Adapter, error) {
 		limiter: newLimiter(s.RegisterRate, s.RegisterBurst, s.Clock),
 		calls:   map[string]*call{}, dialogs: map[string]dialogRef{}, early: map[string][]engine.Event{},
 		timers: map[string]clock.Timer{}, kick: make(chan string, 64), contacts: map[string]*sip.ContactHeader{},
+		conns: newConnLimit(s.MaxConnsPerAddress),
 	}
 	if acc, ok := any(eng).(Accounts); ok {
 		a.accounts = acc
@@ -172,8 +176,9 @@ func (a *Adapter) listen() error {
 		}
 		a.tcp = l
 		a.contacts["TCP"] = a.contact(l.Addr(), "tcp")
+		ll := a.limitConns(l)
 		a.wg.Go(func() {
-			if err := a.srv.ServeTCP(l); err != nil && a.ctx.Err() == nil {
+			if err := a.srv.ServeTCP(ll); err != nil && a.ctx.Err() == nil {
 				a.log.Warn("tcp listener ended", "err", err)
 			}
 		})
@@ -277,8 +282,15 @@ func (a *Adapter) response(req *sip.Request, st status) *sip.Response {
 	return res
 }
 
-// respond sends res on tx, logging a failure.
+// respond sends res on tx, logging a failure; a final response is
+// counted (Stats).
 func (a *Adapter) respond(tx sip.ServerTransaction, res *sip.Response) {
+	a.stats.response(res)
+	a.resend(tx, res)
+}
+
+// resend sends res on tx again (a retransmission of a 2xx: not counted).
+func (a *Adapter) resend(tx sip.ServerTransaction, res *sip.Response) {
 	if err := tx.Respond(res); err != nil {
 		a.log.Debug("cannot respond", "status", res.StatusCode, "err", err)
 	}

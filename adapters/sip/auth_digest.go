@@ -151,25 +151,32 @@ func (a *Adapter) authenticate(ctx context.Context, req *sip.Request, proxy bool
 	if proxy {
 		name = "Proxy-Authorization"
 	}
+	failed := false
 	for _, h := range req.GetHeaders(name) {
 		c, err := parseCredentials(h.Value())
 		if err != nil || c.Realm != a.set.Realm {
+			failed = true
 			continue
 		}
 		valid, fresh := a.nonces.check(c.Nonce)
 		if !valid {
+			failed = true
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, a.set.CommandTimeout)
 		realm, ha1, err := a.accounts.DigestCredentials(cctx, c.Username)
 		cancel()
 		if err != nil || realm != c.Realm || !digestMatches(c, string(req.Method), realm, ha1) {
+			failed = true
 			continue
 		}
 		if !fresh {
 			return authResult{stale: true}
 		}
 		return authResult{client: c.Username}
+	}
+	if failed {
+		a.stats.authFailures.Add(1)
 	}
 	return authResult{}
 }

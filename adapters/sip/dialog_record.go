@@ -48,9 +48,14 @@ type dialogRecord struct {
 	Role       string   `json:"role"`       // "uac" (we sent the INVITE) or "uas"
 	State      string   `json:"state"`      // "confirmed"
 
-	// The leg's owner in the engine: the client and its device.
+	// The leg's owner in the engine: the client and its device; for a
+	// leg out through a trunk, the trunk's name and the engine's far-end
+	// leg (the id of the call it was dialed in), which the trunk's
+	// reports name.
 	Client string `json:"client"`
 	Device string `json:"device,omitempty"`
+	Trunk  string `json:"trunk,omitempty"`
+	Leg    string `json:"leg,omitempty"`
 
 	// Media, passed through between the phones: the SDP origin we send
 	// (id and version: the next re-INVITE increments it), the codecs
@@ -73,14 +78,23 @@ type journal struct {
 	side   engine.Side
 	client string
 	device string
+	trunk  string // a trunk leg: the trunk's name
+	leg    string // a trunk leg: the engine's far-end leg
 }
 
 // journalDialog makes d journaled as the leg of side of call and journals its
 // record now, reserving CSeq numbers ahead.
 func (a *Adapter) journalDialog(d *dialog, call string, side engine.Side, client, device string, sent, got []byte) {
+	a.journalLeg(d, journal{call: call, side: side, client: client, device: device}, sent, got)
+}
+
+// journalLeg is journalDialog with every field of the journal (a trunk
+// leg's trunk and far-end leg).
+func (a *Adapter) journalLeg(d *dialog, j journal, sent, got []byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.jr = &journal{a: a, call: call, side: side, client: client, device: device}
+	j.a = a
+	d.jr = &j
 	if d.SentSDP == nil {
 		d.SentSDP = sent
 	}
@@ -88,6 +102,19 @@ func (a *Adapter) journalDialog(d *dialog, call string, side engine.Side, client
 		d.RemoteSDP = got
 	}
 	d.reserved = d.LocalCSeq + cseqAhead
+	d.saveLocked()
+}
+
+// moveJournal makes d journaled as the leg of side of another call (a
+// phone that goes on in the call a transfer placed) and journals its
+// record there now; the CSeq reservation carries over.
+func (a *Adapter) moveJournal(d *dialog, call string, side engine.Side, client, device string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.jr = &journal{a: a, call: call, side: side, client: client, device: device}
+	if d.reserved < d.LocalCSeq {
+		d.reserved = d.LocalCSeq + cseqAhead
+	}
 	d.saveLocked()
 }
 
@@ -133,7 +160,7 @@ func (d *dialog) recordLocked() dialogRecord {
 		LocalCSeq: d.reserved, RemoteCSeq: d.RemoteCSeq, InviteCSeq: d.InviteCSeq,
 		Target: d.RemoteTarget.String(), Transport: d.Transport,
 		Role: "uas", State: "confirmed",
-		Client: j.client, Device: j.device,
+		Client: j.client, Device: j.device, Trunk: j.trunk, Leg: j.leg,
 		SentSDP: d.SentSDP, RemoteSDP: d.RemoteSDP,
 	}
 	if d.UAC {

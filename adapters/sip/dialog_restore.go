@@ -50,7 +50,14 @@ func (a *Adapter) restoreCall(c *engine.Call) {
 			a.log.Warn("unusable dialog record", "call", c.ID, "side", leg.Side, "err", err)
 			continue
 		}
-		d.jr = &journal{a: a, call: c.ID, side: leg.Side, client: r.Client, device: r.Device}
+		d.jr = &journal{a: a, call: c.ID, side: leg.Side, client: r.Client, device: r.Device, trunk: r.Trunk, leg: r.Leg}
+		if r.Leg != "" {
+			// A leg out through a trunk (trunk_out.go).
+			if l := a.restoreTrunkLeg(cl, r, d); l != nil {
+				a.dialogs[d.key()] = dialogRef{call: c.ID, trunk: l}
+			}
+			continue
+		}
 		switch leg.Side {
 		case engine.Caller:
 			in := &inLeg{a: a, client: r.Client, device: r.Device, offer: r.RemoteSDP, dlg: d,
@@ -66,7 +73,33 @@ func (a *Adapter) restoreCall(c *engine.Call) {
 			a.dialogs[d.key()] = dialogRef{call: c.ID, fork: f}
 		}
 	}
-	if cl.in != nil || cl.winner != nil {
+	if cl.in != nil || cl.winner != nil || cl.trunk != nil {
 		a.calls[c.ID] = cl
 	}
+}
+
+// restoreTrunkLeg rebuilds a confirmed leg out through a trunk: its
+// dialog, and its place in the trunks' table under the engine's far-end
+// leg, so that the engine's end of the call sends BYE from the record and
+// the trunk's BYE is a far-end hangup. nil when no trunks are configured.
+func (a *Adapter) restoreTrunkLeg(cl *call, r dialogRecord, d *dialog) *trunkLeg {
+	ts := a.trunks
+	if ts == nil {
+		a.log.Warn("a trunk leg's dialog record, but no trunks are configured", "call", cl.id, "trunk", r.Trunk)
+		return nil
+	}
+	l := &trunkLeg{ts: ts, id: r.Leg, dlg: d, state: legConfirmed, sdp: r.RemoteSDP}
+	for _, t := range ts.list {
+		if t.Name == r.Trunk {
+			l.trunk = t
+		}
+	}
+	if l.trunk == nil {
+		l.trunk = &Trunk{Name: r.Trunk} // no longer configured: the dialog still ends properly
+	}
+	ts.mu.Lock()
+	ts.legs[l.id] = l
+	ts.mu.Unlock()
+	cl.trunk = l
+	return l
 }

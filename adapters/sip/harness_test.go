@@ -31,6 +31,8 @@ type harness struct {
 	ad  *Adapter
 	sub *engine.Subscription
 	evs []engine.Event
+
+	trunks *Trunks // the engine's far end, or nil (newHarnessTrunks)
 }
 
 // clients every harness provisions: alice 1001, bob 1002, carol 1003.
@@ -58,16 +60,34 @@ func newHarness(t *testing.T, dir string, c clock.Clock) *harness {
 // listens where the phones know the engine).
 func newHarnessAt(t *testing.T, dir, udp string, c clock.Clock) *harness {
 	t.Helper()
+	return newHarnessTrunks(t, dir, udp, c, nil)
+}
+
+// newHarnessTrunks is newHarnessAt whose engine's far end is trunks (nil:
+// the loopback); with trunks, dave is provisioned too.
+func newHarnessTrunks(t *testing.T, dir, udp string, c clock.Clock, trunks []Trunk) *harness {
+	t.Helper()
 	ctx := context.Background()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	eng, err := engine.Open(ctx, engine.Config{DataDir: dir, Domain: DefaultRealm, RingTimeout: 20 * time.Second, NoHistory: true})
+	cfg := engine.Config{DataDir: dir, Domain: DefaultRealm, RingTimeout: 20 * time.Second, NoHistory: true}
+	clients := testClients
+	var ts *Trunks
+	if trunks != nil {
+		var err error
+		if ts, err = NewTrunks(trunks); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Adapter = ts
+		clients = append(append([]engine.ClientSpec(nil), testClients...), dave)
+	}
+	eng, err := engine.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eng.Close() })
-	for _, spec := range testClients {
+	for _, spec := range clients {
 		if _, err := eng.Client(ctx, spec.ID); err == nil {
 			continue
 		}
@@ -75,7 +95,7 @@ func newHarnessAt(t *testing.T, dir, udp string, c clock.Clock) *harness {
 			t.Fatal(err)
 		}
 	}
-	h := &harness{t: t, eng: eng, udp: udp}
+	h := &harness{t: t, eng: eng, udp: udp, trunks: ts}
 	h.sub, err = eng.Subscribe(ctx, engine.Filter{})
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +113,9 @@ func (h *harness) start(c clock.Clock) {
 	ad, err := New(h.eng, Settings{UDP: udp, TCP: "127.0.0.1:0", WS: "127.0.0.1:0", Clock: c, RingTimeout: 20 * time.Second, Logger: testLogger()})
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	if h.trunks != nil {
+		ad.SetTrunks(h.trunks)
 	}
 	if err := ad.Start(context.Background()); err != nil {
 		h.t.Fatal(err)

@@ -326,7 +326,7 @@ func (l *inLeg) serve() {
 			}
 		case <-retransmit.C:
 			if !reliable {
-				a.respond(l.tx, res)
+				a.resend(l.tx, res)
 				interval = min(2*interval, sip.T2)
 				retransmit.Reset(interval)
 			}

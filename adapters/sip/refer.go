@@ -215,11 +215,15 @@ func (a *Adapter) adoptKept(c *engine.Call) {
 				have.mu.Lock()
 				have.kept = kept
 				have.mu.Unlock()
+				nc = have
 			} else {
 				a.calls[c.ID] = nc
 			}
 			a.dialogs[l.dlg.key()] = dialogRef{call: c.ID, kept: kept}
 			a.mu.Unlock()
+			// The phone's dialog is journaled on the new call (it survives
+			// a restart there), before any re-INVITE of the call goes out.
+			a.serial(nc, func() { a.moveJournal(kept.dlg, c.ID, kept.side, kept.client, kept.device) })
 			o.mu.Lock()
 			if o.kept == l {
 				o.kept = nil

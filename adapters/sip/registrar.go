@@ -22,6 +22,7 @@ import (
 // onRegister serves REGISTER.
 func (a *Adapter) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	if !a.limiter.allow(sourceIP(req)) {
+		a.stats.registerFlood.Add(1)
 		res := a.response(req, statusServiceUnav)
 		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
 		a.respond(tx, res)

@@ -449,6 +449,12 @@ func (a *Adapter) answerReInvite(req *sip.Request, tx sip.ServerTransaction, d *
 	res.AppendHeader(a.ourContact(req.Transport()).Clone())
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	res.SetBody(sdp)
+	a.answer2xx(req, tx, d, res, sent)
+}
+
+// answer2xx sends res, a 2xx to the INVITE req in dialog d, and over UDP
+// retransmits it until its ACK; sent runs just before it is first sent.
+func (a *Adapter) answer2xx(req *sip.Request, tx sip.ServerTransaction, d *dialog, res *sip.Response, sent func()) {
 	seq := req.CSeq().SeqNo
 	acked := make(chan struct{})
 	d.mu.Lock()
@@ -480,7 +486,7 @@ func (a *Adapter) answerReInvite(req *sip.Request, tx sip.ServerTransaction, d *
 			}
 		case <-retransmit.C:
 			if !reliable {
-				a.respond(tx, res)
+				a.resend(tx, res)
 				interval = min(2*interval, sip.T2)
 				retransmit.Reset(interval)
 			}

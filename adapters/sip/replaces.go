@@ -253,6 +253,9 @@ func (a *Adapter) adoptTarget(c *engine.Call) *call {
 	cl.adopted = adopted
 	kept := cl.kept
 	cl.mu.Unlock()
+	// The target phone's dialog is journaled on the new call, callee
+	// side (the kept phone's was moved at CallDialed, adoptKept).
+	a.serial(cl, func() { a.moveJournal(adopted.dlg, c.ID, engine.Callee, adopted.client, adopted.device) })
 	if a.reanchorTarget(cl, t) { // both phones on the relay: no re-INVITE (media_anchor.go)
 		return cl
 	}
@@ -276,15 +279,4 @@ func (a *Adapter) adoptTarget(c *engine.Call) *call {
 		}
 	})
 	return cl
-}
-
-// replacesInvite answers 501 to a new INVITE with a Replaces header (RFC
-// 3891: a dialog that replaces one of ours): not built yet, and never
-// taken for a new call (docs/sip.md, "Missing").
-func (a *Adapter) replacesInvite(req *sip.Request, tx sip.ServerTransaction) bool {
-	if req.GetHeader("Replaces") == nil {
-		return false
-	}
-	a.respond(tx, a.response(req, statusNotImpl))
-	return true
 }

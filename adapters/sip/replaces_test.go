@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
@@ -103,16 +104,71 @@ func FuzzReplaces(f *testing.F) {
 	})
 }
 
-// A new INVITE with Replaces (RFC 3891) is 501, and places no call.
-func TestInviteWithReplacesIs501(t *testing.T) {
+// A new INVITE with Replaces (RFC 3891) is challenged like any INVITE;
+// authenticated, a malformed Replaces (or two) is 400 and one that names
+// no dialog of ours 481; none places a call or journals anything.
+func TestInviteWithReplacesRefusals(t *testing.T) {
 	h := newHarness(t, "", nil)
 	p := newPhone(t, h)
-	req := p.request(sip.INVITE, "1002", "alice")
-	req.AppendHeader(sip.NewHeader("Replaces", "abc@host;to-tag=t;from-tag=f"))
-	if res := p.do(req, "alice", "alice-secret"); res.StatusCode != 501 {
-		t.Fatalf("INVITE with Replaces: %d, want 501", res.StatusCode)
+	before := h.lastSeq()
+	for _, c := range []struct {
+		replaces []string
+		password string
+		want     int
+	}{
+		{[]string{"abc@host;to-tag=t;from-tag=f"}, "", 407},
+		{[]string{"abc@host;to-tag=t"}, "alice-secret", 400},
+		{[]string{"abc@host;to-tag=t;from-tag=f", "abd@host;to-tag=t;from-tag=f"}, "alice-secret", 400},
+		{[]string{"abc@host;to-tag=t;from-tag=f"}, "alice-secret", 481},
+		{[]string{"abc@host;to-tag=t;from-tag=f;early-only"}, "alice-secret", 481},
+	} {
+		req := p.request(sip.INVITE, "1002", "alice")
+		for _, r := range c.replaces {
+			req.AppendHeader(sip.NewHeader("Replaces", r))
+		}
+		if res := p.do(req, "alice", c.password); res.StatusCode != c.want {
+			t.Fatalf("INVITE with Replaces %q: %d, want %d", c.replaces, res.StatusCode, c.want)
+		}
 	}
 	if n := h.eng.LiveCalls(); n != 0 {
 		t.Fatalf("%d live calls", n)
+	}
+	if after := h.lastSeq(); after != before {
+		t.Fatalf("journal's last seq %d → %d: a refused INVITE journaled something", before, after)
+	}
+}
+
+// INVITE with Replaces (RFC 3891) from alice's second phone: alice's
+// sipp calls bob's (dialog 1), then, in the same sipp call (same Call-ID,
+// another From tag), sends INVITEs with Replaces naming dialog 1:
+// early-only is 486, authenticated as bob (not the replaced leg's client)
+// 403, an unknown tag 481; the real one: bob's phone gets a re-INVITE with
+// the new phone's offer (s=phone2, the o= line it knows at version 2),
+// its answer comes back in the 200, dialog 1 gets a BYE. The engine's
+// call goes on: no new call, the caller's record is the new dialog's;
+// the new phone's BYE hangs it up by the caller and bob gets a BYE.
+func TestSIPpInviteWithReplaces(t *testing.T) {
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	bob := runSipp(t, "uas_replaced.xml", bobPort, "")
+	alice := h.uac("uac_invite_replaces.xml", "alice", "1002")
+	alice.wait(t, "alice")
+	bob.wait(t, "bob")
+	c := h.callEnded()
+	if c.Reason != events.Hangup || c.EndedBy != engine.Caller || c.Caller.Client != "alice" || c.Callee.Client != "bob" {
+		t.Fatalf("call ended %s by %s, %s → %s", c.Reason, c.EndedBy, c.Caller.Client, c.Callee.Client)
+	}
+	dialed, replaced := 0, false
+	for _, ev := range h.evs {
+		switch e := ev.Event.(type) {
+		case events.CallDialed:
+			dialed++
+		case events.CallLegRecorded:
+			replaced = replaced || e.Side == engine.Caller && strings.Contains(string(e.Data), "SIPpTag02")
+		}
+	}
+	if dialed != 1 || !replaced {
+		t.Fatalf("%d calls dialed (want 1); caller's record of the new dialog journaled: %v", dialed, replaced)
 	}
 }

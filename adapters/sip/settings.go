@@ -20,6 +20,16 @@ type Settings struct {
 	// messages are bounded by MaxMessageBytes and by sipgo's 32 KiB read
 	// buffer; a larger one closes the connection.
 	WS string
+	// WSOrigins are the origins (scheme://host[:port], or "*" for any)
+	// whose pages may open SIP over WebSocket. A page whose Origin's host
+	// is the host the browser connected to (the upgrade's Host, any port)
+	// is always allowed; a handshake without Origin (not a browser) too.
+	// Any other Origin gets 403 and never reaches SIP.
+	WSOrigins []string
+	// MaxConnsPerAddress bounds the TCP and WebSocket connections open at
+	// once from one source IP (default 64); past it a new connection is
+	// closed at once.
+	MaxConnsPerAddress int
 	// Realm is the digest realm of the challenges (default "callengine").
 	// The engine's credentials name their realm (engine.Config.Domain): use
 	// the same.
@@ -85,16 +95,17 @@ type Settings struct {
 
 // Defaults.
 const (
-	DefaultListen         = "127.0.0.1:5060"
-	DefaultRealm          = "callengine"
-	DefaultMaxMessage     = 65535
-	DefaultMinExpires     = 60 * time.Second
-	DefaultMaxExpires     = 3600 * time.Second
-	DefaultRegisterRate   = 20
-	DefaultRegisterBurst  = 40
-	DefaultNonceTTL       = 5 * time.Minute
-	DefaultRingTimeout    = 3 * time.Minute
-	DefaultCommandTimeout = 10 * time.Second
+	DefaultListen             = "127.0.0.1:5060"
+	DefaultRealm              = "callengine"
+	DefaultMaxMessage         = 65535
+	DefaultMaxConnsPerAddress = 64
+	DefaultMinExpires         = 60 * time.Second
+	DefaultMaxExpires         = 3600 * time.Second
+	DefaultRegisterRate       = 20
+	DefaultRegisterBurst      = 40
+	DefaultNonceTTL           = 5 * time.Minute
+	DefaultRingTimeout        = 3 * time.Minute
+	DefaultCommandTimeout     = 10 * time.Second
 )
 
 func (s Settings) withDefaults() Settings {
@@ -106,6 +117,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.MaxMessageBytes <= 0 {
 		s.MaxMessageBytes = DefaultMaxMessage
+	}
+	if s.MaxConnsPerAddress <= 0 {
+		s.MaxConnsPerAddress = DefaultMaxConnsPerAddress
 	}
 	if s.MinExpires <= 0 {
 		s.MinExpires = DefaultMinExpires

@@ -1,10 +1,14 @@
 package sip
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,7 +88,8 @@ func (a *Adapter) listenWS() error {
 	if err != nil {
 		return fmt.Errorf("sip: listen ws %s: %w", a.set.WS, err)
 	}
-	g := newWSGuard(l)
+	g := newWSGuard(a.limitConns(l))
+	g.origin = a.wsOriginAllowed
 	a.ws = g
 	a.contacts["WS"] = a.contact(l.Addr(), "ws")
 	a.wg.Go(func() {
@@ -183,6 +188,10 @@ type wsGuard struct {
 	done    chan struct{}
 	once    sync.Once
 	err     error // set before conns is closed
+
+	// origin decides whether a handshake's Origin may open SIP over ws
+	// (nil: any); a refused one gets 403 and is closed.
+	origin func(origin, host string) bool
 }
 
 func newWSGuard(l net.Listener) *wsGuard {
@@ -217,11 +226,56 @@ func (g *wsGuard) handshake(c net.Conn) {
 		c.Close()
 		return
 	}
+	if g.origin != nil {
+		req, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(head)))
+		if err != nil {
+			refuseHandshake(c, "400 Bad Request")
+			return
+		}
+		if !g.origin(req.Header.Get("Origin"), req.Host) {
+			refuseHandshake(c, "403 Forbidden")
+			return
+		}
+	}
 	select {
 	case g.conns <- &replayConn{Conn: c, head: head}:
 	case <-g.done:
 		c.Close()
 	}
+}
+
+// refuseHandshake answers an upgrade request with status and closes c.
+func refuseHandshake(c net.Conn, status string) {
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	io.WriteString(c, "HTTP/1.1 "+status+"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+	c.Close()
+}
+
+// wsOriginAllowed is the Origin check of SIP over ws: no Origin (not a
+// browser), one of Settings.WSOrigins ("*": any), or a page whose host
+// is the host the browser connected to (any port: the page comes from
+// the HTTP server, another port). Anything else is refused (counted).
+func (a *Adapter) wsOriginAllowed(origin, host string) bool {
+	if origin == "" {
+		return true
+	}
+	for _, o := range a.set.WSOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true
+		}
+	}
+	if u, err := url.Parse(origin); err == nil && u.Host != "" {
+		h := host
+		if hh, _, err := net.SplitHostPort(host); err == nil {
+			h = hh
+		}
+		if h != "" && strings.EqualFold(u.Hostname(), h) {
+			return true
+		}
+	}
+	a.stats.originRejected.Add(1)
+	a.log.Warn("SIP over WebSocket: Origin not allowed: 403", "origin", origin)
+	return false
 }
 
 // readHead reads up to the end of an HTTP request head ("\r\n\r\n"),

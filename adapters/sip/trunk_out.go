@@ -279,6 +279,19 @@ func (l *trunkLeg) answered(res *sip.Response) {
 		_, err := far.FarAnswered(ctx, l.id)
 		return err
 	})
+	// The dialog survives a restart (dialog_record.go): the callee's side
+	// of the call, the trunk's leg.
+	l.mu.Lock()
+	up := l.state == legConfirmed
+	var offer []byte
+	if l.invite != nil {
+		offer = l.invite.Body()
+	}
+	l.mu.Unlock()
+	if !up {
+		return
+	}
+	a.journalLeg(l.dlg, journal{call: l.id, side: engine.Callee, trunk: l.trunk.Name, leg: l.id}, offer, body)
 }
 
 // withCredentials is the INVITE again with the digest answer to the

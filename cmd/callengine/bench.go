@@ -32,6 +32,12 @@ and prints a summary table. Workloads (--workload, default all, in this order):
              'callengine serve' child on loopback, 20 ms audio both ways,
              DTLS-SRTP: calls carried with < 1 % loss, packet loss, call
              setups/s, the server's CPU and memory per call
+  sip        SIP calls from sipp (a phone, digest authenticated) through a
+             real 'callengine serve' child out on a SIP trunk to a second
+             sipp, on loopback: complete calls/s (INVITE … BYE), failed
+             calls, setup time p50/p99, CPU of serve and of both sipps,
+             heap per live call, every call checked in the journal (needs
+             sipp: Debian's sip-tester)
 
 The throughput targets are judged as ratios to raw bbolt measured in the same
 run (the journal workload's, else a probe of about a second).
@@ -46,13 +52,15 @@ flags:
 // The timeouts make the promises hold by construction: a full run ends
 // within 7 minutes and a quick one within 45 s, whatever the machine.
 var benchDefaults = map[bool]struct {
-	calls, concurrency, records, passes, webrtcCalls int
-	duration, webrtcDuration, timeout                time.Duration
+	calls, concurrency, records, passes, webrtcCalls, sipRate int
+	duration, webrtcDuration, sipDuration, sipHold, timeout   time.Duration
 }{
-	false: {calls: 100_000, concurrency: 1000, records: 500_000, passes: 5, webrtcCalls: 200,
-		duration: 45 * time.Second, webrtcDuration: 20 * time.Second, timeout: 410 * time.Second},
-	true: {calls: 2_000, concurrency: 100, records: 20_000, passes: 1, webrtcCalls: 10,
-		duration: 4 * time.Second, webrtcDuration: 3 * time.Second, timeout: 43 * time.Second},
+	false: {calls: 100_000, concurrency: 1000, records: 500_000, passes: 5, webrtcCalls: 200, sipRate: 200,
+		duration: 45 * time.Second, webrtcDuration: 20 * time.Second, sipDuration: 10 * time.Second, sipHold: time.Second,
+		timeout: 410 * time.Second},
+	true: {calls: 2_000, concurrency: 100, records: 20_000, passes: 1, webrtcCalls: 10, sipRate: 50,
+		duration: 4 * time.Second, webrtcDuration: 3 * time.Second, sipDuration: 2 * time.Second, sipHold: 500 * time.Millisecond,
+		timeout: 43 * time.Second},
 }
 
 // benchCmd runs `callengine bench`. Exit status: 0 done, 1 a workload failed
@@ -63,6 +71,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	workload := fs.String("workload", "all", "workload to run: all, "+strings.Join(bench.Workloads, ", "))
 	calls := fs.Int("calls", full.calls, "lifecycle: complete calls to run; soak: live calls to hold (and restore); with --workload webrtc, as --webrtc-calls")
 	webrtcCalls := fs.Int("webrtc-calls", full.webrtcCalls, "webrtc: relayed calls held at once, 2 clients each (quick: 10)")
+	sipRate := fs.Int("sip-rate", full.sipRate, "sip: SIP calls started per second by the phone's sipp (quick: 50; the target is judged at 1000 for 60s)")
+	sipDuration := fs.Duration("sip-duration", full.sipDuration, "sip: how long calls are started (--sip-rate × this calls in all; quick: 2s)")
+	sipHold := fs.Duration("sip-hold", full.sipHold, "sip: how long each call stays up before the phone's BYE (quick: 500ms)")
 	concurrency := fs.Int("concurrency", full.concurrency, "concurrent callers (lifecycle, soak) and appenders (journal)")
 	duration := fs.Duration("duration", full.duration, "time cap of each workload's measured loop (then it stops and measures what it did); webrtc: its measured window (default 20s, quick 3s)")
 	timeout := fs.Duration("timeout", full.timeout, "hard bound of the whole run: what is still running then fails")
@@ -157,6 +168,15 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if !set["webrtc-calls"] {
 			*webrtcCalls = q.webrtcCalls
 		}
+		if !set["sip-rate"] {
+			*sipRate = q.sipRate
+		}
+		if !set["sip-duration"] {
+			*sipDuration = q.sipDuration
+		}
+		if !set["sip-hold"] {
+			*sipHold = q.sipHold
+		}
 	}
 	webrtcWindow := benchDefaults[*quick].webrtcDuration
 	if set["duration"] {
@@ -174,6 +194,14 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return usageErr("--concurrency must be between 1 and 100,000")
 	case *webrtcCalls < 1 || *webrtcCalls > 5000:
 		return usageErr("--webrtc-calls (or --calls with --workload webrtc) must be between 1 and 5,000")
+	case *sipRate < 1 || *sipRate > 20_000:
+		return usageErr("--sip-rate must be between 1 and 20,000 calls/s")
+	case *sipDuration < 100*time.Millisecond || *sipDuration > 24*time.Hour:
+		return usageErr("--sip-duration must be between 100ms and 24h")
+	case *sipHold < 10*time.Millisecond || *sipHold > time.Hour:
+		return usageErr("--sip-hold must be between 10ms and 1h")
+	case float64(*sipRate)*sipDuration.Seconds() < 1:
+		return usageErr("--sip-rate × --sip-duration must be at least one call")
 	case *liveCalls < 0 || *liveCalls > 10_000_000:
 		return usageErr("--live-calls must be between 1 and 10,000,000 (0: as --calls)")
 	case *records < 1 || *records > 100_000_000:
@@ -222,9 +250,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		DataDir: dir, Quick: *quick, History: *withHistory, Progress: view.update,
 		Callers: callers, HistoryPass: *historyPass, LiveCalls: *liveCalls,
 		WebRTCCalls: *webrtcCalls, WebRTCDuration: webrtcWindow,
+		SIPRate: *sipRate, SIPDuration: *sipDuration, SIPHold: *sipHold,
 	}
 	note := fmt.Sprintf("callengine bench: workload %s", *workload)
-	if *workload != "webrtc" {
+	if *workload != "webrtc" && *workload != "sip" {
 		note += fmt.Sprintf(", %s calls, concurrency %s", bench.Count(int64(*calls)), bench.Count(int64(*concurrency)))
 	}
 	if *workload == "all" || *workload == "journal" {
@@ -232,6 +261,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *workload == "all" || *workload == "webrtc" {
 		note += fmt.Sprintf(", %s webrtc calls for %v", bench.Count(int64(*webrtcCalls)), webrtcWindow)
+	}
+	if *workload == "all" || *workload == "sip" {
+		note += fmt.Sprintf(", %s SIP calls/s for %v held %v", bench.Count(int64(*sipRate)), *sipDuration, *sipHold)
 	}
 	view.note(fmt.Sprintf("%s, cap %v per workload; data in %s", note, *duration, dir))
 	runCtx, cancel := context.WithTimeout(ctx, *timeout)

@@ -52,7 +52,9 @@ func TestBenchQuick(t *testing.T) {
 		"replay_events_per_sec", "go_version", "num_cpu", "started_at", "targets", "throughput", "latency_percentiles",
 		"allocs_per_call", "raw_bbolt_puts_per_sec", "lifecycle_ratio_to_raw", "restore_alloc_bytes_per_call", "lifecycle_passes",
 		"webrtc_calls", "webrtc_calls_carried", "webrtc_loss", "webrtc_setups_per_sec", "webrtc_setup_p50_ms", "webrtc_setup_p99_ms",
-		"webrtc_packets_per_sec", "webrtc_server_cpu_ms_per_call_second", "webrtc_rss_bytes_per_call", "webrtc_heap_bytes_per_call"} {
+		"webrtc_packets_per_sec", "webrtc_server_cpu_ms_per_call_second", "webrtc_rss_bytes_per_call", "webrtc_heap_bytes_per_call",
+		"sip_calls_per_sec", "sip_calls_completed", "sip_failed_calls", "sip_setup_p50_ms", "sip_setup_p99_ms", "sip_server_cpu_cores",
+		"sip_uac_cpu_cores", "sip_uas_cpu_cores", "sip_calls_journaled", "sip_calls_not_journaled"} {
 		v, ok := m[k]
 		if !ok || v == nil {
 			t.Errorf("report lacks %s", k)
@@ -72,6 +74,10 @@ func TestBenchQuick(t *testing.T) {
 	if m["webrtc_calls_set_up"] != 10.0 || m["webrtc_window_seconds"].(float64) < 3 {
 		t.Errorf("webrtc: %v calls set up, window %v s", m["webrtc_calls_set_up"], m["webrtc_window_seconds"])
 	}
+	// The quick sip run: 50 calls/s for 2 s, none failed, all journaled.
+	if m["sip_calls_completed"] != 100.0 || m["sip_failed_calls"] != 0.0 || m["sip_calls_not_journaled"] != 0.0 {
+		t.Errorf("sip: %v calls completed, %v failed, %v not journaled", m["sip_calls_completed"], m["sip_failed_calls"], m["sip_calls_not_journaled"])
+	}
 	if _, err := time.Parse(time.RFC3339, m["started_at"].(string)); err != nil {
 		t.Errorf("started_at: %v", err)
 	}
@@ -82,7 +88,8 @@ func TestBenchQuick(t *testing.T) {
 		"durable appends", "raw bbolt", "heap per live call", "time to reopen", "events folded/s", "report: " + report, "plot: " + plot,
 		"allocations per call", "× raw bbolt", "n/a: at 100 lifecycle callers, target set at 1,000",
 		"n/a: at 2,000 restored calls, target set at 1,000,000", "measured by the journal workload of this run",
-		"relayed calls carried", "call setups/s", "server CPU per call", "n/a: at 10 relayed calls, target set at 200 or more"} {
+		"relayed calls carried", "call setups/s", "server CPU per call", "n/a: at 10 relayed calls, target set at 200 or more",
+		"complete calls/s (INVITE … BYE", "n/a: at 50 SIP calls/s offered, target set at 1,000 or more"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("stdout lacks %q:\n%s", s, out)
 		}

@@ -1,0 +1,115 @@
+package sip
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Counters of the adapter, for the server's /metrics (callengine_sip_*,
+// registered by serve): Stats reads them.
+
+// Stats is a snapshot of the adapter's counters and gauges.
+type Stats struct {
+	// Bindings are the registered SIP bindings (devices of kind "sip").
+	Bindings int
+	// Dialogs are the SIP dialogs the adapter holds now (calls' legs).
+	Dialogs int
+	// Responses counts the final responses the adapter sent, by request
+	// method (the methods SIP defines; any other is "other") and class
+	// ("2xx" … "6xx"). Retransmissions are not counted.
+	Responses map[string]map[string]uint64
+	// AuthFailures counts requests whose digest credentials were wrong
+	// (an unknown user, a bad response); a first request without
+	// credentials, or a stale nonce, is not one.
+	AuthFailures uint64
+	// RegisterFlood counts REGISTERs refused by the per-address rate
+	// limit (503).
+	RegisterFlood uint64
+	// ConnsRejected counts TCP and WebSocket connections closed at once:
+	// over the per-address limit.
+	ConnsRejected uint64
+	// OriginRejected counts WebSocket handshakes refused for their Origin
+	// (403).
+	OriginRejected uint64
+}
+
+type counters struct {
+	mu        sync.Mutex
+	responses map[string]map[string]uint64
+
+	authFailures   atomic.Uint64
+	registerFlood  atomic.Uint64
+	connsRejected  atomic.Uint64
+	originRejected atomic.Uint64
+}
+
+// knownMethods label the response counters; any other method is "other"
+// (a label per method a peer invents would grow without bound).
+var knownMethods = map[string]bool{
+	"INVITE": true, "ACK": true, "BYE": true, "CANCEL": true, "REGISTER": true, "OPTIONS": true,
+	"INFO": true, "REFER": true, "MESSAGE": true, "NOTIFY": true, "SUBSCRIBE": true,
+	"UPDATE": true, "PRACK": true, "PUBLISH": true,
+}
+
+// response counts a final response.
+func (c *counters) response(res *sip.Response) {
+	if res.StatusCode < 200 || res.StatusCode > 699 {
+		return
+	}
+	method := "other"
+	if h := res.CSeq(); h != nil && knownMethods[string(h.MethodName)] {
+		method = string(h.MethodName)
+	}
+	class := strconv.Itoa(res.StatusCode/100) + "xx"
+	c.mu.Lock()
+	if c.responses == nil {
+		c.responses = map[string]map[string]uint64{}
+	}
+	m := c.responses[method]
+	if m == nil {
+		m = map[string]uint64{}
+		c.responses[method] = m
+	}
+	m[class]++
+	c.mu.Unlock()
+}
+
+// Stats returns the adapter's counters now.
+func (a *Adapter) Stats() Stats {
+	s := Stats{
+		AuthFailures:   a.stats.authFailures.Load(),
+		RegisterFlood:  a.stats.registerFlood.Load(),
+		ConnsRejected:  a.stats.connsRejected.Load(),
+		OriginRejected: a.stats.originRejected.Load(),
+		Responses:      map[string]map[string]uint64{},
+	}
+	a.stats.mu.Lock()
+	for m, byClass := range a.stats.responses {
+		cp := make(map[string]uint64, len(byClass))
+		for k, v := range byClass {
+			cp[k] = v
+		}
+		s.Responses[m] = cp
+	}
+	a.stats.mu.Unlock()
+	a.mu.Lock()
+	s.Dialogs = len(a.dialogs)
+	a.mu.Unlock()
+	if a.ctx != nil {
+		ctx, cancel := a.command("")
+		defer cancel()
+		if clients, err := a.eng.Clients(ctx); err == nil {
+			for _, c := range clients {
+				for _, d := range c.Devices {
+					if d.Kind == DeviceKind {
+						s.Bindings++
+					}
+				}
+			}
+		}
+	}
+	return s
+}

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"errors"
+	"sort"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	sipadapter "github.com/callengine/callengine/adapters/sip"
+)
+
+// The SIP adapter's series (callengine_sip_*), read from its Stats at
+// scrape time: registrations, live dialogs, requests answered by method
+// and response class, digest failures, REGISTER flood and connection
+// refusals.
+
+var (
+	descSIPBindings = prometheus.NewDesc("callengine_sip_bindings", "Registered SIP bindings (devices of kind sip).", nil, nil)
+	descSIPDialogs  = prometheus.NewDesc("callengine_sip_dialogs", "SIP dialogs the adapter holds now.", nil, nil)
+	descSIPRequests = prometheus.NewDesc("callengine_sip_requests_total",
+		"SIP requests the adapter answered, by method and the class of its final response.", []string{"method", "class"}, nil)
+	descSIPAuthFailures = prometheus.NewDesc("callengine_sip_auth_failures_total", "SIP requests whose digest credentials were wrong.", nil, nil)
+	descSIPFlood        = prometheus.NewDesc("callengine_sip_register_flood_rejected_total", "REGISTER requests refused by the per-address rate limit (503).", nil, nil)
+	descSIPConns        = prometheus.NewDesc("callengine_sip_connections_rejected_total",
+		"TCP and WebSocket connections refused: over the per-address limit (limit), or a WebSocket Origin not allowed (origin).", []string{"reason"}, nil)
+)
+
+// sipCollector reads the SIP adapter at scrape time (nothing before it
+// started).
+type sipCollector struct {
+	a atomic.Pointer[sipadapter.Adapter]
+}
+
+func (c *sipCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descSIPBindings, descSIPDialogs, descSIPRequests, descSIPAuthFailures, descSIPFlood, descSIPConns} {
+		ch <- d
+	}
+}
+
+func (c *sipCollector) Collect(ch chan<- prometheus.Metric) {
+	a := c.a.Load()
+	if a == nil {
+		return
+	}
+	st := a.Stats()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge(descSIPBindings, float64(st.Bindings))
+	gauge(descSIPDialogs, float64(st.Dialogs))
+	methods := make([]string, 0, len(st.Responses))
+	for m := range st.Responses {
+		methods = append(methods, m)
+	}
+	sort.Strings(methods)
+	for _, m := range methods {
+		for class, n := range st.Responses[m] {
+			counter(descSIPRequests, n, m, class)
+		}
+	}
+	counter(descSIPAuthFailures, st.AuthFailures)
+	counter(descSIPFlood, st.RegisterFlood)
+	counter(descSIPConns, st.ConnsRejected, "limit")
+	counter(descSIPConns, st.OriginRejected, "origin")
+}
+
+// observeSIP makes the scrape read the SIP adapter a (serve's buildSIP).
+func (m *Metrics) observeSIP(a *sipadapter.Adapter) {
+	if m == nil || a == nil {
+		return
+	}
+	c := &sipCollector{}
+	c.a.Store(a)
+	if err := m.reg.Register(c); err != nil {
+		var dup prometheus.AlreadyRegisteredError
+		if errors.As(err, &dup) {
+			if have, ok := dup.ExistingCollector.(*sipCollector); ok {
+				have.a.Store(a)
+			}
+		}
+	}
+}
