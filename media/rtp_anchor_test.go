@@ -80,7 +80,8 @@ func TestRTPRenameLegKeepsStream(t *testing.T) {
 
 // A phone's new offer (re-INVITE) that moves its RTP port and changes its
 // codec to PCMA: the relay answers PCMA on the same port, sends to the new
-// port, and the peer re-offered PCMA (ReofferRTP matching) hears it.
+// port, and the peer re-offered PCMA (ReofferRTP matching) hears it, on
+// the one stream it had (the phone's new SSRC is a new source).
 func TestRTPUpdateAddressAndCodec(t *testing.T) {
 	r := newRelay(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -131,6 +132,11 @@ func TestRTPUpdateAddressAndCodec(t *testing.T) {
 	}
 	eventually(t, "b hears the moved phone", func() bool { return b.ReceivedFrom("A2") >= 10 })
 	eventually(t, "the moved phone hears b", func() bool { return a2.ReceivedFrom("B") >= 10 })
+	// The moved phone's stream is a new one (another SSRC, its sequence
+	// numbers from the start again): b still receives one stream.
+	if rc := b.Received(); rc.SSRCs != 1 || rc.Backwards != 0 {
+		t.Errorf("b's stream across the phone's new stream: %+v", rc)
+	}
 }
 
 // After a restart an RTP leg is built again on the port the phone sends
