@@ -169,6 +169,29 @@ func (a *Adapter) reanswer(cl *call, l *sipLeg, offer []byte) []byte {
 	return []byte(answer)
 }
 
+// relayReplaces is the hook of replacesInvite (invite_replaces.go): when
+// the replaced phone's side is on the relay, the new phone takes its relay
+// leg — the leg takes the new phone's offer (media.UpdateRTP: its address,
+// its codec) and its answer is the relay's SDP; the other side is not
+// asked (a new codec is offered to it when it is a relayed phone). Nil when
+// the side is not on the relay or the relay cannot take the offer.
+func (a *Adapter) relayReplaces(cl *call, old *sipLeg, offer []byte) []byte {
+	name := cl.relayed(old.side)
+	u, ok := a.set.Media.(relayUpdater)
+	if name == "" || !ok {
+		return nil
+	}
+	answer, err := u.UpdateRTP(name, string(offer))
+	if err != nil {
+		a.log.Info("the relay cannot take a replacing phone's offer", "call", cl.id, "err", err)
+		return nil
+	}
+	if c := firstCodec(offer); c != "" && c != firstCodec(old.peerSDP()) {
+		a.followCodec(cl, old.side.Other(), name)
+	}
+	return []byte(answer)
+}
+
 // followCodec re-offers the relayed phone of side s the codec of leg
 // match (its peer changed codec), after the call's earlier re-INVITEs.
 func (a *Adapter) followCodec(cl *call, s engine.Side, match string) {

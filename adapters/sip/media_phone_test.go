@@ -382,3 +382,5 @@ func (p *goPhone) newRTPLocked(marker string) *mediatest.RTPPeer {
 }
 
 func contentSDP() sip.Header { return sip.NewHeader("Content-Type", "application/sdp") }
+
+func sipHeader(name, value string) sip.Header { return sip.NewHeader(name, value) }

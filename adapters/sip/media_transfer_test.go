@@ -261,3 +261,50 @@ func TestRelayParkAndUnpark(t *testing.T) {
 	}
 	eventuallyTrue(t, "alice's relay leg closed", func() bool { return !h.relay.HasLeg(id + "/caller") })
 }
+
+// INVITE with Replaces on a relayed call: alice moves her call with bob
+// from one phone to another of hers. The new phone is answered with the
+// relay leg alice's first phone had (the same port), bob gets no
+// re-INVITE and hears the new phone on the same stream, the first phone
+// gets a BYE.
+func TestRelayInviteWithReplaces(t *testing.T) {
+	h := newRelayHarness(t, t.TempDir(), "")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ps := relayPhones(t, ctx, h, "alice", "bob")
+	alice, bob := ps[0], ps[1]
+	da, _, alicePort := relayedCall(t, ctx, alice, bob)
+	desk := newGoPhone(t, ctx, h.ad.Addr("udp"), "alice", "DESK")
+	desk.register(ctx)
+
+	req := desk.outOfDialog("INVITE", "1002")
+	req.AppendHeader(sipHeader("Replaces", da.callID+";to-tag="+da.remoteTag+";from-tag="+da.localTag))
+	req.AppendHeader(contentSDP())
+	req.SetBody([]byte(desk.rtp.Offer()))
+	res := desk.do(ctx, req)
+	if res.StatusCode != 200 {
+		t.Fatalf("INVITE with Replaces: %d", res.StatusCode)
+	}
+	d := &phoneDialog{callID: req.CallID().Value(), local: req.From().Address, remote: req.To().Address,
+		target: res.Contact().Address, cseq: res.CSeq().SeqNo}
+	d.localTag, _ = req.From().Params.Get("tag")
+	d.remoteTag, _ = res.To().Params.Get("tag")
+	if err := desk.cli.WriteRequest(desk.inDialog(d, "ACK")); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := sdpAudio(t, string(res.Body())); p != alicePort {
+		t.Fatalf("the new phone is answered with port %d, alice's leg is on %d:\n%s", p, alicePort, res.Body())
+	}
+	if err := desk.rtp.SetAnswer(string(res.Body())); err != nil {
+		t.Fatal(err)
+	}
+	desk.rtp.Start()
+	alice.waitBye(ctx)
+	alice.rtp.Stop()
+	eventuallyTrue(t, "bob hears the desk phone", func() bool { return bob.rtp.ReceivedFrom("DESK") > 10 })
+	eventuallyTrue(t, "the desk phone hears bob", func() bool { return desk.rtp.ReceivedFrom("BOB") > 10 })
+	noReinvite(t, bob)
+	if rc := bob.rtp.Received(); rc.SSRCs != 1 || rc.Backwards != 0 || rc.MaxJump > 3 {
+		t.Errorf("the stream bob receives across the replacement: %+v", rc)
+	}
+}
