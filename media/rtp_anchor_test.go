@@ -195,3 +195,33 @@ func audioPortOf(t *testing.T, desc string) int {
 	n, _ := strconv.Atoi(m[1])
 	return n
 }
+
+// BenchmarkRTPLegPair is the relay's cost of one relayed SIP call's media
+// (a phone calling through a trunk, or two phones): the caller's leg
+// answered, the callee's offered matching it and answered, the two
+// connected, both closed. No packets flow.
+func BenchmarkRTPLegPair(b *testing.B) {
+	r := newRelay(b)
+	ctx := context.Background()
+	offer := "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0 101\r\n" +
+		"a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n"
+	answer := strings.Replace(offer, "40000", "40002", 1)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		a, c := "c"+strconv.Itoa(i)+"/caller", "c"+strconv.Itoa(i)+"/callee"
+		if _, err := r.AnswerRTP(ctx, a, offer, media.LegEvents{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.OfferRTP(ctx, c, media.OfferOptions{MatchLeg: a}, media.LegEvents{}); err != nil {
+			b.Fatal(err)
+		}
+		if err := r.AcceptRTPAnswer(c, answer); err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Connect(a, c); err != nil {
+			b.Fatal(err)
+		}
+		_ = r.CloseLeg(a)
+		_ = r.CloseLeg(c)
+	}
+}
