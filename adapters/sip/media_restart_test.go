@@ -105,10 +105,10 @@ func relayRestart(t *testing.T, takePort bool) {
 	eventuallyTrue(t, "the relay's legs closed", func() bool { return h.relay.Stats().Legs == 0 })
 }
 
-func startRelayRestartChild(t *testing.T, dir, addr string) *restartChild {
+func startRelayRestartChild(t *testing.T, dir, addr string, trunk ...string) *restartChild {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestRelayRestartChild$", "-test.v")
-	cmd.Env = append(os.Environ(), relayRestartChildEnv+"="+dir+" "+addr)
+	cmd.Env = append(os.Environ(), relayRestartChildEnv+"="+strings.Join(append([]string{dir, addr}, trunk...), " "))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -144,8 +144,13 @@ func TestRelayRestartChild(t *testing.T) {
 	if spec == "" {
 		return
 	}
-	dir, addr, _ := strings.Cut(spec, " ")
-	h := newRelayHarness(t, dir, addr)
+	f := strings.Fields(spec)
+	var h *relayHarness
+	if len(f) > 2 {
+		h = relayTrunkHarness(t, f[0], f[1], f[2])
+	} else {
+		h = newRelayHarness(t, f[0], f[1])
+	}
 	sub, err := h.eng.Subscribe(context.Background(), engine.Filter{})
 	if err != nil {
 		t.Fatal(err)
@@ -156,4 +161,70 @@ func TestRelayRestartChild(t *testing.T) {
 			fmt.Printf("LEG %s %s\n", ev.Call.ID, e.Side)
 		}
 	}
+}
+
+// relayTrunkHarness is a relay harness on dir and udp whose far end is
+// the trunk at trunkAddr, with dave (a number to call out with).
+func relayTrunkHarness(t *testing.T, dir, udp, trunkAddr string) *relayHarness {
+	t.Helper()
+	ts, err := NewTrunks([]Trunk{{Name: "test", Address: trunkAddr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newRelayHarnessWith(t, dir, udp, ts)
+	if _, err := h.eng.Client(context.Background(), dave.ID); err != nil {
+		if _, err := h.eng.RegisterClient(context.Background(), dave); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h
+}
+
+// A relayed call out through a trunk after SIGKILL: the phone's leg and
+// the trunk's leg come back on their ports (both journaled), audio flows
+// again both ways, and neither the phone nor the trunk gets a request
+// until the engine hangs up.
+func TestRelayedTrunkCallSurvivesSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	trunk := newGoPhoneOn(t, ctx, trunkIP, addr, "trunk", "TRUNK")
+	trunkAddr := trunkIP + ":" + strconv.Itoa(trunk.port)
+	child := startRelayRestartChild(t, dir, addr, trunkAddr)
+	phone := newGoPhone(t, ctx, addr, "dave", "DAVE")
+	phone.register(ctx)
+	_, answer := phone.call(ctx, outside)
+	offer := trunk.waitInvite(ctx)
+	_ = offer
+	trunk.rtp.Start()
+	eventuallyTrue(t, "the trunk hears dave", func() bool { return trunk.rtp.ReceivedFrom("DAVE") > 10 })
+	eventuallyTrue(t, "dave hears the trunk", func() bool { return phone.rtp.ReceivedFrom("TRUNK") > 10 })
+	davePort, _ := sdpAudio(t, answer)
+	child.waitLegs(t, 2)
+	child.kill(t)
+
+	h := relayTrunkHarness(t, dir, addr, trunkAddr)
+	calls, err := h.eng.LegCalls(ctx, adapterName)
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("calls with SIP dialogs after the restart: %+v, %v", calls, err)
+	}
+	id := calls[0].ID
+	if p, err := h.relay.RTPPort(id + "/caller"); err != nil || p != davePort {
+		t.Fatalf("dave's relay leg after the restart: port %d, %v; he sends to %d", p, err, davePort)
+	}
+	if !h.relay.HasLeg(id + "/callee") {
+		t.Fatal("the trunk's relay leg did not come back")
+	}
+	heardD, heardT := trunk.rtp.ReceivedFrom("DAVE"), phone.rtp.ReceivedFrom("TRUNK")
+	eventuallyTrue(t, "the trunk hears dave again", func() bool { return trunk.rtp.ReceivedFrom("DAVE") > heardD+10 })
+	eventuallyTrue(t, "dave hears the trunk again", func() bool { return phone.rtp.ReceivedFrom("TRUNK") > heardT+10 })
+	noReinvite(t, phone)
+	noReinvite(t, trunk)
+	if _, err := h.eng.Hangup(ctx, id, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	phone.waitBye(ctx)
+	trunk.waitBye(ctx)
+	eventuallyTrue(t, "the relay's legs closed", func() bool { return h.relay.Stats().Legs == 0 })
 }

@@ -46,6 +46,9 @@ func (a *Adapter) restoreRelay(calls []engine.Call) {
 				restored = true
 			}
 		}
+		if a.restoreTrunkRelay(rs, cl, c) {
+			restored = true
+		}
 		if restored {
 			a.applyRelay(cl, c)
 		}
@@ -89,6 +92,55 @@ func (a *Adapter) restoreRelayLeg(rs legRestorer, cl *call, c *engine.Call, s en
 					_, _ = u.UpdateRTP(name, string(res.Body()))
 				}
 				l.gotSDP(res.Body())
+			}
+		})
+	}
+	return true
+}
+
+// restoreTrunkRelay builds the relay leg of a restored leg out through a
+// trunk (the callee's side) when the trunk was offered the relay's SDP.
+// When its port is taken, the trunk gets a re-INVITE with the new one.
+func (a *Adapter) restoreTrunkRelay(rs legRestorer, cl *call, c *engine.Call) bool {
+	cl.mu.Lock()
+	t := cl.trunk
+	cl.mu.Unlock()
+	if t == nil || t.dlg == nil || cl.relayed(engine.Callee) != "" {
+		return false
+	}
+	d := t.dlg
+	d.mu.Lock()
+	sent, got := d.SentSDP, d.RemoteSDP
+	d.mu.Unlock()
+	if !madeByRelay(sent) || len(got) == 0 {
+		return false
+	}
+	name := relayLegName(c.ID, engine.Callee)
+	ctx, cancel := a.command("")
+	defer cancel()
+	desc, rebound, err := rs.RestoreRTP(ctx, name, string(sent), string(got), a.rtpEvents(c.ID, engine.Callee, ""))
+	if err != nil {
+		a.log.Warn("cannot restore a trunk leg's relay leg", "call", c.ID, "err", err)
+		return false
+	}
+	cl.mu.Lock()
+	cl.setRTP(engine.Callee, name, []byte(desc))
+	cl.mu.Unlock()
+	if !rebound {
+		a.log.Info("a trunk leg's relay port was taken after the restart: re-INVITE", "call", c.ID)
+		a.queueRestored(cl, func() {
+			res, err := a.sendReInvite(d, []byte(desc))
+			switch {
+			case err != nil:
+				a.log.Info("cannot re-INVITE a trunk to its new relay port", "call", c.ID, "err", err)
+			case res.StatusCode < 300 && checkSDP(res.Body()) == nil:
+				if u, ok := a.set.Media.(relayUpdater); ok {
+					_, _ = u.UpdateRTP(name, string(res.Body()))
+				}
+				d.mu.Lock()
+				d.SentSDP, d.RemoteSDP = []byte(desc), append([]byte(nil), res.Body()...)
+				d.saveLocked()
+				d.mu.Unlock()
 			}
 		})
 	}
