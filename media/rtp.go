@@ -287,6 +287,11 @@ func (r *Relay) newRTPLeg(name string, serial uint64, want codecKey, ev LegEvent
 	if err != nil {
 		return nil, fmt.Errorf("media: leg %q: %w", name, err)
 	}
+	return r.newRTPLegOn(name, serial, want, ev, c), nil
+}
+
+// newRTPLegOn is newRTPLeg on socket c.
+func (r *Relay) newRTPLegOn(name string, serial uint64, want codecKey, ev LegEvents, c *rtpConn) *leg {
 	l := &leg{r: r, name: name, serial: serial, rtp: c, out: newOutTrack(name, want), ev: ev, q: newEventQueue(), done: make(chan struct{})}
 	l.outs = []*outTrack{l.out}
 	l.negotiated = true
@@ -300,7 +305,7 @@ func (r *Relay) newRTPLeg(name string, serial uint64, want codecKey, ev LegEvent
 		defer l.wg.Done()
 		l.readLoop(l.rtpReader())
 	}()
-	return l, nil
+	return l
 }
 
 // rtpFormats lists codec k and the telephone-event at its rate, with the
@@ -508,10 +513,14 @@ func (r *Relay) AcceptRTPAnswer(name, answer string) error {
 }
 
 // UpdateRTP takes a new offer from the phone of an RTP leg that is up (a
-// re-INVITE: a hold, a new address) and returns the relay's answer (the
-// same codec and port, the SDP version moved on, a=sendrecv: the caller
+// re-INVITE: a hold, a new address, another codec) and returns the relay's
+// answer: the same port, the SDP version moved on, a=sendrecv (the caller
 // fits the direction). The new address is used until packets come from
-// another.
+// another. The codec is the first of the new offer the relay speaks, with
+// the offer's payload type numbers; when it is not the leg's codec any
+// more, the leg sends and takes the new one (no transcoding: its peer
+// hears it only if it speaks that codec too, see ReofferRTP). A bad offer
+// changes nothing (ErrBadSDP).
 func (r *Relay) UpdateRTP(name, offer string) (string, error) {
 	l, err := r.get(name)
 	if err != nil {
@@ -524,9 +533,17 @@ func (r *Relay) UpdateRTP(name, offer string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("media: leg %q: offer: %w", name, err)
 	}
+	codec, _ := firstAudioCodec(rem.pts, rem.order)
+	local := rtpFormats(codec, rem.pts)
+	l.rtp.mu.Lock()
+	l.rtp.local = local
+	l.rtp.pending = false
+	l.rtp.mu.Unlock()
 	if rem.addr != nil {
 		l.rtp.remote.Store(rem.addr)
 	}
+	l.out.setWant(codec)
+	l.bindRTP(local, rem.pts, codec)
 	return l.rtp.sdp(), nil
 }
 

@@ -74,10 +74,10 @@ func (r *Relay) LegStats(name string) (LegStats, error) {
 		s.Codec = fmt.Sprintf("%s/%d", l.codec.mime, l.codec.clockRate)
 	}
 	l.mu.Unlock()
-	if p := l.peer.Load(); p != nil {
-		s.Peer = p.name
-	}
 	r.mu.Lock()
+	if p := l.peer.Load(); p != nil {
+		s.Peer = p.name // under r.mu: RenameLeg changes names
+	}
 	if l.conf != nil {
 		s.Conference = l.conf.name
 	}

@@ -32,7 +32,7 @@ type outTrack struct {
 	nextSeq uint16    // sequence number of the next packet
 	lastTS  uint32    // timestamp of the newest packet out
 	lastAt  time.Time // when it went out
-	src     uint64    // the source the offsets below belong to; 0 = none
+	src     source    // the source the offsets below belong to; zero: none
 	seqOff  uint16
 	tsOff   uint32
 	dtmf    bool // SendDTMF is playing: forwarded packets wait
@@ -122,9 +122,18 @@ func (t *outTrack) position(now time.Time) uint32 {
 	return t.lastTS + adv
 }
 
-// forward writes a packet from source src (a leg serial). A new source gets
-// new offsets, so the stream goes on where it was. It reports whether the
-// packet went out.
+// source is where forwarded packets come from: a leg (its serial) and the
+// SSRC of the stream it receives — a phone's new stream on the same leg
+// (another phone taking the leg over, a phone that restarts its stream)
+// is a new source.
+type source struct {
+	leg  uint64
+	ssrc uint32
+}
+
+// forward writes a packet from leg src (its serial). A new source (another
+// leg, or a new SSRC from the same one) gets new offsets, so the stream goes
+// on where it was. It reports whether the packet went out.
 func (t *outTrack) forward(src uint64, k codecKey, h *rtp.Header, payload []byte) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -137,8 +146,8 @@ func (t *outTrack) forward(src uint64, k codecKey, h *rtp.Header, payload []byte
 	}
 	now := time.Now()
 	marker := h.Marker
-	if src != t.src {
-		t.src = src
+	if s := (source{leg: src, ssrc: h.SSRC}); s != t.src {
+		t.src = s
 		t.seqOff = t.nextSeq - h.SequenceNumber
 		t.tsOff = t.position(now) - h.Timestamp
 		marker = true
@@ -212,7 +221,7 @@ func (t *outTrack) endEvent(ts uint32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.dtmf = false
-	t.src = 0
+	t.src = source{}
 	t.lastTS = ts
 	t.lastAt = time.Now()
 }

@@ -113,9 +113,17 @@ type SIP struct {
 	WS       string  `yaml:"ws"`
 	Trunks   []Trunk `yaml:"trunks"`
 	// RelayPhones routes calls between two SIP phones through the media
-	// relay too (sip.Settings.RelayPhones); default false: pass-through.
-	RelayPhones bool `yaml:"relay_phones"`
+	// relay too (sip.Settings.RelayPhones): each phone's RTP ends on a
+	// relay leg that stays across transfers and restarts, and mute, hold
+	// and RFC 4733 digits are enforced and seen there. Nil (unset) is
+	// true, the default; false passes their SDP through (RTP phone to
+	// phone).
+	RelayPhones *bool `yaml:"relay_phones"`
 }
+
+// Relayed reports whether calls between two SIP phones go through the
+// media relay: sip.relay_phones, true unless set false.
+func (s SIP) Relayed() bool { return s.RelayPhones == nil || *s.RelayPhones }
 
 // Trunk is an upstream SIP trunk (sip.Trunk): its address host:port,
 // transport udp or tcp, the credentials that answer its challenges, the
@@ -184,7 +192,7 @@ func Default() Config {
 		LogLevel:        "info",
 		Outside:         Outside{Outcome: "answer", AnswerAfter: time.Second},
 		Echo:            Echo{Client: "echo", Extension: "600"},
-		SIP:             SIP{UDP: defaultSIP, TCP: defaultSIP},
+		SIP:             SIP{UDP: defaultSIP, TCP: defaultSIP, RelayPhones: new(true)},
 	}
 }
 
@@ -211,6 +219,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = d.DrainTimeout
+	}
+	if c.SIP.RelayPhones == nil {
+		c.SIP.RelayPhones = new(true)
 	}
 	return c
 }
@@ -585,6 +596,12 @@ func (s setting) set(c *Config, v string) error {
 			return fmt.Errorf("%q is not true or false", v)
 		}
 		f.SetBool(b)
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		f.Set(reflect.ValueOf(&b))
 	case int:
 		n, err := strconv.Atoi(v)
 		if err != nil {

@@ -29,7 +29,7 @@ func startRelayPhones(t *testing.T) (*running, string) {
 		{ID: "dave", Password: "dave-password", Extensions: []string{"204"}},
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(freeUDP(t))
-	s.Config.SIP = SIP{UDP: addr, RelayPhones: true}
+	s.Config.SIP = SIP{UDP: addr} // sip.relay_phones is on by default
 	return start(t, s, t.TempDir()), addr
 }
 

@@ -146,6 +146,7 @@ func (a *Adapter) Start(ctx context.Context) error {
 		return err
 	}
 	a.restoreBindings()
+	a.startRestored() // re-INVITEs to relay ports that moved (media_restore.go)
 	a.startTrunks()
 	a.wg.Go(func() { a.follow(sub) })
 	return nil

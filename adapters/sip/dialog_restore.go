@@ -26,6 +26,7 @@ func (a *Adapter) restoreDialogs() {
 		a.restoreCall(&calls[i])
 	}
 	a.mu.Unlock()
+	a.restoreRelay(calls) // relayed phones get their legs back (media_restore.go)
 	if len(calls) > 0 {
 		a.log.Info("SIP dialogs restored", "calls", len(calls))
 	}

@@ -20,6 +20,7 @@ var followedEvents = []events.Type{
 	events.TypeCallHeld, events.TypeCallResumed, events.TypeCallDigits,
 	events.TypeCallMuted, events.TypeCallUnmuted,
 	events.TypeMessageSent,
+	events.TypeCallParked, events.TypeCallUnparked, // media_park.go
 }
 
 // call is the SIP side of one engine call: the caller's leg when the
@@ -174,6 +175,8 @@ func (a *Adapter) handle(ev engine.Event) {
 		if cl != nil {
 			a.applyRelay(cl, c)
 		}
+	case ev.Type == events.TypeCallParked, ev.Type == events.TypeCallUnparked:
+		a.parkEvent(cl, ev) // media_park.go
 	case ev.Type == events.TypeCallDialed:
 		a.adoptKept(c)
 	case ev.Type == events.TypeCallEnded:

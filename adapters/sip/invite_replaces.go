@@ -25,7 +25,9 @@ import (
 // 400; a Replaces that names no confirmed dialog of ours 481; early-only
 // on a confirmed dialog 486 (RFC 3891 §3); a call whose other side is not
 // a SIP phone of ours passed through (a browser, a trunk, a relayed call)
-// 488; no offer 488, malformed SDP 400, another type 415.
+// 488, unless the replaced side is on the relay: then the new phone takes
+// its relay leg and no one is re-INVITEd (media_anchor.go); no offer 488,
+// malformed SDP 400, another type 415.
 
 // replacesInvite serves a new INVITE with a Replaces header; it reports
 // whether there was one.
@@ -78,14 +80,15 @@ func (a *Adapter) replacesInvite(req *sip.Request, tx sip.ServerTransaction) boo
 	cl.mu.Lock()
 	relayed := len(cl.rtp) > 0
 	cl.mu.Unlock()
-	if other == nil || relayed {
+	onRelay := a.relayReplaces(cl, old, body) // the replaced phone's relay leg takes the new phone (media_anchor.go)
+	if (other == nil || relayed) && onRelay == nil {
 		a.log.Info("INVITE with Replaces: the other side is not a SIP phone passed through: 488", "call", cl.id)
 		a.respond(tx, a.response(req, statusNotAccept))
 		return true
 	}
 	a.respond(tx, a.response(req, status{100, "Trying"}))
 	nd := newUASDialog(req, sip.GenerateTagN(16))
-	nl := &sipLeg{dlg: nd, client: auth.client, side: old.side, got: body, device: a.callerDevice(auth.client, req)}
+	nl := &sipLeg{dlg: nd, client: auth.client, side: old.side, got: body, first: onRelay, device: a.callerDevice(auth.client, req)}
 	if !a.swapLeg(cl, old, nl) {
 		a.respond(tx, a.response(req, statusNoDialog)) // ended or replaced meanwhile
 		return true
@@ -133,14 +136,17 @@ func (a *Adapter) swapLeg(cl *call, old, nl *sipLeg) bool {
 // the new dialog is journaled and the replaced one gets a BYE.
 func (a *Adapter) replace(cl *call, old, nl, other *sipLeg, req *sip.Request, tx sip.ServerTransaction) {
 	offer := nl.got
-	answer := other.peerSDP()
-	res, err := a.reinvite(other, other.stamp(offer))
-	switch {
-	case err != nil:
-		a.log.Info("INVITE with Replaces: cannot re-INVITE the other phone", "call", cl.id, "err", err)
-	case res.StatusCode < 300 && checkSDP(res.Body()) == nil:
-		other.gotSDP(res.Body())
-		answer = res.Body()
+	answer := nl.first // on the relay: its leg's answer, no re-INVITE (media_anchor.go)
+	if answer == nil {
+		answer = other.peerSDP()
+		res, err := a.reinvite(other, other.stamp(offer))
+		switch {
+		case err != nil:
+			a.log.Info("INVITE with Replaces: cannot re-INVITE the other phone", "call", cl.id, "err", err)
+		case res.StatusCode < 300 && checkSDP(res.Body()) == nil:
+			other.gotSDP(res.Body())
+			answer = res.Body()
+		}
 	}
 	nd := nl.dlg
 	nd.mu.Lock()

@@ -27,11 +27,11 @@ import (
 //     (OfferRTP matching "<call>/caller"); the answering phone's answer goes
 //     to AcceptRTPAnswer.
 //
-// Between two SIP phones the SDP is passed through by default (the phones
-// send RTP to each other): no relay hop, no added latency, and re-INVITEs
-// and transfers keep working as they do; the engine's hold re-INVITEs the
-// phones, but mute is not enforced there (docs/sip.md). With
-// Settings.RelayPhones both are done at once: when only SIP phones ring,
+// Between two SIP phones, without Settings.RelayPhones, the SDP is passed
+// through (the phones send RTP to each other): no relay hop, no added
+// latency; the engine's hold re-INVITEs the phones, but mute is not
+// enforced there (docs/sip.md). With Settings.RelayPhones (callengine
+// serve's default) both are done at once: when only SIP phones ring,
 // the caller's offer is answered by the relay ("<call>/caller") and the
 // phones get the relay's offer ("<call>/callee", the caller's codec); the
 // answering phone's answer goes to AcceptRTPAnswer. Everything below then

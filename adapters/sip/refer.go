@@ -229,6 +229,7 @@ func (a *Adapter) adoptKept(c *engine.Call) {
 				o.kept = nil
 			}
 			o.mu.Unlock()
+			a.reanchorKept(o, side, c) // its relay leg goes with it (media_anchor.go)
 			return
 		}
 	}
@@ -244,7 +245,7 @@ func (a *Adapter) keptAnswered(cl *call) {
 		answer = w.answer
 	}
 	cl.mu.Unlock()
-	if k == nil || answer == nil {
+	if k == nil || answer == nil || a.keptOnRelay(cl) { // on the relay: no re-INVITE (media_anchor.go)
 		return
 	}
 	a.serial(cl, func() {

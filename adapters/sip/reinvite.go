@@ -257,7 +257,7 @@ func (a *Adapter) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		// No other phone to ask (its media is the relay's, or it
 		// failed): the SDP the phone has, its direction fitted to the
 		// offer.
-		answer = setDirection(l.sentSDP(), answerDirection(dir, dirSendRecv))
+		answer = setDirection(a.reanswer(cl, l, body), answerDirection(dir, dirSendRecv))
 	}
 	answer = l.stamp(answer)
 	if h := req.Contact(); h != nil {

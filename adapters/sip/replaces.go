@@ -256,6 +256,9 @@ func (a *Adapter) adoptTarget(c *engine.Call) *call {
 	// The target phone's dialog is journaled on the new call, callee
 	// side (the kept phone's was moved at CallDialed, adoptKept).
 	a.serial(cl, func() { a.moveJournal(adopted.dlg, c.ID, engine.Callee, adopted.client, adopted.device) })
+	if a.reanchorTarget(cl, t) { // both phones on the relay: no re-INVITE (media_anchor.go)
+		return cl
+	}
 	a.serial(cl, func() {
 		offerC := adopted.peerSDP()
 		if kept != nil {

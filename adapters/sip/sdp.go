@@ -11,8 +11,9 @@ import (
 // Media: SDP pass-through between two SIP legs. The caller's offer goes in
 // the INVITE to the callee's devices; the answer of the device that
 // answers goes in the 200 to the caller; RTP flows between the phones.
-// When the other side is not a SIP phone (a browser, the echo test), the
-// relay's SDP (media.go) takes the other phone's place. offerFor and
+// When the other side is not a SIP phone (a browser, the echo test), or
+// phones and trunks are relayed (Settings.RelayPhones), the relay's SDP
+// (media.go, media_trunk.go) takes the other party's place. offerFor and
 // answerFor are the one place that decides which SDP a leg gets.
 
 // maxSDP bounds a session description we pass on.
@@ -70,6 +71,9 @@ func offerFor(c *call) []byte {
 // device's answer, or nil when no SIP device of this adapter answered.
 func answerFor(c *call) []byte {
 	if c.trunk != nil {
+		if r := c.rtp[engine.Caller]; r != nil && c.rtp[engine.Callee] != nil {
+			return r.sdp // both on the relay (media_trunk.go)
+		}
 		return c.trunk.answer()
 	}
 	if r := c.relayAnswer(); r != nil {

@@ -77,15 +77,19 @@ type Settings struct {
 	UserAgent string
 	// Media is the RTP relay (package media's *Relay) that anchors the
 	// media of a SIP phone whose call has no SIP phone on the other side
-	// (a browser, the echo test). Nil: such calls are refused (488), as
-	// before; calls between two phones pass SDP through unless
-	// RelayPhones is set (media.go).
+	// (a browser, the echo test), and of a browser's call out through a
+	// trunk. Nil: such calls are refused (488), as before; calls between
+	// two phones pass SDP through unless RelayPhones is set (media.go).
+	// A relayed phone keeps its relay leg across transfers and park, and
+	// gets it back after a restart (media_anchor.go, media_restore.go).
 	Media Media
-	// RelayPhones, with Media set, routes calls between two SIP phones
-	// through the relay too (a leg for each phone, connected when the
-	// call is answered; mute, hold and RFC 4733 digits enforced and seen
-	// there). False (the default): their SDP is passed through and the
-	// phones send RTP to each other (media.go).
+	// RelayPhones, with Media set, routes calls between two SIP phones,
+	// and a phone's calls out through a trunk, through the relay too (a
+	// leg for each side, connected when the call is answered; mute, hold
+	// and RFC 4733 digits enforced and seen there). False, the zero value:
+	// their SDP is passed through and the phones send RTP to each other
+	// (media.go). callengine serve turns it on unless sip.relay_phones is
+	// false.
 	RelayPhones bool
 }
 

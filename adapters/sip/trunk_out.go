@@ -64,7 +64,7 @@ func (l *trunkLeg) place(c *engine.Call) {
 		l.report(events.Failed)
 		return
 	}
-	offer, cl := l.callerOffer(c)
+	offer, cl := a.trunkOffer(l, c) // the relay's offer when it anchors the call (media_trunk.go)
 	if offer == nil {
 		// A browser (or anything but a SIP leg) has no SIP offer: without a
 		// media relay the call cannot go out (docs/sip.md, "Missing").
@@ -254,7 +254,7 @@ func (l *trunkLeg) answered(res *sip.Response) {
 	l.dlg.confirm(res)
 	l.sendAck()
 	body := res.Body()
-	ok := checkSDP(body) == nil
+	ok := checkSDP(body) == nil && a.trunkAnswered(l, body) // to its relay leg (media_trunk.go)
 	l.mu.Lock()
 	want := l.state == legEarly && !l.cancelWant && ok
 	if want {

@@ -1,0 +1,92 @@
+package sip
+
+import (
+	"strings"
+
+	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/media"
+)
+
+// Trunk legs on the relay. A call out through a trunk is anchored like a
+// call between two phones: the trunk is offered a relay leg ("<call>/callee",
+// the caller's codec: MatchLeg "<call>/caller") and its answer goes to
+// AcceptRTPAnswer.
+//
+//   - A browser (or anything that is not a SIP phone) calling a number
+//     outside: its leg is the WebSocket adapter's "<call>/caller" (answered
+//     with G.711, since nothing transcodes), the trunk gets the relay's
+//     offer. Without a relay such a call fails, as before.
+//   - A SIP phone calling out, with RelayPhones: the relay answers the
+//     phone ("<call>/caller") and offers the trunk; the phone's 200 carries
+//     the relay's answer (answerFor). Without RelayPhones, or when the
+//     relay cannot take the phone's offer (a browser SIP stack's WebRTC
+//     SDP), the SDP is passed through as before.
+//
+// A call in from a trunk is the trunk's inLeg: it is anchored as a phone's
+// (toward a browser always, toward phones with RelayPhones).
+
+// trunkOffer is the hook of trunkLeg.place (trunk_out.go): the offer the
+// trunk gets and the call, or nil when the call cannot go out.
+func (a *Adapter) trunkOffer(l *trunkLeg, c *engine.Call) ([]byte, *call) {
+	offer, cl := l.callerOffer(c)
+	m := a.set.Media
+	if m == nil {
+		return offer, cl
+	}
+	if cl != nil { // a SIP phone calls out
+		cl.mu.Lock()
+		in := cl.in
+		cl.mu.Unlock()
+		if !a.relayPhones() || in == nil || !a.anchorCaller(cl, in) {
+			return offer, cl
+		}
+	} else {
+		if c == nil || c.CallerDevice == "" || strings.HasPrefix(c.CallerDevice, "sip-") {
+			return nil, nil // no caller leg of any kind: nothing to carry
+		}
+		a.mu.Lock()
+		cl = a.calls[l.id]
+		if cl == nil {
+			cl = &call{id: l.id, forks: map[string]*fork{}}
+			a.calls[l.id] = cl
+		}
+		a.mu.Unlock()
+	}
+	name := relayLegName(l.id, engine.Callee)
+	ctx, cancel := a.command("")
+	defer cancel()
+	o, err := m.OfferRTP(ctx, name, media.OfferOptions{MatchLeg: relayLegName(l.id, engine.Caller)}, a.rtpEvents(l.id, engine.Callee, ""))
+	if err != nil {
+		a.log.Info("the relay cannot offer a call to the trunk", "call", l.id, "err", err)
+		if offer == nil {
+			return nil, nil
+		}
+		a.dropRelay(cl) // the phone's offer goes through as it is
+		return offer, cl
+	}
+	cl.mu.Lock()
+	cl.setRTP(engine.Callee, name, []byte(o))
+	cl.mu.Unlock()
+	return []byte(o), cl
+}
+
+// trunkAnswered is the hook of trunkLeg.answered (trunk_out.go): the
+// trunk's answer goes to its relay leg, when it has one; false when the
+// relay refuses it (the call then fails as for an SDP we cannot read).
+func (a *Adapter) trunkAnswered(l *trunkLeg, body []byte) bool {
+	a.mu.Lock()
+	cl := a.calls[l.id]
+	a.mu.Unlock()
+	if cl == nil || a.set.Media == nil {
+		return true
+	}
+	name := cl.relayed(engine.Callee)
+	if name == "" {
+		return true
+	}
+	if err := a.set.Media.AcceptRTPAnswer(name, string(body)); err != nil {
+		a.log.Info("the relay refused the trunk's answer", "call", l.id, "err", err)
+		return false
+	}
+	return true
+}

@@ -1,0 +1,106 @@
+package sip
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/callengine/callengine/engine"
+	"github.com/callengine/callengine/media"
+	"github.com/callengine/callengine/media/mediatest"
+)
+
+// relayTrunk is a harness whose far end is one trunk: a Go UAS with an
+// RTP endpoint (it answers every INVITE at once) on trunkIP (127.0.0.2:
+// the phones' 127.0.0.1 is not the trunk's address).
+func relayTrunk(t *testing.T, ctx context.Context) (*relayHarness, *goPhone) {
+	t.Helper()
+	trunk := newGoPhoneOn(t, ctx, trunkIP, "", "trunk", "TRUNK")
+	ts, err := NewTrunks([]Trunk{{Name: "test", Address: trunkIP + ":" + itoa(trunk.port)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newRelayHarnessWith(t, t.TempDir(), "", ts)
+	if _, err := h.eng.RegisterClient(ctx, dave); err != nil {
+		t.Fatal(err)
+	}
+	trunk.server = h.ad.Addr("udp")
+	return h, trunk
+}
+
+// A browser (a Go WebRTC peer on the relay, answered with G.711 as the
+// WebSocket adapter answers it) calls a number outside: the trunk is
+// offered a relay leg in the browser's codec, answers, and audio flows both
+// ways between the browser and the trunk's RTP.
+func TestRelayBrowserCallsTrunk(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h, trunk := relayTrunk(t, ctx)
+	if _, err := h.eng.AddDevice(ctx, "alice", engine.Device{ID: "alice-web", Kind: "webrtc"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.eng.Dial(ctx, engine.DialRequest{From: "alice", Device: "alice-web", To: outside})
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser, err := mediatest.NewTestPeer(ctx, mediatest.Settings{Media: media.Settings{LoopbackOnly: true}, Marker: "BROWSER"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { browser.Close() })
+	if err := browser.DialWith(ctx, h.relay, c.ID+"/caller", media.AnswerOptions{PreferG711: true}, media.LegEvents{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := browser.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	browser.Start()
+	trunk.waitInvite(ctx)
+	trunk.rtp.Start()
+	eventuallyTrue(t, "the trunk hears the browser", func() bool { return trunk.rtp.ReceivedFrom("BROWSER") > 10 })
+	eventuallyTrue(t, "the browser hears the trunk", func() bool { return browser.ReceivedFrom("TRUNK") > 10 })
+	if st, err := h.relay.LegStats(c.ID + "/callee"); err != nil || st.Peer != c.ID+"/caller" || !strings.EqualFold(st.Codec, "audio/PCMU/8000") {
+		t.Errorf("the trunk's relay leg: %+v, %v", st, err)
+	}
+	if got, err := h.eng.Call(ctx, c.ID); err != nil || got.State != engine.Connected {
+		t.Fatalf("the call: %+v, %v", got, err)
+	}
+	if _, err := h.eng.Hangup(ctx, c.ID, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	trunk.waitBye(ctx)
+	eventuallyTrue(t, "the trunk's relay leg closed", func() bool { return !h.relay.HasLeg(c.ID + "/callee") })
+}
+
+// A SIP phone (dave's, who has a number to call out with) calls a number
+// outside with RelayPhones: the phone and the trunk each get a relay port,
+// never the other's, and hear each other.
+func TestRelayPhoneCallsTrunk(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h, trunk := relayTrunk(t, ctx)
+	dave := relayPhones(t, ctx, h, "dave")[0]
+	_, answer := dave.call(ctx, outside)
+	offer := trunk.waitInvite(ctx)
+	_ = offer
+	trunk.rtp.Start()
+	if p, _ := sdpAudio(t, answer); p == trunk.rtp.Addr().Port {
+		t.Fatalf("dave was answered with the trunk's own port: not relayed\n%s", answer)
+	}
+	eventuallyTrue(t, "the trunk hears dave", func() bool { return trunk.rtp.ReceivedFrom("DAVE") > 10 })
+	eventuallyTrue(t, "dave hears the trunk", func() bool { return dave.rtp.ReceivedFrom("TRUNK") > 10 })
+	calls, err := h.eng.Calls(ctx, "dave")
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("dave's calls: %+v %v", calls, err)
+	}
+	if st, err := h.relay.LegStats(calls[0].ID + "/callee"); err != nil || st.Peer != calls[0].ID+"/caller" {
+		t.Errorf("the trunk's relay leg: %+v, %v", st, err)
+	}
+	if _, err := h.eng.Hangup(ctx, calls[0].ID, engine.Callee); err != nil {
+		t.Fatal(err)
+	}
+	trunk.waitBye(ctx)
+	dave.waitBye(ctx)
+	eventuallyTrue(t, "the relay's legs closed", func() bool { return h.relay.Stats().Legs == 0 })
+}
