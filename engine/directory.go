@@ -2,11 +2,13 @@ package engine
 
 import (
 	"hash/maphash"
+	"sort"
 	"sync"
 	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
 )
 
@@ -123,72 +125,71 @@ func (d *directory) allPIDs() []*actor.PID {
 // liveCalls is the projection of call streams that have not ended: the actor
 // of each, and the calls each client is on. Sharded: every call's life cycle
 // passes through it twice.
+//
+// The calls a restore brought back without an actor (dormant, see
+// restore.go) are not in the shards' maps: they are kept in the restore's
+// order — the journal's, by stream name — in restored, found by binary
+// search among restoredStreams. A restore of a million calls then writes
+// two arrays in order, where inserting into maps spent a third of its time
+// waiting for memory. Each restore worker writes its chunk's entries; after
+// the restore an entry is read and cleared under the lock of its call's
+// shard.
 type liveCalls struct {
 	seed   maphash.Seed
 	shards [64]liveShard
 	// wake starts the actor of a dormant call; set by the engine before a
 	// restore adds any.
 	wake func(stream string, c *fsm.Call) (*actor.PID, error)
-	// setSize is the room a client's new list of calls is made with: 1,
-	// but during a restore the mean number of live calls per client (see
-	// reserve).
-	// Atomic: restored transfers' actors may already run when the
-	// restore puts it back.
-	setSize atomic.Int32
-}
 
-// reserve makes room for a restore of calls live calls between clients
-// clients: the shards' maps are made at their size once, and a client's
-// list of calls starts with room for the mean number of calls per client
-// (in all, room for as many entries as the restore adds: a client with
-// fewer calls than the mean takes no more than another with more leaves
-// unused). reserve(0, 0), after the restore, puts the usual sizes back.
-// The shards' maps are made anew only while they are empty: before the
-// restore adds its calls.
-func (l *liveCalls) reserve(calls, clients int) {
-	if calls == 0 {
-		l.setSize.Store(1)
-		return
-	}
-	per := calls/len(l.shards) + calls/(8*len(l.shards)) + 1
-	for i := range l.shards {
-		s := &l.shards[i]
-		s.mu.Lock()
-		if len(s.dormant) == 0 {
-			s.dormant = make(map[string]*dormantCall, per)
-		}
-		if len(s.byClient) == 0 && clients > 0 {
-			s.byClient = make(map[string]map[string]struct{}, clients/len(l.shards)+1)
-		}
-		s.mu.Unlock()
-	}
-	if clients > 0 {
-		l.setSize.Store(int32(min(max(2*calls/clients, 1), 4096))) // each call is on its caller's and its callee's list
-	}
+	restoredStreams []string       // the restore's call streams, sorted
+	restored        []*dormantCall // same index; nil once the call has an actor or ended
+	dormantN        atomic.Int64   // restored entries not nil
+	restoring       atomic.Bool    // joins go to the clients' pending lists (see clientCalls)
 }
 
 type liveShard struct {
 	mu       sync.Mutex
-	pids     map[string]*actor.PID          // call id → actor
-	dormant  map[string]*dormantCall        // call id → restored state, no actor yet
-	byClient map[string]map[string]struct{} // client id → call ids
+	pids     map[string]*actor.PID   // call id → actor
+	byClient map[string]*clientCalls // client id → its live calls
+}
+
+// clientCalls is the list of a client's live calls. During a restore the
+// calls are appended to pending; the set takes them on the client's first
+// use after it (a restore adds each call to two lists: appending is what
+// it can afford).
+type clientCalls struct {
+	set     map[string]struct{}
+	pending []string
+}
+
+// calls returns the set of a client's live calls, pending ones included.
+func (cc *clientCalls) calls() map[string]struct{} {
+	if cc.pending != nil {
+		if cc.set == nil {
+			cc.set = make(map[string]struct{}, len(cc.pending))
+		}
+		for _, id := range cc.pending {
+			cc.set[id] = struct{}{}
+		}
+		cc.pending = nil
+	} else if cc.set == nil {
+		cc.set = make(map[string]struct{}, 1)
+	}
+	return cc.set
 }
 
 // dormantCall is a restored call whose actor is not started yet: a call
 // without a deadline needs none until a command reaches it, so a restore
 // of a million calls spawns none of them (see restore.go).
 type dormantCall struct {
-	stream string
-	state  fsm.Call
+	state fsm.Call
 }
 
 func newLiveCalls() *liveCalls {
 	l := &liveCalls{seed: maphash.MakeSeed()}
-	l.setSize.Store(1)
 	for i := range l.shards {
 		l.shards[i].pids = map[string]*actor.PID{}
-		l.shards[i].dormant = map[string]*dormantCall{}
-		l.shards[i].byClient = map[string]map[string]struct{}{}
+		l.shards[i].byClient = map[string]*clientCalls{}
 	}
 	return l
 }
@@ -197,19 +198,43 @@ func (l *liveCalls) shard(key string) *liveShard {
 	return &l.shards[maphash.String(l.seed, key)%uint64(len(l.shards))]
 }
 
+// beginRestore makes room for the calls of streams (call streams in the
+// journal's order): the restore then sets each dormant call at its index
+// (setDormant), and joins go to the clients' pending lists until
+// endRestore. Called before the restore's workers start.
+func (l *liveCalls) beginRestore(streams []string) {
+	l.restoredStreams = streams
+	l.restored = make([]*dormantCall, len(streams))
+	l.restoring.Store(true)
+}
+
+// endRestore ends what beginRestore began.
+func (l *liveCalls) endRestore() { l.restoring.Store(false) }
+
+// setDormant keeps restored call c, of the restore's stream i, until its
+// actor starts on its first command; c is copied. Each index is set by
+// one worker, before any reader.
+func (l *liveCalls) setDormant(i int, c *fsm.Call) {
+	l.restored[i] = &dormantCall{state: *c}
+	l.dormantN.Add(1)
+}
+
+// restoredIndex returns the index of call id among the restore's streams,
+// -1 if the restore did not list it.
+func (l *liveCalls) restoredIndex(id string) int {
+	streams := l.restoredStreams
+	prefix := len(events.CallStreamPrefix)
+	i := sort.Search(len(streams), func(i int) bool { return streams[i][prefix:] >= id })
+	if i < len(streams) && streams[i][prefix:] == id {
+		return i
+	}
+	return -1
+}
+
 func (l *liveCalls) add(id string, pid *actor.PID) {
 	s := l.shard(id)
 	s.mu.Lock()
 	s.pids[id] = pid
-	s.mu.Unlock()
-}
-
-// addDormant keeps a restored call whose actor starts on its first
-// command; c is copied.
-func (l *liveCalls) addDormant(stream string, c *fsm.Call) {
-	s := l.shard(c.ID)
-	s.mu.Lock()
-	s.dormant[c.ID] = &dormantCall{stream: stream, state: *c}
 	s.mu.Unlock()
 }
 
@@ -223,17 +248,21 @@ func (l *liveCalls) pid(id string) *actor.PID {
 	if p := s.pids[id]; p != nil {
 		return p
 	}
-	d := s.dormant[id]
-	if d == nil {
+	if l.dormantN.Load() == 0 {
+		return nil
+	}
+	i := l.restoredIndex(id)
+	if i < 0 || l.restored[i] == nil {
 		return nil
 	}
 	// Under the shard's lock, so that it starts once; the actor's start
 	// reads only its seed.
-	p, err := l.wake(d.stream, &d.state)
+	p, err := l.wake(l.restoredStreams[i], &l.restored[i].state)
 	if err != nil {
 		return nil
 	}
-	delete(s.dormant, id)
+	l.restored[i] = nil
+	l.dormantN.Add(-1)
 	s.pids[id] = p
 	return p
 }
@@ -242,7 +271,12 @@ func (l *liveCalls) remove(id string) {
 	s := l.shard(id)
 	s.mu.Lock()
 	delete(s.pids, id)
-	delete(s.dormant, id)
+	if l.dormantN.Load() > 0 {
+		if i := l.restoredIndex(id); i >= 0 && l.restored[i] != nil {
+			l.restored[i] = nil
+			l.dormantN.Add(-1)
+		}
+	}
 	s.mu.Unlock()
 }
 
@@ -255,11 +289,17 @@ func (l *liveCalls) join(client, call string) bool {
 	s := l.shard(client)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := s.byClient[client]
-	if m == nil {
-		m = make(map[string]struct{}, l.setSize.Load())
-		s.byClient[client] = m
+	cc := s.byClient[client]
+	if cc == nil {
+		cc = &clientCalls{}
+		s.byClient[client] = cc
 	}
+	if l.restoring.Load() {
+		first := cc.pending == nil && len(cc.set) == 0
+		cc.pending = append(cc.pending, call)
+		return first
+	}
+	m := cc.calls()
 	first := len(m) == 0
 	m[call] = struct{}{}
 	return first
@@ -274,7 +314,8 @@ func (l *liveCalls) leave(client, call string) bool {
 	s := l.shard(client)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if m := s.byClient[client]; m != nil {
+	if cc := s.byClient[client]; cc != nil {
+		m := cc.calls()
 		if _, ok := m[call]; !ok {
 			return false
 		}
@@ -289,15 +330,21 @@ func (l *liveCalls) busy(client string) bool {
 	s := l.shard(client)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.byClient[client]) > 0
+	cc := s.byClient[client]
+	return cc != nil && len(cc.pending)+len(cc.set) > 0
 }
 
 func (l *liveCalls) callsOf(client string) []string {
 	s := l.shard(client)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.byClient[client]))
-	for id := range s.byClient[client] {
+	cc := s.byClient[client]
+	if cc == nil {
+		return []string{}
+	}
+	m := cc.calls()
+	out := make([]string, 0, len(m))
+	for id := range m {
 		out = append(out, id)
 	}
 	return out
@@ -327,20 +374,29 @@ func (l *liveCalls) ids() []string {
 		for id := range s.pids {
 			out = append(out, id)
 		}
-		for id := range s.dormant {
-			out = append(out, id)
-		}
 		s.mu.Unlock()
+	}
+	if l.dormantN.Load() > 0 {
+		prefix := len(events.CallStreamPrefix)
+		for i, stream := range l.restoredStreams {
+			id := stream[prefix:]
+			s := l.shard(id)
+			s.mu.Lock()
+			if l.restored[i] != nil {
+				out = append(out, id)
+			}
+			s.mu.Unlock()
+		}
 	}
 	return out
 }
 
 func (l *liveCalls) count() int {
-	n := 0
+	n := int(l.dormantN.Load())
 	for i := range l.shards {
 		s := &l.shards[i]
 		s.mu.Lock()
-		n += len(s.pids) + len(s.dormant)
+		n += len(s.pids)
 		s.mu.Unlock()
 	}
 	return n
@@ -351,8 +407,11 @@ func (l *liveCalls) dormantState(id string) (fsm.Call, bool) {
 	s := l.shard(id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if d := s.dormant[id]; d != nil {
-		return d.state.Clone(), true
+	if l.dormantN.Load() == 0 {
+		return fsm.Call{}, false
+	}
+	if i := l.restoredIndex(id); i >= 0 && l.restored[i] != nil {
+		return l.restored[i].state.Clone(), true
 	}
 	return fsm.Call{}, false
 }

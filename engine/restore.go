@@ -49,18 +49,13 @@ func (e *Engine) restore(ctx context.Context) error {
 	if err != nil {
 		return openError(err)
 	}
-	// Listed first, so that the live calls' maps are made at their size:
-	// growing them a call at a time cost a third of a large restore.
-	e.live.reserve(len(callStreams), len(clients))
-	defer e.live.reserve(0, 0)
+	// Listed first: the dormant calls are kept at their index in this list
+	// (liveCalls.beginRestore), and the chunks are slices of it.
+	e.live.beginRestore(callStreams)
+	defer e.live.endRestore()
 	calls := e.newCallRestore(ctx, &folded)
 	defer calls.stop() // on an error; a no-op after finish
-	for i, stream := range callStreams {
-		calls.add(stream)
-		callStreams[i] = ""
-	}
-	callStreams = nil
-	calls.flush()
+	calls.addAll(callStreams)
 	if err := e.restoreGroups(groupIDs); err != nil {
 		return err
 	}
@@ -135,6 +130,7 @@ func pauseGC(calls int) (resume func()) {
 // restoredChunk is a chunk of calls a restore brings back on one core:
 // their actors are started, their deadlines still to arm.
 type restoredChunk struct {
+	at      int // the index of its first call among the restore's
 	streams []string
 	timers  []*actors.PendingTimer
 	err     error
@@ -155,7 +151,6 @@ type callRestore struct {
 	ctx    context.Context
 	folded *atomic.Int64
 	n      int              // calls added
-	next   []string         // the chunk being filled
 	chunks []*restoredChunk // in the journal's order
 	jobs   chan *restoredChunk
 	failed atomic.Bool // the workers skip what is left
@@ -172,7 +167,7 @@ func (e *Engine) newCallRestore(ctx context.Context, folded *atomic.Int64) *call
 			defer r.wg.Done()
 			for c := range r.jobs {
 				if !r.failed.Load() {
-					c.timers, c.err = e.restoreChunk(ctx, c.streams, folded)
+					c.timers, c.err = e.restoreChunk(ctx, c.at, c.streams, folded)
 				}
 				c.streams = nil
 				close(c.done)
@@ -182,33 +177,22 @@ func (e *Engine) newCallRestore(ctx context.Context, folded *atomic.Int64) *call
 	return r
 }
 
-// add queues the call of stream, in the journal's order.
-func (r *callRestore) add(stream string) {
-	if r.n++; r.n == gcPauseCalls && r.e.cfg.RestorePausesGC {
+// addAll hands the calls of streams (the journal's order) to the workers,
+// a chunk at a time.
+func (r *callRestore) addAll(streams []string) {
+	r.n = len(streams)
+	if r.n >= gcPauseCalls && r.e.cfg.RestorePausesGC {
 		r.resume = pauseGC(r.n)
 	}
-	if r.next == nil {
-		r.next = make([]string, 0, restoreChunk)
+	for at := 0; at < len(streams); at += restoreChunk {
+		c := &restoredChunk{at: at, streams: streams[at:min(at+restoreChunk, len(streams))], done: make(chan struct{})}
+		r.chunks = append(r.chunks, c)
+		r.jobs <- c
 	}
-	if r.next = append(r.next, stream); len(r.next) == restoreChunk {
-		r.flush()
-	}
-}
-
-// flush hands the chunk being filled to a worker.
-func (r *callRestore) flush() {
-	if len(r.next) == 0 {
-		return
-	}
-	c := &restoredChunk{streams: r.next, done: make(chan struct{})}
-	r.next = nil
-	r.chunks = append(r.chunks, c)
-	r.jobs <- c
 }
 
 // finish waits for every chunk and arms their timers in order.
 func (r *callRestore) finish() error {
-	r.flush()
 	var err error
 	for k, c := range r.chunks {
 		<-c.done
@@ -239,7 +223,7 @@ func (r *callRestore) stop() {
 
 // restoreChunk folds the calls of streams and starts their actors; it
 // returns their deadlines, to arm in order.
-func (e *Engine) restoreChunk(ctx context.Context, streams []string, folded *atomic.Int64) ([]*actors.PendingTimer, error) {
+func (e *Engine) restoreChunk(ctx context.Context, at int, streams []string, folded *atomic.Int64) ([]*actors.PendingTimer, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -250,7 +234,7 @@ func (e *Engine) restoreChunk(ctx context.Context, streams []string, folded *ato
 			return errcode.Newf(errcode.JournalCorrupt, "call %s is in the live set but folds to %q", c.ID, c.Status)
 		}
 		n += int64(c.Version)
-		t, err := e.startCall(streams[i], c)
+		t, err := e.startCall(at+i, streams[i], c)
 		if t != nil {
 			timers = append(timers, t)
 		}
@@ -279,10 +263,10 @@ func (e *Engine) startClient(c *fsm.Client) error {
 // its state kept, no actor — until a command reaches it (liveCalls.pid):
 // an actor costs its spawn and about a kilobyte, and most restored calls
 // are connected calls that no command reaches for a while.
-func (e *Engine) startCall(stream string, c *fsm.Call) (*actors.PendingTimer, error) {
+func (e *Engine) startCall(i int, stream string, c *fsm.Call) (*actors.PendingTimer, error) {
 	var timer *actors.PendingTimer
 	if actors.CallDeadline(c) == 0 {
-		e.live.addDormant(stream, c) // its actor starts with its first command
+		e.live.setDormant(i, c) // its actor starts with its first command
 	} else {
 		pid, t, err := actors.RestoreCall(e.root, e.deps, stream, c)
 		if err != nil {
