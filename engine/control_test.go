@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/callengine/callengine/adapters/loopback"
+	"github.com/callengine/callengine/clock"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
@@ -654,5 +657,81 @@ func TestCallparkLine(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("callpark line:\n got  %q\n want %q", got, want)
+	}
+}
+
+// TestConferenceLeftAfterCrash: the process died after a conference call
+// ended and before the other call left the conference (its
+// CallLeftConference not yet journaled). Open finishes the step: the other
+// call leaves the conference, once, and is an ordinary call.
+func TestConferenceLeftAfterCrash(t *testing.T) {
+	h := newHarness(t)
+	h.registerWith("alice", "101", nil)
+	h.registerWith("bob", "102", nil)
+	h.registerWith("carol", "103", nil)
+	ok := must[engine.Call](t)
+	ab := h.connect("alice", "102")
+	ac := h.connect("alice", "103")
+	ok(h.e.Hold(ctx, ab.ID, engine.Caller))
+	ok(h.e.Hold(ctx, ac.ID, engine.Caller))
+	sub, err := h.e.Subscribe(ctx, engine.Filter{Calls: []string{ac.ID}, Types: []events.Type{events.TypeCallLeftConference}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	must[engine.Conference](t)(h.e.Merge(ctx, engine.MergeRequest{Call: ab.ID, Side: engine.Callee, Other: ac.ID, OtherSide: engine.Callee}))
+	ok(h.e.Hangup(ctx, ab.ID, engine.Caller))
+	select {
+	case <-sub.Events():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no CallLeftConference")
+	}
+	if err := h.e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	full := readBatches(t, filepath.Join(h.dir, "journal.db"))
+	cut := -1
+	for i, b := range full {
+		env := events.Envelope{}
+		if err := events.DecodeBody(b.recs[0].Data, &env); err != nil {
+			t.Fatal(err)
+		}
+		if _, left := env.Event.(events.CallLeftConference); left {
+			cut = i
+		}
+	}
+	if cut < 0 {
+		t.Fatal("no CallLeftConference in the journal")
+	}
+	dir := t.TempDir()
+	writeJournal(t, filepath.Join(dir, "journal.db"), full[:cut]) // died just before it
+	r := &harness{t: t, dir: dir, clock: clock.NewVirtual(time.Unix(0, full[cut].at).UTC())}
+	r.lb = loopback.New(r.clock)
+	r.open()
+	defer func() { r.e.Close() }()
+	c := ok(r.e.Call(ctx, ac.ID))
+	if c.Conference != "" || c.Peer != "" {
+		t.Fatalf("after the restart the call is still in the conference: %+v", c)
+	}
+	if _, err := r.e.Hold(ctx, ac.ID, engine.Callee); err != nil {
+		t.Fatalf("hold after the conference: %v", err)
+	}
+	if err := r.e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	left := 0
+	for _, b := range readBatches(t, filepath.Join(dir, "journal.db")) {
+		for _, rec := range b.recs {
+			env := events.Envelope{}
+			if err := events.DecodeBody(rec.Data, &env); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := env.Event.(events.CallLeftConference); ok {
+				left++
+			}
+		}
+	}
+	if left != 1 {
+		t.Fatalf("%d CallLeftConference events, want 1", left)
 	}
 }

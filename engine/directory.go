@@ -231,6 +231,22 @@ func (l *liveCalls) restoredIndex(id string) int {
 	return -1
 }
 
+// has reports whether call id is live (dormant or not), without starting
+// its actor.
+func (l *liveCalls) has(id string) bool {
+	s := l.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pids[id] != nil {
+		return true
+	}
+	if l.dormantN.Load() == 0 {
+		return false
+	}
+	i := l.restoredIndex(id)
+	return i >= 0 && l.restored[i] != nil
+}
+
 func (l *liveCalls) add(id string, pid *actor.PID) {
 	s := l.shard(id)
 	s.mu.Lock()

@@ -78,6 +78,7 @@ func (e *Engine) restore(ctx context.Context) error {
 	if err := e.restoreSessions(sessionIDs); err != nil {
 		return err
 	}
+	e.leaveEndedConferences(ctx, calls.merged)
 	e.stats = RestoreStats{Clients: len(clients), Calls: calls.n, Events: int(folded.Load()), Duration: time.Since(start)}
 	e.cfg.Logger.Info("restored", slog.Int("clients", len(clients)), slog.Int("calls", calls.n),
 		slog.Duration("took", e.stats.Duration))
@@ -132,6 +133,7 @@ func pauseGC(calls int) (resume func()) {
 type restoredChunk struct {
 	at      int // the index of its first call among the restore's
 	streams []string
+	merged  [][2]string // calls in a conference: id, the other call
 	timers  []*actors.PendingTimer
 	err     error
 	done    chan struct{} // closed once the chunk is restored (or failed)
@@ -151,6 +153,7 @@ type callRestore struct {
 	ctx    context.Context
 	folded *atomic.Int64
 	n      int              // calls added
+	merged [][2]string      // calls in a conference, in the journal's order (see leaveEndedConferences)
 	chunks []*restoredChunk // in the journal's order
 	jobs   chan *restoredChunk
 	failed atomic.Bool // the workers skip what is left
@@ -167,7 +170,7 @@ func (e *Engine) newCallRestore(ctx context.Context, folded *atomic.Int64) *call
 			defer r.wg.Done()
 			for c := range r.jobs {
 				if !r.failed.Load() {
-					c.timers, c.err = e.restoreChunk(ctx, c.at, c.streams, folded)
+					c.timers, c.merged, c.err = e.restoreChunk(ctx, c.at, c.streams, folded)
 				}
 				c.streams = nil
 				close(c.done)
@@ -202,6 +205,7 @@ func (r *callRestore) finish() error {
 		for _, t := range c.timers {
 			t.Arm()
 		}
+		r.merged = append(r.merged, c.merged...)
 		r.chunks[k] = nil
 	}
 	r.stop()
@@ -223,17 +227,21 @@ func (r *callRestore) stop() {
 
 // restoreChunk folds the calls of streams and starts their actors; it
 // returns their deadlines, to arm in order.
-func (e *Engine) restoreChunk(ctx context.Context, at int, streams []string, folded *atomic.Int64) ([]*actors.PendingTimer, error) {
+func (e *Engine) restoreChunk(ctx context.Context, at int, streams []string, folded *atomic.Int64) ([]*actors.PendingTimer, [][2]string, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var timers []*actors.PendingTimer
+	var merged [][2]string
 	var n int64
 	err := aggregate.Calls.LoadStreams(e.journal, streams, func(i int, c *fsm.Call) error {
 		if !c.Status.Live() {
 			return errcode.Newf(errcode.JournalCorrupt, "call %s is in the live set but folds to %q", c.ID, c.Status)
 		}
 		n += int64(c.Version)
+		if c.Conference != "" && c.Peer != "" {
+			merged = append(merged, [2]string{c.ID, c.Peer})
+		}
 		t, err := e.startCall(at+i, streams[i], c)
 		if t != nil {
 			timers = append(timers, t)
@@ -241,7 +249,20 @@ func (e *Engine) restoreChunk(ctx context.Context, at int, streams []string, fol
 		return err
 	})
 	folded.Add(n)
-	return timers, err
+	return timers, merged, err
+}
+
+// leaveEndedConferences ends the conference of a restored call whose other
+// call is no longer live: the process stopped after that call ended and
+// before the call left the conference (CallLeftConference, see
+// Engine.leaveConference). In the journal's order, one command at a time:
+// a restore journals the same events on every run.
+func (e *Engine) leaveEndedConferences(ctx context.Context, merged [][2]string) {
+	for _, m := range merged {
+		if !e.live.has(m[1]) {
+			_, _ = e.command(context.WithoutCancel(ctx), m[0], fsm.LeaveConference{Peer: m[1]})
+		}
+	}
 }
 
 func (e *Engine) startClient(c *fsm.Client) error {
