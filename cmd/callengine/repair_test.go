@@ -92,7 +92,7 @@ func TestRepairRebuildsADamagedIndex(t *testing.T) {
 		t.Fatalf("replay --verify on the damaged journal: exit %d, %q", code, errs)
 	}
 	code, _, errs = runBackup(t, "--journal", path, "--out", filepath.Join(t.TempDir(), "b.db"))
-	if code != 1 || !strings.Contains(errs, "index entry") {
+	if code != 2 || !strings.Contains(errs, "index entry") {
 		t.Fatalf("backup of the damaged journal: exit %d, %q", code, errs)
 	}
 
@@ -139,9 +139,9 @@ func TestRepairFailures(t *testing.T) {
 		want string
 	}{
 		{[]string{}, 2, "which journal?"},
-		{[]string{"--journal", filepath.Join(dir, "none.db")}, 1, "no such file"},
-		{[]string{"--journal", empty}, 1, "is empty: not a journal"},
-		{[]string{"--journal", dir}, 1, "is a directory"},
+		{[]string{"--journal", filepath.Join(dir, "none.db")}, 2, "no such file"},
+		{[]string{"--journal", empty}, 2, "is empty: not a journal"},
+		{[]string{"--journal", dir}, 2, "is a directory"},
 	} {
 		code, _, errs := runRepair(t, c.args...)
 		if code != c.code || !strings.Contains(errs, c.want) {
@@ -153,7 +153,7 @@ func TestRepairFailures(t *testing.T) {
 	e := engineWithCalls(t, data)
 	defer e.Close()
 	code, _, errs := runRepair(t, "--data", data, "--timeout", "50ms")
-	if code != 1 || !strings.Contains(errs, "locked") {
+	if code != 2 || !strings.Contains(errs, "locked") {
 		t.Fatalf("repair of a held journal: exit %d, %q", code, errs)
 	}
 }
