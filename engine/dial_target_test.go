@@ -152,6 +152,9 @@ func TestTransferReasonIsTyped(t *testing.T) {
 	if c := engine.TransferReason("the target hung up: no").ErrorCode(); c != "" {
 		t.Errorf("error code %q", c)
 	}
+	if engine.TransferCompleted != "completed" || engine.TransferFailed != "failed" || engine.TransferNotAnswered != "not-answered" {
+		t.Error("the transfer statuses are not re-exported as the journal spells them")
+	}
 	if _, ok := engine.TransferTargetHungUp.OriginalCallStatus(); ok {
 		t.Error("the target hung up names no status")
 	}

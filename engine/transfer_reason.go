@@ -6,6 +6,7 @@ import (
 
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/fsm"
 )
 
 // TransferReason says why a transfer ended without connecting the parties:
@@ -92,3 +93,16 @@ func (r TransferReason) OriginalCallStatus() (CallState, bool) {
 	}
 	return CallState(s), true
 }
+
+// The transfer statuses (Transfer.Status), so that a program compares them
+// without importing fsm.
+const (
+	TransferPlacing      = fsm.Placing      // blind: the new call is being placed
+	TransferConsulting   = fsm.Consulting   // the consultation (click-to-call: the first call) rings
+	TransferAnswered     = fsm.Answered     // the target (click-to-call: the first party) answered
+	TransferCompleted    = fsm.Completed    // the kept party and the target are connected
+	TransferNotAnswered  = fsm.NotAnswered  // Reason says how the consultation ended
+	TransferNotCompleted = fsm.NotCompleted // Reason says why
+	TransferCanceled     = fsm.Canceled     // the transferring party canceled
+	TransferFailed       = fsm.FailedStatus // Reason says why
+)
