@@ -95,6 +95,20 @@ func TestRepairRebuildsADamagedIndex(t *testing.T) {
 	if code != 2 || !strings.Contains(errs, "index entry") {
 		t.Fatalf("backup of the damaged journal: exit %d, %q", code, errs)
 	}
+	// Every reader notices it, the listings too (they read events in
+	// sequence, not through the index, and used to print as if nothing
+	// were wrong).
+	readers := [][]string{
+		{"replay", path}, {"replay", path, "--transfers"}, {"replay", path, "--call", v1FirstCall},
+		{"replay", path, "--at", "2026-01-05T12:00:00Z"}, {"history", "--journal", path, "--client", "alice"},
+	}
+	for _, args := range readers {
+		code, out, errs := runCLI(args...)
+		if code != 2 || out != "" || !strings.Contains(errs, "journal_corrupt") || !strings.Contains(errs, "streams index") ||
+			!strings.Contains(errs, "callengine repair") {
+			t.Fatalf("%v on the damaged journal: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
 
 	code, out, errs := runRepair(t, "--journal", path)
 	if code != 0 {
@@ -122,6 +136,11 @@ func TestRepairRebuildsADamagedIndex(t *testing.T) {
 		}
 	}
 	replayOK(t, path, "--verify")
+	for _, args := range readers {
+		if code, _, errs := runCLI(args...); code != 0 {
+			t.Fatalf("%v after the repair: exit %d, %q", args, code, errs)
+		}
+	}
 	if code, _, errs := runBackup(t, "--journal", path, "--out", filepath.Join(t.TempDir(), "b.db")); code != 0 {
 		t.Fatalf("backup after the repair: exit %d, %q", code, errs)
 	}
