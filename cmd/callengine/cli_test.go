@@ -25,7 +25,7 @@ var flagLine = regexp.MustCompile(`(?m)^  -([a-z][a-z0-9-]*)`)
 func TestEveryCommandHasOneHelpPath(t *testing.T) {
 	wantFlags := map[string][]string{
 		"serve":   {"config", "data", "http", "log-level", "drain-timeout", "print-config", "json"},
-		"demo":    {"data", "log-level", "log-json", "action-log"},
+		"demo":    {"data", "log-level", "log-json", "action-log", "json"},
 		"bench":   {"workload", "calls", "json", "compare", "threshold", "quick"},
 		"sim":     {"seed", "digest", "journal", "quiet", "random", "out", "json"},
 		"replay":  {"call", "html", "at", "verify", "transfers", "json", "since", "until", "client", "number", "reason"},
