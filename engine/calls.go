@@ -114,7 +114,9 @@ func (e *Engine) dialTarget(r router, to string) (*fsm.Client, fsm.Destination, 
 		}
 		return c, fsm.Destination{Raw: to, Kind: fsm.DestExtension, Number: firstOf(c.Numbers, c.Extensions, "")}, nil
 	}
-	if g := r.findGroup(to); g != nil {
+	if g := r.findGroup(to); g != nil && g.ID == to {
+		// by its id only: a number or extension of the group is parsed
+		// below, and the call keeps it as dialled
 		return nil, fsm.Destination{Raw: to, Kind: fsm.DestExtension, Number: firstOf(g.Extensions, g.Numbers, to)}, nil
 	}
 	dest, err := parseDestination(to)

@@ -50,7 +50,7 @@ func TestDialAGroupByID(t *testing.T) {
 	ctx := context.Background()
 	h.register("alice", "101", nil, "a1")
 	h.register("bob", "102", nil, "b1")
-	if _, err := h.e.DefineGroup(ctx, engine.GroupSpec{ID: "sales", Name: "Sales", Extensions: []string{"200"}, Members: []string{"bob"}}); err != nil {
+	if _, err := h.e.DefineGroup(ctx, engine.GroupSpec{ID: "sales", Name: "Sales", Extensions: []string{"200", "201"}, Members: []string{"bob"}}); err != nil {
 		t.Fatal(err)
 	}
 	c, err := h.e.Dial(ctx, engine.DialRequest{From: "alice", To: "sales"})
@@ -59,6 +59,13 @@ func TestDialAGroupByID(t *testing.T) {
 	}
 	if c.State != engine.Ringing || c.Callee.Number != "200" || c.Destination != "sales" || len(c.RingingDevices) != 1 {
 		t.Fatalf("dial sales: %+v", c)
+	}
+	if _, err := h.e.Hangup(ctx, c.ID, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	// its second extension is dialled as before: the call keeps it
+	if c, err = h.e.Dial(ctx, engine.DialRequest{From: "alice", To: "201"}); err != nil || c.Callee.Number != "201" || c.Destination != "201" {
+		t.Fatalf("dial 201: %v %+v", err, c)
 	}
 }
 
