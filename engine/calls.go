@@ -21,7 +21,7 @@ import (
 type DialRequest struct {
 	From     string // the calling client's id
 	Device   string // the device it dials from; optional
-	To       string // E.164 number, extension, sip: or tel: URI
+	To       string // a client id, a group id, an E.164 number, an extension, a sip: or tel: URI
 	CallerID string // optional number to present; one of the organisation's numbers
 }
 
@@ -32,11 +32,13 @@ type InboundRequest struct {
 	To       string // the called number, extension or URI
 }
 
-// Dial places a call. The destination is parsed and routed before anything is
+// Dial places a call. The destination is resolved before anything is
 // journaled: an invalid or unknown destination is an error and no call exists.
-// A call to a client rings every device of the client at once; a call to a
-// number outside the engine goes to the Adapter. It returns when the call is
-// durable (state ringing for a client callee, connecting for an external one).
+// To names a client by its id (as for a transfer), a group by its id, or a
+// destination: an E.164 number, an extension or a URI. A call to a client
+// rings every device of the client at once; a call to a number outside the
+// engine goes to the Adapter. It returns when the call is durable (state
+// ringing for a client callee, connecting for an external one).
 func (e *Engine) Dial(ctx context.Context, req DialRequest) (Call, error) {
 	if err := e.checkOpen(); err != nil {
 		return Call{}, err
@@ -56,17 +58,18 @@ func (e *Engine) Dial(ctx context.Context, req DialRequest) (Call, error) {
 			return Call{}, errcode.Newf(errcode.InvalidParams, "client %s has no device %q", req.From, req.Device)
 		}
 	}
-	dest, err := fsm.ParseDestination(req.To)
-	if err != nil {
-		return Call{}, err
-	}
 	r := e.router()
-	if g := r.findGroup(dest.Number); g != nil && dest.Kind != fsm.DestSIPURI {
-		return e.dialGroup(ctx, caller, req, dest.Number, g)
-	}
-	callee, err := r.route(dest)
+	callee, dest, err := e.dialTarget(r, req.To)
 	if err != nil {
 		return Call{}, err
+	}
+	if callee == nil {
+		if g := r.findGroup(dest.Number); g != nil && dest.Kind != fsm.DestSIPURI {
+			return e.dialGroup(ctx, caller, req, dest.Number, g)
+		}
+		if callee, err = r.route(dest); err != nil {
+			return Call{}, err
+		}
 	}
 	callerID, err := r.callerID(caller, req.CallerID, callee == nil)
 	if err != nil {
@@ -97,6 +100,27 @@ func (e *Engine) Dial(ctx context.Context, req DialRequest) (Call, error) {
 		cmd.Callee = events.Party{Number: number}
 	}
 	return e.newCall(ctx, cmd)
+}
+
+// dialTarget finds what a Dial's To names, in the order a transfer's
+// target is looked up: a client id names that client (the call presents its
+// first number or extension; a client no longer registered is not_found),
+// a group id that group (returned as a destination of the group's first
+// extension or number); anything else is parsed as a destination.
+func (e *Engine) dialTarget(r router, to string) (*fsm.Client, fsm.Destination, error) {
+	if c := e.dir.get(to); c != nil {
+		if !c.Registered() {
+			return nil, fsm.Destination{}, errcode.Newf(errcode.NotFound, "client %s is not registered", c.ID)
+		}
+		return c, fsm.Destination{Raw: to, Kind: fsm.DestExtension, Number: firstOf(c.Numbers, c.Extensions, "")}, nil
+	}
+	if g := r.findGroup(to); g != nil && g.ID == to {
+		// by its id only: a number or extension of the group is parsed
+		// below, and the call keeps it as dialled
+		return nil, fsm.Destination{Raw: to, Kind: fsm.DestExtension, Number: firstOf(g.Extensions, g.Numbers, to)}, nil
+	}
+	dest, err := parseDestination(to)
+	return nil, dest, err
 }
 
 // Inbound places a call from outside to a client (C4). Adapters call it.

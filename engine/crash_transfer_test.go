@@ -333,7 +333,7 @@ func TestCrashTransferSIGKILLDuringSupervisedInviteTimer(t *testing.T) {
 	// …and at the deadline the consultation is canceled and the call resumed.
 	h.clock.Advance(time.Millisecond)
 	tr = h.waitTransfer(tr.ID, fsm.NotAnswered)
-	if tr.Reason != "invite-timeout" || !tr.EndedAt.Equal(deadline) {
+	if tr.Reason != engine.TransferInviteTimeout || !tr.EndedAt.Equal(deadline) {
 		t.Fatalf("transfer ended %q at %v, want invite-timeout at %v", tr.Reason, tr.EndedAt, deadline)
 	}
 	x := h.waitCall(kv["call"], engine.Connected)
@@ -640,7 +640,7 @@ func TestCrashSupervisedTransferTimeoutAnywhere(t *testing.T) {
 	}}}
 	runTransferCuts(t, script, func(t *testing.T, h *harness, ids *scriptIDs) {
 		tr := h.waitTransfer(ids.transfer, fsm.NotAnswered)
-		if tr.Reason != "invite-timeout" || !tr.EndedAt.Equal(start.Add(12*time.Second)) {
+		if tr.Reason != engine.TransferInviteTimeout || !tr.EndedAt.Equal(start.Add(12*time.Second)) {
 			t.Fatalf("transfer ended %q at %v", tr.Reason, tr.EndedAt)
 		}
 		if x := h.waitCall(ids.call, engine.Connected); x.HeldByCallee {

@@ -513,8 +513,11 @@ func (p *propRun) checkViews() {
 			p.fail("transfer %s: %v", id, err)
 			continue
 		}
-		if v.Status != t.Status || v.Version != t.Version || v.Reason != t.Reason {
+		if v.Status != t.Status || v.Version != t.Version || string(v.Reason) != t.Reason {
 			p.fail("transfer %s: the engine says %s v%d %q, the journal %s v%d %q", id, v.Status, v.Version, v.Reason, t.Status, t.Version, t.Reason)
+		}
+		if !knownTransferReason(v.Reason) {
+			p.fail("transfer %s: reason %q is none of the TransferReason values", id, v.Reason)
 		}
 		if t.Status.Done() {
 			continue
@@ -1474,4 +1477,20 @@ func TestPropertyFoundTransferPartiesAcrossRestart(t *testing.T) {
 	must[engine.Transfer](t)(h.e.CancelTransfer(ctx, tr.ID))
 	h.waitCall(tr.Consult, engine.Ended)
 	parties("once it is over")
+}
+
+// knownTransferReason reports whether r is one of the documented
+// TransferReason values (empty included).
+func knownTransferReason(r engine.TransferReason) bool {
+	switch r {
+	case "", engine.TransferBusy, engine.TransferNoAnswer, engine.TransferRejected, engine.TransferCallFailed,
+		engine.TransferInviteTimeout, engine.TransferTargetHungUp, engine.TransferFirstPartyHungUp,
+		engine.TransferOriginalCallEnded, engine.TransferCallEndedFirst:
+		return true
+	}
+	if _, ok := r.CallReason(); ok || r.ErrorCode() != "" {
+		return true
+	}
+	_, ok := r.OriginalCallStatus()
+	return ok
 }

@@ -138,7 +138,10 @@ func (r router) resolveTarget(to string) (events.Party, string, string, error) {
 		}
 		return nil
 	}
-	if c := r.dir.get(to); c != nil && c.Registered() {
+	if c := r.dir.get(to); c != nil {
+		if !c.Registered() {
+			return failed(errcode.Newf(errcode.NotFound, "client %s is not registered", c.ID))
+		}
 		if err := reachable(c); err != nil {
 			return failed(err)
 		}
@@ -150,7 +153,7 @@ func (r router) resolveTarget(to string) (events.Party, string, string, error) {
 		}
 		return events.Party{Number: firstOf(g.Extensions, g.Numbers, to), Name: g.Name}, g.ID, to, nil
 	}
-	dest, err := fsm.ParseDestination(to)
+	dest, err := parseDestination(to)
 	if err != nil {
 		return failed(err)
 	}
@@ -183,6 +186,16 @@ func (r router) resolveTarget(to string) (events.Party, string, string, error) {
 		number = dest.Scheme + ":" + dest.Number + "@" + dest.Host
 	}
 	return events.Party{Number: number}, "", to, nil
+}
+
+// parseDestination is fsm.ParseDestination for a target that is neither a
+// client id nor a group id: its message says that these were looked for too.
+func parseDestination(to string) (fsm.Destination, error) {
+	d, err := fsm.ParseDestination(to)
+	if t := strings.TrimSpace(to); err != nil && errcode.CodeOf(err) == errcode.InvalidParams && !strings.HasPrefix(t, "+") && !strings.Contains(t, ":") {
+		return d, errcode.Newf(errcode.InvalidParams, "destination %q is no client or group, nor an E.164 number, an extension, a SIP URI or a TEL URI", to)
+	}
+	return d, err
 }
 
 func clientParty(c *fsm.Client) events.Party {

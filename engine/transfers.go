@@ -65,7 +65,7 @@ type Transfer struct {
 	Consult     string // the consultation call (click-to-call: the call to the first party)
 	NewCall     string // the call that joins the kept party and the target
 	Deadline    time.Time
-	Reason      string
+	Reason      TransferReason // why it did not connect the parties (not-answered, not-completed, failed)
 	StartedAt   time.Time
 	EndedAt     time.Time
 	Version     uint64
@@ -80,7 +80,7 @@ func transferView(t *fsm.Transfer) Transfer {
 	return Transfer{
 		ID: t.ID, Kind: t.Kind, Status: t.Status, Call: t.Call, Kept: t.Kept, First: t.First,
 		Target: t.Target, Group: t.Group, Destination: t.Destination, Consult: t.Consult, NewCall: t.NewCall,
-		Deadline: timeOf(t.Deadline), Reason: t.Reason, StartedAt: timeOf(t.StartedAt), EndedAt: timeOf(t.EndedAt),
+		Deadline: timeOf(t.Deadline), Reason: TransferReason(t.Reason), StartedAt: timeOf(t.StartedAt), EndedAt: timeOf(t.EndedAt),
 		Version: t.Version, Transferor: t.Transferor, Transferee: t.Transferee,
 	}
 }

@@ -148,7 +148,7 @@ func TestAttendedTransferNotAnsweredResumes(t *testing.T) {
 	tr := must[engine.Transfer](t)(h.e.AttendedTransfer(ctx, engine.TransferRequest{Call: x.ID, Side: engine.Caller, To: "103"}))
 	must[engine.Call](t)(h.e.Reject(ctx, tr.Consult, true))
 	tr = h.waitTransfer(tr.ID, fsm.NotAnswered)
-	if tr.Reason != "busy" {
+	if tr.Reason != engine.TransferBusy {
 		t.Fatalf("reason %q", tr.Reason)
 	}
 	h.waitCall(x.ID, engine.Connected)
@@ -182,7 +182,7 @@ func TestSupervisedTransferTimerSurvivesRestart(t *testing.T) {
 	}
 	h.clock.Advance(6 * time.Second)
 	got := h.waitTransfer(tr.ID, fsm.NotAnswered)
-	if got.Reason != "invite-timeout" {
+	if got.Reason != engine.TransferInviteTimeout {
 		t.Fatalf("reason %q", got.Reason)
 	}
 	h.waitCall(x.ID, engine.Connected)

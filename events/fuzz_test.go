@@ -3,9 +3,11 @@ package events
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"maps"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -17,6 +19,25 @@ import (
 // event give a malformed error and never a panic, and whatever decodes
 // re-encodes to the same envelope. `go test` runs the seeds below and the
 // corpus in testdata/fuzz; `go test -fuzz=FuzzX` searches for more.
+
+// While fuzzing (go test -fuzz), inputs longer than maxFuzzBinary bytes
+// (maxFuzzJSON for JSON) are skipped. The seeds hold a 4 KiB CallLegRecorded
+// (a SIP dialog record at its limits); the fuzzer's mutations of it, and of
+// the longer inputs it kept, cost the minimiser — quadratic in the input's
+// length — most of a one-minute run: FuzzDecodeBody made no exec in its
+// last 18 s (580k in all). Every other sample is under 256 bytes, and the
+// decoders' branches do not depend on length beyond that. A plain go test
+// still runs every seed and corpus entry, whatever its length.
+const (
+	maxFuzzBinary = 512
+	maxFuzzJSON   = 1024
+)
+
+// fuzzing reports whether go test -fuzz runs (read once the flags are parsed).
+var fuzzing = sync.OnceValue(func() bool {
+	f := flag.Lookup("test.fuzz")
+	return f != nil && f.Value.String() != ""
+})
 
 // binarySeeds are bodies that are almost valid: each stops the decoder at a
 // different check.
@@ -165,6 +186,9 @@ func FuzzDecodeBody(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzBinary && fuzzing() {
+			return
+		}
 		env := Envelope{Seq: 7, Stream: "call/fuzz", Version: 3}
 		if err := DecodeBody(data, &env); err != nil {
 			if c := errcode.CodeOf(err); c != errcode.Malformed {
@@ -204,6 +228,9 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Add([]byte{envelopeMagic, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01})
 	f.Add([]byte{envelopeMagic, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 'x'})
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzBinary && fuzzing() {
+			return
+		}
 		env, err := Unmarshal(data)
 		if err != nil {
 			if c := errcode.CodeOf(err); c != errcode.Malformed {
@@ -308,6 +335,9 @@ func FuzzUnmarshalJSON(f *testing.F) {
 		f.Add([]byte(bad[name]))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzJSON && fuzzing() {
+			return
+		}
 		var env Envelope
 		if err := env.UnmarshalJSON(data); err != nil {
 			if c := errcode.CodeOf(err); c != errcode.Malformed {

@@ -43,6 +43,13 @@ func fileProblem(path string, readOnly bool) error {
 	}
 	p, err := readMetaPages(f)
 	if err != nil {
+		if p.meta[0].valid {
+			// A whole first meta page, and the file ends before the
+			// second: a journal cut within its first pages.
+			m := p.meta[0]
+			return &truncatedError{fmt.Sprintf("journal: %s is truncated: it has %d bytes, a journal has at least %d (%d pages of %d bytes)",
+				path, fi.Size(), max(int64(m.pgid), 4)*int64(m.pageSize), max(m.pgid, 4), m.pageSize)}
+		}
 		return nil // not bbolt: bbolt says so
 	}
 	m, ok := p.newest()
@@ -50,8 +57,13 @@ func fileProblem(path string, readOnly bool) error {
 		return nil
 	}
 	if need := int64(m.pgid) * int64(m.pageSize); fi.Size() < need {
-		return &truncatedError{fmt.Sprintf("journal: %s is truncated: it has %d bytes, its last commit (bbolt tx %d) needs %d (%d pages of %d bytes)",
-			path, fi.Size(), m.txid, need, m.pgid, m.pageSize)}
+		return truncated(path, fi.Size(), m)
 	}
 	return nil
+}
+
+func truncated(path string, size int64, m boltMeta) error {
+	need := int64(m.pgid) * int64(m.pageSize)
+	return &truncatedError{fmt.Sprintf("journal: %s is truncated: it has %d bytes, its last commit (bbolt tx %d) needs %d (%d pages of %d bytes)",
+		path, size, m.txid, need, m.pgid, m.pageSize)}
 }

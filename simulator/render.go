@@ -369,7 +369,7 @@ func (s *sim) transferState(t *engine.Transfer) string {
 	if !t.Deadline.IsZero() {
 		w.add("within", t.Deadline.Sub(t.StartedAt).String())
 	}
-	w.add("reason", word(s.relabel(t.Reason)))
+	w.add("reason", word(s.relabel(string(t.Reason))))
 	return w.String()
 }
 

@@ -368,7 +368,7 @@ func (s *sim) checkTransfers() {
 			s.fail("invariant", "transfer %s does not fold from the journal: %v", l, err)
 			continue
 		}
-		if t.Status != f.Status || t.Version != f.Version || t.Reason != f.Reason || t.Kind != f.Kind ||
+		if t.Status != f.Status || t.Version != f.Version || string(t.Reason) != f.Reason || t.Kind != f.Kind ||
 			t.Call != f.Call || t.Kept != f.Kept || t.Consult != f.Consult || t.NewCall != f.NewCall ||
 			t.Target != f.Target || t.Group != f.Group || !t.Deadline.Equal(timeOf(f.Deadline)) {
 			s.fail("invariant", "transfer %s: the engine serves %q (version %d) but the journal folds to %s version %d",

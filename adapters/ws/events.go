@@ -263,7 +263,7 @@ func (c *conn) transferEvent(ev *engine.Event) {
 	if target == "" {
 		target = t.Target.Client
 	}
-	reason := t.Reason
+	reason := string(t.Reason)
 	switch e := ev.Event.(type) {
 	case events.TransferNotAnswered:
 		reason = e.Reason

@@ -25,14 +25,16 @@ from the journal, leaving a tombstone for each. Live calls, clients, and the
 calls a live transfer names stay. Read an archive with
 ` + "`callengine replay FILE`" + `.
 
-Offline: the journal must not be held by a running engine (exit 1, code
-unavailable); a running engine archives by itself with Config.RetainEnded.
+Offline: the journal must not be held by a running engine (exit 2); a running engine archives by itself with Config.RetainEnded.
 The journal file keeps its size (bbolt reuses the pages freed); --compact
 then rewrites it into a fresh file, verifies it, and swaps it in, keeping the
 old file as journal.db.bak until the new one has verified. See
 docs/retention.md.
 
-Exit status: 0 done (also when nothing was due), 1 failed, 2 bad usage.
+Exit status: 0 done (also when nothing was due); 1 the work failed (an
+archive file or the compacted journal cannot be written or does not
+verify); 2 bad usage, or a journal that cannot be read (missing, empty,
+truncated, damaged, not a journal, held by a running engine).
 
 flags:
 `
@@ -100,7 +102,8 @@ func archiveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 	j, err := openForArchive(src, *compact)
 	if err != nil {
-		return fail(err)
+		fail(err)
+		return inputStatus(err)
 	}
 	closed := false
 	defer func() {
@@ -111,7 +114,11 @@ func archiveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	out := archiveOutput{Journal: src, Sizes: map[string]sizeOutput{}}
 	out.Archive, err = retention.ArchiveJournal(ctx, j, dir, now.Add(-*olderThan))
 	if err != nil {
-		return fail(err)
+		fail(err)
+		if errcode.CodeOf(err) == errcode.JournalCorrupt {
+			return 2 // the journal's damage, met while reading it
+		}
+		return 1
 	}
 	rep := &out.Archive
 	out.Sizes["before"] = sizeOutput{rep.Before.FileBytes, rep.Before.InUseBytes}
@@ -155,6 +162,9 @@ func openForArchive(src string, compact bool) (*journal.Journal, error) {
 		return nil, errcode.Wrap(errcode.Unavailable, err, "cannot read "+src)
 	case st.IsDir():
 		return nil, errcode.Newf(errcode.InvalidParams, "%s is a directory, not a journal file", src)
+	case st.Size() == 0:
+		// journal.Open would make it a new, empty journal
+		return nil, errcode.Newf(errcode.JournalCorrupt, "%s is empty: not a journal", src)
 	}
 	if compact {
 		if _, err := os.Stat(src + ".bak"); err == nil {

@@ -206,7 +206,7 @@ func TestArchiveCommandRefuses(t *testing.T) {
 	defer e.Close()
 	journalBefore := e.Journal().LastSeq()
 	code, _, errs := runArchive(t, "--data", dir, "--older-than", "1h")
-	if code != 1 || !strings.Contains(errs, "unavailable") || !strings.Contains(errs, "held by another process") {
+	if code != 2 || !strings.Contains(errs, "unavailable") || !strings.Contains(errs, "held by another process") {
 		t.Fatalf("archive of a held journal: exit %d: %s", code, errs)
 	}
 	if e.Journal().LastSeq() != journalBefore {
@@ -227,7 +227,7 @@ func TestArchiveCommandRefuses(t *testing.T) {
 	}
 
 	code, _, errs = runArchive(t, "--data", filepath.Join(dir, "nope"), "--older-than", "1h")
-	if code != 1 || !strings.Contains(errs, "not_found") {
+	if code != 2 || !strings.Contains(errs, "not_found") {
 		t.Fatalf("missing journal: exit %d: %s", code, errs)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "nope")); !errors.Is(err, os.ErrNotExist) {

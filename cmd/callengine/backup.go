@@ -20,7 +20,9 @@ The copy is verified (opened and checked as a journal) before it replaces
 FILE. --out - writes the copy to stdout (the report then goes to stderr).
 See docs/backup.md.
 
-Exit status: 0 copied, 1 the copy failed, 2 bad usage.
+Exit status: 0 copied; 1 the copy failed (FILE cannot be written, the
+journal kept changing, the time ran out); 2 bad usage, or a journal that
+cannot be read (missing, empty, truncated, damaged, not a journal).
 
 flags:
 `
@@ -64,12 +66,15 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer cleanup()
 	info, err := journal.CopyFile(ctx, src, dst, journal.CopyOptions{MaxAttempts: *attempts, SkipCheck: *noCheck})
-	if err == nil && toStdout {
-		stdout, err = backupToStdout(&info, stdout, stderr)
-	}
 	if err != nil {
 		fmt.Fprintf(stderr, "callengine backup: %v\n", err)
-		return 1
+		return inputStatus(err)
+	}
+	if toStdout {
+		if stdout, err = backupToStdout(&info, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "callengine backup: %v\n", err)
+			return 1
+		}
 	}
 	method := "read transaction (nobody held the journal)"
 	if info.Method == journal.CopyStableMeta {

@@ -146,7 +146,7 @@ func TestBackupCommandWhileAnEngineRuns(t *testing.T) {
 func TestBackupCommandFailures(t *testing.T) {
 	dir := t.TempDir()
 	code, _, errs := runBackup(t, "--data", filepath.Join(dir, "nothing"), "--out", filepath.Join(dir, "b.db"))
-	if code != 1 || !strings.Contains(errs, "not_found") {
+	if code != 2 || !strings.Contains(errs, "not_found") {
 		t.Fatalf("missing journal: exit %d, %q", code, errs)
 	}
 	junk := filepath.Join(dir, "junk.db")
@@ -154,7 +154,7 @@ func TestBackupCommandFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, errs = runBackup(t, "--journal", junk, "--out", filepath.Join(dir, "b.db"))
-	if code != 1 || !strings.Contains(errs, "journal_corrupt") || !strings.Contains(errs, "not a callengine journal") {
+	if code != 2 || !strings.Contains(errs, "journal_corrupt") || !strings.Contains(errs, "not a callengine journal") {
 		t.Fatalf("not a journal: exit %d, %q", code, errs)
 	}
 	data := filepath.Join(dir, "data")
@@ -199,7 +199,7 @@ func TestBackupCommandBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, errs := runBackup(t, "--journal", empty, "--out", filepath.Join(dir, "b.db"))
-	if code != 1 || !strings.Contains(errs, empty+" is empty: not a journal") || strings.Contains(errs, "descriptor") {
+	if code != 2 || !strings.Contains(errs, empty+" is empty: not a journal") || strings.Contains(errs, "descriptor") {
 		t.Fatalf("empty journal: exit %d, %q", code, errs)
 	}
 	full, err := os.ReadFile(v1Fixture)
@@ -213,7 +213,7 @@ func TestBackupCommandBadInput(t *testing.T) {
 	var first string
 	for i := range 3 {
 		code, _, errs := runBackup(t, "--journal", cut, "--out", filepath.Join(dir, "b.db"))
-		if code != 1 || !strings.Contains(errs, cut+" is truncated") || strings.Contains(errs, "cannot write") {
+		if code != 2 || !strings.Contains(errs, cut+" is truncated") || strings.Contains(errs, "cannot write") {
 			t.Fatalf("truncated journal: exit %d, %q", code, errs)
 		}
 		if i == 0 {

@@ -25,7 +25,7 @@ var flagLine = regexp.MustCompile(`(?m)^  -([a-z][a-z0-9-]*)`)
 func TestEveryCommandHasOneHelpPath(t *testing.T) {
 	wantFlags := map[string][]string{
 		"serve":   {"config", "data", "http", "log-level", "drain-timeout", "print-config", "json"},
-		"demo":    {"data", "log-level", "log-json", "action-log"},
+		"demo":    {"data", "log-level", "log-json", "action-log", "json"},
 		"bench":   {"workload", "calls", "json", "compare", "threshold", "quick"},
 		"sim":     {"seed", "digest", "journal", "quiet", "random", "out", "json"},
 		"replay":  {"call", "html", "at", "verify", "transfers", "json", "since", "until", "client", "number", "reason"},
@@ -70,8 +70,11 @@ func TestEveryCommandHasOneHelpPath(t *testing.T) {
 			}
 		}
 	}
-	if code, out, _ := runCLI("help"); code != 0 || !strings.Contains(out, "usage: callengine <command>") {
-		t.Errorf("help: exit %d\n%s", code, out)
+	// help's own help is the top-level usage
+	for _, args := range [][]string{{"help"}, {"help", "-h"}, {"help", "--help"}, {"help", "help"}, {"--help"}, {"-h"}} {
+		if code, out, errs := runCLI(args...); code != 0 || errs != "" || strings.Count(out, "usage: callengine <command>") != 1 {
+			t.Errorf("%v: exit %d, stderr %q\n%s", args, code, errs, out)
+		}
 	}
 	if code, _, errs := runCLI("help", "frobnicate"); code != 2 || !strings.Contains(errs, `unknown command "frobnicate"`) {
 		t.Errorf("help frobnicate: exit %d, %q", code, errs)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -24,7 +25,9 @@ DIR and prints each event as it becomes durable, one line each:
 The call ids are whole: give one to 'callengine replay DIR --call ID' (after
 the demo has stopped). The first run leaves two calls up and closes the
 engine; run it again to see them restored from the journal and ended.
-See docs/getting-started.md.
+--json writes each event instead as one JSON line on stdout (the envelope
+of docs/events.md, with "prev" and "state" for a call event); the story
+around them then goes to stderr. See docs/getting-started.md.
 
 Exit status: 0 done, 1 the engine failed, 2 bad usage.
 
@@ -40,6 +43,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	level := fs.String("log-level", "none", "log level on stderr: "+strings.Join(engine.LogLevels, ", "))
 	logJSON := fs.Bool("log-json", false, "write logs as JSON lines")
 	actions := fs.Bool("action-log", false, "log every journaled event with the state change it made (needs --log-level debug)")
+	asJSON := fs.Bool("json", false, "write each event as a JSON line on stdout, the story on stderr")
 	pos, code, ok := parseFlags(fs, args, stdout, false)
 	if !ok {
 		return code
@@ -70,24 +74,32 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer sub.Close()
 	// flush prints the events that are durable so far; every command returns
 	// after its events are durable, so they are all in the channel already.
+	story := stdout
+	if *asJSON {
+		story = stderr
+	}
 	flush := func() {
 		for {
 			select {
 			case ev := <-sub.Events():
-				fmt.Fprintln(stdout, describe(ev))
+				if *asJSON {
+					writeEventJSON(stdout, ev)
+				} else {
+					fmt.Fprintln(stdout, describe(ev))
+				}
 			default:
 				return
 			}
 		}
 	}
 	r := e.Restored()
-	fmt.Fprintf(stdout, "journal %s: restored %d clients and %d live calls (%d events) in %v\n",
+	fmt.Fprintf(story, "journal %s: restored %d clients and %d live calls (%d events) in %v\n",
 		e.Journal().Path(), r.Clients, r.Calls, r.Events, r.Duration.Round(time.Microsecond))
 
 	if r.Calls > 0 {
-		err = secondRun(ctx, e, stdout, flush)
+		err = secondRun(ctx, e, story, flush)
 	} else {
-		err = firstRun(ctx, e, stdout, flush)
+		err = firstRun(ctx, e, story, flush)
 	}
 	flush()
 	if err != nil {
@@ -284,6 +296,25 @@ func describe(ev engine.Event) string {
 		s += "  " + f
 	}
 	return s
+}
+
+// writeEventJSON writes an event as one JSON line: its envelope as the
+// journal's JSON form spells it, and for a call event the call's state
+// before and after it.
+func writeEventJSON(w io.Writer, ev engine.Event) {
+	b, err := json.Marshal(ev.Envelope)
+	if err != nil {
+		fmt.Fprintf(w, "{\"seq\":%d,\"error\":%q}\n", ev.Seq, err.Error())
+		return
+	}
+	if ev.Call != nil {
+		extra, _ := json.Marshal(struct {
+			Prev  engine.CallState `json:"prev"`
+			State engine.CallState `json:"state"`
+		}{ev.Prev, ev.State})
+		b = append(append(b[:len(b)-1], ','), extra[1:]...)
+	}
+	fmt.Fprintf(w, "%s\n", b)
 }
 
 func yesNo(b bool) string {

@@ -244,6 +244,10 @@ func openJournalReadOnly(path string) (*journal.Journal, error) {
 	}
 	j, err := journal.Open(path, journal.Options{ReadOnly: true, Timeout: replay.LockTimeout})
 	if err == nil {
+		if err := checkIndex(j, path); err != nil {
+			_ = j.Close()
+			return nil, err
+		}
 		return j, nil
 	}
 	msg := journal.OpenProblem(path, err)
@@ -254,6 +258,27 @@ func openJournalReadOnly(path string) (*journal.Journal, error) {
 		msg += " (a running engine): take a copy with `callengine backup --data DIR --out FILE` and give it with --journal"
 	}
 	return nil, errcode.Wrap(errcode.Classify(err, errcode.Unavailable), err, msg)
+}
+
+// checkIndex runs journal.CheckIndex on j, so that a reader notices a
+// damaged streams index as backup and replay --verify do, instead of
+// reading around it (the listings read events in sequence, not through the
+// index).
+func checkIndex(j *journal.Journal, path string) error {
+	if err := j.CheckIndex(); err != nil {
+		return errcode.Wrap(errcode.Classify(err, errcode.JournalCorrupt), err,
+			"the streams index of the journal "+path+" is damaged: rebuild it with callengine repair (on a copy, or with the engine stopped)")
+	}
+	return nil
+}
+
+// checkIndexOf opens the journal at path read-only for checkIndex.
+func checkIndexOf(path string) error {
+	j, err := openJournalReadOnly(path)
+	if err != nil {
+		return err
+	}
+	return j.Close()
 }
 
 // historyParty writes a party as its client id and number.

@@ -73,8 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		if len(args) == 1 {
-			fmt.Fprint(stdout, usage)
+		if len(args) == 1 || len(args) == 2 && isHelp(args[1]) {
+			fmt.Fprint(stdout, usage) // help, help -h, help help: help's usage is this
 			return 0
 		}
 		if _, ok := commands[args[1]]; !ok || len(args) > 2 {
@@ -93,6 +93,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "callengine: unknown command %q\n\n%s", args[0], usage)
 	return 2
+}
+
+// isHelp reports whether a is a way of asking for help.
+func isHelp(a string) bool {
+	switch a {
+	case "help", "-h", "-help", "--help":
+		return true
+	}
+	return false
 }
 
 const versionUsage = `usage: callengine version [--json]

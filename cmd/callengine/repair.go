@@ -27,7 +27,9 @@ Run it on a journal no engine holds (stop the engine, or repair a copy
 taken with callengine backup --no-check). A damaged event cannot be
 repaired: repair then changes nothing and exits 1. See docs/backup.md.
 
-Exit status: 0 repaired, 1 the repair failed, 2 bad usage.
+Exit status: 0 repaired; 1 the repair failed (a damaged event, a file cut
+short); 2 bad usage, or a journal that cannot be opened (missing, empty, a
+directory, not a journal, held by a running engine).
 
 flags:
 `
@@ -58,7 +60,7 @@ func repairCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	path := jf.config().JournalPath
 	if msg := inputProblem(path); msg != "" {
 		fmt.Fprintf(stderr, "callengine repair: %s\n", msg)
-		return 1
+		return 2
 	}
 	info, err := journal.RebuildIndex(path, journal.Options{Timeout: *timeout})
 	if err != nil {
@@ -67,6 +69,9 @@ func repairCmd(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			msg = fmt.Sprintf("%s is locked: an engine holds it; stop it first (or repair a copy): %v", path, err)
 		}
 		fmt.Fprintf(stderr, "callengine repair: %s\n", msg)
+		if errors.Is(err, journal.ErrLocked) || errors.Is(err, journal.ErrNotJournal) {
+			return 2
+		}
 		return 1
 	}
 	if *asJSON {

@@ -92,8 +92,22 @@ func TestRepairRebuildsADamagedIndex(t *testing.T) {
 		t.Fatalf("replay --verify on the damaged journal: exit %d, %q", code, errs)
 	}
 	code, _, errs = runBackup(t, "--journal", path, "--out", filepath.Join(t.TempDir(), "b.db"))
-	if code != 1 || !strings.Contains(errs, "index entry") {
+	if code != 2 || !strings.Contains(errs, "index entry") {
 		t.Fatalf("backup of the damaged journal: exit %d, %q", code, errs)
+	}
+	// Every reader notices it, the listings too (they read events in
+	// sequence, not through the index, and used to print as if nothing
+	// were wrong).
+	readers := [][]string{
+		{"replay", path}, {"replay", path, "--transfers"}, {"replay", path, "--call", v1FirstCall},
+		{"replay", path, "--at", "2026-01-05T12:00:00Z"}, {"history", "--journal", path, "--client", "alice"},
+	}
+	for _, args := range readers {
+		code, out, errs := runCLI(args...)
+		if code != 2 || out != "" || !strings.Contains(errs, "journal_corrupt") || !strings.Contains(errs, "streams index") ||
+			!strings.Contains(errs, "callengine repair") {
+			t.Fatalf("%v on the damaged journal: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
 	}
 
 	code, out, errs := runRepair(t, "--journal", path)
@@ -122,6 +136,11 @@ func TestRepairRebuildsADamagedIndex(t *testing.T) {
 		}
 	}
 	replayOK(t, path, "--verify")
+	for _, args := range readers {
+		if code, _, errs := runCLI(args...); code != 0 {
+			t.Fatalf("%v after the repair: exit %d, %q", args, code, errs)
+		}
+	}
 	if code, _, errs := runBackup(t, "--journal", path, "--out", filepath.Join(t.TempDir(), "b.db")); code != 0 {
 		t.Fatalf("backup after the repair: exit %d, %q", code, errs)
 	}
@@ -139,9 +158,9 @@ func TestRepairFailures(t *testing.T) {
 		want string
 	}{
 		{[]string{}, 2, "which journal?"},
-		{[]string{"--journal", filepath.Join(dir, "none.db")}, 1, "no such file"},
-		{[]string{"--journal", empty}, 1, "is empty: not a journal"},
-		{[]string{"--journal", dir}, 1, "is a directory"},
+		{[]string{"--journal", filepath.Join(dir, "none.db")}, 2, "no such file"},
+		{[]string{"--journal", empty}, 2, "is empty: not a journal"},
+		{[]string{"--journal", dir}, 2, "is a directory"},
 	} {
 		code, _, errs := runRepair(t, c.args...)
 		if code != c.code || !strings.Contains(errs, c.want) {
@@ -153,7 +172,7 @@ func TestRepairFailures(t *testing.T) {
 	e := engineWithCalls(t, data)
 	defer e.Close()
 	code, _, errs := runRepair(t, "--data", data, "--timeout", "50ms")
-	if code != 1 || !strings.Contains(errs, "locked") {
+	if code != 2 || !strings.Contains(errs, "locked") {
 		t.Fatalf("repair of a held journal: exit %d, %q", code, errs)
 	}
 }

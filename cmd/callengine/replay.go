@@ -142,6 +142,12 @@ func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if err != nil {
 		return fail(err)
 	}
+	if !set["verify"] { // --verify checks the index itself and reports what it finds
+		if err := checkIndexOf(l.Path()); err != nil {
+			l.Close()
+			return fail(err)
+		}
+	}
 	defer l.Close()
 	if err := ctx.Err(); err != nil {
 		return fail(err)
