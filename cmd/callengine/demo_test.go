@@ -126,6 +126,7 @@ func TestEveryEventTypeHasFields(t *testing.T) {
 		events.CallParked{Side: events.Callee, By: events.Caller, Slot: "701"},
 		events.CallUnparked{Party: events.Party{Client: "bob"}, Device: "b"},
 		events.CallJoined{Conference: "conf", Peer: "c2"},
+		events.CallLeftConference{Conference: "conf", Peer: "c2"},
 		events.CallHoldNotAvailable{By: events.Caller, Reason: "far end refused"},
 		events.CallToVoicemail{Reason: events.NoAnswer, Deadline: 1},
 		events.VoicemailLeft{Client: "bob", From: events.Party{Client: "alice"}, Duration: int64(5e9)},
