@@ -42,7 +42,7 @@ func (a *Adapter) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		a.keptBye(ref)
 	case ref.in != nil:
 		if ref.in.peerBye() {
-			a.hangup(ref.call, ref.in.client, engine.Caller)
+			a.hangupHere(ref.call, ref.in.client, engine.Caller)
 		}
 	case ref.fork != nil:
 		f := ref.fork
@@ -51,7 +51,7 @@ func (a *Adapter) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		f.state = legEnded
 		f.mu.Unlock()
 		if up {
-			a.hangup(ref.call, f.client, engine.Callee)
+			a.hangupHere(ref.call, f.client, engine.Callee)
 		}
 	}
 }

@@ -245,6 +245,14 @@ func (l *inLeg) peerBye() bool {
 	return false
 }
 
+// waitsForAck reports whether the call ended while our 200 waited for its
+// ACK: the BYE goes once the ACK comes.
+func (l *inLeg) waitsForAck() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state == legAnswering && l.byeWanted
+}
+
 // ack: the ACK of our 200 came.
 func (l *inLeg) ack() { l.ackOnce.Do(func() { close(l.acked) }) }
 
@@ -315,6 +323,9 @@ func (l *inLeg) serve() {
 			l.mu.Unlock()
 			if bye {
 				a.sendBye(l.dlg)
+				a.mu.Lock()
+				a.forget(id, l.dlg) // kept for this ACK when the call ended (ended)
+				a.mu.Unlock()
 			}
 			if confirmed {
 				a.journalDialog(l.dlg, id, engine.Caller, l.client, l.device, o.sdp, l.offer)
@@ -339,6 +350,9 @@ func (l *inLeg) serve() {
 			l.mu.Unlock()
 			a.sendBye(l.dlg)
 			a.hangup(id, l.client, engine.Caller)
+			a.mu.Lock()
+			a.forget(id, l.dlg)
+			a.mu.Unlock()
 			return
 		case <-a.ctx.Done():
 			return

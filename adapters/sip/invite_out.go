@@ -213,20 +213,30 @@ func (a *Adapter) forkAnswered(f *fork, res *sip.Response) {
 		}
 		return
 	}
+	// The Answer (and the dialog's record) go first in the call's lane
+	// (order.go), queued as the dialog becomes known: the device's BYE,
+	// which needs the dialog, hangs up after them.
+	var err error
 	a.mu.Lock()
 	a.dialogs[f.dlg.key()] = dialogRef{call: cl.id, fork: f}
-	a.mu.Unlock()
-	ctx, cancel := a.command(f.client)
-	defer cancel()
-	if _, err := a.eng.Answer(ctx, cl.id, f.device); err != nil {
+	a.inOrderWaitLocked(cl.id, func() {
+		ctx, cancel := a.command(f.client)
+		_, err = a.eng.Answer(ctx, cl.id, f.device)
+		cancel()
+		f.mu.Lock()
+		up := f.state == legConfirmed
+		f.mu.Unlock()
+		if err == nil && up {
+			cl.mu.Lock()
+			offer := offerFor(cl)
+			cl.mu.Unlock()
+			a.journalDialog(f.dlg, cl.id, engine.Callee, f.client, f.device, offer, f.answer)
+		}
+	})
+	if err != nil {
 		a.log.Info("the engine refused the answer of a SIP device", "call", cl.id, "device", f.device, "err", err)
 		f.stop()
-		return
 	}
-	cl.mu.Lock()
-	offer := offerFor(cl)
-	cl.mu.Unlock()
-	a.journalDialog(f.dlg, cl.id, engine.Callee, f.client, f.device, offer, f.answer)
 }
 
 // forkFailed: a device refused (or never answered). When every fork

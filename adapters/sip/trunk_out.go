@@ -272,12 +272,16 @@ func (l *trunkLeg) answered(res *sip.Response) {
 		}
 		return
 	}
+	// FarAnswered is queued in the call's lane (order.go) as the dialog
+	// becomes known: the trunk's BYE, which needs the dialog, is reported
+	// after it.
 	a.mu.Lock()
 	a.dialogs[l.dlg.key()] = dialogRef{call: l.id, trunk: l}
-	a.mu.Unlock()
-	l.tell(func(ctx context.Context, far engine.FarEnd) error {
-		_, err := far.FarAnswered(ctx, l.id)
-		return err
+	a.inOrderWaitLocked(l.id, func() {
+		l.tellNow(func(ctx context.Context, far engine.FarEnd) error {
+			_, err := far.FarAnswered(ctx, l.id)
+			return err
+		})
 	})
 }
 
@@ -422,9 +426,15 @@ func (l *trunkLeg) report(r engine.Reason) {
 	l.ts.mu.Unlock()
 }
 
-// tell runs a far-end report on the engine (never inside HandleEvent: the
-// leg's own goroutine or sipgo's).
+// tell runs a far-end report on the engine, in the call's order
+// (order.go), and waits for it (never inside HandleEvent: the leg's own
+// goroutine or sipgo's).
 func (l *trunkLeg) tell(f func(context.Context, engine.FarEnd) error) {
+	l.ts.a.inOrderWait(l.id, func() { l.tellNow(f) })
+}
+
+// tellNow runs a far-end report on the engine.
+func (l *trunkLeg) tellNow(f func(context.Context, engine.FarEnd) error) {
 	far := l.ts.farEnd()
 	if far == nil {
 		return
@@ -462,6 +472,6 @@ func (a *Adapter) onTrunkBye(ref dialogRef, req *sip.Request, tx sip.ServerTrans
 	delete(a.dialogs, l.dlg.key())
 	a.mu.Unlock()
 	if l.peerBye() {
-		a.wg.Go(func() { l.report(events.Hangup) })
+		l.report(events.Hangup)
 	}
 }
