@@ -460,18 +460,18 @@ func reasonForStatus(code int) engine.Reason {
 	return events.Failed
 }
 
-// onTrunkBye serves the trunk's BYE: 200 and a hangup by the far end.
+// onTrunkBye serves the trunk's BYE: a hangup by the far end, then 200.
 func (a *Adapter) onTrunkBye(ref dialogRef, req *sip.Request, tx sip.ServerTransaction) {
 	l := ref.trunk
 	if !l.dlg.inDialog(req) {
 		a.respond(tx, a.response(req, statusServerError))
 		return
 	}
-	a.respond(tx, a.response(req, status{200, "OK"}))
 	a.mu.Lock()
 	delete(a.dialogs, l.dlg.key())
 	a.mu.Unlock()
 	if l.peerBye() {
-		l.report(events.Hangup)
+		l.report(events.Hangup) // before the 200, as a phone's BYE (bye.go)
 	}
+	a.respond(tx, a.response(req, status{200, "OK"}))
 }
