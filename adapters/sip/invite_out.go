@@ -34,8 +34,9 @@ type fork struct {
 	provisional bool         // a 1xx came: a CANCEL may be sent
 	cancelWant  bool
 	cancelSent  bool
-	answer      []byte // the device's SDP answer
-	status      int    // its final refusal
+	answer      []byte       // the device's SDP answer
+	status      int          // its final refusal
+	ack         *sip.Request // our ACK of its 2xx, sent again as it was for a retransmitted 2xx
 }
 
 // newFork makes the fork and its dialog for device d of call cl.
@@ -270,11 +271,16 @@ func (a *Adapter) forkFailed(f *fork, code int) {
 	}
 }
 
-// sendAck acknowledges the 2xx of a fork's INVITE.
+// sendAck acknowledges the 2xx of a fork's INVITE; a retransmitted 2xx
+// gets the same ACK again (RFC 3261 §13.2.2.4).
 func (a *Adapter) sendAck(f *fork) {
-	ack := f.dlg.request(sip.ACK, a.ourContact(f.dlg.Transport))
-	a.prepare(ack)
-	if err := a.cli.WriteRequest(ack, noBuild); err != nil {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ack == nil {
+		f.ack = f.dlg.request(sip.ACK, a.ourContact(f.dlg.Transport))
+		a.prepare(f.ack)
+	}
+	if err := a.cli.WriteRequest(f.ack, noBuild); err != nil {
 		a.log.Debug("cannot send ACK", "call", f.cl.id, "err", err)
 	}
 }

@@ -41,7 +41,8 @@ type trunkLeg struct {
 	rang        bool
 	cancelWant  bool
 	cancelSent  bool
-	sdp         []byte // the trunk's answer
+	sdp         []byte       // the trunk's answer
+	ack         *sip.Request // our ACK of its 2xx, sent again as it was for a retransmitted 2xx
 }
 
 // answer is the trunk's SDP answer (nil until it answered).
@@ -394,12 +395,18 @@ func (l *trunkLeg) sendCancel() {
 	}
 }
 
-// sendAck acknowledges the trunk's 2xx.
+// sendAck acknowledges the trunk's 2xx; a retransmitted 2xx gets the same
+// ACK again (RFC 3261 §13.2.2.4): one with a new branch is a new request,
+// which a UAS waiting for the BYE does not expect.
 func (l *trunkLeg) sendAck() {
 	a := l.ts.a
-	ack := l.dlg.request(sip.ACK, a.ourContact(l.dlg.Transport))
-	a.prepare(ack)
-	if err := a.cli.WriteRequest(ack, noBuild); err != nil {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ack == nil {
+		l.ack = l.dlg.request(sip.ACK, a.ourContact(l.dlg.Transport))
+		a.prepare(l.ack)
+	}
+	if err := a.cli.WriteRequest(l.ack, noBuild); err != nil {
 		a.log.Debug("trunk: cannot send ACK", "call", l.id, "err", err)
 	}
 }
