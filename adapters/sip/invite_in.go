@@ -69,6 +69,7 @@ func (a *Adapter) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	auth := a.authenticate(a.ctx, req, true)
 	if auth.client == "" {
 		a.challenge(req, tx, true, auth.stale)
+		a.challengeAcked(req, tx)
 		return
 	}
 	client := auth.client
@@ -136,6 +137,25 @@ func (a *Adapter) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		a.hangup(c.ID, client, engine.Caller)
 	}
 	leg.serve()
+}
+
+// challengeAcked waits for the ACK of the 407 to an INVITE over UDP and
+// ends its transaction then: left to sipgo, the ACK would wait on a
+// goroutine of its own for the transaction's Timer I (5 s) — thousands of
+// them at a few hundred calls a second, for the garbage collector to scan.
+func (a *Adapter) challengeAcked(req *sip.Request, tx sip.ServerTransaction) {
+	if !strings.EqualFold(req.Transport(), "UDP") {
+		return // reliable: sipgo ends the transaction when the handler returns
+	}
+	t := time.NewTimer(64 * sip.T1)
+	defer t.Stop()
+	select {
+	case <-tx.Acks():
+		tx.Terminate()
+	case <-tx.Done():
+	case <-t.C:
+	case <-a.ctx.Done():
+	}
 }
 
 // domain is the SIP domain of the engine's clients.
