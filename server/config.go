@@ -60,6 +60,10 @@ type Config struct {
 	// stderr). Default "info". LogJSON writes them as JSON lines.
 	LogLevel string `yaml:"log_level"`
 	LogJSON  bool   `yaml:"log_json"`
+	// PProf, when set, is a loopback address (host:port) where Go's
+	// profiler answers (/debug/pprof/): CPU and heap profiles of the
+	// running server. Default "": off. Only loopback addresses are taken.
+	PProf string `yaml:"pprof"`
 	// Outside is how the loopback far end plays numbers outside the engine.
 	Outside Outside `yaml:"outside"`
 	// Media are the media relay's settings, carried for package media.
@@ -691,6 +695,13 @@ func (c Config) check(where map[string]string) error {
 			if msg := addrProblem(a); msg != "" {
 				bad(key, "%s", msg)
 			}
+		}
+	}
+	if c.PProf != "" {
+		if msg := addrProblem(c.PProf); msg != "" {
+			bad("pprof", "%s", msg)
+		} else if !LoopbackAddr(c.PProf) {
+			bad("pprof", "%q is not a loopback address: the profiler is served on loopback only (127.0.0.1:PORT)", c.PProf)
 		}
 	}
 	if c.LogLevel != "" && !slices.Contains(engine.LogLevels, c.LogLevel) {

@@ -175,6 +175,14 @@ func (s *Server) Run(ctx context.Context) (err error) {
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	if cfg.PProf != "" {
+		pa, err := s.servePProf(base, cfg.PProf)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		s.log.Info("profiler on", "addr", "http://"+pa+"/debug/pprof/")
+	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "callengine serve: %s (data %s)\n", pageURL(addr), showDir(cfg.Data))

@@ -52,6 +52,7 @@ type Adapter struct {
 	early    map[string][]engine.Event // events of calls whose Dial has not returned yet
 	dialing  int                       // Dials in flight
 	timers   map[string]clock.Timer    // binding device id → its expiry
+	lanes    map[string]*lane          // engine call id → its commands in order (order.go)
 	started  bool
 
 	trunks *Trunks // nil: no SIP trunk (trunk.go)
@@ -76,7 +77,7 @@ func New(eng *engine.Engine, s Settings) (*Adapter, error) {
 		nonces:  nonces{secret: secret, clock: s.Clock, ttl: s.NonceTTL},
 		limiter: newLimiter(s.RegisterRate, s.RegisterBurst, s.Clock),
 		calls:   map[string]*call{}, dialogs: map[string]dialogRef{}, early: map[string][]engine.Event{},
-		timers: map[string]clock.Timer{}, kick: make(chan string, 64), contacts: map[string]*sip.ContactHeader{},
+		timers: map[string]clock.Timer{}, lanes: map[string]*lane{}, kick: make(chan string, 64), contacts: map[string]*sip.ContactHeader{},
 		conns: newConnLimit(s.MaxConnsPerAddress),
 	}
 	if acc, ok := any(eng).(Accounts); ok {

@@ -12,7 +12,8 @@ import (
 // BYE both ways: a BYE from a phone hangs the call up on that phone's
 // side; the engine's end of a call sends a BYE on each dialog still up.
 
-// onBye serves a BYE: 200 and Hangup for a dialog we know, 481 otherwise.
+// onBye serves a BYE: Hangup and then 200 for a dialog we know, 481
+// otherwise.
 func (a *Adapter) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	ref, ok := a.dialogOf(req)
 	if !ok {
@@ -36,14 +37,19 @@ func (a *Adapter) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		a.respond(tx, a.response(req, statusServerError)) // a CSeq out of order (RFC 3261 §12.2.2)
 		return
 	}
-	a.respond(tx, a.response(req, status{200, "OK"}))
+	ok200 := a.response(req, status{200, "OK"})
 	switch {
 	case ref.kept != nil:
+		a.respond(tx, ok200)
 		a.keptBye(ref)
 	case ref.in != nil:
+		// The hangup first, then the 200 (sipgo absorbs the BYE's
+		// retransmissions meanwhile): a phone that has its 200 has hung
+		// up in the journal too.
 		if ref.in.peerBye() {
-			a.hangup(ref.call, ref.in.client, engine.Caller)
+			a.hangupHere(ref.call, ref.in.client, engine.Caller)
 		}
+		a.respond(tx, ok200)
 	case ref.fork != nil:
 		f := ref.fork
 		f.mu.Lock()
@@ -51,8 +57,9 @@ func (a *Adapter) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		f.state = legEnded
 		f.mu.Unlock()
 		if up {
-			a.hangup(ref.call, f.client, engine.Callee)
+			a.hangupHere(ref.call, f.client, engine.Callee)
 		}
+		a.respond(tx, ok200)
 	}
 }
 

@@ -346,8 +346,8 @@ func (a *Adapter) ended(cl *call, c *engine.Call) {
 	}
 	a.mu.Lock()
 	delete(a.calls, cl.id)
-	if in != nil {
-		a.forget(cl.id, in.dlg)
+	if in != nil && !in.waitsForAck() {
+		a.forget(cl.id, in.dlg) // else the ACK must still find it (serve forgets it then)
 	}
 	for _, f := range forks {
 		a.forget(cl.id, f.dlg)
@@ -373,20 +373,22 @@ func (a *Adapter) refuseCaller(cl *call, in *inLeg) bool {
 	return true
 }
 
-// hangup ends call id on behalf of client's side, off the loop.
+// hangup ends call id on behalf of client's side, off the loop, after
+// the call's commands already queued (order.go).
 func (a *Adapter) hangup(id, client string, side engine.Side) {
-	a.wg.Go(func() {
-		ctx, cancel := a.command(client)
-		defer cancel()
-		if _, err := a.eng.Hangup(ctx, id, side); err != nil {
-			a.log.Debug("hangup refused", "call", id, "side", side, "err", err)
-		}
-	})
+	a.inOrder(id, func() { a.hangupNow(id, client, side) })
 }
 
-// reject refuses the call on behalf of its callee, off the loop.
+// hangupHere is hangup on the caller's goroutine (a SIP handler's, which
+// may wait): it returns once the hangup ran.
+func (a *Adapter) hangupHere(id, client string, side engine.Side) {
+	a.inOrderWait(id, func() { a.hangupNow(id, client, side) })
+}
+
+// reject refuses the call on behalf of its callee, off the loop, in the
+// call's order.
 func (a *Adapter) reject(cl *call, busy bool) {
-	a.wg.Go(func() {
+	a.inOrder(cl.id, func() {
 		ctx, cancel := a.command(cl.callee)
 		defer cancel()
 		if _, err := a.eng.Reject(ctx, cl.id, busy); err != nil {

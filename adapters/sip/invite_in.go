@@ -69,6 +69,7 @@ func (a *Adapter) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	auth := a.authenticate(a.ctx, req, true)
 	if auth.client == "" {
 		a.challenge(req, tx, true, auth.stale)
+		a.challengeAcked(req, tx)
 		return
 	}
 	client := auth.client
@@ -136,6 +137,25 @@ func (a *Adapter) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		a.hangup(c.ID, client, engine.Caller)
 	}
 	leg.serve()
+}
+
+// challengeAcked waits for the ACK of the 407 to an INVITE over UDP and
+// ends its transaction then: left to sipgo, the ACK would wait on a
+// goroutine of its own for the transaction's Timer I (5 s) — thousands of
+// them at a few hundred calls a second, for the garbage collector to scan.
+func (a *Adapter) challengeAcked(req *sip.Request, tx sip.ServerTransaction) {
+	if !strings.EqualFold(req.Transport(), "UDP") {
+		return // reliable: sipgo ends the transaction when the handler returns
+	}
+	t := time.NewTimer(64 * sip.T1)
+	defer t.Stop()
+	select {
+	case <-tx.Acks():
+		tx.Terminate()
+	case <-tx.Done():
+	case <-t.C:
+	case <-a.ctx.Done():
+	}
 }
 
 // domain is the SIP domain of the engine's clients.
@@ -245,6 +265,14 @@ func (l *inLeg) peerBye() bool {
 	return false
 }
 
+// waitsForAck reports whether the call ended while our 200 waited for its
+// ACK: the BYE goes once the ACK comes.
+func (l *inLeg) waitsForAck() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state == legAnswering && l.byeWanted
+}
+
 // ack: the ACK of our 200 came.
 func (l *inLeg) ack() { l.ackOnce.Do(func() { close(l.acked) }) }
 
@@ -315,6 +343,9 @@ func (l *inLeg) serve() {
 			l.mu.Unlock()
 			if bye {
 				a.sendBye(l.dlg)
+				a.mu.Lock()
+				a.forget(id, l.dlg) // kept for this ACK when the call ended (ended)
+				a.mu.Unlock()
 			}
 			if confirmed {
 				a.journalDialog(l.dlg, id, engine.Caller, l.client, l.device, o.sdp, l.offer)
@@ -339,6 +370,9 @@ func (l *inLeg) serve() {
 			l.mu.Unlock()
 			a.sendBye(l.dlg)
 			a.hangup(id, l.client, engine.Caller)
+			a.mu.Lock()
+			a.forget(id, l.dlg)
+			a.mu.Unlock()
 			return
 		case <-a.ctx.Done():
 			return

@@ -34,8 +34,9 @@ type fork struct {
 	provisional bool         // a 1xx came: a CANCEL may be sent
 	cancelWant  bool
 	cancelSent  bool
-	answer      []byte // the device's SDP answer
-	status      int    // its final refusal
+	answer      []byte       // the device's SDP answer
+	status      int          // its final refusal
+	ack         *sip.Request // our ACK of its 2xx, sent again as it was for a retransmitted 2xx
 }
 
 // newFork makes the fork and its dialog for device d of call cl.
@@ -213,20 +214,30 @@ func (a *Adapter) forkAnswered(f *fork, res *sip.Response) {
 		}
 		return
 	}
+	// The Answer (and the dialog's record) go first in the call's lane
+	// (order.go), queued as the dialog becomes known: the device's BYE,
+	// which needs the dialog, hangs up after them.
+	var err error
 	a.mu.Lock()
 	a.dialogs[f.dlg.key()] = dialogRef{call: cl.id, fork: f}
-	a.mu.Unlock()
-	ctx, cancel := a.command(f.client)
-	defer cancel()
-	if _, err := a.eng.Answer(ctx, cl.id, f.device); err != nil {
+	a.inOrderWaitLocked(cl.id, func() {
+		ctx, cancel := a.command(f.client)
+		_, err = a.eng.Answer(ctx, cl.id, f.device)
+		cancel()
+		f.mu.Lock()
+		up := f.state == legConfirmed
+		f.mu.Unlock()
+		if err == nil && up {
+			cl.mu.Lock()
+			offer := offerFor(cl)
+			cl.mu.Unlock()
+			a.journalDialog(f.dlg, cl.id, engine.Callee, f.client, f.device, offer, f.answer)
+		}
+	})
+	if err != nil {
 		a.log.Info("the engine refused the answer of a SIP device", "call", cl.id, "device", f.device, "err", err)
 		f.stop()
-		return
 	}
-	cl.mu.Lock()
-	offer := offerFor(cl)
-	cl.mu.Unlock()
-	a.journalDialog(f.dlg, cl.id, engine.Callee, f.client, f.device, offer, f.answer)
 }
 
 // forkFailed: a device refused (or never answered). When every fork
@@ -260,11 +271,16 @@ func (a *Adapter) forkFailed(f *fork, code int) {
 	}
 }
 
-// sendAck acknowledges the 2xx of a fork's INVITE.
+// sendAck acknowledges the 2xx of a fork's INVITE; a retransmitted 2xx
+// gets the same ACK again (RFC 3261 §13.2.2.4).
 func (a *Adapter) sendAck(f *fork) {
-	ack := f.dlg.request(sip.ACK, a.ourContact(f.dlg.Transport))
-	a.prepare(ack)
-	if err := a.cli.WriteRequest(ack, noBuild); err != nil {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ack == nil {
+		f.ack = f.dlg.request(sip.ACK, a.ourContact(f.dlg.Transport))
+		a.prepare(f.ack)
+	}
+	if err := a.cli.WriteRequest(f.ack, noBuild); err != nil {
 		a.log.Debug("cannot send ACK", "call", f.cl.id, "err", err)
 	}
 }

@@ -41,7 +41,8 @@ type trunkLeg struct {
 	rang        bool
 	cancelWant  bool
 	cancelSent  bool
-	sdp         []byte // the trunk's answer
+	sdp         []byte       // the trunk's answer
+	ack         *sip.Request // our ACK of its 2xx, sent again as it was for a retransmitted 2xx
 }
 
 // answer is the trunk's SDP answer (nil until it answered).
@@ -272,12 +273,16 @@ func (l *trunkLeg) answered(res *sip.Response) {
 		}
 		return
 	}
+	// FarAnswered is queued in the call's lane (order.go) as the dialog
+	// becomes known: the trunk's BYE, which needs the dialog, is reported
+	// after it.
 	a.mu.Lock()
 	a.dialogs[l.dlg.key()] = dialogRef{call: l.id, trunk: l}
-	a.mu.Unlock()
-	l.tell(func(ctx context.Context, far engine.FarEnd) error {
-		_, err := far.FarAnswered(ctx, l.id)
-		return err
+	a.inOrderWaitLocked(l.id, func() {
+		l.tellNow(func(ctx context.Context, far engine.FarEnd) error {
+			_, err := far.FarAnswered(ctx, l.id)
+			return err
+		})
 	})
 	// The dialog survives a restart (dialog_record.go): the callee's side
 	// of the call, the trunk's leg.
@@ -403,12 +408,18 @@ func (l *trunkLeg) sendCancel() {
 	}
 }
 
-// sendAck acknowledges the trunk's 2xx.
+// sendAck acknowledges the trunk's 2xx; a retransmitted 2xx gets the same
+// ACK again (RFC 3261 §13.2.2.4): one with a new branch is a new request,
+// which a UAS waiting for the BYE does not expect.
 func (l *trunkLeg) sendAck() {
 	a := l.ts.a
-	ack := l.dlg.request(sip.ACK, a.ourContact(l.dlg.Transport))
-	a.prepare(ack)
-	if err := a.cli.WriteRequest(ack, noBuild); err != nil {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ack == nil {
+		l.ack = l.dlg.request(sip.ACK, a.ourContact(l.dlg.Transport))
+		a.prepare(l.ack)
+	}
+	if err := a.cli.WriteRequest(l.ack, noBuild); err != nil {
 		a.log.Debug("trunk: cannot send ACK", "call", l.id, "err", err)
 	}
 }
@@ -435,9 +446,15 @@ func (l *trunkLeg) report(r engine.Reason) {
 	l.ts.mu.Unlock()
 }
 
-// tell runs a far-end report on the engine (never inside HandleEvent: the
-// leg's own goroutine or sipgo's).
+// tell runs a far-end report on the engine, in the call's order
+// (order.go), and waits for it (never inside HandleEvent: the leg's own
+// goroutine or sipgo's).
 func (l *trunkLeg) tell(f func(context.Context, engine.FarEnd) error) {
+	l.ts.a.inOrderWait(l.id, func() { l.tellNow(f) })
+}
+
+// tellNow runs a far-end report on the engine.
+func (l *trunkLeg) tellNow(f func(context.Context, engine.FarEnd) error) {
 	far := l.ts.farEnd()
 	if far == nil {
 		return
@@ -463,18 +480,18 @@ func reasonForStatus(code int) engine.Reason {
 	return events.Failed
 }
 
-// onTrunkBye serves the trunk's BYE: 200 and a hangup by the far end.
+// onTrunkBye serves the trunk's BYE: a hangup by the far end, then 200.
 func (a *Adapter) onTrunkBye(ref dialogRef, req *sip.Request, tx sip.ServerTransaction) {
 	l := ref.trunk
 	if !l.dlg.inDialog(req) {
 		a.respond(tx, a.response(req, statusServerError))
 		return
 	}
-	a.respond(tx, a.response(req, status{200, "OK"}))
 	a.mu.Lock()
 	delete(a.dialogs, l.dlg.key())
 	a.mu.Unlock()
 	if l.peerBye() {
-		a.wg.Go(func() { l.report(events.Hangup) })
+		l.report(events.Hangup) // before the 200, as a phone's BYE (bye.go)
 	}
+	a.respond(tx, a.response(req, status{200, "OK"}))
 }

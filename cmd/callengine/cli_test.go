@@ -24,7 +24,7 @@ var flagLine = regexp.MustCompile(`(?m)^  -([a-z][a-z0-9-]*)`)
 // help demo printed the top-level usage.)
 func TestEveryCommandHasOneHelpPath(t *testing.T) {
 	wantFlags := map[string][]string{
-		"serve":   {"config", "data", "http", "log-level", "drain-timeout", "print-config", "json"},
+		"serve":   {"config", "data", "http", "log-level", "drain-timeout", "pprof", "print-config", "json"},
 		"demo":    {"data", "log-level", "log-json", "action-log", "json"},
 		"bench":   {"workload", "calls", "json", "compare", "threshold", "quick"},
 		"sim":     {"seed", "digest", "journal", "quiet", "random", "out", "json"},

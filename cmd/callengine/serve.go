@@ -53,6 +53,7 @@ var serveFlags = []struct{ name, key, usage string }{
 	{"http", "http", "the HTTP server's `ADDR`ess, host:port; port 0 picks a free one (default 127.0.0.1:8080; CALLENGINE_HTTP)"},
 	{"log-level", "log_level", "log `LEVEL` on stderr: " + strings.Join(engine.LogLevels, ", ") + " (default info; CALLENGINE_LOG_LEVEL)"},
 	{"drain-timeout", "drain_timeout", "how long (a `DURATION`) the drain waits for requests in flight (default 10s; CALLENGINE_DRAIN_TIMEOUT)"},
+	{"pprof", "pprof", "serve Go's profiler (/debug/pprof/) on this loopback `ADDR`ess, host:port (default off; CALLENGINE_PPROF)"},
 }
 
 // serveCmd is "callengine serve".
