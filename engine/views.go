@@ -51,8 +51,8 @@ type Call struct {
 	CallerID     string // number presented to the callee
 	Destination  string // as dialled
 
-	RingingDevices []string  // callee devices that ring now
-	Ignored        bool      // the callee ignored the call
+	RingingDevices []string // callee devices that ring now
+	Ignored        bool     // the callee ignored the call
 	// ignoredDevices rang when the callee ignored the call: the caller's
 	// view still shows them ringing (callerView).
 	ignoredDevices []string
