@@ -468,7 +468,7 @@ func (e *Engine) Call(ctx context.Context, callID string) (Call, error) {
 	}
 	v := callView(&c, e.now())
 	if p, ok := PrincipalOf(ctx); ok && v.Ignored && c.SideOf(p.Client) == events.Caller {
-		v.Ignored = false // the caller is not told of the ignore (C4)
+		v = v.asCaller() // the caller is not told of the ignore (C4)
 	}
 	return v, nil
 }

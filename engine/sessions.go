@@ -481,8 +481,7 @@ func (e *Engine) GetSession(ctx context.Context, id string) (Session, error) {
 // callerView is a call event as the caller's side sees it: the call is not
 // marked ignored (C4).
 func callerView(ev *Event) Event {
-	c := *ev.Call
-	c.Ignored = false
+	c := ev.Call.asCaller()
 	x := *ev
 	x.Call = &c
 	return x

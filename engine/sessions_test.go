@@ -342,12 +342,12 @@ func TestIgnoreIsNotToldToTheCaller(t *testing.T) {
 		t.Fatalf("ignored call %+v", c)
 	}
 	actx := engine.WithPrincipal(ctx, engine.Principal{Client: "alice", Role: engine.RoleAgent})
-	if v := must[engine.Call](t)(h.e.Call(actx, c.ID)); v.Ignored || v.State != engine.Ringing {
-		t.Fatalf("the caller reads the call as %s, ignored %v", v.State, v.Ignored)
+	if v := must[engine.Call](t)(h.e.Call(actx, c.ID)); v.Ignored || v.State != engine.Ringing || !slices.Equal(v.RingingDevices, []string{"b1"}) {
+		t.Fatalf("the caller reads the call as %s, ignored %v, ringing %v", v.State, v.Ignored, v.RingingDevices)
 	}
 	bctx := engine.WithPrincipal(ctx, engine.Principal{Client: "bob", Role: engine.RoleAgent})
-	if v := must[engine.Call](t)(h.e.Call(bctx, c.ID)); !v.Ignored {
-		t.Fatal("the callee reads the call as not ignored")
+	if v := must[engine.Call](t)(h.e.Call(bctx, c.ID)); !v.Ignored || len(v.RingingDevices) != 0 {
+		t.Fatalf("the callee reads the call as ignored %v, ringing %v", v.Ignored, v.RingingDevices)
 	}
 	must[engine.Call](t)(h.e.Hangup(ctx, c.ID, engine.Caller))
 	// Read each session's call events up to the end of the call.

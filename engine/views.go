@@ -51,8 +51,11 @@ type Call struct {
 	CallerID     string // number presented to the callee
 	Destination  string // as dialled
 
-	RingingDevices []string  // callee devices that ring now
-	Ignored        bool      // the callee ignored the call
+	RingingDevices []string // callee devices that ring now
+	Ignored        bool     // the callee ignored the call
+	// ignoredDevices rang when the callee ignored the call: the caller's
+	// view still shows them ringing (callerView).
+	ignoredDevices []string
 	RingDeadline   time.Time // when the ring timeout fires; zero for none
 	AnsweredDevice string
 
@@ -146,7 +149,7 @@ func callView(c *fsm.Call, now int64) Call {
 		ID: c.ID, State: c.Status, Prev: c.Prev, Direction: c.Direction,
 		Caller: c.Caller, Callee: c.Callee,
 		CallerDevice: c.CallerDevice, CallerID: c.CallerID, Destination: c.Destination,
-		RingingDevices: slices.Clone(c.Ringing), Ignored: c.Ignored,
+		RingingDevices: slices.Clone(c.Ringing), Ignored: c.Ignored, ignoredDevices: c.IgnoredDevices,
 		RingDeadline: timeOf(c.RingDeadline), AnsweredDevice: c.AnsweredDevice,
 		HeldByCaller: c.HeldByCaller, HeldByCallee: c.HeldByCallee,
 		MutedCaller: c.MutedCaller, MutedCallee: c.MutedCallee,
@@ -229,4 +232,17 @@ func clientView(c *fsm.Client) Client {
 		Presence: c.EffectivePresence(false), SetPresence: c.SetPresence(), Activity: c.Activity,
 		Voicemail: c.Voicemail, VoicemailMax: time.Duration(c.VoicemailMax),
 	}
+}
+
+// asCaller returns c as its caller sees it: the callee's ignore is not
+// shown (C4) — the call is not marked ignored and the devices that rang
+// still ring.
+func (c Call) asCaller() Call {
+	if c.Ignored {
+		c.Ignored = false
+		if c.State == fsm.Ringing {
+			c.RingingDevices = slices.Clone(c.ignoredDevices)
+		}
+	}
+	return c
 }

@@ -40,9 +40,12 @@ type Call struct {
 	Destination  string
 	Direction    events.Direction
 
-	Ringing        []string // callee devices alerted now
-	Ignored        bool     // the callee ignored the call (C4)
-	RingDeadline   int64    // engine-clock Unix ns of the ring timeout, 0 for none
+	Ringing []string // callee devices alerted now
+	Ignored bool     // the callee ignored the call (C4)
+	// IgnoredDevices are the devices that rang when the callee ignored the
+	// call: what its caller still sees ringing (the caller is not told).
+	IgnoredDevices []string
+	RingDeadline   int64 // engine-clock Unix ns of the ring timeout, 0 for none
 	AnsweredDevice string
 
 	HeldByCaller, HeldByCallee bool
@@ -705,6 +708,7 @@ func applyCall(c *Call, ev events.Event, at int64) error {
 			return fmt.Errorf("call %s: ignored while %s", c.ID, c.Status)
 		}
 		c.Ignored = true
+		c.IgnoredDevices = c.Ringing
 		c.Ringing = nil
 	case events.CallEnded:
 		if err := c.transition(evEnd); err != nil {
