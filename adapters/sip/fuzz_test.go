@@ -15,17 +15,17 @@ import (
 	"github.com/callengine/callengine/clock"
 )
 
-// Our own SIP-facing decoders never panic, whatever a phone sends. Seed
-// corpora live under testdata/fuzz/.
+// destination never panics, whatever Request-URI a phone sends. The other
+// SIP decoders and their fuzz targets live in internal/sipsyntax, whose
+// test binary is small; destination stays here, as it applies fsm's rules
+// for numbers, extensions and destinations. Its seed corpus lives under
+// testdata/fuzz/.
 //
-// While fuzzing, inputs over maxFuzzInput bytes are skipped: the minimiser,
-// quadratic in an input's length and ≈ 190 µs an exec in this package (its
-// tests link sipgo, pion and the engine: 117 KiB of coverage counters to
-// scan after every exec), spent 54 s of a one-minute FuzzParseCredentials
-// run on one long input (19k execs), and FuzzReferTo 55 s on one of under
-// 512 bytes (3k execs). The headers and bodies the parsers branch on are
-// shorter (the longest seed, a Digest header, is 170 bytes); a plain go
-// test runs every seed and corpus entry.
+// While fuzzing, inputs over maxFuzzInput bytes are skipped: the minimiser
+// is quadratic in an input's length, and an exec in this package costs
+// ≈ 190 µs (its tests link sipgo, pion and the engine: 117 KiB of coverage
+// counters to scan after every exec). The URIs destination branches on are
+// shorter; a plain go test runs every seed and corpus entry.
 const maxFuzzInput = 192
 
 // tooLong reports whether go test -fuzz runs and n exceeds maxFuzzInput.
