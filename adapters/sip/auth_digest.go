@@ -7,13 +7,13 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
 
+	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/clock"
 )
 
@@ -29,9 +29,6 @@ import (
 type Accounts interface {
 	DigestCredentials(ctx context.Context, clientID string) (realm, ha1 string, err error)
 }
-
-// maxDigestField bounds every field of a credentials header we accept.
-const maxDigestField = 512
 
 // nonces issues and checks stateless nonces.
 type nonces struct {
@@ -74,53 +71,6 @@ func (n nonces) challenge(realm string, stale bool) string {
 	return c.String()
 }
 
-var errBadCredentials = errors.New("sip: malformed digest credentials")
-
-// parseCredentials decodes an Authorization / Proxy-Authorization value and
-// checks the fields we rely on: a username, a nonce, a URI, a 32-digit hex
-// response, algorithm MD5 (or none) and qop auth (or none). It never
-// panics on any input (FuzzParseCredentials).
-func parseCredentials(h string) (*digest.Credentials, error) {
-	if len(h) > 4*maxDigestField {
-		return nil, errBadCredentials
-	}
-	c, err := digest.ParseCredentials(h)
-	if err != nil {
-		return nil, errBadCredentials
-	}
-	for _, f := range []string{c.Username, c.Realm, c.Nonce, c.URI, c.Response, c.Cnonce, c.Opaque} {
-		if len(f) > maxDigestField {
-			return nil, errBadCredentials
-		}
-	}
-	if c.Username == "" || c.Nonce == "" || c.URI == "" || len(c.Response) != 32 || !isHex(c.Response) {
-		return nil, errBadCredentials
-	}
-	if a := strings.ToUpper(c.Algorithm); a != "" && a != "MD5" {
-		return nil, errBadCredentials
-	}
-	switch c.QOP {
-	case "":
-	case "auth":
-		if c.Cnonce == "" || c.Nc <= 0 {
-			return nil, errBadCredentials
-		}
-	default:
-		return nil, errBadCredentials
-	}
-	return c, nil
-}
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
 // digestMatches reports whether c answers the challenge for method with the
 // client's HA1.
 func digestMatches(c *digest.Credentials, method, realm, ha1 string) bool {
@@ -153,7 +103,7 @@ func (a *Adapter) authenticate(ctx context.Context, req *sip.Request, proxy bool
 	}
 	failed := false
 	for _, h := range req.GetHeaders(name) {
-		c, err := parseCredentials(h.Value())
+		c, err := sipsyntax.ParseCredentials(h.Value())
 		if err != nil || c.Realm != a.set.Realm {
 			failed = true
 			continue

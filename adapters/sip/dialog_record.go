@@ -9,6 +9,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/events"
 )
@@ -173,7 +174,7 @@ func (d *dialog) recordLocked() dialogRecord {
 		r.Contact = c.Address.String()
 	}
 	r.LocalAddr = j.a.Addr(map[bool]string{true: "tcp", false: "udp"}[d.Transport == "TCP"])
-	r.Origin = originLine(d.SentSDP)
+	r.Origin = sipsyntax.OriginLine(d.SentSDP)
 	r.Codecs = sdpCodecs(d.RemoteSDP)
 	r.LocalRTP = sdpRTP(d.SentSDP)
 	r.RemoteRTP = sdpRTP(d.RemoteSDP)
@@ -212,7 +213,7 @@ func dialogFromRecord(r dialogRecord) (*dialog, error) {
 // sdpCodecs is the codec map of an SDP: payload type → rtpmap.
 func sdpCodecs(body []byte) map[string]string {
 	var m map[string]string
-	for _, l := range sdpLines(body) {
+	for _, l := range sipsyntax.SDPLines(body) {
 		if rest, ok := strings.CutPrefix(l, "a=rtpmap:"); ok {
 			if pt, enc, ok := strings.Cut(rest, " "); ok {
 				if m == nil {
@@ -229,7 +230,7 @@ func sdpCodecs(body []byte) map[string]string {
 // media connection address and the port.
 func sdpRTP(body []byte) string {
 	host, port := "", ""
-	for _, l := range sdpLines(body) {
+	for _, l := range sipsyntax.SDPLines(body) {
 		switch {
 		case strings.HasPrefix(l, "c=") && (host == "" || port != ""):
 			if f := strings.Fields(l); len(f) == 3 {

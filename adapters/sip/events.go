@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/events"
 )
@@ -400,7 +401,7 @@ func (a *Adapter) reject(cl *call, busy bool) {
 // sipDevice is a SIP binding of the callee that rings.
 type sipDevice struct {
 	id      string
-	binding binding
+	binding sipsyntax.Binding
 }
 
 // sipDevices lists the callee's SIP devices among those that ring now.
@@ -419,7 +420,7 @@ func (a *Adapter) sipDevices(c *engine.Call) []sipDevice {
 		if d.Kind != DeviceKind || !slices.Contains(c.RingingDevices, d.ID) {
 			continue
 		}
-		b, err := parseBinding(d.Contact)
+		b, err := sipsyntax.ParseBinding(d.Contact)
 		if err != nil {
 			continue
 		}

@@ -1,13 +1,13 @@
 package sip
 
 import (
-	"errors"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/errcode"
 	"github.com/callengine/callengine/events"
@@ -19,67 +19,8 @@ import (
 // an INFO per tone to the other side's phone. RFC 4733 events in RTP pass
 // between the phones untouched: the adapter does not see the media.
 
-var errBadDTMF = errors.New("sip: malformed dtmf-relay body")
-
-// maxDTMFBody bounds an INFO body we read.
-const maxDTMFBody = 1024
-
 // dtmfDefault is the tone length INFO says when the engine gives none.
 const dtmfDefault = 160 * time.Millisecond
-
-// parseDTMFRelay reads an application/dtmf-relay body: one Signal (0-9,
-// *, #, A-D, or 10 for * and 11 for #) and an optional Duration in ms
-// (1–10000; 0 when absent). Unknown lines are ignored; a repeated key,
-// an unknown signal or a duration out of range is an error. It never
-// panics (FuzzDTMFRelay).
-func parseDTMFRelay(body []byte) (digit byte, d time.Duration, err error) {
-	if len(body) == 0 || len(body) > maxDTMFBody {
-		return 0, 0, errBadDTMF
-	}
-	seenSignal, seenDuration := false, false
-	for line := range strings.SplitSeq(string(body), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			return 0, 0, errBadDTMF
-		}
-		k, v = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(v)
-		switch k {
-		case "signal":
-			if seenSignal {
-				return 0, 0, errBadDTMF
-			}
-			seenSignal = true
-			switch {
-			case v == "10":
-				digit = '*'
-			case v == "11":
-				digit = '#'
-			case len(v) == 1 && strings.ContainsRune("0123456789*#ABCDabcd", rune(v[0])):
-				digit = strings.ToUpper(v)[0]
-			default:
-				return 0, 0, errBadDTMF
-			}
-		case "duration":
-			if seenDuration {
-				return 0, 0, errBadDTMF
-			}
-			seenDuration = true
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 10000 {
-				return 0, 0, errBadDTMF
-			}
-			d = time.Duration(n) * time.Millisecond
-		}
-	}
-	if !seenSignal {
-		return 0, 0, errBadDTMF
-	}
-	return digit, d, nil
-}
 
 // onInfo serves an INFO inside a dialog: DTMF.
 func (a *Adapter) onInfo(req *sip.Request, tx sip.ServerTransaction) {
@@ -96,12 +37,12 @@ func (a *Adapter) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 	var err error
 	switch ct {
 	case "application/dtmf-relay":
-		digit, dur, err = parseDTMFRelay(req.Body())
+		digit, dur, err = sipsyntax.ParseDTMFRelay(req.Body())
 	case "application/dtmf":
 		b := strings.TrimSpace(string(req.Body()))
-		digit, dur, err = parseDTMFRelay([]byte("Signal=" + b))
+		digit, dur, err = sipsyntax.ParseDTMFRelay([]byte("Signal=" + b))
 		if len(b) > 2 {
-			err = errBadDTMF
+			err = sipsyntax.ErrBadDTMF
 		}
 	default:
 		res := a.response(req, status{415, "Unsupported Media Type"})

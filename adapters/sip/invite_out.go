@@ -9,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
 
+	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/engine"
 )
 
@@ -25,7 +26,7 @@ type fork struct {
 	cl     *call
 	device string
 	client string
-	target binding
+	target sipsyntax.Binding
 	dlg    *dialog
 
 	mu          sync.Mutex

@@ -5,6 +5,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/engine"
 )
 
@@ -46,7 +47,7 @@ func (a *Adapter) replacesInvite(req *sip.Request, tx sip.ServerTransaction) boo
 		a.respond(tx, a.response(req, statusBadRequest))
 		return true
 	}
-	r, err := parseReplaces(hs[0].Value())
+	r, err := sipsyntax.ParseReplaces(hs[0].Value())
 	if err != nil {
 		a.respond(tx, a.response(req, statusBadRequest))
 		return true
@@ -56,7 +57,7 @@ func (a *Adapter) replacesInvite(req *sip.Request, tx sip.ServerTransaction) boo
 	case old == nil:
 		a.respond(tx, a.response(req, statusNoDialog))
 		return true
-	case r.earlyOnly:
+	case r.EarlyOnly:
 		a.respond(tx, a.response(req, statusBusy)) // the dialog is confirmed
 		return true
 	case old.client == "" || old.client != auth.client:

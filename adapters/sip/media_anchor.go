@@ -3,6 +3,7 @@ package sip
 import (
 	"strings"
 
+	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/media"
 )
@@ -230,7 +231,7 @@ func (a *Adapter) followCodec(cl *call, s engine.Side, match string) {
 // their number.
 func firstCodec(body []byte) string {
 	var pt string
-	for _, l := range sdpLines(body) {
+	for _, l := range sipsyntax.SDPLines(body) {
 		if f := strings.Fields(l); len(f) > 3 && f[0] == "m=audio" {
 			pt = f[3]
 			break
@@ -244,7 +245,7 @@ func firstCodec(body []byte) string {
 	case pt == "8":
 		return "pcma/8000"
 	}
-	for _, l := range sdpLines(body) {
+	for _, l := range sipsyntax.SDPLines(body) {
 		if rest, ok := strings.CutPrefix(l, "a=rtpmap:"+pt+" "); ok {
 			return strings.ToLower(strings.TrimSpace(rest))
 		}
@@ -255,5 +256,5 @@ func firstCodec(body []byte) string {
 // madeByRelay reports whether an SDP we sent a phone is the relay's (its
 // o= line, which every later SDP to the phone keeps, is the relay's).
 func madeByRelay(sent []byte) bool {
-	return strings.HasPrefix(originLine(sent), "o=callengine ")
+	return strings.HasPrefix(sipsyntax.OriginLine(sent), "o=callengine ")
 }

@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 
+	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/media"
 )
@@ -83,7 +84,7 @@ func (a *Adapter) restoreRelayLeg(rs legRestorer, cl *call, c *engine.Call, s en
 	if !rebound {
 		a.log.Info("a phone's relay port was taken after the restart: re-INVITE", "call", c.ID, "side", s)
 		a.queueRestored(cl, func() {
-			res, err := a.reinvite(l, l.stamp(setDirection([]byte(desc), dirSendRecv)))
+			res, err := a.reinvite(l, l.stamp(sipsyntax.SetDirection([]byte(desc), sipsyntax.DirSendRecv)))
 			switch {
 			case err != nil:
 				a.log.Info("cannot re-INVITE a phone to its new relay port", "call", c.ID, "err", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/google/uuid"
 
+	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
@@ -90,7 +91,7 @@ func (a *Adapter) bindings(client string) []sipDevice {
 		if d.Kind != DeviceKind {
 			continue
 		}
-		if b, err := parseBinding(d.Contact); err == nil {
+		if b, err := sipsyntax.ParseBinding(d.Contact); err == nil {
 			out = append(out, sipDevice{id: d.ID, binding: b})
 		}
 	}

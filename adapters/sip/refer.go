@@ -1,11 +1,9 @@
 package sip
 
 import (
-	"errors"
-	"strings"
-
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/errcode"
 )
@@ -20,51 +18,6 @@ import (
 // its last SDP, and gets the target's answer in a re-INVITE. Refer-To
 // with Replaces is an attended transfer (replaces.go).
 
-var errBadReferTo = errors.New("sip: malformed Refer-To")
-
-// maxReferTo bounds a Refer-To header we read.
-const maxReferTo = 2048
-
-// parseReferTo reads a Refer-To value (name-addr or addr-spec, RFC 3515
-// §2.1): the URI, and whether it carries a Replaces header (attended
-// transfer). Only sip:, sips: and tel: URIs are accepted. It never panics
-// (FuzzReferTo).
-func parseReferTo(v string) (u sip.Uri, replaces bool, err error) {
-	v = strings.TrimSpace(v)
-	if v == "" || len(v) > maxReferTo {
-		return u, false, errBadReferTo
-	}
-	raw := v
-	if i := strings.IndexByte(v, '<'); i >= 0 {
-		j := strings.IndexByte(v[i:], '>')
-		if j < 0 {
-			return u, false, errBadReferTo
-		}
-		raw = v[i+1 : i+j]
-	} else if i := strings.IndexByte(v, ';'); i >= 0 {
-		raw = v[:i] // addr-spec: what follows ';' are header parameters
-	}
-	raw = strings.TrimSpace(raw)
-	if strings.ContainsAny(raw, " \t\r\n<>\"") {
-		return u, false, errBadReferTo
-	}
-	lower := strings.ToLower(raw)
-	if !strings.HasPrefix(lower, "sip:") && !strings.HasPrefix(lower, "sips:") && !strings.HasPrefix(lower, "tel:") {
-		return u, false, errBadReferTo
-	}
-	if i := strings.IndexByte(raw, '?'); i >= 0 {
-		replaces = strings.Contains(strings.ToLower(raw[i:]), "replaces=")
-		raw = raw[:i]
-	}
-	if err := parseContactURI(raw, &u); err != nil {
-		return sip.Uri{}, false, errBadReferTo
-	}
-	if u.Scheme != "tel" && u.Host == "" {
-		return sip.Uri{}, false, errBadReferTo
-	}
-	return u, replaces, nil
-}
-
 // onRefer serves a REFER inside a dialog.
 func (a *Adapter) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	cl, l, ok := a.inDialogLeg(req, tx)
@@ -76,7 +29,7 @@ func (a *Adapter) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		a.respond(tx, a.response(req, statusBadRequest))
 		return
 	}
-	u, replaces, err := parseReferTo(h.Value())
+	u, replaces, err := sipsyntax.ParseReferTo(h.Value())
 	if err != nil {
 		a.respond(tx, a.response(req, statusBadRequest))
 		return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/clock"
 	"github.com/callengine/callengine/engine"
 )
@@ -61,14 +62,14 @@ func (a *Adapter) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 			continue
 		}
 		p, hasP := c.Params.Get("expires")
-		exp, err := requestedExpiry(p, hasP, expHdr, hasExp, a.set.DefaultExpires)
+		exp, err := sipsyntax.RequestedExpiry(p, hasP, expHdr, hasExp, a.set.DefaultExpires)
 		if err != nil {
 			a.respond(tx, a.response(req, statusBadRequest))
 			return
 		}
 		uri := c.Address.String()
 		var u sip.Uri
-		if err := parseContactURI(uri, &u); err != nil {
+		if err := sipsyntax.ParseContactURI(uri, &u); err != nil {
 			a.respond(tx, a.response(req, statusBadRequest))
 			return
 		}
@@ -112,7 +113,7 @@ func (a *Adapter) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 			continue
 		}
 		at := now.Add(ch.exp).Truncate(time.Second)
-		if _, err := a.eng.ConnectDevice(ctx, client, engine.Device{ID: id, Kind: DeviceKind, Contact: bindingContact(ch.uri, at)}); err != nil {
+		if _, err := a.eng.ConnectDevice(ctx, client, engine.Device{ID: id, Kind: DeviceKind, Contact: sipsyntax.BindingContact(ch.uri, at)}); err != nil {
 			a.log.Warn("register: cannot bind", "client", client, "contact", ch.uri, "err", err)
 			a.respond(tx, a.response(req, statusForError(err)))
 			return
@@ -130,7 +131,7 @@ func (a *Adapter) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		if d.Kind != DeviceKind {
 			continue
 		}
-		b, err := parseBinding(d.Contact)
+		b, err := sipsyntax.ParseBinding(d.Contact)
 		if err != nil {
 			continue
 		}
@@ -187,7 +188,7 @@ func (a *Adapter) expire(client, id string, at time.Time) {
 		if d.ID != id {
 			continue
 		}
-		if b, err := parseBinding(d.Contact); err == nil && b.ExpiresAt.After(at) {
+		if b, err := sipsyntax.ParseBinding(d.Contact); err == nil && b.ExpiresAt.After(at) {
 			return // refreshed: its own timer runs
 		}
 		a.mu.Lock()
@@ -218,7 +219,7 @@ func (a *Adapter) restoreBindings() {
 			if d.Kind != DeviceKind {
 				continue
 			}
-			b, err := parseBinding(d.Contact)
+			b, err := sipsyntax.ParseBinding(d.Contact)
 			if err != nil || !b.ExpiresAt.After(now) {
 				if _, err := a.eng.DisconnectDevice(ctx, cl.ID, d.ID); err != nil {
 					a.log.Warn("cannot remove a lapsed binding", "client", cl.ID, "device", d.ID, "err", err)

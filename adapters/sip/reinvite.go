@@ -9,6 +9,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/engine"
 )
 
@@ -115,11 +116,11 @@ func (l *sipLeg) sentSDP() []byte {
 // stamp gives body the o= line the phone knows with the next version,
 // and records it as the last SDP sent.
 func (l *sipLeg) stamp(body []byte) []byte {
-	prev := originLine(l.sentSDP())
+	prev := sipsyntax.OriginLine(l.sentSDP())
 	l.dlg.mu.Lock()
 	defer l.dlg.mu.Unlock()
-	if next, ok := nextOrigin(prev); ok {
-		body = withOrigin(body, next)
+	if next, ok := sipsyntax.NextOrigin(prev); ok {
+		body = sipsyntax.WithOrigin(body, next)
 	}
 	l.dlg.SentSDP = body
 	return body
@@ -231,8 +232,8 @@ func (a *Adapter) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	defer release()
 	a.respond(tx, a.response(req, status{100, "Trying"}))
 
-	dir := sdpDirection(body)
-	hold := dir == dirSendOnly || dir == dirInactive
+	dir := sipsyntax.SDPDirection(body)
+	hold := dir == sipsyntax.DirSendOnly || dir == sipsyntax.DirInactive
 	if err := a.phoneHold(cl, l, hold); err != nil {
 		a.log.Info("the engine refused a phone's hold or resume", "call", cl.id, "side", l.side, "hold", hold, "err", err)
 		a.respond(tx, a.response(req, statusNotAccept))
@@ -250,14 +251,14 @@ func (a *Adapter) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 			a.log.Info("the other phone answered a re-INVITE with an SDP we cannot read", "call", cl.id)
 		default:
 			other.gotSDP(res.Body())
-			answer = setDirection(res.Body(), answerDirection(dir, sdpDirection(res.Body())))
+			answer = sipsyntax.SetDirection(res.Body(), sipsyntax.AnswerDirection(dir, sipsyntax.SDPDirection(res.Body())))
 		}
 	}
 	if answer == nil {
 		// No other phone to ask (its media is the relay's, or it
 		// failed): the SDP the phone has, its direction fitted to the
 		// offer.
-		answer = setDirection(a.reanswer(cl, l, body), answerDirection(dir, dirSendRecv))
+		answer = sipsyntax.SetDirection(a.reanswer(cl, l, body), sipsyntax.AnswerDirection(dir, sipsyntax.DirSendRecv))
 	}
 	answer = l.stamp(answer)
 	if h := req.Contact(); h != nil {
@@ -321,11 +322,11 @@ func (a *Adapter) engineHold(cl *call, by engine.Side, hold bool) {
 		if l := cl.leg(by); l != nil && cl.relayed(by.Other()) == "" {
 			src = l.peerSDP()
 		}
-		dir := dirSendRecv
+		dir := sipsyntax.DirSendRecv
 		if hold {
-			dir = dirSendOnly
+			dir = sipsyntax.DirSendOnly
 		}
-		res, err := a.reinvite(other, other.stamp(setDirection(src, dir)))
+		res, err := a.reinvite(other, other.stamp(sipsyntax.SetDirection(src, dir)))
 		switch {
 		case err != nil:
 			a.log.Info("cannot re-INVITE a phone for the engine's hold", "call", cl.id, "hold", hold, "err", err)

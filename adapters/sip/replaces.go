@@ -2,13 +2,11 @@ package sip
 
 import (
 	"context"
-	"errors"
-	"net/url"
-	"strings"
 	"sync"
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/engine"
 )
 
@@ -22,83 +20,13 @@ import (
 // (both sendrecv) — SDP pass-through, as for the kept phone of a blind
 // transfer.
 
-var errBadReplaces = errors.New("sip: malformed Replaces")
-
-// replacesID names the dialog a Replaces header replaces: its Call-ID,
-// and the tags as the phone that sent it sees them (to-tag the remote
-// one, ours; from-tag its own).
-type replacesID struct {
-	callID, toTag, fromTag string
-	earlyOnly              bool
-}
-
-// parseReplaces reads a Replaces value (RFC 3891 §6.1):
-// callid;to-tag=…;from-tag=…[;early-only]. It never panics
-// (FuzzReplaces).
-func parseReplaces(v string) (replacesID, error) {
-	var r replacesID
-	v = strings.TrimSpace(v)
-	if v == "" || len(v) > maxReferTo {
-		return r, errBadReplaces
-	}
-	parts := strings.Split(v, ";")
-	r.callID = strings.TrimSpace(parts[0])
-	if r.callID == "" || strings.ContainsAny(r.callID, " \t\r\n<>\"") {
-		return replacesID{}, errBadReplaces
-	}
-	for _, p := range parts[1:] {
-		name, val, _ := strings.Cut(strings.TrimSpace(p), "=")
-		switch strings.ToLower(strings.TrimSpace(name)) {
-		case "to-tag":
-			r.toTag = strings.TrimSpace(val)
-		case "from-tag":
-			r.fromTag = strings.TrimSpace(val)
-		case "early-only":
-			r.earlyOnly = true
-		}
-	}
-	if r.toTag == "" || r.fromTag == "" || strings.ContainsAny(r.toTag+r.fromTag, " \t\r\n<>\"") {
-		return replacesID{}, errBadReplaces
-	}
-	return r, nil
-}
-
-// referToReplaces finds the Replaces header among the headers of a
-// Refer-To URI (…?Replaces=<escaped value>&…) and parses it.
-func referToReplaces(v string) (replacesID, error) {
-	raw := v
-	if i := strings.IndexByte(v, '<'); i >= 0 {
-		j := strings.IndexByte(v[i:], '>')
-		if j < 0 {
-			return replacesID{}, errBadReplaces
-		}
-		raw = v[i+1 : i+j]
-	}
-	_, hdrs, ok := strings.Cut(raw, "?")
-	if !ok {
-		return replacesID{}, errBadReplaces
-	}
-	for _, h := range strings.Split(hdrs, "&") {
-		name, val, _ := strings.Cut(h, "=")
-		if !strings.EqualFold(name, "replaces") {
-			continue
-		}
-		u, err := url.PathUnescape(val)
-		if err != nil {
-			return replacesID{}, errBadReplaces
-		}
-		return parseReplaces(u)
-	}
-	return replacesID{}, errBadReplaces
-}
-
 // replacedDialog finds the leg of one of our confirmed dialogs that a
 // Replaces names (tags as RFC 3891 says; the other order is accepted as
 // well).
-func (a *Adapter) replacedDialog(r replacesID) (*call, *sipLeg) {
-	for _, k := range [][2]string{{r.toTag, r.fromTag}, {r.fromTag, r.toTag}} {
+func (a *Adapter) replacedDialog(r sipsyntax.Replaces) (*call, *sipLeg) {
+	for _, k := range [][2]string{{r.ToTag, r.FromTag}, {r.FromTag, r.ToTag}} {
 		a.mu.Lock()
-		ref, ok := a.dialogs[dialogKey(r.callID, k[0])]
+		ref, ok := a.dialogs[dialogKey(r.CallID, k[0])]
 		a.mu.Unlock()
 		if !ok || ref.trunk != nil {
 			continue
@@ -158,7 +86,7 @@ func (h *handovers) drop(l *sipLeg) {
 // referReplaces serves a REFER whose Refer-To carries Replaces: l is the
 // transferring phone's leg in call cl (its dialog with the kept party).
 func (a *Adapter) referReplaces(req *sip.Request, tx sip.ServerTransaction, cl *call, l *sipLeg, referTo string) {
-	r, err := referToReplaces(referTo)
+	r, err := sipsyntax.ReferToReplaces(referTo)
 	if err != nil {
 		a.respond(tx, a.response(req, statusBadRequest))
 		return
@@ -262,14 +190,14 @@ func (a *Adapter) adoptTarget(c *engine.Call) *call {
 	a.serial(cl, func() {
 		offerC := adopted.peerSDP()
 		if kept != nil {
-			res, err := a.reinvite(kept, kept.stamp(setDirection(offerC, "sendrecv")))
+			res, err := a.reinvite(kept, kept.stamp(sipsyntax.SetDirection(offerC, "sendrecv")))
 			switch {
 			case err != nil:
 				a.log.Info("cannot re-INVITE a transferred phone", "call", cl.id, "err", err)
 			case res.StatusCode < 300 && checkSDP(res.Body()) == nil:
 				kept.gotSDP(res.Body())
 			}
-			res, err = a.reinvite(adopted, adopted.stamp(setDirection(kept.peerSDP(), "sendrecv")))
+			res, err = a.reinvite(adopted, adopted.stamp(sipsyntax.SetDirection(kept.peerSDP(), "sendrecv")))
 			switch {
 			case err != nil:
 				a.log.Info("cannot re-INVITE a transfer's target phone", "call", cl.id, "err", err)

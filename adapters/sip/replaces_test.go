@@ -71,39 +71,6 @@ func TestSIPpReferReplacesAttendedTransfer(t *testing.T) {
 	}
 }
 
-func TestParseReplaces(t *testing.T) {
-	good := map[string]replacesID{
-		"<sip:carol@x?Replaces=abc%40host%3Bto-tag%3Dt1%3Bfrom-tag%3Df1>":                    {callID: "abc@host", toTag: "t1", fromTag: "f1"},
-		"<sip:carol@x?Require=replaces&Replaces=a%3Bfrom-tag%3Df%3Bto-tag%3Dt%3Bearly-only>": {callID: "a", toTag: "t", fromTag: "f", earlyOnly: true},
-		"sip:carol@x?replaces=a;to-tag=t;from-tag=f":                                         {callID: "a", toTag: "t", fromTag: "f"},
-	}
-	for in, want := range good {
-		got, err := referToReplaces(in)
-		if err != nil || got != want {
-			t.Errorf("%q: %+v %v, want %+v", in, got, err, want)
-		}
-	}
-	for _, in := range []string{
-		"<sip:carol@x>", "<sip:carol@x?Replaces=abc>", "<sip:carol@x?Replaces=abc%3Bto-tag%3D>",
-		"<sip:carol@x?Replaces=%3Bto-tag%3Dt%3Bfrom-tag%3Df>", "<sip:carol@x?Replaces=a%ZZ>", "<sip:carol@x?Replaces=a",
-	} {
-		if _, err := referToReplaces(in); err == nil {
-			t.Errorf("%q: accepted", in)
-		}
-	}
-}
-
-func FuzzReplaces(f *testing.F) {
-	f.Add("<sip:carol@x?Replaces=abc%40host%3Bto-tag%3Dt1%3Bfrom-tag%3Df1>")
-	f.Add("sip:c@x?replaces=a;to-tag=;from-tag=f")
-	f.Fuzz(func(t *testing.T, s string) {
-		r, err := referToReplaces(s)
-		if err == nil && (r.callID == "" || r.toTag == "" || r.fromTag == "") {
-			t.Fatalf("%q: %+v", s, r)
-		}
-	})
-}
-
 // A new INVITE with Replaces (RFC 3891) is challenged like any INVITE;
 // authenticated, a malformed Replaces (or two) is 400 and one that names
 // no dialog of ours 481; none places a call or journals anything.

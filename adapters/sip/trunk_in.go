@@ -6,6 +6,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/engine"
 )
 
@@ -86,7 +87,7 @@ func (a *Adapter) deviceAddress(ip string) bool {
 			if d.Kind != DeviceKind {
 				continue
 			}
-			if b, err := parseBinding(d.Contact); err == nil && b.URI.Host == ip {
+			if b, err := sipsyntax.ParseBinding(d.Contact); err == nil && b.URI.Host == ip {
 				return true
 			}
 		}

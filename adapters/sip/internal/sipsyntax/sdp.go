@@ -1,4 +1,4 @@
-package sip
+package sipsyntax
 
 import (
 	"bytes"
@@ -14,14 +14,14 @@ import (
 
 // The four directions of RFC 3264.
 const (
-	dirSendRecv = "sendrecv"
-	dirSendOnly = "sendonly"
-	dirRecvOnly = "recvonly"
-	dirInactive = "inactive"
+	DirSendRecv = "sendrecv"
+	DirSendOnly = "sendonly"
+	DirRecvOnly = "recvonly"
+	DirInactive = "inactive"
 )
 
-// sdpLines splits an SDP body into lines without their CR LF.
-func sdpLines(body []byte) []string {
+// SDPLines splits an SDP body into lines without their CR LF.
+func SDPLines(body []byte) []string {
 	s := strings.TrimRight(string(body), "\r\n")
 	if s == "" {
 		return nil
@@ -42,29 +42,30 @@ func joinSDP(lines []string) []byte {
 	return b.Bytes()
 }
 
-func isDirection(s string) bool {
+// IsDirection reports whether s is one of the four directions.
+func IsDirection(s string) bool {
 	switch s {
-	case dirSendRecv, dirSendOnly, dirRecvOnly, dirInactive:
+	case DirSendRecv, DirSendOnly, DirRecvOnly, DirInactive:
 		return true
 	}
 	return false
 }
 
-// sdpDirection is the direction of the first media section (its own
+// SDPDirection is the direction of the first media section (its own
 // attribute, else the session's, else sendrecv). A connection address of
 // 0.0.0.0 (the RFC 2543 way to hold) counts as inactive.
-func sdpDirection(body []byte) string {
+func SDPDirection(body []byte) string {
 	session, media := "", ""
 	inMedia, seenMedia := false, false
 	zero := false
-	for _, l := range sdpLines(body) {
+	for _, l := range SDPLines(body) {
 		switch {
 		case strings.HasPrefix(l, "m="):
 			if seenMedia {
 				goto done
 			}
 			inMedia, seenMedia = true, true
-		case strings.HasPrefix(l, "a=") && isDirection(l[2:]):
+		case strings.HasPrefix(l, "a=") && IsDirection(l[2:]):
 			if inMedia {
 				media = l[2:]
 			} else {
@@ -78,7 +79,7 @@ func sdpDirection(body []byte) string {
 		}
 	}
 done:
-	d := dirSendRecv
+	d := DirSendRecv
 	if session != "" {
 		d = session
 	}
@@ -86,18 +87,18 @@ done:
 		d = media
 	}
 	if zero {
-		d = dirInactive
+		d = DirInactive
 	}
 	return d
 }
 
-// setDirection returns body with every direction attribute removed and
+// SetDirection returns body with every direction attribute removed and
 // a=dir at the end of each media section.
-func setDirection(body []byte, dir string) []byte {
+func SetDirection(body []byte, dir string) []byte {
 	var out []string
 	inMedia := false
-	for _, l := range sdpLines(body) {
-		if strings.HasPrefix(l, "a=") && isDirection(l[2:]) {
+	for _, l := range SDPLines(body) {
+		if strings.HasPrefix(l, "a=") && IsDirection(l[2:]) {
 			continue
 		}
 		if strings.HasPrefix(l, "m=") {
@@ -114,31 +115,31 @@ func setDirection(body []byte, dir string) []byte {
 	return joinSDP(out)
 }
 
-// answerDirection is the direction an answer to an offer with direction
+// AnswerDirection is the direction an answer to an offer with direction
 // offer may have, given what the other phone answered (RFC 3264 §6.1):
 // sendonly → recvonly (or inactive), recvonly → sendonly (or inactive),
 // inactive → inactive, sendrecv → what was answered.
-func answerDirection(offer, answered string) string {
+func AnswerDirection(offer, answered string) string {
 	switch offer {
-	case dirSendOnly:
-		if answered == dirInactive || answered == dirSendOnly {
-			return dirInactive
+	case DirSendOnly:
+		if answered == DirInactive || answered == DirSendOnly {
+			return DirInactive
 		}
-		return dirRecvOnly
-	case dirRecvOnly:
-		if answered == dirInactive || answered == dirRecvOnly {
-			return dirInactive
+		return DirRecvOnly
+	case DirRecvOnly:
+		if answered == DirInactive || answered == DirRecvOnly {
+			return DirInactive
 		}
-		return dirSendOnly
-	case dirInactive:
-		return dirInactive
+		return DirSendOnly
+	case DirInactive:
+		return DirInactive
 	}
 	return answered
 }
 
-// originLine returns the o= line of body, or "".
-func originLine(body []byte) string {
-	for _, l := range sdpLines(body) {
+// OriginLine returns the o= line of body, or "".
+func OriginLine(body []byte) string {
+	for _, l := range SDPLines(body) {
 		if strings.HasPrefix(l, "o=") {
 			return l
 		}
@@ -146,9 +147,9 @@ func originLine(body []byte) string {
 	return ""
 }
 
-// nextOrigin is o= line prev with its session version incremented; ok is
+// NextOrigin is o= line prev with its session version incremented; ok is
 // false when prev is not an origin line of six fields.
-func nextOrigin(prev string) (string, bool) {
+func NextOrigin(prev string) (string, bool) {
 	f := strings.Fields(strings.TrimPrefix(prev, "o="))
 	if len(f) != 6 {
 		return "", false
@@ -161,9 +162,9 @@ func nextOrigin(prev string) (string, bool) {
 	return "o=" + strings.Join(f, " "), true
 }
 
-// withOrigin replaces body's o= line by origin.
-func withOrigin(body []byte, origin string) []byte {
-	lines := sdpLines(body)
+// WithOrigin replaces body's o= line by origin.
+func WithOrigin(body []byte, origin string) []byte {
+	lines := SDPLines(body)
 	for i, l := range lines {
 		if strings.HasPrefix(l, "o=") {
 			lines[i] = origin
