@@ -99,7 +99,7 @@ func (c *conn) run(r *Request) error {
 		if name == "" {
 			return errcode.Newf(errcode.NotFound, "no media leg of call %s here", r.CallID)
 		}
-		cand := r.Candidate
+		cand := ICECandidate(r.Candidate)
 		if r.Type == TypeICEDone {
 			cand = ICECandidate{} // end of candidates
 		}
@@ -523,7 +523,11 @@ func (c *conn) directory(ctx context.Context, r *Request) error {
 }
 
 func (c *conn) history(ctx context.Context, r *Request) error {
-	q := engine.HistoryQuery{Number: r.Number, From: r.From, To: r.Until, Reasons: r.Reasons, Kinds: r.Kinds, Limit: r.Limit, Before: r.Before}
+	var kinds []engine.HistoryKind // Decode has checked each name
+	for _, k := range r.Kinds {
+		kinds = append(kinds, engine.HistoryKind(k))
+	}
+	q := engine.HistoryQuery{Number: r.Number, From: r.From, To: r.Until, Reasons: r.Reasons, Kinds: kinds, Limit: r.Limit, Before: r.Before}
 	entries, err := c.h.eng.History(ctx, c.client, q)
 	if err != nil {
 		return err
