@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
 
 	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
@@ -37,28 +36,6 @@ var fuzzingNow = sync.OnceValue(func() bool {
 	f := flag.Lookup("test.fuzz")
 	return f != nil && f.Value.String() != ""
 })
-
-func FuzzDestination(f *testing.F) {
-	for _, s := range []string{"sip:1002@127.0.0.1:5060", "sip:+441234567890@example.com", "tel:+441234567890;phone-context=x",
-		"sip:bob@callengine", "sips:alice;x=y@h", "sip:0044@h", "mailto:x@y", "sip:@h"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if tooLong(len(s)) {
-			return
-		}
-		var u sip.Uri
-		func() {
-			defer func() { recover() }() // sipgo's parser is not under test
-			if sip.ParseUri(s, &u) != nil {
-				u = sip.Uri{}
-			}
-		}()
-		if d, err := destination(&u, "callengine"); err == nil && d == "" {
-			t.Fatalf("empty destination from %q", s)
-		}
-	})
-}
 
 // The digest check accepts what a client computes from the password and
 // refuses anything else; nonces expire and cannot be forged.

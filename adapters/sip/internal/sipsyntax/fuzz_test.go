@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // The decoders never panic, whatever a phone sends. Seed corpora live
@@ -168,6 +170,28 @@ func FuzzReplaces(f *testing.F) {
 		r, err := ReferToReplaces(s)
 		if err == nil && (r.CallID == "" || r.ToTag == "" || r.FromTag == "") {
 			t.Fatalf("%q: %+v", s, r)
+		}
+	})
+}
+
+func FuzzDestination(f *testing.F) {
+	for _, s := range []string{"sip:1002@127.0.0.1:5060", "sip:+441234567890@example.com", "tel:+441234567890;phone-context=x",
+		"sip:bob@callengine", "sips:alice;x=y@h", "sip:0044@h", "mailto:x@y", "sip:@h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if tooLong(len(s)) {
+			return
+		}
+		var u sip.Uri
+		func() {
+			defer func() { recover() }() // sipgo's parser is not under test
+			if sip.ParseUri(s, &u) != nil {
+				u = sip.Uri{}
+			}
+		}()
+		if d, err := Destination(&u, "callengine"); err == nil && d == "" {
+			t.Fatalf("empty destination from %q", s)
 		}
 	})
 }
