@@ -153,7 +153,10 @@ type Report struct {
 	SIPFailedCalls    *int64   `json:"sip_failed_calls,omitempty"`
 	SIPErrors         []string `json:"sip_errors,omitempty"`
 	SIPElapsedSeconds *float64 `json:"sip_elapsed_seconds,omitempty"`
-	SIPCallsPerSec    *float64 `json:"sip_calls_per_sec,omitempty"`
+	// SIPAnsweredSeconds is the span from the first call answered to the
+	// last, over which sip_calls_per_sec is counted.
+	SIPAnsweredSeconds *float64 `json:"sip_answered_seconds,omitempty"`
+	SIPCallsPerSec     *float64 `json:"sip_calls_per_sec,omitempty"`
 	// Setup time, the phone's first INVITE to the 200 (the 407 round trip
 	// included).
 	SIPSetupP50Ms *float64 `json:"sip_setup_p50_ms,omitempty"`
@@ -171,6 +174,10 @@ type Report struct {
 	// the heap above the one before the calls per live call.
 	SIPLiveCalls            *float64 `json:"sip_live_calls,omitempty"`
 	SIPHeapBytesPerLiveCall *float64 `json:"sip_heap_bytes_per_live_call,omitempty"`
+	// The journal's commits per complete call and events per commit while
+	// the calls ran (the group commit at work, see journal_commit_interval).
+	SIPCommitsPerCall  *float64 `json:"sip_journal_commits_per_call,omitempty"`
+	SIPEventsPerCommit *float64 `json:"sip_journal_events_per_commit,omitempty"`
 	// The journal, read after the server stopped: calls dialed, calls ended
 	// by a hangup, SIP dialogs recorded (CallLegRecorded), and the complete
 	// calls of sipp it does not show ended.
@@ -403,6 +410,7 @@ func (r *Report) setSIP(x SIPResult) {
 	r.SIPFailedCalls = i64(int64(x.Failed))
 	r.SIPErrors = x.Errors
 	r.SIPElapsedSeconds = f64(x.Elapsed.Seconds())
+	r.SIPAnsweredSeconds = f64(x.AnsweredSpan.Seconds())
 	r.SIPCallsPerSec = f64(x.CallsPerSec)
 	if x.Setups > 0 {
 		r.SIPSetupP50Ms, r.SIPSetupP99Ms, r.SIPSetupMaxMs = ms(x.SetupP50), ms(x.SetupP99), ms(x.SetupMax)
@@ -412,6 +420,10 @@ func (r *Report) setSIP(x SIPResult) {
 		r.SIPServerCPUMsPerCall = ms(x.CPUPerCall())
 		r.SIPUACCPUCores = f64(x.UACCPU.Seconds() / w)
 		r.SIPUASCPUCores = f64(x.UASCPU.Seconds() / w)
+	}
+	if x.HaveCommits && x.Commits > 0 && x.Successful > 0 {
+		r.SIPCommitsPerCall = f64(x.Commits / float64(x.Successful))
+		r.SIPEventsPerCommit = f64(x.Records / x.Commits)
 	}
 	if x.HaveHeap {
 		r.SIPLiveCalls = f64(x.LiveCalls)
@@ -579,8 +591,12 @@ func (r *Report) sipRows(row func(workload, figure, value string)) {
 	if r.SIPCallsCompleted == nil {
 		return
 	}
-	row("sip", "complete calls/s (INVITE … BYE, sipp → serve → trunk sipp)", fmt.Sprintf("%s (%s offered for %.0f s, each held %s s)",
-		count(int64(*r.SIPCallsPerSec+0.5)), count(*r.SIPRate), *r.SIPDurationSeconds, sig3(*r.SIPHoldSeconds)))
+	answered := ""
+	if r.SIPAnsweredSeconds != nil {
+		answered = fmt.Sprintf(", answered over %.1f s", *r.SIPAnsweredSeconds)
+	}
+	row("sip", "complete calls/s (INVITE … BYE, sipp → serve → trunk sipp)", fmt.Sprintf("%s (%s offered for %.0f s, each held %s s%s)",
+		count(int64(*r.SIPCallsPerSec+0.5)), count(*r.SIPRate), *r.SIPDurationSeconds, sig3(*r.SIPHoldSeconds), answered))
 	row("sip", "calls completed / failed", fmt.Sprintf("%s / %s of %s offered, in %.1f s", count(*r.SIPCallsCompleted), count(*r.SIPFailedCalls),
 		count(*r.SIPCallsOffered), *r.SIPElapsedSeconds))
 	for _, e := range r.SIPErrors {
@@ -595,6 +611,9 @@ func (r *Report) sipRows(row func(workload, figure, value string)) {
 	}
 	if r.SIPHeapBytesPerLiveCall != nil {
 		row("sip", "server Go live heap per live call", fmt.Sprintf("%s B (%s live calls)", count(int64(*r.SIPHeapBytesPerLiveCall)), count(int64(*r.SIPLiveCalls+0.5))))
+	}
+	if r.SIPCommitsPerCall != nil {
+		row("sip", "journal: commits per call / events per commit", fmt.Sprintf("%.2f / %.1f", *r.SIPCommitsPerCall, *r.SIPEventsPerCommit))
 	}
 	if r.SIPCallsJournaled != nil {
 		row("sip", "journal: calls ended / SIP dialogs recorded", fmt.Sprintf("%s / %s (%s complete calls not in it)",

@@ -74,10 +74,17 @@ type SIPResult struct {
 	Successful, Failed int
 	Errors             []string
 	// Elapsed is the phone's sipp from its start to its exit (its last call
-	// ended); CallsPerSec is Successful ÷ (Elapsed − Hold): complete calls
-	// per second over the time they were started.
+	// ended). CallsPerSec is the rate the calls were answered at, from the
+	// first 200 to the last, as sipp timed them: (answered − 1) ÷ (last −
+	// first). Every call is held the same time, so this is also the rate of
+	// their BYEs; a server that falls behind answers late, stretching the
+	// span. sipp's start and the last call's hold, which a rate over Elapsed
+	// counts, are not the server's: over Elapsed, even a perfect server
+	// comes out under the rate offered.
 	Elapsed     time.Duration
 	CallsPerSec float64
+	// AnsweredSpan is the time from the first answer to the last.
+	AnsweredSpan time.Duration
 	// Setup times, the phone's first INVITE to the 200 (the 407 round trip
 	// included), as sipp measures them (1 ms resolution): Setups is how many.
 	Setups                       int
@@ -93,6 +100,10 @@ type SIPResult struct {
 	HeapPerLiveCall                  float64 // (HeapDuring − HeapBefore) ÷ LiveCalls
 	Journaled, LegsJournaled, Dialed int     // in the journal after the run: calls ended by a hangup, CallLegRecorded events, calls dialed
 	Load1                            float64 // /proc/loadavg, 1 minute, when the phone's sipp ended (-1: unknown)
+	// The journal's commits and the events they carried while the phone's
+	// sipp ran (callengine_journal_batches_total and _records_total).
+	HaveCommits      bool
+	Commits, Records float64
 }
 
 // NotJournaled is how many of the calls sipp completed the journal does not
@@ -346,29 +357,36 @@ func statInt(m map[string]string, name string) (int, error) {
 }
 
 // setupTimes reads the response times of the phone's sipp (-trace_rtt):
-// one line per call, "date_ms;response_time_ms;rtd".
-func (s *sippRun) setupTimes() ([]time.Duration, error) {
+// one line per call, "date_ms;response_time_ms;rtd", the date in ms since
+// sipp started, taken when the 200 came. It returns the setup times and
+// the dates of the first and last answer.
+func (s *sippRun) setupTimes() (setups []time.Duration, first, last time.Duration, err error) {
 	paths, _ := filepath.Glob(filepath.Join(s.dir, s.name+"_*_rtt.csv"))
 	if len(paths) != 1 {
-		return nil, fmt.Errorf("bench: sip: %d response time files of sipp", len(paths))
+		return nil, 0, 0, fmt.Errorf("bench: sip: %d response time files of sipp", len(paths))
 	}
 	b, err := os.ReadFile(paths[0])
 	if err != nil {
-		return nil, err
+		return nil, 0, 0, err
 	}
-	var out []time.Duration
 	for i, line := range strings.Split(string(b), "\n") {
 		f := strings.Split(strings.TrimSpace(line), ";")
 		if i == 0 || len(f) < 3 {
 			continue
 		}
-		v, err := strconv.ParseFloat(f[1], 64)
-		if err != nil {
-			return nil, fmt.Errorf("bench: sip: response time %q: %w", line, err)
+		at, err1 := strconv.ParseFloat(f[0], 64)
+		v, err2 := strconv.ParseFloat(f[1], 64)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, 0, 0, fmt.Errorf("bench: sip: response time %q: %w", line, err)
 		}
-		out = append(out, time.Duration(v*float64(time.Millisecond)))
+		when := time.Duration(at * float64(time.Millisecond))
+		if len(setups) == 0 || when < first {
+			first = when
+		}
+		last = max(last, when)
+		setups = append(setups, time.Duration(v*float64(time.Millisecond)))
 	}
-	return out, nil
+	return setups, first, last, nil
 }
 
 // udpBound reports whether something listens on ip:port over UDP (from
@@ -523,6 +541,11 @@ func SIP(ctx context.Context, cfg SIPConfig) (r SIPResult, err error) {
 	tick.Stop()
 	r.Elapsed = time.Since(start)
 	cpu1, cpuErr1 := procCPU(pid)
+	if after, err := child.metrics(ctx); err == nil && metricsErr == nil {
+		const batches, records = "callengine_journal_batches_total", "callengine_journal_records_total"
+		r.HaveCommits = true
+		r.Commits, r.Records = after[batches]-before[batches], after[records]-before[records]
+	}
 	r.Load1 = loadAvg1()
 	s.stop()
 
@@ -550,12 +573,12 @@ func SIP(ctx context.Context, cfg SIPConfig) (r SIPResult, err error) {
 	if r.Successful == 0 {
 		return r, fmt.Errorf("no call completed (sipp uac: %v): %s %s", uac.err, strings.Join(r.Errors, "; "), uac.out.String())
 	}
-	if span := r.Elapsed - cfg.Hold; span > 0 {
-		r.CallsPerSec = float64(r.Successful) / span.Seconds()
-	}
-	setups, err := uac.setupTimes()
+	setups, first, last, err := uac.setupTimes()
 	if err != nil {
 		return r, err
+	}
+	if r.AnsweredSpan = last - first; len(setups) > 1 && r.AnsweredSpan > 0 {
+		r.CallsPerSec = float64(len(setups)-1) / r.AnsweredSpan.Seconds()
 	}
 	if len(setups) > 0 {
 		slices.Sort(setups)

@@ -96,7 +96,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.JournalPath), 0o755); err != nil {
 		return nil, errcode.Wrap(errcode.Unavailable, err, "cannot create the data directory")
 	}
-	j, err := journal.Open(cfg.JournalPath, journal.Options{Timeout: cfg.LockTimeout})
+	j, err := journal.Open(cfg.JournalPath, journal.Options{Timeout: cfg.LockTimeout, CommitInterval: cfg.CommitInterval})
 	if err != nil {
 		return nil, openError(err)
 	}

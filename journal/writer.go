@@ -104,6 +104,10 @@ type writerState struct {
 	runs              []batchRun // index runs of the current batch, in order
 	flush             map[string][]indexEntry
 	names             []string
+	// lastCommit is when the last commit began; timer waits for the
+	// commit interval (see gather).
+	lastCommit time.Time
+	timer      *time.Timer
 }
 
 func (w *writerState) init(lastSeq uint64) {
@@ -201,6 +205,12 @@ func (j *Journal) run() {
 				runtime.Gosched()
 			}
 		}
+		if j.commitInterval > 0 {
+			if pending == nil && n < j.maxBatch {
+				batch, _, pending = j.gather(batch, n)
+			}
+			j.w.lastCommit = time.Now()
+		}
 		j.commitBatch(batch)
 		for _, r := range batch {
 			r.done <- struct{}{}
@@ -208,6 +218,54 @@ func (j *Journal) run() {
 		clear(batch)
 		j.w.batch = batch[:0]
 	}
+}
+
+// gather holds a commit back until Options.CommitInterval has passed since
+// the last one began, taking the appends that arrive meanwhile into batch
+// (n is its weight): under a steady stream of appends from many callers, each
+// commit then carries what arrived in an interval, not the one or two that
+// came during the last fsync. It returns the batch, its weight and a request
+// it took but that belongs to the next batch (nil if none).
+func (j *Journal) gather(batch []*request, n int) ([]*request, int, *request) {
+	wait := holdCommit(j.commitInterval, time.Since(j.w.lastCommit), len(batch), j.waiting.Load())
+	if wait <= 0 {
+		return batch, n, nil
+	}
+	if j.w.timer == nil {
+		j.w.timer = time.NewTimer(wait)
+	} else {
+		j.w.timer.Reset(wait)
+	}
+	defer j.w.timer.Stop()
+	for n < j.maxBatch {
+		select {
+		case r, ok := <-j.reqs:
+			if !ok {
+				return batch, n, nil
+			}
+			if r.kind == kindCheck || r.kind == kindExclusive || n+r.weight() > j.maxBatch {
+				return batch, n, r
+			}
+			batch = append(batch, r)
+			n += r.weight()
+		case <-j.w.timer.C:
+			return batch, n, nil
+		}
+	}
+	return batch, n, nil
+}
+
+// holdCommit is how long the writer holds a commit of batched requests back,
+// with interval the commit interval, since the time since the last commit
+// began and inFlight the appends and snapshots whose callers are waiting
+// (the batch's included). A request alone in flight is never held: its
+// caller is the only one waiting, nothing else is on its way, and a lone
+// caller's commands would each wait an interval.
+func holdCommit(interval, since time.Duration, batched int, inFlight int64) time.Duration {
+	if interval <= 0 || batched <= 1 && inFlight <= 1 {
+		return 0
+	}
+	return max(interval-since, 0)
 }
 
 // commitBatch writes batch in one transaction and sets each request's answer.

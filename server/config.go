@@ -54,6 +54,11 @@ type Config struct {
 	// RingTimeout is how long a call rings before it ends no-answer (engine
 	// default 60 s when 0).
 	RingTimeout time.Duration `yaml:"ring_timeout"`
+	// JournalCommitInterval is the journal's group commit interval
+	// (engine.Config.CommitInterval): while commands come from several
+	// callers, a commit waits until this long after the last one began.
+	// Default 2 ms; 0 commits as soon as the journal's writer is free.
+	JournalCommitInterval time.Duration `yaml:"journal_commit_interval"`
 	// DrainTimeout bounds the HTTP server's shutdown on SIGTERM. Default 10 s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 	// LogLevel is one of none, error, warn, info, debug (logs go to
@@ -193,10 +198,12 @@ func Default() Config {
 		RefreshTokenTTL: 30 * 24 * time.Hour,
 		RingTimeout:     60 * time.Second,
 		DrainTimeout:    10 * time.Second,
-		LogLevel:        "info",
-		Outside:         Outside{Outcome: "answer", AnswerAfter: time.Second},
-		Echo:            Echo{Client: "echo", Extension: "600"},
-		SIP:             SIP{UDP: defaultSIP, TCP: defaultSIP, RelayPhones: new(true)},
+
+		JournalCommitInterval: 2 * time.Millisecond,
+		LogLevel:              "info",
+		Outside:               Outside{Outcome: "answer", AnswerAfter: time.Second},
+		Echo:                  Echo{Client: "echo", Extension: "600"},
+		SIP:                   SIP{UDP: defaultSIP, TCP: defaultSIP, RelayPhones: new(true)},
 	}
 }
 
@@ -663,7 +670,7 @@ func (c Config) check(where map[string]string) error {
 	}
 	for key, d := range map[string]time.Duration{
 		"access_token_ttl": c.AccessTokenTTL, "refresh_token_ttl": c.RefreshTokenTTL, "ring_timeout": c.RingTimeout,
-		"drain_timeout": c.DrainTimeout, "outside.ring_after": c.Outside.RingAfter, "outside.answer_after": c.Outside.AnswerAfter,
+		"drain_timeout": c.DrainTimeout, "journal_commit_interval": c.JournalCommitInterval, "outside.ring_after": c.Outside.RingAfter, "outside.answer_after": c.Outside.AnswerAfter,
 		"outside.ring_for": c.Outside.RingFor, "outside.hangup_after": c.Outside.HangupAfter,
 	} {
 		if d < 0 {

@@ -278,7 +278,7 @@ func (s *Server) open(ctx context.Context, cfg Config) (*engine.Engine, Provisio
 	}
 	ec := engine.Config{
 		DataDir: cfg.Data, Adapter: far, Logger: s.log, Domain: cfg.Domain,
-		RingTimeout: cfg.RingTimeout, TokenSecret: secret,
+		RingTimeout: cfg.RingTimeout, TokenSecret: secret, CommitInterval: cfg.JournalCommitInterval,
 		AccessTokenTTL: cfg.AccessTokenTTL, RefreshTokenTTL: cfg.RefreshTokenTTL,
 		// serve is the whole program: its collector may pause while a
 		// large restore builds the heap (engine.Config.RestorePausesGC).
