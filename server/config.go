@@ -128,6 +128,9 @@ type SIP struct {
 	// true, the default; false passes their SDP through (RTP phone to
 	// phone).
 	RelayPhones *bool `yaml:"relay_phones"`
+	// UDPReadBuffer is the UDP socket's receive buffer in bytes
+	// (sip.Settings.UDPReadBuffer); 0: the adapter's default, 4 MiB.
+	UDPReadBuffer int `yaml:"udp_read_buffer"`
 }
 
 // Relayed reports whether calls between two SIP phones go through the
@@ -203,7 +206,7 @@ func Default() Config {
 		LogLevel:              "info",
 		Outside:               Outside{Outcome: "answer", AnswerAfter: time.Second},
 		Echo:                  Echo{Client: "echo", Extension: "600"},
-		SIP:                   SIP{UDP: defaultSIP, TCP: defaultSIP, RelayPhones: new(true)},
+		SIP:                   SIP{UDP: defaultSIP, TCP: defaultSIP, RelayPhones: new(true), UDPReadBuffer: 4 << 20},
 	}
 }
 
@@ -676,6 +679,9 @@ func (c Config) check(where map[string]string) error {
 		if d < 0 {
 			bad(key, "must not be negative")
 		}
+	}
+	if c.SIP.UDPReadBuffer < 0 {
+		bad("sip.udp_read_buffer", "must not be negative")
 	}
 	if c.SIP.Disabled && len(c.SIP.Trunks) > 0 {
 		bad("sip.trunks", "trunks need the SIP adapter (sip.disabled is true)")

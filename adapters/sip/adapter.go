@@ -160,6 +160,10 @@ func (a *Adapter) listen() error {
 			return fmt.Errorf("sip: listen udp %s: %w", a.set.UDP, err)
 		}
 		a.udp = c
+		if size, err := setReadBuffer(c, a.set.UDPReadBuffer); err != nil || size < a.set.UDPReadBuffer {
+			a.log.Warn("udp receive buffer smaller than asked: raise net.core.rmem_max, or run with CAP_NET_ADMIN",
+				"asked", a.set.UDPReadBuffer, "got", size, "err", err)
+		}
 		a.contacts["UDP"] = a.contact(c.LocalAddr(), "udp")
 		a.wg.Go(func() {
 			if err := a.srv.ServeUDP(c); err != nil && a.ctx.Err() == nil {
