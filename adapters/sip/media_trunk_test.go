@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
+
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/media"
 	"github.com/callengine/callengine/media/mediatest"
@@ -103,4 +105,71 @@ func TestRelayPhoneCallsTrunk(t *testing.T) {
 	trunk.waitBye(ctx)
 	dave.waitBye(ctx)
 	eventuallyTrue(t, "the relay's legs closed", func() bool { return h.relay.Stats().Legs == 0 })
+}
+
+// The trunk moves its media with a re-INVITE (a new RTP address), then
+// holds and resumes: its relay leg takes the new address, the phone hears the trunk's new port, and the hold
+// is the engine's hold by the callee (the far end), answered a=recvonly.
+func TestRelayTrunkReInvite(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h, trunk := relayTrunk(t, ctx)
+	dave := relayPhones(t, ctx, h, "dave")[0]
+	dave.call(ctx, outside)
+	dt := trunk.waitInvite(ctx)
+	trunk.rtp.Start()
+	eventuallyTrue(t, "dave hears the trunk", func() bool { return dave.rtp.ReceivedFrom("TRUNK") > 10 })
+	calls, err := h.eng.Calls(ctx, "dave")
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("dave's calls: %+v %v", calls, err)
+	}
+	id := calls[0].ID
+
+	reinvite := func(body string) *sip.Response {
+		t.Helper()
+		req := trunk.inDialog(dt, "INVITE")
+		req.AppendHeader(contentSDP())
+		req.SetBody([]byte(body))
+		res := trunk.send(ctx, req)
+		if err := trunk.cli.WriteRequest(trunk.inDialog(dt, "ACK")); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	trunk.rtp.Stop()
+	moved := trunk.newRTP("TRUNK2")
+	res := reinvite(strings.Replace(moved.Offer(), "o=phone 1 1", "o=phone 1 2", 1))
+	if res.StatusCode != 200 {
+		t.Fatalf("the trunk's re-INVITE with a new address: %d", res.StatusCode)
+	}
+	if err := moved.SetAnswer(string(res.Body())); err != nil {
+		t.Fatal(err)
+	}
+	moved.Start()
+	eventuallyTrue(t, "dave hears the trunk's new port", func() bool { return dave.rtp.ReceivedFrom("TRUNK2") > 10 })
+	eventuallyTrue(t, "the trunk's new port hears dave", func() bool { return moved.ReceivedFrom("DAVE") > 10 })
+	if st, err := h.relay.LegStats(id + "/callee"); err != nil || st.Peer != id+"/caller" {
+		t.Errorf("the trunk's relay leg after the move: %+v, %v", st, err)
+	}
+
+	held := strings.Replace(strings.Replace(moved.Offer(), "o=phone 1 1", "o=phone 1 3", 1), "a=sendrecv", "a=sendonly", 1)
+	if res := reinvite(held); res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=recvonly") {
+		t.Fatalf("the trunk's hold: %d\n%s", res.StatusCode, res.Body())
+	}
+	eventuallyTrue(t, "the call held by the far end", func() bool {
+		c, err := h.eng.Call(ctx, id)
+		return err == nil && c.State == engine.Held && c.HeldBy(engine.Callee)
+	})
+	resumed := strings.Replace(moved.Offer(), "o=phone 1 1", "o=phone 1 4", 1)
+	if res := reinvite(resumed); res.StatusCode != 200 || !strings.Contains(string(res.Body()), "a=sendrecv") {
+		t.Fatalf("the trunk's resume: %d\n%s", res.StatusCode, res.Body())
+	}
+	eventuallyTrue(t, "the call resumed", func() bool {
+		c, err := h.eng.Call(ctx, id)
+		return err == nil && c.State == engine.Connected
+	})
+	if _, err := h.eng.Hangup(ctx, id, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	trunk.waitBye(ctx)
 }

@@ -143,6 +143,9 @@ func (a *Adapter) refLeg(ref dialogRef) (*call, *sipLeg) {
 	if cl == nil {
 		return nil, nil
 	}
+	if ref.trunk != nil {
+		return cl, ref.trunk.sipLeg()
+	}
 	var d *dialog
 	side := engine.Callee
 	switch {
@@ -504,6 +507,8 @@ func (a *Adapter) answer2xx(req *sip.Request, tx sip.ServerTransaction, d *dialo
 func (a *Adapter) reInviteAcked(ref dialogRef, req *sip.Request) {
 	var d *dialog
 	switch {
+	case ref.trunk != nil:
+		d = ref.trunk.dlg
 	case ref.kept != nil:
 		d = ref.kept.dlg
 	case ref.in != nil:

@@ -45,6 +45,21 @@ type trunkLeg struct {
 	ack         *sip.Request // our ACK of its 2xx, sent again as it was for a retransmitted 2xx
 }
 
+// sipLeg is the trunk's dialog as the callee's leg of its call, for the
+// trunk's requests in the dialog that a phone's take the same way: a
+// re-INVITE (reinvite.go) holds or resumes the call as the callee (the
+// far end), moves the trunk's media on its relay leg, or is a session
+// refresh (RFC 4028) answered with the SDP the trunk has.
+func (l *trunkLeg) sipLeg() *sipLeg {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var first []byte
+	if l.invite != nil {
+		first = l.invite.Body()
+	}
+	return &sipLeg{dlg: l.dlg, side: engine.Callee, got: l.sdp, first: first}
+}
+
 // answer is the trunk's SDP answer (nil until it answered).
 func (l *trunkLeg) answer() []byte {
 	l.mu.Lock()

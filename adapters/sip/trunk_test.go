@@ -278,3 +278,38 @@ func TestTrunkSettings(t *testing.T) {
 		t.Error("reasonForStatus maps wrongly")
 	}
 }
+
+// The trunk holds the call, resumes it and refreshes the session (RFC
+// 4028) with re-INVITEs: the engine hears the far end hold and resume, the
+// phone gets each offer passed on (its media goes to the trunk directly),
+// and every re-INVITE is answered 200 with the direction RFC 3264 asks for
+// (sipp checks a=recvonly, then a=sendrecv twice).
+func TestTrunkReInviteHoldResumeRefresh(t *testing.T) {
+	trunkPort := freePortOn(t, trunkIP)
+	h := newTrunkHarness(t, trunkPort, "", "")
+	trunk := runSippOn(t, trunkIP, "trunk_uas_reinvite.xml", trunkPort, "", "-d", "200")
+	phone := h.daveCalls("uac_reinvited.xml", outside)
+	trunk.wait(t, "trunk")
+	phone.wait(t, "phone")
+	held := h.waitEvent("CallHeld by the callee", func(ev *engine.Event) bool { return ev.Type == events.TypeCallHeld })
+	resumed := h.waitEvent("CallResumed by the callee", func(ev *engine.Event) bool { return ev.Type == events.TypeCallResumed })
+	if by := held.Event.(events.CallHeld).By; by != engine.Callee {
+		t.Errorf("held by the %s", by)
+	}
+	if by := resumed.Event.(events.CallResumed).By; by != engine.Callee {
+		t.Errorf("resumed by the %s", by)
+	}
+	c := h.callEnded()
+	if c.Reason != events.Hangup || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+	n := 0
+	for _, ev := range h.evs {
+		if ev.Type == events.TypeCallHeld || ev.Type == events.TypeCallResumed {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d hold and resume events, want 2 (the refresh is neither):%s", n, h.seen())
+	}
+}
