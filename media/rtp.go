@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
@@ -361,7 +362,10 @@ func (l *leg) bindRTP(local []sdpFmt, peer ptMap, codec codecKey) {
 		}
 	}
 	l.inPTs.Store(&in)
-	l.out.bindWriter(out, codec, &udpWriter{c: l.rtp})
+	l.rtp.mu.Lock()
+	ssrc := ssrcOf(l.rtp.sessID)
+	l.rtp.mu.Unlock()
+	l.out.bindWriter(out, codec, &udpWriter{c: l.rtp}, ssrc)
 	l.mu.Lock()
 	l.codec = codec
 	l.remoteSet = true
@@ -548,19 +552,27 @@ func (r *Relay) UpdateRTP(name, offer string) (string, error) {
 }
 
 // bindWriter binds the track to a writer of its own (an RTP leg's socket):
-// pts are the payload types to send with, primary the audio codec. The
-// SSRC is drawn once and kept.
+// pts are the payload types to send with, primary the audio codec, ssrc
+// the stream's SSRC, kept from the first bind on (see ssrcOf). Such a
+// stream starts on the wall clock's line (wallSeq, wallTS), so that the
+// same leg built again after a restart (RestoreRTP) goes on with the same
+// SSRC and sequence numbers and timestamps further on: to the phone, the
+// restart looks like packets lost.
 func (t *outTrack) bindWriter(pts map[codecKey]uint8, primary codecKey, w interface {
 	WriteRTP(*rtp.Header, []byte) (int, error)
 	Write([]byte) (int, error)
-}) {
+}, ssrc uint32) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.pts = pts
 	t.primary = primary
 	t.clockRate = primary.clockRate
 	if t.ssrc == 0 {
-		t.ssrc = rand.Uint32() | 1
+		t.ssrc = ssrc
+		t.wallClock = true
+		if !t.started {
+			t.nextSeq = wallSeq(time.Now())
+		}
 	}
 	t.w = w
 	t.bound = true

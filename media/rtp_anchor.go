@@ -110,7 +110,8 @@ func (r *Relay) ReofferRTP(name string, opt OfferOptions) (string, error) {
 // binds local's port again when it is free (rebound true: the phone needs
 // to be told nothing); else another port, and the returned SDP (the
 // version moved on) must reach the phone in a re-INVITE. Its outgoing
-// stream is a new one (a new SSRC).
+// stream goes on: the SSRC comes from local's session id, and the
+// sequence numbers and timestamps from the wall clock (see ssrcOf).
 func (r *Relay) RestoreRTP(ctx context.Context, name, local, remote string, ev LegEvents) (desc string, rebound bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", false, err

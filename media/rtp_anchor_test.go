@@ -173,6 +173,13 @@ func TestRTPRestoreRebindsPort(t *testing.T) {
 	eventually(t, "b hears a again", func() bool { return b.ReceivedFrom("A") >= before+10 })
 	beforeB := a.ReceivedFrom("B")
 	eventually(t, "a hears b again", func() bool { return a.ReceivedFrom("B") >= beforeB+10 })
+	// One stream across the restart: the same SSRC, its sequence numbers
+	// going on forward (the gap is the packets the restart lost).
+	for name, p := range map[string]*mediatest.RTPPeer{"a": a, "b": b} {
+		if rc := p.Received(); rc.SSRCs != 1 || rc.Backwards != 0 || rc.MaxJump > 500 {
+			t.Errorf("%s's stream across the restart: %+v", name, rc)
+		}
+	}
 
 	// The port is taken (by the leg just restored): another port.
 	desc, rebound, err := second.RestoreRTP(ctx, "y/caller", answerA, a.Offer(), media.LegEvents{})

@@ -36,7 +36,10 @@ type outTrack struct {
 	seqOff  uint16
 	tsOff   uint32
 	dtmf    bool // SendDTMF is playing: forwarded packets wait
-	hdr     rtp.Header
+	// wallClock: the stream starts where the wall clock says (an RTP
+	// leg's, see bindWriter), not at random numbers.
+	wallClock bool
+	hdr       rtp.Header
 }
 
 func newOutTrack(leg string, want codecKey) *outTrack {
@@ -113,6 +116,9 @@ func (t *outTrack) setWant(k codecKey) {
 // sent, moved on by the time since. Called with mu held.
 func (t *outTrack) position(now time.Time) uint32 {
 	if !t.started {
+		if t.wallClock && t.clockRate > 0 {
+			return wallTS(now, t.clockRate)
+		}
 		return t.lastTS
 	}
 	adv := uint32(now.Sub(t.lastAt).Seconds() * float64(t.clockRate))
@@ -224,4 +230,34 @@ func (t *outTrack) endEvent(ts uint32) {
 	t.src = source{}
 	t.lastTS = ts
 	t.lastAt = time.Now()
+}
+
+// The line an RTP leg's stream starts on. A leg built again after a
+// restart has the SSRC it had (ssrcOf its SDP's session id, which the
+// phone's record keeps) and starts where this line is then: its timestamps
+// go on as if it had been sending all along (a stream's timestamps follow
+// the wall clock, see position), and its sequence numbers by a 20 ms
+// packet clock, the usual G.711 packetization — a stream that sent fewer
+// packets (a hold, silence) is behind the line and steps forward, as after
+// a loss. A phone sending every 10 ms runs ahead of it and sees the
+// sequence numbers step back once after a restart: a receiver takes that
+// as a new start of the same source (RFC 3550 A.1).
+
+// ssrcOf is the SSRC of the stream of the RTP leg whose SDP session id is
+// sessID.
+func ssrcOf(sessID uint64) uint32 {
+	if s := uint32(sessID) ^ uint32(sessID>>32); s != 0 {
+		return s
+	}
+	return 1
+}
+
+// wallSeq is the sequence number the packet clock gives at now.
+func wallSeq(now time.Time) uint16 { return uint16(now.UnixMilli() / 20) }
+
+// wallTS is the RTP timestamp at rate the wall clock gives at now.
+func wallTS(now time.Time, rate uint32) uint32 {
+	ns := now.UnixNano()
+	sec, frac := uint64(ns/1e9), uint64(ns%1e9)
+	return uint32(sec*uint64(rate) + frac*uint64(rate)/1e9)
 }

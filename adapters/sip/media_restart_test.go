@@ -87,6 +87,13 @@ func relayRestart(t *testing.T, takePort bool) {
 	eventuallyTrue(t, "alice hears bob again", func() bool { return alice.rtp.ReceivedFrom("BOB") > heardB+10 })
 	noReinvite(t, alice)
 	noReinvite(t, bob)
+	// Each phone hears the one stream it heard before the SIGKILL: the
+	// same SSRC, the sequence numbers going on forward.
+	for name, p := range map[string]*goPhone{"alice": alice, "bob": bob} {
+		if rc := p.rtp.Received(); rc.SSRCs != 1 || rc.Backwards != 0 {
+			t.Errorf("%s's stream across the restart: %+v", name, rc)
+		}
+	}
 
 	// The restored legs follow the engine: hold stops the audio.
 	if _, err := h.eng.Hold(ctx, id, engine.Caller); err != nil {
@@ -219,6 +226,11 @@ func TestRelayedTrunkCallSurvivesSIGKILL(t *testing.T) {
 	heardD, heardT := trunk.rtp.ReceivedFrom("DAVE"), phone.rtp.ReceivedFrom("TRUNK")
 	eventuallyTrue(t, "the trunk hears dave again", func() bool { return trunk.rtp.ReceivedFrom("DAVE") > heardD+10 })
 	eventuallyTrue(t, "dave hears the trunk again", func() bool { return phone.rtp.ReceivedFrom("TRUNK") > heardT+10 })
+	for name, p := range map[string]*goPhone{"the trunk": trunk, "dave": phone} {
+		if rc := p.rtp.Received(); rc.SSRCs != 1 || rc.Backwards != 0 {
+			t.Errorf("%s's stream across the restart: %+v", name, rc)
+		}
+	}
 	noReinvite(t, phone)
 	noReinvite(t, trunk)
 	if _, err := h.eng.Hangup(ctx, id, engine.Caller); err != nil {

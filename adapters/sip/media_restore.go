@@ -17,8 +17,8 @@ import (
 // the leg gets another and the phone a re-INVITE with the leg's new SDP
 // (the spec allows it: the only thing a phone sees of a restart). Then the
 // legs get the engine's state (connected, held, muted) as on any event.
-// What the phone receives is a new RTP stream (a new SSRC): the outgoing
-// stream's state is not journaled.
+// What the phone receives is the stream it had, going on (the same SSRC,
+// see media.RestoreRTP).
 
 // legRestorer builds an RTP leg again; *media.Relay has it.
 type legRestorer interface {
