@@ -118,6 +118,12 @@ func (r SIPResult) CPUPerCall() time.Duration {
 	return r.ServerCPU / time.Duration(r.Successful)
 }
 
+// sippBuffer is the socket buffer size of both sipps (-buff_size), as
+// serve's (sip.udp_read_buffer): with sipp's default (64 KiB) a sipp that
+// falls behind for a few milliseconds drops the server's messages, and
+// the retransmissions that follow are load the server did not cause.
+const sippBuffer = "4194304"
+
 // maxSIPRate bounds SIPConfig.Rate.
 const maxSIPRate = 20_000
 
@@ -473,7 +479,7 @@ func SIP(ctx context.Context, cfg SIPConfig) (r SIPResult, err error) {
 	bound := cfg.Duration + cfg.Hold + 60*time.Second
 	timeout := strconv.Itoa(int(bound.Seconds())) + "s"
 	uas, err := startSipp(cfg.Sipp, cfg.Dir, "uas", "-i", sipTrunkIP, "-p", strconv.Itoa(ports["uas"]),
-		"-mp", strconv.Itoa(ports["uas-media"]), "-m", strconv.Itoa(n), "-timeout", timeout)
+		"-mp", strconv.Itoa(ports["uas-media"]), "-m", strconv.Itoa(n), "-timeout", timeout, "-buff_size", sippBuffer)
 	if err != nil {
 		return r, err
 	}
@@ -497,7 +503,7 @@ func SIP(ctx context.Context, cfg SIPConfig) (r SIPResult, err error) {
 	uac, err := startSipp(cfg.Sipp, cfg.Dir, "uac", "-i", sipPhoneIP, "-p", strconv.Itoa(ports["uac"]),
 		"-mp", strconv.Itoa(ports["uac-media"]), "-s", sipDialed, "-au", sipPhone, "-ap", sipPassword, "-key", "caller", sipPhone,
 		"-r", strconv.Itoa(cfg.Rate), "-rp", "1000", "-m", strconv.Itoa(n), "-l", strconv.Itoa(max(4*cfg.Rate*int(cfg.Hold.Seconds()+2), 100)),
-		"-d", strconv.FormatInt(cfg.Hold.Milliseconds(), 10), "-recv_timeout", "20000", "-timeout", timeout, "-timeout_error",
+		"-d", strconv.FormatInt(cfg.Hold.Milliseconds(), 10), "-recv_timeout", "20000", "-timeout", timeout, "-timeout_error", "-buff_size", sippBuffer,
 		"-trace_rtt", "-rtt_freq", "1", sipAddr)
 	if err != nil {
 		return r, err

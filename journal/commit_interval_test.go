@@ -82,7 +82,8 @@ func TestHoldCommit(t *testing.T) {
 		{2 * ms, 0, 1, 1, 0},      // alone in flight
 		{2 * ms, 0, 1, 3, 2 * ms}, // others on their way
 		{2 * ms, ms / 2, 4, 4, 3 * ms / 2},
-		{2 * ms, 3 * ms, 4, 4, 0}, // the interval has passed
+		{2 * ms, 3 * ms, 4, 4, 0},                // the interval has passed
+		{2 * ms, 0, holdLimit, holdLimit + 5, 0}, // a batch that pays for its commit
 	} {
 		if got := holdCommit(c.interval, c.since, c.batched, c.inFlight); got != c.want {
 			t.Errorf("holdCommit(%v, %v, %d, %d) = %v, want %v", c.interval, c.since, c.batched, c.inFlight, got, c.want)

@@ -237,7 +237,7 @@ func (j *Journal) gather(batch []*request, n int) ([]*request, int, *request) {
 		j.w.timer.Reset(wait)
 	}
 	defer j.w.timer.Stop()
-	for n < j.maxBatch {
+	for n < j.maxBatch && len(batch) < holdLimit {
 		select {
 		case r, ok := <-j.reqs:
 			if !ok {
@@ -260,9 +260,16 @@ func (j *Journal) gather(batch []*request, n int) ([]*request, int, *request) {
 // began and inFlight the appends and snapshots whose callers are waiting
 // (the batch's included). A request alone in flight is never held: its
 // caller is the only one waiting, nothing else is on its way, and a lone
-// caller's commands would each wait an interval.
+// caller's commands would each wait an interval. Nor is a batch of
+// holdLimit requests or more: it pays for its commit already, and under
+// that load the writer, woken by a timer, would wait for the CPU behind
+// every runnable goroutine — the hold would then last far longer than
+// the interval.
+// holdLimit is the batch holdCommit no longer holds.
+const holdLimit = 64
+
 func holdCommit(interval, since time.Duration, batched int, inFlight int64) time.Duration {
-	if interval <= 0 || batched <= 1 && inFlight <= 1 {
+	if interval <= 0 || batched <= 1 && inFlight <= 1 || batched >= holdLimit {
 		return 0
 	}
 	return max(interval-since, 0)
