@@ -207,7 +207,7 @@ func (j *Journal) run() {
 		}
 		if j.commitInterval > 0 {
 			if pending == nil && n < j.maxBatch {
-				batch, _, pending = j.gather(batch, n)
+				batch, pending = j.gather(batch, n)
 			}
 			j.w.lastCommit = time.Now()
 		}
@@ -224,12 +224,12 @@ func (j *Journal) run() {
 // the last one began, taking the appends that arrive meanwhile into batch
 // (n is its weight): under a steady stream of appends from many callers, each
 // commit then carries what arrived in an interval, not the one or two that
-// came during the last fsync. It returns the batch, its weight and a request
-// it took but that belongs to the next batch (nil if none).
-func (j *Journal) gather(batch []*request, n int) ([]*request, int, *request) {
+// came during the last fsync. It returns the batch and a request it took
+// that belongs to the next batch (nil if none).
+func (j *Journal) gather(batch []*request, n int) ([]*request, *request) {
 	wait := holdCommit(j.commitInterval, time.Since(j.w.lastCommit), len(batch), j.waiting.Load())
 	if wait <= 0 {
-		return batch, n, nil
+		return batch, nil
 	}
 	if j.w.timer == nil {
 		j.w.timer = time.NewTimer(wait)
@@ -241,19 +241,22 @@ func (j *Journal) gather(batch []*request, n int) ([]*request, int, *request) {
 		select {
 		case r, ok := <-j.reqs:
 			if !ok {
-				return batch, n, nil
+				return batch, nil
 			}
 			if r.kind == kindCheck || r.kind == kindExclusive || n+r.weight() > j.maxBatch {
-				return batch, n, r
+				return batch, r
 			}
 			batch = append(batch, r)
 			n += r.weight()
 		case <-j.w.timer.C:
-			return batch, n, nil
+			return batch, nil
 		}
 	}
-	return batch, n, nil
+	return batch, nil
 }
+
+// holdLimit is the batch holdCommit no longer holds.
+const holdLimit = 64
 
 // holdCommit is how long the writer holds a commit of batched requests back,
 // with interval the commit interval, since the time since the last commit
@@ -265,9 +268,6 @@ func (j *Journal) gather(batch []*request, n int) ([]*request, int, *request) {
 // that load the writer, woken by a timer, would wait for the CPU behind
 // every runnable goroutine — the hold would then last far longer than
 // the interval.
-// holdLimit is the batch holdCommit no longer holds.
-const holdLimit = 64
-
 func holdCommit(interval, since time.Duration, batched int, inFlight int64) time.Duration {
 	if interval <= 0 || batched <= 1 && inFlight <= 1 || batched >= holdLimit {
 		return 0
