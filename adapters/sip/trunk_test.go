@@ -313,3 +313,30 @@ func TestTrunkReInviteHoldResumeRefresh(t *testing.T) {
 		t.Errorf("%d hold and resume events, want 2 (the refresh is neither):%s", n, h.seen())
 	}
 }
+
+// A call in from the trunk, held and resumed by the trunk with re-INVITEs
+// (trunk_uac_hold.xml: a=sendonly answered a=recvonly, then a=sendrecv),
+// passed on to the phone that answered (uas_hold.xml checks each offer):
+// the engine's call is held and resumed by the caller, the trunk's side.
+func TestTrunkInboundReInviteHoldResume(t *testing.T) {
+	h := newTrunkHarness(t, freePortOn(t, trunkIP), "", "")
+	phonePort := freePort(t)
+	reg := runSipp(t, "register.xml", freePort(t), h.ad.Addr("udp"), "-s", "dave", "-au", "dave", "-ap", dave.Password,
+		"-key", "contact_port", strconv.Itoa(phonePort), "-key", "expires", "300")
+	reg.wait(t, "register dave")
+	phone := runSipp(t, "uas_hold.xml", phonePort, "")
+	trunk := runSippOn(t, trunkIP, "trunk_uac_hold.xml", freePortOn(t, trunkIP), h.ad.Addr("udp"), "-s", daveNumber)
+	trunk.wait(t, "trunk")
+	phone.wait(t, "phone")
+	held := h.waitEvent("CallHeld", func(ev *engine.Event) bool { return ev.Type == events.TypeCallHeld })
+	if e := held.Event.(events.CallHeld); e.By != engine.Caller || held.Call.Direction != events.Inbound {
+		t.Fatalf("CallHeld by %s on a %s call", e.By, held.Call.Direction)
+	}
+	res := h.waitEvent("CallResumed", func(ev *engine.Event) bool { return ev.Type == events.TypeCallResumed })
+	if e := res.Event.(events.CallResumed); e.By != engine.Caller {
+		t.Fatalf("CallResumed by %s", e.By)
+	}
+	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
