@@ -18,9 +18,13 @@
 // and waits. The writer takes one request, then everything else that is already
 // queued (up to Options.MaxBatch records), writes them all in one bbolt write
 // transaction and answers each caller only after that transaction committed,
-// which includes an fsync. There is no timer: a lone writer is never held back,
-// and many concurrent writers share transactions. Stats reports how many
-// transactions were needed.
+// which includes an fsync. By default there is no timer: a lone writer is
+// never held back, and many concurrent writers share transactions. With
+// Options.CommitInterval, a commit that would begin sooner than the interval
+// after the last one waits for the rest of it and takes what arrives
+// meanwhile, unless its request is alone in flight or its batch already
+// holds 64 requests: fewer, larger commits under a steady stream of appends
+// from many callers. Stats reports how many transactions were needed.
 //
 // Appends use optimistic concurrency: the caller states the version it expects
 // the stream to have, and a mismatch returns a *ConflictError without writing
