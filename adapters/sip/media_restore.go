@@ -66,42 +66,11 @@ func (a *Adapter) restoreRelayLeg(rs legRestorer, cl *call, c *engine.Call, s en
 	if dev := map[engine.Side]string{engine.Caller: c.CallerDevice, engine.Callee: c.AnsweredDevice}[s]; dev != l.device {
 		return false // the phone left that side (it parked the call): its record is stale
 	}
-	sent, got := l.sentSDP(), l.peerSDP()
-	if !madeByRelay(sent) || len(got) == 0 {
-		return false // passed through: the media never touched the relay
-	}
-	name := relayLegName(c.ID, s)
-	ctx, cancel := a.command("")
-	defer cancel()
-	desc, rebound, err := rs.RestoreRTP(ctx, name, string(sent), string(got), a.rtpEvents(c.ID, s, l.client))
-	if err != nil {
-		a.log.Warn("cannot restore a phone's relay leg", "call", c.ID, "side", s, "err", err)
-		return false
-	}
-	cl.mu.Lock()
-	cl.setRTP(s, name, []byte(desc))
-	cl.mu.Unlock()
-	if !rebound {
-		a.log.Info("a phone's relay port was taken after the restart: re-INVITE", "call", c.ID, "side", s)
-		a.queueRestored(cl, func() {
-			res, err := a.reinvite(l, l.stamp(sipsyntax.SetDirection([]byte(desc), sipsyntax.DirSendRecv)))
-			switch {
-			case err != nil:
-				a.log.Info("cannot re-INVITE a phone to its new relay port", "call", c.ID, "err", err)
-			case res.StatusCode < 300 && checkSDP(res.Body()) == nil:
-				if u, ok := a.set.Media.(relayUpdater); ok {
-					_, _ = u.UpdateRTP(name, string(res.Body()))
-				}
-				l.gotSDP(res.Body())
-			}
-		})
-	}
-	return true
+	return a.restoreLeg(rs, cl, c.ID, l, "a phone")
 }
 
 // restoreTrunkRelay builds the relay leg of a restored leg out through a
 // trunk (the callee's side) when the trunk was offered the relay's SDP.
-// When its port is taken, the trunk gets a re-INVITE with the new one.
 func (a *Adapter) restoreTrunkRelay(rs legRestorer, cl *call, c *engine.Call) bool {
 	cl.mu.Lock()
 	t := cl.trunk
@@ -109,39 +78,41 @@ func (a *Adapter) restoreTrunkRelay(rs legRestorer, cl *call, c *engine.Call) bo
 	if t == nil || t.dlg == nil || cl.relayed(engine.Callee) != "" {
 		return false
 	}
-	d := t.dlg
-	d.mu.Lock()
-	sent, got := d.SentSDP, d.RemoteSDP
-	d.mu.Unlock()
+	return a.restoreLeg(rs, cl, c.ID, t.sipLeg(), "a trunk")
+}
+
+// restoreLeg builds the relay leg of SIP leg l (who names its peer in the
+// logs) from the SDPs of its record, when they were the relay's: on the
+// port the peer sends to, or on another one, which the peer then gets in
+// a re-INVITE once the adapter listens.
+func (a *Adapter) restoreLeg(rs legRestorer, cl *call, callID string, l *sipLeg, who string) bool {
+	sent, got := l.sentSDP(), l.peerSDP()
 	if !madeByRelay(sent) || len(got) == 0 {
-		return false
+		return false // passed through: the media never touched the relay
 	}
-	name := relayLegName(c.ID, engine.Callee)
+	name := relayLegName(callID, l.side)
 	ctx, cancel := a.command("")
 	defer cancel()
-	desc, rebound, err := rs.RestoreRTP(ctx, name, string(sent), string(got), a.rtpEvents(c.ID, engine.Callee, ""))
+	desc, rebound, err := rs.RestoreRTP(ctx, name, string(sent), string(got), a.rtpEvents(callID, l.side, l.client))
 	if err != nil {
-		a.log.Warn("cannot restore a trunk leg's relay leg", "call", c.ID, "err", err)
+		a.log.Warn("cannot restore a relay leg", "peer", who, "call", callID, "side", l.side, "err", err)
 		return false
 	}
 	cl.mu.Lock()
-	cl.setRTP(engine.Callee, name, []byte(desc))
+	cl.setRTP(l.side, name, []byte(desc))
 	cl.mu.Unlock()
 	if !rebound {
-		a.log.Info("a trunk leg's relay port was taken after the restart: re-INVITE", "call", c.ID)
+		a.log.Info("a relay port was taken after the restart: re-INVITE", "peer", who, "call", callID, "side", l.side)
 		a.queueRestored(cl, func() {
-			res, err := a.sendReInvite(d, []byte(desc))
+			res, err := a.reinvite(l, l.stamp(sipsyntax.SetDirection([]byte(desc), sipsyntax.DirSendRecv)))
 			switch {
 			case err != nil:
-				a.log.Info("cannot re-INVITE a trunk to its new relay port", "call", c.ID, "err", err)
+				a.log.Info("cannot re-INVITE to a new relay port", "peer", who, "call", callID, "err", err)
 			case res.StatusCode < 300 && checkSDP(res.Body()) == nil:
 				if u, ok := a.set.Media.(relayUpdater); ok {
 					_, _ = u.UpdateRTP(name, string(res.Body()))
 				}
-				d.mu.Lock()
-				d.SentSDP, d.RemoteSDP = []byte(desc), append([]byte(nil), res.Body()...)
-				d.saveLocked()
-				d.mu.Unlock()
+				l.gotSDP(res.Body())
 			}
 		})
 	}
