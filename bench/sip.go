@@ -273,20 +273,7 @@ func (s *sippRun) cpu() time.Duration {
 }
 
 // stop ends sipp: SIGUSR1 (sipp's own "quit"), then SIGKILL after 5 s.
-func (s *sippRun) stop() {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGUSR1)
-	select {
-	case <-s.exited:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
-}
+func (s *sippRun) stop() { stopChild(s.cmd, s.exited, syscall.SIGUSR1, 5*time.Second) }
 
 // sippEvent starts an entry of sipp's error log: its date, time and epoch.
 var sippEvent = regexp.MustCompile(`\d{4}-\d{2}-\d{2}\t\d{2}:\d{2}:\d{2}\.\d+\t[\d.]+: `)

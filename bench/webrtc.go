@@ -247,18 +247,23 @@ func startServe(ctx context.Context, command []string, config string) (*serveChi
 }
 
 // stop ends the child: SIGTERM (it drains), then SIGKILL after 10 s.
-func (c *serveChild) stop() {
+func (c *serveChild) stop() { stopChild(c.cmd, c.exited, syscall.SIGTERM, 10*time.Second) }
+
+// stopChild ends the child process cmd, whose end closes exited: sig,
+// then SIGKILL when it has not ended within grace. It returns once the
+// child ended; at once if it had.
+func stopChild(cmd *exec.Cmd, exited <-chan struct{}, sig os.Signal, grace time.Duration) {
 	select {
-	case <-c.exited:
+	case <-exited:
 		return
 	default:
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(sig)
 	select {
-	case <-c.exited:
-	case <-time.After(10 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.exited
+	case <-exited:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-exited
 	}
 }
 
