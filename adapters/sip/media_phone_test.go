@@ -108,6 +108,7 @@ type phoneDialog struct {
 	local, remote       sip.Uri
 	target              sip.Uri
 	cseq                uint32
+	offer               string // the INVITE's SDP, for a dialog the phone answered
 }
 
 func newGoPhone(t *testing.T, ctx context.Context, server, user, marker string) *goPhone {
@@ -186,7 +187,7 @@ func (p *goPhone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		reinvite = true
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", []byte(answer))
-	d := &phoneDialog{callID: req.CallID().Value(), local: req.To().Address, remote: req.From().Address, target: req.Contact().Address}
+	d := &phoneDialog{callID: req.CallID().Value(), local: req.To().Address, remote: req.From().Address, target: req.Contact().Address, offer: string(req.Body())}
 	if !reinvite {
 		d.localTag = sip.GenerateTagN(8)
 		res.To().Params.Add("tag", d.localTag)

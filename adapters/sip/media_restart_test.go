@@ -191,7 +191,14 @@ func relayTrunkHarness(t *testing.T, dir, udp, trunkAddr string) *relayHarness {
 // the trunk's leg come back on their ports (both journaled), audio flows
 // again both ways, and neither the phone nor the trunk gets a request
 // until the engine hangs up.
-func TestRelayedTrunkCallSurvivesSIGKILL(t *testing.T) {
+func TestRelayedTrunkCallSurvivesSIGKILL(t *testing.T) { relayTrunkRestart(t, false) }
+
+// When the port the trunk sent to is taken by the time the engine starts
+// again, the trunk's relay leg gets another port and the trunk one
+// re-INVITE naming it; audio flows again both ways.
+func TestRelayedTrunkReinvitedWhenPortTaken(t *testing.T) { relayTrunkRestart(t, true) }
+
+func relayTrunkRestart(t *testing.T, takePort bool) {
 	dir := t.TempDir()
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -202,14 +209,20 @@ func TestRelayedTrunkCallSurvivesSIGKILL(t *testing.T) {
 	phone := newGoPhone(t, ctx, addr, "dave", "DAVE")
 	phone.register(ctx)
 	_, answer := phone.call(ctx, outside)
-	offer := trunk.waitInvite(ctx)
-	_ = offer
+	trunkPort, _ := sdpAudio(t, trunk.waitInvite(ctx).offer) // the trunk's relay port
 	trunk.rtp.Start()
 	eventuallyTrue(t, "the trunk hears dave", func() bool { return trunk.rtp.ReceivedFrom("DAVE") > 10 })
 	eventuallyTrue(t, "dave hears the trunk", func() bool { return phone.rtp.ReceivedFrom("TRUNK") > 10 })
 	davePort, _ := sdpAudio(t, answer)
 	child.waitLegs(t, 2)
 	child.kill(t)
+	if takePort {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: trunkPort})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
 
 	h := relayTrunkHarness(t, dir, addr, trunkAddr)
 	calls, err := h.eng.LegCalls(ctx, adapterName)
@@ -220,8 +233,20 @@ func TestRelayedTrunkCallSurvivesSIGKILL(t *testing.T) {
 	if p, err := h.relay.RTPPort(id + "/caller"); err != nil || p != davePort {
 		t.Fatalf("dave's relay leg after the restart: port %d, %v; he sends to %d", p, err, davePort)
 	}
-	if !h.relay.HasLeg(id + "/callee") {
-		t.Fatal("the trunk's relay leg did not come back")
+	port, err := h.relay.RTPPort(id + "/callee")
+	if err != nil || takePort == (port == trunkPort) {
+		t.Fatalf("the trunk's relay leg after the restart: port %d, %v; it sent to %d", port, err, trunkPort)
+	}
+	if takePort {
+		var offer string
+		select {
+		case offer = <-trunk.reinvited:
+		case <-ctx.Done():
+			t.Fatal("the trunk was not re-INVITEd to its new relay port")
+		}
+		if p, _ := sdpAudio(t, offer); p != port {
+			t.Fatalf("the trunk's re-INVITE names port %d, its leg is on %d:\n%s", p, port, offer)
+		}
 	}
 	heardD, heardT := trunk.rtp.ReceivedFrom("DAVE"), phone.rtp.ReceivedFrom("TRUNK")
 	eventuallyTrue(t, "the trunk hears dave again", func() bool { return trunk.rtp.ReceivedFrom("DAVE") > heardD+10 })
