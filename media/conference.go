@@ -14,18 +14,26 @@ import (
 type conference struct {
 	name    string
 	members []*leg // in the order they joined
+	mix     *mixer // with three members or more of which one takes one stream
 }
 
 // route is one destination of a conference member's audio: the leg, and the
-// track of that leg that carries this member.
+// track of that leg that carries this member; or the conference's mixer.
 type route struct {
 	dst   *leg
 	track *outTrack
+	mix   *mixer
 }
 
+// oneStream tells whether the leg takes one stream only (an RTP leg): in a
+// conference of three or more it hears a mix, not a track per member.
+func (l *leg) oneStream() bool { return l.rtp != nil }
+
 // Join puts legs into conference conf (made on first use): every member
-// hears every other one. With three members or more, each member hears each
-// other member on an outgoing track of its own: a leg that has fewer tracks
+// hears every other one. With three members or more, a WebRTC leg hears each
+// other member on an outgoing track of its own, and an RTP leg (which takes
+// one stream) hears the mix of the others (G.711 members only; see
+// mixer.go). A WebRTC leg that has fewer tracks
 // than other members gets new ones, which takes a renegotiation: the relay
 // makes a new offer for the leg and hands it to LegEvents.Renegotiate; the
 // peer's answer comes back through AcceptAnswer. Until then the new tracks
@@ -71,7 +79,7 @@ func (r *Relay) Join(conf string, names ...string) error {
 	// The check before any change: who would need tracks it cannot get?
 	if size := len(c.members) + len(joining); size >= 3 {
 		for _, l := range append(append([]*leg(nil), c.members...), joining...) {
-			if len(l.outs) < size-1 && l.ev.Renegotiate == nil {
+			if !l.oneStream() && len(l.outs) < size-1 && l.ev.Renegotiate == nil {
 				r.mu.Unlock()
 				return fmt.Errorf("media: leg %q: %w", l.name, ErrNoRenegotiation)
 			}
@@ -147,6 +155,7 @@ func (r *Relay) leaveConfLocked(l *leg) {
 		if r.confs[c.name] == c {
 			delete(r.confs, c.name)
 		}
+		r.stopMixLocked(c)
 		return
 	}
 	_ = r.routeLocked(c) // fewer members: every slot needed exists already
@@ -163,6 +172,7 @@ type trackAdd struct {
 func (r *Relay) routeLocked(c *conference) []trackAdd {
 	ms := c.members
 	if len(ms) < 3 {
+		r.stopMixLocked(c)
 		for _, m := range ms {
 			m.fan.Store(nil)
 			m.slots = nil
@@ -177,7 +187,13 @@ func (r *Relay) routeLocked(c *conference) []trackAdd {
 		return nil
 	}
 	var adds []trackAdd
+	var hearers []*leg
 	for _, d := range ms {
+		if d.oneStream() {
+			hearers = append(hearers, d)
+			d.slots = nil
+			continue
+		}
 		slots := make(map[*leg]*outTrack, len(ms)-1)
 		used := map[*outTrack]bool{}
 		for _, s := range ms {
@@ -208,12 +224,28 @@ func (r *Relay) routeLocked(c *conference) []trackAdd {
 			adds = append(adds, trackAdd{l: d, tracks: added})
 		}
 	}
+	if len(hearers) == 0 {
+		r.stopMixLocked(c)
+	} else {
+		if c.mix == nil {
+			c.mix = r.newMixerLocked()
+		}
+		c.mix.set(ms, hearers)
+	}
 	for _, s := range ms {
-		routes := make([]route, 0, len(ms)-1)
+		routes := make([]route, 0, len(ms))
+		mixed := false
 		for _, d := range ms {
-			if d != s {
+			switch {
+			case d == s:
+			case d.oneStream():
+				mixed = true
+			default:
 				routes = append(routes, route{dst: d, track: d.slots[s]})
 			}
+		}
+		if mixed {
+			routes = append(routes, route{mix: c.mix})
 		}
 		s.fan.Store(&routes)
 	}
@@ -221,6 +253,14 @@ func (r *Relay) routeLocked(c *conference) []trackAdd {
 		m.peer.Store(nil)
 	}
 	return adds
+}
+
+// stopMixLocked ends the mixing of c, if any. Called with r.mu held.
+func (r *Relay) stopMixLocked(c *conference) {
+	if c.mix != nil {
+		c.mix.close()
+		c.mix = nil
+	}
 }
 
 // newExtraTrack makes one more outgoing track of l (not yet on its peer

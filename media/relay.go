@@ -52,6 +52,9 @@ func (r *Relay) Close() error {
 		return nil
 	}
 	r.closed = true
+	for _, c := range r.confs {
+		r.stopMixLocked(c)
+	}
 	legs := make([]*leg, 0, len(r.legs))
 	for _, l := range r.legs {
 		legs = append(legs, l)

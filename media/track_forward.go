@@ -119,6 +119,10 @@ func (l *leg) forwardFan(routes []route, k codecKey, h *rtp.Header, payload []by
 		return
 	}
 	for _, rt := range routes {
+		if rt.mix != nil {
+			rt.mix.push(l, k, payload)
+			continue
+		}
 		if rt.dst.held.Load() {
 			l.countDropped()
 			continue

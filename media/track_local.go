@@ -40,6 +40,7 @@ type outTrack struct {
 	// leg's, see bindWriter), not at random numbers.
 	wallClock bool
 	hdr       rtp.Header
+	transcode []byte // a G.711 payload in the other law (forward)
 }
 
 func newOutTrack(leg string, want codecKey) *outTrack {
@@ -148,7 +149,12 @@ func (t *outTrack) forward(src uint64, k codecKey, h *rtp.Header, payload []byte
 	}
 	pt, ok := t.pts[k]
 	if !ok {
-		return false
+		// PCMU to a leg that has PCMA only, or the other way: re-encoded.
+		if pt, ok = t.pts[t.primary]; !ok || !isG711(k) || !isG711(t.primary) {
+			return false
+		}
+		t.transcode = transcodeG711(t.transcode[:0], k, payload)
+		payload = t.transcode
 	}
 	now := time.Now()
 	marker := h.Marker

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/callengine/callengine/media/internal/g711"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
 )
@@ -20,7 +21,8 @@ import (
 // marker (the first with the marker bit) to the address of the far side's
 // SDP, and counts what it receives as TestPeer does (Received,
 // ReceivedFrom). Its own SSRC and sequence numbers run on across Stop and
-// Start.
+// Start. SetLevel makes it send a constant level instead of its marker,
+// and Heard measures the level of what it receives: a mixer's sum.
 type RTPPeer struct {
 	marker string
 	conn   *net.UDPConn
@@ -35,6 +37,10 @@ type RTPPeer struct {
 	stop     chan struct{}
 	ssrcs    map[uint32]bool
 	tally    streamTally
+	alawPT   int   // the far side's number for PCMA, -1 if none
+	level    int16 // sent instead of the marker when hasLevel
+	hasLevel bool
+	heard    int // the mean level of the newest audio packet received
 
 	sendMu sync.Mutex
 	ssrc   uint32
@@ -55,7 +61,7 @@ func NewRTPPeer(marker string) (*RTPPeer, error) {
 		marker = "rtp"
 	}
 	p := &RTPPeer{marker: marker, conn: c, done: make(chan struct{}), byMarker: map[string]uint64{}, ssrcs: map[uint32]bool{},
-		pt: 0, tePT: 101, ssrc: 0x5157 + uint32(len(marker)), seq: 1000, ts: 5000, first: true}
+		pt: 0, tePT: 101, alawPT: 8, ssrc: 0x5157 + uint32(len(marker)), seq: 1000, ts: 5000, first: true}
 	p.wg.Add(1)
 	go p.readLoop()
 	return p, nil
@@ -141,6 +147,12 @@ func (p *RTPPeer) SetAnswer(desc string) error {
 		p.mu.Lock()
 		p.remote = &net.UDPAddr{IP: ip, Port: m.MediaName.Port.Value}
 		p.pt = uint8(pt)
+		p.alawPT = -1
+		for n, nm := range names {
+			if nm == "pcma/8000" {
+				p.alawPT = int(n)
+			}
+		}
 		if te >= 0 {
 			p.tePT = uint8(te)
 		}
@@ -193,11 +205,14 @@ func (p *RTPPeer) sendLoop(stop chan struct{}) {
 		case <-tick.C:
 		}
 		p.mu.Lock()
-		pt := p.pt
+		pt, out := p.pt, payload
+		if p.hasLevel {
+			out = g711.Encode(nil, int(pt) == p.alawPT, level(p.level))
+		}
 		p.mu.Unlock()
 		p.sendMu.Lock()
 		if !p.inDTMF {
-			p.write(pt, p.first, p.ts, payload)
+			p.write(pt, p.first, p.ts, out)
 			p.first = false
 		}
 		p.ts += 160
@@ -292,9 +307,49 @@ func (p *RTPPeer) readLoop() {
 		}
 		payload := buf[hl:n]
 		p.mu.Lock()
-		p.tally.add(&p.recv, p.ssrcs, p.byMarker, &h, payload, h.PayloadType == p.tePT || h.PayloadType == 101)
+		te := h.PayloadType == p.tePT || h.PayloadType == 101
+		p.tally.add(&p.recv, p.ssrcs, p.byMarker, &h, payload, te)
+		if !te && len(payload) > 0 {
+			p.heard = mean(g711.Decode(nil, int(h.PayloadType) == p.alawPT, payload))
+		}
 		p.mu.Unlock()
 	}
+}
+
+// SetLevel makes the peer send 20 ms of the constant sample v in every
+// packet from now on, instead of its marker.
+func (p *RTPPeer) SetLevel(v int16) {
+	p.mu.Lock()
+	p.level, p.hasLevel = v, true
+	p.mu.Unlock()
+}
+
+// Heard is the mean sample of the newest audio packet the peer received,
+// decoded (G.711).
+func (p *RTPPeer) Heard() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.heard
+}
+
+// MarkerLevel is the level (the mean sample) a peer's packets of marker
+// carry when decoded as PCMU: what a mixer adds up for that peer.
+func MarkerLevel(marker string) int { return mean(g711.Decode(nil, false, fill(marker, 160))) }
+
+func level(v int16) []int16 {
+	s := make([]int16, 160)
+	for i := range s {
+		s[i] = v
+	}
+	return s
+}
+
+func mean(s []int16) int {
+	var sum int
+	for _, v := range s {
+		sum += int(v)
+	}
+	return sum / len(s)
 }
 
 // Received returns what the peer heard so far.
