@@ -149,6 +149,11 @@ func TestRTPTranscodesG711(t *testing.T) {
 	if err := r.Connect("u", "a"); err != nil {
 		t.Fatal(err)
 	}
+	for leg, want := range map[string]string{"u": "audio/pcmu/8000", "a": "audio/pcma/8000"} {
+		if s, _ := r.LegStats(leg); s.Codec != want {
+			t.Errorf("leg %s: codec %q", leg, s.Codec)
+		}
+	}
 	hears(t, "the PCMU phone", u, -700)
 	hears(t, "the PCMA phone", a, 1500)
 }

@@ -3,10 +3,13 @@
 // Every leg (a browser tab, a Go client) ends on the relay: one peer
 // connection with one incoming audio track, the peer's, and one outgoing
 // track with a fixed SSRC for the leg's life. The relay forwards RTP between
-// the legs it is told to connect, without transcoding: the payload type is
-// kept (mapped to the other leg's numbers), so telephone-events forward as
-// DTMF, and a leg re-connected to another source (a transfer, a swap) sees
-// one stream with continuous sequence numbers and timestamps.
+// the legs it is told to connect, transcoding only between G.711's two
+// laws: the payload type is kept (mapped to the other leg's numbers), so
+// telephone-events forward as DTMF, and a leg re-connected to another source
+// (a transfer, a swap) sees one stream with continuous sequence numbers and
+// timestamps. In a conference (Join) of three or more, a WebRTC leg gets a
+// track per other member and an RTP leg, which takes one stream, the mix of
+// the others (G.711 decoded, summed, encoded).
 //
 // A leg is made by AnswerOffer (the peer dials) or CreateOffer then
 // AcceptAnswer (the engine dials); ICE candidates trickle both ways through

@@ -408,9 +408,10 @@ func (r *Relay) AnswerRTP(ctx context.Context, name, offer string, ev LegEvents)
 
 // OfferRTP makes a new plain RTP leg that the engine offers to a SIP phone
 // and returns the relay's offer (RTP/AVP): PCMU, PCMA and
-// telephone-event/8000; with OfferOptions.MatchLeg only the codec that leg
-// negotiated (waiting for it as CreateOffer does). The phone's answer goes
-// to AcceptRTPAnswer.
+// telephone-event/8000; with OfferOptions.MatchLeg the codec that leg
+// negotiated first (waiting for it as CreateOffer does), then the other
+// G.711 law if it is G.711 (the relay re-encodes one law to the other),
+// else that codec only. The phone's answer goes to AcceptRTPAnswer.
 func (r *Relay) OfferRTP(ctx context.Context, name string, opt OfferOptions, ev LegEvents) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
@@ -423,7 +424,7 @@ func (r *Relay) OfferRTP(ctx context.Context, name string, opt OfferOptions, ev 
 		}
 		if m != nil {
 			if k := m.negotiatedCodec(ctx, matchWait); codecFor(k) != nil {
-				codecs = []codecKey{k}
+				codecs = matchCodecs(k)
 			}
 		}
 	}
@@ -460,6 +461,18 @@ func (r *Relay) OfferRTP(ctx context.Context, name string, opt OfferOptions, ev 
 	offer := l.rtp.sdp()
 	l.q.release()
 	return offer, nil
+}
+
+// matchCodecs is what an RTP offer matching a leg of codec k offers: k,
+// and the other law after it for G.711.
+func matchCodecs(k codecKey) []codecKey {
+	switch k {
+	case codecKeyPCMU:
+		return []codecKey{codecKeyPCMU, codecKeyPCMA}
+	case codecKeyPCMA:
+		return []codecKey{codecKeyPCMA, codecKeyPCMU}
+	}
+	return []codecKey{k}
 }
 
 // AcceptRTPAnswer takes the phone's answer to OfferRTP: the codec is the

@@ -58,9 +58,9 @@ func (r *Relay) RTPPort(name string) (int, error) {
 }
 
 // ReofferRTP makes a new offer on an RTP leg that is up, on the same port:
-// with OfferOptions.MatchLeg only the codec that leg has now (a phone whose
-// peer changed codec must follow it, there is no transcoding), else PCMU,
-// PCMA and telephone-event/8000. The phone's answer goes to
+// with OfferOptions.MatchLeg the codec that leg has now first (a phone whose
+// peer changed codec is asked to follow it; G.711's other law comes after,
+// which the relay re-encodes), else PCMU, PCMA and telephone-event/8000. The phone's answer goes to
 // AcceptRTPAnswer; until then the leg goes on with what it has.
 func (r *Relay) ReofferRTP(name string, opt OfferOptions) (string, error) {
 	l, err := r.get(name)
@@ -82,7 +82,7 @@ func (r *Relay) ReofferRTP(name string, opt OfferOptions) (string, error) {
 		if codecFor(k) == nil {
 			return "", fmt.Errorf("media: offer %q: match %q: %w", name, opt.MatchLeg, ErrNoCodec)
 		}
-		codecs = []codecKey{k}
+		codecs = matchCodecs(k)
 	}
 	var local []sdpFmt
 	var te *sdpFmt

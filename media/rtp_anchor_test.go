@@ -115,12 +115,13 @@ func TestRTPUpdateAddressAndCodec(t *testing.T) {
 	if st, _ := r.LegStats("a"); !strings.EqualFold(st.Codec, "audio/PCMA/8000") {
 		t.Fatalf("leg a's codec after the update: %q", st.Codec)
 	}
-	// b still speaks PCMU: no transcoding, so it is offered PCMA.
+	// b still speaks PCMU: it is offered PCMA first (PCMU after it, which
+	// the relay would re-encode).
 	reoffer, err := r.ReofferRTP("b", media.OfferOptions{MatchLeg: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(reoffer, "RTP/AVP 8 101") {
+	if !strings.Contains(reoffer, "RTP/AVP 8 0 101") {
 		t.Fatalf("b's re-offer:\n%s", reoffer)
 	}
 	ans, err := b.Answer(reoffer)

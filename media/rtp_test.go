@@ -138,7 +138,7 @@ func TestRTPBrowserToPhone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(offer, "m=audio ") || !strings.Contains(offer, "RTP/AVP 0 101\r\n") || strings.Contains(offer, "opus") {
+	if !strings.Contains(offer, "m=audio ") || !strings.Contains(offer, "RTP/AVP 0 8 101\r\n") || strings.Contains(offer, "opus") {
 		t.Errorf("offer:\n%s", offer)
 	}
 	phone := newRTPPeer(t, "PHONE")

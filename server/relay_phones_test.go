@@ -77,7 +77,7 @@ func TestSIPPhonesThroughRelay(t *testing.T) {
 	if toDave == carolPort || toCarol == davePort || toDave == toCarol || toDave == davePort || toCarol == carolPort {
 		t.Fatalf("not relayed: carol's RTP at %d, dave's at %d; dave is offered port %d, carol answered with %d", carolPort, davePort, toDave, toCarol)
 	}
-	if !strings.Contains(offer, "RTP/AVP 0 101") {
+	if !strings.Contains(offer, "RTP/AVP 0 8 101") {
 		t.Errorf("dave's offer:\n%s", offer)
 	}
 	ack := sip.NewRequest(sip.ACK, invite.Recipient)

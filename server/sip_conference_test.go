@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +107,47 @@ func mixHears(t *testing.T, who string, p *sipPhone, want int) {
 			t.Fatalf("%s hears %d, want %d", who, p.rtp.Heard(), want)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A browser (PCMU) calls a phone that speaks A-law alone: the relay offers
+// the phone PCMU first and PCMA after it, the phone answers PCMA, and the
+// relay re-encodes every packet both ways.
+func TestBrowserCallsPCMAPhone(t *testing.T) {
+	r, addr := startSIPEdge(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	alice := connectPhone(t, ctx, r, "alice", "AAAA")
+	carol := newSIPPhone(t, addr, "carol", "CAROL")
+	carol.rtp.UsePCMAOnly()
+	carol.rtp.SetLevel(-1200)
+	invited := make(chan string, 1)
+	carol.serve(ctx, invited)
+	carol.register(ctx)
+
+	call, err := alice.c.Call(ctx, "203", alice.peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case offer := <-invited:
+		if !strings.Contains(offer, "RTP/AVP 0 8 101") {
+			t.Errorf("the phone's offer:\n%s", offer)
+		}
+	case <-ctx.Done():
+		t.Fatal("the phone was not invited")
+	}
+	if _, err := alice.c.Next(ctx, wsclient.Is("call.answered", call)); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.peer.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	alice.peer.Start()
+	carol.rtp.Start()
+	mixHears(t, "carol", carol, mediatest.MarkerLevel("AAAA"))
+	eventually(t, "alice hears carol", func() bool { d := alice.peer.Heard() + 1200; return d > -120 && d < 120 })
+	if _, err := alice.c.Command(ctx, "call.hangup", call, nil); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -299,7 +299,7 @@ func TestBrowserCallsSIPPhone(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the phone was not invited")
 	}
-	if !strings.Contains(offer, "RTP/AVP 0 101") {
+	if !strings.Contains(offer, "RTP/AVP 0 8 101") {
 		t.Errorf("the phone's offer:\n%s", offer)
 	}
 	if _, err := alice.c.Next(ctx, wsclient.Is("call.answered", call)); err != nil {

@@ -184,7 +184,7 @@ func TestRelayReinviteNewAddressAndCodec(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("bob was not re-offered the new codec")
 	}
-	if _, pts := sdpAudio(t, reoffer); strings.TrimSpace(pts) != "8 101" {
+	if _, pts := sdpAudio(t, reoffer); strings.TrimSpace(pts) != "8 0 101" { // PCMA first, PCMU re-encoded after it
 		t.Fatalf("bob's re-offer:\n%s", reoffer)
 	}
 	eventuallyTrue(t, "bob hears alice's new port", func() bool { return bob.rtp.ReceivedFrom("ALICE2") > 10 })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/callengine/callengine/media/internal/g711"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +61,7 @@ type TestPeer struct {
 	ts     uint32
 	inDTMF bool
 	sent   uint64
+	heard  int // the mean level of the newest G.711 packet received (Heard)
 }
 
 // Received are the figures of what a TestPeer heard.
@@ -525,9 +527,21 @@ func (p *TestPeer) readLoop(t *webrtc.TrackRemote) {
 		}
 		payload := buf[hl:n]
 		p.mu.Lock()
-		tally.add(&p.recv, p.recv.ssrcs, p.byMarker, &h, payload, p.te[h.PayloadType])
+		te := p.te[h.PayloadType]
+		tally.add(&p.recv, p.recv.ssrcs, p.byMarker, &h, payload, te)
+		if mime := strings.ToLower(t.Codec().MimeType); !te && len(payload) > 0 && (mime == "audio/pcmu" || mime == "audio/pcma") {
+			p.heard = mean(g711.Decode(nil, mime == "audio/pcma", payload))
+		}
 		p.mu.Unlock()
 	}
+}
+
+// Heard is the mean sample of the newest G.711 packet the peer received,
+// decoded: a constant level sent to it (see MarkerLevel, RTPPeer.SetLevel).
+func (p *TestPeer) Heard() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.heard
 }
 
 // Received returns what the peer heard so far.

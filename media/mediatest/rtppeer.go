@@ -38,6 +38,7 @@ type RTPPeer struct {
 	ssrcs    map[uint32]bool
 	tally    streamTally
 	alawPT   int   // the far side's number for PCMA, -1 if none
+	pcmaOnly bool  // offers and answers PCMA only
 	level    int16 // sent instead of the marker when hasLevel
 	hasLevel bool
 	heard    int // the mean level of the newest audio packet received
@@ -70,9 +71,26 @@ func NewRTPPeer(marker string) (*RTPPeer, error) {
 // Addr is the peer's RTP address.
 func (p *RTPPeer) Addr() *net.UDPAddr { return p.conn.LocalAddr().(*net.UDPAddr) }
 
-// Offer is the peer's SDP offer: PCMU, PCMA, telephone-event/8000.
+// UsePCMAOnly makes the peer offer PCMA only and answer with PCMA or
+// not at all (a phone or carrier that speaks A-law alone).
+func (p *RTPPeer) UsePCMAOnly() {
+	p.mu.Lock()
+	p.pcmaOnly, p.pt = true, 8
+	p.mu.Unlock()
+}
+
+// Offer is the peer's SDP offer: PCMU, PCMA, telephone-event/8000 (PCMA
+// and telephone-event after UsePCMAOnly).
 func (p *RTPPeer) Offer() string {
 	a := p.Addr()
+	p.mu.Lock()
+	only := p.pcmaOnly
+	p.mu.Unlock()
+	if only {
+		return fmt.Sprintf("v=0\r\no=phone 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 8 101\r\n"+
+			"a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n",
+			a.IP, a.IP, a.Port)
+	}
 	return fmt.Sprintf("v=0\r\no=phone 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 0 8 101\r\n"+
 		"a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n",
 		a.IP, a.IP, a.Port)
@@ -128,6 +146,9 @@ func (p *RTPPeer) SetAnswer(desc string) error {
 				}
 			}
 		}
+		p.mu.Lock()
+		only := p.pcmaOnly
+		p.mu.Unlock()
 		pt, te := -1, -1
 		for _, f := range m.MediaName.Formats {
 			n, err := strconv.ParseUint(f, 10, 7)
@@ -135,7 +156,7 @@ func (p *RTPPeer) SetAnswer(desc string) error {
 				continue
 			}
 			switch nm := names[uint8(n)]; {
-			case (nm == "pcmu/8000" || nm == "pcma/8000") && pt < 0:
+			case (nm == "pcma/8000" || nm == "pcmu/8000" && !only) && pt < 0:
 				pt = int(n)
 			case nm == "telephone-event/8000" && te < 0:
 				te = int(n)
