@@ -23,9 +23,17 @@
 // restart in the journal. Dialogs (dialog.go) are our own records (Call-ID,
 // tags, CSeq, remote target, route set), kept in memory for this slice.
 //
-// Media: the SDP of one SIP leg passes to the other (the phones exchange RTP
-// directly); sdp.go is the one place that decides which SDP a leg gets. A
-// call between a SIP phone and a browser is refused with 488.
+// Media: with Settings.Media (the relay; serve gives one), a SIP leg
+// toward a browser or a trunk, and with RelayPhones a leg between two
+// phones, is a plain RTP leg of the relay (media.go, media_anchor.go,
+// media_trunk.go; after a restart media_restore.go builds it again on its
+// port): the relay answers and offers, and the leg follows its phone
+// across transfers and park. Without them the SDP of one phone passes to
+// the other (the phones exchange RTP directly); sdp.go is the one place
+// that decides which SDP a leg gets.
+//
+// Transactions over UDP linger TransactionLinger (5 s) once over, not
+// 64×T1 (transaction_timers.go).
 //
 // Trunks (trunk.go, trunk_out.go, trunk_in.go): Trunks is the engine's
 // Adapter (far end) for numbers outside — a CallDialed outbound becomes an

@@ -197,6 +197,46 @@ func TestRelayReinviteNewAddressAndCodec(t *testing.T) {
 	}
 }
 
+// A relayed phone moves its RTP with an UPDATE (RFC 3311) instead of a
+// re-INVITE, offering PCMA on a new port: the 200 carries the relay's
+// answer on the same relay port (no ACK follows), and audio flows from the
+// new port both ways; an UPDATE without a body is a refresh: 200, no SDP.
+func TestRelayUpdateNewAddress(t *testing.T) {
+	h := newRelayHarness(t, t.TempDir(), "")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ps := relayPhones(t, ctx, h, "alice", "bob")
+	alice, bob := ps[0], ps[1]
+	da, _, alicePort := relayedCall(t, ctx, alice, bob)
+
+	refresh := alice.inDialog(da, "UPDATE")
+	if res := alice.send(ctx, refresh); res.StatusCode != 200 || len(res.Body()) != 0 {
+		t.Fatalf("a refresh UPDATE: %d %q", res.StatusCode, res.Body())
+	}
+	alice.rtp.Stop()
+	moved := alice.newRTP("ALICE2")
+	req := alice.inDialog(da, "UPDATE")
+	req.AppendHeader(contentSDP())
+	offer := strings.Replace(moved.Offer(), "RTP/AVP 0 8 101", "RTP/AVP 8 101", 1)
+	req.SetBody([]byte(strings.Replace(offer, "o=phone 1 1", "o=phone 1 2", 1)))
+	res := alice.send(ctx, req)
+	if res.StatusCode != 200 {
+		t.Fatalf("UPDATE: %d", res.StatusCode)
+	}
+	if port, pts := sdpAudio(t, string(res.Body())); port != alicePort || strings.TrimSpace(pts) != "8 101" {
+		t.Fatalf("the answer to the UPDATE (port %d, was %d):\n%s", port, alicePort, res.Body())
+	}
+	if err := moved.SetAnswer(string(res.Body())); err != nil {
+		t.Fatal(err)
+	}
+	moved.Start()
+	eventuallyTrue(t, "bob hears alice's new port", func() bool { return bob.rtp.ReceivedFrom("ALICE2") > 10 })
+	eventuallyTrue(t, "alice's new port hears bob", func() bool { return moved.Received().Audio > 10 })
+	if h.ad.Stats().Responses["UPDATE"]["2xx"] != 2 {
+		t.Errorf("UPDATEs answered: %v", h.ad.Stats().Responses["UPDATE"])
+	}
+}
+
 // Park and unpark of a relayed call: bob parks alice (the engine's Park by
 // the callee's side): bob's phone gets a BYE and his relay leg closes;
 // alice keeps her leg (same port), hears no one, and gets no request.

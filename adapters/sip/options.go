@@ -7,13 +7,13 @@ import (
 // OPTIONS and the methods we do not serve.
 
 // allowed lists the methods the adapter serves (the Allow header).
-const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, REFER, MESSAGE"
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, REFER, MESSAGE, UPDATE"
 
 // known are methods of SIP we recognise but do not serve: 405 with Allow.
 // Any other method is 501 Not Implemented.
 var known = map[sip.RequestMethod]bool{
 	sip.SUBSCRIBE: true, sip.NOTIFY: true,
-	sip.UPDATE: true, sip.PRACK: true, sip.PUBLISH: true,
+	sip.PRACK: true, sip.PUBLISH: true,
 }
 
 // routes installs the handlers on the sipgo server.
@@ -27,6 +27,7 @@ func (a *Adapter) routes() {
 	a.srv.OnInfo(a.onInfo)
 	a.srv.OnRefer(a.onRefer)
 	a.srv.OnMessage(a.onMessage)
+	a.srv.OnUpdate(a.onUpdate)
 	a.srv.OnNoRoute(a.onOther)
 }
 

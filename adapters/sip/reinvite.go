@@ -190,18 +190,38 @@ func (a *Adapter) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if !ok {
 		return
 	}
-	body := req.Body()
-	if len(body) == 0 {
+	if len(req.Body()) == 0 {
 		a.respond(tx, a.response(req, statusNotAccept)) // no offer (late offer): not supported
 		return
 	}
+	release, ok := a.takeOffer(req, tx, l)
+	if !ok {
+		return
+	}
+	defer release()
+	a.respond(tx, a.response(req, status{100, "Trying"}))
+	answer, ok := a.answerOffer(req, tx, cl, l)
+	if !ok {
+		return
+	}
+	a.answerReInvite(req, tx, l.dlg, answer, release)
+}
+
+// takeOffer checks the SDP offer of an in-dialog INVITE or UPDATE and marks
+// it pending on the dialog; release ends that. When it returns false the
+// request was answered: 415 for a body that is not SDP, 400 for SDP we
+// cannot read, 491 while our own offer is pending (glare), 500 with
+// Retry-After while another offer of the phone's is (RFC 3261 §14.2, RFC
+// 3311 §5.2).
+func (a *Adapter) takeOffer(req *sip.Request, tx sip.ServerTransaction, l *sipLeg) (release func(), ok bool) {
+	body := req.Body()
 	if ct := req.ContentType(); ct == nil || !strings.HasPrefix(strings.ToLower(ct.Value()), "application/sdp") {
 		a.respond(tx, a.response(req, status{415, "Unsupported Media Type"}))
-		return
+		return nil, false
 	}
 	if checkSDP(body) != nil {
 		a.respond(tx, a.response(req, statusBadRequest))
-		return
+		return nil, false
 	}
 	d := l.dlg
 	d.mu.Lock()
@@ -213,34 +233,40 @@ func (a *Adapter) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	switch {
 	case glare:
 		a.respond(tx, a.response(req, status{491, "Request Pending"}))
-		return
-	case busy: // a second re-INVITE before the first's answer (RFC 3261 §14.2)
+		return nil, false
+	case busy: // a second offer before the first's answer
 		res := a.response(req, statusServerError)
 		res.AppendHeader(sip.NewHeader("Retry-After", "2"))
 		a.respond(tx, res)
-		return
+		return nil, false
 	}
-	// The re-INVITE is pending until its final response is sent, not
-	// until the ACK: a phone may send its next re-INVITE right after the
-	// ACK (RFC 3261 §14.2 asks for 500 only before the final response).
+	// The offer is pending until its final response is sent, not until
+	// the ACK: a phone may send its next re-INVITE right after the ACK
+	// (RFC 3261 §14.2 asks for 500 only before the final response).
 	released := false
-	release := func() {
+	return func() {
 		if !released {
 			released = true
 			d.mu.Lock()
 			d.inPending = false
 			d.mu.Unlock()
 		}
-	}
-	defer release()
-	a.respond(tx, a.response(req, status{100, "Trying"}))
+	}, true
+}
 
+// answerOffer applies the phone's offer (of a re-INVITE or an UPDATE) and
+// returns the SDP to answer it with: a hold or resume is the engine's, a
+// passed-through call relays the offer to the other phone, a relayed leg
+// follows the phone's new address and codec. When it returns false the
+// request was answered (488: the engine refused the hold or resume).
+func (a *Adapter) answerOffer(req *sip.Request, tx sip.ServerTransaction, cl *call, l *sipLeg) ([]byte, bool) {
+	body := req.Body()
 	dir := sipsyntax.SDPDirection(body)
 	hold := dir == sipsyntax.DirSendOnly || dir == sipsyntax.DirInactive
 	if err := a.phoneHold(cl, l, hold); err != nil {
 		a.log.Info("the engine refused a phone's hold or resume", "call", cl.id, "side", l.side, "hold", hold, "err", err)
 		a.respond(tx, a.response(req, statusNotAccept))
-		return
+		return nil, false
 	}
 	var answer []byte
 	if other := cl.leg(l.side.Other()); other != nil && cl.relayed(l.side) == "" {
@@ -264,13 +290,24 @@ func (a *Adapter) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		answer = sipsyntax.SetDirection(a.reanswer(cl, l, body), sipsyntax.AnswerDirection(dir, sipsyntax.DirSendRecv))
 	}
 	answer = l.stamp(answer)
-	if h := req.Contact(); h != nil {
-		d.mu.Lock()
-		d.RemoteTarget = *h.Address.Clone() // a target refresh (RFC 3261 §12.2.2)
-		d.mu.Unlock()
-	}
+	a.targetRefresh(req, l.dlg)
 	l.gotSDP(body) // journals the record with the new SDPs and target
-	a.answerReInvite(req, tx, d, answer, release)
+	return answer, true
+}
+
+// targetRefresh takes the Contact of an in-dialog INVITE or UPDATE as the
+// dialog's remote target (RFC 3261 §12.2.2, RFC 3311 §5.2), and tells
+// whether it changed.
+func (a *Adapter) targetRefresh(req *sip.Request, d *dialog) bool {
+	h := req.Contact()
+	if h == nil {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	changed := d.RemoteTarget.String() != h.Address.String()
+	d.RemoteTarget = *h.Address.Clone()
+	return changed
 }
 
 // phoneHold tells the engine that the phone of leg l holds (or resumes)

@@ -314,6 +314,41 @@ func TestTrunkReInviteHoldResumeRefresh(t *testing.T) {
 	}
 }
 
+// The trunk refreshes the session with an UPDATE without a body (200,
+// nothing else), then holds, resumes and refreshes with UPDATEs that carry
+// SDP (trunk_uas_update.xml checks each 200's answer): passed on to the
+// phone as re-INVITEs (uac_reinvited.xml), the engine's call held and
+// resumed by the callee once each.
+func TestTrunkUpdateRefreshHoldResume(t *testing.T) {
+	trunkPort := freePortOn(t, trunkIP)
+	h := newTrunkHarness(t, trunkPort, "", "")
+	trunk := runSippOn(t, trunkIP, "trunk_uas_update.xml", trunkPort, "", "-d", "200")
+	phone := h.daveCalls("uac_reinvited.xml", outside)
+	trunk.wait(t, "trunk")
+	phone.wait(t, "phone")
+	h.waitEvent("CallHeld by the callee", func(ev *engine.Event) bool {
+		return ev.Type == events.TypeCallHeld && ev.Event.(events.CallHeld).By == engine.Callee
+	})
+	h.waitEvent("CallResumed by the callee", func(ev *engine.Event) bool {
+		return ev.Type == events.TypeCallResumed && ev.Event.(events.CallResumed).By == engine.Callee
+	})
+	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+	n := 0
+	for _, ev := range h.evs {
+		if ev.Type == events.TypeCallHeld || ev.Type == events.TypeCallResumed {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d hold and resume events, want 2 (the refreshes are neither):%s", n, h.seen())
+	}
+	if got := h.ad.Stats().Responses["UPDATE"]["2xx"]; got != 4 {
+		t.Errorf("UPDATEs answered 2xx: %d, want 4", got)
+	}
+}
+
 // A call in from the trunk, held and resumed by the trunk with re-INVITEs
 // (trunk_uac_hold.xml: a=sendonly answered a=recvonly, then a=sendrecv),
 // passed on to the phone that answered (uas_hold.xml checks each offer):
