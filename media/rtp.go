@@ -480,6 +480,20 @@ func matchCodecs(k codecKey) []codecKey {
 // address (until packets from the phone come from elsewhere). A bad
 // answer, or one when no offer is pending, changes nothing (ErrBadSDP).
 func (r *Relay) AcceptRTPAnswer(name, answer string) error {
+	return r.acceptRTPAnswer(name, answer, false)
+}
+
+// AcceptRTPEarlyAnswer takes the SDP of a provisional response (a 183's:
+// early media, such as a network's ringback or announcement) as the
+// phone's answer for now: the leg sends to its address with its codec, and
+// its packets are forwarded. The offer stays pending: the final answer
+// (the 200's) still goes to AcceptRTPAnswer, and may differ. Errors as
+// AcceptRTPAnswer's.
+func (r *Relay) AcceptRTPEarlyAnswer(name, answer string) error {
+	return r.acceptRTPAnswer(name, answer, true)
+}
+
+func (r *Relay) acceptRTPAnswer(name, answer string, early bool) error {
 	l, err := r.get(name)
 	if err != nil {
 		return err
@@ -513,7 +527,7 @@ func (r *Relay) AcceptRTPAnswer(name, answer string) error {
 		c.mu.Unlock()
 		return fmt.Errorf("media: leg %q: answer: %w: no codec offered", name, ErrBadSDP)
 	}
-	c.pending = false
+	c.pending = early
 	var local []sdpFmt
 	for _, f := range c.local {
 		if f.key == codec || f.key == teKey(codec.clockRate) {

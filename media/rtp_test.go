@@ -302,3 +302,50 @@ func TestRTPBadSDP(t *testing.T) {
 		t.Errorf("a candidate for an RTP leg: %v", err)
 	}
 }
+
+// A phone's early answer (a 183's SDP) makes the leg carry audio before
+// the final answer, which is still taken after it (and only once).
+func TestRTPEarlyAnswer(t *testing.T) {
+	r := newRelay(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	caller := newRTPPeer(t, "CALLER")
+	a, err := r.AnswerRTP(ctx, "caller", caller.Offer(), media.LegEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caller.SetAnswer(a); err != nil {
+		t.Fatal(err)
+	}
+	caller.Start()
+	offer, err := r.OfferRTP(ctx, "far", media.OfferOptions{MatchLeg: "caller"}, media.LegEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	far := newRTPPeer(t, "EARLY")
+	early, err := far.Answer(offer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AcceptRTPEarlyAnswer("far", "v=0\r\n"); !errors.Is(err, media.ErrBadSDP) {
+		t.Errorf("a bad early answer: %v", err)
+	}
+	if err := r.AcceptRTPEarlyAnswer("far", early); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Connect("caller", "far"); err != nil {
+		t.Fatal(err)
+	}
+	far.Start()
+	eventually(t, "the caller hears early media", func() bool { return caller.ReceivedFrom("EARLY") >= 10 })
+	if err := r.AcceptRTPAnswer("far", early); err != nil {
+		t.Fatalf("the final answer after an early one: %v", err)
+	}
+	if err := r.AcceptRTPAnswer("far", early); !errors.Is(err, media.ErrBadSDP) {
+		t.Errorf("a second final answer: %v", err)
+	}
+	eventually(t, "the far end hears the caller", func() bool { return far.ReceivedFrom("CALLER") >= 10 })
+	if rc := caller.Received(); rc.SSRCs != 1 || rc.Backwards != 0 {
+		t.Errorf("the caller's stream: %+v", rc)
+	}
+}

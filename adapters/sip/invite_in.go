@@ -50,6 +50,7 @@ type inLeg struct {
 	callID    string
 	state     legState
 	rang      bool
+	early     bool // a 183 with SDP went (progress)
 	byeWanted bool // the call ended while the 200 waited for its ACK
 	ackOnce   sync.Once
 }
@@ -188,16 +189,31 @@ func (a *Adapter) callerDevice(client string, req *sip.Request) string {
 	return ""
 }
 
-// ringing sends 180 once, while no final response was sent.
+// ringing sends 180 once, while no final response was sent — not after
+// a 183 with SDP: a phone that gets a 180 after early media may stop
+// playing it for its own ringback.
 func (l *inLeg) ringing() {
 	l.mu.Lock()
-	if l.state != legEarly || l.rang {
+	if l.state != legEarly || l.rang || l.early {
 		l.mu.Unlock()
 		return
 	}
 	l.rang = true
 	l.mu.Unlock()
 	l.a.respond(l.tx, l.reply(status{180, "Ringing"}, nil))
+}
+
+// progress sends 183 Session Progress with sdp (early media) once, while
+// no final response was sent. The 200 carries the same SDP (answerFor).
+func (l *inLeg) progress(sdp []byte) {
+	l.mu.Lock()
+	if l.state != legEarly || l.early {
+		l.mu.Unlock()
+		return
+	}
+	l.early = true
+	l.mu.Unlock()
+	l.a.respond(l.tx, l.reply(status{183, "Session Progress"}, sdp))
 }
 
 // finish queues the final response; it reports false when the leg already

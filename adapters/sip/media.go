@@ -49,6 +49,7 @@ type Media interface {
 	AnswerRTP(ctx context.Context, leg, offer string, ev media.LegEvents) (string, error)
 	OfferRTP(ctx context.Context, leg string, opt media.OfferOptions, ev media.LegEvents) (string, error)
 	AcceptRTPAnswer(leg, answer string) error
+	AcceptRTPEarlyAnswer(leg, answer string) error
 	Connect(a, b string) error
 	SetHeld(leg string, held bool) error
 	SetMuted(leg string, muted bool) error

@@ -99,6 +99,9 @@ type goPhone struct {
 
 	mu   sync.Mutex
 	rtps []*mediatest.RTPPeer // every RTP endpoint it used
+	// early, when set, makes it answer a new INVITE with 183 and its SDP
+	// first, sending RTP (early media), and 200 only once early is closed.
+	early chan struct{}
 }
 
 // phoneDialog is a phone's dialog with the engine.
@@ -192,6 +195,21 @@ func (p *goPhone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		d.localTag = sip.GenerateTagN(8)
 		res.To().Params.Add("tag", d.localTag)
 		d.remoteTag, _ = req.From().Params.Get("tag")
+	}
+	p.mu.Lock()
+	early := p.early
+	p.mu.Unlock()
+	if early != nil && !reinvite {
+		progress := sip.NewResponseFromRequest(req, 183, "Session Progress", []byte(answer))
+		progress.To().Params.Add("tag", d.localTag)
+		progress.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		progress.AppendHeader(sip.NewHeader("Contact", p.contact()))
+		_ = tx.Respond(progress)
+		r.Start()
+		select {
+		case <-early:
+		case <-time.After(10 * time.Second):
+		}
 	}
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	res.AppendHeader(sip.NewHeader("Contact", p.contact()))

@@ -70,6 +70,61 @@ func (a *Adapter) trunkOffer(l *trunkLeg, c *engine.Call) ([]byte, *call) {
 	return []byte(o), cl
 }
 
+// trunkEarlyMedia is the hook of trunkLeg.follow for a provisional
+// response with a body (early media: the network's ringback, an
+// announcement such as "the number you have called is not available").
+// On the relay the SDP goes to the trunk's leg as an early answer
+// (media.AcceptRTPEarlyAnswer: the 200's answer is still taken), the
+// caller's leg (a browser's, a phone's) is connected to it, and a SIP
+// caller gets 183 with the relay's answer, the one its 200 will carry.
+// Passed through, a SIP caller gets 183 with the trunk's SDP. Either way
+// once; an SDP we cannot read is ignored (the call goes on ringing).
+func (a *Adapter) trunkEarlyMedia(l *trunkLeg, body []byte) {
+	if checkSDP(body) != nil {
+		return
+	}
+	l.mu.Lock()
+	first := !l.early && l.state == legEarly
+	l.early = true
+	l.mu.Unlock()
+	a.mu.Lock()
+	cl := a.calls[l.id]
+	a.mu.Unlock()
+	if !first || cl == nil {
+		return
+	}
+	callee, caller := cl.relayed(engine.Callee), cl.relayed(engine.Caller)
+	cl.mu.Lock()
+	in := cl.in
+	var answer []byte
+	if r := cl.rtp[engine.Caller]; r != nil {
+		answer = r.sdp
+	}
+	cl.mu.Unlock()
+	m := a.set.Media
+	if callee == "" || m == nil { // passed through
+		if in != nil {
+			in.progress(body)
+		}
+		return
+	}
+	if err := m.AcceptRTPEarlyAnswer(callee, string(body)); err != nil {
+		a.log.Info("the relay refused the trunk's early media", "call", l.id, "err", err)
+		return
+	}
+	if caller == "" {
+		caller = relayLegName(l.id, engine.Caller) // a browser's leg
+	}
+	if m.HasLeg(caller) {
+		if err := m.Connect(caller, callee); err != nil {
+			a.log.Info("early media: cannot connect the caller", "call", l.id, "err", err)
+		}
+	}
+	if in != nil && answer != nil {
+		in.progress(answer)
+	}
+}
+
 // trunkAnswered is the hook of trunkLeg.answered (trunk_out.go): the
 // trunk's answer goes to its relay leg, when it has one; false when the
 // relay refuses it (the call then fails as for an SDP we cannot read).

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/callengine/callengine/engine"
@@ -169,6 +170,107 @@ func TestRelayTrunkReInvite(t *testing.T) {
 		return err == nil && c.State == engine.Connected
 	})
 	if _, err := h.eng.Hangup(ctx, id, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	trunk.waitBye(ctx)
+}
+
+// The trunk answers with 183 and SDP first and sends RTP (early media: a
+// network's announcement) before its 200. A browser calling out hears it
+// while the call still rings, then goes on hearing the trunk after the
+// answer, on one stream.
+func TestRelayBrowserHearsTrunkEarlyMedia(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h, trunk := relayTrunk(t, ctx)
+	trunk.early = make(chan struct{})
+	if _, err := h.eng.AddDevice(ctx, "alice", engine.Device{ID: "alice-web", Kind: "webrtc"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.eng.Dial(ctx, engine.DialRequest{From: "alice", Device: "alice-web", To: outside})
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser, err := mediatest.NewTestPeer(ctx, mediatest.Settings{Media: media.Settings{LoopbackOnly: true}, Marker: "BROWSER"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { browser.Close() })
+	if err := browser.DialWith(ctx, h.relay, c.ID+"/caller", media.AnswerOptions{PreferG711: true}, media.LegEvents{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := browser.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	browser.Start()
+	eventuallyTrue(t, "the browser hears the trunk's early media", func() bool { return browser.ReceivedFrom("TRUNK") > 10 })
+	if got, err := h.eng.Call(ctx, c.ID); err != nil || got.State != engine.Ringing {
+		t.Fatalf("the call during early media: %+v, %v", got, err)
+	}
+	close(trunk.early)
+	eventuallyTrue(t, "the call answered", func() bool {
+		got, err := h.eng.Call(ctx, c.ID)
+		return err == nil && got.State == engine.Connected
+	})
+	eventuallyTrue(t, "the trunk hears the browser", func() bool { return trunk.rtp.ReceivedFrom("BROWSER") > 10 })
+	before := browser.ReceivedFrom("TRUNK")
+	eventuallyTrue(t, "the browser hears the trunk after the answer", func() bool { return browser.ReceivedFrom("TRUNK") > before+10 })
+	if rc := browser.Received(); rc.SSRCs != 1 || rc.Backwards != 0 {
+		t.Errorf("the browser's stream across the answer: %+v", rc)
+	}
+	if _, err := h.eng.Hangup(ctx, c.ID, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	trunk.waitBye(ctx)
+}
+
+// A SIP phone calling out hears the trunk's early media: the relay takes
+// the trunk's 183 SDP, the phone gets a 183 with the relay's answer and
+// the trunk's RTP while the call rings; the 200 that follows carries the
+// same answer.
+func TestRelayPhoneHearsTrunkEarlyMedia(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h, trunk := relayTrunk(t, ctx)
+	trunk.early = make(chan struct{})
+	phone := relayPhones(t, ctx, h, "dave")[0]
+	answered := make(chan string, 1)
+	go func() {
+		req := phone.outOfDialog(sip.INVITE, outside)
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+		req.SetBody([]byte(phone.rtp.Offer()))
+		res, err := phone.cli.Do(ctx, req)
+		if err == nil && res.StatusCode == 407 {
+			res, err = phone.cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: dave.ID, Password: dave.Password})
+		}
+		if err != nil || res.StatusCode != 200 {
+			answered <- ""
+			return
+		}
+		answered <- string(res.Body())
+	}()
+	eventuallyTrue(t, "dave hears the trunk's early media", func() bool { return phone.rtp.ReceivedFrom("TRUNK") > 10 })
+	calls, err := h.eng.Calls(ctx, "dave")
+	if err != nil || len(calls) != 1 || calls[0].State != engine.Ringing {
+		t.Fatalf("dave's call during early media: %+v %v", calls, err)
+	}
+	if st, err := h.relay.LegStats(calls[0].ID + "/callee"); err != nil || st.Peer != calls[0].ID+"/caller" {
+		t.Errorf("the trunk's relay leg during early media: %+v, %v", st, err)
+	}
+	close(trunk.early)
+	var answer string
+	select {
+	case answer = <-answered:
+	case <-ctx.Done():
+		t.Fatal("no 200")
+	}
+	if answer == "" {
+		t.Fatal("dave's INVITE failed")
+	}
+	if p, _ := sdpAudio(t, answer); p == trunk.rtp.Addr().Port {
+		t.Fatalf("dave was answered with the trunk's own port:\n%s", answer)
+	}
+	if _, err := h.eng.Hangup(ctx, calls[0].ID, engine.Callee); err != nil {
 		t.Fatal(err)
 	}
 	trunk.waitBye(ctx)

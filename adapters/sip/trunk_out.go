@@ -42,6 +42,7 @@ type trunkLeg struct {
 	cancelWant  bool
 	cancelSent  bool
 	sdp         []byte       // the trunk's answer
+	early       bool         // its early media is carried (media_trunk.go)
 	ack         *sip.Request // our ACK of its 2xx, sent again as it was for a retransmitted 2xx
 }
 
@@ -217,6 +218,11 @@ func (l *trunkLeg) follow(tx sip.ClientTransaction) *sip.Response {
 			switch {
 			case res.StatusCode < 200:
 				if res.StatusCode > 100 {
+					// Early media first: the caller's 183 goes before
+					// the engine's CallRinging, whose 180 it replaces.
+					if len(res.Body()) > 0 {
+						a.trunkEarlyMedia(l, res.Body())
+					}
 					l.gotProvisional()
 				}
 			case res.StatusCode < 300:

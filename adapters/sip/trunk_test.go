@@ -349,6 +349,22 @@ func TestTrunkUpdateRefreshHoldResume(t *testing.T) {
 	}
 }
 
+// The trunk sends 183 with SDP before its 200 (early media), media passed
+// through: the phone gets a 183 with the trunk's SDP before its 200
+// (uac_early.xml fails on a 180 or a 183 without SDP in its place).
+func TestTrunkEarlyMediaPassedThrough(t *testing.T) {
+	trunkPort := freePortOn(t, trunkIP)
+	h := newTrunkHarness(t, trunkPort, "", "")
+	trunk := runSippOn(t, trunkIP, "trunk_uas_early.xml", trunkPort, "", "-d", "300")
+	phone := h.daveCalls("uac_early.xml", outside, "-d", "200")
+	phone.wait(t, "phone")
+	trunk.wait(t, "trunk")
+	h.waitEvent("CallRinging", func(ev *engine.Event) bool { return ev.Type == events.TypeCallRinging })
+	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
+
 // A call in from the trunk, held and resumed by the trunk with re-INVITEs
 // (trunk_uac_hold.xml: a=sendonly answered a=recvonly, then a=sendrecv),
 // passed on to the phone that answered (uas_hold.xml checks each offer):
