@@ -34,6 +34,9 @@ type Stats struct {
 	// OriginRejected counts WebSocket handshakes refused for their Origin
 	// (403).
 	OriginRejected uint64
+	// TrunkFailovers counts calls out handed from a trunk that failed to
+	// the next one that carries the number.
+	TrunkFailovers uint64
 }
 
 type counters struct {
@@ -44,7 +47,11 @@ type counters struct {
 	registerFlood  atomic.Uint64
 	connsRejected  atomic.Uint64
 	originRejected atomic.Uint64
+	trunkFailovers atomic.Uint64
 }
+
+// failover counts a call handed to the next trunk.
+func (c *counters) failover() { c.trunkFailovers.Add(1) }
 
 // knownMethods label the response counters; any other method is "other"
 // (a label per method a peer invents would grow without bound).
@@ -84,6 +91,7 @@ func (a *Adapter) Stats() Stats {
 		RegisterFlood:  a.stats.registerFlood.Load(),
 		ConnsRejected:  a.stats.connsRejected.Load(),
 		OriginRejected: a.stats.originRejected.Load(),
+		TrunkFailovers: a.stats.trunkFailovers.Load(),
 		Responses:      map[string]map[string]uint64{},
 	}
 	a.stats.mu.Lock()

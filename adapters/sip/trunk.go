@@ -41,7 +41,8 @@ type Trunk struct {
 	InboundAddresses []string
 	// Prefixes are the number prefixes (E.164, "+44", "+1555") the trunk
 	// carries out; empty: every number. The first trunk whose prefix
-	// matches a number carries it.
+	// matches a number carries it; the next ones that match take the call
+	// over when it fails there before ringing (failover).
 	Prefixes []string
 
 	inbound []netip.Prefix
@@ -185,14 +186,17 @@ func (ts *Trunks) HandleEvent(ev engine.Event) {
 	}
 }
 
-// route is the trunk that carries number out, or nil.
-func (ts *Trunks) route(number string) *Trunk {
+// routes are the trunks that carry number out, in the order configured:
+// the first carries the call, the others take it over in turn when it
+// fails (trunkLeg.place).
+func (ts *Trunks) routes(number string) []*Trunk {
+	var out []*Trunk
 	for _, t := range ts.list {
 		if t.serves(number) {
-			return t
+			out = append(out, t)
 		}
 	}
-	return nil
+	return out
 }
 
 // inboundTrunk is the trunk whose inbound addresses hold the request's

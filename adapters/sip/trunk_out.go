@@ -43,6 +43,7 @@ type trunkLeg struct {
 	cancelSent  bool
 	sdp         []byte       // the trunk's answer
 	early       bool         // its early media is carried (media_trunk.go)
+	silentAfter time.Duration // give up on a trunk that sends nothing for this long (failover); 0: never
 	ack         *sip.Request // our ACK of its 2xx, sent again as it was for a retransmitted 2xx
 }
 
@@ -72,15 +73,21 @@ func (l *trunkLeg) answer() []byte {
 // caller's Dial may not have returned when the CallDialed comes).
 const callerWait = 3 * time.Second
 
-// place sends the INVITE and follows it to its end.
+// place sends the INVITE and follows it to its end. With several trunks
+// for the number (Trunks.routes), a trunk that fails before it rang — no
+// answer at all, 500, 502, 503 or 504 — hands the call to the next one
+// (failover, as Kamailio's dispatcher or a dial plan over several
+// carriers does): the same offer, a new dialog. A refusal of the callee
+// (busy, not found, declined) or a failure after a 18x ends the call.
 func (l *trunkLeg) place(c *engine.Call) {
 	a := l.ts.a
-	l.trunk = l.ts.route(l.number)
-	if l.trunk == nil {
+	trunks := l.ts.routes(l.number)
+	if len(trunks) == 0 {
 		a.log.Info("trunk: no trunk carries the number", "call", l.id, "number", l.number)
 		l.report(events.Failed)
 		return
 	}
+	l.trunk = trunks[0]
 	offer, cl := a.trunkOffer(l, c) // the relay's offer when it anchors the call (media_trunk.go)
 	if offer == nil {
 		// A browser (or anything but a SIP leg) has no SIP offer: without a
@@ -92,7 +99,63 @@ func (l *trunkLeg) place(c *engine.Call) {
 	cl.mu.Lock()
 	cl.trunk = l
 	cl.mu.Unlock()
-	l.dlg = l.newDialog(c)
+	for i, t := range trunks {
+		if i > 0 {
+			l.mu.Lock()
+			l.trunk = t
+			l.ack = nil
+			l.mu.Unlock()
+		}
+		l.mu.Lock()
+		l.silentAfter = 0
+		if i+1 < len(trunks) {
+			l.silentAfter = trunkSilence
+		}
+		l.mu.Unlock()
+		res := l.attempt(c, offer)
+		if res == nil {
+			return
+		}
+		l.mu.Lock()
+		rang := l.rang
+		l.mu.Unlock()
+		if i+1 < len(trunks) && failsOver(res.StatusCode) && !rang && !l.canceled() {
+			a.log.Info("trunk: failing over", "call", l.id, "trunk", t.Name, "status", res.StatusCode, "next", trunks[i+1].Name)
+			a.stats.failover()
+			continue
+		}
+		l.end()
+		l.report(reasonForStatus(res.StatusCode))
+		return
+	}
+}
+
+// trunkSilence is how long a trunk may send nothing at all — not even
+// 100 Trying — to an INVITE before the call goes to the next trunk (when
+// there is one): a trunk that is down would otherwise hold the call for
+// the INVITE transaction's 32 s.
+const trunkSilence = 4 * time.Second
+
+// failsOver tells whether a trunk's final response (or our 408 for no
+// answer) says the trunk failed rather than the callee refused.
+func failsOver(code int) bool {
+	switch code {
+	case statusTimeout.Code, 500, 502, 503, 504:
+		return true
+	}
+	return false
+}
+
+// attempt sends the INVITE with offer to l.trunk on a new dialog and
+// follows it: it returns the final refusal (or a 408 when the trunk did
+// not answer), or nil when the leg is done — answered, stopped, or failed
+// and reported.
+func (l *trunkLeg) attempt(c *engine.Call, offer []byte) *sip.Response {
+	a := l.ts.a
+	dlg := l.newDialog(c)
+	l.mu.Lock()
+	l.dlg = dlg
+	l.mu.Unlock()
 	req := l.dlg.request(sip.INVITE, a.ourContact(l.dlg.Transport))
 	if c != nil && c.Caller.Name != "" && !strings.ContainsAny(c.Caller.Name, "\"\r\n\\") {
 		if h := req.From(); h != nil {
@@ -111,9 +174,7 @@ func (l *trunkLeg) place(c *engine.Call) {
 		tx, err := a.cli.TransactionRequest(ctx, req, noBuild)
 		if err != nil {
 			a.log.Info("trunk: cannot send INVITE", "call", l.id, "trunk", l.trunk.Name, "err", err)
-			l.end()
-			l.report(events.Failed)
-			return
+			return &sip.Response{StatusCode: 503} // failed, and the next trunk may take it
 		}
 		l.mu.Lock()
 		l.invite = req
@@ -122,12 +183,12 @@ func (l *trunkLeg) place(c *engine.Call) {
 		res := l.follow(tx)
 		tx.Terminate()
 		if res == nil {
-			return
+			return nil
 		}
 		if (res.StatusCode == 401 || res.StatusCode == 407) && !authed && l.trunk.Username != "" {
 			authed = true
 			if l.canceled() {
-				return
+				return nil
 			}
 			if next, err := l.withCredentials(req, res); err == nil {
 				req = next
@@ -136,9 +197,7 @@ func (l *trunkLeg) place(c *engine.Call) {
 				a.log.Info("trunk: cannot answer the challenge", "call", l.id, "trunk", l.trunk.Name, "err", err)
 			}
 		}
-		l.end()
-		l.report(reasonForStatus(res.StatusCode))
-		return
+		return res
 	}
 }
 
@@ -212,9 +271,22 @@ func (l *trunkLeg) follow(tx sip.ClientTransaction) *sip.Response {
 	a := l.ts.a
 	timeout := time.NewTimer(a.set.RingTimeout)
 	defer timeout.Stop()
+	l.mu.Lock()
+	silentAfter := l.silentAfter
+	l.mu.Unlock()
+	var silent <-chan time.Time
+	if silentAfter > 0 {
+		t := time.NewTimer(silentAfter)
+		defer t.Stop()
+		silent = t.C
+	}
 	for {
 		select {
+		case <-silent:
+			a.log.Info("trunk: no response at all", "call", l.id, "trunk", l.trunk.Name, "after", silentAfter)
+			return &sip.Response{StatusCode: statusTimeout.Code}
 		case res := <-tx.Responses():
+			silent = nil
 			switch {
 			case res.StatusCode < 200:
 				if res.StatusCode > 100 {

@@ -29,8 +29,14 @@ var dave = engine.ClientSpec{ID: "dave", Name: "Dave", Numbers: []string{daveNum
 // provisioned.
 func newTrunkHarness(t *testing.T, trunkPort int, user, pass string) *harness {
 	t.Helper()
+	return newTrunksHarness(t, Trunk{Name: "test", Address: net.JoinHostPort(trunkIP, strconv.Itoa(trunkPort)), Username: user, Password: pass})
+}
+
+// newTrunksHarness is newTrunkHarness with several trunks, in order.
+func newTrunksHarness(t *testing.T, trunks ...Trunk) *harness {
+	t.Helper()
 	ctx := context.Background()
-	ts, err := NewTrunks([]Trunk{{Name: "test", Address: net.JoinHostPort(trunkIP, strconv.Itoa(trunkPort)), Username: user, Password: pass}})
+	ts, err := NewTrunks(trunks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,11 +264,11 @@ func TestTrunkSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr := ts.route("+442070000000"); tr == nil || tr.Name != "uk" {
-		t.Errorf("+44… routed to %v", tr)
+	if trs := ts.routes("+442070000000"); len(trs) != 2 || trs[0].Name != "uk" || trs[1].Name != "rest" {
+		t.Errorf("+44… routed to %v (uk, then rest for failover)", trs)
 	}
-	if tr := ts.route("+15550100"); tr == nil || tr.Name != "rest" || tr.transport() != "TCP" {
-		t.Errorf("+1… routed to %v", tr)
+	if trs := ts.routes("+15550100"); len(trs) != 1 || trs[0].Name != "rest" || trs[0].transport() != "TCP" {
+		t.Errorf("+1… routed to %v", trs)
 	}
 	for src, want := range map[string]string{"192.0.2.9:5060": "uk", "10.1.1.1:5060": "", "[::ffff:192.0.2.1]:5060": "uk", "junk": ""} {
 		got := ""
@@ -389,5 +395,66 @@ func TestTrunkInboundReInviteHoldResume(t *testing.T) {
 	}
 	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
 		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
+
+// Two trunks carry the number: the first answers 503, the call goes to
+// the second (a new dialog, the same offer), which answers; the phone
+// sees one call.
+func TestTrunkFailover(t *testing.T) {
+	downPort, upPort := freePortOn(t, trunkIP), freePortOn(t, trunkIP)
+	h := newTrunksHarness(t,
+		Trunk{Name: "down", Address: net.JoinHostPort(trunkIP, strconv.Itoa(downPort))},
+		Trunk{Name: "up", Address: net.JoinHostPort(trunkIP, strconv.Itoa(upPort))})
+	down := runSippOn(t, trunkIP, "trunk_uas_unavailable.xml", downPort, "")
+	up := runSippOn(t, trunkIP, "uas_answer.xml", upPort, "", "-d", "200")
+	phone := h.daveCalls("uac.xml", outside, "-d", "300")
+	down.wait(t, "the trunk that is down")
+	up.wait(t, "the trunk that answers")
+	phone.wait(t, "phone")
+	h.waitEvent("CallAnswered", func(ev *engine.Event) bool { return ev.Type == events.TypeCallAnswered })
+	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller || c.Callee.Number != outside {
+		t.Fatalf("ended call: reason %s by %s to %s", c.Reason, c.EndedBy, c.Callee.Number)
+	}
+	if n := h.ad.Stats().TrunkFailovers; n != 1 {
+		t.Errorf("failovers: %d, want 1", n)
+	}
+}
+
+// A trunk that sends nothing at all (nobody listens on its port) is given
+// up after trunkSilence, and the next trunk takes the call.
+func TestTrunkFailoverWhenSilent(t *testing.T) {
+	silentPort, upPort := freePortOn(t, trunkIP), freePortOn(t, trunkIP)
+	h := newTrunksHarness(t,
+		Trunk{Name: "silent", Address: net.JoinHostPort(trunkIP, strconv.Itoa(silentPort))},
+		Trunk{Name: "up", Address: net.JoinHostPort(trunkIP, strconv.Itoa(upPort))})
+	up := runSippOn(t, trunkIP, "uas_answer.xml", upPort, "", "-d", "200")
+	phone := h.daveCalls("uac.xml", outside, "-d", "300")
+	up.wait(t, "the trunk that answers")
+	phone.wait(t, "phone")
+	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+	if n := h.ad.Stats().TrunkFailovers; n != 1 {
+		t.Errorf("failovers: %d, want 1", n)
+	}
+}
+
+// A refusal of the callee (486 busy) is the call's end, not the trunk's
+// failure: the second trunk is not tried.
+func TestTrunkNoFailoverOnBusy(t *testing.T) {
+	busyPort, otherPort := freePortOn(t, trunkIP), freePortOn(t, trunkIP)
+	h := newTrunksHarness(t,
+		Trunk{Name: "busy", Address: net.JoinHostPort(trunkIP, strconv.Itoa(busyPort))},
+		Trunk{Name: "other", Address: net.JoinHostPort(trunkIP, strconv.Itoa(otherPort))})
+	busy := runSippOn(t, trunkIP, "uas_busy.xml", busyPort, "")
+	phone := h.daveCalls("uac_busy.xml", outside)
+	busy.wait(t, "the busy trunk")
+	phone.wait(t, "phone")
+	if c := h.callEnded(); c.Reason != events.Busy {
+		t.Fatalf("ended call: reason %s, want busy", c.Reason)
+	}
+	if n := h.ad.Stats().TrunkFailovers; n != 0 {
+		t.Errorf("failovers: %d, want 0", n)
 	}
 }
