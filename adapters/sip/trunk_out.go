@@ -41,10 +41,10 @@ type trunkLeg struct {
 	rang        bool
 	cancelWant  bool
 	cancelSent  bool
-	sdp         []byte       // the trunk's answer
-	early       bool         // its early media is carried (media_trunk.go)
+	sdp         []byte        // the trunk's answer
+	early       bool          // its early media is carried (media_trunk.go)
 	silentAfter time.Duration // give up on a trunk that sends nothing for this long (failover); 0: never
-	ack         *sip.Request // our ACK of its 2xx, sent again as it was for a retransmitted 2xx
+	ack         *sip.Request  // our ACK of its 2xx, sent again as it was for a retransmitted 2xx
 }
 
 // sipLeg is the trunk's dialog as the callee's leg of its call, for the
