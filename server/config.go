@@ -150,6 +150,10 @@ type Trunk struct {
 	FromDomain       string   `yaml:"from_domain"`
 	InboundAddresses []string `yaml:"inbound_addresses"`
 	Prefixes         []string `yaml:"prefixes"`
+	// Register: register to the trunk with the credentials, asking for
+	// RegisterExpires (default 300 s).
+	Register        bool          `yaml:"register"`
+	RegisterExpires time.Duration `yaml:"register_expires"`
 }
 
 // sipTrunk is the adapter's form of t.
@@ -157,6 +161,7 @@ func (t Trunk) sipTrunk() sipadapter.Trunk {
 	return sipadapter.Trunk{
 		Name: t.Name, Address: t.Address, Transport: t.Transport, Username: t.Username, Password: t.Password,
 		FromDomain: t.FromDomain, InboundAddresses: t.InboundAddresses, Prefixes: t.Prefixes,
+		Register: t.Register, RegisterExpires: t.RegisterExpires,
 	}
 }
 

@@ -32,6 +32,8 @@ type Adapter struct {
 	srv *sipgo.Server
 	cli *sipgo.Client
 
+	regs []*trunkReg // registrations to trunks (trunk_register.go)
+
 	udp      net.PacketConn
 	tcp      net.Listener
 	ws       net.Listener                  // SIP over WebSocket (transport_ws.go)
@@ -149,6 +151,7 @@ func (a *Adapter) Start(ctx context.Context) error {
 	a.restoreBindings()
 	a.startRestored() // re-INVITEs to relay ports that moved (media_restore.go)
 	a.startTrunks()
+	a.startRegistrations()
 	a.wg.Go(func() { a.follow(sub) })
 	return nil
 }
@@ -246,6 +249,7 @@ func (a *Adapter) Close() error {
 	if a.cancel == nil {
 		return nil
 	}
+	a.unregister() // while the sockets are open
 	a.cancel()
 	a.mu.Lock()
 	for id, t := range a.timers {

@@ -37,6 +37,9 @@ type Stats struct {
 	// TrunkFailovers counts calls out handed from a trunk that failed to
 	// the next one that carries the number.
 	TrunkFailovers uint64
+	// TrunksRegistered tells, for each trunk the adapter registers to,
+	// whether its registration is up.
+	TrunksRegistered map[string]bool
 }
 
 type counters struct {
@@ -93,6 +96,12 @@ func (a *Adapter) Stats() Stats {
 		OriginRejected: a.stats.originRejected.Load(),
 		TrunkFailovers: a.stats.trunkFailovers.Load(),
 		Responses:      map[string]map[string]uint64{},
+	}
+	for _, r := range a.regs {
+		if s.TrunksRegistered == nil {
+			s.TrunksRegistered = map[string]bool{}
+		}
+		s.TrunksRegistered[r.t.Name] = r.registered.Load()
 	}
 	a.stats.mu.Lock()
 	for m, byClass := range a.stats.responses {

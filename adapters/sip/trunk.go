@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/events"
@@ -44,6 +45,12 @@ type Trunk struct {
 	// matches a number carries it; the next ones that match take the call
 	// over when it fails there before ringing (failover).
 	Prefixes []string
+	// Register makes the adapter register to the trunk with Username and
+	// Password (trunk_register.go), for a carrier that sends calls only to
+	// a registered PBX; RegisterExpires is the time asked for (default
+	// RegisterExpires, 300 s).
+	Register        bool
+	RegisterExpires time.Duration
 
 	inbound []netip.Prefix
 }
@@ -62,6 +69,12 @@ func (t *Trunk) Check() error {
 		if p == "" || strings.ContainsAny(p, " @:;<>") {
 			return fmt.Errorf("trunk %q: %q is not a number prefix", t.Name, p)
 		}
+	}
+	if t.Register && t.Username == "" {
+		return fmt.Errorf("trunk %q: register needs a username", t.Name)
+	}
+	if t.RegisterExpires < 0 {
+		return fmt.Errorf("trunk %q: register_expires %s is negative", t.Name, t.RegisterExpires)
 	}
 	_, err := t.parseInbound()
 	return err

@@ -118,7 +118,12 @@ func (a *Adapter) trunkInbound(t *Trunk, req *sip.Request, tx sip.ServerTransact
 		a.respond(tx, a.response(req, statusBadRequest))
 		return
 	}
-	dest, err := destination(&req.Recipient, a.domain())
+	target := &req.Recipient
+	if t.Register && req.Recipient.User == t.Username && req.To() != nil {
+		// Sent to the Contact we registered: the number is the To's.
+		target = &req.To().Address
+	}
+	dest, err := destination(target, a.domain())
 	if err != nil || !strings.HasPrefix(dest, "+") {
 		a.respond(tx, a.response(req, statusNotFound)) // a trunk reaches the organisation's numbers only
 		return

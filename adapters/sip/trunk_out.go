@@ -396,22 +396,7 @@ func (l *trunkLeg) answered(res *sip.Response) {
 // challenge res (401 WWW-Authenticate or 407 Proxy-Authenticate): a new
 // Via branch and the next CSeq.
 func (l *trunkLeg) withCredentials(req *sip.Request, res *sip.Response) (*sip.Request, error) {
-	chName, crName := "WWW-Authenticate", "Authorization"
-	if res.StatusCode == 407 {
-		chName, crName = "Proxy-Authenticate", "Proxy-Authorization"
-	}
-	h := res.GetHeader(chName)
-	if h == nil {
-		return nil, errNoChallenge
-	}
-	chal, err := digest.ParseChallenge(h.Value())
-	if err != nil {
-		return nil, err
-	}
-	chal.Algorithm = strings.ToUpper(chal.Algorithm)
-	cred, err := digest.Digest(chal, digest.Options{
-		Method: "INVITE", URI: req.Recipient.Addr(), Username: l.trunk.Username, Password: l.trunk.Password,
-	})
+	crName, cred, err := digestAnswer(res, "INVITE", req.Recipient.Addr(), l.trunk.Username, l.trunk.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -420,7 +405,7 @@ func (l *trunkLeg) withCredentials(req *sip.Request, res *sip.Response) (*sip.Re
 	next.PrependHeader(newVia(l.dlg.Transport))
 	next.RemoveHeader("Authorization")
 	next.RemoveHeader("Proxy-Authorization")
-	next.AppendHeader(sip.NewHeader(crName, cred.String()))
+	next.AppendHeader(sip.NewHeader(crName, cred))
 	l.dlg.mu.Lock()
 	l.dlg.LocalCSeq++
 	l.dlg.InviteCSeq = l.dlg.LocalCSeq
@@ -431,6 +416,30 @@ func (l *trunkLeg) withCredentials(req *sip.Request, res *sip.Response) (*sip.Re
 	}
 	next.Laddr = req.Laddr
 	return next, nil
+}
+
+// digestAnswer answers the digest challenge of res (401 or 407) for a
+// request of method to uri with a trunk's credentials: the header's name
+// and value.
+func digestAnswer(res *sip.Response, method, uri, user, pass string) (string, string, error) {
+	chName, crName := "WWW-Authenticate", "Authorization"
+	if res.StatusCode == 407 {
+		chName, crName = "Proxy-Authenticate", "Proxy-Authorization"
+	}
+	h := res.GetHeader(chName)
+	if h == nil {
+		return "", "", errNoChallenge
+	}
+	chal, err := digest.ParseChallenge(h.Value())
+	if err != nil {
+		return "", "", err
+	}
+	chal.Algorithm = strings.ToUpper(chal.Algorithm)
+	cred, err := digest.Digest(chal, digest.Options{Method: method, URI: uri, Username: user, Password: pass})
+	if err != nil {
+		return "", "", err
+	}
+	return crName, cred.String(), nil
 }
 
 type trunkError string

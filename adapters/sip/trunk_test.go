@@ -458,3 +458,44 @@ func TestTrunkNoFailoverOnBusy(t *testing.T) {
 		t.Errorf("failovers: %d, want 0", n)
 	}
 }
+
+// The adapter registers to a trunk that wants it (sipp as the carrier's
+// registrar, trunk_registrar.xml): digest answered and checked, refreshed
+// before the 2 s granted lapse, removed with Expires: 0 when the adapter
+// closes. A call the carrier sends to the registered Contact (sip:pbx@…,
+// the number in the To only) rings the number's client.
+func TestTrunkRegistration(t *testing.T) {
+	regPort := freePortOn(t, trunkIP)
+	registrar := runSippOn(t, trunkIP, "trunk_registrar.xml", regPort, "")
+	time.Sleep(200 * time.Millisecond) // sipp listens
+	h := newTrunksHarness(t, Trunk{Name: "carrier", Address: net.JoinHostPort(trunkIP, strconv.Itoa(regPort)),
+		Username: "pbx", Password: "pbx-secret", Register: true, RegisterExpires: 2 * time.Second})
+	eventuallyTrue(t, "registered to the carrier", func() bool { return h.ad.Stats().TrunksRegistered["carrier"] })
+	registeredAt := time.Now()
+
+	phonePort := freePort(t)
+	reg := runSipp(t, "register.xml", freePort(t), h.ad.Addr("udp"), "-s", "dave", "-au", "dave", "-ap", dave.Password,
+		"-key", "contact_port", strconv.Itoa(phonePort), "-key", "expires", "300")
+	reg.wait(t, "register dave")
+	phone := runSipp(t, "uas_answer.xml", phonePort, "", "-d", "200")
+	inbound := runSippOn(t, trunkIP, "trunk_uac_registered.xml", freePortOn(t, trunkIP), h.ad.Addr("udp"), "-s", daveNumber, "-d", "300")
+	inbound.wait(t, "the carrier's call")
+	phone.wait(t, "phone")
+	ev := h.waitEvent("CallDialed inbound", func(ev *engine.Event) bool {
+		return ev.Type == events.TypeCallDialed && ev.Call.Direction == events.Inbound
+	})
+	if ev.Call.Callee.Number != daveNumber || ev.Call.Callee.Client != "dave" {
+		t.Fatalf("the carrier's call went to %+v", ev.Call.Callee)
+	}
+	// Let the refresh (at 1.5 s) happen, then close: the registration is
+	// removed.
+	time.Sleep(time.Until(registeredAt.Add(2500 * time.Millisecond)))
+	if !h.ad.Stats().TrunksRegistered["carrier"] {
+		t.Fatal("the refresh failed")
+	}
+	h.ad.Close()
+	registrar.wait(t, "the registrar: register, refresh, removal")
+	if h.ad.Stats().TrunksRegistered["carrier"] {
+		t.Error("still registered after Close")
+	}
+}

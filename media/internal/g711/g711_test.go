@@ -84,3 +84,29 @@ func TestTranscode(t *testing.T) {
 		t.Errorf("A-law → μ-law: %d bytes of %d", len(got), len(u))
 	}
 }
+
+// The work of the relay's mixer for one member and one 20 ms frame: two
+// others decoded, added up, clipped and encoded (docs/performance.md).
+func BenchmarkMixFrame(b *testing.B) {
+	x := Encode(nil, false, make([]int16, 160))
+	y := Encode(nil, true, make([]int16, 160))
+	var pcm []int16
+	var sum [160]int32
+	out := make([]byte, 0, 160)
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(sum[:])
+		pcm = Decode(pcm[:0], false, x)
+		for i, s := range pcm {
+			sum[i] += int32(s)
+		}
+		pcm = Decode(pcm[:0], true, y)
+		for i, s := range pcm {
+			sum[i] += int32(s)
+		}
+		for i, s := range sum {
+			pcm[i] = int16(max(-32768, min(32767, s)))
+		}
+		out = Encode(out[:0], false, pcm)
+	}
+}
