@@ -131,6 +131,10 @@ type SIP struct {
 	// UDPReadBuffer is the UDP socket's receive buffer in bytes
 	// (sip.Settings.UDPReadBuffer); 0: the adapter's default, 4 MiB.
 	UDPReadBuffer int `yaml:"udp_read_buffer"`
+	// MaxPendingCalls: new INVITEs get 503 while this many new calls wait
+	// for the engine (sip.Settings.MaxPendingCalls); 0: the adapter's
+	// default, 1,000; negative: no limit.
+	MaxPendingCalls int `yaml:"max_pending_calls"`
 }
 
 // Relayed reports whether calls between two SIP phones go through the

@@ -21,6 +21,7 @@ var (
 	descSIPRequests = prometheus.NewDesc("callengine_sip_requests_total",
 		"SIP requests the adapter answered, by method and the class of its final response.", []string{"method", "class"}, nil)
 	descSIPAuthFailures = prometheus.NewDesc("callengine_sip_auth_failures_total", "SIP requests whose digest credentials were wrong.", nil, nil)
+	descSIPOverloaded   = prometheus.NewDesc("callengine_sip_overload_rejected_total", "New INVITEs refused with 503 while sip.max_pending_calls calls waited for the engine (load shed).", nil, nil)
 	descSIPRegistered   = prometheus.NewDesc("callengine_sip_trunk_registered", "1 while the registration to a trunk is up, 0 while it is not (trunks with register only).", []string{"trunk"}, nil)
 	descSIPFailovers    = prometheus.NewDesc("callengine_sip_trunk_failovers_total", "Calls out handed from a trunk that failed (no answer, 500, 502, 503, 504 before ringing) to the next one.", nil, nil)
 	descSIPFlood        = prometheus.NewDesc("callengine_sip_register_flood_rejected_total", "REGISTER requests refused by the per-address rate limit (503).", nil, nil)
@@ -35,7 +36,7 @@ type sipCollector struct {
 }
 
 func (c *sipCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSIPBindings, descSIPDialogs, descSIPRequests, descSIPAuthFailures, descSIPFlood, descSIPConns, descSIPFailovers, descSIPRegistered} {
+	for _, d := range []*prometheus.Desc{descSIPBindings, descSIPDialogs, descSIPRequests, descSIPAuthFailures, descSIPFlood, descSIPConns, descSIPFailovers, descSIPRegistered, descSIPOverloaded} {
 		ch <- d
 	}
 }
@@ -67,6 +68,7 @@ func (c *sipCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSIPAuthFailures, st.AuthFailures)
 	counter(descSIPFlood, st.RegisterFlood)
 	counter(descSIPFailovers, st.TrunkFailovers)
+	counter(descSIPOverloaded, st.Overloaded)
 	for name, up := range st.TrunksRegistered {
 		v := 0.0
 		if up {

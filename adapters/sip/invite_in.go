@@ -75,10 +75,7 @@ func (a *Adapter) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	client := auth.client
 	a.noteFlow(req) // over ws: the dialog's requests go back on its connection
-	if a.set.Draining != nil && a.set.Draining() {
-		res := a.response(req, statusServiceUnav)
-		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
-		a.respond(tx, res)
+	if a.refuseNewCall(req, tx) {
 		return
 	}
 	a.respond(tx, a.response(req, status{100, "Trying"}))
@@ -187,6 +184,32 @@ func (a *Adapter) callerDevice(client string, req *sip.Request) string {
 		}
 	}
 	return ""
+}
+
+// refuseNewCall answers a new INVITE 503 while serve drains (Retry-After:
+// 30) or while Settings.MaxPendingCalls new calls wait for the engine
+// (Retry-After: 1: load shed, counted in Stats.Overloaded); it reports
+// whether it did.
+func (a *Adapter) refuseNewCall(req *sip.Request, tx sip.ServerTransaction) bool {
+	retry := ""
+	if a.set.Draining != nil && a.set.Draining() {
+		retry = "30"
+	} else if limit := a.set.MaxPendingCalls; limit > 0 {
+		a.mu.Lock()
+		busy := a.dialing >= limit
+		a.mu.Unlock()
+		if busy {
+			a.stats.overloaded.Add(1)
+			retry = "1"
+		}
+	}
+	if retry == "" {
+		return false
+	}
+	res := a.response(req, statusServiceUnav)
+	res.AppendHeader(sip.NewHeader("Retry-After", retry))
+	a.respond(tx, res)
+	return true
 }
 
 // ringing sends 180 once, while no final response was sent — not after

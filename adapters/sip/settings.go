@@ -81,6 +81,13 @@ type Settings struct {
 	// Draining, when set and true, refuses new calls from phones with 503:
 	// the server is shutting down. Calls in progress go on.
 	Draining func() bool
+	// MaxPendingCalls sheds load: while this many new calls of the
+	// adapter wait for the engine to place them (Dial, Inbound: their
+	// commits are behind), a new INVITE is refused with 503 and
+	// Retry-After: 1 before anything is journaled, so that the journal
+	// catches up instead of falling further behind (default
+	// DefaultMaxPendingCalls; negative: no limit).
+	MaxPendingCalls int
 	// UserAgent is the User-Agent and Server header value (default
 	// "callengine").
 	UserAgent string
@@ -117,6 +124,10 @@ const (
 	DefaultRingTimeout        = 3 * time.Minute
 	DefaultCommandTimeout     = 10 * time.Second
 )
+
+// DefaultMaxPendingCalls is Settings.MaxPendingCalls when it is zero:
+// about a second of new calls at 1,000 a second.
+const DefaultMaxPendingCalls = 1000
 
 func (s Settings) withDefaults() Settings {
 	if s.UDP == "" && s.TCP == "" {
@@ -161,6 +172,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.CommandTimeout <= 0 {
 		s.CommandTimeout = DefaultCommandTimeout
+	}
+	if s.MaxPendingCalls == 0 {
+		s.MaxPendingCalls = DefaultMaxPendingCalls
 	}
 	if s.Clock == nil {
 		s.Clock = clock.Real{}

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -116,5 +117,35 @@ func TestSIPpForkFirstAnswerWins(t *testing.T) {
 	c := h.callEnded()
 	if c.Reason != events.Hangup || c.EndedBy != engine.Callee || c.AnsweredDevice != deviceID("sip:bob@127.0.0.1:"+strconv.Itoa(answerPort)) {
 		t.Fatalf("ended call: reason %s by %s answered on %s", c.Reason, c.EndedBy, c.AnsweredDevice)
+	}
+}
+
+// Load shedding: while Settings.MaxPendingCalls new calls wait for the
+// engine, a new INVITE is refused 503 with Retry-After: 1 after its digest
+// and nothing is journaled; once they are placed, calls go through again.
+func TestSIPpOverloadSheds(t *testing.T) {
+	h := newHarness(t, "", nil)
+	h.ad.mu.Lock()
+	h.ad.dialing = h.ad.set.MaxPendingCalls // as many as the limit wait for their commits
+	h.ad.mu.Unlock()
+	uac := h.uac("uac_overloaded.xml", "alice", "1002")
+	uac.wait(t, "uac refused")
+	if n := h.ad.Stats().Overloaded; n != 1 {
+		t.Errorf("overload refusals: %d, want 1", n)
+	}
+	if calls, err := h.eng.Calls(context.Background(), "alice"); err != nil || len(calls) != 0 {
+		t.Fatalf("a refused call was placed: %+v %v", calls, err)
+	}
+	h.ad.mu.Lock()
+	h.ad.dialing = 0
+	h.ad.mu.Unlock()
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_busy.xml", bobPort, "")
+	busy := h.uac("uac_busy.xml", "alice", "1002")
+	busy.wait(t, "uac placed")
+	uas.wait(t, "uas")
+	if c := h.callEnded(); c.Reason != events.Busy {
+		t.Fatalf("the next call: reason %s", c.Reason)
 	}
 }

@@ -37,6 +37,9 @@ type Stats struct {
 	// TrunkFailovers counts calls out handed from a trunk that failed to
 	// the next one that carries the number.
 	TrunkFailovers uint64
+	// Overloaded counts new INVITEs refused with 503 because
+	// Settings.MaxPendingCalls calls waited for the engine (load shed).
+	Overloaded uint64
 	// TrunksRegistered tells, for each trunk the adapter registers to,
 	// whether its registration is up.
 	TrunksRegistered map[string]bool
@@ -51,6 +54,7 @@ type counters struct {
 	connsRejected  atomic.Uint64
 	originRejected atomic.Uint64
 	trunkFailovers atomic.Uint64
+	overloaded     atomic.Uint64
 }
 
 // failover counts a call handed to the next trunk.
@@ -95,6 +99,7 @@ func (a *Adapter) Stats() Stats {
 		ConnsRejected:  a.stats.connsRejected.Load(),
 		OriginRejected: a.stats.originRejected.Load(),
 		TrunkFailovers: a.stats.trunkFailovers.Load(),
+		Overloaded:     a.stats.overloaded.Load(),
 		Responses:      map[string]map[string]uint64{},
 	}
 	for _, r := range a.regs {

@@ -98,10 +98,7 @@ func (a *Adapter) deviceAddress(ip string) bool {
 // trunkInbound serves a trunk's INVITE: engine.Inbound, then the INVITE
 // is held as a phone's is (inLeg.serve).
 func (a *Adapter) trunkInbound(t *Trunk, req *sip.Request, tx sip.ServerTransaction) {
-	if a.set.Draining != nil && a.set.Draining() {
-		res := a.response(req, statusServiceUnav)
-		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
-		a.respond(tx, res)
+	if a.refuseNewCall(req, tx) {
 		return
 	}
 	a.respond(tx, a.response(req, status{100, "Trying"}))
