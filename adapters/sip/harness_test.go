@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,6 +267,24 @@ func runSippOn(t *testing.T, ip, scenario string, port int, remote string, args 
 		}
 	})
 	return s
+}
+
+// listening waits until a UDP socket is bound to ip:port (a sipp UAS or
+// registrar that must answer the first request the adapter sends: a
+// REGISTER left unanswered is tried again only after RegisterRetry), as
+// /proc/net/udp tells; it fails the test after 10 s.
+func (s *sipp) listening(t *testing.T, ip string, port int) {
+	t.Helper()
+	a := net.ParseIP(ip).To4()
+	want := fmt.Sprintf("%02X%02X%02X%02X:%04X", a[3], a[2], a[1], a[0], port)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile("/proc/net/udp"); err == nil && strings.Contains(string(b), " "+want+" ") {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on %s:%d after 10 s\n%s", ip, port, tail(s.out.Bytes()))
 }
 
 // wait waits for sipp to exit and fails the test unless it exited 0.

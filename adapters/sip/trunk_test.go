@@ -467,7 +467,7 @@ func TestTrunkNoFailoverOnBusy(t *testing.T) {
 func TestTrunkRegistration(t *testing.T) {
 	regPort := freePortOn(t, trunkIP)
 	registrar := runSippOn(t, trunkIP, "trunk_registrar.xml", regPort, "")
-	time.Sleep(200 * time.Millisecond) // sipp listens
+	registrar.listening(t, trunkIP, regPort)
 	h := newTrunksHarness(t, Trunk{Name: "carrier", Address: net.JoinHostPort(trunkIP, strconv.Itoa(regPort)),
 		Username: "pbx", Password: "pbx-secret", Register: true, RegisterExpires: 2 * time.Second})
 	eventuallyTrue(t, "registered to the carrier", func() bool { return h.ad.Stats().TrunksRegistered["carrier"] })
