@@ -7,7 +7,9 @@
 // Data enters and leaves in two ways:
 //
 //   - in: sipgo's server hands each request to a handler (registrar.go,
-//     invite_in.go, bye.go, cancel.go, options.go); a handler checks the
+//     invite_in.go, bye.go, cancel.go, options.go), each behind the check
+//     of the extensions a request requires (require.go: 420 Bad
+//     Extension for any but replaces); a handler checks the
 //     request (digest, SDP, destination — decoders in auth_digest.go,
 //     contact.go, destination.go, fuzzed) and turns it into one engine
 //     command made under the client's Principal (Dial, Answer, Hangup,

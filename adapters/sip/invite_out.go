@@ -80,6 +80,7 @@ func (f *fork) run(offer []byte, c *engine.Call) {
 	}
 	req.AppendHeader(sip.NewHeader("User-Agent", a.set.UserAgent))
 	req.AppendHeader(sip.NewHeader("Allow", allowed))
+	req.AppendHeader(sip.NewHeader("Supported", supported))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(offer)
 	a.prepare(req)

@@ -16,18 +16,19 @@ var known = map[sip.RequestMethod]bool{
 	sip.PRACK: true, sip.PUBLISH: true,
 }
 
-// routes installs the handlers on the sipgo server.
+// routes installs the handlers on the sipgo server, each behind the
+// check of the extensions a request requires (require.go).
 func (a *Adapter) routes() {
-	a.srv.OnRegister(a.onRegister)
-	a.srv.OnInvite(a.onInvite)
+	a.srv.OnRegister(a.extensionsChecked(a.onRegister))
+	a.srv.OnInvite(a.extensionsChecked(a.onInvite))
 	a.srv.OnAck(a.onAck)
-	a.srv.OnBye(a.onBye)
+	a.srv.OnBye(a.extensionsChecked(a.onBye))
 	a.srv.OnCancel(a.onCancel)
-	a.srv.OnOptions(a.onOptions)
-	a.srv.OnInfo(a.onInfo)
-	a.srv.OnRefer(a.onRefer)
-	a.srv.OnMessage(a.onMessage)
-	a.srv.OnUpdate(a.onUpdate)
+	a.srv.OnOptions(a.extensionsChecked(a.onOptions))
+	a.srv.OnInfo(a.extensionsChecked(a.onInfo))
+	a.srv.OnRefer(a.extensionsChecked(a.onRefer))
+	a.srv.OnMessage(a.extensionsChecked(a.onMessage))
+	a.srv.OnUpdate(a.extensionsChecked(a.onUpdate))
 	a.srv.OnNoRoute(a.onOther)
 }
 
@@ -36,6 +37,7 @@ func (a *Adapter) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := a.response(req, status{200, "OK"})
 	res.AppendHeader(sip.NewHeader("Allow", allowed))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
+	res.AppendHeader(sip.NewHeader("Supported", supported))
 	a.respond(tx, res)
 }
 

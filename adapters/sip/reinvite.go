@@ -450,6 +450,7 @@ func (a *Adapter) sendReInvite(d *dialog, offer []byte) (*sip.Response, error) {
 	req := d.request(sip.INVITE, a.ourContact(d.Transport))
 	req.AppendHeader(sip.NewHeader("User-Agent", a.set.UserAgent))
 	req.AppendHeader(sip.NewHeader("Allow", allowed))
+	req.AppendHeader(sip.NewHeader("Supported", supported))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(offer)
 	a.prepare(req)

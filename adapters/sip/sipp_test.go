@@ -149,3 +149,20 @@ func TestSIPpOverloadSheds(t *testing.T) {
 		t.Fatalf("the next call: reason %s", c.Reason)
 	}
 }
+
+// Extensions (RFC 3261 §8.2.2.3): an INVITE that requires 100rel is
+// refused 420 with Unsupported: 100rel before its digest, and nothing is
+// journaled; OPTIONS that requires an unknown tag likewise; OPTIONS
+// without Require lists Supported: replaces.
+func TestSIPpRequireUnsupported(t *testing.T) {
+	h := newHarness(t, "", nil)
+	before := h.eng.Journal().LastSeq()
+	uac := h.uac("uac_require.xml", "alice", "1002")
+	uac.wait(t, "uac requiring extensions")
+	if n := h.ad.Stats().Responses["INVITE"]["4xx"]; n != 1 {
+		t.Errorf("INVITE 4xx answers: %d, want 1 (the 420, no 407 first)", n)
+	}
+	if seq := h.eng.Journal().LastSeq(); seq != before {
+		t.Fatalf("the refused requests journaled %d events", seq-before)
+	}
+}

@@ -164,6 +164,7 @@ func (l *trunkLeg) attempt(c *engine.Call, offer []byte) *sip.Response {
 	}
 	req.AppendHeader(sip.NewHeader("User-Agent", a.set.UserAgent))
 	req.AppendHeader(sip.NewHeader("Allow", allowed))
+	req.AppendHeader(sip.NewHeader("Supported", supported))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(offer)
 	a.prepare(req)

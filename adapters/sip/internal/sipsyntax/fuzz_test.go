@@ -195,3 +195,31 @@ func FuzzDestination(f *testing.F) {
 		}
 	})
 }
+
+func FuzzOptionTags(f *testing.F) {
+	for _, s := range []string{"100rel", "replaces, timer", "100rel,,  Timer ,REPLACES", "precondition\t, sec-agree", "a b", "x,\"y\"", ",", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if tooLong(len(s)) {
+			return
+		}
+		tags, err := OptionTags([]string{s, s})
+		if err != nil {
+			return
+		}
+		if len(tags) > maxOptionTags {
+			t.Fatalf("%q: %d tags", s, len(tags))
+		}
+		seen := map[string]bool{}
+		for _, tag := range tags {
+			if tag == "" || tag != strings.ToLower(tag) || !isToken(tag) || seen[tag] {
+				t.Fatalf("%q: tag %q of %q", s, tag, tags)
+			}
+			seen[tag] = true
+		}
+		if u := Unsupported(tags, tags); len(u) != 0 {
+			t.Fatalf("%q: %q unsupported by itself", s, u)
+		}
+	})
+}
