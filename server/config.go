@@ -158,6 +158,9 @@ type Trunk struct {
 	// RegisterExpires (default 300 s).
 	Register        bool          `yaml:"register"`
 	RegisterExpires time.Duration `yaml:"register_expires"`
+	// Qualify: OPTIONS probes to the trunk at this interval; a trunk that
+	// leaves one unanswered is tried after the others (0: no probes).
+	Qualify time.Duration `yaml:"qualify"`
 }
 
 // sipTrunk is the adapter's form of t.
@@ -165,7 +168,7 @@ func (t Trunk) sipTrunk() sipadapter.Trunk {
 	return sipadapter.Trunk{
 		Name: t.Name, Address: t.Address, Transport: t.Transport, Username: t.Username, Password: t.Password,
 		FromDomain: t.FromDomain, InboundAddresses: t.InboundAddresses, Prefixes: t.Prefixes,
-		Register: t.Register, RegisterExpires: t.RegisterExpires,
+		Register: t.Register, RegisterExpires: t.RegisterExpires, Qualify: t.Qualify,
 	}
 }
 

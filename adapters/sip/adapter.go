@@ -152,6 +152,7 @@ func (a *Adapter) Start(ctx context.Context) error {
 	a.startRestored() // re-INVITEs to relay ports that moved (media_restore.go)
 	a.startTrunks()
 	a.startRegistrations()
+	a.startQualifying()
 	a.wg.Go(func() { a.follow(sub) })
 	return nil
 }

@@ -42,7 +42,11 @@
 // INVITE to an upstream trunk (digest answered with the trunk's
 // credentials), an INVITE from a trunk's addresses an engine Inbound; an
 // uncredentialed INVITE to an organisation's number from an unknown
-// address gets 403. Adapter.SetTrunks links them before Start.
+// address gets 403. Adapter.SetTrunks links them before Start. The
+// adapter registers to the trunks that want it (trunk_register.go), probes
+// those with Qualify with OPTIONS (trunk_qualify.go: a trunk that does not
+// answer is tried last), and hands a call that fails on one trunk before
+// ringing to the next (failover, trunk_out.go).
 //
 // The package decides nothing about calls: every decision is the engine's.
 package sip

@@ -43,6 +43,10 @@ type Stats struct {
 	// TrunksRegistered tells, for each trunk the adapter registers to,
 	// whether its registration is up.
 	TrunksRegistered map[string]bool
+	// TrunksUp tells, for each trunk the adapter probes with OPTIONS
+	// (Trunk.Qualify), whether it answered its last probe (true until
+	// the first probe goes unanswered).
+	TrunksUp map[string]bool
 }
 
 type counters struct {
@@ -107,6 +111,16 @@ func (a *Adapter) Stats() Stats {
 			s.TrunksRegistered = map[string]bool{}
 		}
 		s.TrunksRegistered[r.t.Name] = r.registered.Load()
+	}
+	if a.trunks != nil {
+		for _, t := range a.trunks.list {
+			if t.Qualify > 0 {
+				if s.TrunksUp == nil {
+					s.TrunksUp = map[string]bool{}
+				}
+				s.TrunksUp[t.Name] = !a.trunks.isDown(t)
+			}
+		}
 	}
 	a.stats.mu.Lock()
 	for m, byClass := range a.stats.responses {

@@ -51,6 +51,10 @@ type Trunk struct {
 	// RegisterExpires, 300 s).
 	Register        bool
 	RegisterExpires time.Duration
+	// Qualify is the interval of OPTIONS probes to the trunk
+	// (trunk_qualify.go): a trunk that leaves one unanswered is down, and
+	// calls try it only after the trunks that are up. 0: no probes.
+	Qualify time.Duration
 
 	inbound []netip.Prefix
 }
@@ -75,6 +79,9 @@ func (t *Trunk) Check() error {
 	}
 	if t.RegisterExpires < 0 {
 		return fmt.Errorf("trunk %q: register_expires %s is negative", t.Name, t.RegisterExpires)
+	}
+	if t.Qualify < 0 {
+		return fmt.Errorf("trunk %q: qualify %s is negative", t.Name, t.Qualify)
 	}
 	_, err := t.parseInbound()
 	return err
@@ -153,6 +160,7 @@ type Trunks struct {
 	queue []engine.Event
 	wake  chan struct{}
 	legs  map[string]*trunkLeg // engine leg (call id at dial) → its outbound leg
+	down  map[*Trunk]bool      // qualified trunks whose last probe went unanswered
 }
 
 // NewTrunks checks the trunks' settings and returns their adapter.
@@ -160,7 +168,7 @@ func NewTrunks(list []Trunk) (*Trunks, error) {
 	if len(list) == 0 {
 		return nil, fmt.Errorf("sip: no trunk")
 	}
-	ts := &Trunks{wake: make(chan struct{}, 1), legs: map[string]*trunkLeg{}}
+	ts := &Trunks{wake: make(chan struct{}, 1), legs: map[string]*trunkLeg{}, down: map[*Trunk]bool{}}
 	for i := range list {
 		t := list[i]
 		if t.Name == "" {
@@ -199,17 +207,22 @@ func (ts *Trunks) HandleEvent(ev engine.Event) {
 	}
 }
 
-// routes are the trunks that carry number out, in the order configured:
-// the first carries the call, the others take it over in turn when it
-// fails (trunkLeg.place).
+// routes are the trunks that carry number out, in the order configured —
+// those that are up first, then those whose last probe went unanswered
+// (trunk_qualify.go): the first carries the call, the others take it over
+// in turn when it fails (trunkLeg.place).
 func (ts *Trunks) routes(number string) []*Trunk {
-	var out []*Trunk
+	var up, down []*Trunk
 	for _, t := range ts.list {
-		if t.serves(number) {
-			out = append(out, t)
+		switch {
+		case !t.serves(number):
+		case ts.isDown(t):
+			down = append(down, t)
+		default:
+			up = append(up, t)
 		}
 	}
-	return out
+	return append(up, down...)
 }
 
 // inboundTrunk is the trunk whose inbound addresses hold the request's

@@ -499,3 +499,42 @@ func TestTrunkRegistration(t *testing.T) {
 		t.Error("still registered after Close")
 	}
 }
+
+// Qualify: a trunk whose OPTIONS probe goes unanswered (nobody on its
+// port) is down; once a carrier answers probes (sipp, trunk_options.xml,
+// which checks the From of each) it is up again.
+func TestTrunkQualify(t *testing.T) {
+	port := freePortOn(t, trunkIP)
+	h := newTrunksHarness(t, Trunk{Name: "carrier", Address: net.JoinHostPort(trunkIP, strconv.Itoa(port)),
+		Username: "pbx", Qualify: 500 * time.Millisecond})
+	eventuallyTrue(t, "down while nobody answers", func() bool { return !h.ad.Stats().TrunksUp["carrier"] })
+	// Three probes answered (-m 3): the first may be one whose wait ran
+	// out while sipp started.
+	carrier := runSippOn(t, trunkIP, "trunk_options.xml", port, "", "-m", "3")
+	eventuallyTrue(t, "up once a probe was answered", func() bool { return h.ad.Stats().TrunksUp["carrier"] })
+	carrier.wait(t, "the carrier answering probes")
+}
+
+// A call out goes first to the trunks that are up: with the first trunk
+// down (its probes unanswered), the second carries the call at once — no
+// 4 s of silence on the first, no failover.
+func TestTrunkDownTriedLast(t *testing.T) {
+	deadPort, upPort := freePortOn(t, trunkIP), freePortOn(t, trunkIP)
+	h := newTrunksHarness(t,
+		Trunk{Name: "dead", Address: net.JoinHostPort(trunkIP, strconv.Itoa(deadPort)), Qualify: 500 * time.Millisecond},
+		Trunk{Name: "up", Address: net.JoinHostPort(trunkIP, strconv.Itoa(upPort))})
+	eventuallyTrue(t, "the first trunk down", func() bool { return !h.ad.Stats().TrunksUp["dead"] })
+	if trs := h.ad.trunks.routes(outside); len(trs) != 2 || trs[0].Name != "up" {
+		t.Fatalf("routes with the first trunk down: %v", trs)
+	}
+	up := runSippOn(t, trunkIP, "uas_answer.xml", upPort, "", "-d", "200")
+	phone := h.daveCalls("uac.xml", outside, "-d", "300")
+	up.wait(t, "the trunk that is up")
+	phone.wait(t, "phone")
+	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+	if n := h.ad.Stats().TrunkFailovers; n != 0 {
+		t.Errorf("failovers: %d, want 0 (the trunk that is down was not tried first)", n)
+	}
+}
