@@ -135,6 +135,10 @@ type SIP struct {
 	// for the engine (sip.Settings.MaxPendingCalls); 0: the adapter's
 	// default, 1,000; negative: no limit.
 	MaxPendingCalls int `yaml:"max_pending_calls"`
+	// MediaTimeout hangs a relayed call up on the side of a SIP leg that
+	// sent no RTP for this long while connected (sip.Settings.MediaTimeout);
+	// 0: never.
+	MediaTimeout time.Duration `yaml:"media_timeout"`
 }
 
 // Relayed reports whether calls between two SIP phones go through the
@@ -694,6 +698,9 @@ func (c Config) check(where map[string]string) error {
 	}
 	if c.SIP.UDPReadBuffer < 0 {
 		bad("sip.udp_read_buffer", "must not be negative")
+	}
+	if c.SIP.MediaTimeout < 0 {
+		bad("sip.media_timeout", "must not be negative")
 	}
 	if c.SIP.Disabled && len(c.SIP.Trunks) > 0 {
 		bad("sip.trunks", "trunks need the SIP adapter (sip.disabled is true)")

@@ -153,6 +153,9 @@ func (a *Adapter) Start(ctx context.Context) error {
 	a.startTrunks()
 	a.startRegistrations()
 	a.startQualifying()
+	if ls, ok := a.set.Media.(legStatter); ok && a.set.MediaTimeout > 0 {
+		a.wg.Go(func() { a.watchMedia(ls) })
+	}
 	a.wg.Go(func() { a.follow(sub) })
 	return nil
 }

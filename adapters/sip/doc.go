@@ -34,6 +34,9 @@
 // the other (the phones exchange RTP directly); sdp.go is the one place
 // that decides which SDP a leg gets.
 //
+// With Settings.MediaTimeout, a relayed leg that falls silent while its
+// call is connected is hung up on its side (media_timeout.go).
+//
 // Transactions over UDP linger TransactionLinger (5 s) once over, not
 // 64×T1 (transaction_timers.go).
 //

@@ -37,7 +37,7 @@ func newRelayHarness(t *testing.T, dir, udp string) *relayHarness {
 
 // newRelayHarnessWith is newRelayHarness with trunks as the engine's far
 // end (nil: none).
-func newRelayHarnessWith(t *testing.T, dir, udp string, ts *Trunks) *relayHarness {
+func newRelayHarnessWith(t *testing.T, dir, udp string, ts *Trunks, tune ...func(*Settings)) *relayHarness {
 	t.Helper()
 	ctx := context.Background()
 	cfg := engine.Config{DataDir: dir, Domain: DefaultRealm, RingTimeout: 20 * time.Second, NoHistory: true}
@@ -65,8 +65,12 @@ func newRelayHarnessWith(t *testing.T, dir, udp string, ts *Trunks) *relayHarnes
 	if udp == "" {
 		udp = "127.0.0.1:0"
 	}
-	ad, err := New(eng, Settings{UDP: udp, TCP: "127.0.0.1:0", RingTimeout: 20 * time.Second, Logger: testLogger(),
-		Media: relay, RelayPhones: true})
+	set := Settings{UDP: udp, TCP: "127.0.0.1:0", RingTimeout: 20 * time.Second, Logger: testLogger(),
+		Media: relay, RelayPhones: true}
+	for _, f := range tune {
+		f(&set)
+	}
+	ad, err := New(eng, set)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,11 @@ type Settings struct {
 	// Draining, when set and true, refuses new calls from phones with 503:
 	// the server is shutting down. Calls in progress go on.
 	Draining func() bool
+	// MediaTimeout hangs a relayed call up on the side of a SIP leg that
+	// sent no RTP for this long while the call was up and not held: its
+	// phone or trunk is gone (media_timeout.go; Asterisk's rtptimeout).
+	// 0: never. Needs Media with LegStats (*media.Relay has it).
+	MediaTimeout time.Duration
 	// MaxPendingCalls sheds load: while this many new calls of the
 	// adapter wait for the engine to place them (Dial, Inbound: their
 	// commits are behind), a new INVITE is refused with 503 and

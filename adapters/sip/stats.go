@@ -37,6 +37,9 @@ type Stats struct {
 	// TrunkFailovers counts calls out handed from a trunk that failed to
 	// the next one that carries the number.
 	TrunkFailovers uint64
+	// MediaTimeouts counts the calls hung up because a relayed SIP leg
+	// sent no RTP for Settings.MediaTimeout.
+	MediaTimeouts uint64
 	// Overloaded counts new INVITEs refused with 503 because
 	// Settings.MaxPendingCalls calls waited for the engine (load shed).
 	Overloaded uint64
@@ -59,6 +62,7 @@ type counters struct {
 	originRejected atomic.Uint64
 	trunkFailovers atomic.Uint64
 	overloaded     atomic.Uint64
+	mediaTimeouts  atomic.Uint64
 }
 
 // failover counts a call handed to the next trunk.
@@ -104,6 +108,7 @@ func (a *Adapter) Stats() Stats {
 		OriginRejected: a.stats.originRejected.Load(),
 		TrunkFailovers: a.stats.trunkFailovers.Load(),
 		Overloaded:     a.stats.overloaded.Load(),
+		MediaTimeouts:  a.stats.mediaTimeouts.Load(),
 		Responses:      map[string]map[string]uint64{},
 	}
 	for _, r := range a.regs {
