@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -26,7 +27,9 @@ type Adapter struct {
 	set      Settings
 	log      *slog.Logger
 	nonces   nonces
-	limiter  *limiter
+	// nonceCounts rejects replayed credentials (auth_replay.go).
+	nonceCounts *nonceCounts
+	limiter     *limiter
 
 	ua  *sipgo.UserAgent
 	srv *sipgo.Server
@@ -76,9 +79,10 @@ func New(eng *engine.Engine, s Settings) (*Adapter, error) {
 	}
 	a := &Adapter{
 		eng: eng, set: s, log: s.Logger.With("adapter", "sip"),
-		nonces:  nonces{secret: secret, clock: s.Clock, ttl: s.NonceTTL},
-		limiter: newLimiter(s.RegisterRate, s.RegisterBurst, s.Clock),
-		calls:   map[string]*call{}, dialogs: map[string]dialogRef{}, early: map[string][]engine.Event{},
+		nonces:      nonces{secret: secret, clock: s.Clock, ttl: s.NonceTTL, last: new(atomic.Uint64)},
+		nonceCounts: newNonceCounts(s.Clock, s.NonceTTL),
+		limiter:     newLimiter(s.RegisterRate, s.RegisterBurst, s.Clock),
+		calls:       map[string]*call{}, dialogs: map[string]dialogRef{}, early: map[string][]engine.Event{},
 		timers: map[string]clock.Timer{}, lanes: map[string]*lane{}, kick: make(chan string, 64), contacts: map[string]*sip.ContactHeader{},
 		conns: newConnLimit(s.MaxConnsPerAddress),
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -35,6 +36,10 @@ type nonces struct {
 	secret []byte
 	clock  clock.Clock
 	ttl    time.Duration
+	// last, when set, is the timestamp of the last nonce issued: each
+	// nonce gets a later one, so that no two are the same (a nonce count
+	// is kept per nonce, auth_replay.go).
+	last *atomic.Uint64
 }
 
 func (n nonces) sum(ts []byte) []byte {
@@ -46,7 +51,17 @@ func (n nonces) sum(ts []byte) []byte {
 // issue returns a new nonce: base64url(timestamp || HMAC(timestamp)).
 func (n nonces) issue() string {
 	var ts [8]byte
-	binary.BigEndian.PutUint64(ts[:], uint64(n.clock.Now().UnixNano()))
+	now := uint64(n.clock.Now().UnixNano())
+	if n.last != nil {
+		for {
+			last := n.last.Load()
+			now = max(now, last+1)
+			if n.last.CompareAndSwap(last, now) {
+				break
+			}
+		}
+	}
+	binary.BigEndian.PutUint64(ts[:], now)
 	return base64.RawURLEncoding.EncodeToString(append(ts[:], n.sum(ts[:])...))
 }
 
@@ -122,6 +137,10 @@ func (a *Adapter) authenticate(ctx context.Context, req *sip.Request, proxy bool
 		}
 		if !fresh {
 			return authResult{stale: true}
+		}
+		if !a.nonceCounts.advance(c.Nonce, c.Nc) {
+			a.stats.digestReplays.Add(1)
+			return authResult{stale: true} // a replay, or a count gone back: challenged again
 		}
 		return authResult{client: c.Username}
 	}

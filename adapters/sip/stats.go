@@ -37,6 +37,9 @@ type Stats struct {
 	// TrunkFailovers counts calls out handed from a trunk that failed to
 	// the next one that carries the number.
 	TrunkFailovers uint64
+	// DigestReplays counts requests whose digest credentials were right
+	// but used a nonce count already seen (a replay): challenged again.
+	DigestReplays uint64
 	// MediaTimeouts counts the calls hung up because a relayed SIP leg
 	// sent no RTP for Settings.MediaTimeout.
 	MediaTimeouts uint64
@@ -63,6 +66,7 @@ type counters struct {
 	trunkFailovers atomic.Uint64
 	overloaded     atomic.Uint64
 	mediaTimeouts  atomic.Uint64
+	digestReplays  atomic.Uint64
 }
 
 // failover counts a call handed to the next trunk.
@@ -109,6 +113,7 @@ func (a *Adapter) Stats() Stats {
 		TrunkFailovers: a.stats.trunkFailovers.Load(),
 		Overloaded:     a.stats.overloaded.Load(),
 		MediaTimeouts:  a.stats.mediaTimeouts.Load(),
+		DigestReplays:  a.stats.digestReplays.Load(),
 		Responses:      map[string]map[string]uint64{},
 	}
 	for _, r := range a.regs {
