@@ -139,6 +139,10 @@ type SIP struct {
 	// sent no RTP for this long while connected (sip.Settings.MediaTimeout);
 	// 0: never.
 	MediaTimeout time.Duration `yaml:"media_timeout"`
+	// MaxConnsPerAddress bounds the TCP and WebSocket connections one
+	// source IP holds open (sip.Settings.MaxConnsPerAddress); 0: the
+	// adapter's default, 64.
+	MaxConnsPerAddress int `yaml:"max_conns_per_address"`
 }
 
 // Relayed reports whether calls between two SIP phones go through the
@@ -698,6 +702,9 @@ func (c Config) check(where map[string]string) error {
 	}
 	if c.SIP.UDPReadBuffer < 0 {
 		bad("sip.udp_read_buffer", "must not be negative")
+	}
+	if c.SIP.MaxConnsPerAddress < 0 {
+		bad("sip.max_conns_per_address", "must not be negative")
 	}
 	if c.SIP.MediaTimeout < 0 {
 		bad("sip.media_timeout", "must not be negative")
