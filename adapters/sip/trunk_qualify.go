@@ -2,8 +2,6 @@ package sip
 
 import (
 	"context"
-	"net"
-	"strconv"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -70,18 +68,9 @@ func (a *Adapter) keepQualifying(t *Trunk) {
 
 // probe sends t one OPTIONS and returns its final response.
 func (a *Adapter) probe(ctx context.Context, t *Trunk) (*sip.Response, error) {
-	host, portStr, err := net.SplitHostPort(t.Address)
+	target, domain, err := t.target()
 	if err != nil {
 		return nil, err
-	}
-	port, _ := strconv.Atoi(portStr)
-	target := sip.Uri{Scheme: "sip", Host: host, Port: port, UriParams: sip.NewParams()}
-	if t.transport() == "TCP" {
-		target.UriParams.Add("transport", "tcp")
-	}
-	domain := t.FromDomain
-	if domain == "" {
-		domain = host
 	}
 	user := t.Username
 	if user == "" {

@@ -154,18 +154,9 @@ func (a *Adapter) register(ctx context.Context, r *trunkReg, expires time.Durati
 // registerRequest is the next REGISTER of r (its CSeq one more).
 func (a *Adapter) registerRequest(r *trunkReg, expires time.Duration) (*sip.Request, error) {
 	t := r.t
-	host, portStr, err := net.SplitHostPort(t.Address)
+	target, domain, err := t.target()
 	if err != nil {
 		return nil, err
-	}
-	port, _ := strconv.Atoi(portStr)
-	target := sip.Uri{Scheme: "sip", Host: host, Port: port, UriParams: sip.NewParams()}
-	if t.transport() == "TCP" {
-		target.UriParams.Add("transport", "tcp")
-	}
-	domain := t.FromDomain
-	if domain == "" {
-		domain = host
 	}
 	aor := sip.Uri{Scheme: "sip", User: t.Username, Host: domain}
 	r.cseq++
@@ -241,4 +232,24 @@ func (t *Trunk) registerExpires() time.Duration {
 		return t.RegisterExpires
 	}
 	return RegisterExpires
+}
+
+// target is the trunk's own URI, sip:host:port (;transport=tcp over TCP),
+// for the requests the adapter sends the trunk itself (REGISTER, OPTIONS),
+// and the host of our From URI: FromDomain, else the trunk's host.
+func (t *Trunk) target() (sip.Uri, string, error) {
+	host, portStr, err := net.SplitHostPort(t.Address)
+	if err != nil {
+		return sip.Uri{}, "", err
+	}
+	port, _ := strconv.Atoi(portStr)
+	target := sip.Uri{Scheme: "sip", Host: host, Port: port, UriParams: sip.NewParams()}
+	if t.transport() == "TCP" {
+		target.UriParams.Add("transport", "tcp")
+	}
+	domain := t.FromDomain
+	if domain == "" {
+		domain = host
+	}
+	return target, domain, nil
 }
