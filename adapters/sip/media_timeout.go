@@ -55,23 +55,31 @@ func (a *Adapter) watchMedia(stats legStatter) {
 		side engine.Side
 		name string
 	}
-	var legs []sideLeg
+	var (
+		legs  []sideLeg
+		calls []*call
+	)
 	for {
 		select {
 		case <-a.ctx.Done():
 			return
 		case <-ticker.C:
 		}
-		legs = legs[:0]
+		calls = calls[:0]
 		a.mu.Lock()
-		for id, cl := range a.calls {
+		for _, cl := range a.calls {
+			calls = append(calls, cl)
+		}
+		a.mu.Unlock()
+		legs = legs[:0]
+		for _, cl := range calls { // one lock at a time: no order to keep
 			cl.mu.Lock()
 			for side, r := range cl.rtp {
-				legs = append(legs, sideLeg{id, side, r.name})
+				legs = append(legs, sideLeg{cl.id, side, r.name})
 			}
 			cl.mu.Unlock()
 		}
-		a.mu.Unlock()
+		clear(calls)
 		now := time.Now()
 		for _, l := range legs {
 			st, err := stats.LegStats(l.name)
