@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -181,6 +182,7 @@ func (a *Adapter) listen() error {
 				a.log.Warn("udp listener ended", "err", err)
 			}
 		})
+		a.awaitUDPServing(c.LocalAddr().String())
 	}
 	if a.set.TCP != "" {
 		l, err := net.Listen("tcp", a.set.TCP)
@@ -346,3 +348,23 @@ func (w warnOnly) Enabled(ctx context.Context, l slog.Level) bool {
 }
 func (w warnOnly) WithAttrs(as []slog.Attr) slog.Handler { return warnOnly{w.Handler.WithAttrs(as)} }
 func (w warnOnly) WithGroup(n string) slog.Handler       { return warnOnly{w.Handler.WithGroup(n)} }
+
+// awaitUDPServing waits (at most 5 s) until sipgo serves the UDP socket at
+// addr. Requests the adapter sends over UDP leave from that socket
+// (prepare sets their Laddr); before sipgo has it in its pool, a request
+// makes it bind a second socket on the same address, which fails — a
+// REGISTER to a trunk sent right after Start did, under load, and waited
+// RegisterRetry for its next try.
+func (a *Adapter) awaitUDPServing(addr string) {
+	pool := a.ua.TransportLayer().Pool("udp")
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if pool == nil {
+			return
+		}
+		if c := pool.Get(addr); c != nil {
+			c.Ref(-1)
+			return
+		}
+	}
+	a.log.Warn("sipgo does not serve the UDP socket yet: requests sent now may fail", "addr", addr)
+}

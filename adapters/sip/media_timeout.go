@@ -126,8 +126,9 @@ func (a *Adapter) callConnected(id string) bool {
 }
 
 // hangupSilent hangs call id up on side, whose leg sent no RTP: a trunk's
-// leg out as the far end's hangup, any other (a phone, a trunk's call in)
-// as a BYE from it would.
+// leg out as the far end's hangup, a caller's phone (or a trunk's call in)
+// as its BYE would, any other phone — the callee's, one that went on in
+// this call after a transfer — by its client, as the engine has it now.
 func (a *Adapter) hangupSilent(id string, side engine.Side) {
 	a.mu.Lock()
 	cl := a.calls[id]
@@ -136,15 +137,24 @@ func (a *Adapter) hangupSilent(id string, side engine.Side) {
 		return
 	}
 	cl.mu.Lock()
-	in, trunk, callee := cl.in, cl.trunk, cl.callee
+	in, trunk := cl.in, cl.trunk
 	cl.mu.Unlock()
 	switch {
-	case side == engine.Caller && in != nil:
-		a.hangupHere(id, in.client, engine.Caller)
 	case side == engine.Callee && trunk != nil:
 		trunk.report(events.Hangup)
-	case side == engine.Callee:
-		a.hangupHere(id, callee, engine.Callee)
-	default: // a caller that is not this adapter's phone: its own adapter's to watch
+	case side == engine.Caller && in != nil:
+		a.hangupHere(id, in.client, engine.Caller)
+	default:
+		ctx, cancel := a.command("")
+		c, err := a.eng.Call(ctx, id)
+		cancel()
+		if err != nil {
+			return
+		}
+		party := c.Caller
+		if side == engine.Callee {
+			party = c.Callee
+		}
+		a.hangupHere(id, party.Client, side)
 	}
 }

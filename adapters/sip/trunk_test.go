@@ -470,7 +470,13 @@ func TestTrunkRegistration(t *testing.T) {
 	registrar.listening(t, trunkIP, regPort)
 	h := newTrunksHarness(t, Trunk{Name: "carrier", Address: net.JoinHostPort(trunkIP, strconv.Itoa(regPort)),
 		Username: "pbx", Password: "pbx-secret", Register: true, RegisterExpires: 2 * time.Second})
-	eventuallyTrue(t, "registered to the carrier", func() bool { return h.ad.Stats().TrunksRegistered["carrier"] })
+	deadline := time.Now().Add(15 * time.Second)
+	for !h.ad.Stats().TrunksRegistered["carrier"] {
+		if time.Now().After(deadline) {
+			t.Fatalf("not registered to the carrier after 15 s; the registrar:\n%s\n%s", tail(registrar.out.Bytes()), readFile(registrar.errFile))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	registeredAt := time.Now()
 
 	phonePort := freePort(t)
