@@ -64,7 +64,12 @@ func relayRestart(t *testing.T, takePort bool) {
 	h := newRelayHarness(t, dir, addr)
 	calls, err := h.eng.LegCalls(ctx, adapterName)
 	if err != nil || len(calls) != 1 || calls[0].State != engine.Connected {
-		t.Fatalf("calls with SIP dialogs after the restart: %+v, %v", calls, err)
+		// What became of alice's calls, for the next failure to tell.
+		all, aerr := h.eng.Calls(ctx, "alice")
+		for _, c := range all {
+			t.Logf("alice's call %s: %s (from %s), reason %q by %s, %d leg records", c.ID, c.State, c.Prev, c.Reason, c.EndedBy, len(c.Legs))
+		}
+		t.Fatalf("calls with SIP dialogs after the restart: %+v, %v (alice's calls: %d, %v)", calls, err, len(all), aerr)
 	}
 	id := calls[0].ID
 	port, err := h.relay.RTPPort(id + "/caller")
