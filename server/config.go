@@ -133,7 +133,7 @@ type SIP struct {
 	UDPReadBuffer int `yaml:"udp_read_buffer"`
 	// MaxPendingCalls: new INVITEs get 503 while this many new calls wait
 	// for the engine (sip.Settings.MaxPendingCalls); 0: the adapter's
-	// default, 1,000; negative: no limit.
+	// default, 5,000; negative: no limit.
 	MaxPendingCalls int `yaml:"max_pending_calls"`
 	// MediaTimeout hangs a relayed call up on the side of a SIP leg that
 	// sent no RTP for this long while connected (sip.Settings.MediaTimeout);

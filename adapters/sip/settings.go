@@ -131,8 +131,11 @@ const (
 )
 
 // DefaultMaxPendingCalls is Settings.MaxPendingCalls when it is zero:
-// about a second of new calls at 1,000 a second.
-const DefaultMaxPendingCalls = 1000
+// about five seconds of new calls at 1,000 a second. A stall shorter than
+// that only delays calls (the phones retransmit their INVITEs for 32 s):
+// shedding then would fail calls that would have gone through late. It
+// is the backlog of a longer stall that the limit bounds.
+const DefaultMaxPendingCalls = 5000
 
 func (s Settings) withDefaults() Settings {
 	if s.UDP == "" && s.TCP == "" {
