@@ -78,11 +78,7 @@ func (f *fork) run(offer []byte, c *engine.Call) {
 			h.DisplayName = name
 		}
 	}
-	req.AppendHeader(sip.NewHeader("User-Agent", a.set.UserAgent))
-	req.AppendHeader(sip.NewHeader("Allow", allowed))
-	req.AppendHeader(sip.NewHeader("Supported", supported))
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(offer)
+	a.withOffer(req, offer)
 	a.prepare(req)
 	ctx, cancel := context.WithCancel(a.ctx)
 	defer cancel()

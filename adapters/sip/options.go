@@ -55,3 +55,13 @@ func (a *Adapter) onOther(req *sip.Request, tx sip.ServerTransaction) {
 	res.AppendHeader(sip.NewHeader("Allow", allowed))
 	a.respond(tx, res)
 }
+
+// withOffer completes an INVITE we send with an SDP offer (to a phone, to
+// a trunk, a re-INVITE): who we are, what we allow and support, the body.
+func (a *Adapter) withOffer(req *sip.Request, offer []byte) {
+	req.AppendHeader(sip.NewHeader("User-Agent", a.set.UserAgent))
+	req.AppendHeader(sip.NewHeader("Allow", allowed))
+	req.AppendHeader(sip.NewHeader("Supported", supported))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(offer)
+}

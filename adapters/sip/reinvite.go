@@ -448,11 +448,7 @@ func glareDelay() time.Duration {
 // sendReInvite sends one re-INVITE and ACKs its 2xx.
 func (a *Adapter) sendReInvite(d *dialog, offer []byte) (*sip.Response, error) {
 	req := d.request(sip.INVITE, a.ourContact(d.Transport))
-	req.AppendHeader(sip.NewHeader("User-Agent", a.set.UserAgent))
-	req.AppendHeader(sip.NewHeader("Allow", allowed))
-	req.AppendHeader(sip.NewHeader("Supported", supported))
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(offer)
+	a.withOffer(req, offer)
 	a.prepare(req)
 	ctx, cancel := context.WithTimeout(a.ctx, 64*sip.T1)
 	defer cancel()

@@ -17,7 +17,7 @@ import (
 // request that requires them gets 420.
 var supportedTags = []string{"replaces"}
 
-const supported = "replaces"
+var supported = strings.Join(supportedTags, ", ")
 
 // statusBadExtension answers a request that requires an extension the
 // adapter does not implement; its Unsupported header lists them.

@@ -162,11 +162,7 @@ func (l *trunkLeg) attempt(c *engine.Call, offer []byte) *sip.Response {
 			h.DisplayName = c.Caller.Name
 		}
 	}
-	req.AppendHeader(sip.NewHeader("User-Agent", a.set.UserAgent))
-	req.AppendHeader(sip.NewHeader("Allow", allowed))
-	req.AppendHeader(sip.NewHeader("Supported", supported))
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody(offer)
+	a.withOffer(req, offer)
 	a.prepare(req)
 	ctx, cancel := context.WithCancel(a.ctx)
 	defer cancel()
