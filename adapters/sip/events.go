@@ -180,6 +180,7 @@ func (a *Adapter) handle(ev engine.Event) {
 		a.parkEvent(cl, ev) // media_park.go
 	case ev.Type == events.TypeCallDialed:
 		a.adoptKept(c)
+		a.adoptFar(c) // a trunk's leg a transfer carries on (transfer_far.go)
 	case ev.Type == events.TypeCallEnded:
 		if cl != nil {
 			a.ended(cl, c)
@@ -188,6 +189,8 @@ func (a *Adapter) handle(ev engine.Event) {
 	case ev.Type == events.TypeCallAnswered:
 		if nc := a.adoptTarget(c); nc != nil {
 			cl = nc
+		} else if cl != nil && c.CalleeLeg != "" {
+			a.crossReinvite(cl) // a trunk's leg as an attended transfer's target (transfer_far.go)
 		}
 		if cl != nil {
 			a.answered(cl, c)

@@ -77,18 +77,11 @@ var (
 	_ relayUpdater = (*media.Relay)(nil)
 )
 
-// reanchorKept is the hook of adoptKept (refer.go): the phone of side of
-// call old goes on as the caller of the engine's new call c. Its relay leg
-// moves with it; when c rings only SIP phones of this adapter and phones
-// are relayed, they are offered the relay's leg for c's callee at once
-// (the phone's codec), so that no re-INVITE is needed when one answers.
-func (a *Adapter) reanchorKept(old *call, side engine.Side, c *engine.Call) {
-	a.mu.Lock()
-	nc := a.calls[c.ID]
-	a.mu.Unlock()
-	if !a.moveRelay(old, side, nc, engine.Caller) {
-		return
-	}
+// offerTarget: the caller of a transfer's new call nc (engine call c) has
+// a relay leg; when c rings only SIP phones of this adapter and phones are
+// relayed, they are offered the relay's leg for c's callee at once (the
+// caller's codec), so that no re-INVITE is needed when one answers.
+func (a *Adapter) offerTarget(nc *call, c *engine.Call) {
 	if !a.relayPhones() || c.State != engine.Ringing || len(c.RingingDevices) == 0 ||
 		len(a.sipDevices(c)) != len(c.RingingDevices) {
 		return

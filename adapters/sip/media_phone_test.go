@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -257,7 +258,17 @@ func (p *goPhone) outOfDialog(method sip.RequestMethod, to string) *sip.Request 
 	req.AppendHeader(f)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: to, Host: host}, Params: sip.NewParams()})
 	req.AppendHeader(sip.NewHeader("Contact", p.contact()))
+	p.fromOwnAddress(req)
 	return req
+}
+
+// fromOwnAddress makes a phone on another address than 127.0.0.1 (a
+// trunk's) send req from its listening socket, so that its source is its
+// own address.
+func (p *goPhone) fromOwnAddress(req *sip.Request) {
+	if p.ip != "127.0.0.1" {
+		req.Laddr = sip.Addr{IP: net.ParseIP(p.ip), Port: p.port}
+	}
 }
 
 func (p *goPhone) register(ctx context.Context) {
@@ -312,6 +323,7 @@ func (p *goPhone) inDialog(d *phoneDialog, method sip.RequestMethod) *sip.Reques
 	req.AppendHeader(&sip.CSeqHeader{SeqNo: d.cseq, MethodName: method})
 	req.AppendHeader(sip.NewHeader("Max-Forwards", "70"))
 	req.AppendHeader(sip.NewHeader("Contact", p.contact()))
+	p.fromOwnAddress(req)
 	return req
 }
 

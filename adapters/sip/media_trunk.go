@@ -33,11 +33,16 @@ func (a *Adapter) trunkOffer(l *trunkLeg, c *engine.Call) ([]byte, *call) {
 	if m == nil {
 		return offer, cl
 	}
-	if cl != nil { // a SIP phone calls out
+	if cl != nil { // a SIP phone calls out, or a transferred SIP leg goes on
 		cl.mu.Lock()
-		in := cl.in
+		in, kept := cl.in, cl.kept
+		movedLeg := kept != nil && cl.rtp[engine.Caller] != nil
 		cl.mu.Unlock()
-		if !a.relayPhones() || in == nil || !a.anchorCaller(cl, in) {
+		switch {
+		case movedLeg:
+			// The kept leg's relay leg is the caller's: the trunk is
+			// offered the relay, in its codec.
+		case !a.relayPhones() || in == nil || !a.anchorCaller(cl, in):
 			return offer, cl
 		}
 	} else {

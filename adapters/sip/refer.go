@@ -162,16 +162,22 @@ func (a *Adapter) adoptKept(c *engine.Call) {
 				continue
 			}
 			kept := &sipLeg{dlg: l.dlg, client: l.client, side: engine.Caller, first: l.sentSDP(), got: l.peerSDP(), device: l.device}
-			nc := &call{id: c.ID, forks: map[string]*fork{}, kept: kept}
 			a.mu.Lock()
-			if have := a.calls[c.ID]; have != nil {
-				have.mu.Lock()
-				have.kept = kept
-				have.mu.Unlock()
-				nc = have
-			} else {
+			nc := a.calls[c.ID]
+			if nc == nil {
+				nc = &call{id: c.ID, forks: map[string]*fork{}}
 				a.calls[c.ID] = nc
 			}
+			a.mu.Unlock()
+			// Its relay leg goes with it (media_anchor.go) before the new
+			// call has it: a trunk leg placed for the new call (a transfer
+			// to a number outside) takes the kept leg's offer once it is
+			// there (trunk_out.go, callerOffer).
+			relayed := a.moveRelay(o, side, nc, engine.Caller)
+			nc.mu.Lock()
+			nc.kept = kept
+			nc.mu.Unlock()
+			a.mu.Lock()
 			a.dialogs[l.dlg.key()] = dialogRef{call: c.ID, kept: kept}
 			a.mu.Unlock()
 			// The phone's dialog is journaled on the new call (it survives
@@ -182,7 +188,9 @@ func (a *Adapter) adoptKept(c *engine.Call) {
 				o.kept = nil
 			}
 			o.mu.Unlock()
-			a.reanchorKept(o, side, c) // its relay leg goes with it (media_anchor.go)
+			if relayed {
+				a.offerTarget(nc, c) // the target's phones are offered the relay
+			}
 			return
 		}
 	}
@@ -192,10 +200,13 @@ func (a *Adapter) adoptKept(c *engine.Call) {
 // that phone gets the target's SDP in a re-INVITE.
 func (a *Adapter) keptAnswered(cl *call) {
 	cl.mu.Lock()
-	k, w := cl.kept, cl.winner
+	k, w, tr := cl.kept, cl.winner, cl.trunk
 	var answer []byte
-	if w != nil {
+	switch {
+	case w != nil:
 		answer = w.answer
+	case tr != nil: // a transfer to a number outside
+		answer = tr.answer()
 	}
 	cl.mu.Unlock()
 	if k == nil || answer == nil || a.keptOnRelay(cl) { // on the relay: no re-INVITE (media_anchor.go)

@@ -44,6 +44,7 @@ type sipLeg struct {
 	in     *inLeg // the leg it is made of (one of in, fork), nil for a kept leg
 	fork   *fork
 	device string
+	far    string // a far end's leg (a trunk's) that a transfer moved: the engine's leg id (transfer_far.go)
 }
 
 // leg returns the SIP leg on side of cl whose dialog is up, or nil.

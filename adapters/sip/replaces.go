@@ -156,6 +156,34 @@ func (a *Adapter) byeWait(d *dialog) {
 	wait(ctx, t)
 }
 
+// crossReinvite: the kept party and the adopted target of an attended
+// transfer's new call, passed through (not both on the relay), get each
+// other's SDP in a re-INVITE, the kept one first.
+func (a *Adapter) crossReinvite(cl *call) {
+	cl.mu.Lock()
+	kept, adopted := cl.kept, cl.adopted
+	cl.mu.Unlock()
+	if kept == nil || adopted == nil || a.keptOnRelay(cl) {
+		return
+	}
+	a.serial(cl, func() {
+		res, err := a.reinvite(kept, kept.stamp(sipsyntax.SetDirection(adopted.peerSDP(), "sendrecv")))
+		switch {
+		case err != nil:
+			a.log.Info("cannot re-INVITE a transferred phone", "call", cl.id, "err", err)
+		case res.StatusCode < 300 && checkSDP(res.Body()) == nil:
+			kept.gotSDP(res.Body())
+		}
+		res, err = a.reinvite(adopted, adopted.stamp(sipsyntax.SetDirection(kept.peerSDP(), "sendrecv")))
+		switch {
+		case err != nil:
+			a.log.Info("cannot re-INVITE a transfer's target phone", "call", cl.id, "err", err)
+		case res.StatusCode < 300 && checkSDP(res.Body()) == nil:
+			adopted.gotSDP(res.Body())
+		}
+	})
+}
+
 // adoptTarget: a call placed by a transfer, answered on the device of a
 // target phone handed over by a REFER with Replaces, takes that phone's
 // leg over (on its callee side), and the two phones get each other's
@@ -179,7 +207,6 @@ func (a *Adapter) adoptTarget(c *engine.Call) *call {
 	a.mu.Unlock()
 	cl.mu.Lock()
 	cl.adopted = adopted
-	kept := cl.kept
 	cl.mu.Unlock()
 	// The target phone's dialog is journaled on the new call, callee
 	// side (the kept phone's was moved at CallDialed, adoptKept).
@@ -187,24 +214,6 @@ func (a *Adapter) adoptTarget(c *engine.Call) *call {
 	if a.reanchorTarget(cl, t) { // both phones on the relay: no re-INVITE (media_anchor.go)
 		return cl
 	}
-	a.serial(cl, func() {
-		offerC := adopted.peerSDP()
-		if kept != nil {
-			res, err := a.reinvite(kept, kept.stamp(sipsyntax.SetDirection(offerC, "sendrecv")))
-			switch {
-			case err != nil:
-				a.log.Info("cannot re-INVITE a transferred phone", "call", cl.id, "err", err)
-			case res.StatusCode < 300 && checkSDP(res.Body()) == nil:
-				kept.gotSDP(res.Body())
-			}
-			res, err = a.reinvite(adopted, adopted.stamp(sipsyntax.SetDirection(kept.peerSDP(), "sendrecv")))
-			switch {
-			case err != nil:
-				a.log.Info("cannot re-INVITE a transfer's target phone", "call", cl.id, "err", err)
-			case res.StatusCode < 300 && checkSDP(res.Body()) == nil:
-				adopted.gotSDP(res.Body())
-			}
-		}
-	})
+	a.crossReinvite(cl)
 	return cl
 }

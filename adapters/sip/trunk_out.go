@@ -199,7 +199,10 @@ func (l *trunkLeg) attempt(c *engine.Call, offer []byte) *sip.Response {
 }
 
 // callerOffer waits for the caller's SIP leg of call c and returns its
-// offer and the call, or nil when the caller is not a SIP leg of ours.
+// offer and the call, or nil when the caller is not a SIP leg of ours. The
+// caller's leg is a phone's INVITE, or, in a transfer's call to a number
+// outside, the transferred phone or trunk leg that goes on in it (its
+// last SDP: refer.go, transfer_far.go).
 func (l *trunkLeg) callerOffer(c *engine.Call) ([]byte, *call) {
 	a := l.ts.a
 	if c != nil && c.CallerDevice != "" && !strings.HasPrefix(c.CallerDevice, "sip-") {
@@ -212,12 +215,14 @@ func (l *trunkLeg) callerOffer(c *engine.Call) ([]byte, *call) {
 		a.mu.Unlock()
 		if cl != nil {
 			cl.mu.Lock()
-			in := cl.in
+			in, kept := cl.in, cl.kept
 			cl.mu.Unlock()
-			if in == nil {
-				return nil, nil
+			switch {
+			case in != nil:
+				return in.offer, cl
+			case kept != nil:
+				return kept.peerSDP(), cl
 			}
-			return in.offer, cl
 		}
 		if time.Now().After(deadline) || a.ctx.Err() != nil {
 			return nil, nil
