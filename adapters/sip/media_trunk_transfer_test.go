@@ -11,6 +11,8 @@ import (
 
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/media"
+	"github.com/callengine/callengine/media/mediatest"
 )
 
 // noBye checks that the phone (a trunk) got no BYE.
@@ -503,5 +505,86 @@ func TestPassThroughTrunkCallInTransferred(t *testing.T) {
 	if res := trunk.send(ctx, trunk.inDialog(td, "BYE")); res.StatusCode != 200 {
 		t.Fatalf("the carrier's BYE: %d", res.StatusCode)
 	}
+	carol.waitBye(ctx)
+}
+
+// The contact centre's case: a customer calls in through the carrier, an
+// agent answers in the browser (a WebRTC peer on the relay, as the
+// WebSocket adapter connects it) and transfers the customer to a
+// colleague's SIP phone with the engine's BlindTransfer (the WebSocket
+// protocol's transfer). The customer keeps the relay port it sends to,
+// hears carol, and gets no request at all.
+func TestRelayBrowserAgentTransfersTrunkCustomer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h, carrier, _ := twoTrunks(t, ctx)
+	carol := relayPhones(t, ctx, h, "carol")[0]
+	if _, err := h.eng.AddDevice(ctx, "dave", engine.Device{ID: "dave-web", Kind: "webrtc"}); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan string, 1)
+	go func() { // the carrier's call in; its 200 comes once the agent answers
+		_, answer := carrier.call(ctx, daveNumber)
+		answered <- answer
+	}()
+	var id string
+	eventuallyTrue(t, "the customer's call rings the agent's browser", func() bool {
+		calls, err := h.eng.Calls(ctx, "dave")
+		if err != nil || len(calls) != 1 || calls[0].State != engine.Ringing || !h.relay.HasLeg(calls[0].ID+"/caller") {
+			return false
+		}
+		id = calls[0].ID
+		return true
+	})
+	browser, err := mediatest.NewTestPeer(ctx, mediatest.Settings{Media: media.Settings{LoopbackOnly: true}, Marker: "AGENT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { browser.Close() })
+	if err := browser.Accept(ctx, h.relay, id+"/callee", media.OfferOptions{MatchLeg: id + "/caller"}, media.LegEvents{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.eng.Answer(ctx, id, "dave-web"); err != nil {
+		t.Fatal(err)
+	}
+	if err := browser.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	browser.Start()
+	if err := h.relay.Connect(id+"/caller", id+"/callee"); err != nil { // the WebSocket adapter's applyMedia
+		t.Fatal(err)
+	}
+	var answer string
+	select {
+	case answer = <-answered:
+	case <-ctx.Done():
+		t.Fatal("the carrier's call was not answered")
+	}
+	customerPort, _ := sdpAudio(t, answer)
+	eventuallyTrue(t, "the customer hears the agent", func() bool { return carrier.rtp.ReceivedFrom("AGENT") > 10 })
+
+	if _, err := h.eng.BlindTransfer(ctx, engine.TransferRequest{Call: id, Side: engine.Caller, To: "1003"}); err != nil {
+		t.Fatal(err)
+	}
+	carol.waitInvite(ctx)
+	carol.rtp.Start()
+	eventuallyTrue(t, "the customer hears carol", func() bool { return carrier.rtp.ReceivedFrom("CAROL") > 10 })
+	eventuallyTrue(t, "carol hears the customer", func() bool { return carol.rtp.ReceivedFrom("CARRIER") > 10 })
+	noReinvite(t, carrier)
+	noBye(t, carrier)
+	calls, err := h.eng.Calls(ctx, "carol")
+	if err != nil || len(calls) != 1 || calls[0].State != engine.Connected {
+		t.Fatalf("carol's calls: %+v %v", calls, err)
+	}
+	if p, err := h.relay.RTPPort(calls[0].ID + "/caller"); err != nil || p != customerPort {
+		t.Errorf("the customer's leg in the new call: port %d, %v; the carrier sends to %d", p, err, customerPort)
+	}
+	if rc := carrier.rtp.Received(); rc.SSRCs != 1 || rc.Backwards != 0 {
+		t.Errorf("the stream the customer receives across the transfer: %+v", rc)
+	}
+	if _, err := h.eng.Hangup(ctx, calls[0].ID, engine.Callee); err != nil {
+		t.Fatal(err)
+	}
+	carrier.waitBye(ctx)
 	carol.waitBye(ctx)
 }
