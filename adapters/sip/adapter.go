@@ -41,10 +41,11 @@ type Adapter struct {
 	udp      net.PacketConn
 	tcp      net.Listener
 	ws       net.Listener                  // SIP over WebSocket (transport_ws.go)
-	contacts map[string]*sip.ContactHeader // our Contact, by transport ("UDP", "TCP", "WS")
+	tls, wss net.Listener                  // SIP over TLS and secure WebSocket (transport_tls.go)
+	contacts map[string]*sip.ContactHeader // our Contact, by transport ("UDP", "TCP", "WS", "TLS", "WSS")
 
 	flowMu sync.Mutex
-	flows  map[string]string // ws Contact host:port → its connection's remote address (transport_ws.go)
+	flows  map[string]flow // ws, wss, tls Contact host:port → its connection (transport_ws.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -127,6 +128,7 @@ func (a *Adapter) Start(ctx context.Context) error {
 		sipgo.WithUserAgentParser(parser),
 		sipgo.WithUserAgentTransportLayerOptions(append([]sip.TransportLayerOption{sip.WithTransportLayerLogger(sipLog)}, a.transportOptions()...)...),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog)),
+		sipgo.WithUserAgenTLSConfig(a.clientTLS()),
 	)
 	if err != nil {
 		return err
@@ -165,50 +167,67 @@ func (a *Adapter) Start(ctx context.Context) error {
 	return nil
 }
 
+// listen opens every configured socket and names our Contact on each,
+// then serves them all: a request that comes on one finds every Contact
+// (the map is not written once a socket is served).
 func (a *Adapter) listen() error {
-	if a.set.UDP != "" {
-		c, err := net.ListenPacket("udp", a.set.UDP)
-		if err != nil {
-			return fmt.Errorf("sip: listen udp %s: %w", a.set.UDP, err)
-		}
-		a.udp = c
-		if size, err := setReadBuffer(c, a.set.UDPReadBuffer); err != nil || size < a.set.UDPReadBuffer {
-			a.log.Warn("udp receive buffer smaller than asked: raise net.core.rmem_max, or run with CAP_NET_ADMIN",
-				"asked", a.set.UDPReadBuffer, "got", size, "err", err)
-		}
-		a.contacts["UDP"] = a.contact(c.LocalAddr(), "udp")
-		a.wg.Go(func() {
-			if err := a.srv.ServeUDP(c); err != nil && a.ctx.Err() == nil {
-				a.log.Warn("udp listener ended", "err", err)
+	var serve []func()
+	err := a.checkTLSTrunks()
+	if err == nil && a.set.UDP != "" {
+		var c net.PacketConn
+		if c, err = net.ListenPacket("udp", a.set.UDP); err != nil {
+			err = fmt.Errorf("sip: listen udp %s: %w", a.set.UDP, err)
+		} else {
+			a.udp = c
+			if size, err := setReadBuffer(c, a.set.UDPReadBuffer); err != nil || size < a.set.UDPReadBuffer {
+				a.log.Warn("udp receive buffer smaller than asked: raise net.core.rmem_max, or run with CAP_NET_ADMIN",
+					"asked", a.set.UDPReadBuffer, "got", size, "err", err)
 			}
-		})
-		a.awaitUDPServing(c.LocalAddr().String())
+			a.contacts["UDP"] = a.contact(c.LocalAddr(), "udp")
+			serve = append(serve, func() {
+				if err := a.srv.ServeUDP(c); err != nil && a.ctx.Err() == nil {
+					a.log.Warn("udp listener ended", "err", err)
+				}
+			})
+		}
 	}
-	if a.set.TCP != "" {
-		l, err := net.Listen("tcp", a.set.TCP)
-		if err != nil {
-			if a.udp != nil {
-				a.udp.Close()
-			}
-			return fmt.Errorf("sip: listen tcp %s: %w", a.set.TCP, err)
+	if err == nil && a.set.TCP != "" {
+		var l net.Listener
+		if l, err = net.Listen("tcp", a.set.TCP); err != nil {
+			err = fmt.Errorf("sip: listen tcp %s: %w", a.set.TCP, err)
+		} else {
+			a.tcp = l
+			a.contacts["TCP"] = a.contact(l.Addr(), "tcp")
+			ll := a.limitConns(l)
+			serve = append(serve, func() {
+				if err := a.srv.ServeTCP(ll); err != nil && a.ctx.Err() == nil {
+					a.log.Warn("tcp listener ended", "err", err)
+				}
+			})
 		}
-		a.tcp = l
-		a.contacts["TCP"] = a.contact(l.Addr(), "tcp")
-		ll := a.limitConns(l)
-		a.wg.Go(func() {
-			if err := a.srv.ServeTCP(ll); err != nil && a.ctx.Err() == nil {
-				a.log.Warn("tcp listener ended", "err", err)
-			}
-		})
 	}
-	if err := a.listenWS(); err != nil {
+	if err == nil {
+		err = a.listenWS(&serve)
+	}
+	if err == nil {
+		err = a.listenTLS(&serve)
+	}
+	if err != nil {
+		for _, l := range []net.Listener{a.tcp, a.ws, a.tls, a.wss} {
+			if l != nil {
+				l.Close()
+			}
+		}
 		if a.udp != nil {
 			a.udp.Close()
 		}
-		if a.tcp != nil {
-			a.tcp.Close()
-		}
 		return err
+	}
+	for _, f := range serve {
+		a.wg.Go(f)
+	}
+	if a.udp != nil {
+		a.awaitUDPServing(a.udp.LocalAddr().String())
 	}
 	return nil
 }
@@ -233,8 +252,13 @@ func hostPort(addr net.Addr) (string, int) {
 }
 
 // Addr returns the address the adapter listens on for network "udp",
-// "tcp" or "ws", or "" when it does not.
+// "tcp", "ws", "tls" or "wss", or "" when it does not.
 func (a *Adapter) Addr(network string) string {
+	for n, l := range map[string]net.Listener{"tls": a.tls, "wss": a.wss} {
+		if n == network && l != nil {
+			return l.Addr().String()
+		}
+	}
 	switch network {
 	case "udp":
 		if a.udp != nil {
@@ -273,8 +297,10 @@ func (a *Adapter) Close() error {
 	if a.tcp != nil {
 		a.tcp.Close()
 	}
-	if a.ws != nil {
-		a.ws.Close()
+	for _, l := range []net.Listener{a.ws, a.tls, a.wss} {
+		if l != nil {
+			l.Close()
+		}
 	}
 	if a.ua != nil {
 		a.ua.Close()
@@ -328,9 +354,10 @@ func (a *Adapter) ourContact(transport string) *sip.ContactHeader {
 
 // prepare sets the local address a request leaves from: the UDP listener
 // (else sipgo would pick an ephemeral port the peer cannot answer); a
-// request over ws goes back through the browser's connection (routeWS).
+// request over ws, wss or tls goes back through the peer's connection
+// (routeFlow).
 func (a *Adapter) prepare(req *sip.Request) {
-	a.routeWS(req)
+	a.routeFlow(req)
 	if strings.EqualFold(req.Transport(), "UDP") && a.udp != nil {
 		host, port := hostPort(a.udp.LocalAddr())
 		req.Laddr = sip.Addr{IP: net.ParseIP(host), Port: port, Hostname: host}

@@ -173,7 +173,7 @@ func (d *dialog) recordLocked() dialogRecord {
 	if c := j.a.ourContact(d.Transport); c != nil {
 		r.Contact = c.Address.String()
 	}
-	r.LocalAddr = j.a.Addr(map[bool]string{true: "tcp", false: "udp"}[d.Transport == "TCP"])
+	r.LocalAddr = j.a.Addr(strings.ToLower(d.Transport))
 	r.Origin = sipsyntax.OriginLine(d.SentSDP)
 	r.Codecs = sdpCodecs(d.RemoteSDP)
 	r.LocalRTP = sdpRTP(d.SentSDP)

@@ -43,10 +43,7 @@ type fork struct {
 // newFork makes the fork and its dialog for device d of call cl.
 func (a *Adapter) newFork(cl *call, client string, d sipDevice, c *engine.Call) *fork {
 	f := &fork{a: a, cl: cl, device: d.id, client: client, target: d.binding}
-	transport := "UDP"
-	if t, ok := d.binding.URI.UriParams.Get("transport"); ok && t != "" {
-		transport = strings.ToUpper(t)
-	}
+	transport := uriTransport(&d.binding.URI)
 	from := c.Caller.Number
 	if from == "" {
 		from = c.Caller.Client

@@ -102,6 +102,11 @@ type goPhone struct {
 	notified  chan string       // NOTIFY bodies
 	byes      chan string       // the Call-IDs of BYEs
 
+	// transport, when set ("tls"), is the transport of its requests; such
+	// a phone listens nowhere: it is reached through its connection, and
+	// its Contact names an unreachable host (newTLSPhone).
+	transport string
+
 	mu   sync.Mutex
 	rtps []*mediatest.RTPPeer // every RTP endpoint it used
 	// early, when set, makes it answer a new INVITE with 183 and its SDP
@@ -143,9 +148,20 @@ func newGoPhoneOn(t *testing.T, ctx context.Context, ip, server, user, marker st
 	p := &goPhone{t: t, ip: ip, user: user, server: server, port: port, cli: cli,
 		invited: make(chan *phoneDialog, 4), reinvited: make(chan string, 8), notified: make(chan string, 8), byes: make(chan string, 8)}
 	p.rtp = p.newRTP(marker)
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(quiet))
+	srv := p.answerRequests(ua)
+	sctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	go func() { _ = srv.ListenAndServe(sctx, "udp", ip+":"+strconv.Itoa(port)) }()
+	time.Sleep(100 * time.Millisecond)
+	return p
+}
+
+// answerRequests serves the requests that reach the phone's user agent:
+// INVITE (answered with its RTP endpoint), ACK, BYE and NOTIFY.
+func (p *goPhone) answerRequests(ua *sipgo.UserAgent) *sipgo.Server {
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
-		t.Fatal(err)
+		p.t.Fatal(err)
 	}
 	srv.OnInvite(p.onInvite)
 	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
@@ -157,11 +173,7 @@ func newGoPhoneOn(t *testing.T, ctx context.Context, ip, server, user, marker st
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 		p.notified <- string(req.Body())
 	})
-	sctx, cancel := context.WithCancel(ctx)
-	t.Cleanup(cancel)
-	go func() { _ = srv.ListenAndServe(sctx, "udp", ip+":"+strconv.Itoa(port)) }()
-	time.Sleep(100 * time.Millisecond)
-	return p
+	return srv
 }
 
 // newRTP opens another RTP endpoint of the phone.
@@ -178,6 +190,9 @@ func (p *goPhone) newRTP(marker string) *mediatest.RTPPeer {
 }
 
 func (p *goPhone) contact() string {
+	if p.transport != "" {
+		return "<sip:" + p.user + "@" + p.user + "-phone.invalid:5061;transport=" + p.transport + ">"
+	}
 	return "<sip:" + p.user + "@" + p.ip + ":" + strconv.Itoa(p.port) + ">"
 }
 
@@ -252,7 +267,11 @@ func (p *goPhone) do(ctx context.Context, req *sip.Request) *sip.Response {
 
 func (p *goPhone) outOfDialog(method sip.RequestMethod, to string) *sip.Request {
 	host, port, _ := sip.ParseAddr(p.server)
-	req := sip.NewRequest(method, sip.Uri{Scheme: "sip", User: to, Host: host, Port: port})
+	ruri := sip.Uri{Scheme: "sip", User: to, Host: host, Port: port, UriParams: sip.NewParams()}
+	if p.transport != "" {
+		ruri.UriParams.Add("transport", p.transport)
+	}
+	req := sip.NewRequest(method, ruri)
 	f := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: p.user, Host: host}, Params: sip.NewParams()}
 	f.Params.Add("tag", sip.GenerateTagN(8))
 	req.AppendHeader(f)
@@ -266,7 +285,7 @@ func (p *goPhone) outOfDialog(method sip.RequestMethod, to string) *sip.Request 
 // trunk's) send req from its listening socket, so that its source is its
 // own address.
 func (p *goPhone) fromOwnAddress(req *sip.Request) {
-	if p.ip != "127.0.0.1" {
+	if p.ip != "127.0.0.1" && p.transport == "" {
 		req.Laddr = sip.Addr{IP: net.ParseIP(p.ip), Port: p.port}
 	}
 }

@@ -169,10 +169,7 @@ func (a *Adapter) messageResult(id string, delivered bool, reason string) {
 // sendMessage sends m to one binding of client and returns the final
 // status (408 when none came).
 func (a *Adapter) sendMessage(m *engine.Message, client string, d sipDevice) int {
-	transport := "UDP"
-	if t, ok := d.binding.URI.UriParams.Get("transport"); ok && t != "" {
-		transport = strings.ToUpper(t)
-	}
+	transport := uriTransport(&d.binding.URI)
 	from := m.From.Number
 	if from == "" {
 		from = m.From.Client

@@ -32,9 +32,11 @@ func (a *Adapter) routes() {
 	a.srv.OnNoRoute(a.onOther)
 }
 
-// onOptions answers 200 with what we accept.
+// onOptions answers 200 with what we accept, and our Contact on the
+// request's transport (RFC 3261 §11.2).
 func (a *Adapter) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	res := a.response(req, status{200, "OK"})
+	res.AppendHeader(a.ourContact(req.Transport()).Clone())
 	res.AppendHeader(sip.NewHeader("Allow", allowed))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 	res.AppendHeader(sip.NewHeader("Supported", supported))

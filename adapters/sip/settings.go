@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"time"
 
@@ -29,6 +30,19 @@ type Settings struct {
 	// messages are bounded by MaxMessageBytes and by sipgo's 32 KiB read
 	// buffer; a larger one closes the connection.
 	WS string
+	// TLS and WSS are the addresses (host:port) of SIP over TLS (RFC 3261
+	// §26: Contacts with ;transport=tls or sips: URIs, usually port 5061)
+	// and of SIP over secure WebSocket (wss://, for browser SIP stacks on
+	// https pages); empty: none. Both need TLSConfig. Like WS, a phone on
+	// TLS or WSS is reached back through the connection it registered on
+	// (transport_tls.go).
+	TLS, WSS string
+	// TLSConfig is the server side of TLS and WSS: its Certificates (or
+	// GetCertificate). The adapter asks for TLS 1.2 at least.
+	TLSConfig *tls.Config
+	// TLSClientConfig verifies the trunks reached over TLS (Trunk.Transport
+	// "tls"): RootCAs, ServerName. Nil: the system's roots.
+	TLSClientConfig *tls.Config
 	// WSOrigins are the origins (scheme://host[:port], or "*" for any)
 	// whose pages may open SIP over WebSocket. A page whose Origin's host
 	// is the host the browser connected to (the upgrade's Host, any port)

@@ -60,7 +60,7 @@ func (a *Adapter) wsMaxMessage() int {
 func (a *Adapter) transportOptions() []sip.TransportLayerOption {
 	limit := a.wsMaxMessage()
 	filter := func(p sip.TransportReadProps, data []byte) ([]byte, error) {
-		if p.Transport == "WS" && len(data) > limit {
+		if (p.Transport == "WS" || p.Transport == "WSS") && len(data) > limit {
 			a.log.Warn("websocket message too large: connection closed", "from", addrString(p.RemoteAddr), "bytes", len(data), "max", limit)
 			return nil, errWSTooLarge
 		}
@@ -79,8 +79,9 @@ func addrString(a net.Addr) string {
 	return a.String()
 }
 
-// listenWS listens for SIP over WebSocket on Settings.WS.
-func (a *Adapter) listenWS() error {
+// listenWS opens the listener of SIP over WebSocket on Settings.WS and
+// adds its serving to serve.
+func (a *Adapter) listenWS(serve *[]func()) error {
 	if a.set.WS == "" {
 		return nil
 	}
@@ -92,7 +93,7 @@ func (a *Adapter) listenWS() error {
 	g.origin = a.wsOriginAllowed
 	a.ws = g
 	a.contacts["WS"] = a.contact(l.Addr(), "ws")
-	a.wg.Go(func() {
+	*serve = append(*serve, func() {
 		if err := a.srv.ServeWS(g); err != nil && a.ctx.Err() == nil {
 			a.log.Warn("ws listener ended", "err", err)
 		}
@@ -105,13 +106,21 @@ func flowKey(u *sip.Uri) string {
 	return strings.ToLower(u.Host) + ":" + strconv.Itoa(u.Port)
 }
 
-// noteFlow records, for an authenticated request that came over ws, the
-// connection its Contacts are reached through.
+// flow is the connection a Contact is reached through: its transport
+// (as sipgo names its pool) and remote address.
+type flow struct {
+	network string // "ws", "wss", "tls"
+	src     string
+}
+
+// noteFlow records, for an authenticated request that came over ws, wss
+// or tls (transport_tls.go), the connection its Contacts are reached
+// through.
 func (a *Adapter) noteFlow(req *sip.Request) {
-	if !strings.EqualFold(req.Transport(), "WS") || req.Source() == "" {
+	if !flowTransport(req.Transport()) || req.Source() == "" {
 		return
 	}
-	src := req.Source()
+	f := flow{network: strings.ToLower(req.Transport()), src: req.Source()}
 	a.flowMu.Lock()
 	defer a.flowMu.Unlock()
 	for _, h := range req.GetHeaders("Contact") {
@@ -120,25 +129,25 @@ func (a *Adapter) noteFlow(req *sip.Request) {
 			continue
 		}
 		if a.flows == nil {
-			a.flows = map[string]string{}
+			a.flows = map[string]flow{}
 		}
 		k := flowKey(&c.Address)
 		if _, known := a.flows[k]; !known && len(a.flows) >= maxFlows {
 			a.pruneFlowsLocked()
 		}
-		a.flows[k] = src
+		a.flows[k] = f
 	}
 }
 
 // pruneFlowsLocked forgets the flows whose connection is gone; if none is,
 // a quarter of them.
 func (a *Adapter) pruneFlowsLocked() {
-	pool := a.ua.TransportLayer().Pool("ws")
-	for k, src := range a.flows {
+	for k, f := range a.flows {
+		pool := a.ua.TransportLayer().Pool(f.network)
 		if pool == nil {
-			break
+			continue
 		}
-		c := pool.Get(src)
+		c := pool.Get(f.src)
 		if c == nil {
 			delete(a.flows, k)
 			continue
@@ -153,18 +162,18 @@ func (a *Adapter) pruneFlowsLocked() {
 	}
 }
 
-// routeWS gives a request over ws to a host:port we hold a flow for that
-// flow's address as destination (no Route header: a proxy in between is
-// reached by its own address).
-func (a *Adapter) routeWS(req *sip.Request) {
-	if !strings.EqualFold(req.Transport(), "WS") || req.GetHeader("Route") != nil {
+// routeFlow gives a request over ws, wss or tls to a host:port we hold a
+// flow for on that transport that flow's address as destination (no Route
+// header: a proxy in between is reached by its own address).
+func (a *Adapter) routeFlow(req *sip.Request) {
+	if !flowTransport(req.Transport()) || req.GetHeader("Route") != nil {
 		return
 	}
 	a.flowMu.Lock()
-	src, ok := a.flows[flowKey(&req.Recipient)]
+	f, ok := a.flows[flowKey(&req.Recipient)]
 	a.flowMu.Unlock()
-	if ok {
-		req.SetDestination(src)
+	if ok && strings.EqualFold(f.network, req.Transport()) {
+		req.SetDestination(f.src)
 	}
 }
 

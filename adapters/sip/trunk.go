@@ -29,7 +29,8 @@ type Trunk struct {
 	// Address is the trunk's host:port; INVITEs go to
 	// sip:<number>@Address.
 	Address string
-	// Transport is "udp" (default) or "tcp".
+	// Transport is "udp" (default), "tcp" or "tls" (verified with
+	// Settings.TLSClientConfig).
 	Transport string
 	// Username and Password answer the trunk's 401/407 challenges (digest
 	// MD5). Empty: a challenge ends the call failed.
@@ -65,9 +66,9 @@ func (t *Trunk) Check() error {
 		return fmt.Errorf("trunk %q: address %q is not host:port", t.Name, t.Address)
 	}
 	switch strings.ToLower(t.Transport) {
-	case "", "udp", "tcp":
+	case "", "udp", "tcp", "tls":
 	default:
-		return fmt.Errorf("trunk %q: transport %q is not udp or tcp", t.Name, t.Transport)
+		return fmt.Errorf("trunk %q: transport %q is not udp, tcp or tls", t.Name, t.Transport)
 	}
 	for _, p := range t.Prefixes {
 		if p == "" || strings.ContainsAny(p, " @:;<>") {
@@ -118,8 +119,11 @@ func (t *Trunk) parseInbound() ([]netip.Prefix, error) {
 
 // transport is the trunk's transport as sipgo names it.
 func (t *Trunk) transport() string {
-	if strings.EqualFold(t.Transport, "tcp") {
+	switch strings.ToLower(t.Transport) {
+	case "tcp":
 		return "TCP"
+	case "tls":
+		return "TLS"
 	}
 	return "UDP"
 }

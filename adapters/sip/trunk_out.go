@@ -2,8 +2,6 @@ package sip
 
 import (
 	"context"
-	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -234,13 +232,9 @@ func (l *trunkLeg) callerOffer(c *engine.Call) ([]byte, *call) {
 // newDialog is the dialog of the INVITE to the trunk.
 func (l *trunkLeg) newDialog(c *engine.Call) *dialog {
 	t := l.trunk
-	host, portStr, _ := net.SplitHostPort(t.Address)
-	port, _ := strconv.Atoi(portStr)
+	target, fromHost, _ := t.target() // the address was checked (Trunk.Check)
 	user := strings.TrimPrefix(l.number, "sip:")
-	target := sip.Uri{Scheme: "sip", User: user, Host: host, Port: port, UriParams: sip.NewParams()}
-	if t.transport() == "TCP" {
-		target.UriParams.Add("transport", "tcp")
-	}
+	target.User = user
 	from := ""
 	if c != nil {
 		from = c.CallerID
@@ -251,15 +245,11 @@ func (l *trunkLeg) newDialog(c *engine.Call) *dialog {
 	if from == "" || strings.ContainsAny(from, "@:;<> ") {
 		from = "anonymous"
 	}
-	fromHost := t.FromDomain
-	if fromHost == "" {
-		fromHost = host
-	}
 	return &dialog{
 		CallID:       uuid.NewString(),
 		LocalTag:     sip.GenerateTagN(16),
 		LocalURI:     sip.Uri{Scheme: "sip", User: from, Host: fromHost},
-		RemoteURI:    sip.Uri{Scheme: "sip", User: user, Host: host, Port: port},
+		RemoteURI:    sip.Uri{Scheme: "sip", User: user, Host: target.Host, Port: target.Port},
 		RemoteTarget: target,
 		Transport:    t.transport(),
 		UAC:          true,

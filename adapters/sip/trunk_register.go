@@ -244,8 +244,8 @@ func (t *Trunk) target() (sip.Uri, string, error) {
 	}
 	port, _ := strconv.Atoi(portStr)
 	target := sip.Uri{Scheme: "sip", Host: host, Port: port, UriParams: sip.NewParams()}
-	if t.transport() == "TCP" {
-		target.UriParams.Add("transport", "tcp")
+	if tr := t.transport(); tr != "UDP" {
+		target.UriParams.Add("transport", strings.ToLower(tr))
 	}
 	domain := t.FromDomain
 	if domain == "" {

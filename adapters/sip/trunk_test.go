@@ -247,7 +247,7 @@ func (h *harness) drain() []engine.Event {
 func TestTrunkSettings(t *testing.T) {
 	bad := []Trunk{
 		{Address: "nohost"},
-		{Address: "1.2.3.4:5060", Transport: "tls"},
+		{Address: "1.2.3.4:5060", Transport: "sctp"},
 		{Address: "1.2.3.4:5060", InboundAddresses: []string{"not-an-ip"}},
 		{Address: "1.2.3.4:5060", InboundAddresses: []string{"10.0.0.0/33"}},
 		{Address: "1.2.3.4:5060", Prefixes: []string{""}},
