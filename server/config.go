@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -121,6 +123,16 @@ type SIP struct {
 	TCP      string  `yaml:"tcp"`
 	WS       string  `yaml:"ws"`
 	Trunks   []Trunk `yaml:"trunks"`
+	// TLS and WSS are the addresses of SIP over TLS and over secure
+	// WebSocket (sip.Settings.TLS, WSS; default none). They need TLSCert
+	// and TLSKey, PEM files of the certificate (its chain) and its key.
+	// TLSCA, a PEM file of root certificates, verifies trunks reached over
+	// TLS (transport: tls); empty: the system's roots.
+	TLS     string `yaml:"tls"`
+	WSS     string `yaml:"wss"`
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	TLSCA   string `yaml:"tls_ca"`
 	// RelayPhones routes calls between two SIP phones through the media
 	// relay too (sip.Settings.RelayPhones): each phone's RTP ends on a
 	// relay leg that stays across transfers and restarts, and mute, hold
@@ -143,6 +155,43 @@ type SIP struct {
 	// source IP holds open (sip.Settings.MaxConnsPerAddress); 0: the
 	// adapter's default, 64.
 	MaxConnsPerAddress int `yaml:"max_conns_per_address"`
+}
+
+// TLSConfigs are the server and client TLS configurations of the SIP
+// adapter from sip.tls_cert, tls_key and tls_ca (nil when not set). A
+// TLS or WSS address without a certificate and key, or a trunk over TLS
+// without a TLS address, is an error, as is a file that cannot be read.
+func (s SIP) TLSConfigs() (server, client *tls.Config, err error) {
+	if (s.TLS != "" || s.WSS != "") && (s.TLSCert == "" || s.TLSKey == "") {
+		return nil, nil, errors.New("sip.tls and sip.wss need sip.tls_cert and sip.tls_key")
+	}
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		return nil, nil, errors.New("sip.tls_cert and sip.tls_key go together")
+	}
+	for _, t := range s.Trunks {
+		if strings.EqualFold(t.Transport, "tls") && s.TLS == "" {
+			return nil, nil, fmt.Errorf("trunk %q is reached over TLS: sip.tls must be set (our Contact on TLS)", t.Name)
+		}
+	}
+	if s.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cannot load the certificate: %w", err)
+		}
+		server = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	if s.TLSCA != "" {
+		pem, err := os.ReadFile(s.TLSCA)
+		if err != nil {
+			return nil, nil, fmt.Errorf("cannot read sip.tls_ca: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("sip.tls_ca %s holds no PEM certificate", s.TLSCA)
+		}
+		client = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
+	return server, client, nil
 }
 
 // Relayed reports whether calls between two SIP phones go through the
@@ -727,7 +776,10 @@ func (c Config) check(where map[string]string) error {
 		}
 	}
 	if !c.SIP.Disabled {
-		for key, a := range map[string]string{"sip.udp": c.SIP.UDP, "sip.tcp": c.SIP.TCP, "sip.ws": c.SIP.WS} {
+		if _, _, err := c.SIP.TLSConfigs(); err != nil {
+			bad("sip.tls_cert", "%s", err)
+		}
+		for key, a := range map[string]string{"sip.udp": c.SIP.UDP, "sip.tcp": c.SIP.TCP, "sip.ws": c.SIP.WS, "sip.tls": c.SIP.TLS, "sip.wss": c.SIP.WSS} {
 			if a == "" {
 				continue
 			}

@@ -109,7 +109,13 @@ func (s *Server) buildSIP(ctx context.Context, e *engine.Engine, relay *media.Re
 	if c.Disabled {
 		return nil
 	}
-	a, err := sipadapter.New(e, sipadapter.Settings{UDP: c.UDP, TCP: c.TCP, WS: c.WS, UDPReadBuffer: c.UDPReadBuffer, MaxPendingCalls: c.MaxPendingCalls, MediaTimeout: c.MediaTimeout, MaxConnsPerAddress: c.MaxConnsPerAddress, Logger: s.log, Draining: s.Draining, Media: relay, RelayPhones: c.Relayed(),
+	serverTLS, clientTLS, err := c.TLSConfigs() // checked with the configuration
+	if err != nil {
+		s.log.Error("sip: not started", "err", err)
+		return nil
+	}
+	a, err := sipadapter.New(e, sipadapter.Settings{UDP: c.UDP, TCP: c.TCP, WS: c.WS, TLS: c.TLS, WSS: c.WSS, TLSConfig: serverTLS, TLSClientConfig: clientTLS,
+		UDPReadBuffer: c.UDPReadBuffer, MaxPendingCalls: c.MaxPendingCalls, MediaTimeout: c.MediaTimeout, MaxConnsPerAddress: c.MaxConnsPerAddress, Logger: s.log, Draining: s.Draining, Media: relay, RelayPhones: c.Relayed(),
 		WSOrigins: s.Config.AllowedOrigins})
 	if err == nil && s.trunks != nil {
 		a.SetTrunks(s.trunks) // the engine's far end (server.go, farEnd)
@@ -121,7 +127,7 @@ func (s *Server) buildSIP(ctx context.Context, e *engine.Engine, relay *media.Re
 		s.log.Error("sip: not started", "udp", c.UDP, "tcp", c.TCP, "ws", c.WS, "err", err)
 		return nil
 	}
-	s.log.Info("sip: listening", "udp", a.Addr("udp"), "tcp", a.Addr("tcp"), "ws", a.Addr("ws"))
+	s.log.Info("sip: listening", "udp", a.Addr("udp"), "tcp", a.Addr("tcp"), "ws", a.Addr("ws"), "tls", a.Addr("tls"), "wss", a.Addr("wss"))
 	s.metrics.observeSIP(a)
 	return a
 }
