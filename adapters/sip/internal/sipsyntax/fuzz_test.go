@@ -223,3 +223,25 @@ func FuzzOptionTags(f *testing.F) {
 		}
 	})
 }
+
+func FuzzRAck(f *testing.F) {
+	for _, s := range []string{"776656 1 INVITE", "1 2 invite", " 4294967295\t7 INVITE ", "0 1 INVITE", "1 1", "1 1 IN VITE", "-1 2 INVITE", "+1 2 INVITE", "99999999999 1 INVITE", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if tooLong(len(s)) {
+			return
+		}
+		r, err := ParseRAck(s)
+		if err != nil {
+			return
+		}
+		if r.RSeq == 0 || r.CSeq == 0 || !isToken(r.Method) || r.Method != strings.ToUpper(r.Method) {
+			t.Fatalf("%q: %+v", s, r)
+		}
+		again, err := ParseRAck(r.String())
+		if err != nil || again != r {
+			t.Fatalf("%q: %+v does not parse back (%+v, %v)", s, r, again, err)
+		}
+	})
+}

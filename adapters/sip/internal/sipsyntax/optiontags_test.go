@@ -44,3 +44,15 @@ func TestUnsupported(t *testing.T) {
 		t.Fatalf("Unsupported of what is supported = %q", got)
 	}
 }
+
+func TestParseRAck(t *testing.T) {
+	r, err := ParseRAck("776656 1 invite")
+	if err != nil || r != (RAck{RSeq: 776656, CSeq: 1, Method: "INVITE"}) || r.String() != "776656 1 INVITE" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	for _, bad := range []string{"", "1 2", "0 1 INVITE", "1 0 INVITE", "x 1 INVITE", "1 1 INV:ITE", "4294967296 1 INVITE", "1 2 INVITE extra"} {
+		if _, err := ParseRAck(bad); !errors.Is(err, ErrRAck) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
