@@ -53,6 +53,8 @@ type inLeg struct {
 	early     bool // a 183 with SDP went (progress)
 	byeWanted bool // the call ended while the 200 waited for its ACK
 	ackOnce   sync.Once
+
+	rel *reliable // its provisional responses are reliable (prack.go); nil: not
 }
 
 // onInvite serves an INVITE.
@@ -103,6 +105,7 @@ func (a *Adapter) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	leg.dlg = newUASDialog(req, sip.GenerateTagN(16))
 	leg.device = a.callerDevice(client, req)
+	a.newReliable(leg)
 	tx.OnCancel(func(*sip.Request) { leg.cancel() })
 
 	a.mu.Lock()
@@ -223,7 +226,7 @@ func (l *inLeg) ringing() {
 	}
 	l.rang = true
 	l.mu.Unlock()
-	l.a.respond(l.tx, l.reply(status{180, "Ringing"}, nil))
+	l.provisional(l.reply(status{180, "Ringing"}, nil), false)
 }
 
 // progress sends 183 Session Progress with sdp (early media) once, while
@@ -236,7 +239,7 @@ func (l *inLeg) progress(sdp []byte) {
 	}
 	l.early = true
 	l.mu.Unlock()
-	l.a.respond(l.tx, l.reply(status{183, "Session Progress"}, sdp))
+	l.provisional(l.reply(status{183, "Session Progress"}, sdp), true)
 }
 
 // finish queues the final response; it reports false when the leg already
@@ -354,6 +357,20 @@ func (l *inLeg) serve() {
 	case <-a.ctx.Done():
 		return
 	}
+	if o.st.Code == 200 {
+		// A reliable 183's answer reaches the caller first (prack.go).
+		st, ok := l.awaitAnswerPracked()
+		if !ok {
+			return
+		}
+		if st.Code != 200 {
+			l.mu.Lock()
+			l.state = legEnded
+			l.mu.Unlock()
+			o = outcome{st: st}
+		}
+	}
+	l.finalSent()
 	if o.st.Code != 200 {
 		a.respond(l.tx, l.reply(o.st, nil))
 		return

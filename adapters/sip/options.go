@@ -7,13 +7,13 @@ import (
 // OPTIONS and the methods we do not serve.
 
 // allowed lists the methods the adapter serves (the Allow header).
-const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, REFER, MESSAGE, UPDATE"
+const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, REFER, MESSAGE, UPDATE, PRACK"
 
 // known are methods of SIP we recognise but do not serve: 405 with Allow.
 // Any other method is 501 Not Implemented.
 var known = map[sip.RequestMethod]bool{
 	sip.SUBSCRIBE: true, sip.NOTIFY: true,
-	sip.PRACK: true, sip.PUBLISH: true,
+	sip.PUBLISH: true,
 }
 
 // routes installs the handlers on the sipgo server, each behind the
@@ -29,6 +29,7 @@ func (a *Adapter) routes() {
 	a.srv.OnRefer(a.extensionsChecked(a.onRefer))
 	a.srv.OnMessage(a.extensionsChecked(a.onMessage))
 	a.srv.OnUpdate(a.extensionsChecked(a.onUpdate))
+	a.srv.OnPrack(a.extensionsChecked(a.onPrack))
 	a.srv.OnNoRoute(a.onOther)
 }
 

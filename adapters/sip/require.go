@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -11,11 +12,17 @@ import (
 // Extensions: the Require header (RFC 3261 §8.2.2.3).
 
 // supportedTags are the option tags of the extensions the adapter
-// implements, and supported their Supported header: INVITE with Replaces
-// (RFC 3891). Reliable provisional responses (100rel, RFC 3262) and
-// session timers of our own (timer, RFC 4028) are not among them: a
-// request that requires them gets 420.
-var supportedTags = []string{"replaces"}
+// implements both ways, and supported their Supported header: INVITE with
+// Replaces (RFC 3891). requirableTags are what a request may require:
+// those, and reliable provisional responses (100rel, RFC 3262), which we
+// send when an INVITE requires them (prack.go) but do not ask of others
+// (we send no PRACK: our Supported does not list it). Session timers of
+// our own (timer, RFC 4028) are not among them: a request that requires
+// them gets 420.
+var (
+	supportedTags  = []string{"replaces"}
+	requirableTags = append(slices.Clone(supportedTags), rel100)
+)
 
 var supported = strings.Join(supportedTags, ", ")
 
@@ -49,7 +56,7 @@ func (a *Adapter) extensionsChecked(h func(*sip.Request, sip.ServerTransaction))
 			a.respond(tx, a.response(req, statusBadRequest))
 			return
 		}
-		if missing := sipsyntax.Unsupported(tags, supportedTags); len(missing) > 0 {
+		if missing := sipsyntax.Unsupported(tags, requirableTags); len(missing) > 0 {
 			res := a.response(req, statusBadExtension)
 			res.AppendHeader(sip.NewHeader("Unsupported", strings.Join(missing, ", ")))
 			a.respond(tx, res)

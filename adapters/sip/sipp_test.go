@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/events"
@@ -150,8 +151,8 @@ func TestSIPpOverloadSheds(t *testing.T) {
 	}
 }
 
-// Extensions (RFC 3261 §8.2.2.3): an INVITE that requires 100rel is
-// refused 420 with Unsupported: 100rel before its digest, and nothing is
+// Extensions (RFC 3261 §8.2.2.3): an INVITE that requires timer is
+// refused 420 with Unsupported: timer before its digest, and nothing is
 // journaled; OPTIONS that requires an unknown tag likewise; OPTIONS
 // without Require lists Supported: replaces.
 func TestSIPpRequireUnsupported(t *testing.T) {
@@ -164,5 +165,57 @@ func TestSIPpRequireUnsupported(t *testing.T) {
 	}
 	if seq := h.eng.Journal().LastSeq(); seq != before {
 		t.Fatalf("the refused requests journaled %d events", seq-before)
+	}
+}
+
+// Reliable provisional responses (RFC 3262): a phone whose INVITE requires
+// 100rel gets its 180 with Require: 100rel and an RSeq, PRACKs it (RAck)
+// after 800 ms and gets 200, then the 200 to its INVITE when the callee
+// answers; the call is the engine's as any other.
+func TestSIPpReliableProvisional(t *testing.T) {
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_answer.xml", bobPort, "", "-d", "2000")
+	uac := h.uac("uac_100rel.xml", "alice", "1002")
+	uac.wait(t, "uac requiring 100rel")
+	uas.wait(t, "uas")
+	c := h.callEnded()
+	if c.Reason != events.Hangup || c.EndedBy != engine.Caller || c.Callee.Client != "bob" {
+		t.Fatalf("ended call: reason %s by %s, callee %s", c.Reason, c.EndedBy, c.Callee.Client)
+	}
+}
+
+// A reliable 183 with SDP (early media from a trunk) holds the 200 back
+// until its PRACK: the phone PRACKs only after 1 s though the trunk
+// answers after 300 ms, and a 200 before the PRACK's fails its scenario.
+func TestSIPpReliableEarlyMediaHoldsThe200(t *testing.T) {
+	trunkPort := freePortOn(t, trunkIP)
+	h := newTrunkHarness(t, trunkPort, "", "")
+	trunk := runSippOn(t, trunkIP, "trunk_uas_early.xml", trunkPort, "", "-d", "300")
+	phone := h.daveCalls("uac_100rel_early.xml", outside)
+	phone.wait(t, "phone requiring 100rel")
+	trunk.wait(t, "trunk")
+	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
+
+// A reliable 180 that is never PRACKed fails the INVITE with 500 after
+// 64·T1 (shortened here), and the engine's call ends on the caller's side.
+func TestSIPpReliableProvisionalNeverPracked(t *testing.T) {
+	was := prackTimeout
+	prackTimeout = 1500 * time.Millisecond
+	t.Cleanup(func() { prackTimeout = was })
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_ring_cancel.xml", bobPort, "")
+	uac := h.uac("uac_100rel_noprack.xml", "alice", "1002")
+	uac.wait(t, "uac that never PRACKs")
+	uas.wait(t, "uas")
+	c := h.callEnded()
+	if c.Callee.Client != "bob" || c.AnsweredDevice != "" || c.Reason != events.Canceled || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s, callee %s, answered on %q", c.Reason, c.EndedBy, c.Callee.Client, c.AnsweredDevice)
 	}
 }

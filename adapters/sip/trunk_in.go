@@ -139,6 +139,7 @@ func (a *Adapter) trunkInbound(t *Trunk, req *sip.Request, tx sip.ServerTransact
 		final: make(chan outcome, 1), canceled: make(chan struct{}), acked: make(chan struct{}),
 	}
 	leg.dlg = newUASDialog(req, sip.GenerateTagN(16))
+	a.newReliable(leg)
 	tx.OnCancel(func(*sip.Request) { leg.cancel() })
 
 	a.mu.Lock()
