@@ -60,6 +60,7 @@ type leg struct {
 	fan   atomic.Pointer[[]route] // in a conference of three or more: where it goes instead
 	muted atomic.Bool
 	held  atomic.Bool
+	rec   atomic.Pointer[recTap] // a recording of what it sends (recorder.go)
 	stats legCounters
 }
 

@@ -17,12 +17,14 @@ type Relay struct {
 	se       webrtc.SettingEngine
 	wg       sync.WaitGroup // the legs' event goroutines
 
-	mu     sync.Mutex
-	legs   map[string]*leg
-	confs  map[string]*conference
-	serial uint64
-	closed bool
-	cert   *webrtc.Certificate
+	mu    sync.Mutex
+	legs  map[string]*leg
+	confs map[string]*conference
+	// recordings under way, by id (recorder.go)
+	recordings map[string]*recording
+	serial     uint64
+	closed     bool
+	cert       *webrtc.Certificate
 
 	totals relayCounters
 }
@@ -60,7 +62,11 @@ func (r *Relay) Close() error {
 		legs = append(legs, l)
 	}
 	r.legs = map[string]*leg{}
+	recs := r.stopRecordingsLocked()
 	r.mu.Unlock()
+	for _, rec := range recs {
+		_, _ = rec.finish() // its file is complete, header and all
+	}
 	var wg sync.WaitGroup
 	for _, l := range legs {
 		wg.Add(1)
@@ -90,6 +96,7 @@ func (r *Relay) reserve(name string, mk func(serial uint64) (*leg, error)) (*leg
 		return nil, err
 	}
 	r.legs[name] = l
+	r.tapLocked(l) // a recorded name (recorder.go)
 	return l, nil
 }
 

@@ -42,6 +42,7 @@ func (r *Relay) RenameLeg(old, name string) error {
 	delete(r.legs, old)
 	l.name = name
 	r.legs[name] = l
+	r.tapLocked(l) // recorded under its new name, or no longer (recorder.go)
 	return nil
 }
 

@@ -82,6 +82,9 @@ func (l *leg) readLoop(read func([]byte) (int, error)) {
 				continue // reported; the engine's event plays it on
 			}
 		}
+		if t := l.rec.Load(); t != nil && !l.muted.Load() && !l.held.Load() && !k.telephoneEvent() {
+			t.feed(k, payload) // recorder.go
+		}
 		if f := l.fan.Load(); f != nil {
 			l.forwardFan(*f, k, &h, payload)
 			continue

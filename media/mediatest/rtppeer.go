@@ -1,6 +1,7 @@
 package mediatest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -398,4 +399,11 @@ func (p *RTPPeer) Close() error {
 	err := p.conn.Close()
 	p.wg.Wait()
 	return err
+}
+
+// Holds reports whether linear samples (a recording's channel) hold the
+// audio of an RTPPeer with marker: encoded back to PCMU, which is lossless
+// for what PCMU decoded, they contain its marker's bytes.
+func Holds(samples []int16, marker string) bool {
+	return bytes.Contains(g711.Encode(nil, false, samples), []byte(marker+marker))
 }
