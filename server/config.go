@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -34,6 +35,10 @@ type Config struct {
 	// Data is the engine's data directory (journal, history). Default
 	// "callengine-data".
 	Data string `yaml:"data"`
+	// Recordings is the directory of call recordings (C11): the audio of a
+	// recorded call, a WAV file per recording (server/recording.go).
+	// Default Data/recordings.
+	Recordings string `yaml:"recordings"`
 	// HTTP is the address the HTTP server listens on, host:port; port 0
 	// picks a free one. Default "127.0.0.1:8080".
 	HTTP string `yaml:"http"`
@@ -292,6 +297,7 @@ func (c Config) WithDefaults() Config {
 		}
 	}
 	set(&c.Data, d.Data)
+	set(&c.Recordings, filepath.Join(c.Data, "recordings"))
 	set(&c.HTTP, d.HTTP)
 	set(&c.LogLevel, d.LogLevel)
 	set(&c.Outside.Outcome, d.Outside.Outcome)

@@ -20,9 +20,10 @@ import (
 
 // edge is what Run builds: the relay and the handler, closed on drain.
 type edge struct {
-	relay   *media.Relay
-	handler *ws.Handler
-	sip     *sipadapter.Adapter // nil when sip.disabled or it could not listen
+	relay    *media.Relay
+	handler  *ws.Handler
+	sip      *sipadapter.Adapter // nil when sip.disabled or it could not listen
+	recorder *recorder           // the audio of recorded calls (recording.go)
 }
 
 // mediaSettings turns the configuration into the relay's settings. A
@@ -97,7 +98,12 @@ func (s *Server) buildEdge(ctx context.Context, e *engine.Engine) (*edge, error)
 		}
 	}
 	s.WebSocket = h
-	return &edge{relay: relay, handler: h, sip: s.buildSIP(ctx, e, relay)}, nil
+	g := &edge{relay: relay, handler: h, sip: s.buildSIP(ctx, e, relay)}
+	dir := s.Config.WithDefaults().Recordings
+	if g.recorder, err = startRecorder(ctx, e, relay, dir, s.log); err != nil {
+		s.log.Error("recording: no audio will be recorded", "err", err)
+	}
+	return g, nil
 }
 
 // buildSIP starts the SIP adapter on the sip: addresses, unless
@@ -141,6 +147,7 @@ func (g *edge) close() {
 	if g.sip != nil {
 		g.sip.Close()
 	}
+	g.recorder.close()
 	g.handler.Close()
 	g.relay.Close()
 }

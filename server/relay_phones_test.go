@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/media/mediatest"
 )
 
 // Two SIP phones talk through the relay with sip.relay_phones (issue 14
@@ -25,7 +29,7 @@ func startRelayPhones(t *testing.T) (*running, string) {
 	t.Helper()
 	s := &Server{}
 	s.Config.Clients = []Client{
-		{ID: "carol", Password: "carol-password", Extensions: []string{"203"}},
+		{ID: "carol", Password: "carol-password", Extensions: []string{"203"}, Permissions: []string{events.PermissionRecord}},
 		{ID: "dave", Password: "dave-password", Extensions: []string{"204"}},
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(freeUDP(t))
@@ -47,38 +51,30 @@ func audioPort(t *testing.T, desc string) int {
 	return 0
 }
 
-func TestSIPPhonesThroughRelay(t *testing.T) {
-	r, addr := startRelayPhones(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	carol := newSIPPhone(t, addr, "carol", "CAROL")
+// relayedSIPCall: carol (203) calls dave (204) through the relay; both
+// phones hear each other. It returns carol's INVITE, its 200 and the offer
+// dave got.
+func relayedSIPCall(t *testing.T, ctx context.Context, r *running, addr string) (carol, dave *sipPhone, invite *sip.Request, res *sip.Response, offer string) {
+	t.Helper()
+	carol = newSIPPhone(t, addr, "carol", "CAROL")
 	carol.serve(ctx, make(chan string, 1))
 	carol.register(ctx)
-	dave := newSIPPhone(t, addr, "dave", "DAVE")
+	dave = newSIPPhone(t, addr, "dave", "DAVE")
 	invited := make(chan string, 1)
 	dave.serve(ctx, invited)
 	dave.register(ctx)
 
-	invite := carol.request(sip.INVITE, "204")
+	invite = carol.request(sip.INVITE, "204")
 	invite.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	invite.SetBody([]byte(carol.rtp.Offer()))
-	res := carol.do(ctx, invite)
+	res = carol.do(ctx, invite)
 	if res.StatusCode != 200 {
 		t.Fatalf("INVITE 204: %d", res.StatusCode)
 	}
-	var offer string
 	select {
 	case offer = <-invited:
 	case <-ctx.Done():
 		t.Fatal("dave was not invited")
-	}
-	carolPort, davePort := carol.rtp.Addr().Port, dave.rtp.Addr().Port
-	toDave, toCarol := audioPort(t, offer), audioPort(t, string(res.Body()))
-	if toDave == carolPort || toCarol == davePort || toDave == toCarol || toDave == davePort || toCarol == carolPort {
-		t.Fatalf("not relayed: carol's RTP at %d, dave's at %d; dave is offered port %d, carol answered with %d", carolPort, davePort, toDave, toCarol)
-	}
-	if !strings.Contains(offer, "RTP/AVP 0 8 101") {
-		t.Errorf("dave's offer:\n%s", offer)
 	}
 	ack := sip.NewRequest(sip.ACK, invite.Recipient)
 	ack.AppendHeader(sip.HeaderClone(invite.From()))
@@ -96,6 +92,22 @@ func TestSIPPhonesThroughRelay(t *testing.T) {
 	dave.rtp.Start()
 	eventually(t, "dave hears carol", func() bool { return dave.rtp.ReceivedFrom("CAROL") > 10 })
 	eventually(t, "carol hears dave", func() bool { return carol.rtp.ReceivedFrom("DAVE") > 10 })
+	return carol, dave, invite, res, offer
+}
+
+func TestSIPPhonesThroughRelay(t *testing.T) {
+	r, addr := startRelayPhones(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	carol, dave, invite, res, offer := relayedSIPCall(t, ctx, r, addr)
+	carolPort, davePort := carol.rtp.Addr().Port, dave.rtp.Addr().Port
+	toDave, toCarol := audioPort(t, offer), audioPort(t, string(res.Body()))
+	if toDave == carolPort || toCarol == davePort || toDave == toCarol || toDave == davePort || toCarol == carolPort {
+		t.Fatalf("not relayed: carol's RTP at %d, dave's at %d; dave is offered port %d, carol answered with %d", carolPort, davePort, toDave, toCarol)
+	}
+	if !strings.Contains(offer, "RTP/AVP 0 8 101") {
+		t.Errorf("dave's offer:\n%s", offer)
+	}
 
 	e := r.s.Engine()
 	calls, err := e.Calls(ctx, "carol")
@@ -210,4 +222,134 @@ func TestSIPPhonesThroughRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the legs closed", func() bool { return !rtpFlows(dave.rtp, "CAROL") && !rtpFlows(carol.rtp, "DAVE") })
+}
+
+// A call between two SIP phones on the relay, recorded (C11) by carol:
+// serve writes recordings/<ref>.wav under its data directory, a stereo
+// WAV whose left channel is carol's voice and right channel dave's, and
+// completes it when the recording stops; a second recording of the call
+// is a file of its own, completed when the call ends.
+func TestSIPCallRecorded(t *testing.T) {
+	r, addr := startRelayPhones(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	relayedSIPCall(t, ctx, r, addr)
+	e := r.s.Engine()
+	calls, err := e.Calls(ctx, "carol")
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("carol's calls: %v %v", calls, err)
+	}
+	id := calls[0].ID
+	asCarol := engine.WithPrincipal(ctx, engine.Principal{Client: "carol", Role: engine.RoleAgent})
+	c, err := e.StartRecording(asCarol, id, engine.Caller, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := c.RecordingRef
+	time.Sleep(800 * time.Millisecond)
+	if _, err := e.StopRecording(asCarol, id, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(r.s.Config.WithDefaults().Recordings)
+	file := filepath.Join(dir, first+".wav")
+	eventually(t, "the recording's file is complete", func() bool { return wavComplete(file) })
+	left, right := wavChannels(t, file)
+	if !mediatest.Holds(left, "CAROL") || mediatest.Holds(left, "DAVE") || !mediatest.Holds(right, "DAVE") || mediatest.Holds(right, "CAROL") {
+		t.Errorf("the channels of %s: left holds carol %v, right holds dave %v", file, mediatest.Holds(left, "CAROL"), mediatest.Holds(right, "DAVE"))
+	}
+	if n := len(left); n < 8000*600/1000 || n > 8000*5 {
+		t.Errorf("a recording of 0.8 s holds %d samples a channel", n)
+	}
+
+	c, err = e.StartRecording(asCarol, id, engine.Caller, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RecordingRef == first {
+		t.Fatalf("the second recording has the first's reference %s", first)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if _, err := e.Hangup(ctx, id, engine.Callee); err != nil {
+		t.Fatal(err)
+	}
+	second := filepath.Join(dir, c.RecordingRef+".wav")
+	eventually(t, "the second recording's file is complete when the call ends", func() bool { return wavComplete(second) })
+}
+
+// wavComplete reports whether path is a WAV file whose header's sizes
+// are those of the file (the recording completed it).
+func wavComplete(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) <= 44 || string(b[:4]) != "RIFF" {
+		return false
+	}
+	return int(binary.LittleEndian.Uint32(b[40:])) == len(b)-44 && int(binary.LittleEndian.Uint32(b[4:])) == len(b)-8
+}
+
+// wavChannels is a stereo recording's two channels.
+func wavChannels(t *testing.T, path string) (l, r []int16) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if binary.LittleEndian.Uint16(b[22:]) != 2 {
+		t.Fatalf("%s: not stereo", path)
+	}
+	for i := 44; i+4 <= len(b); i += 4 {
+		l = append(l, int16(binary.LittleEndian.Uint16(b[i:])))
+		r = append(r, int16(binary.LittleEndian.Uint16(b[i+2:])))
+	}
+	return l, r
+}
+
+// A call recorded when serve stops goes on being recorded when it starts
+// again on the same data directory: the phones' relay legs come back on
+// their ports, the recording takes them up, and its one file holds both
+// parts, completed.
+func TestSIPCallRecordingGoesOnAfterRestart(t *testing.T) {
+	r, addr := startRelayPhones(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	carol, dave, _, _, _ := relayedSIPCall(t, ctx, r, addr)
+	e := r.s.Engine()
+	calls, err := e.Calls(ctx, "carol")
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("carol's calls: %v %v", calls, err)
+	}
+	id := calls[0].ID
+	asCarol := engine.WithPrincipal(ctx, engine.Principal{Client: "carol", Role: engine.RoleAgent})
+	c, err := e.StartRecording(asCarol, id, engine.Caller, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(r.s.Config.WithDefaults().Recordings, c.RecordingRef+".wav")
+	time.Sleep(500 * time.Millisecond)
+	if err := r.shutdown(t); err != nil {
+		t.Fatal(err)
+	}
+	if !wavComplete(file) {
+		t.Fatal("the recording's file is not complete after the server stopped")
+	}
+	before, _ := wavChannels(t, file)
+
+	s := &Server{}
+	s.Config = r.s.Config
+	r2 := start(t, s, r.s.Config.Data)
+	e2 := r2.s.Engine()
+	heard := carol.rtp.ReceivedFrom("DAVE")
+	eventually(t, "carol hears dave again", func() bool { return carol.rtp.ReceivedFrom("DAVE") > heard+10 })
+	_ = dave
+	time.Sleep(500 * time.Millisecond)
+	if _, err := e2.StopRecording(engine.WithPrincipal(ctx, engine.Principal{Client: "carol", Role: engine.RoleAgent}), id, engine.Caller); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the recording's file is complete again", func() bool {
+		l, _ := wavChannels(t, file)
+		return wavComplete(file) && len(l) > len(before)+8000/4
+	})
+	left, right := wavChannels(t, file)
+	if !mediatest.Holds(left[len(before):], "CAROL") || !mediatest.Holds(right[len(before):], "DAVE") {
+		t.Error("the part recorded after the restart does not hold carol and dave")
+	}
 }
