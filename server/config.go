@@ -109,6 +109,10 @@ type Outside struct {
 // PortMax bound the UDP ports (0: any); NAT1To1IPs are the public addresses
 // announced instead of the host's own.
 type Media struct {
+	// PreferG711 answers every browser's call with G.711 (ws.Settings.
+	// PreferG711): calls between browsers can then be recorded and mixed
+	// with phones, at narrowband quality.
+	PreferG711   bool     `yaml:"prefer_g711"`
 	LoopbackOnly bool     `yaml:"loopback_only"`
 	PortMin      int      `yaml:"port_min"`
 	PortMax      int      `yaml:"port_max"`

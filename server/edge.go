@@ -70,6 +70,7 @@ func (s *Server) buildEdge(ctx context.Context, e *engine.Engine) (*edge, error)
 	m := s.metrics
 	h := ws.NewHandler(e, relay, ws.Settings{
 		AllowedOrigins: originPatterns(s.Config.AllowedOrigins),
+		PreferG711:     s.Config.Media.PreferG711,
 		Logger:         s.log,
 		Draining:       s.Draining,
 		Hooks: ws.Hooks{

@@ -12,6 +12,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/callengine/callengine/adapters/ws/wsclient"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/media/mediatest"
@@ -351,5 +352,63 @@ func TestSIPCallRecordingGoesOnAfterRestart(t *testing.T) {
 	left, right := wavChannels(t, file)
 	if !mediatest.Holds(left[len(before):], "CAROL") || !mediatest.Holds(right[len(before):], "DAVE") {
 		t.Error("the part recorded after the restart does not hold carol and dave")
+	}
+}
+
+// With media.prefer_g711, two browsers call each other on G.711, and a
+// recording of their call holds both voices (on Opus it would be silent).
+func TestBrowserCallRecordedWithG711(t *testing.T) {
+	s := &Server{}
+	s.Config.Clients = []Client{
+		{ID: "alice", Password: "alice-password", Extensions: []string{"201"}, Permissions: []string{events.PermissionRecord}},
+		{ID: "bob", Password: "bob-password", Extensions: []string{"202"}},
+	}
+	s.Config.Media.PreferG711 = true
+	r := start(t, s, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	alice := connectPhone(t, ctx, r, "alice", "ALICE")
+	bob := connectPhone(t, ctx, r, "bob", "BOB")
+	call, err := alice.c.Call(ctx, "202", alice.peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := bob.c.Next(ctx, wsclient.Is("call.incoming", call))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.ToUpper(in.SDP), "PCMU") || strings.Contains(strings.ToLower(in.SDP), "opus") {
+		t.Errorf("bob is offered:\n%s", in.SDP)
+	}
+	if err := bob.c.Answer(ctx, in, bob.peer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.c.Next(ctx, wsclient.Is("call.answered", call)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*phone{alice, bob} {
+		if err := p.peer.WaitConnected(ctx); err != nil {
+			t.Fatal(err)
+		}
+		p.peer.Start()
+	}
+	eventually(t, "bob hears alice", func() bool { return bob.peer.ReceivedFrom("ALICE") > 10 })
+	eventually(t, "alice hears bob", func() bool { return alice.peer.ReceivedFrom("BOB") > 10 })
+	if _, err := alice.c.Command(ctx, "recording.start", call, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	if _, err := alice.c.Command(ctx, "call.hangup", call, nil); err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.s.Engine().Call(ctx, call)
+	if err != nil || c.RecordingRef == "" {
+		t.Fatalf("the call's recording: %+v %v", c, err)
+	}
+	file := filepath.Join(r.s.Config.WithDefaults().Recordings, c.RecordingRef+".wav")
+	eventually(t, "the recording's file is complete", func() bool { return wavComplete(file) })
+	left, right := wavChannels(t, file)
+	if !mediatest.Holds(left, "ALICE") || !mediatest.Holds(right, "BOB") {
+		t.Errorf("the recording holds alice %v (left), bob %v (right)", mediatest.Holds(left, "ALICE"), mediatest.Holds(right, "BOB"))
 	}
 }

@@ -233,9 +233,9 @@ func (c *conn) create(ctx context.Context, r *Request) error {
 	c.legs[call.ID] = l
 	c.h.legs.bind(call.ID, events.Caller, name, c)
 	var answer string
-	if g, ok := c.h.media.(G711Answerer); ok && (c.h.ringsSIP(ctx, &call) || call.Callee.Client == "" && call.Group == "") {
+	if g, ok := c.h.media.(G711Answerer); ok && (c.h.set.PreferG711 || c.h.ringsSIP(ctx, &call) || call.Callee.Client == "" && call.Group == "") {
 		// A SIP phone rings, or a number outside (a SIP trunk): its RTP
-		// leg will speak G.711.
+		// leg will speak G.711. Settings.PreferG711: every call.
 		answer, err = g.AnswerOfferWith(ctx, name, r.SDP, AnswerOptions{PreferG711: true}, c.legEvents(call.ID))
 	} else {
 		answer, err = c.h.media.AnswerOffer(ctx, name, r.SDP, c.legEvents(call.ID))

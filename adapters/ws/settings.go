@@ -38,6 +38,13 @@ type Settings struct {
 	// unavailable (503): the server is shutting down. Calls in progress
 	// go on.
 	Draining func() bool
+	// PreferG711 answers every browser's call with G.711 when its offer
+	// lists it (Chromium's does), not only the calls that reach a SIP
+	// phone or a number outside: then calls between browsers are G.711 end
+	// to end, so they can be recorded (the relay decodes no Opus) and mixed
+	// with phones in a conference, at G.711's narrowband quality. False:
+	// browsers call each other on Opus.
+	PreferG711 bool
 	// Hooks observe connections and messages, e.g. for metrics. Nil
 	// fields are not called. They run on the connection's goroutines and
 	// must not block.
