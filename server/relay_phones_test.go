@@ -1,8 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -260,6 +263,50 @@ func TestSIPCallRecorded(t *testing.T) {
 	}
 	if n := len(left); n < 8000*600/1000 || n > 8000*5 {
 		t.Errorf("a recording of 0.8 s holds %d samples a channel", n)
+	}
+	// GET /recordings/<ref>.wav: to a party of the call, with a token.
+	url := r.url + "/recordings/" + first + ".wav"
+	fetch := func(token string) (int, []byte) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b
+	}
+	carolTokens, err := e.Login(ctx, "carol", "carol-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(file)
+	if code, body := fetch(carolTokens.Access); code != 200 || !bytes.Equal(body, want) {
+		t.Errorf("carol's GET of the recording: %d, %d bytes (the file has %d)", code, len(body), len(want))
+	}
+	if code, _ := fetch(""); code != 401 {
+		t.Errorf("a GET without a token: %d", code)
+	}
+	if code, _ := fetch("not-a-token"); code != 401 {
+		t.Errorf("a GET with a bad token: %d", code)
+	}
+	if _, err := e.RegisterClient(ctx, engine.ClientSpec{ID: "eve", Password: "eve-password"}); err != nil {
+		t.Fatal(err)
+	}
+	eveTokens, err := e.Login(ctx, "eve", "eve-password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := fetch(eveTokens.Access); code != 403 {
+		t.Errorf("a GET by a client that was not in the call: %d", code)
+	}
+	url = r.url + "/recordings/rec/" + id + "/../../token-secret.wav"
+	if code, _ := fetch(carolTokens.Access); code != 404 {
+		t.Errorf("a GET outside the recordings: %d", code)
 	}
 
 	c, err = e.StartRecording(asCarol, id, engine.Caller, "")

@@ -85,6 +85,7 @@ func (s *Server) init() {
 		mux.Handle("GET /metrics", s.metrics.Handler())
 		mux.HandleFunc("GET /healthz", s.healthz)
 		mux.HandleFunc("GET /readyz", s.readyz)
+		mux.HandleFunc("GET /recordings/", s.recordingFile) // recording_http.go
 		s.handler = mux
 	})
 }
@@ -94,7 +95,7 @@ func (s *Server) init() {
 func (s *Server) Metrics() *Metrics { s.init(); return s.metrics }
 
 // Handler is the HTTP handler Run serves: /, /ws, /metrics, /healthz,
-// /readyz.
+// /readyz, /recordings/.
 func (s *Server) Handler() http.Handler { s.init(); return s.handler }
 
 // Engine returns the engine while it is open, else nil.
