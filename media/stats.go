@@ -3,6 +3,7 @@ package media
 import (
 	"fmt"
 	"sync/atomic"
+	"time"
 )
 
 // Stats are the relay's totals since it started, closed legs included.
@@ -28,10 +29,15 @@ type LegStats struct {
 	PacketsDropped uint64
 	Lost           uint64
 	DTMFIn         uint64
+	// Jitter is the interarrival jitter of what the leg receives (RFC 3550
+	// §6.4.1: the smoothed difference of arrival spacing and RTP timestamp
+	// spacing); 0 until two audio packets came.
+	Jitter time.Duration
 }
 
 type legCounters struct {
 	in, out, dropped, lost, dtmfIn atomic.Uint64
+	jitter                         atomic.Int64 // nanoseconds (jitter.go)
 }
 
 type relayCounters struct {
@@ -68,6 +74,7 @@ func (r *Relay) LegStats(name string) (LegStats, error) {
 		PacketsDropped: l.stats.dropped.Load(),
 		Lost:           l.stats.lost.Load(),
 		DTMFIn:         l.stats.dtmfIn.Load(),
+		Jitter:         time.Duration(l.stats.jitter.Load()),
 	}
 	l.mu.Lock()
 	if l.codec.mime != "" {

@@ -2,6 +2,7 @@ package media
 
 import (
 	"sync"
+	"time"
 
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -25,6 +26,7 @@ func (l *leg) readLoop(read func([]byte) (int, error)) {
 		lastSeq    uint16
 		dtmf       dtmfReader
 		readErrors int
+		jit        jitter
 	)
 	for {
 		n, err := read(buf)
@@ -70,6 +72,9 @@ func (l *leg) readLoop(read func([]byte) (int, error)) {
 		k, ok := (*pts)[h.PayloadType]
 		if !ok {
 			continue
+		}
+		if !k.telephoneEvent() {
+			l.stats.jitter.Store(int64(jit.add(h.SSRC, h.Timestamp, k.clockRate, time.Now())))
 		}
 		if k.telephoneEvent() {
 			if d, ok := dtmf.read(h.Timestamp, payload); ok {
