@@ -285,6 +285,8 @@ func (c *conn) run(r *Request) error {
 		msgs := box.Messages
 		c.send(Message{Type: MsgVoicemailResult, ReqID: r.ReqID, Counts: &box.Counts, Messages: &msgs})
 		return nil
+	case TypeCallStats:
+		return c.stats(ctx, r)
 	default:
 		return errcode.Newf(errcode.Malformed, "unknown type %q", r.Type)
 	}

@@ -59,6 +59,7 @@ const (
 	TypeDirectoryQuery   = wire.TypeDirectoryQuery
 	TypeHistoryQuery     = wire.TypeHistoryQuery
 	TypeVoicemailList    = wire.TypeVoicemailList
+	TypeCallStats        = wire.TypeCallStats
 )
 
 func asErr(err error, target **errcode.Error) bool { return errors.As(err, target) }

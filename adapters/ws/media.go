@@ -52,6 +52,14 @@ type G711Answerer interface {
 
 var _ G711Answerer = (*media.Relay)(nil)
 
+// StatsReporter is what a Media needs for call.stats: the figures of a
+// leg. *media.Relay implements it.
+type StatsReporter interface {
+	LegStats(leg string) (media.LegStats, error)
+}
+
+var _ StatsReporter = (*media.Relay)(nil)
+
 // sipKind is the engine's device kind of a SIP phone (adapters/sip): its
 // adapter anchors the phone's RTP on the relay as a leg named as ours.
 const sipKind = "sip"

@@ -85,6 +85,26 @@ type Message struct {
 	Next     string             `json:"next,omitempty"`
 	Counts   *history.Counts    `json:"counts,omitempty"`
 	Messages *[]history.Message `json:"messages,omitempty"`
+
+	// stats.result
+	Legs *[]LegStatsInfo `json:"legs,omitempty"`
+}
+
+// LegStatsInfo is one side of a call in stats.result: what the relay
+// counted on that side's leg (M5: packets, loss, jitter).
+type LegStatsInfo struct {
+	Side           string  `json:"side"`            // "caller" or "callee"
+	Media          bool    `json:"media"`           // the side has a leg on the relay; false: nothing below
+	Codec          string  `json:"codec,omitempty"` // "audio/PCMU/8000"
+	State          string  `json:"state,omitempty"`
+	PacketsIn      uint64  `json:"packets_in"`
+	PacketsOut     uint64  `json:"packets_out"`
+	PacketsDropped uint64  `json:"packets_dropped"` // not forwarded: muted or held
+	Lost           uint64  `json:"packets_lost"`    // sequence gaps in what it sent
+	JitterMS       float64 `json:"jitter_ms"`       // RFC 3550 interarrival jitter of what it sent
+	DTMFIn         uint64  `json:"dtmf_in"`
+	Muted          bool    `json:"muted"`
+	Held           bool    `json:"held"`
 }
 
 // CallInfo is one live call in session.restored.
@@ -149,6 +169,7 @@ const (
 	MsgDirectoryResult = "directory.result"
 	MsgHistoryResult   = "history.result"
 	MsgVoicemailResult = "voicemail.result"
+	MsgStatsResult     = "stats.result"
 
 	// ReasonAnsweredElsewhere ends a call for a device that rang when
 	// another device of the client answered it.

@@ -141,6 +141,7 @@ const (
 	TypeDirectoryQuery   = "directory.query"
 	TypeHistoryQuery     = "history.query"
 	TypeVoicemailList    = "voicemail.list"
+	TypeCallStats        = "call.stats"
 )
 
 // needs lists, per type, the fields that must be non-empty.
@@ -182,6 +183,7 @@ var needs = map[string][]string{
 	TypeDirectoryQuery:   nil,
 	TypeHistoryQuery:     nil,
 	TypeVoicemailList:    nil,
+	TypeCallStats:        {"call_id"},
 }
 
 // DecodeError is why a frame is not a request. Type is the message's type
