@@ -43,6 +43,7 @@ type trunkLeg struct {
 	early       bool          // its early media is carried (media_trunk.go)
 	silentAfter time.Duration // give up on a trunk that sends nothing for this long (failover); 0: never
 	ack         *sip.Request  // our ACK of its 2xx, sent again as it was for a retransmitted 2xx
+	rseqs       reliableSeen  // its reliable provisional responses acknowledged (prack_uac.go)
 }
 
 // sipLeg is the trunk's dialog as the callee's leg of its call, for the
@@ -161,6 +162,7 @@ func (l *trunkLeg) attempt(c *engine.Call, offer []byte) *sip.Response {
 		}
 	}
 	a.withOffer(req, offer)
+	req.ReplaceHeader(sip.NewHeader("Supported", trunkSupported)) // we PRACK (prack_uac.go)
 	a.prepare(req)
 	ctx, cancel := context.WithCancel(a.ctx)
 	defer cancel()
@@ -281,6 +283,9 @@ func (l *trunkLeg) follow(tx sip.ClientTransaction) *sip.Response {
 			silent = nil
 			switch {
 			case res.StatusCode < 200:
+				if res.StatusCode > 100 && l.prackTrunk(res) {
+					continue // a reliable one seen before (prack_uac.go)
+				}
 				if res.StatusCode > 100 {
 					// Early media first: the caller's 183 goes before
 					// the engine's CallRinging, whose 180 it replaces.

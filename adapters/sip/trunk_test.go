@@ -544,3 +544,19 @@ func TestTrunkDownTriedLast(t *testing.T) {
 		t.Errorf("failovers: %d, want 0 (the trunk that is down was not tried first)", n)
 	}
 }
+
+// A carrier that sends its early media reliably (RFC 3262): our INVITE
+// lists 100rel, the reliable 183 is PRACKed in its early dialog with the
+// right RAck, the call is answered and the phone hangs up
+// (trunk_uas_100rel.xml checks each of these).
+func TestTrunkReliableEarlyMediaPracked(t *testing.T) {
+	trunkPort := freePortOn(t, trunkIP)
+	h := newTrunkHarness(t, trunkPort, "", "")
+	trunk := runSippOn(t, trunkIP, "trunk_uas_100rel.xml", trunkPort, "", "-d", "300")
+	phone := h.daveCalls("uac_early.xml", outside, "-d", "200")
+	phone.wait(t, "phone")
+	trunk.wait(t, "trunk sending a reliable 183")
+	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
