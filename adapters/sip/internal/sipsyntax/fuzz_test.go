@@ -245,3 +245,25 @@ func FuzzRAck(f *testing.F) {
 		}
 	})
 }
+
+func FuzzSessionExpires(f *testing.F) {
+	for _, s := range []string{"1800;refresher=uac", "90", " 600 ; Refresher=UAS ;x=y", "1800;refresher=both", "0", "86401", "12a", ";refresher=uac", "99999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if tooLong(len(s)) {
+			return
+		}
+		se, err := ParseSessionExpires(s)
+		if err != nil {
+			return
+		}
+		if se.Seconds < 1 || se.Seconds > maxSessionSeconds || se.Refresher != "" && se.Refresher != "uac" && se.Refresher != "uas" {
+			t.Fatalf("%q: %+v", s, se)
+		}
+		again, err := ParseSessionExpires(se.String())
+		if err != nil || again != se {
+			t.Fatalf("%q: %+v does not parse back (%+v, %v)", s, se, again, err)
+		}
+	})
+}

@@ -56,3 +56,18 @@ func TestParseRAck(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSessionExpires(t *testing.T) {
+	se, err := ParseSessionExpires(" 1800 ; Refresher=UAC;x")
+	if err != nil || se != (SessionExpires{Seconds: 1800, Refresher: "uac"}) || se.String() != "1800;refresher=uac" {
+		t.Fatalf("%+v %v", se, err)
+	}
+	if se, err := ParseSessionExpires("90"); err != nil || se != (SessionExpires{Seconds: 90}) {
+		t.Fatalf("%+v %v", se, err)
+	}
+	for _, bad := range []string{"", "0", "-5", "86401", "1e3", "90;refresher=proxy", "x;refresher=uac"} {
+		if _, err := ParseSessionExpires(bad); !errors.Is(err, ErrSessionExpires) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
