@@ -20,15 +20,16 @@ var (
 	descSIPDialogs  = prometheus.NewDesc("callengine_sip_dialogs", "SIP dialogs the adapter holds now.", nil, nil)
 	descSIPRequests = prometheus.NewDesc("callengine_sip_requests_total",
 		"SIP requests the adapter answered, by method and the class of its final response.", []string{"method", "class"}, nil)
-	descSIPAuthFailures = prometheus.NewDesc("callengine_sip_auth_failures_total", "SIP requests whose digest credentials were wrong.", nil, nil)
-	descSIPOverloaded   = prometheus.NewDesc("callengine_sip_overload_rejected_total", "New INVITEs refused with 503 while sip.max_pending_calls calls waited for the engine (load shed).", nil, nil)
-	descSIPRegistered   = prometheus.NewDesc("callengine_sip_trunk_registered", "1 while the registration to a trunk is up, 0 while it is not (trunks with register only).", []string{"trunk"}, nil)
-	descSIPReplays      = prometheus.NewDesc("callengine_sip_digest_replays_total", "SIP requests whose digest reused a nonce count already seen (a replay): challenged again.", nil, nil)
-	descSIPMediaTimeout = prometheus.NewDesc("callengine_sip_media_timeouts_total", "Calls hung up because a relayed SIP leg sent no RTP for sip.media_timeout while connected.", nil, nil)
-	descSIPTrunkUp      = prometheus.NewDesc("callengine_sip_trunk_up", "1 while a trunk answers its OPTIONS probes, 0 once one went unanswered (trunks with qualify only).", []string{"trunk"}, nil)
-	descSIPFailovers    = prometheus.NewDesc("callengine_sip_trunk_failovers_total", "Calls out handed from a trunk that failed (no answer, 500, 502, 503, 504 before ringing) to the next one.", nil, nil)
-	descSIPFlood        = prometheus.NewDesc("callengine_sip_register_flood_rejected_total", "REGISTER requests refused by the per-address rate limit (503).", nil, nil)
-	descSIPConns        = prometheus.NewDesc("callengine_sip_connections_rejected_total",
+	descSIPAuthFailures   = prometheus.NewDesc("callengine_sip_auth_failures_total", "SIP requests whose digest credentials were wrong.", nil, nil)
+	descSIPOverloaded     = prometheus.NewDesc("callengine_sip_overload_rejected_total", "New INVITEs refused with 503 while sip.max_pending_calls calls waited for the engine (load shed).", nil, nil)
+	descSIPRegistered     = prometheus.NewDesc("callengine_sip_trunk_registered", "1 while the registration to a trunk is up, 0 while it is not (trunks with register only).", []string{"trunk"}, nil)
+	descSIPReplays        = prometheus.NewDesc("callengine_sip_digest_replays_total", "SIP requests whose digest reused a nonce count already seen (a replay): challenged again.", nil, nil)
+	descSIPMediaTimeout   = prometheus.NewDesc("callengine_sip_media_timeouts_total", "Calls hung up because a relayed SIP leg sent no RTP for sip.media_timeout while connected.", nil, nil)
+	descSIPSessionTimeout = prometheus.NewDesc("callengine_sip_session_timeouts_total", "Calls ended because a SIP session timer (RFC 4028) ran out: no refresh from the peer, or ours failed.", nil, nil)
+	descSIPTrunkUp        = prometheus.NewDesc("callengine_sip_trunk_up", "1 while a trunk answers its OPTIONS probes, 0 once one went unanswered (trunks with qualify only).", []string{"trunk"}, nil)
+	descSIPFailovers      = prometheus.NewDesc("callengine_sip_trunk_failovers_total", "Calls out handed from a trunk that failed (no answer, 500, 502, 503, 504 before ringing) to the next one.", nil, nil)
+	descSIPFlood          = prometheus.NewDesc("callengine_sip_register_flood_rejected_total", "REGISTER requests refused by the per-address rate limit (503).", nil, nil)
+	descSIPConns          = prometheus.NewDesc("callengine_sip_connections_rejected_total",
 		"TCP and WebSocket connections refused: over the per-address limit (limit), or a WebSocket Origin not allowed (origin).", []string{"reason"}, nil)
 )
 
@@ -39,7 +40,7 @@ type sipCollector struct {
 }
 
 func (c *sipCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSIPBindings, descSIPDialogs, descSIPRequests, descSIPAuthFailures, descSIPFlood, descSIPConns, descSIPFailovers, descSIPRegistered, descSIPOverloaded, descSIPTrunkUp, descSIPMediaTimeout, descSIPReplays} {
+	for _, d := range []*prometheus.Desc{descSIPBindings, descSIPDialogs, descSIPRequests, descSIPAuthFailures, descSIPFlood, descSIPConns, descSIPFailovers, descSIPRegistered, descSIPOverloaded, descSIPTrunkUp, descSIPMediaTimeout, descSIPSessionTimeout, descSIPReplays} {
 		ch <- d
 	}
 }
@@ -73,6 +74,7 @@ func (c *sipCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSIPFailovers, st.TrunkFailovers)
 	counter(descSIPOverloaded, st.Overloaded)
 	counter(descSIPMediaTimeout, st.MediaTimeouts)
+	counter(descSIPSessionTimeout, st.SessionTimeouts)
 	counter(descSIPReplays, st.DigestReplays)
 	for name, up := range st.TrunksRegistered {
 		v := 0.0

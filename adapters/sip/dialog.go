@@ -46,6 +46,10 @@ type dialog struct {
 	// reserved is the highest CSeq the journal allows us to send.
 	jr       *journal
 	reserved uint32
+
+	// session is its session timer (RFC 4028, session_timer.go): nil for
+	// none. Not journaled.
+	session *sessionTimer
 }
 
 // key names a dialog in the adapter's table: Call-ID and our tag.

@@ -364,6 +364,7 @@ func (a *Adapter) ended(cl *call, c *engine.Call) {
 func (a *Adapter) forget(id string, d *dialog) {
 	if r, ok := a.dialogs[d.key()]; ok && r.call == id {
 		delete(a.dialogs, d.key())
+		d.stopSession()
 	}
 }
 

@@ -99,11 +99,16 @@ func (a *Adapter) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		a.respond(tx, a.response(req, statusAddrIncompl))
 		return
 	}
+	session, ok := a.sessionTimerOf(req, tx) // session_timer.go
+	if !ok {
+		return
+	}
 	leg := &inLeg{
 		a: a, req: req, tx: tx, client: client, offer: body,
 		final: make(chan outcome, 1), canceled: make(chan struct{}), acked: make(chan struct{}),
 	}
 	leg.dlg = newUASDialog(req, sip.GenerateTagN(16))
+	leg.dlg.session = session
 	leg.device = a.callerDevice(client, req)
 	a.newReliable(leg)
 	tx.OnCancel(func(*sip.Request) { leg.cancel() })
@@ -328,6 +333,9 @@ func (l *inLeg) reply(st status, sdp []byte) *sip.Response {
 	if st.Code > 100 && st.Code < 300 {
 		res.AppendHeader(l.a.ourContact(l.req.Transport()).Clone())
 	}
+	if st.Code >= 200 && st.Code < 300 {
+		l.dlg.sessionHeaders(res) // session_timer.go
+	}
 	if sdp != nil {
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		res.SetBody(sdp)
@@ -405,6 +413,7 @@ func (l *inLeg) serve() {
 			}
 			if confirmed {
 				a.journalDialog(l.dlg, id, engine.Caller, l.client, l.device, o.sdp, l.offer)
+				a.armSession(l.dlg)
 			}
 			return
 		case ack := <-l.tx.Acks():

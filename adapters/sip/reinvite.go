@@ -484,7 +484,9 @@ func (a *Adapter) sendReInvite(d *dialog, offer []byte) (*sip.Response, error) {
 // until the ACK (RFC 3261 §13.3.1.4); sent runs just before the 200 is
 // first sent.
 func (a *Adapter) answerReInvite(req *sip.Request, tx sip.ServerTransaction, d *dialog, sdp []byte, sent func()) {
+	a.sessionRefreshed(d, req) // a refresh (session_timer.go)
 	res := a.response(req, status{200, "OK"})
+	d.sessionHeaders(res)
 	res.AppendHeader(a.ourContact(req.Transport()).Clone())
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	res.SetBody(sdp)

@@ -14,14 +14,13 @@ import (
 // supportedTags are the option tags of the extensions the adapter
 // implements both ways, and supported their Supported header: INVITE with
 // Replaces (RFC 3891). requirableTags are what a request may require:
-// those, and reliable provisional responses (100rel, RFC 3262), which we
-// send when an INVITE requires them (prack.go) but do not ask of others
-// (we send no PRACK: our Supported does not list it). Session timers of
-// our own (timer, RFC 4028) are not among them: a request that requires
-// them gets 420.
+// those, reliable provisional responses (100rel, RFC 3262: prack.go; our
+// INVITEs to trunks list it, prack_uac.go) and session timers (timer, RFC
+// 4028: session_timer.go, as the UAS). Any other tag a request requires
+// (precondition …) gets 420.
 var (
 	supportedTags  = []string{"replaces"}
-	requirableTags = append(slices.Clone(supportedTags), rel100)
+	requirableTags = append(slices.Clone(supportedTags), rel100, "timer")
 )
 
 var supported = strings.Join(supportedTags, ", ")

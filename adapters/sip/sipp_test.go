@@ -151,8 +151,8 @@ func TestSIPpOverloadSheds(t *testing.T) {
 	}
 }
 
-// Extensions (RFC 3261 §8.2.2.3): an INVITE that requires timer is
-// refused 420 with Unsupported: timer before its digest, and nothing is
+// Extensions (RFC 3261 §8.2.2.3): an INVITE that requires precondition
+// is refused 420 with Unsupported: precondition before its digest, and nothing is
 // journaled; OPTIONS that requires an unknown tag likewise; OPTIONS
 // without Require lists Supported: replaces.
 func TestSIPpRequireUnsupported(t *testing.T) {
@@ -217,5 +217,80 @@ func TestSIPpReliableProvisionalNeverPracked(t *testing.T) {
 	c := h.callEnded()
 	if c.Callee.Client != "bob" || c.AnsweredDevice != "" || c.Reason != events.Canceled || c.EndedBy != engine.Caller {
 		t.Fatalf("ended call: reason %s by %s, callee %s, answered on %q", c.Reason, c.EndedBy, c.Callee.Client, c.AnsweredDevice)
+	}
+}
+
+// shortSessions lowers our Min-SE for a test that waits sessions out.
+func shortSessions(t *testing.T) {
+	was := minSessionExpires
+	minSessionExpires = time.Second
+	t.Cleanup(func() { minSessionExpires = was })
+}
+
+// Session timers (RFC 4028): a phone that asks for a 2 s session it
+// refreshes itself and then never refreshes gets Session-Expires and
+// Require: timer in the 200, then a BYE; the engine's call ends on its
+// side and the callee's phone gets its BYE too.
+func TestSIPpSessionTimerRunsOut(t *testing.T) {
+	shortSessions(t)
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_answer.xml", bobPort, "", "-d", "100")
+	uac := h.uac("uac_timer_expire.xml", "alice", "1002")
+	uac.wait(t, "uac whose session runs out")
+	uas.wait(t, "uas")
+	c := h.callEnded()
+	if c.Reason != events.Hangup || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+	if n := h.ad.Stats().SessionTimeouts; n != 1 {
+		t.Errorf("session timeouts: %d", n)
+	}
+}
+
+// Refreshes keep the session: UPDATEs every 0.9 s carry a 2 s session for
+// 2.7 s (each 200 says Session-Expires again); the phone hangs up itself.
+func TestSIPpSessionTimerRefreshed(t *testing.T) {
+	shortSessions(t)
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_answer.xml", bobPort, "", "-d", "100")
+	uac := h.uac("uac_timer_refresh.xml", "alice", "1002")
+	uac.wait(t, "uac refreshing its session")
+	uas.wait(t, "uas")
+	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+	if n := h.ad.Stats().SessionTimeouts; n != 0 {
+		t.Errorf("session timeouts: %d", n)
+	}
+}
+
+// refresher=uas: we refresh, with a re-INVITE each half interval.
+func TestSIPpSessionTimerWeRefresh(t *testing.T) {
+	shortSessions(t)
+	h := newHarness(t, "", nil)
+	bobPort := freePort(t)
+	h.register("bob", bobPort, 300)
+	uas := runSipp(t, "uas_answer.xml", bobPort, "", "-d", "100")
+	uac := h.uac("uac_timer_uas.xml", "alice", "1002")
+	uac.wait(t, "uac refreshed by us")
+	uas.wait(t, "uas")
+	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
+		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+	}
+}
+
+// An interval below our Min-SE (90 s) is 422 with Min-SE, and nothing is
+// journaled.
+func TestSIPpSessionIntervalTooSmall(t *testing.T) {
+	h := newHarness(t, "", nil)
+	before := h.eng.Journal().LastSeq()
+	uac := h.uac("uac_timer_small.xml", "alice", "1002")
+	uac.wait(t, "uac asking 30 s")
+	if seq := h.eng.Journal().LastSeq(); seq != before {
+		t.Fatalf("the refused INVITE journaled %d events", seq-before)
 	}
 }

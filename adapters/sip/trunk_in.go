@@ -134,11 +134,16 @@ func (a *Adapter) trunkInbound(t *Trunk, req *sip.Request, tx sip.ServerTransact
 			name = h.DisplayName
 		}
 	}
+	session, ok := a.sessionTimerOf(req, tx) // session_timer.go
+	if !ok {
+		return
+	}
 	leg := &inLeg{
 		a: a, req: req, tx: tx, offer: body,
 		final: make(chan outcome, 1), canceled: make(chan struct{}), acked: make(chan struct{}),
 	}
 	leg.dlg = newUASDialog(req, sip.GenerateTagN(16))
+	leg.dlg.session = session
 	a.newReliable(leg)
 	tx.OnCancel(func(*sip.Request) { leg.cancel() })
 

@@ -18,8 +18,10 @@ func (a *Adapter) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
 	if !ok {
 		return
 	}
+	a.sessionRefreshed(l.dlg, req) // a refresh (session_timer.go)
 	res := a.response(req, status{200, "OK"})
 	res.AppendHeader(a.ourContact(req.Transport()).Clone())
+	l.dlg.sessionHeaders(res)
 	if len(req.Body()) == 0 {
 		if a.targetRefresh(req, l.dlg) {
 			l.gotSDP(l.peerSDP()) // journals the record with the new target
