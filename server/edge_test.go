@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callengine/callengine/adapters/ws"
 	"github.com/callengine/callengine/adapters/ws/wsclient"
 	"github.com/callengine/callengine/media"
 	"github.com/callengine/callengine/media/mediatest"
@@ -38,6 +39,33 @@ func connectPhone(t *testing.T, ctx context.Context, r *running, client, marker 
 	}
 	t.Cleanup(func() { p.Close() })
 	return &phone{c: c, peer: p}
+}
+
+// browserCall: from calls ext, to answers; both peers connected and
+// sending. It returns the call and the call.incoming to got.
+func browserCall(t *testing.T, ctx context.Context, from, to *phone, ext string) (string, ws.Message) {
+	t.Helper()
+	call, err := from.c.Call(ctx, ext, from.peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := to.c.Next(ctx, wsclient.Is("call.incoming", call))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := to.c.Answer(ctx, in, to.peer); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := from.c.Next(ctx, wsclient.Is("call.answered", call)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*phone{from, to} {
+		if err := p.peer.WaitConnected(ctx); err != nil {
+			t.Fatal(err)
+		}
+		p.peer.Start()
+	}
+	return call, in
 }
 
 func startEdge(t *testing.T) *running {
@@ -76,28 +104,9 @@ func TestEdgeCallCarriesAudio(t *testing.T) {
 	alice := connectPhone(t, ctx, r, "alice", "ALICE")
 	bob := connectPhone(t, ctx, r, "bob", "BOB")
 
-	call, err := alice.c.Call(ctx, "202", alice.peer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := bob.c.Next(ctx, wsclient.Is("call.incoming", call))
-	if err != nil {
-		t.Fatal(err)
-	}
+	call, in := browserCall(t, ctx, alice, bob, "202")
 	if in.From == "" || in.SDP == "" {
 		t.Fatalf("call.incoming %+v", in)
-	}
-	if err := bob.c.Answer(ctx, in, bob.peer); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.c.Next(ctx, wsclient.Is("call.answered", call)); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []*phone{alice, bob} {
-		if err := p.peer.WaitConnected(ctx); err != nil {
-			t.Fatal(err)
-		}
-		p.peer.Start()
 	}
 	eventually(t, "bob hears alice", func() bool { return bob.peer.ReceivedFrom("ALICE") > 10 })
 	eventually(t, "alice hears bob", func() bool { return alice.peer.ReceivedFrom("BOB") > 10 })

@@ -15,7 +15,6 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
-	"github.com/callengine/callengine/adapters/ws/wsclient"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/media/mediatest"
@@ -416,28 +415,9 @@ func TestBrowserCallRecordedWithG711(t *testing.T) {
 	defer cancel()
 	alice := connectPhone(t, ctx, r, "alice", "ALICE")
 	bob := connectPhone(t, ctx, r, "bob", "BOB")
-	call, err := alice.c.Call(ctx, "202", alice.peer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := bob.c.Next(ctx, wsclient.Is("call.incoming", call))
-	if err != nil {
-		t.Fatal(err)
-	}
+	call, in := browserCall(t, ctx, alice, bob, "202")
 	if !strings.Contains(strings.ToUpper(in.SDP), "PCMU") || strings.Contains(strings.ToLower(in.SDP), "opus") {
 		t.Errorf("bob is offered:\n%s", in.SDP)
-	}
-	if err := bob.c.Answer(ctx, in, bob.peer); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.c.Next(ctx, wsclient.Is("call.answered", call)); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []*phone{alice, bob} {
-		if err := p.peer.WaitConnected(ctx); err != nil {
-			t.Fatal(err)
-		}
-		p.peer.Start()
 	}
 	eventually(t, "bob hears alice", func() bool { return bob.peer.ReceivedFrom("ALICE") > 10 })
 	eventually(t, "alice hears bob", func() bool { return alice.peer.ReceivedFrom("BOB") > 10 })

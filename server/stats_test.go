@@ -22,26 +22,7 @@ func TestCallStats(t *testing.T) {
 	defer cancel()
 	alice := connectPhone(t, ctx, r, "alice", "ALICE")
 	bob := connectPhone(t, ctx, r, "bob", "BOB")
-	call, err := alice.c.Call(ctx, "202", alice.peer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := bob.c.Next(ctx, wsclient.Is("call.incoming", call))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bob.c.Answer(ctx, in, bob.peer); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := alice.c.Next(ctx, wsclient.Is("call.answered", call)); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []*phone{alice, bob} {
-		if err := p.peer.WaitConnected(ctx); err != nil {
-			t.Fatal(err)
-		}
-		p.peer.Start()
-	}
+	call, _ := browserCall(t, ctx, alice, bob, "202")
 	eventually(t, "bob hears alice", func() bool { return bob.peer.ReceivedFrom("ALICE") > 25 })
 	eventually(t, "alice hears bob", func() bool { return alice.peer.ReceivedFrom("BOB") > 25 })
 

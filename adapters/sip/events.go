@@ -145,6 +145,18 @@ func (a *Adapter) drainEarly(id string) {
 	}
 }
 
+// callOf is the SIP side of engine call id, made when there is none yet.
+func (a *Adapter) callOf(id string) *call {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cl := a.calls[id]
+	if cl == nil {
+		cl = &call{id: id, forks: map[string]*fork{}}
+		a.calls[id] = cl
+	}
+	return cl
+}
+
 // hasTrunk reports whether the call goes out through a trunk.
 func (cl *call) hasTrunk() bool {
 	cl.mu.Lock()
@@ -225,14 +237,7 @@ func (a *Adapter) ringing(cl *call, c *engine.Call) {
 		if len(devices) == 0 {
 			return
 		}
-		cl = &call{id: c.ID, forks: map[string]*fork{}}
-		a.mu.Lock()
-		if have := a.calls[c.ID]; have != nil {
-			cl = have
-		} else {
-			a.calls[c.ID] = cl
-		}
-		a.mu.Unlock()
+		cl = a.callOf(c.ID)
 	}
 	cl.mu.Lock()
 	cl.callee = c.Callee.Client

@@ -62,22 +62,7 @@ type provisional struct {
 }
 
 // requiresReliable reports whether req requires 100rel.
-func requiresReliable(req *sip.Request) bool {
-	var values []string
-	for _, h := range req.GetHeaders("require") {
-		values = append(values, h.Value())
-	}
-	tags, err := sipsyntax.OptionTags(values)
-	if err != nil {
-		return false
-	}
-	for _, t := range tags {
-		if t == rel100 {
-			return true
-		}
-	}
-	return false
-}
+func requiresReliable(req *sip.Request) bool { return listsTag(req.GetHeaders("require"), rel100) }
 
 // newReliable makes the leg's provisional responses reliable when its
 // INVITE requires it, and starts their sender. The first RSeq is random
@@ -277,28 +262,34 @@ func (l *inLeg) awaitAnswerPracked() (status, bool) {
 }
 
 // prack takes a PRACK's RAck: whether it names a provisional response of
-// the leg (the unacknowledged one, or one acknowledged before).
-func (r *reliable) prack(ra sipsyntax.RAck, inviteCSeq uint32) bool {
+// the leg (the unacknowledged one, or one acknowledged before), and what
+// acknowledges it, to run once the PRACK's 200 went (the INVITE's 200,
+// which may wait for it, goes after).
+func (r *reliable) prack(ra sipsyntax.RAck, inviteCSeq uint32) (bool, func()) {
 	if ra.Method != "INVITE" || ra.CSeq != inviteCSeq {
-		return false
+		return false, nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
 	case r.out != nil && ra.RSeq == r.outRSeq:
 		r.out = nil
-		if r.outSDP {
-			r.closeSDP()
+		sdp := r.outSDP
+		return true, func() {
+			if sdp {
+				r.mu.Lock()
+				r.closeSDP()
+				r.mu.Unlock()
+			}
+			select {
+			case r.pracked <- struct{}{}:
+			default:
+			}
 		}
-		select {
-		case r.pracked <- struct{}{}:
-		default:
-		}
-		return true
 	case ra.RSeq >= r.first && ra.RSeq <= r.rseq && (r.out == nil || ra.RSeq < r.outRSeq):
-		return true // a retransmitted PRACK
+		return true, func() {} // a retransmitted PRACK
 	}
-	return false
+	return false, nil
 }
 
 // onPrack serves a PRACK (RFC 3262 §4): 200 for one that acknowledges a
@@ -320,10 +311,12 @@ func (a *Adapter) onPrack(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	l := ref.in
-	if !l.rel.prack(ra, l.req.CSeq().SeqNo) {
+	ok, acknowledge := l.rel.prack(ra, l.req.CSeq().SeqNo)
+	if !ok {
 		a.respond(tx, a.response(req, statusNoDialog))
 		return
 	}
+	defer acknowledge()
 	if len(req.Body()) > 0 {
 		a.respond(tx, a.response(req, statusNotAccept)) // no offer in PRACK
 		return

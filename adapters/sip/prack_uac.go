@@ -32,7 +32,7 @@ type reliableSeen map[string]uint32
 // INVITE, when it is reliable and next in its early dialog; it reports
 // whether it was a reliable one seen before (to be ignored).
 func (l *trunkLeg) prackTrunk(res *sip.Response) (repeat bool) {
-	if !responseRequires(res, rel100) {
+	if !listsTag(res.GetHeaders("require"), rel100) {
 		return false
 	}
 	h := res.GetHeader("RSeq")
@@ -83,24 +83,6 @@ func (l *trunkLeg) prackTrunk(res *sip.Response) (repeat bool) {
 			a.log.Info("trunk: PRACK not accepted", "call", l.id, "status", statusOf(r))
 		}
 	})
-	return false
-}
-
-// responseRequires reports whether res's Require lists tag.
-func responseRequires(res *sip.Response, tag string) bool {
-	var values []string
-	for _, h := range res.GetHeaders("require") {
-		values = append(values, h.Value())
-	}
-	tags, err := sipsyntax.OptionTags(values)
-	if err != nil {
-		return false
-	}
-	for _, t := range tags {
-		if t == tag {
-			return true
-		}
-	}
 	return false
 }
 

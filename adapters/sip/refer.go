@@ -162,13 +162,7 @@ func (a *Adapter) adoptKept(c *engine.Call) {
 				continue
 			}
 			kept := &sipLeg{dlg: l.dlg, client: l.client, side: engine.Caller, first: l.sentSDP(), got: l.peerSDP(), device: l.device}
-			a.mu.Lock()
-			nc := a.calls[c.ID]
-			if nc == nil {
-				nc = &call{id: c.ID, forks: map[string]*fork{}}
-				a.calls[c.ID] = nc
-			}
-			a.mu.Unlock()
+			nc := a.callOf(c.ID)
 			// Its relay leg goes with it (media_anchor.go) before the new
 			// call has it: a trunk leg placed for the new call (a transfer
 			// to a number outside) takes the kept leg's offer once it is

@@ -197,12 +197,8 @@ func (a *Adapter) adoptTarget(c *engine.Call) *call {
 		return nil
 	}
 	adopted := &sipLeg{dlg: t.dlg, client: t.client, side: engine.Callee, first: t.sentSDP(), got: t.peerSDP(), device: t.device}
+	cl := a.callOf(c.ID)
 	a.mu.Lock()
-	cl := a.calls[c.ID]
-	if cl == nil {
-		cl = &call{id: c.ID, forks: map[string]*fork{}}
-		a.calls[c.ID] = cl
-	}
 	a.dialogs[t.dlg.key()] = dialogRef{call: c.ID, kept: adopted}
 	a.mu.Unlock()
 	cl.mu.Lock()

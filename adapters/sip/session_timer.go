@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -71,7 +72,7 @@ func (a *Adapter) sessionTimerOf(req *sip.Request, tx sip.ServerTransaction) (*s
 		return nil, false
 	}
 	st := &sessionTimer{interval: time.Duration(se.Seconds) * time.Second, refresher: se.Refresher,
-		peerTimer: listsTag(req, "supported", "timer") || listsTag(req, "require", "timer")}
+		peerTimer: listsTag(req.GetHeaders("supported"), "timer") || listsTag(req.GetHeaders("require"), "timer")}
 	if st.refresher == "" {
 		st.refresher = "uas"
 		if st.peerTimer {
@@ -81,31 +82,28 @@ func (a *Adapter) sessionTimerOf(req *sip.Request, tx sip.ServerTransaction) (*s
 	return st, true
 }
 
-// listsTag reports whether req's header name (Supported, Require) lists
-// tag.
-func listsTag(req *sip.Request, name, tag string) bool {
-	var values []string
-	for _, h := range req.GetHeaders(name) {
-		values = append(values, h.Value())
+// listsTag reports whether the headers (a Require's, a Supported's) list
+// option tag tag; a list we cannot read lists nothing.
+func listsTag(headers []sip.Header, tag string) bool {
+	values := make([]string, len(headers))
+	for i, h := range headers {
+		values[i] = h.Value()
 	}
 	tags, err := sipsyntax.OptionTags(values)
-	if err != nil {
-		return false
-	}
-	for _, t := range tags {
-		if t == tag {
-			return true
-		}
-	}
-	return false
+	return err == nil && slices.Contains(tags, tag)
+}
+
+// currentSession is d's session timer, nil for none.
+func (d *dialog) currentSession() *sessionTimer {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.session
 }
 
 // sessionHeaders adds the session timer of d, if any, to res, a 2xx to
 // its INVITE or to a refresh.
 func (d *dialog) sessionHeaders(res *sip.Response) {
-	d.mu.Lock()
-	st := d.session
-	d.mu.Unlock()
+	st := d.currentSession()
 	if st == nil {
 		return
 	}
@@ -121,9 +119,7 @@ func (d *dialog) sessionHeaders(res *sip.Response) {
 // armSession starts (again) the session timer of d, a confirmed dialog of
 // ours.
 func (a *Adapter) armSession(d *dialog) {
-	d.mu.Lock()
-	st := d.session
-	d.mu.Unlock()
+	st := d.currentSession()
 	if st == nil {
 		return
 	}
@@ -142,9 +138,7 @@ func (a *Adapter) armSession(d *dialog) {
 // sessionRefreshed: the peer's re-INVITE or UPDATE req on d was answered;
 // its Session-Expires, when there, is the next interval.
 func (a *Adapter) sessionRefreshed(d *dialog, req *sip.Request) {
-	d.mu.Lock()
-	st := d.session
-	d.mu.Unlock()
+	st := d.currentSession()
 	if st == nil {
 		return
 	}
@@ -215,9 +209,7 @@ func (a *Adapter) refreshSession(d *dialog) {
 
 // stopSession stops d's session timer (the dialog ended).
 func (d *dialog) stopSession() {
-	d.mu.Lock()
-	st := d.session
-	d.mu.Unlock()
+	st := d.currentSession()
 	if st == nil {
 		return
 	}

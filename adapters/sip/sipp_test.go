@@ -227,59 +227,39 @@ func shortSessions(t *testing.T) {
 	t.Cleanup(func() { minSessionExpires = was })
 }
 
-// Session timers (RFC 4028): a phone that asks for a 2 s session it
-// refreshes itself and then never refreshes gets Session-Expires and
-// Require: timer in the 200, then a BYE; the engine's call ends on its
-// side and the callee's phone gets its BYE too.
-func TestSIPpSessionTimerRunsOut(t *testing.T) {
-	shortSessions(t)
-	h := newHarness(t, "", nil)
-	bobPort := freePort(t)
-	h.register("bob", bobPort, 300)
-	uas := runSipp(t, "uas_answer.xml", bobPort, "", "-d", "100")
-	uac := h.uac("uac_timer_expire.xml", "alice", "1002")
-	uac.wait(t, "uac whose session runs out")
-	uas.wait(t, "uas")
-	c := h.callEnded()
-	if c.Reason != events.Hangup || c.EndedBy != engine.Caller {
-		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
-	}
-	if n := h.ad.Stats().SessionTimeouts; n != 1 {
-		t.Errorf("session timeouts: %d", n)
-	}
-}
-
-// Refreshes keep the session: UPDATEs every 0.9 s carry a 2 s session for
-// 2.7 s (each 200 says Session-Expires again); the phone hangs up itself.
-func TestSIPpSessionTimerRefreshed(t *testing.T) {
-	shortSessions(t)
-	h := newHarness(t, "", nil)
-	bobPort := freePort(t)
-	h.register("bob", bobPort, 300)
-	uas := runSipp(t, "uas_answer.xml", bobPort, "", "-d", "100")
-	uac := h.uac("uac_timer_refresh.xml", "alice", "1002")
-	uac.wait(t, "uac refreshing its session")
-	uas.wait(t, "uas")
-	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
-		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
-	}
-	if n := h.ad.Stats().SessionTimeouts; n != 0 {
-		t.Errorf("session timeouts: %d", n)
-	}
-}
-
-// refresher=uas: we refresh, with a re-INVITE each half interval.
-func TestSIPpSessionTimerWeRefresh(t *testing.T) {
-	shortSessions(t)
-	h := newHarness(t, "", nil)
-	bobPort := freePort(t)
-	h.register("bob", bobPort, 300)
-	uas := runSipp(t, "uas_answer.xml", bobPort, "", "-d", "100")
-	uac := h.uac("uac_timer_uas.xml", "alice", "1002")
-	uac.wait(t, "uac refreshed by us")
-	uas.wait(t, "uas")
-	if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
-		t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+// Session timers (RFC 4028), each a phone (the caller) asking for a 2 s
+// session (the tests lower our Min-SE) in a call to bob:
+//   - runs_out: it refreshes itself, then never does: it gets
+//     Session-Expires and Require: timer in the 200, then a BYE; the
+//     engine's call ends on its side, bob gets his BYE too;
+//   - refreshed: UPDATEs every 0.9 s keep the session 2.7 s (each 200 says
+//     Session-Expires again); it hangs up itself;
+//   - we_refresh: refresher=uas, we re-INVITE it each half interval.
+func TestSIPpSessionTimers(t *testing.T) {
+	for _, tc := range []struct {
+		name, scenario string
+		timeouts       uint64
+	}{
+		{"runs_out", "uac_timer_expire.xml", 1},
+		{"refreshed", "uac_timer_refresh.xml", 0},
+		{"we_refresh", "uac_timer_uas.xml", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shortSessions(t)
+			h := newHarness(t, "", nil)
+			bobPort := freePort(t)
+			h.register("bob", bobPort, 300)
+			uas := runSipp(t, "uas_answer.xml", bobPort, "", "-d", "100")
+			uac := h.uac(tc.scenario, "alice", "1002")
+			uac.wait(t, tc.scenario)
+			uas.wait(t, "uas")
+			if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
+				t.Fatalf("ended call: reason %s by %s", c.Reason, c.EndedBy)
+			}
+			if n := h.ad.Stats().SessionTimeouts; n != tc.timeouts {
+				t.Errorf("session timeouts: %d, want %d", n, tc.timeouts)
+			}
+		})
 	}
 }
 

@@ -44,13 +44,7 @@ func (a *Adapter) adoptFar(c *engine.Call) {
 			continue
 		}
 		moved := &sipLeg{dlg: l.dlg, side: s, first: l.sentSDP(), got: l.peerSDP(), far: id}
-		a.mu.Lock()
-		nc := a.calls[c.ID]
-		if nc == nil {
-			nc = &call{id: c.ID, forks: map[string]*fork{}}
-			a.calls[c.ID] = nc
-		}
-		a.mu.Unlock()
+		nc := a.callOf(c.ID)
 		// The relay leg first, then the leg: a trunk leg placed for the
 		// new call takes the leg's offer once it is there (callerOffer).
 		relayed := a.moveRelay(old, from, nc, s)
