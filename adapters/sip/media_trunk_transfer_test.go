@@ -588,3 +588,53 @@ func TestRelayBrowserAgentTransfersTrunkCustomer(t *testing.T) {
 	carrier.waitBye(ctx)
 	carol.waitBye(ctx)
 }
+
+// A trunk customer transferred twice: dave transfers the caller to carol,
+// carol transfers it on to alice. The second new call takes the trunk's
+// dialog from the first transfer's call (where it went on as the kept
+// leg): alice hears the customer on the port it always had, and the
+// customer's BYE reaches alice.
+func TestRelayTrunkCallTransferredTwice(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h, trunk := relayTrunk(t, ctx)
+	ps := relayPhones(t, ctx, h, "dave", "carol", "alice")
+	dv, carol, alice := ps[0], ps[1], ps[2]
+	td, answer := trunk.call(ctx, daveNumber)
+	trunkPort, _ := sdpAudio(t, answer)
+	dd := dv.waitInvite(ctx)
+	dv.rtp.Start()
+	eventuallyTrue(t, "the trunk hears dave", func() bool { return trunk.rtp.ReceivedFrom("DAVE") > 10 })
+	if res := dv.refer(ctx, dd, "1003", nil); res.StatusCode != 202 {
+		t.Fatalf("dave's REFER: %d", res.StatusCode)
+	}
+	cd := carol.waitInvite(ctx)
+	carol.rtp.Start()
+	dv.waitBye(ctx)
+	eventuallyTrue(t, "the trunk hears carol", func() bool { return trunk.rtp.ReceivedFrom("CAROL") > 10 })
+
+	if res := carol.refer(ctx, cd, "1001", nil); res.StatusCode != 202 {
+		t.Fatalf("carol's REFER: %d", res.StatusCode)
+	}
+	ad := alice.waitInvite(ctx)
+	alice.rtp.Start()
+	carol.waitBye(ctx)
+	eventuallyTrue(t, "the trunk hears alice", func() bool { return trunk.rtp.ReceivedFrom("ALICE") > 10 })
+	eventuallyTrue(t, "alice hears the trunk", func() bool { return alice.rtp.ReceivedFrom("TRUNK") > 10 })
+	noReinvite(t, trunk)
+	noBye(t, trunk)
+	calls, err := h.eng.Calls(ctx, "alice")
+	if err != nil || len(calls) != 1 || calls[0].State != engine.Connected {
+		t.Fatalf("alice's calls: %+v %v", calls, err)
+	}
+	if p, err := h.relay.RTPPort(calls[0].ID + "/caller"); err != nil || p != trunkPort {
+		t.Errorf("the trunk's leg after two transfers: port %d, %v; the trunk sends to %d", p, err, trunkPort)
+	}
+	if res := trunk.send(ctx, trunk.inDialog(td, "BYE")); res.StatusCode != 200 {
+		t.Fatalf("the trunk's BYE: %d", res.StatusCode)
+	}
+	if got := alice.waitBye(ctx); got != ad.callID {
+		t.Errorf("alice's BYE is for %s, her dialog is %s", got, ad.callID)
+	}
+	eventuallyTrue(t, "the relay's legs closed", func() bool { return h.relay.Stats().Legs == 0 })
+}

@@ -3,6 +3,7 @@ package sip
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,6 +184,20 @@ func TestOptionsAndUnsupportedMethods(t *testing.T) {
 	}
 	if res := p.do(p.request(sip.RequestMethod("FROB"), "1002", "alice"), "", ""); res.StatusCode != 501 {
 		t.Fatalf("FROB: %d, want 501", res.StatusCode)
+	}
+	if !strings.Contains(res.GetHeader("Allow").Value(), "PRACK") || res.Contact() == nil {
+		t.Errorf("OPTIONS' 200: Allow %q, Contact %v", res.GetHeader("Allow").Value(), res.Contact())
+	}
+	// A PRACK outside an early dialog of ours, with or without a RAck
+	// we can read: 481 (prack.go).
+	for _, rack := range []string{"1 1 INVITE", "nonsense", ""} {
+		req := p.request(sip.PRACK, "1002", "alice")
+		if rack != "" {
+			req.AppendHeader(sip.NewHeader("RAck", rack))
+		}
+		if res := p.do(req, "", ""); res.StatusCode != 481 {
+			t.Errorf("PRACK with RAck %q outside a dialog: %d, want 481", rack, res.StatusCode)
+		}
 	}
 }
 
