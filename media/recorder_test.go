@@ -2,7 +2,6 @@ package media_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,34 +12,15 @@ import (
 	"github.com/callengine/callengine/media/mediatest"
 )
 
-// wavFile is a recording read back: its header's fields and each
-// channel's samples.
-type wavFile struct {
-	channels, rate, bits int
-	riff, data           uint32
-	samples              [][]int16
-}
-
-func readWAV(t *testing.T, path string) wavFile {
+// readWAV reads a recording and checks that its header is complete.
+func readWAV(t *testing.T, path string) mediatest.WAV {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	w, err := mediatest.ReadWAV(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b) < 44 || string(b[0:4]) != "RIFF" || string(b[8:16]) != "WAVEfmt " || string(b[36:40]) != "data" {
-		t.Fatalf("%s: not a WAV file of ours (%d bytes)", path, len(b))
-	}
-	le := binary.LittleEndian
-	w := wavFile{channels: int(le.Uint16(b[22:])), rate: int(le.Uint32(b[24:])), bits: int(le.Uint16(b[34:])),
-		riff: le.Uint32(b[4:]), data: le.Uint32(b[40:])}
-	if int(w.data) != len(b)-44 || int(w.riff) != len(b)-8 {
-		t.Fatalf("%s: header sizes riff %d data %d, file %d bytes", path, w.riff, w.data, len(b))
-	}
-	w.samples = make([][]int16, w.channels)
-	for i := 44; i+2*w.channels <= len(b); i += 2 * w.channels {
-		for ch := range w.channels {
-			w.samples[ch] = append(w.samples[ch], int16(le.Uint16(b[i+2*ch:])))
-		}
+	if !w.Complete {
+		t.Fatalf("%s: the header's sizes are not the file's", path)
 	}
 	return w
 }
@@ -100,20 +80,20 @@ func TestRecordingTwoChannels(t *testing.T) {
 		t.Error("the recording is still under way")
 	}
 	w := readWAV(t, path)
-	if w.channels != 2 || w.rate != 8000 || w.bits != 16 || info.Channels != 2 || info.Bytes != int64(44+w.data) {
+	if w.Channels != 2 || w.Rate != 8000 || w.Bits != 16 || info.Channels != 2 || info.Bytes != int64(44+2*w.Channels*len(w.Samples[0])) {
 		t.Fatalf("header %+v, info %+v", w, info)
 	}
 	if info.Duration < 900*time.Millisecond || info.Duration > 5*time.Second {
 		t.Errorf("a recording of 1.2 s lasts %s", info.Duration)
 	}
-	half := len(w.samples[0]) / 2
-	if !heard(w.samples[0], "ALICE") || heard(w.samples[0], "BOB") {
+	half := len(w.Samples[0]) / 2
+	if !heard(w.Samples[0], "ALICE") || heard(w.Samples[0], "BOB") {
 		t.Error("the left channel is not alice's")
 	}
-	if !heard(w.samples[1][:half], "BOB") || heard(w.samples[1], "ALICE") {
+	if !heard(w.Samples[1][:half], "BOB") || heard(w.Samples[1], "ALICE") {
 		t.Error("the right channel is not bob's")
 	}
-	if heard(w.samples[1][half+half/4:], "BOB") {
+	if heard(w.Samples[1][half+half/4:], "BOB") {
 		t.Error("bob is recorded while muted")
 	}
 }
@@ -140,7 +120,7 @@ func TestRecordingGoesOnInItsFile(t *testing.T) {
 		total = info.Duration
 	}
 	w := readWAV(t, path)
-	if got := time.Duration(len(w.samples[0])) * time.Second / 8000; got != total {
+	if got := time.Duration(len(w.Samples[0])) * time.Second / 8000; got != total {
 		t.Errorf("the file holds %s, the recording says %s", got, total)
 	}
 }
@@ -168,8 +148,8 @@ func TestRecordingRefusals(t *testing.T) {
 	if err := r.Close(); err != nil { // ends the recording, its file complete
 		t.Fatal(err)
 	}
-	if w := readWAV(t, filepath.Join(dir, "x.wav")); w.channels != 2 || heard(w.samples[1], "BOB") {
-		t.Errorf("the recording closed with the relay: %d channels", w.channels)
+	if w := readWAV(t, filepath.Join(dir, "x.wav")); w.Channels != 2 || heard(w.Samples[1], "BOB") {
+		t.Errorf("the recording closed with the relay: %d channels", w.Channels)
 	}
 }
 
@@ -206,11 +186,11 @@ func TestRecordingFollowsLegNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := readWAV(t, path)
-	n := len(w.samples[0])
-	if !heard(w.samples[0][:n/4], "ALICE") || heard(w.samples[0][n/2:], "ALICE") {
+	n := len(w.Samples[0])
+	if !heard(w.Samples[0][:n/4], "ALICE") || heard(w.Samples[0][n/2:], "ALICE") {
 		t.Error("alice is not recorded until she left the name, or is after")
 	}
-	if heard(w.samples[1][:n/5], "CAROL") || !heard(w.samples[1][n/2:], "CAROL") {
+	if heard(w.Samples[1][:n/5], "CAROL") || !heard(w.Samples[1][n/2:], "CAROL") {
 		t.Error("carol is recorded before she took the name, or not after")
 	}
 }

@@ -113,7 +113,7 @@ func (r *recorder) resume(ctx context.Context) {
 // start records call c's legs under its recording's reference.
 func (r *recorder) start(c *engine.Call) {
 	ref := c.RecordingRef
-	path := r.path(ref)
+	path := recordingPath(r.dir, ref)
 	err := r.relay.StartRecording(ref, path, c.ID+"/caller", c.ID+"/callee")
 	switch {
 	case errors.Is(err, media.ErrNoLeg):
@@ -129,10 +129,13 @@ func (r *recorder) start(c *engine.Call) {
 // stop completes the file of call c's recording, if one is under way.
 func (r *recorder) stop(c *engine.Call) {
 	ref := c.RecordingRef
-	if ref == "" || !r.relay.Recording(ref) {
+	if ref == "" {
 		return
 	}
 	info, err := r.relay.StopRecording(ref)
+	if errors.Is(err, media.ErrNoRecording) {
+		return // not recorded here (not on the relay), or stopped already
+	}
 	if err != nil {
 		r.log.Error("recording: cannot complete its file", "call", c.ID, "ref", ref, "err", err)
 		return
@@ -140,10 +143,10 @@ func (r *recorder) stop(c *engine.Call) {
 	r.log.Info("recording: saved", "call", c.ID, "ref", ref, "file", info.Path, "duration", info.Duration)
 }
 
-// path is the file of recording ref under the directory: its segments,
+// recordingPath is the file of recording ref under dir: its segments,
 // each made of letters, digits, '.', '-' and '_' (anything else is '_';
 // empty, "." and ".." segments are dropped), and ".wav".
-func (r *recorder) path(ref string) string {
+func recordingPath(dir, ref string) string {
 	var segs []string
 	for seg := range strings.SplitSeq(ref, "/") {
 		seg = strings.Map(func(c rune) rune {
@@ -161,7 +164,7 @@ func (r *recorder) path(ref string) string {
 	if len(segs) == 0 {
 		segs = []string{"recording"}
 	}
-	return filepath.Join(r.dir, filepath.Join(segs...)+".wav")
+	return filepath.Join(dir, filepath.Join(segs...)+".wav")
 }
 
 // close stops following; the relay completes the files still open when it

@@ -56,8 +56,7 @@ func (s *Server) recordingFile(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not a party of the call", http.StatusForbidden)
 		return
 	}
-	rec := &recorder{dir: s.Config.WithDefaults().Recordings}
-	f, err := os.Open(rec.path(ref))
+	f, err := os.Open(recordingPath(s.Config.WithDefaults().Recordings, ref))
 	if errors.Is(err, os.ErrNotExist) {
 		http.NotFound(w, r)
 		return

@@ -33,7 +33,7 @@ func FuzzRecordingRef(f *testing.F) {
 			t.Fatalf("%q: ref %q call %q", path, ref, call)
 		}
 		dir := filepath.Join("/", "recordings")
-		file := (&recorder{dir: dir}).path(ref)
+		file := recordingPath(dir, ref)
 		if rel, err := filepath.Rel(dir, file); err != nil || strings.HasPrefix(rel, "..") || rel != ref+".wav" {
 			t.Fatalf("%q: file %q", path, file)
 		}

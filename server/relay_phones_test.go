@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"io"
 	"net/http"
 	"os"
@@ -237,24 +236,13 @@ func TestSIPCallRecorded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	relayedSIPCall(t, ctx, r, addr)
-	e := r.s.Engine()
-	calls, err := e.Calls(ctx, "carol")
-	if err != nil || len(calls) != 1 {
-		t.Fatalf("carol's calls: %v %v", calls, err)
-	}
-	id := calls[0].ID
-	asCarol := engine.WithPrincipal(ctx, engine.Principal{Client: "carol", Role: engine.RoleAgent})
-	c, err := e.StartRecording(asCarol, id, engine.Caller, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	first := c.RecordingRef
+	e, id, asCarol, file := recordCarolsCall(t, ctx, r)
+	dir := r.s.Config.WithDefaults().Recordings
+	first := strings.TrimSuffix(strings.TrimPrefix(file, dir+string(filepath.Separator)), ".wav")
 	time.Sleep(800 * time.Millisecond)
 	if _, err := e.StopRecording(asCarol, id, engine.Caller); err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(r.s.Config.WithDefaults().Recordings)
-	file := filepath.Join(dir, first+".wav")
 	eventually(t, "the recording's file is complete", func() bool { return wavComplete(file) })
 	left, right := wavChannels(t, file)
 	if !mediatest.Holds(left, "CAROL") || mediatest.Holds(left, "DAVE") || !mediatest.Holds(right, "DAVE") || mediatest.Holds(right, "CAROL") {
@@ -308,7 +296,7 @@ func TestSIPCallRecorded(t *testing.T) {
 		t.Errorf("a GET outside the recordings: %d", code)
 	}
 
-	c, err = e.StartRecording(asCarol, id, engine.Caller, "")
+	c, err := e.StartRecording(asCarol, id, engine.Caller, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,31 +311,42 @@ func TestSIPCallRecorded(t *testing.T) {
 	eventually(t, "the second recording's file is complete when the call ends", func() bool { return wavComplete(second) })
 }
 
-// wavComplete reports whether path is a WAV file whose header's sizes
+// wavComplete reports whether path is a recording whose header's sizes
 // are those of the file (the recording completed it).
 func wavComplete(path string) bool {
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) <= 44 || string(b[:4]) != "RIFF" {
-		return false
-	}
-	return int(binary.LittleEndian.Uint32(b[40:])) == len(b)-44 && int(binary.LittleEndian.Uint32(b[4:])) == len(b)-8
+	w, err := mediatest.ReadWAV(path)
+	return err == nil && w.Complete && len(w.Samples[0]) > 0
 }
 
 // wavChannels is a stereo recording's two channels.
 func wavChannels(t *testing.T, path string) (l, r []int16) {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	w, err := mediatest.ReadWAV(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if binary.LittleEndian.Uint16(b[22:]) != 2 {
-		t.Fatalf("%s: not stereo", path)
+	if w.Channels != 2 {
+		t.Fatalf("%s: %d channels, not stereo", path, w.Channels)
 	}
-	for i := 44; i+4 <= len(b); i += 4 {
-		l = append(l, int16(binary.LittleEndian.Uint16(b[i:])))
-		r = append(r, int16(binary.LittleEndian.Uint16(b[i+2:])))
+	return w.Samples[0], w.Samples[1]
+}
+
+// recordCarolsCall: carol (the caller of the one call she is in) starts
+// recording it; it returns the engine, the call, carol's context and the
+// recording's file.
+func recordCarolsCall(t *testing.T, ctx context.Context, r *running) (*engine.Engine, string, context.Context, string) {
+	t.Helper()
+	e := r.s.Engine()
+	calls, err := e.Calls(ctx, "carol")
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("carol's calls: %v %v", calls, err)
 	}
-	return l, r
+	asCarol := engine.WithPrincipal(ctx, engine.Principal{Client: "carol", Role: engine.RoleAgent})
+	c, err := e.StartRecording(asCarol, calls[0].ID, engine.Caller, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, calls[0].ID, asCarol, filepath.Join(r.s.Config.WithDefaults().Recordings, c.RecordingRef+".wav")
 }
 
 // A call recorded when serve stops goes on being recorded when it starts
@@ -358,19 +357,8 @@ func TestSIPCallRecordingGoesOnAfterRestart(t *testing.T) {
 	r, addr := startRelayPhones(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	carol, dave, _, _, _ := relayedSIPCall(t, ctx, r, addr)
-	e := r.s.Engine()
-	calls, err := e.Calls(ctx, "carol")
-	if err != nil || len(calls) != 1 {
-		t.Fatalf("carol's calls: %v %v", calls, err)
-	}
-	id := calls[0].ID
-	asCarol := engine.WithPrincipal(ctx, engine.Principal{Client: "carol", Role: engine.RoleAgent})
-	c, err := e.StartRecording(asCarol, id, engine.Caller, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(r.s.Config.WithDefaults().Recordings, c.RecordingRef+".wav")
+	carol, _, _, _, _ := relayedSIPCall(t, ctx, r, addr)
+	_, id, _, file := recordCarolsCall(t, ctx, r)
 	time.Sleep(500 * time.Millisecond)
 	if err := r.shutdown(t); err != nil {
 		t.Fatal(err)
@@ -386,7 +374,6 @@ func TestSIPCallRecordingGoesOnAfterRestart(t *testing.T) {
 	e2 := r2.s.Engine()
 	heard := carol.rtp.ReceivedFrom("DAVE")
 	eventually(t, "carol hears dave again", func() bool { return carol.rtp.ReceivedFrom("DAVE") > heard+10 })
-	_ = dave
 	time.Sleep(500 * time.Millisecond)
 	if _, err := e2.StopRecording(engine.WithPrincipal(ctx, engine.Principal{Client: "carol", Role: engine.RoleAgent}), id, engine.Caller); err != nil {
 		t.Fatal(err)

@@ -3,9 +3,11 @@ package mediatest
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -406,4 +408,36 @@ func (p *RTPPeer) Close() error {
 // for what PCMU decoded, they contain its marker's bytes.
 func Holds(samples []int16, marker string) bool {
 	return bytes.Contains(g711.Encode(nil, false, samples), []byte(marker+marker))
+}
+
+// WAV is a recording read back (media.Relay.StartRecording's files).
+type WAV struct {
+	Channels, Rate, Bits int
+	Complete             bool      // the header's sizes are the file's: the recording was completed
+	Samples              [][]int16 // by channel
+}
+
+// ReadWAV reads a recording's file: its header's fields and each
+// channel's samples. A file that is not a PCM WAV is an error.
+func ReadWAV(path string) (WAV, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return WAV{}, err
+	}
+	if len(b) < 44 || string(b[0:4]) != "RIFF" || string(b[8:16]) != "WAVEfmt " || string(b[36:40]) != "data" {
+		return WAV{}, fmt.Errorf("mediatest: %s: not a PCM WAV file (%d bytes)", path, len(b))
+	}
+	le := binary.LittleEndian
+	w := WAV{Channels: int(le.Uint16(b[22:])), Rate: int(le.Uint32(b[24:])), Bits: int(le.Uint16(b[34:]))}
+	w.Complete = int(le.Uint32(b[40:])) == len(b)-44 && int(le.Uint32(b[4:])) == len(b)-8
+	if w.Channels < 1 || w.Bits != 16 {
+		return WAV{}, fmt.Errorf("mediatest: %s: %d channels of %d bits", path, w.Channels, w.Bits)
+	}
+	w.Samples = make([][]int16, w.Channels)
+	for i := 44; i+2*w.Channels <= len(b); i += 2 * w.Channels {
+		for ch := range w.Channels {
+			w.Samples[ch] = append(w.Samples[ch], int16(le.Uint16(b[i+2*ch:])))
+		}
+	}
+	return w, nil
 }
