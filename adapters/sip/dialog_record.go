@@ -69,6 +69,10 @@ type dialogRecord struct {
 	RemoteRTP string            `json:"rtp_remote,omitempty"`
 	SentSDP   []byte            `json:"sdp_sent,omitempty"`
 	RemoteSDP []byte            `json:"sdp_remote,omitempty"`
+
+	// The session timer (RFC 4028, session_timer.go), when the INVITE
+	// asked for one.
+	Session *sessionRecord `json:"session,omitempty"`
 }
 
 // journal is how a dialog journals its record: the call and side it
@@ -178,6 +182,9 @@ func (d *dialog) recordLocked() dialogRecord {
 	r.Codecs = sdpCodecs(d.RemoteSDP)
 	r.LocalRTP = sdpRTP(d.SentSDP)
 	r.RemoteRTP = sdpRTP(d.RemoteSDP)
+	if d.session != nil {
+		r.Session = d.session.record()
+	}
 	return r
 }
 
@@ -188,6 +195,7 @@ func dialogFromRecord(r dialogRecord) (*dialog, error) {
 		LocalCSeq: r.LocalCSeq, reserved: r.LocalCSeq, RemoteCSeq: r.RemoteCSeq, InviteCSeq: r.InviteCSeq,
 		Transport: r.Transport, UAC: r.Role == "uac",
 		SentSDP: r.SentSDP, RemoteSDP: r.RemoteSDP,
+		session: sessionFromRecord(r.Session),
 	}
 	for _, u := range []struct {
 		s   string

@@ -27,6 +27,9 @@ func (a *Adapter) restoreDialogs() {
 	}
 	a.mu.Unlock()
 	a.restoreRelay(calls) // relayed phones get their legs back (media_restore.go)
+	for i := range calls {
+		a.resumeSessions(calls[i].ID)
+	}
 	if len(calls) > 0 {
 		a.log.Info("SIP dialogs restored", "calls", len(calls))
 	}
@@ -75,6 +78,26 @@ func (a *Adapter) restoreCall(c *engine.Call) {
 	}
 	if cl.in != nil || cl.winner != nil || cl.trunk != nil {
 		a.calls[c.ID] = cl
+	}
+}
+
+// resumeSessions arms the session timers of the restored SIP legs of call
+// id (session_timer.go).
+func (a *Adapter) resumeSessions(id string) {
+	a.mu.Lock()
+	cl := a.calls[id]
+	var dialogs []*dialog
+	if cl != nil {
+		if cl.in != nil {
+			dialogs = append(dialogs, cl.in.dlg)
+		}
+		if cl.winner != nil {
+			dialogs = append(dialogs, cl.winner.dlg)
+		}
+	}
+	a.mu.Unlock()
+	for _, d := range dialogs {
+		a.resumeSession(d)
 	}
 }
 

@@ -412,8 +412,8 @@ func (l *inLeg) serve() {
 				a.mu.Unlock()
 			}
 			if confirmed {
+				a.armSession(l.dlg) // first: the record journals its due time
 				a.journalDialog(l.dlg, id, engine.Caller, l.client, l.device, o.sdp, l.offer)
-				a.armSession(l.dlg)
 			}
 			return
 		case ack := <-l.tx.Acks():

@@ -102,6 +102,76 @@ func TestSIPpDialogsSurviveSIGKILL(t *testing.T) {
 	}
 }
 
+// shortSessionsEnv makes the restart child lower our Min-SE (shortSessions).
+const shortSessionsEnv = "CALLENGINE_SIP_SHORT_SESSIONS"
+
+// A session timer survives SIGKILL. alice's phone (sipp) calls bob asking
+// for a 6 s session; the child answers, journals both legs and is killed
+// with SIGKILL at once; the engine restarts in this process from the
+// journal, whose dialog record holds the session timer and when it is due:
+//
+//   - runs_out (alice refreshes, and never does): the restarted engine
+//     ends the call when the session runs out — both phones get a BYE,
+//     the call ends hangup by the caller, one session timeout counted;
+//   - we_refresh (refresher=uas): the restarted engine re-INVITEs alice
+//     each half interval, built from the record; alice answers two and
+//     hangs up.
+//
+// Without the timer in the record, nothing would happen after the restart
+// and alice's phone would time out.
+func TestSIPpSessionTimerSurvivesSIGKILL(t *testing.T) {
+	for _, tc := range []struct {
+		name, scenario string
+		timeouts       uint64
+	}{
+		{"runs_out", "uac_timer_expire.xml", 1},
+		{"we_refresh", "uac_timer_uas.xml", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shortSessions(t)
+			t.Setenv(shortSessionsEnv, "1")
+			dir := t.TempDir()
+			addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+			child := startRestartChild(t, dir, addr)
+			bobPort := freePort(t)
+			reg := runSipp(t, "register.xml", freePort(t), addr, "-s", "bob", "-au", "bob", "-ap", password("bob"),
+				"-key", "contact_port", strconv.Itoa(bobPort), "-key", "expires", "300")
+			reg.wait(t, "register bob")
+			uas := runSipp(t, "uas_answer.xml", bobPort, "", "-d", "100")
+			uac := runSipp(t, tc.scenario, freePort(t), addr, "-s", "1002", "-au", "alice", "-ap", password("alice"),
+				"-key", "caller", "alice", "-key", "se", "6")
+			child.waitLegs(t, 2)
+			child.kill(t)
+
+			h := newHarnessAt(t, dir, addr, nil)
+			ctx := context.Background()
+			calls, err := h.eng.LegCalls(ctx, adapterName)
+			if err != nil || len(calls) != 1 || calls[0].State != engine.Connected {
+				t.Fatalf("calls with SIP dialogs after the restart: %+v, %v", calls, err)
+			}
+			uac.wait(t, "alice's phone")
+			uas.wait(t, "bob's phone")
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				got, err := h.eng.Call(ctx, calls[0].ID)
+				if err == nil && got.State == engine.Ended {
+					if got.Reason != events.Hangup || got.EndedBy != engine.Caller {
+						t.Fatalf("the call ended %s by %s", got.Reason, got.EndedBy)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the call did not end: %+v, %v", got, err)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if n := h.ad.Stats().SessionTimeouts; n != tc.timeouts {
+				t.Errorf("session timeouts after the restart: %d, want %d", n, tc.timeouts)
+			}
+		})
+	}
+}
+
 // restartChild is the engine's first life: a child process.
 type restartChild struct {
 	cmd   *exec.Cmd
@@ -215,6 +285,9 @@ func TestSIPRestartChild(t *testing.T) {
 	var trunks []Trunk
 	if len(f) > 2 {
 		trunks = parseTrunkSpec(f[2])
+	}
+	if os.Getenv(shortSessionsEnv) != "" {
+		shortSessions(t)
 	}
 	h := newHarnessTrunks(t, f[0], f[1], nil, trunks)
 	sub, err := h.eng.Subscribe(context.Background(), engine.Filter{})

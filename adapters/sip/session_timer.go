@@ -32,10 +32,12 @@ import (
 //     a refresh refused (other than 491) or unanswered ends the call the
 //     same way.
 //
-// The timers live in memory: a restarted process runs none for the
-// dialogs it restored (the caller's next refresh is answered as any
-// re-INVITE). Our own INVITEs ask for no session timer; a request that
-// requires timer is now accepted (require.go).
+// A session timer survives a restart: the dialog record journals the
+// interval, the refresher and when the timer is due (set when the dialog
+// is confirmed and at each refresh), and a restarted process arms it again
+// for what is left — a refresh or an expiry that fell due while it was
+// down runs at once. Our own INVITEs ask for no session timer; a request
+// that requires timer is accepted (require.go).
 
 // minSessionExpires is our Min-SE; a variable for the tests that wait a
 // session out.
@@ -45,9 +47,40 @@ var minSessionExpires = 90 * time.Second
 type sessionTimer struct {
 	mu        sync.Mutex
 	interval  time.Duration
-	refresher string // "uac": the peer refreshes; "uas": we do
-	peerTimer bool   // the peer supports timer
+	refresher string    // "uac": the peer refreshes; "uas": we do
+	peerTimer bool      // the peer supports timer
+	due       time.Time // when t fires (journaled: the record's session.due)
 	t         *time.Timer
+}
+
+// maxSessionInterval bounds the interval a record may hold, in seconds (a
+// day; a request's is bounded by sipsyntax.ParseSessionExpires).
+const maxSessionInterval = 86400
+
+// sessionRecord is the journaled form of a session timer, in the dialog
+// record.
+type sessionRecord struct {
+	Interval  int    `json:"interval"` // seconds
+	Refresher string `json:"refresher"`
+	PeerTimer bool   `json:"peer_timer,omitempty"`
+	Due       int64  `json:"due"` // Unix milliseconds
+}
+
+// record is st's journaled form.
+func (st *sessionTimer) record() *sessionRecord {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return &sessionRecord{Interval: int(st.interval / time.Second), Refresher: st.refresher, PeerTimer: st.peerTimer, Due: st.due.UnixMilli()}
+}
+
+// sessionFromRecord rebuilds a journaled session timer, not armed; nil for
+// a record that holds none or cannot be one.
+func sessionFromRecord(r *sessionRecord) *sessionTimer {
+	if r == nil || r.Interval <= 0 || r.Interval > maxSessionInterval || r.Refresher != "uac" && r.Refresher != "uas" {
+		return nil
+	}
+	return &sessionTimer{interval: time.Duration(r.Interval) * time.Second, refresher: r.Refresher,
+		peerTimer: r.PeerTimer, due: time.UnixMilli(r.Due)}
 }
 
 // sessionTimerOf reads a new INVITE's session timer request: nil for none;
@@ -117,22 +150,48 @@ func (d *dialog) sessionHeaders(res *sip.Response) {
 }
 
 // armSession starts (again) the session timer of d, a confirmed dialog of
-// ours.
-func (a *Adapter) armSession(d *dialog) {
+// ours, for a full interval from now. It reports whether d has one: its
+// due time then changed, for the record.
+func (a *Adapter) armSession(d *dialog) bool {
+	st := d.currentSession()
+	if st == nil {
+		return false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	wait := st.interval - min(32*time.Second, st.interval/3)
+	if st.refresher == "uas" {
+		wait = st.interval / 2
+	}
+	a.armSessionLocked(d, st, time.Now().Add(wait))
+	return true
+}
+
+// armSessionLocked sets st, d's session timer, to fire at due: our refresh
+// or its expiry. st.mu is held.
+func (a *Adapter) armSessionLocked(d *dialog, st *sessionTimer, due time.Time) {
+	if st.t != nil {
+		st.t.Stop()
+	}
+	st.due = due
+	fire := func() { a.sessionExpired(d) }
+	if st.refresher == "uas" {
+		fire = func() { a.refreshSession(d) }
+	}
+	st.t = time.AfterFunc(max(time.Until(due), 0), fire)
+}
+
+// resumeSession arms the session timer of d, a dialog restored from its
+// record, for the time its record had left: at once when it fell due
+// while no process ran.
+func (a *Adapter) resumeSession(d *dialog) {
 	st := d.currentSession()
 	if st == nil {
 		return
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.t != nil {
-		st.t.Stop()
-	}
-	if st.refresher == "uas" {
-		st.t = time.AfterFunc(st.interval/2, func() { a.refreshSession(d) })
-		return
-	}
-	st.t = time.AfterFunc(st.interval-min(32*time.Second, st.interval/3), func() { a.sessionExpired(d) })
+	a.armSessionLocked(d, st, st.due)
 }
 
 // sessionRefreshed: the peer's re-INVITE or UPDATE req on d was answered;
@@ -153,6 +212,7 @@ func (a *Adapter) sessionRefreshed(d *dialog, req *sip.Request) {
 		}
 	}
 	a.armSession(d)
+	d.save() // the next due time, for a restart
 }
 
 // sessionLeg is the call and leg of dialog d while it is up, or nil.
@@ -193,10 +253,12 @@ func (a *Adapter) refreshSession(d *dialog) {
 		res, err := a.reinvite(l, l.stamp(l.sentSDP()))
 		switch {
 		case err == nil && res.StatusCode < 300:
-			if checkSDP(res.Body()) == nil {
-				l.gotSDP(res.Body())
-			}
 			a.armSession(d)
+			if checkSDP(res.Body()) == nil {
+				l.gotSDP(res.Body()) // journals the record, the next due time with it
+			} else {
+				d.save()
+			}
 		case err == nil && res.StatusCode == 491:
 			a.armSession(d) // glare: the peer's own re-INVITE refreshes
 		default:

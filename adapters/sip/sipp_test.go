@@ -250,7 +250,7 @@ func TestSIPpSessionTimers(t *testing.T) {
 			bobPort := freePort(t)
 			h.register("bob", bobPort, 300)
 			uas := runSipp(t, "uas_answer.xml", bobPort, "", "-d", "100")
-			uac := h.uac(tc.scenario, "alice", "1002")
+			uac := h.uac(tc.scenario, "alice", "1002", "-key", "se", "2")
 			uac.wait(t, tc.scenario)
 			uas.wait(t, "uas")
 			if c := h.callEnded(); c.Reason != events.Hangup || c.EndedBy != engine.Caller {
