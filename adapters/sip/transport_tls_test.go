@@ -112,7 +112,9 @@ func securePhoneCalls(t *testing.T, transport string) {
 
 	// bob calls alice: the INVITE reaches her through her connection.
 	alice.rtp.Stop()
-	alice.rtp = alice.newRTP("ALICE")
+	alice.mu.Lock() // her INVITE handler reads it
+	alice.rtp = alice.newRTPLocked("ALICE")
+	alice.mu.Unlock()
 	db, _ := bob.call(ctx, "1001")
 	alice.waitInvite(ctx)
 	alice.rtp.Start()
