@@ -249,6 +249,13 @@ const handlers = {
   "call.unparked"(m) { const c = ensureCall(m.call_id); c.state = "active"; c.slot = ""; },
   "call.merged"(m) { const c = ensureCall(m.call_id); c.conference = m.conference_id; },
   "call.voicemail"(m) { const c = ensureCall(m.call_id); c.voicemail = true; },
+  // Recording events come to every party's connections, whoever started
+  // or stopped it (by: local or remote).
+  "recording.started"(m) {
+    const c = ensureCall(m.call_id);
+    Object.assign(c, { recording: true, recBy: m.by || "", recRef: m.ref || "" });
+  },
+  "recording.stopped"(m) { const c = ensureCall(m.call_id); finishRecording(c, m.by || ""); },
   "presence.changed"(m) {
     if (m.client_id === phone.client) { phone.presence = m.presence; $("#presence-select").value = m.presence; }
     const d = directory.get(m.client_id);
@@ -323,6 +330,8 @@ function ensureCall(id) {
       id, state: "new", side: "", direction: "", from: "", fromName: "", to: "",
       heldLocal: false, heldRemote: false, muted: false, remoteMuted: false,
       offer: "", media: null, dtmf: [], transfer: null, slot: "", conference: "", reason: "", voicemail: false, el: null,
+      recording: false, recBy: "", recRef: "", recordings: [], // recordings: the finished ones, {ref, by, state, url, size, error}
+      statsOpen: false, statsTimer: 0, statsBusy: false, serverStats: null, statsError: "",
     };
     calls.set(id, c);
   }
@@ -333,6 +342,10 @@ function endCall(c, reason) {
   if (c.state === "ended") return;
   c.state = "ended";
   c.reason = reason;
+  closeStats(c);
+  // The call's end completes its recording's file (a parked call goes on,
+  // recorded, without this page).
+  if (c.recording) { if (reason === "parked") c.recording = false; else finishRecording(c, ""); }
   if (c.media) {
     const m = c.media;
     c.media = null;
@@ -348,7 +361,16 @@ function endCall(c, reason) {
     }
   }
   if (phone.selected === c.id) phone.selected = "";
-  setTimeout(() => { if (c.state === "ended") { calls.delete(c.id); c.el?.remove(); render(); } }, 4000);
+  // A call with a finished recording stays, for its download, until dismissed.
+  setTimeout(() => { if (c.state === "ended" && !c.recordings.length) removeCall(c); }, 4000);
+}
+
+function removeCall(c) {
+  closeStats(c);
+  for (const r of c.recordings) if (r.url) URL.revokeObjectURL(r.url);
+  calls.delete(c.id);
+  c.el?.remove();
+  render();
 }
 
 function summary(c) {
@@ -356,6 +378,8 @@ function summary(c) {
     call_id: c.id, state: c.state, side: c.side, direction: c.direction, from: c.from, from_name: c.fromName, to: c.to,
     held_by: heldBy(c), muted: c.muted, remote_muted: c.remoteMuted, dtmf: c.dtmf.slice(), transfer: c.transfer && { ...c.transfer },
     slot: c.slot, conference: c.conference, reason: c.reason, media: c.media ? c.media.pc.connectionState : "",
+    recording: c.recording, recorded_by: c.recBy, recordings: c.recordings.map((r) => ({ ref: r.ref, state: r.state, size: r.size })),
+    stats_open: c.statsOpen,
   };
 }
 
@@ -533,11 +557,112 @@ async function stats(callId) {
   return out;
 }
 
+// ---- call statistics from the server (call.stats) ------------------------------
+
+// serverStats asks the server for the relay's figures of both sides of the
+// call: the legs of stats.result (docs/websocket-protocol.md). stats()
+// above is what this page's own peer connection counts.
+async function serverStats(callId) {
+  const r = await request({ type: "call.stats", call_id: callId });
+  return r.legs || [];
+}
+
+// The stats panel of a call asks once a second while it is open and the
+// call lasts.
+function openStats(c) {
+  if (c.statsOpen) return;
+  Object.assign(c, { statsOpen: true, serverStats: null, statsError: "" });
+  pollStats(c);
+  c.statsTimer = setInterval(() => pollStats(c), 1000);
+}
+
+function closeStats(c) {
+  c.statsOpen = false;
+  clearInterval(c.statsTimer);
+  c.statsTimer = 0;
+}
+
+async function pollStats(c) {
+  if (!c.statsOpen || c.statsBusy) return;
+  if (c.state === "ended") { closeStats(c); render(); return; }
+  c.statsBusy = true;
+  try {
+    const legs = await serverStats(c.id);
+    if (c.statsOpen) { c.serverStats = { legs, at: new Date() }; c.statsError = ""; }
+  } catch (err) {
+    if (c.statsOpen) c.statsError = err.message || String(err);
+  } finally {
+    c.statsBusy = false;
+    render();
+  }
+}
+
+// ---- recordings ------------------------------------------------------------------
+
+function finishRecording(c, by) {
+  if (!c.recording) return;
+  c.recording = false;
+  if (c.recRef && !c.recordings.some((r) => r.ref === c.recRef)) {
+    c.recordings.push({ ref: c.recRef, by, state: "", url: "", size: 0, error: "" });
+  }
+}
+
+// wavComplete: the relay writes a 44-byte header whose sizes it fills in
+// when the recording stops; until then they say 0.
+function wavComplete(head, size) {
+  if (head.byteLength < 44 || size < 44) return false;
+  const tag = (o) => String.fromCharCode(head.getUint8(o), head.getUint8(o + 1), head.getUint8(o + 2), head.getUint8(o + 3));
+  return tag(0) === "RIFF" && tag(8) === "WAVE" && tag(36) === "data" &&
+    head.getUint32(4, true) === size - 8 && head.getUint32(40, true) === size - 44;
+}
+
+// fetchRecording gets GET /recordings/<ref>.wav with this page's access
+// token (a plain link cannot send it). The server completes the file a
+// moment after the stop: an incomplete one is asked for again, a few times.
+async function fetchRecording(ref) {
+  const url = "/recordings/" + ref.split("/").map(encodeURIComponent).join("/") + ".wav";
+  for (let attempt = 1; ; attempt++) {
+    if (!saved || !saved.access) throw new Error("recording: not logged in");
+    const res = await fetch(url, { headers: { Authorization: "Bearer " + saved.access }, cache: "no-store" });
+    if (!res.ok) throw new Error(`recording: ${res.status} ${(await res.text()).trim()}`);
+    const blob = await res.blob();
+    const head = new DataView(await blob.slice(0, 44).arrayBuffer());
+    if (wavComplete(head, blob.size) || attempt >= 10) return blob;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+async function downloadRecording(c, ref) {
+  const rec = c.recordings.find((r) => r.ref === ref);
+  if (!rec) throw new Error("no such recording");
+  if (rec.state === "fetching") return;
+  Object.assign(rec, { state: "fetching", error: "" });
+  render();
+  try {
+    const blob = await fetchRecording(ref);
+    if (rec.url) URL.revokeObjectURL(rec.url);
+    Object.assign(rec, { state: "ready", url: URL.createObjectURL(blob), size: blob.size });
+  } catch (err) {
+    Object.assign(rec, { state: "failed", error: err.message || String(err) });
+    throw err;
+  } finally {
+    render();
+  }
+  const a = document.createElement("a"); // save it once; the card keeps a link to save it again
+  a.href = rec.url;
+  a.download = recordingName(ref);
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+function recordingName(ref) { return "callengine-" + ref.replace(/^rec\//, "").replaceAll("/", "-") + ".wav"; }
+
 // ---- user actions --------------------------------------------------------------
 
 function act(promise) { Promise.resolve(promise).catch((err) => showError(err.message || String(err))); }
 
-async function callAction(c, what, el) {
+async function callAction(c, what, el, button) {
   const to = $(".transfer-to", el).value.trim();
   switch (what) {
     case "answer": return answer(c, false);
@@ -576,6 +701,14 @@ async function callAction(c, what, el) {
     case "cancel":
       if (!c.transfer) throw new Error("no transfer on this call");
       return request({ type: what === "complete" ? "transfer.complete" : "transfer.cancel", transfer_id: c.transfer.id });
+    case "stats":
+      if (c.statsOpen) closeStats(c); else openStats(c);
+      return render();
+    case "stats-close": closeStats(c); return render();
+    case "record": return request({ type: "recording.start", call_id: c.id });
+    case "record-stop": return request({ type: "recording.stop", call_id: c.id });
+    case "rec-download": return downloadRecording(c, button.dataset.ref);
+    case "dismiss": return removeCall(c);
   }
 }
 
@@ -632,7 +765,7 @@ function render() {
       c.el.dataset.testid = "call";
       c.el.addEventListener("click", (e) => {
         const b = e.target.closest("button[data-act]");
-        if (b) act(callAction(c, b.dataset.act, c.el));
+        if (b) act(callAction(c, b.dataset.act, c.el, b));
         else if (c.state !== "ended") { phone.selected = c.id; render(); }
       });
       list.append(c.el);
@@ -663,9 +796,81 @@ function render() {
       swap: others && (ringingIn || up), park: up, merge: up && others,
       "transfer-complete": !!(c.transfer && c.transfer.mine && c.transfer.kind !== "blind"),
       "transfer-cancel": !!(c.transfer && c.transfer.mine && c.transfer.kind !== "blind"),
+      stats: up || c.statsOpen, record: up && !c.recording, "record-stop": up && c.recording,
+      dismiss: c.state === "ended" && c.recordings.length > 0,
     };
     for (const [k, v] of Object.entries(show)) $(`[data-testid="${k}"]`, el).hidden = !v;
+    $('[data-testid="stats"]', el).textContent = c.statsOpen ? "Hide stats" : "Stats";
+    renderRecording(c, el);
+    renderStats(c, el);
   }
+}
+
+function renderRecording(c, el) {
+  $(".call-rec-row", el).hidden = !c.recording && !c.recordings.length;
+  const line = $(".call-rec", el);
+  line.dataset.recording = String(c.recording);
+  const by = (b) => (b === "local" ? "me" : b === "remote" ? "the other party" : "");
+  if (c.recording) line.textContent = `● recording${c.recBy ? ` (started by ${by(c.recBy)})` : ""}`;
+  else if (c.recordings.length) {
+    const last = c.recordings[c.recordings.length - 1];
+    line.textContent = `recorded${last.by ? ` (stopped by ${by(last.by)})` : ""}:`;
+  } else line.textContent = "";
+  const sig = c.recordings.map((r) => [r.ref, r.state, r.url, r.error].join("|")).join(",");
+  const box = $(".call-recordings", el);
+  if (box.dataset.sig === sig) return;
+  box.dataset.sig = sig;
+  box.replaceChildren(...c.recordings.map((r, i) => {
+    const n = c.recordings.length > 1 ? ` ${i + 1}` : "";
+    if (r.state === "ready") {
+      const a = document.createElement("a");
+      Object.assign(a, { href: r.url, download: recordingName(r.ref), textContent: `Save recording${n} (${kB(r.size)})` });
+      a.dataset.testid = "rec-link";
+      a.dataset.ref = r.ref;
+      a.dataset.size = String(r.size);
+      return a;
+    }
+    const b = document.createElement("button");
+    b.className = "small-inline";
+    b.dataset.act = "rec-download";
+    b.dataset.testid = "rec-download";
+    b.dataset.ref = r.ref;
+    b.disabled = r.state === "fetching";
+    b.textContent = r.state === "fetching" ? `Fetching recording${n}…` : r.state === "failed" ? `Retry download${n}` : `Download recording${n}`;
+    if (r.error) b.title = r.error;
+    return b;
+  }));
+}
+
+function kB(n) { return n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} kB`; }
+
+function renderStats(c, el) {
+  const panel = $(".call-stats", el);
+  panel.hidden = !c.statsOpen;
+  if (!c.statsOpen) return;
+  const note = $(".call-stats-note", el);
+  const s = c.serverStats;
+  if (c.statsError) note.textContent = "stats: " + c.statsError;
+  else note.textContent = s ? `relay figures at ${s.at.toLocaleTimeString()}; in: sent by that side to the relay, out: sent to it` : "asking…";
+  const at = s ? String(s.at.getTime()) : "";
+  if (panel.dataset.at === at) return;
+  panel.dataset.at = at;
+  $("tbody", panel).replaceChildren(...(s ? s.legs : []).map((l) => {
+    const tr = document.createElement("tr");
+    tr.dataset.side = l.side;
+    const who = l.side === c.side ? "me" : "other";
+    const cells = l.media
+      ? { side: `${who} (${l.side})`, codec: l.codec || "?", in: l.packets_in, out: l.packets_out, dropped: l.packets_dropped,
+        lost: l.packets_lost, jitter: `${(l.jitter_ms || 0).toFixed(1)} ms` }
+      : { side: `${who} (${l.side})`, codec: "not on the relay", in: "", out: "", dropped: "", lost: "", jitter: "" };
+    for (const [f, v] of Object.entries(cells)) {
+      const td = document.createElement("td");
+      td.dataset.f = f;
+      td.textContent = String(v);
+      tr.append(td);
+    }
+    return tr;
+  }));
 }
 
 function renderDirectory() {
@@ -744,6 +949,7 @@ window.softphone = {
   state: () => ({ status: phone.status, authed: phone.authed, client: phone.client, session: phone.session, device: phone.device, presence: phone.presence }),
   calls: () => [...calls.values()].filter((c) => c.state !== "new").map(summary),
   stats,
+  serverStats,
   lastEvents,
   sent,
 };
