@@ -34,6 +34,10 @@ type OfferOptions struct {
 	// MatchLeg: offer only the codec that leg negotiated, so that both legs
 	// use the same codec and nothing needs transcoding.
 	MatchLeg string
+	// SRTP: an RTP leg's offer (OfferRTP) is RTP/SAVP, keyed with SDES
+	// (srtp.go): a crypto line per suite the relay offers. The answer must
+	// take one of them.
+	SRTP bool
 }
 
 // NewRelay makes a relay with the given settings.

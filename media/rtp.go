@@ -16,9 +16,10 @@ import (
 	"github.com/pion/sdp/v3"
 )
 
-// Plain RTP legs: a SIP phone's media. No ICE, no DTLS, no SRTP: one UDP
-// socket on the relay, SDP RTP/AVP with G.711 (or the codec of the leg it
-// is matched with) and telephone-event. Symmetric RTP: the relay sends to
+// Plain RTP legs: a SIP phone's media. No ICE, no DTLS: one UDP socket on
+// the relay, SDP RTP/AVP with G.711 (or the codec of the leg it is matched
+// with) and telephone-event — or RTP/SAVP, SRTP keyed in the SDP (SDES,
+// srtp.go). Symmetric RTP: the relay sends to
 // the address of the peer's SDP (c=, m=), and from the first packet it
 // receives on to the source address of the packets it receives (latching:
 // a phone behind NAT is reached where its packets come from). The packets
@@ -37,12 +38,18 @@ type rtpConn struct {
 	remote atomic.Pointer[net.UDPAddr] // where packets go; nil: nowhere yet
 	heard  atomic.Bool                 // a packet came
 
+	// srtp: the leg's SRTP keys and contexts; nil for plain RTP.
+	srtp     atomic.Pointer[srtpSession]
+	failures atomic.Uint64 // SRTP packets that failed authentication
+
 	mu      sync.Mutex
 	version uint64
-	ours    ptMap    // the payload types of our SDP
-	offered []uint8  // our offer's, in order (OfferRTP)
-	pending bool     // our offer waits for its answer
-	local   []sdpFmt // what our SDP lists
+	ours    ptMap     // the payload types of our SDP
+	offered []uint8   // our offer's, in order (OfferRTP)
+	pending bool      // our offer waits for its answer
+	local   []sdpFmt  // what our SDP lists
+	secure  bool      // our SDP is RTP/SAVP
+	keys    []sdesKey // our SDP's crypto lines: the offer's, else the key in use
 }
 
 // sdpFmt is one payload type of our SDP.
@@ -58,10 +65,15 @@ type rtpRemote struct {
 	pts   ptMap
 	order []uint8
 	addr  *net.UDPAddr // nil: no address (0.0.0.0, port 0)
+	// secure: the m-line is RTP/SAVP (SRTP, srtp.go); keys are its
+	// crypto lines the relay speaks, in order.
+	secure bool
+	keys   []sdesKey
 }
 
 // parseRTPSDP reads the first audio m-line of plain RTP (RTP/AVP or
-// RTP/AVPF) with a codec of the relay.
+// RTP/AVPF) with a codec of the relay, or of SRTP (RTP/SAVP, RTP/SAVPF)
+// with a crypto line the relay speaks too.
 func parseRTPSDP(desc string) (rem rtpRemote, err error) {
 	if strings.TrimSpace(desc) == "" {
 		return rem, fmt.Errorf("%w: empty", ErrBadSDP)
@@ -80,13 +92,29 @@ func parseRTPSDP(desc string) (rem rtpRemote, err error) {
 			continue
 		}
 		proto := strings.ToUpper(strings.Join(m.MediaName.Protos, "/"))
-		if proto != "RTP/AVP" && proto != "RTP/AVPF" {
+		secure := proto == "RTP/SAVP" || proto == "RTP/SAVPF"
+		if proto != "RTP/AVP" && proto != "RTP/AVPF" && !secure {
 			continue
 		}
 		pts, order := mediaPayloadTypes(m)
 		if !supported(pts, order) {
 			continue
 		}
+		var keys []sdesKey
+		if secure {
+			for _, a := range m.Attributes {
+				if a.Key != "crypto" {
+					continue
+				}
+				if k, err := parseCrypto(a.Value); err == nil {
+					keys = append(keys, k)
+				}
+			}
+			if len(keys) == 0 {
+				continue // no key the relay can use: not this line
+			}
+		}
+		rem.secure, rem.keys = secure, keys
 		ci := m.ConnectionInformation
 		if ci == nil {
 			ci = sd.ConnectionInformation
@@ -109,7 +137,7 @@ func parseRTPSDP(desc string) (rem rtpRemote, err error) {
 		}
 		return rem, nil
 	}
-	return rem, fmt.Errorf("%w: no RTP/AVP audio m-line with a supported codec", ErrBadSDP)
+	return rem, fmt.Errorf("%w: no RTP/AVP (or RTP/SAVP with a crypto suite of the relay) audio m-line with a supported codec", ErrBadSDP)
 }
 
 // rtpName is the rtpmap name of a codec: "PCMU/8000", "opus/48000/2".
@@ -134,7 +162,11 @@ func (c *rtpConn) sdp() string {
 	c.version++
 	var b strings.Builder
 	fmt.Fprintf(&b, "v=0\r\no=callengine %d %d IN IP4 %s\r\ns=callengine\r\nc=IN IP4 %s\r\nt=0 0\r\n", c.sessID, c.version, c.ip, c.ip)
-	fmt.Fprintf(&b, "m=audio %d RTP/AVP", c.port)
+	proto := "RTP/AVP"
+	if c.secure {
+		proto = "RTP/SAVP"
+	}
+	fmt.Fprintf(&b, "m=audio %d %s", c.port, proto)
 	for _, f := range c.local {
 		fmt.Fprintf(&b, " %d", f.pt)
 	}
@@ -145,15 +177,21 @@ func (c *rtpConn) sdp() string {
 			fmt.Fprintf(&b, "a=fmtp:%d %s\r\n", f.pt, f.fmtp)
 		}
 	}
+	if c.secure {
+		for _, k := range c.keys {
+			fmt.Fprintf(&b, "a=crypto:%s\r\n", k.attr())
+		}
+	}
 	b.WriteString("a=ptime:20\r\na=sendrecv\r\n")
 	return b.String()
 }
 
 // udpWriter is the outgoing track's writer of an RTP leg; outTrack calls it
-// under its lock, one packet at a time.
+// under its lock, one packet at a time (so one SRTP context encrypts).
 type udpWriter struct {
-	c   *rtpConn
-	buf [1500]byte
+	c      *rtpConn
+	buf    [1500]byte
+	sealed [1500 + 32]byte // an SRTP packet: the payload, plus its tag
 }
 
 var errNoRemote = errors.New("media: no remote RTP address yet")
@@ -171,21 +209,43 @@ func (w *udpWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 		return 0, errors.New("media: packet too large")
 	}
 	n += copy(w.buf[n:], payload)
-	return w.c.conn.WriteToUDP(w.buf[:n], dst)
+	return w.send(w.buf[:n], h, dst)
 }
 
+// Write sends one marshalled RTP packet (encrypted on an SRTP leg).
 func (w *udpWriter) Write(b []byte) (int, error) {
 	dst := w.c.remote.Load()
 	if dst == nil {
 		return 0, errNoRemote
 	}
-	return w.c.conn.WriteToUDP(b, dst)
+	return w.send(b, nil, dst)
+}
+
+// send writes packet to dst, sealed first on an SRTP leg (h: its header,
+// or nil to read it from packet).
+func (w *udpWriter) send(packet []byte, h *rtp.Header, dst *net.UDPAddr) (int, error) {
+	if s := w.c.srtp.Load(); s != nil {
+		var hdr rtp.Header
+		if h == nil {
+			h = &hdr
+		}
+		sealed, err := s.seal(w.sealed[:0], packet, h)
+		if err != nil {
+			return 0, err
+		}
+		packet = sealed
+	}
+	return w.c.conn.WriteToUDP(packet, dst)
 }
 
 // rtpReader reads the leg's socket for readLoop: RTP packets only (RTCP
 // multiplexed on the port is skipped), latching onto their source.
+//
+// On an SRTP leg a packet is authenticated and decrypted first; one that
+// fails is dropped before it can move the latch.
 func (l *leg) rtpReader() func([]byte) (int, error) {
 	c := l.rtp
+	var plain []byte
 	return func(b []byte) (int, error) {
 		for {
 			n, src, err := c.conn.ReadFromUDP(b)
@@ -197,6 +257,15 @@ func (l *leg) rtpReader() func([]byte) (int, error) {
 			}
 			if pt := b[1] & 0x7f; pt >= 64 && pt <= 95 {
 				continue // RTCP (RFC 5761)
+			}
+			if s := c.srtp.Load(); s != nil {
+				out, err := s.open(plain[:0], b[:n])
+				if err != nil {
+					c.failures.Add(1)
+					continue
+				}
+				plain = out
+				n = copy(b, out)
 			}
 			if cur := c.remote.Load(); cur == nil || cur.Port != src.Port || !cur.IP.Equal(src.IP) {
 				c.remote.Store(src)
@@ -387,6 +456,10 @@ func (r *Relay) AnswerRTP(ctx context.Context, name, offer string, ev LegEvents)
 		return "", fmt.Errorf("media: leg %q: offer: %w", name, err)
 	}
 	codec, _ := firstAudioCodec(rem.pts, rem.order)
+	sess, err := (&rtpConn{}).answerSession(rem)
+	if err != nil {
+		return "", fmt.Errorf("media: leg %q: offer: %w", name, err)
+	}
 	l, err := r.reserve(name, func(serial uint64) (*leg, error) {
 		return r.newRTPLeg(name, serial, codec, ev)
 	})
@@ -394,6 +467,7 @@ func (r *Relay) AnswerRTP(ctx context.Context, name, offer string, ev LegEvents)
 		return "", err
 	}
 	local := rtpFormats(codec, rem.pts)
+	l.rtp.setSRTP(sess)
 	l.rtp.mu.Lock()
 	l.rtp.local = local
 	l.rtp.mu.Unlock()
@@ -457,7 +531,12 @@ func (r *Relay) OfferRTP(ctx context.Context, name string, opt OfferOptions, ev 
 	l.rtp.mu.Lock()
 	l.rtp.local = local
 	l.rtp.pending = true
+	err = l.rtp.offerSRTPLocked(opt.SRTP)
 	l.rtp.mu.Unlock()
+	if err != nil {
+		r.drop(l)
+		return "", fmt.Errorf("media: offer %q: %w", name, err)
+	}
 	offer := l.rtp.sdp()
 	l.q.release()
 	return offer, nil
@@ -527,6 +606,11 @@ func (r *Relay) acceptRTPAnswer(name, answer string, early bool) error {
 		c.mu.Unlock()
 		return fmt.Errorf("media: leg %q: answer: %w: no codec offered", name, ErrBadSDP)
 	}
+	sess, err := c.answeredSessionLocked(rem)
+	if err != nil {
+		c.mu.Unlock()
+		return fmt.Errorf("media: leg %q: answer: %w", name, err)
+	}
 	c.pending = early
 	var local []sdpFmt
 	for _, f := range c.local {
@@ -535,6 +619,7 @@ func (r *Relay) acceptRTPAnswer(name, answer string, early bool) error {
 		}
 	}
 	c.mu.Unlock()
+	c.setSRTP(sess)
 	if rem.addr != nil && !c.heard.Load() {
 		c.remote.Store(rem.addr)
 	}
@@ -565,7 +650,12 @@ func (r *Relay) UpdateRTP(name, offer string) (string, error) {
 		return "", fmt.Errorf("media: leg %q: offer: %w", name, err)
 	}
 	codec, _ := firstAudioCodec(rem.pts, rem.order)
+	sess, err := l.rtp.answerSession(rem)
+	if err != nil {
+		return "", fmt.Errorf("media: leg %q: offer: %w", name, err)
+	}
 	local := rtpFormats(codec, rem.pts)
+	l.rtp.setSRTP(sess)
 	l.rtp.mu.Lock()
 	l.rtp.local = local
 	l.rtp.pending = false

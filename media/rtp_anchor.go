@@ -101,7 +101,11 @@ func (r *Relay) ReofferRTP(name string, opt OfferOptions) (string, error) {
 	c.mu.Lock()
 	c.local = local
 	c.pending = true
+	err = c.offerSRTPLocked(false) // a leg on SRTP offers the key it has
 	c.mu.Unlock()
+	if err != nil {
+		return "", fmt.Errorf("media: offer %q: %w", name, err)
+	}
 	return c.sdp(), nil
 }
 
@@ -144,6 +148,16 @@ func (r *Relay) RestoreRTP(ctx context.Context, name, local, remote string, ev L
 	if !ok {
 		return "", false, fmt.Errorf("media: leg %q: %w: no codec in common", name, ErrBadSDP)
 	}
+	var sess *srtpSession
+	if mine.secure || rem.secure {
+		localKey, remoteKey, ok := restoredKeys(mine.keys, rem.keys)
+		if !ok || !mine.secure || !rem.secure {
+			return "", false, fmt.Errorf("media: leg %q: %w: no SRTP keys in common", name, ErrBadSDP)
+		}
+		if sess, err = newSRTPSession(localKey, remoteKey); err != nil {
+			return "", false, fmt.Errorf("media: leg %q: %w", name, err)
+		}
+	}
 	port := 0
 	if mine.addr != nil {
 		port = mine.addr.Port
@@ -162,6 +176,7 @@ func (r *Relay) RestoreRTP(ctx context.Context, name, local, remote string, ev L
 	}
 	fs := rtpFormats(codec, mine.pts)
 	c := l.rtp
+	c.setSRTP(sess)
 	c.mu.Lock()
 	c.local = fs
 	if id, ver, ok := sdpOrigin(local); ok {

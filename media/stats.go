@@ -33,6 +33,13 @@ type LegStats struct {
 	// §6.4.1: the smoothed difference of arrival spacing and RTP timestamp
 	// spacing); 0 until two audio packets came.
 	Jitter time.Duration
+	// Encryption of the leg's media: "dtls-srtp" (a WebRTC leg), "sdes"
+	// followed by the crypto suite ("sdes AES_CM_128_HMAC_SHA1_80", an RTP
+	// leg on SRTP), "" (plain RTP, an echo leg).
+	Encryption string
+	// SRTPFailures counts the packets that failed SRTP authentication
+	// (dropped; a wrong key, a forged or replayed packet).
+	SRTPFailures uint64
 }
 
 type legCounters struct {
@@ -81,6 +88,15 @@ func (r *Relay) LegStats(name string) (LegStats, error) {
 		s.Codec = fmt.Sprintf("%s/%d", l.codec.mime, l.codec.clockRate)
 	}
 	l.mu.Unlock()
+	switch {
+	case l.pc != nil:
+		s.Encryption = "dtls-srtp"
+	case l.rtp != nil:
+		if sess := l.rtp.srtp.Load(); sess != nil {
+			s.Encryption = "sdes " + sess.local.suite.name
+		}
+		s.SRTPFailures = l.rtp.failures.Load()
+	}
 	r.mu.Lock()
 	if p := l.peer.Load(); p != nil {
 		s.Peer = p.name // under r.mu: RenameLeg changes names

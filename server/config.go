@@ -164,6 +164,10 @@ type SIP struct {
 	// source IP holds open (sip.Settings.MaxConnsPerAddress); 0: the
 	// adapter's default, 64.
 	MaxConnsPerAddress int `yaml:"max_conns_per_address"`
+	// SRTP makes the relay's offers to phones SRTP, keyed in the SDP
+	// (sip.Settings.SRTP: SDES, RFC 4568); a phone's offer of SRTP is
+	// answered with SRTP whatever it says. Trunks have their own (srtp).
+	SRTP bool `yaml:"srtp"`
 }
 
 // TLSConfigs are the server and client TLS configurations of the SIP
@@ -227,6 +231,8 @@ type Trunk struct {
 	// Qualify: OPTIONS probes to the trunk at this interval; a trunk that
 	// leaves one unanswered is tried after the others (0: no probes).
 	Qualify time.Duration `yaml:"qualify"`
+	// SRTP: the relay's offers to the trunk are SRTP (SDES).
+	SRTP bool `yaml:"srtp"`
 }
 
 // sipTrunk is the adapter's form of t.
@@ -234,7 +240,7 @@ func (t Trunk) sipTrunk() sipadapter.Trunk {
 	return sipadapter.Trunk{
 		Name: t.Name, Address: t.Address, Transport: t.Transport, Username: t.Username, Password: t.Password,
 		FromDomain: t.FromDomain, InboundAddresses: t.InboundAddresses, Prefixes: t.Prefixes,
-		Register: t.Register, RegisterExpires: t.RegisterExpires, Qualify: t.Qualify,
+		Register: t.Register, RegisterExpires: t.RegisterExpires, Qualify: t.Qualify, SRTP: t.SRTP,
 	}
 }
 

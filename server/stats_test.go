@@ -36,7 +36,7 @@ func TestCallStats(t *testing.T) {
 	t.Logf("stats.result legs: %+v", *res.Legs)
 	for i, l := range *res.Legs {
 		side := []string{"caller", "callee"}[i]
-		if l.Side != side || !l.Media || l.Codec == "" || l.PacketsIn < 20 || l.PacketsOut < 20 || l.JitterMS < 0 || l.JitterMS > 1000 {
+		if l.Side != side || !l.Media || l.Codec == "" || l.PacketsIn < 20 || l.PacketsOut < 20 || l.JitterMS < 0 || l.JitterMS > 1000 || l.Encryption != "dtls-srtp" {
 			t.Errorf("the %s's figures: %+v", side, l)
 		}
 	}

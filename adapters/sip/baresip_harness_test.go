@@ -104,6 +104,9 @@ type baresipPhone struct {
 // baresipOptions are the per-phone choices.
 type baresipOptions struct {
 	AnswerMode string // auto (default) or manual
+	// MediaEnc is the account's media encryption (baresip's mediaenc:
+	// "srtp-mand", SDES-SRTP only, with its srtp module); "": plain RTP.
+	MediaEnc string
 }
 
 // writeWAV writes seconds of a 440 Hz sine tone, 8 kHz mono s16 (PCM WAV).
@@ -198,8 +201,8 @@ func (h *harness) startBaresip(client, wav string, opt baresipOptions) *baresipP
 	p := &baresipPhone{t: t, name: client, sipPort: freeSIPPort(t), exited: make(chan struct{}),
 		resp: make(chan baresipResponse, 16), evc: make(chan baresipEvent, 256)}
 	ctrl := freeTCPPort(t)
-	fillTemplate(t, "config", dir, map[string]any{"SIPPort": p.sipPort, "WAV": wav, "CtrlPort": ctrl})
-	fillTemplate(t, "accounts", dir, map[string]any{"User": client, "EnginePort": h.port(), "Password": password(client), "AnswerMode": opt.AnswerMode})
+	fillTemplate(t, "config", dir, map[string]any{"SIPPort": p.sipPort, "WAV": wav, "CtrlPort": ctrl, "SRTP": opt.MediaEnc != ""})
+	fillTemplate(t, "accounts", dir, map[string]any{"User": client, "EnginePort": h.port(), "Password": password(client), "AnswerMode": opt.AnswerMode, "MediaEnc": opt.MediaEnc})
 
 	// The run's bound: baresip's own -t, and a context that kills it.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)

@@ -141,7 +141,7 @@ func (a *Adapter) anchorCallee(cl *call) {
 		name := relayLegName(cl.id, engine.Callee)
 		ctx, cancel := a.command("")
 		defer cancel()
-		offer, err := a.set.Media.OfferRTP(ctx, name, media.OfferOptions{MatchLeg: relayLegName(cl.id, engine.Caller)},
+		offer, err := a.set.Media.OfferRTP(ctx, name, media.OfferOptions{MatchLeg: relayLegName(cl.id, engine.Caller), SRTP: a.set.SRTP},
 			a.rtpEvents(cl.id, engine.Callee, cl.calleeClient()))
 		cl.mu.Lock()
 		cl.rtpPending = false

@@ -411,7 +411,7 @@ func eventuallyTrue(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-var mAudio = regexp.MustCompile(`m=audio (\d+) RTP/AVP([ 0-9]*)`)
+var mAudio = regexp.MustCompile(`m=audio (\d+) RTP/S?AVP([ 0-9]*)`)
 
 // sdpAudio is the port and the payload types of an SDP's m=audio line.
 func sdpAudio(t *testing.T, desc string) (int, string) {

@@ -27,14 +27,19 @@ import (
 // request until the engine hangs up.
 const relayRestartChildEnv = "CALLENGINE_SIP_RELAY_RESTART_CHILD" // "<dir> <udp addr>"
 
-func TestRelayedPhonesSurviveSIGKILL(t *testing.T) { relayRestart(t, false) }
+func TestRelayedPhonesSurviveSIGKILL(t *testing.T) { relayRestart(t, false, false) }
 
 // When the port a phone sent to is taken by the time the engine starts
 // again, its leg gets another port and the phone a re-INVITE with it (the
 // one request a restart may cause); audio flows again both ways.
-func TestRelayedPhoneReinvitedWhenPortTaken(t *testing.T) { relayRestart(t, true) }
+func TestRelayedPhoneReinvitedWhenPortTaken(t *testing.T) { relayRestart(t, true, false) }
 
-func relayRestart(t *testing.T, takePort bool) {
+// The same with alice's phone on SRTP (SDES): its relay leg comes back
+// with the keys of the journaled SDPs, and the audio flows again both ways,
+// encrypted and authenticated, with no request to either phone.
+func TestRelayedSRTPPhoneSurvivesSIGKILL(t *testing.T) { relayRestart(t, false, true) }
+
+func relayRestart(t *testing.T, takePort, srtp bool) {
 	dir := t.TempDir()
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	child := startRelayRestartChild(t, dir, addr)
@@ -44,6 +49,11 @@ func relayRestart(t *testing.T, takePort bool) {
 	alice.register(ctx)
 	bob := newGoPhone(t, ctx, addr, "bob", "BOB")
 	bob.register(ctx)
+	if srtp {
+		if err := alice.rtp.UseSRTP(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	_, _, alicePort := relayedCall(t, ctx, alice, bob)
 	child.waitLegs(t, 2) // both sides' dialogs journaled
 	child.kill(t)
@@ -92,6 +102,9 @@ func relayRestart(t *testing.T, takePort bool) {
 	eventuallyTrue(t, "alice hears bob again", func() bool { return alice.rtp.ReceivedFrom("BOB") > heardB+10 })
 	noReinvite(t, alice)
 	noReinvite(t, bob)
+	if st, _ := h.relay.LegStats(id + "/caller"); srtp && (st.Encryption != "sdes AES_CM_128_HMAC_SHA1_80" || st.SRTPFailures != 0 || alice.rtp.SRTPFailures() != 0) {
+		t.Errorf("alice's SRTP leg after the restart: %+v; her phone's failed packets: %d", st, alice.rtp.SRTPFailures())
+	}
 	// Each phone hears the one stream it heard before the SIGKILL: the
 	// same SSRC, the sequence numbers going on forward.
 	for name, p := range map[string]*goPhone{"alice": alice, "bob": bob} {

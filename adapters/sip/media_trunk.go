@@ -60,7 +60,7 @@ func (a *Adapter) trunkOffer(l *trunkLeg, c *engine.Call) ([]byte, *call) {
 	name := relayLegName(l.id, engine.Callee)
 	ctx, cancel := a.command("")
 	defer cancel()
-	o, err := m.OfferRTP(ctx, name, media.OfferOptions{MatchLeg: relayLegName(l.id, engine.Caller)}, a.rtpEvents(l.id, engine.Callee, ""))
+	o, err := m.OfferRTP(ctx, name, media.OfferOptions{MatchLeg: relayLegName(l.id, engine.Caller), SRTP: l.trunk.SRTP}, a.rtpEvents(l.id, engine.Callee, ""))
 	if err != nil {
 		a.log.Info("the relay cannot offer a call to the trunk", "call", l.id, "err", err)
 		if offer == nil {

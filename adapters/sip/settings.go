@@ -126,6 +126,13 @@ type Settings struct {
 	// (media.go). callengine serve turns it on unless sip.relay_phones is
 	// false.
 	RelayPhones bool
+	// SRTP makes the relay's offers to phones SRTP: RTP/SAVP keyed in the
+	// SDP (SDES, RFC 4568; media.OfferOptions.SRTP), for phones set up to
+	// encrypt their media (Asterisk's media_encryption=sdes). A phone that
+	// does not speak it refuses the call. Whatever it says, a phone's or a
+	// trunk's offer of SRTP is answered with SRTP; Trunk.SRTP is the same
+	// for a trunk. Keys travel in the SDP: use it with SIP over TLS.
+	SRTP bool
 }
 
 // Defaults.

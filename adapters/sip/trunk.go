@@ -56,6 +56,9 @@ type Trunk struct {
 	// (trunk_qualify.go): a trunk that leaves one unanswered is down, and
 	// calls try it only after the trunks that are up. 0: no probes.
 	Qualify time.Duration
+	// SRTP makes the relay's offers to the trunk SRTP (RTP/SAVP, SDES; see
+	// Settings.SRTP).
+	SRTP bool
 
 	inbound []netip.Prefix
 }

@@ -105,6 +105,10 @@ type LegStatsInfo struct {
 	DTMFIn         uint64  `json:"dtmf_in"`
 	Muted          bool    `json:"muted"`
 	Held           bool    `json:"held"`
+	// Encryption of the side's media to the relay: "dtls-srtp" (a
+	// browser), "sdes <suite>" (a SIP phone on SRTP), "" (plain RTP).
+	Encryption   string `json:"encryption,omitempty"`
+	SRTPFailures uint64 `json:"srtp_failures,omitempty"` // packets that failed SRTP authentication (dropped)
 }
 
 // CallInfo is one live call in session.restored.

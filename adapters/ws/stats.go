@@ -30,6 +30,7 @@ func (c *conn) stats(ctx context.Context, r *Request) error {
 			info.PacketsIn, info.PacketsOut, info.PacketsDropped = st.PacketsIn, st.PacketsOut, st.PacketsDropped
 			info.Lost, info.DTMFIn, info.Muted, info.Held = st.Lost, st.DTMFIn, st.Muted, st.Held
 			info.JitterMS = float64(st.Jitter) / float64(time.Millisecond)
+			info.Encryption, info.SRTPFailures = st.Encryption, st.SRTPFailures
 		}
 		legs = append(legs, info)
 	}

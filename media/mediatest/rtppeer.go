@@ -3,6 +3,8 @@ package mediatest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 	"github.com/callengine/callengine/media/internal/g711"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/srtp/v3"
 )
 
 // RTPPeer is a SIP phone's media in Go: a plain RTP endpoint on a UDP
@@ -45,6 +48,15 @@ type RTPPeer struct {
 	level    int16 // sent instead of the marker when hasLevel
 	hasLevel bool
 	heard    int // the mean level of the newest audio packet received
+
+	// SRTP (UseSRTP): our key, the line's tag and suite, and a context
+	// each way once the far side's key is known.
+	secure       bool
+	key          []byte
+	tag          int
+	suite        string
+	enc, dec     *srtp.Context
+	srtpFailures uint64
 
 	sendMu sync.Mutex
 	ssrc   uint32
@@ -82,21 +94,104 @@ func (p *RTPPeer) UsePCMAOnly() {
 	p.mu.Unlock()
 }
 
+// UseSRTP makes the peer a phone that speaks SRTP keyed in the SDP (SDES,
+// RFC 4568): its offers and answers are RTP/SAVP with a crypto line of
+// AES_CM_128_HMAC_SHA1_80 (an answer takes the suite of the offer's line),
+// every packet it sends is encrypted, and what it receives is
+// authenticated and decrypted with the far side's key (SRTPFailures
+// counts what fails). Call it before Offer, Answer or SetAnswer.
+func (p *RTPPeer) UseSRTP() error {
+	key := make([]byte, 30)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.secure, p.key, p.tag, p.suite = true, key, 1, "AES_CM_128_HMAC_SHA1_80"
+	p.mu.Unlock()
+	return nil
+}
+
+// SRTPFailures counts the packets received that failed SRTP
+// authentication.
+func (p *RTPPeer) SRTPFailures() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.srtpFailures
+}
+
 // Offer is the peer's SDP offer: PCMU, PCMA, telephone-event/8000 (PCMA
-// and telephone-event after UsePCMAOnly).
+// and telephone-event after UsePCMAOnly); RTP/SAVP after UseSRTP.
 func (p *RTPPeer) Offer() string {
 	a := p.Addr()
 	p.mu.Lock()
 	only := p.pcmaOnly
+	proto, crypto := p.mediaLocked()
 	p.mu.Unlock()
 	if only {
-		return fmt.Sprintf("v=0\r\no=phone 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 8 101\r\n"+
-			"a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n",
-			a.IP, a.IP, a.Port)
+		return fmt.Sprintf("v=0\r\no=phone 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d %s 8 101\r\n"+
+			"a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n%sa=sendrecv\r\n",
+			a.IP, a.IP, a.Port, proto, crypto)
 	}
-	return fmt.Sprintf("v=0\r\no=phone 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 0 8 101\r\n"+
-		"a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n",
-		a.IP, a.IP, a.Port)
+	return fmt.Sprintf("v=0\r\no=phone 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d %s 0 8 101\r\n"+
+		"a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n%sa=sendrecv\r\n",
+		a.IP, a.IP, a.Port, proto, crypto)
+}
+
+// mediaLocked is the m-line's profile and the crypto line (with its
+// CRLF) of the peer's SDP; p.mu is held.
+func (p *RTPPeer) mediaLocked() (proto, crypto string) {
+	if !p.secure {
+		return "RTP/AVP", ""
+	}
+	return "RTP/SAVP", fmt.Sprintf("a=crypto:%d %s inline:%s\r\n", p.tag, p.suite, base64.StdEncoding.EncodeToString(p.key))
+}
+
+// srtpKeysLocked takes the far side's crypto line from the m-line m (the
+// first with a suite the peer speaks) and makes the contexts; p.mu is
+// held.
+func (p *RTPPeer) srtpKeysLocked(m *sdp.MediaDescription) error {
+	if !p.secure {
+		if strings.Contains(strings.Join(m.MediaName.Protos, "/"), "SAVP") {
+			return errors.New("mediatest: an SRTP description to a plain RTP peer")
+		}
+		return nil
+	}
+	for _, a := range m.Attributes {
+		if a.Key != "crypto" {
+			continue
+		}
+		f := strings.Fields(a.Value)
+		if len(f) < 3 || f[1] != "AES_CM_128_HMAC_SHA1_80" && f[1] != "AES_CM_128_HMAC_SHA1_32" {
+			continue
+		}
+		tag, err := strconv.Atoi(f[0])
+		if err != nil {
+			continue
+		}
+		inline, ok := strings.CutPrefix(f[2], "inline:")
+		if !ok {
+			continue
+		}
+		key, err := base64.StdEncoding.DecodeString(strings.Split(inline, "|")[0])
+		if err != nil || len(key) != 30 {
+			continue
+		}
+		profile := srtp.ProtectionProfileAes128CmHmacSha1_80
+		if f[1] == "AES_CM_128_HMAC_SHA1_32" {
+			profile = srtp.ProtectionProfileAes128CmHmacSha1_32
+		}
+		dec, err := srtp.CreateContext(key[:16], key[16:], profile, srtp.SRTPReplayProtection(64))
+		if err != nil {
+			return err
+		}
+		enc, err := srtp.CreateContext(p.key[:16], p.key[16:], profile)
+		if err != nil {
+			return err
+		}
+		p.tag, p.suite, p.enc, p.dec = tag, f[1], enc, dec
+		return nil
+	}
+	return errors.New("mediatest: no crypto line the peer speaks")
 }
 
 // Answer answers an offer with its first G.711 codec and telephone-event,
@@ -113,9 +208,12 @@ func (p *RTPPeer) Answer(offer string) (string, error) {
 		name = "PCMA/8000"
 	}
 	a := p.Addr()
-	return fmt.Sprintf("v=0\r\no=phone 2 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP %d %d\r\n"+
-		"a=rtpmap:%d %s\r\na=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\na=sendrecv\r\n",
-		a.IP, a.IP, a.Port, pt, te, pt, name, te, te), nil
+	p.mu.Lock()
+	proto, crypto := p.mediaLocked()
+	p.mu.Unlock()
+	return fmt.Sprintf("v=0\r\no=phone 2 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d %s %d %d\r\n"+
+		"a=rtpmap:%d %s\r\na=rtpmap:%d telephone-event/8000\r\na=fmtp:%d 0-16\r\n%sa=sendrecv\r\n",
+		a.IP, a.IP, a.Port, proto, pt, te, pt, name, te, te, crypto), nil
 }
 
 // SetAnswer reads the far side's SDP (an answer to Offer, or an offer):
@@ -169,6 +267,10 @@ func (p *RTPPeer) SetAnswer(desc string) error {
 			return errors.New("mediatest: no G.711 in the far side's SDP")
 		}
 		p.mu.Lock()
+		if err := p.srtpKeysLocked(m); err != nil {
+			p.mu.Unlock()
+			return err
+		}
 		p.remote = &net.UDPAddr{IP: ip, Port: m.MediaName.Port.Value}
 		p.pt = uint8(pt)
 		p.alawPT = -1
@@ -257,6 +359,14 @@ func (p *RTPPeer) write(pt uint8, marker bool, ts uint32, payload []byte) {
 	if err != nil {
 		return
 	}
+	p.mu.Lock()
+	enc := p.enc
+	p.mu.Unlock()
+	if enc != nil {
+		if b, err = enc.EncryptRTP(nil, b, nil); err != nil {
+			return
+		}
+	}
 	if _, err := p.conn.WriteToUDP(b, dst); err == nil {
 		p.sent++
 	}
@@ -324,6 +434,19 @@ func (p *RTPPeer) readLoop() {
 		n, _, err := p.conn.ReadFromUDP(buf)
 		if err != nil {
 			return
+		}
+		p.mu.Lock()
+		dec := p.dec
+		p.mu.Unlock()
+		if dec != nil {
+			plain, err := dec.DecryptRTP(nil, buf[:n], nil)
+			if err != nil {
+				p.mu.Lock()
+				p.srtpFailures++
+				p.mu.Unlock()
+				continue
+			}
+			n = copy(buf, plain)
 		}
 		hl, err := h.Unmarshal(buf[:n])
 		if err != nil {

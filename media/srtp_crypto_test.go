@@ -1,0 +1,78 @@
+package media
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// Crypto lines as phones write them, and what the relay makes of each.
+func TestParseCrypto(t *testing.T) {
+	key := "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz" // 30 bytes
+	for _, tc := range []struct {
+		line  string
+		suite string
+		err   error
+	}{
+		{"1 AES_CM_128_HMAC_SHA1_80 inline:" + key, "AES_CM_128_HMAC_SHA1_80", nil},
+		{"2 AES_CM_128_HMAC_SHA1_32 inline:" + key + "|2^31", "AES_CM_128_HMAC_SHA1_32", nil},
+		{"3 AES_CM_128_HMAC_SHA1_80 inline:" + strings.TrimRight(key, "=") + "|1048576", "AES_CM_128_HMAC_SHA1_80", nil}, // lifetime 2^20, not enforced
+		{"3 AES_CM_128_HMAC_SHA1_80 inline:" + key + "|2^x", "", ErrBadSDP},
+		{"4 AES_CM_128_HMAC_SHA1_80 inline:" + key + "|2^20|1:32", "", ErrCryptoUnsupported}, // MKI
+		{"5 AES_CM_128_HMAC_SHA1_80 inline:" + key + "|1:4", "", ErrCryptoUnsupported},       // MKI, no lifetime
+		{"6 AES_CM_128_HMAC_SHA1_80 inline:" + key + " UNENCRYPTED_SRTP", "", ErrCryptoUnsupported},
+		{"7 F8_128_HMAC_SHA1_80 inline:" + key, "", ErrCryptoUnsupported},
+		{"8 AES_CM_128_HMAC_SHA1_80 inline:" + key + ";inline:" + key, "", ErrCryptoUnsupported},
+		{"9 AES_CM_128_HMAC_SHA1_80 inline:c2hvcnQ=", "", ErrBadSDP}, // 5 bytes
+		{"10 AES_CM_128_HMAC_SHA1_80 inline:!!!", "", ErrBadSDP},
+		{"x AES_CM_128_HMAC_SHA1_80 inline:" + key, "", ErrBadSDP},
+		{"1 AES_CM_128_HMAC_SHA1_80 uri:" + key, "", ErrBadSDP},
+		{"1 AES_CM_128_HMAC_SHA1_80", "", ErrBadSDP},
+		{"1234567890 AES_CM_128_HMAC_SHA1_80 inline:" + key, "", ErrBadSDP},
+	} {
+		k, err := parseCrypto(tc.line)
+		if tc.err != nil {
+			if !errors.Is(err, tc.err) {
+				t.Errorf("%q: %v, want %v", tc.line, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || k.suite.name != tc.suite || len(k.key) != 30 {
+			t.Errorf("%q: %+v, %v", tc.line, k, err)
+		}
+	}
+}
+
+// FuzzParseCrypto: a crypto attribute is read or refused with ErrBadSDP or
+// ErrCryptoUnsupported, never a panic; a line read has a key of its
+// suite's length and writes back as a line that reads the same.
+func FuzzParseCrypto(f *testing.F) {
+	for _, s := range []string{
+		"1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:32",
+		"1 AES_CM_128_HMAC_SHA1_32 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj|2^31",
+		"2 AEAD_AES_256_GCM inline:YHIGgyZ6ZPdUoF1vP6YpGxZO4d9bNR9DOpOM4IOx9Mrz7O2+fOL3Vq0DOEE=",
+		"3 AEAD_AES_128_GCM inline:Mr0YO9yV3+uC0AqPmIZ6SQ6xz3eD6nCgEgwKIw==",
+		"1 AES_CM_128_HMAC_SHA1_80 inline:x UNENCRYPTED_SRTP", "", "1", "99999999999 X inline:",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := parseCrypto(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadSDP) && !errors.Is(err, ErrCryptoUnsupported) {
+				t.Fatalf("%q: untyped error %v", s, err)
+			}
+			return
+		}
+		if len(k.key) != k.suite.keyLen() || k.tag < 0 || k.tag > maxCryptoTag {
+			t.Fatalf("%q: %+v", s, k)
+		}
+		again, err := parseCrypto(k.attr())
+		if err != nil || !again.equal(k) {
+			t.Fatalf("%q: %q reads back as %+v, %v", s, k.attr(), again, err)
+		}
+		if _, err := newSRTPSession(k, k); err != nil {
+			t.Fatalf("%q: no session of its key: %v", s, err)
+		}
+	})
+}
