@@ -236,6 +236,31 @@ func runSipp(t *testing.T, scenario string, port int, remote string, args ...str
 	return runSippOn(t, "127.0.0.1", scenario, port, remote, args...)
 }
 
+// freeMediaPorts is a base port for sipp's media (-mp) whose four UDP
+// ports are free: sipp binds the audio and video RTP sockets at base and
+// base+2, and one taken by another socket (a harness's SIP port) fails
+// the scenario at start.
+func freeMediaPorts(t *testing.T, ip string) int {
+	t.Helper()
+	for range 50 {
+		base := freePortOn(t, ip) &^ 1
+		free := true
+		for p := base; p < base+4 && free; p++ {
+			c, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(p)))
+			if err != nil {
+				free = false
+				continue
+			}
+			c.Close()
+		}
+		if free {
+			return base
+		}
+	}
+	t.Fatal("no four free UDP ports in a row for sipp's media")
+	return 0
+}
+
 // runSippOn is runSipp on another loopback address. The process is killed
 // at the end of the test if it still runs; its exit is seen through a
 // channel only (reading cmd.ProcessState beside cmd.Wait is a data race).
@@ -245,7 +270,7 @@ func runSippOn(t *testing.T, ip, scenario string, port int, remote string, args 
 	dir := t.TempDir()
 	all := []string{"-sf", filepath.Join("testdata", "sipp", scenario), "-i", ip, "-p", strconv.Itoa(port),
 		"-m", "1", "-timeout", "20s", "-timeout_error", "-nostdin", "-trace_err", "-error_file", filepath.Join(dir, "err.log"),
-		"-mp", strconv.Itoa(freePortOn(t, ip))}
+		"-mp", strconv.Itoa(freeMediaPorts(t, ip))}
 	all = append(all, args...)
 	if remote != "" {
 		all = append(all, remote)
