@@ -48,6 +48,7 @@ type rtpConn struct {
 	offered []uint8   // our offer's, in order (OfferRTP)
 	pending bool      // our offer waits for its answer
 	local   []sdpFmt  // what our SDP lists
+	ssrc    uint32    // our stream's SSRC when not ssrcOf(sessID): a restored SRTP leg's
 	secure  bool      // our SDP is RTP/SAVP
 	keys    []sdesKey // our SDP's crypto lines: the offer's, else the key in use
 }
@@ -433,6 +434,9 @@ func (l *leg) bindRTP(local []sdpFmt, peer ptMap, codec codecKey) {
 	l.inPTs.Store(&in)
 	l.rtp.mu.Lock()
 	ssrc := ssrcOf(l.rtp.sessID)
+	if l.rtp.ssrc != 0 {
+		ssrc = l.rtp.ssrc
+	}
 	l.rtp.mu.Unlock()
 	l.out.bindWriter(out, codec, &udpWriter{c: l.rtp}, ssrc)
 	l.mu.Lock()

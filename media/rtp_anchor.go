@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 
 	"github.com/pion/sdp/v3"
@@ -157,6 +158,7 @@ func (r *Relay) RestoreRTP(ctx context.Context, name, local, remote string, ev L
 		if sess, err = newSRTPSession(localKey, remoteKey); err != nil {
 			return "", false, fmt.Errorf("media: leg %q: %w", name, err)
 		}
+		sess.probe, sess.probeBudget = true, probePackets
 	}
 	port := 0
 	if mine.addr != nil {
@@ -181,6 +183,12 @@ func (r *Relay) RestoreRTP(ctx context.Context, name, local, remote string, ev L
 	c.local = fs
 	if id, ver, ok := sdpOrigin(local); ok {
 		c.sessID, c.version = id, ver
+	}
+	if sess != nil {
+		// The phone's rollover counter of our stream is lost with the
+		// process: a new SSRC starts a new stream at counter 0 (RFC 3711
+		// §3.3.1), where the old one would not decrypt past a wrap.
+		c.ssrc = ssrcOf(c.sessID) ^ (rand.Uint32() | 1)
 	}
 	c.mu.Unlock()
 	if rem.addr != nil {

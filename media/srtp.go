@@ -170,7 +170,23 @@ func (k sdesKey) equal(o sdesKey) bool {
 type srtpSession struct {
 	local, remote sdesKey
 	enc, dec      *srtp.Context
+	// probe: the session was restored (RestoreRTP) and the peer's stream
+	// has an unknown rollover counter (it may have wrapped before the
+	// restart): until a packet authenticates, each is tried under the
+	// counters 0 … maxProbeROC, for at most probeBudget packets. Read and
+	// written by the reader only.
+	probe       bool
+	probeBudget int
 }
+
+// maxProbeROC bounds the rollover counters a restored session tries: a
+// wrap every 65,536 packets, 21.8 minutes at 20 ms — 64 cover 23 hours.
+const maxProbeROC = 64
+
+// probePackets is how many packets a restored session tries the counters
+// on before it gives up (a peer that never authenticates: a forger, a
+// wrong key) and reads as any session.
+const probePackets = 200
 
 // srtpReplayWindow is the replay window of the decrypting context, in
 // packets (RFC 3711 §3.3.2 asks for at least 64).
@@ -215,7 +231,24 @@ func (s *srtpSession) seal(dst, plain []byte, h *rtp.Header) ([]byte, error) {
 // open authenticates and decrypts the SRTP packet sealed into dst.
 func (s *srtpSession) open(dst, sealed []byte) ([]byte, error) {
 	var h rtp.Header
-	return s.dec.DecryptRTP(dst, sealed, &h)
+	out, err := s.dec.DecryptRTP(dst, sealed, &h)
+	if err == nil || !s.probe {
+		s.probe = s.probe && err != nil
+		return out, err
+	}
+	// A restored session: the peer's stream may be past a wrap.
+	if s.probeBudget--; s.probeBudget <= 0 {
+		s.probe = false
+	}
+	for roc := uint32(1); roc <= maxProbeROC; roc++ {
+		s.dec.SetROC(h.SSRC, roc)
+		if out, err2 := s.dec.DecryptRTP(dst, sealed, &h); err2 == nil {
+			s.probe = false
+			return out, nil
+		}
+	}
+	s.dec.SetROC(h.SSRC, 0) // the next packet tries from 0 again
+	return nil, err
 }
 
 // answerKey picks the line of an offer the relay answers (the first, the

@@ -239,11 +239,15 @@ func TestSRTPForgedPacketsDropped(t *testing.T) {
 
 // An SRTP leg restored after a restart (RestoreRTP) from the session
 // descriptions of its exchange goes on with the same keys: the phone, which
-// kept its own, hears the relay and is heard.
+// kept its own, hears the relay and is heard. The phone's stream wrapped
+// before the restart (its rollover counter is 1, which the restored leg
+// has to find), and the relay's stream goes on under a new SSRC (the
+// phone's counter of the old one is not known to the new process).
 func TestSRTPRestore(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	secure, plain := srtpPeer(t, "SECURE"), newRTPPeer(t, "PLAIN")
+	secure.SetSequence(65530) // wraps after six packets
 	offer := secure.Offer()
 	r1 := newRelay(t)
 	answer, err := r1.AnswerRTP(ctx, "s", offer, media.LegEvents{})
@@ -251,11 +255,19 @@ func TestSRTPRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = secure.SetAnswer(answer)
+	a1, err := r1.AnswerRTP(ctx, "p", plain.Offer(), media.LegEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = plain.SetAnswer(a1)
+	_ = r1.Connect("s", "p")
 	secure.Start()
+	plain.Start()
 	eventually(t, "the first relay hears the phone", func() bool {
 		s, _ := r1.LegStats("s")
 		return s.PacketsIn >= 10
 	})
+	eventually(t, "the phone hears the first relay", func() bool { return secure.ReceivedFrom("PLAIN") >= 10 })
 	_ = r1.Close()
 
 	r2 := newRelay(t)
@@ -271,12 +283,15 @@ func TestSRTPRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = plain.SetAnswer(a)
-	plain.Start()
 	_ = r2.Connect("s", "p")
+	before := secure.ReceivedFrom("PLAIN")
 	eventually(t, "the plain phone hears the secure one after the restore", func() bool { return plain.ReceivedFrom("SECURE") >= 20 })
-	eventually(t, "the secure phone hears the plain one after the restore", func() bool { return secure.ReceivedFrom("PLAIN") >= 20 })
+	eventually(t, "the secure phone hears the plain one after the restore", func() bool { return secure.ReceivedFrom("PLAIN") >= before+20 })
 	if n := secure.SRTPFailures(); n != 0 {
 		t.Errorf("the phone failed to authenticate %d packets of the restored leg", n)
+	}
+	if rc := secure.Received(); rc.SSRCs != 2 {
+		t.Errorf("the phone's streams from the relay across the restore: %+v (want a new SSRC)", rc)
 	}
 	// Restoring SRTP from descriptions without a key in common fails.
 	if _, _, err := r2.RestoreRTP(ctx, "x", answer, plain.Offer(), media.LegEvents{}); !errors.Is(err, media.ErrBadSDP) {

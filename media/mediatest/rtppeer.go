@@ -111,6 +111,14 @@ func (p *RTPPeer) UseSRTP() error {
 	return nil
 }
 
+// SetSequence sets the sequence number of the next packet the peer sends
+// (near 65535, its stream wraps soon: an SRTP rollover).
+func (p *RTPPeer) SetSequence(seq uint16) {
+	p.sendMu.Lock()
+	p.seq = seq
+	p.sendMu.Unlock()
+}
+
 // SRTPFailures counts the packets received that failed SRTP
 // authentication.
 func (p *RTPPeer) SRTPFailures() uint64 {
