@@ -193,6 +193,7 @@ type udpWriter struct {
 	c      *rtpConn
 	buf    [1500]byte
 	sealed [1500 + 32]byte // an SRTP packet: the payload, plus its tag
+	sess   *srtpSession    // the session of the last packet sealed
 }
 
 var errNoRemote = errors.New("media: no remote RTP address yet")
@@ -228,7 +229,14 @@ func (w *udpWriter) send(packet []byte, h *rtp.Header, dst *net.UDPAddr) (int, e
 	if s := w.c.srtp.Load(); s != nil {
 		var hdr rtp.Header
 		if h == nil {
+			if _, err := hdr.Unmarshal(packet); err != nil {
+				return 0, err
+			}
 			h = &hdr
+		}
+		if s != w.sess {
+			s.followFrom(w.sess, h.SSRC) // new keys, the same stream
+			w.sess = s
 		}
 		sealed, err := s.seal(w.sealed[:0], packet, h)
 		if err != nil {

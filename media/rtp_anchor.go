@@ -158,7 +158,7 @@ func (r *Relay) RestoreRTP(ctx context.Context, name, local, remote string, ev L
 		if sess, err = newSRTPSession(localKey, remoteKey); err != nil {
 			return "", false, fmt.Errorf("media: leg %q: %w", name, err)
 		}
-		sess.probe, sess.probeBudget = true, probePackets
+		sess.rekeyed() // the phone's counter is not known after a restart
 	}
 	port := 0
 	if mine.addr != nil {

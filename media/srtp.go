@@ -222,6 +222,19 @@ func (s *srtpSession) sameKeys(local, remote sdesKey) bool {
 	return s != nil && s.local.equal(local) && s.remote.equal(remote)
 }
 
+// followFrom carries the rollover counter of our stream ssrc from prev,
+// the session that sealed it so far, to s (new keys on the same stream:
+// RFC 3711 keeps the counter across a re-key). Called by the writer only,
+// which alone uses the sealing contexts.
+func (s *srtpSession) followFrom(prev *srtpSession, ssrc uint32) {
+	if prev == nil {
+		return
+	}
+	if roc, ok := prev.enc.ROC(ssrc); ok && roc > 0 {
+		s.enc.SetROC(ssrc, roc)
+	}
+}
+
 // seal encrypts the RTP packet plain (its header h already read from it)
 // into dst.
 func (s *srtpSession) seal(dst, plain []byte, h *rtp.Header) ([]byte, error) {
@@ -343,8 +356,17 @@ func (c *rtpConn) answerSession(rem rtpRemote) (*srtpSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newSRTPSession(local, remote)
+	s, err := newSRTPSession(local, remote)
+	if err == nil && c.srtp.Load() != nil {
+		s.rekeyed() // the phone's stream goes on under new keys
+	}
+	return s, err
 }
+
+// rekeyed marks s as new keys of a leg that ran SRTP: the peer's stream
+// keeps its rollover counter, which s does not know — it is found as after
+// a restore (open).
+func (s *srtpSession) rekeyed() { s.probe, s.probeBudget = true, probePackets }
 
 // answeredSession is the SRTP session an answer rem to our pending offer
 // sets (nil for plain RTP); an answer whose profile is not the offer's is
@@ -362,10 +384,15 @@ func (c *rtpConn) answeredSessionLocked(rem rtpRemote) (*srtpSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cur := c.srtp.Load(); cur.sameKeys(local, remote) {
+	cur := c.srtp.Load()
+	if cur.sameKeys(local, remote) {
 		return cur, nil
 	}
-	return newSRTPSession(local, remote)
+	s, err := newSRTPSession(local, remote)
+	if err == nil && cur != nil {
+		s.rekeyed()
+	}
+	return s, err
 }
 
 // offerSRTPLocked makes our next SDP an offer: of SRTP with fresh lines

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/pion/rtp"
 )
 
 // Crypto lines as phones write them, and what the relay makes of each.
@@ -75,4 +77,77 @@ func FuzzParseCrypto(f *testing.F) {
 			t.Fatalf("%q: no session of its key: %v", s, err)
 		}
 	})
+}
+
+// New keys on a stream that already wrapped (a re-INVITE that re-keys):
+// our stream's rollover counter carries over to the new sealing context
+// (the phone, which kept counting, decrypts), and the phone's, unknown to
+// the new opening context, is found by probing.
+func TestSRTPRekeyKeepsRolloverCounters(t *testing.T) {
+	suite := cryptoSuites[0]
+	key := func() sdesKey {
+		k, err := newSDESKey(1, suite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	const ssrc = 0x1234
+	packet := func(seq uint16) ([]byte, *rtp.Header) {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: ssrc}, Payload: make([]byte, 160)}
+		b, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b, &p.Header
+	}
+	ours, theirs := key(), key()
+	old, err := newSRTPSession(ours, theirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []uint16{65534, 65535, 0, 1} { // our stream wraps
+		b, h := packet(seq)
+		if _, err := old.seal(nil, b, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ours2, theirs2 := key(), key()
+	next, err := newSRTPSession(ours2, theirs2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next.rekeyed()
+	next.followFrom(old, ssrc)
+	b, h := packet(2)
+	sealed, err := next.seal(nil, b, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		roc uint32
+		ok  bool
+	}{{1, true}, {0, false}} {
+		phone, _ := contextOf(ours2, nil)
+		phone.SetROC(ssrc, tc.roc)
+		if _, err := phone.DecryptRTP(nil, sealed, nil); (err == nil) != tc.ok {
+			t.Errorf("the phone at rollover %d: %v", tc.roc, err)
+		}
+	}
+
+	// The phone's stream, past its own wrap (counter 3), under its new key.
+	phoneSeal, _ := contextOf(theirs2, nil)
+	phoneSeal.SetROC(ssrc, 3)
+	b, _ = packet(100)
+	fromPhone, err := phoneSeal.EncryptRTP(nil, b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := newSRTPSession(ours2, theirs2)
+	if _, err := fresh.open(nil, fromPhone); err == nil {
+		t.Fatal("a session that does not probe opened a packet at rollover 3")
+	}
+	if _, err := next.open(nil, fromPhone); err != nil {
+		t.Fatalf("the re-keyed session did not find rollover 3: %v", err)
+	}
 }
