@@ -248,27 +248,29 @@ func parseWAV(b []byte) (wavInfo, error) {
 	return w, nil
 }
 
-// 10. recording: alice starts recording; bob's card shows that the call is
-// recorded (the engine's event, not his doing); alice stops; bob's page
-// downloads the WAV with his token, and it is a complete stereo G.711
-// recording.
-func TestSoftphoneRecording(t *testing.T) {
-	s := startServerWith(t, recordConfig)
-	alice, bob := s.open("alice"), s.open("bob")
+// download is the first download of a person's page: catchDownload makes
+// the browser save downloads into a directory of the test, with events
+// (the default browser context: every tab), back to the default when the
+// test ends.
+type download struct {
+	p    *person
+	dir  string
+	done chan cdpbrowser.EventDownloadProgress
+}
 
-	// Downloads go to a directory of the test, with events (the default
-	// browser context: every tab); back to the default at the end.
-	downloads := t.TempDir()
-	progress, stopProgress := context.WithTimeout(bob.ctx, 2*wait)
-	defer stopProgress()
-	done := make(chan cdpbrowser.EventDownloadProgress, 1)
+func (p *person) catchDownload() *download {
+	t := p.t
+	t.Helper()
+	d := &download{p: p, dir: t.TempDir(), done: make(chan cdpbrowser.EventDownloadProgress, 1)}
+	progress, stopProgress := context.WithTimeout(p.ctx, 4*wait)
+	t.Cleanup(stopProgress)
 	go func() {
 		for ev, err := range chromedp.Events(progress, cdpbrowser.DownloadProgress) {
 			if err != nil {
 				return
 			}
 			if ev.State == cdpbrowser.DownloadProgressStateCompleted || ev.State == cdpbrowser.DownloadProgressStateCanceled {
-				done <- ev
+				d.done <- ev
 				return
 			}
 		}
@@ -280,11 +282,11 @@ func TestSoftphoneRecording(t *testing.T) {
 		}))
 	}
 	events := true
-	ctx, cancel := context.WithTimeout(bob.ctx, wait)
-	err := setDownloads(ctx, cdpbrowser.SetDownloadBehaviorParams{Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: downloads, EventsEnabled: &events})
+	ctx, cancel := context.WithTimeout(p.ctx, wait)
+	err := setDownloads(ctx, cdpbrowser.SetDownloadBehaviorParams{Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: d.dir, EventsEnabled: &events})
 	cancel()
 	if err != nil {
-		t.Fatalf("bob: set the download directory: %v", err)
+		t.Fatalf("%s: set the download directory: %v", p.name, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(browser, 5*time.Second)
@@ -293,6 +295,59 @@ func TestSoftphoneRecording(t *testing.T) {
 			t.Logf("downloads back to the default: %v", err)
 		}
 	})
+	return d
+}
+
+// file waits for the download to complete and returns the saved file.
+func (d *download) file() []byte {
+	t := d.p.t
+	t.Helper()
+	select {
+	case ev := <-d.done:
+		if ev.State != cdpbrowser.DownloadProgressStateCompleted {
+			t.Fatalf("%s: the download ended %s", d.p.name, ev.State)
+		}
+		saved, err := os.ReadFile(filepath.Join(d.dir, ev.GUID))
+		if err != nil {
+			t.Fatalf("%s: the downloaded file: %v", d.p.name, err)
+		}
+		t.Logf("%s: downloaded %d bytes", d.p.name, len(saved))
+		return saved
+	case <-time.After(wait):
+		t.Fatalf("%s: no download completed within %v", d.p.name, wait)
+	}
+	return nil
+}
+
+// linkBytes reads what the link sel points to (the page's blob URL of a
+// fetched recording), in bytes.
+func (p *person) linkBytes(sel string) []byte {
+	p.t.Helper()
+	b64, err := eval[string](p, fmt.Sprintf(`(async () => {
+		const buf = new Uint8Array(await (await fetch(document.querySelector(%q).href)).arrayBuffer());
+		let s = "";
+		for (let i = 0; i < buf.length; i += 8192) s += String.fromCharCode(...buf.subarray(i, i + 8192));
+		return btoa(s);
+	})()`, sel))
+	if err != nil {
+		p.t.Fatalf("%s: read the blob of %s: %v", p.name, sel, err)
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return b
+}
+
+// 10. recording: alice starts recording; bob's card shows that the call is
+// recorded (the engine's event, not his doing); alice stops; bob's page
+// downloads the WAV with his token, and it is a complete stereo G.711
+// recording.
+func TestSoftphoneRecording(t *testing.T) {
+	s := startServerWith(t, recordConfig)
+	alice, bob := s.open("alice"), s.open("bob")
+
+	dl := bob.catchDownload()
 
 	id := establish(alice, bob)
 	alice.audioFlows(id)
@@ -336,19 +391,7 @@ func TestSoftphoneRecording(t *testing.T) {
 	}
 
 	// What the page fetched (its blob URL), in bytes.
-	b64, err := eval[string](bob, fmt.Sprintf(`(async () => {
-		const buf = new Uint8Array(await (await fetch(document.querySelector(%q).href)).arrayBuffer());
-		let s = "";
-		for (let i = 0; i < buf.length; i += 8192) s += String.fromCharCode(...buf.subarray(i, i + 8192));
-		return btoa(s);
-	})()`, btn(id, "rec-link")))
-	if err != nil {
-		t.Fatalf("bob: read the recording's blob: %v", err)
-	}
-	wav, err := base64.StdEncoding.DecodeString(b64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	wav := bob.linkBytes(btn(id, "rec-link"))
 	w, err := parseWAV(wav)
 	if err != nil {
 		t.Fatalf("the recording bob's page fetched (%d bytes): %v", len(wav), err)
@@ -378,21 +421,8 @@ func TestSoftphoneRecording(t *testing.T) {
 	}
 
 	// The page also saved it (an <a download> of the blob): the same bytes.
-	select {
-	case ev := <-done:
-		if ev.State != cdpbrowser.DownloadProgressStateCompleted {
-			t.Fatalf("bob: the download ended %s", ev.State)
-		}
-		saved, err := os.ReadFile(filepath.Join(downloads, ev.GUID))
-		if err != nil {
-			t.Fatalf("bob: the downloaded file: %v", err)
-		}
-		t.Logf("bob: downloaded %d bytes", len(saved))
-		if string(saved) != string(wav) {
-			t.Errorf("bob: the downloaded file (%d bytes) is not what the page fetched (%d bytes)", len(saved), len(wav))
-		}
-	case <-time.After(wait):
-		t.Fatalf("bob: no download completed within %v", wait)
+	if saved := dl.file(); string(saved) != string(wav) {
+		t.Errorf("bob: the downloaded file (%d bytes) is not what the page fetched (%d bytes)", len(saved), len(wav))
 	}
 
 	// The call ends: the card stays for its recording until dismissed.
@@ -400,4 +430,101 @@ func TestSoftphoneRecording(t *testing.T) {
 	bob.waitCall("ended", func(c callView) bool { return c.CallID == id && c.State == "ended" })
 	bob.click(btn(id, "dismiss"))
 	bob.waitJS("the card dismissed", fmt.Sprintf(`!document.querySelector(%q)`, fmt.Sprintf(`li[data-call-id=%q]`, id)))
+}
+
+// recState is what the page knows of a call's recording (softphone.calls()).
+type recState struct {
+	Recording    bool   `json:"recording"`
+	RecordedBy   string `json:"recorded_by"`
+	RecordingRef string `json:"recording_ref"`
+	Recordings   []struct {
+		Ref   string `json:"ref"`
+		State string `json:"state"`
+	} `json:"recordings"`
+}
+
+func (p *person) recState(callID string) recState {
+	p.t.Helper()
+	v, err := eval[*recState](p, fmt.Sprintf(`softphone.calls().find((c) => c.call_id === %q) || null`, callID))
+	if err != nil || v == nil {
+		p.t.Fatalf("%s: no call %s on the page (err %v)", p.name, callID, err)
+	}
+	return *v
+}
+
+// 11. a reload mid-recording: alice records, bob reloads his page; the
+// session.restored he gets says the call is recorded, under the ref of
+// alice's recording.started, and his card shows it as it did before the
+// reload; alice stops; bob's page offers the download and saves a complete
+// WAV.
+func TestSoftphoneRecordingAfterReload(t *testing.T) {
+	s := startServerWith(t, recordConfig)
+	alice, bob := s.open("alice"), s.open("bob")
+	dl := bob.catchDownload()
+
+	id := establish(alice, bob)
+	alice.audioFlows(id)
+	bob.audioFlows(id)
+
+	alice.click(btn(id, "record"))
+	alice.waitText(btn(id, "call-rec"), "showing her recording", func(s string) bool { return strings.HasPrefix(s, "● recording") })
+	bob.waitText(btn(id, "call-rec"), "showing the recording alice started", func(s string) bool { return strings.HasPrefix(s, "● recording") })
+	ref, err := eval[string](alice, fmt.Sprintf(`softphone.lastEvents.find((m) => m.type === "recording.started" && m.call_id === %q).ref`, id))
+	if err != nil || ref == "" {
+		t.Fatalf("alice: no ref in recording.started: %q (err %v)", ref, err)
+	}
+	if rs := bob.recState(id); !rs.Recording || rs.RecordingRef != ref {
+		t.Fatalf("bob before the reload: %+v, want recording under %q", rs, ref)
+	}
+
+	bob.do("reload", chromedp.Reload())
+	bob.waitJS("restored", `softphone.state().authed`)
+	bob.waitCall("back after the reload", func(c callView) bool { return c.CallID == id && connected(c) })
+	// What the server said.
+	restored, err := eval[string](bob, fmt.Sprintf(`JSON.stringify(((softphone.lastEvents.find((m) => m.type === "session.restored") || {}).calls || []).find((c) => c.call_id === %q) || null)`, id))
+	if err != nil {
+		t.Fatalf("bob: read session.restored: %v", err)
+	}
+	if !strings.Contains(restored, `"recording":true`) || !strings.Contains(restored, fmt.Sprintf(`"recording_ref":%q`, ref)) {
+		t.Fatalf("bob: session.restored lists the call as %s; want recording true under %q", restored, ref)
+	}
+	// What the page shows: the card as a live recording's.
+	txt := bob.waitText(btn(id, "call-rec"), "showing the recording after the reload", func(s string) bool { return strings.HasPrefix(s, "● recording") })
+	bob.waitJS("the recording line marked", fmt.Sprintf(`document.querySelector(%q).dataset.recording === "true" && document.querySelector(%q).offsetParent !== null`,
+		btn(id, "call-rec"), btn(id, "call-rec")))
+	if rs := bob.recState(id); !rs.Recording || rs.RecordingRef != ref || len(rs.Recordings) != 0 {
+		t.Fatalf("bob after the reload: %+v, want recording under %q", rs, ref)
+	}
+	t.Logf("bob's card after the reload: %q", txt)
+	bob.audioFlows(id)
+	time.Sleep(time.Second) // audio recorded after the reload too
+
+	alice.click(btn(id, "record-stop"))
+	bob.waitText(btn(id, "call-rec"), "showing the call recorded", func(s string) bool {
+		return strings.HasPrefix(s, "recorded") && strings.Contains(s, "other party")
+	})
+	if rs := bob.recState(id); rs.Recording || len(rs.Recordings) != 1 || rs.Recordings[0].Ref != ref {
+		t.Fatalf("bob after the stop: %+v, want one finished recording %q", rs, ref)
+	}
+
+	bob.click(btn(id, "rec-download"))
+	bob.waitJS("the recording fetched", fmt.Sprintf(`(document.querySelector(%q) || {}).href?.startsWith("blob:")`, btn(id, "rec-link")))
+	wav := bob.linkBytes(btn(id, "rec-link"))
+	w, err := parseWAV(wav)
+	if err != nil {
+		t.Fatalf("the recording bob's page fetched after the reload (%d bytes): %v", len(wav), err)
+	}
+	secs := float64(len(w.data)) / float64(w.rate*w.channels*w.bits/8)
+	t.Logf("recording: %d bytes, %d channels, %d Hz, %d bits, %.2f s", len(wav), w.channels, w.rate, w.bits, secs)
+	if len(wav) <= 44 || w.channels != 2 || w.rate != 8000 || w.bits != 16 {
+		t.Errorf("the recording: %d bytes, %d channels, %d Hz, %d bits; want more than a header, stereo 8 kHz 16-bit", len(wav), w.channels, w.rate, w.bits)
+	}
+	if saved := dl.file(); string(saved) != string(wav) {
+		t.Errorf("bob: the downloaded file (%d bytes) is not what the page fetched (%d bytes)", len(saved), len(wav))
+	} else if _, err := parseWAV(saved); err != nil {
+		t.Errorf("bob: the downloaded file: %v", err)
+	}
+
+	alice.click(btn(id, "hangup"))
+	bob.waitCall("ended", func(c callView) bool { return c.CallID == id && c.State == "ended" })
 }

@@ -1,6 +1,7 @@
 package ws_test
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -209,6 +210,69 @@ func TestRecording(t *testing.T) {
 	})
 	alice.do("r2", msg{"type": "recording.stop", "call_id": id})
 	fields(t, bob.nextFor("recording.stopped", id), msg{"by": "remote"})
+}
+
+// TestRestoreRecording: session.restored says whether each call is being
+// recorded and under which ref (that of recording.started), to a page that
+// reloads (auth with session_id) and to an explicit session.restore; the
+// engine's view of the call is the source.
+func TestRestoreRecording(t *testing.T) {
+	env := newEnv(t, ws.Settings{})
+	alice, _ := env.login(t, "alice")
+	bob, okBob := env.login(t, "bob")
+	id := ring(t, alice, bob)
+	bob.answerCall(id)
+	alice.nextFor("call.answered", id)
+
+	// restored returns bob's call in a session.restored: after a reload
+	// (a new connection, auth.token with the session) or, with reqID, as
+	// the reply to session.restore on the connection cl.
+	restored := func(cl *client, reqID string) map[string]any {
+		t.Helper()
+		if cl == nil {
+			cl = env.dial(t)
+			cl.send(msg{"type": "auth.token", "req_id": "t", "access": okBob["access"], "session_id": okBob["session_id"]})
+			fields(t, cl.expect("auth.ok"), msg{"session_id": okBob["session_id"]})
+		} else {
+			cl.send(msg{"type": "session.restore", "req_id": reqID, "session_id": okBob["session_id"]})
+		}
+		r := cl.next("session.restored")
+		calls, _ := r["calls"].([]any)
+		if len(calls) != 1 {
+			t.Fatalf("session.restored = %v, want bob's call", r)
+		}
+		c := calls[0].(map[string]any)
+		fields(t, c, msg{"call_id": id, "state": "active", "side": "callee"})
+		return c
+	}
+	// before any recording
+	before := restored(nil, "")
+	fields(t, before, msg{"recording": false, "recording_ref": ""})
+
+	alice.do("r1", msg{"type": "recording.start", "call_id": id})
+	ref := str(t, alice.nextFor("recording.started", id), "ref")
+	bob.nextFor("recording.started", id)
+	if v, err := env.e.Call(context.Background(), id); err != nil || !v.Recording || v.RecordingRef != ref {
+		t.Fatalf("the engine's view: recording %v ref %q (err %v), the event's ref %q", v.Recording, v.RecordingRef, err, ref)
+	}
+	// during the recording: a reload and an explicit restore both say so
+	again := restored(nil, "")
+	fields(t, again, msg{"recording": true, "recording_ref": ref})
+	fields(t, restored(bob, "s1"), msg{"recording": true, "recording_ref": ref})
+
+	alice.do("r2", msg{"type": "recording.stop", "call_id": id})
+	bob.nextFor("recording.stopped", id)
+	// after it stopped: not recorded, no ref (the engine keeps the last one)
+	fields(t, restored(nil, ""), msg{"recording": false, "recording_ref": ""})
+	fields(t, restored(bob, "s2"), msg{"recording": false, "recording_ref": ""})
+
+	// a second recording: its own ref
+	alice.do("r3", msg{"type": "recording.start", "call_id": id})
+	ref2 := str(t, alice.nextFor("recording.started", id), "ref")
+	if ref2 == ref {
+		t.Fatalf("two recordings under one ref %q", ref)
+	}
+	fields(t, restored(nil, ""), msg{"recording": true, "recording_ref": ref2})
 }
 
 // TestCallRefusals: refusals of the call messages, on a connected call

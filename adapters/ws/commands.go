@@ -480,10 +480,15 @@ func (c *conn) callInfo(call *engine.Call) CallInfo {
 	if side == events.Callee {
 		muted = call.MutedCallee
 	}
+	ref := "" // the engine keeps the last recording's ref after it stops
+	if call.Recording {
+		ref = call.RecordingRef
+	}
 	return CallInfo{
 		CallID: call.ID, State: a.State, Side: side.String(), Direction: a.Direction,
 		From: call.Caller.Number, FromName: call.Caller.Name, To: call.Callee.Number,
 		Held: call.State == engine.Held, HeldBy: heldBy, Muted: muted,
+		Recording: call.Recording, RecordingRef: ref,
 	}
 }
 

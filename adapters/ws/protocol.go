@@ -123,6 +123,10 @@ type CallInfo struct {
 	Held      bool   `json:"held"`
 	HeldBy    string `json:"held_by"`
 	Muted     bool   `json:"muted"`
+	// Recording: the call is being recorded (C11), under RecordingRef,
+	// the ref its recording.started event carried; "" when not recorded.
+	Recording    bool   `json:"recording"`
+	RecordingRef string `json:"recording_ref"`
 }
 
 // DirectoryEntry is one entry of directory.result.

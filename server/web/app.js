@@ -184,6 +184,7 @@ const handlers = {
         heldLocal: x.held_by === "local" || x.held_by === "both",
         heldRemote: x.held_by === "remote" || x.held_by === "both", muted: x.muted,
       });
+      if ("recording" in x) restoreRecording(c, !!x.recording, x.recording_ref || "");
       if (["connecting", "active", "held"].includes(x.state)) reoffer(c).catch((err) => showError("reoffer: " + err.message));
       else if (c.media && x.state !== "ringing") dropMedia(c);
     }
@@ -378,7 +379,7 @@ function summary(c) {
     call_id: c.id, state: c.state, side: c.side, direction: c.direction, from: c.from, from_name: c.fromName, to: c.to,
     held_by: heldBy(c), muted: c.muted, remote_muted: c.remoteMuted, dtmf: c.dtmf.slice(), transfer: c.transfer && { ...c.transfer },
     slot: c.slot, conference: c.conference, reason: c.reason, media: c.media ? c.media.pc.connectionState : "",
-    recording: c.recording, recorded_by: c.recBy, recordings: c.recordings.map((r) => ({ ref: r.ref, state: r.state, size: r.size })),
+    recording: c.recording, recorded_by: c.recBy, recording_ref: c.recording ? c.recRef : "", recordings: c.recordings.map((r) => ({ ref: r.ref, state: r.state, size: r.size })),
     stats_open: c.statsOpen,
   };
 }
@@ -605,6 +606,15 @@ function finishRecording(c, by) {
   if (c.recRef && !c.recordings.some((r) => r.ref === c.recRef)) {
     c.recordings.push({ ref: c.recRef, by, state: "", url: "", size: 0, error: "" });
   }
+}
+
+// restoreRecording applies a call's recording state from session.restored:
+// after a reload the page learns of a recording under way (who started it
+// is not said), and after a reconnect a recording it knew that stopped
+// meanwhile is finished, offering its download as recording.stopped does.
+function restoreRecording(c, recording, ref) {
+  if (c.recording && (!recording || (ref && c.recRef !== ref))) finishRecording(c, "");
+  if (recording && !c.recording) Object.assign(c, { recording: true, recBy: "", recRef: ref });
 }
 
 // wavComplete: the relay writes a 44-byte header whose sizes it fills in
