@@ -168,6 +168,10 @@ type SIP struct {
 	// (sip.Settings.SRTP: SDES, RFC 4568); a phone's offer of SRTP is
 	// answered with SRTP whatever it says. Trunks have their own (srtp).
 	SRTP bool `yaml:"srtp"`
+	// QualifyPhones sends every registered SIP phone an OPTIONS this often
+	// (sip.Settings.QualifyPhones); three unanswered in a row remove its
+	// binding. 0: no probes.
+	QualifyPhones time.Duration `yaml:"qualify_phones"`
 }
 
 // TLSConfigs are the server and client TLS configurations of the SIP
@@ -773,6 +777,9 @@ func (c Config) check(where map[string]string) error {
 	}
 	if c.SIP.MediaTimeout < 0 {
 		bad("sip.media_timeout", "must not be negative")
+	}
+	if c.SIP.QualifyPhones < 0 || c.SIP.QualifyPhones > 0 && c.SIP.QualifyPhones < time.Second {
+		bad("sip.qualify_phones", "must be 0 (off) or at least 1s")
 	}
 	if c.SIP.Disabled && len(c.SIP.Trunks) > 0 {
 		bad("sip.trunks", "trunks need the SIP adapter (sip.disabled is true)")

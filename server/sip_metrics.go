@@ -26,6 +26,7 @@ var (
 	descSIPReplays        = prometheus.NewDesc("callengine_sip_digest_replays_total", "SIP requests whose digest reused a nonce count already seen (a replay): challenged again.", nil, nil)
 	descSIPMediaTimeout   = prometheus.NewDesc("callengine_sip_media_timeouts_total", "Calls hung up because a relayed SIP leg sent no RTP for sip.media_timeout while connected.", nil, nil)
 	descSIPSessionTimeout = prometheus.NewDesc("callengine_sip_session_timeouts_total", "Calls ended because a SIP session timer (RFC 4028) ran out: no refresh from the peer, or ours failed.", nil, nil)
+	descSIPUnreachable    = prometheus.NewDesc("callengine_sip_phones_unreachable_total", "Registration bindings removed because they left sip.qualify_phones OPTIONS probes unanswered.", nil, nil)
 	descSIPTrunkUp        = prometheus.NewDesc("callengine_sip_trunk_up", "1 while a trunk answers its OPTIONS probes, 0 once one went unanswered (trunks with qualify only).", []string{"trunk"}, nil)
 	descSIPFailovers      = prometheus.NewDesc("callengine_sip_trunk_failovers_total", "Calls out handed from a trunk that failed (no answer, 500, 502, 503, 504 before ringing) to the next one.", nil, nil)
 	descSIPFlood          = prometheus.NewDesc("callengine_sip_register_flood_rejected_total", "REGISTER requests refused by the per-address rate limit (503).", nil, nil)
@@ -40,7 +41,7 @@ type sipCollector struct {
 }
 
 func (c *sipCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSIPBindings, descSIPDialogs, descSIPRequests, descSIPAuthFailures, descSIPFlood, descSIPConns, descSIPFailovers, descSIPRegistered, descSIPOverloaded, descSIPTrunkUp, descSIPMediaTimeout, descSIPSessionTimeout, descSIPReplays} {
+	for _, d := range []*prometheus.Desc{descSIPBindings, descSIPDialogs, descSIPRequests, descSIPAuthFailures, descSIPFlood, descSIPConns, descSIPFailovers, descSIPRegistered, descSIPOverloaded, descSIPTrunkUp, descSIPMediaTimeout, descSIPSessionTimeout, descSIPUnreachable, descSIPReplays} {
 		ch <- d
 	}
 }
@@ -75,6 +76,7 @@ func (c *sipCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSIPOverloaded, st.Overloaded)
 	counter(descSIPMediaTimeout, st.MediaTimeouts)
 	counter(descSIPSessionTimeout, st.SessionTimeouts)
+	counter(descSIPUnreachable, st.PhonesUnreachable)
 	counter(descSIPReplays, st.DigestReplays)
 	for name, up := range st.TrunksRegistered {
 		v := 0.0

@@ -160,6 +160,7 @@ func (a *Adapter) Start(ctx context.Context) error {
 	a.startTrunks()
 	a.startRegistrations()
 	a.startQualifying()
+	a.startQualifyingPhones()
 	if ls, ok := a.set.Media.(legStatter); ok && a.set.MediaTimeout > 0 {
 		a.wg.Go(func() { a.watchMedia(ls) })
 	}

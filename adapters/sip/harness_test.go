@@ -34,6 +34,7 @@ type harness struct {
 	evs []engine.Event
 
 	trunks *Trunks // the engine's far end, or nil (newHarnessTrunks)
+	tune   func(*Settings) // changes the adapter's settings before it starts; nil for none
 }
 
 // clients every harness provisions: alice 1001, bob 1002, carol 1003.
@@ -66,7 +67,7 @@ func newHarnessAt(t *testing.T, dir, udp string, c clock.Clock) *harness {
 
 // newHarnessTrunks is newHarnessAt whose engine's far end is trunks (nil:
 // the loopback); with trunks, dave is provisioned too.
-func newHarnessTrunks(t *testing.T, dir, udp string, c clock.Clock, trunks []Trunk) *harness {
+func newHarnessTrunks(t *testing.T, dir, udp string, c clock.Clock, trunks []Trunk, tune ...func(*Settings)) *harness {
 	t.Helper()
 	ctx := context.Background()
 	if dir == "" {
@@ -97,6 +98,9 @@ func newHarnessTrunks(t *testing.T, dir, udp string, c clock.Clock, trunks []Tru
 		}
 	}
 	h := &harness{t: t, eng: eng, udp: udp, trunks: ts}
+	if len(tune) > 0 {
+		h.tune = tune[0]
+	}
 	h.sub, err = eng.Subscribe(ctx, engine.Filter{})
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +115,11 @@ func (h *harness) start(c clock.Clock) {
 	if udp == "" {
 		udp = "127.0.0.1:0"
 	}
-	ad, err := New(h.eng, Settings{UDP: udp, TCP: "127.0.0.1:0", WS: "127.0.0.1:0", Clock: c, RingTimeout: 20 * time.Second, Logger: testLogger()})
+	set := Settings{UDP: udp, TCP: "127.0.0.1:0", WS: "127.0.0.1:0", Clock: c, RingTimeout: 20 * time.Second, Logger: testLogger()}
+	if h.tune != nil {
+		h.tune(&set)
+	}
+	ad, err := New(h.eng, set)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -100,6 +100,12 @@ type Settings struct {
 	// phone or trunk is gone (media_timeout.go; Asterisk's rtptimeout).
 	// 0: never. Needs Media with LegStats (*media.Relay has it).
 	MediaTimeout time.Duration
+	// QualifyPhones sends every registration binding an OPTIONS this often
+	// (phone_qualify.go; Asterisk's qualify_frequency): a binding that
+	// leaves three in a row unanswered is removed, as if it had expired, so
+	// that a phone that vanished without unregistering is no longer rung.
+	// 0: no probes (a binding lives until it expires or is unregistered).
+	QualifyPhones time.Duration
 	// MaxPendingCalls sheds load: while this many new calls of the
 	// adapter wait for the engine to place them (Dial, Inbound: their
 	// commits are behind), a new INVITE is refused with 503 and

@@ -46,6 +46,9 @@ type Stats struct {
 	// SessionTimeouts counts the calls ended because a session timer
 	// (RFC 4028) ran out: no refresh from the peer, or ours failed.
 	SessionTimeouts uint64
+	// PhonesUnreachable counts the registration bindings removed because
+	// they left Settings.QualifyPhones probes unanswered.
+	PhonesUnreachable uint64
 	// Overloaded counts new INVITEs refused with 503 because
 	// Settings.MaxPendingCalls calls waited for the engine (load shed).
 	Overloaded uint64
@@ -71,6 +74,8 @@ type counters struct {
 	mediaTimeouts  atomic.Uint64
 	digestReplays  atomic.Uint64
 	sessionExpired atomic.Uint64
+
+	phonesUnreachable atomic.Uint64
 }
 
 // failover counts a call handed to the next trunk.
@@ -110,16 +115,17 @@ func (c *counters) response(res *sip.Response) {
 // Stats returns the adapter's counters now.
 func (a *Adapter) Stats() Stats {
 	s := Stats{
-		AuthFailures:    a.stats.authFailures.Load(),
-		RegisterFlood:   a.stats.registerFlood.Load(),
-		ConnsRejected:   a.stats.connsRejected.Load(),
-		OriginRejected:  a.stats.originRejected.Load(),
-		TrunkFailovers:  a.stats.trunkFailovers.Load(),
-		Overloaded:      a.stats.overloaded.Load(),
-		MediaTimeouts:   a.stats.mediaTimeouts.Load(),
-		SessionTimeouts: a.stats.sessionExpired.Load(),
-		DigestReplays:   a.stats.digestReplays.Load(),
-		Responses:       map[string]map[string]uint64{},
+		AuthFailures:      a.stats.authFailures.Load(),
+		RegisterFlood:     a.stats.registerFlood.Load(),
+		ConnsRejected:     a.stats.connsRejected.Load(),
+		OriginRejected:    a.stats.originRejected.Load(),
+		TrunkFailovers:    a.stats.trunkFailovers.Load(),
+		Overloaded:        a.stats.overloaded.Load(),
+		MediaTimeouts:     a.stats.mediaTimeouts.Load(),
+		SessionTimeouts:   a.stats.sessionExpired.Load(),
+		PhonesUnreachable: a.stats.phonesUnreachable.Load(),
+		DigestReplays:     a.stats.digestReplays.Load(),
+		Responses:         map[string]map[string]uint64{},
 	}
 	for _, r := range a.regs {
 		if s.TrunksRegistered == nil {
