@@ -33,7 +33,7 @@ type harness struct {
 	sub *engine.Subscription
 	evs []engine.Event
 
-	trunks *Trunks // the engine's far end, or nil (newHarnessTrunks)
+	trunks *Trunks         // the engine's far end, or nil (newHarnessTrunks)
 	tune   func(*Settings) // changes the adapter's settings before it starts; nil for none
 }
 
