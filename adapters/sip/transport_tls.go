@@ -126,11 +126,17 @@ func uriTransport(u *sip.Uri) string {
 }
 
 // clientTLS is the TLS configuration of the connections we open (to
-// trunks over TLS): Settings.TLSClientConfig, TLS 1.2 at least.
+// trunks over TLS): Settings.TLSClientConfig, TLS 1.2 at least. Unless it
+// names client certificates of its own, we present our listener's
+// (Settings.TLSConfig's): mutual TLS, which carriers such as Microsoft
+// Teams Direct Routing require of the SBCs that connect to them.
 func (a *Adapter) clientTLS() *tls.Config {
 	c := &tls.Config{}
 	if a.set.TLSClientConfig != nil {
 		c = a.set.TLSClientConfig.Clone()
+	}
+	if len(c.Certificates) == 0 && c.GetClientCertificate == nil && a.set.TLSConfig != nil {
+		c.Certificates = a.set.TLSConfig.Certificates
 	}
 	if c.MinVersion < tls.VersionTLS12 {
 		c.MinVersion = tls.VersionTLS12

@@ -166,7 +166,7 @@ func TestTLSNeedsCertificate(t *testing.T) {
 
 // newTLSTrunk is a trunk that takes calls over TLS on trunkIP with cert:
 // it answers every INVITE with its RTP endpoint.
-func newTLSTrunk(t *testing.T, ctx context.Context, cert tls.Certificate) *goPhone {
+func newTLSTrunk(t *testing.T, ctx context.Context, cert tls.Certificate, tune ...func(*tls.Config)) *goPhone {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	ua, err := sipgo.NewUA(
@@ -183,9 +183,13 @@ func newTLSTrunk(t *testing.T, ctx context.Context, cert tls.Certificate) *goPho
 	sctx, cancel := context.WithCancel(ctx)
 	t.Cleanup(cancel)
 	ready := make(chan struct{})
+	conf := &tls.Config{Certificates: []tls.Certificate{cert}}
+	for _, f := range tune {
+		f(conf)
+	}
 	go func() {
 		_ = srv.ListenAndServeTLS(context.WithValue(sctx, sipgo.ListenReadyCtxKey, sipgo.ListenReadyCtxValue(ready)),
-			"tls", trunkIP+":"+itoa(p.port), &tls.Config{Certificates: []tls.Certificate{cert}})
+			"tls", trunkIP+":"+itoa(p.port), conf)
 	}()
 	select {
 	case <-ready:
@@ -197,12 +201,14 @@ func newTLSTrunk(t *testing.T, ctx context.Context, cert tls.Certificate) *goPho
 
 // A call out through a trunk over TLS: the INVITE, its ACK and the BYE go
 // over TLS, verified with TLSClientConfig's roots; the phone and the
-// trunk hear each other through the relay.
+// trunk hear each other through the relay. The trunk requires mutual TLS
+// (a verified client certificate, as Teams Direct Routing does): we
+// present our listener's certificate.
 func TestTLSTrunkCallOut(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cert, roots := testCert(t)
-	trunk := newTLSTrunk(t, ctx, cert)
+	trunk := newTLSTrunk(t, ctx, cert, func(c *tls.Config) { c.ClientAuth, c.ClientCAs = tls.RequireAndVerifyClientCert, roots })
 	ts, err := NewTrunks([]Trunk{{Name: "secure", Address: trunkIP + ":" + itoa(trunk.port), Transport: "tls"}})
 	if err != nil {
 		t.Fatal(err)
