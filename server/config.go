@@ -164,10 +164,12 @@ type SIP struct {
 	// source IP holds open (sip.Settings.MaxConnsPerAddress); 0: the
 	// adapter's default, 64.
 	MaxConnsPerAddress int `yaml:"max_conns_per_address"`
-	// SRTP makes the relay's offers to phones SRTP, keyed in the SDP
-	// (sip.Settings.SRTP: SDES, RFC 4568); a phone's offer of SRTP is
-	// answered with SRTP whatever it says. Trunks have their own (srtp).
-	SRTP bool `yaml:"srtp"`
+	// SRTP says when the relay's offers to phones are SRTP, keyed in the
+	// SDP (sip.Settings.SRTP: SDES, RFC 4568): "off" (default), "tls" (to
+	// phones registered over TLS or wss) or "always"; a phone's offer of
+	// SRTP is answered with SRTP whatever it says. Trunks have their own
+	// (srtp, a bool).
+	SRTP string `yaml:"srtp"`
 	// QualifyPhones sends every registered SIP phone an OPTIONS this often
 	// (sip.Settings.QualifyPhones); three unanswered in a row remove its
 	// binding. 0: no probes.
@@ -777,6 +779,9 @@ func (c Config) check(where map[string]string) error {
 	}
 	if c.SIP.MediaTimeout < 0 {
 		bad("sip.media_timeout", "must not be negative")
+	}
+	if _, err := sipadapter.ParseSRTPMode(c.SIP.SRTP); err != nil {
+		bad("sip.srtp", "must be off, tls or always")
 	}
 	if c.SIP.QualifyPhones < 0 || c.SIP.QualifyPhones > 0 && c.SIP.QualifyPhones < time.Second {
 		bad("sip.qualify_phones", "must be 0 (off) or at least 1s")

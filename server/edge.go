@@ -121,8 +121,9 @@ func (s *Server) buildSIP(ctx context.Context, e *engine.Engine, relay *media.Re
 		s.log.Error("sip: not started", "err", err)
 		return nil
 	}
+	srtp, _ := sipadapter.ParseSRTPMode(c.SRTP) // checked with the configuration
 	a, err := sipadapter.New(e, sipadapter.Settings{UDP: c.UDP, TCP: c.TCP, WS: c.WS, TLS: c.TLS, WSS: c.WSS, TLSConfig: serverTLS, TLSClientConfig: clientTLS,
-		UDPReadBuffer: c.UDPReadBuffer, MaxPendingCalls: c.MaxPendingCalls, MediaTimeout: c.MediaTimeout, MaxConnsPerAddress: c.MaxConnsPerAddress, Logger: s.log, Draining: s.Draining, Media: relay, RelayPhones: c.Relayed(), SRTP: c.SRTP, QualifyPhones: c.QualifyPhones,
+		UDPReadBuffer: c.UDPReadBuffer, MaxPendingCalls: c.MaxPendingCalls, MediaTimeout: c.MediaTimeout, MaxConnsPerAddress: c.MaxConnsPerAddress, Logger: s.log, Draining: s.Draining, Media: relay, RelayPhones: c.Relayed(), SRTP: srtp, QualifyPhones: c.QualifyPhones,
 		WSOrigins: s.Config.AllowedOrigins})
 	if err == nil && s.trunks != nil {
 		a.SetTrunks(s.trunks) // the engine's far end (server.go, farEnd)

@@ -141,7 +141,13 @@ func (a *Adapter) anchorCallee(cl *call) {
 		name := relayLegName(cl.id, engine.Callee)
 		ctx, cancel := a.command("")
 		defer cancel()
-		offer, err := a.set.Media.OfferRTP(ctx, name, media.OfferOptions{MatchLeg: relayLegName(cl.id, engine.Caller), SRTP: a.set.SRTP},
+		srtp := a.set.SRTP == SRTPAlways
+		if a.set.SRTP == SRTPOverTLS {
+			if c, err := a.eng.Call(ctx, cl.id); err == nil {
+				srtp = a.set.SRTP.offersSRTP(a.sipDevices(&c))
+			}
+		}
+		offer, err := a.set.Media.OfferRTP(ctx, name, media.OfferOptions{MatchLeg: relayLegName(cl.id, engine.Caller), SRTP: srtp},
 			a.rtpEvents(cl.id, engine.Callee, cl.calleeClient()))
 		cl.mu.Lock()
 		cl.rtpPending = false

@@ -14,7 +14,7 @@ import (
 //
 //   - phone_offers: alice's phone encrypts; the relay answers its offer
 //     with SRTP and offers bob's plain phone plain RTP;
-//   - relay_offers: with Settings.SRTP the relay offers SRTP to phones:
+//   - relay_offers: with Settings.SRTP SRTPAlways the relay offers SRTP to phones:
 //     bob's phone encrypts, alice's does not.
 //
 // Both ways the call connects and each phone takes the relay's RTP
@@ -25,12 +25,12 @@ import (
 func TestBaresipSRTPThroughRelay(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
-		offerSRTP     bool
+		offerSRTP     SRTPMode
 		alice, bob    string // mediaenc
 		secure, plain engine.Side
 	}{
-		{"phone_offers", false, "srtp-mand", "", engine.Caller, engine.Callee},
-		{"relay_offers", true, "", "srtp-mand", engine.Callee, engine.Caller},
+		{"phone_offers", SRTPOff, "srtp-mand", "", engine.Caller, engine.Callee},
+		{"relay_offers", SRTPAlways, "", "srtp-mand", engine.Callee, engine.Caller},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rh := newRelayHarnessWith(t, t.TempDir(), "", nil, func(s *Settings) { s.SRTP = tc.offerSRTP })

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -132,13 +133,56 @@ type Settings struct {
 	// (media.go). callengine serve turns it on unless sip.relay_phones is
 	// false.
 	RelayPhones bool
-	// SRTP makes the relay's offers to phones SRTP: RTP/SAVP keyed in the
-	// SDP (SDES, RFC 4568; media.OfferOptions.SRTP), for phones set up to
-	// encrypt their media (Asterisk's media_encryption=sdes). A phone that
-	// does not speak it refuses the call. Whatever it says, a phone's or a
-	// trunk's offer of SRTP is answered with SRTP; Trunk.SRTP is the same
-	// for a trunk. Keys travel in the SDP: use it with SIP over TLS.
-	SRTP bool
+	// SRTP says when the relay's offers to phones are SRTP: RTP/SAVP keyed
+	// in the SDP (SDES, RFC 4568; media.OfferOptions.SRTP), for phones set
+	// up to encrypt their media (Asterisk's media_encryption=sdes). A phone
+	// that does not speak it refuses the call. Whatever it says, a phone's
+	// or a trunk's offer of SRTP is answered with SRTP; Trunk.SRTP is the
+	// same for a trunk. The keys travel in the SDP, so SRTPOverTLS offers
+	// SRTP to the phones whose signalling is encrypted.
+	SRTP SRTPMode
+}
+
+// SRTPMode is when the relay offers SRTP to phones (Settings.SRTP).
+type SRTPMode string
+
+const (
+	// SRTPOff ("" or "off"): offers are plain RTP.
+	SRTPOff SRTPMode = ""
+	// SRTPOverTLS ("tls"): offers to phones registered over TLS or secure
+	// WebSocket are SRTP — when every phone of the callee that rings is;
+	// the others get plain RTP.
+	SRTPOverTLS SRTPMode = "tls"
+	// SRTPAlways ("always"): every offer to phones is SRTP.
+	SRTPAlways SRTPMode = "always"
+)
+
+// ParseSRTPMode reads a mode's name ("off", "tls", "always"; "" is off).
+func ParseSRTPMode(s string) (SRTPMode, error) {
+	switch SRTPMode(s) {
+	case SRTPOff, "off":
+		return SRTPOff, nil
+	case SRTPOverTLS, SRTPAlways:
+		return SRTPMode(s), nil
+	}
+	return SRTPOff, fmt.Errorf("sip: SRTP mode %q: want off, tls or always", s)
+}
+
+// offersSRTP reports whether the relay's offer to devices, the phones
+// that ring, is SRTP.
+func (m SRTPMode) offersSRTP(devices []sipDevice) bool {
+	switch m {
+	case SRTPAlways:
+		return true
+	case SRTPOverTLS:
+		for _, d := range devices {
+			if t := uriTransport(&d.binding.URI); t != "TLS" && t != "WSS" {
+				return false
+			}
+		}
+		return len(devices) > 0
+	}
+	return false
 }
 
 // Defaults.

@@ -68,15 +68,25 @@ func newTLSPhone(t *testing.T, ctx context.Context, transport, server, user, mar
 // called by it: its INVITE, the adapter's INVITE to it and the BYEs go
 // over its one TLS connection (its Contact is unreachable), audio flows
 // both ways through the relay, and its binding names transport tls.
-func TestTLSPhoneCallsBothWays(t *testing.T) { securePhoneCalls(t, "tls") }
+func TestTLSPhoneCallsBothWays(t *testing.T) { securePhoneCalls(t, "tls", false) }
 
 // The same over secure WebSocket (wss://, a browser SIP stack's transport
 // on an https page).
-func TestWSSPhoneCallsBothWays(t *testing.T) { securePhoneCalls(t, "wss") }
+func TestWSSPhoneCallsBothWays(t *testing.T) { securePhoneCalls(t, "wss", false) }
 
-func securePhoneCalls(t *testing.T, transport string) {
+// The same with Settings.SRTP SRTPOverTLS, alice's phone on SRTP: the
+// relay answers her SRTP offer with SRTP and offers bob, on UDP, plain RTP;
+// when bob calls her, she (on TLS) is offered SRTP. Audio flows both ways
+// each time, encrypted on her side only.
+func TestTLSPhoneOnSRTP(t *testing.T) { securePhoneCalls(t, "tls", true) }
+
+func securePhoneCalls(t *testing.T, transport string, srtp bool) {
 	cert, roots := testCert(t)
-	h := newRelayHarnessWith(t, t.TempDir(), "", nil, withTLS(cert))
+	h := newRelayHarnessWith(t, t.TempDir(), "", nil, withTLS(cert), func(s *Settings) {
+		if srtp {
+			s.SRTP = SRTPOverTLS
+		}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	addr := h.ad.Addr(transport)
@@ -84,6 +94,11 @@ func securePhoneCalls(t *testing.T, transport string) {
 		t.Fatalf("no %s listener", transport)
 	}
 	alice := newTLSPhone(t, ctx, transport, addr, "alice", "ALICE", roots)
+	if srtp {
+		if err := alice.rtp.UseSRTP(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	alice.register(ctx)
 	bob := relayPhones(t, ctx, h, "bob")[0]
 	devs, err := h.eng.Client(ctx, "alice")
@@ -96,7 +111,9 @@ func securePhoneCalls(t *testing.T, transport string) {
 	if !strings.Contains(da.target.String(), "transport="+transport) {
 		t.Errorf("the adapter's Contact to a %s phone: %s", transport, da.target.String())
 	}
-	bob.waitInvite(ctx)
+	if d := bob.waitInvite(ctx); srtp && (strings.Contains(d.offer, "SAVP") || strings.Contains(d.offer, "crypto")) {
+		t.Errorf("bob, on UDP, was offered SRTP:\n%s", d.offer)
+	}
 	bob.rtp.Start()
 	eventuallyTrue(t, "bob hears alice", func() bool { return bob.rtp.ReceivedFrom("ALICE") > 10 })
 	eventuallyTrue(t, "alice hears bob", func() bool { return alice.rtp.ReceivedFrom("BOB") > 10 })
@@ -114,11 +131,24 @@ func securePhoneCalls(t *testing.T, transport string) {
 	alice.rtp.Stop()
 	alice.mu.Lock() // her INVITE handler reads it
 	alice.rtp = alice.newRTPLocked("ALICE")
+	if srtp {
+		if err := alice.rtp.UseSRTP(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	alice.mu.Unlock()
 	db, _ := bob.call(ctx, "1001")
-	alice.waitInvite(ctx)
+	if d := alice.waitInvite(ctx); srtp && (!strings.Contains(d.offer, "RTP/SAVP") || !strings.Contains(d.offer, "a=crypto:")) {
+		t.Errorf("alice, on %s, was not offered SRTP:\n%s", transport, d.offer)
+	}
 	alice.rtp.Start()
 	eventuallyTrue(t, "bob hears alice again", func() bool { return bob.rtp.ReceivedFrom("ALICE") > 10 })
+	if srtp {
+		eventuallyTrue(t, "alice hears bob", func() bool { return alice.rtp.ReceivedFrom("BOB") > 10 })
+		if n := alice.rtp.SRTPFailures(); n != 0 {
+			t.Errorf("alice's phone failed to authenticate %d packets", n)
+		}
+	}
 	if res := bob.send(ctx, bob.inDialog(db, "BYE")); res.StatusCode != 200 {
 		t.Fatalf("bob's BYE: %d", res.StatusCode)
 	}
