@@ -188,10 +188,13 @@ type server struct {
 
 // startServer runs callengine serve on a new data directory and a free
 // port of 127.0.0.1; it is stopped when the test ends.
-func startServer(t *testing.T) *server {
+func startServer(t *testing.T) *server { return startServerWith(t, serveConfig) }
+
+// startServerWith is startServer with another configuration.
+func startServerWith(t *testing.T, config string) *server {
 	dir := t.TempDir()
 	s := &server{t: t, data: filepath.Join(dir, "data"), config: filepath.Join(dir, "serve.yaml"), addr: "127.0.0.1:0", log: &syncBuffer{}}
-	if err := os.WriteFile(s.config, []byte(serveConfig), 0o600); err != nil {
+	if err := os.WriteFile(s.config, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s.start()

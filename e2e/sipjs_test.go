@@ -65,19 +65,7 @@ func startSIPServer(t *testing.T) (*server, string) {
 	}
 	wsAddr := l.Addr().String()
 	l.Close()
-	dir := t.TempDir()
-	s := &server{t: t, data: filepath.Join(dir, "data"), config: filepath.Join(dir, "serve.yaml"), addr: "127.0.0.1:0", log: &syncBuffer{}}
-	config := serveConfig + fmt.Sprintf("sip:\n  udp: 127.0.0.1:0\n  tcp: 127.0.0.1:0\n  ws: %s\n", wsAddr)
-	if err := os.WriteFile(s.config, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.start()
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			t.Logf("server log (last lines):\n%s", tail(s.log.String(), 80))
-		}
-	})
+	s := startServerWith(t, serveConfig+fmt.Sprintf("sip:\n  udp: 127.0.0.1:0\n  tcp: 127.0.0.1:0\n  ws: %s\n", wsAddr))
 	if !strings.Contains(s.log.String(), "ws="+wsAddr) {
 		t.Fatalf("serve does not listen for SIP over WebSocket on %s:\n%s", wsAddr, tail(s.log.String(), 20))
 	}

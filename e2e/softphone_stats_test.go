@@ -184,23 +184,6 @@ clients:
     extensions: ["102"]
 `
 
-// startServerWith is startServer with another configuration.
-func startServerWith(t *testing.T, config string) *server {
-	dir := t.TempDir()
-	s := &server{t: t, data: filepath.Join(dir, "data"), config: filepath.Join(dir, "serve.yaml"), addr: "127.0.0.1:0", log: &syncBuffer{}}
-	if err := os.WriteFile(s.config, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s.start()
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			t.Logf("server log (last lines):\n%s", tail(s.log.String(), 80))
-		}
-	})
-	return s
-}
-
 // text is the text of the element sel on the page ("" if there is none).
 func (p *person) text(sel string) string {
 	v, _ := eval[string](p, fmt.Sprintf(`(document.querySelector(%q) || {}).textContent ?? ""`, sel))

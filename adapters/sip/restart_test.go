@@ -144,27 +144,10 @@ func TestSIPpSessionTimerSurvivesSIGKILL(t *testing.T) {
 			child.kill(t)
 
 			h := newHarnessAt(t, dir, addr, nil)
-			ctx := context.Background()
-			calls, err := h.eng.LegCalls(ctx, adapterName)
-			if err != nil || len(calls) != 1 || calls[0].State != engine.Connected {
-				t.Fatalf("calls with SIP dialogs after the restart: %+v, %v", calls, err)
-			}
+			c := liveSIPCall(t, h)
 			uac.wait(t, "alice's phone")
 			uas.wait(t, "bob's phone")
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				got, err := h.eng.Call(ctx, calls[0].ID)
-				if err == nil && got.State == engine.Ended {
-					if got.Reason != events.Hangup || got.EndedBy != engine.Caller {
-						t.Fatalf("the call ended %s by %s", got.Reason, got.EndedBy)
-					}
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the call did not end: %+v, %v", got, err)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			waitEnded(t, h, c.ID, events.Hangup, engine.Caller)
 			if n := h.ad.Stats().SessionTimeouts; n != tc.timeouts {
 				t.Errorf("session timeouts after the restart: %d, want %d", n, tc.timeouts)
 			}
