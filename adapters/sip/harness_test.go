@@ -45,6 +45,9 @@ var testClients = []engine.ClientSpec{
 }
 
 func password(id string) string {
+	if id == dave.ID {
+		return dave.Password
+	}
 	for _, c := range testClients {
 		if c.ID == id {
 			return c.Password
@@ -350,9 +353,17 @@ func tail(b []byte) string {
 // a sipp UAS (contactPort).
 func (h *harness) register(client string, contactPort int, expires int) {
 	h.t.Helper()
-	s := runSipp(h.t, "register.xml", freePort(h.t), h.ad.Addr("udp"), "-s", client, "-au", client, "-ap", password(client),
+	registerPhone(h.t, h.ad.Addr("udp"), client, contactPort, expires)
+}
+
+// registerPhone registers client at the adapter on addr (UDP) with a sipp
+// UAC, digest authenticated, for expires seconds; its Contact names
+// contactPort (where a sipp UAS answers, or nothing listens).
+func registerPhone(t *testing.T, addr, client string, contactPort, expires int) {
+	t.Helper()
+	s := runSipp(t, "register.xml", freePort(t), addr, "-s", client, "-au", client, "-ap", password(client),
 		"-key", "contact_port", strconv.Itoa(contactPort), "-key", "expires", strconv.Itoa(expires))
-	s.wait(h.t, "register "+client)
+	s.wait(t, "register "+client)
 }
 
 // uac runs a sipp UAC calling service as caller.

@@ -43,9 +43,7 @@ func TestSIPpDialogsSurviveSIGKILL(t *testing.T) {
 		client string
 		port   int
 	}{{"bob", bobPort}, {"carol", carolPort}} {
-		s := runSipp(t, "register.xml", freePort(t), addr, "-s", r.client, "-au", r.client, "-ap", password(r.client),
-			"-key", "contact_port", strconv.Itoa(r.port), "-key", "expires", "300")
-		s.wait(t, "register "+r.client)
+		registerPhone(t, addr, r.client, r.port, 300)
 	}
 	uasBob := runSipp(t, "uas_answer_restart_bye.xml", bobPort, "", "-d", "100")
 	uasCarol := runSipp(t, "uas_answer_restart_bye.xml", carolPort, "", "-d", "100")
@@ -134,9 +132,7 @@ func TestSIPpSessionTimerSurvivesSIGKILL(t *testing.T) {
 			addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 			child := startRestartChild(t, dir, addr)
 			bobPort := freePort(t)
-			reg := runSipp(t, "register.xml", freePort(t), addr, "-s", "bob", "-au", "bob", "-ap", password("bob"),
-				"-key", "contact_port", strconv.Itoa(bobPort), "-key", "expires", "300")
-			reg.wait(t, "register bob")
+			registerPhone(t, addr, "bob", bobPort, 300)
 			uas := runSipp(t, "uas_answer.xml", bobPort, "", "-d", "100")
 			uac := runSipp(t, tc.scenario, freePort(t), addr, "-s", "1002", "-au", "alice", "-ap", password("alice"),
 				"-key", "caller", "alice", "-key", "se", "6")
@@ -338,9 +334,7 @@ func TestSIPpTrunkDialogsSurviveSIGKILL(t *testing.T) {
 	child := startRestartChildTrunks(t, dir, addr, trunks)
 
 	davePort := freePort(t)
-	reg := runSipp(t, "register.xml", freePort(t), addr, "-s", "dave", "-au", "dave", "-ap", dave.Password,
-		"-key", "contact_port", strconv.Itoa(davePort), "-key", "expires", "300")
-	reg.wait(t, "register dave")
+	registerPhone(t, addr, "dave", davePort, 300)
 
 	trunkA := runSippOn(t, trunkIP, "uas_answer_bye_after_restart.xml", portA, "")
 	trunkB := runSippOn(t, trunkIP, "uas_answer_restart_bye.xml", portB, "", "-d", "100")
@@ -454,9 +448,7 @@ func TestSIPpBlindTransferSurvivesSIGKILL(t *testing.T) {
 		client string
 		port   int
 	}{{"bob", bobPort}, {"carol", carolPort}} {
-		s := runSipp(t, "register.xml", freePort(t), addr, "-s", r.client, "-au", r.client, "-ap", password(r.client),
-			"-key", "contact_port", strconv.Itoa(r.port), "-key", "expires", "300")
-		s.wait(t, "register "+r.client)
+		registerPhone(t, addr, r.client, r.port, 300)
 	}
 	bob := runSipp(t, "uas_kept.xml", bobPort, "")
 	carol := runSipp(t, "uas_answer_bye_after_restart.xml", carolPort, "")
@@ -493,9 +485,7 @@ func TestSIPpAttendedTransferSurvivesSIGKILL(t *testing.T) {
 		client string
 		port   int
 	}{{"alice", alicePort}, {"carol", carolPort}} {
-		s := runSipp(t, "register.xml", freePort(t), addr, "-s", r.client, "-au", r.client, "-ap", password(r.client),
-			"-key", "contact_port", strconv.Itoa(r.port), "-key", "expires", "300")
-		s.wait(t, "register "+r.client)
+		registerPhone(t, addr, r.client, r.port, 300)
 	}
 	alice := runSipp(t, "uas_replaces_kept.xml", alicePort, "")
 	carol := runSipp(t, "uas_replaces_target_restart.xml", carolPort, "")
@@ -530,9 +520,7 @@ func TestSIPpHoldAfterSIGKILL(t *testing.T) {
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	child := startRestartChild(t, dir, addr)
 	bobPort := freePort(t)
-	reg := runSipp(t, "register.xml", freePort(t), addr, "-s", "bob", "-au", "bob", "-ap", password("bob"),
-		"-key", "contact_port", strconv.Itoa(bobPort), "-key", "expires", "300")
-	reg.wait(t, "register bob")
+	registerPhone(t, addr, "bob", bobPort, 300)
 	bob := runSipp(t, "uas_hold_after_restart.xml", bobPort, "")
 	alice := runSipp(t, "uac_hold_after_restart.xml", freePort(t), addr, "-s", "1002", "-au", "alice", "-ap", password("alice"),
 		"-key", "caller", "alice")

@@ -81,9 +81,7 @@ func freePortOn(t *testing.T, ip string) int {
 // daveCalls registers dave's phone and has it call number with scenario.
 func (h *harness) daveCalls(scenario, number string, keys ...string) *sipp {
 	h.t.Helper()
-	s := runSipp(h.t, "register.xml", freePort(h.t), h.ad.Addr("udp"), "-s", "dave", "-au", "dave", "-ap", dave.Password,
-		"-key", "contact_port", strconv.Itoa(freePort(h.t)), "-key", "expires", "300")
-	s.wait(h.t, "register dave")
+	registerPhone(h.t, h.ad.Addr("udp"), "dave", freePort(h.t), 300)
 	args := []string{"-s", number, "-au", "dave", "-ap", dave.Password, "-key", "caller", "dave"}
 	return runSipp(h.t, scenario, freePort(h.t), h.ad.Addr("udp"), append(args, keys...)...)
 }
@@ -192,9 +190,7 @@ func TestTrunkOutboundCancelWhileRinging(t *testing.T) {
 func TestTrunkInboundRingsPhone(t *testing.T) {
 	h := newTrunkHarness(t, freePortOn(t, trunkIP), "", "")
 	phonePort := freePort(t)
-	reg := runSipp(t, "register.xml", freePort(t), h.ad.Addr("udp"), "-s", "dave", "-au", "dave", "-ap", dave.Password,
-		"-key", "contact_port", strconv.Itoa(phonePort), "-key", "expires", "300")
-	reg.wait(t, "register dave")
+	registerPhone(t, h.ad.Addr("udp"), "dave", phonePort, 300)
 	phone := runSipp(t, "uas_answer.xml", phonePort, "", "-d", "200")
 	trunk := runSippOn(t, trunkIP, "trunk_uac.xml", freePortOn(t, trunkIP), h.ad.Addr("udp"), "-s", daveNumber, "-d", "300")
 	trunk.wait(t, "trunk")
@@ -378,9 +374,7 @@ func TestTrunkEarlyMediaPassedThrough(t *testing.T) {
 func TestTrunkInboundReInviteHoldResume(t *testing.T) {
 	h := newTrunkHarness(t, freePortOn(t, trunkIP), "", "")
 	phonePort := freePort(t)
-	reg := runSipp(t, "register.xml", freePort(t), h.ad.Addr("udp"), "-s", "dave", "-au", "dave", "-ap", dave.Password,
-		"-key", "contact_port", strconv.Itoa(phonePort), "-key", "expires", "300")
-	reg.wait(t, "register dave")
+	registerPhone(t, h.ad.Addr("udp"), "dave", phonePort, 300)
 	phone := runSipp(t, "uas_hold.xml", phonePort, "")
 	trunk := runSippOn(t, trunkIP, "trunk_uac_hold.xml", freePortOn(t, trunkIP), h.ad.Addr("udp"), "-s", daveNumber)
 	trunk.wait(t, "trunk")
@@ -480,9 +474,7 @@ func TestTrunkRegistration(t *testing.T) {
 	registeredAt := time.Now()
 
 	phonePort := freePort(t)
-	reg := runSipp(t, "register.xml", freePort(t), h.ad.Addr("udp"), "-s", "dave", "-au", "dave", "-ap", dave.Password,
-		"-key", "contact_port", strconv.Itoa(phonePort), "-key", "expires", "300")
-	reg.wait(t, "register dave")
+	registerPhone(t, h.ad.Addr("udp"), "dave", phonePort, 300)
 	phone := runSipp(t, "uas_answer.xml", phonePort, "", "-d", "200")
 	inbound := runSippOn(t, trunkIP, "trunk_uac_registered.xml", freePortOn(t, trunkIP), h.ad.Addr("udp"), "-s", daveNumber, "-d", "300")
 	inbound.wait(t, "the carrier's call")
