@@ -174,6 +174,10 @@ type SIP struct {
 	// (sip.Settings.QualifyPhones); three unanswered in a row remove its
 	// binding. 0: no probes.
 	QualifyPhones time.Duration `yaml:"qualify_phones"`
+	// RecordCode is the DTMF feature code ("*1", say) a SIP phone keys in
+	// a call to start or stop its recording (sip.Settings.RecordCode);
+	// empty: none.
+	RecordCode string `yaml:"record_code"`
 }
 
 // TLSConfigs are the server and client TLS configurations of the SIP
@@ -782,6 +786,9 @@ func (c Config) check(where map[string]string) error {
 	}
 	if _, err := sipadapter.ParseSRTPMode(c.SIP.SRTP); err != nil {
 		bad("sip.srtp", "must be off, tls or always")
+	}
+	if err := sipadapter.CheckFeatureCode(c.SIP.RecordCode); err != nil {
+		bad("sip.record_code", "must be up to 8 DTMF digits (0-9, *, #, A-D)")
 	}
 	if c.SIP.QualifyPhones < 0 || c.SIP.QualifyPhones > 0 && c.SIP.QualifyPhones < time.Second {
 		bad("sip.qualify_phones", "must be 0 (off) or at least 1s")

@@ -64,14 +64,18 @@ type Adapter struct {
 
 	trunks *Trunks // nil: no SIP trunk (trunk.go)
 
-	stats counters   // for /metrics (stats.go)
-	conns *connLimit // TCP and ws connections by source IP (connlimit.go)
+	stats    counters   // for /metrics (stats.go)
+	conns    *connLimit // TCP and ws connections by source IP (connlimit.go)
+	features features   // digits held back as the start of a feature code (feature_codes.go)
 }
 
 // New returns an adapter for eng. The engine's DigestCredentials give the
 // clients' credentials (SetAccounts replaces them).
 func New(eng *engine.Engine, s Settings) (*Adapter, error) {
 	s = s.withDefaults()
+	if err := CheckFeatureCode(s.RecordCode); err != nil {
+		return nil, err
+	}
 	secret := s.NonceSecret
 	if len(secret) == 0 {
 		secret = make([]byte, 32)

@@ -194,6 +194,7 @@ func (a *Adapter) handle(ev engine.Event) {
 		a.adoptKept(c)
 		a.adoptFar(c) // a trunk's leg a transfer carries on (transfer_far.go)
 	case ev.Type == events.TypeCallEnded:
+		a.features.forget(c.ID)
 		if cl != nil {
 			a.ended(cl, c)
 			a.endKept(cl)

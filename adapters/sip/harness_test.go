@@ -39,7 +39,7 @@ type harness struct {
 
 // clients every harness provisions: alice 1001, bob 1002, carol 1003.
 var testClients = []engine.ClientSpec{
-	{ID: "alice", Name: "Alice", Extensions: []string{"1001"}, Password: "alice-secret"},
+	{ID: "alice", Name: "Alice", Extensions: []string{"1001"}, Password: "alice-secret", Permissions: []string{events.PermissionRecord}},
 	{ID: "bob", Name: "Bob", Extensions: []string{"1002"}, Password: "bob-secret"},
 	{ID: "carol", Name: "Carol", Extensions: []string{"1003"}, Password: "carol-secret"},
 }

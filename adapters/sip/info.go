@@ -54,10 +54,7 @@ func (a *Adapter) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 		a.respond(tx, a.response(req, statusBadRequest))
 		return
 	}
-	ctx, cancel := a.command(l.client)
-	defer cancel()
-	if _, err := a.eng.SendDigits(ctx, cl.id, l.side, string(digit), engine.ToneOptions{Duration: dur}); err != nil {
-		a.log.Debug("the engine refused a phone's digits", "call", cl.id, "err", err)
+	if err := a.phoneDigit(cl.id, l.side, l.client, rune(digit), dur); err != nil { // feature_codes.go
 		a.respond(tx, a.response(req, statusForCommand(err)))
 		return
 	}

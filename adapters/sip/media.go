@@ -69,11 +69,7 @@ func relayLegName(id string, s engine.Side) string { return id + "/" + s.String(
 func (a *Adapter) rtpEvents(id string, side engine.Side, client string) media.LegEvents {
 	return media.LegEvents{
 		DTMF: func(d rune) {
-			ctx, cancel := a.command(client)
-			defer cancel()
-			if _, err := a.eng.SendDigits(ctx, id, side, string(d), engine.ToneOptions{}); err != nil {
-				a.log.Debug("in-band DTMF refused", "call", id, "err", err)
-			}
+			_ = a.phoneDigit(id, side, client, d, 0) // a feature code's, or the engine's (feature_codes.go)
 		},
 	}
 }

@@ -107,6 +107,12 @@ type Settings struct {
 	// that a phone that vanished without unregistering is no longer rung.
 	// 0: no probes (a binding lives until it expires or is unregistered).
 	QualifyPhones time.Duration
+	// RecordCode is the DTMF feature code a phone keys in a call to start
+	// or stop its recording ("*1", say; feature_codes.go): its digits go
+	// to the engine as StartRecording or StopRecording by the phone's side,
+	// not to the other party. "": none (every digit is passed on). Digits
+	// 0-9, *, #, A-D.
+	RecordCode string
 	// MaxPendingCalls sheds load: while this many new calls of the
 	// adapter wait for the engine to place them (Dial, Inbound: their
 	// commits are behind), a new INVITE is refused with 503 and
