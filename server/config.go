@@ -178,6 +178,9 @@ type SIP struct {
 	// a call to start or stop its recording (sip.Settings.RecordCode);
 	// empty: none.
 	RecordCode string `yaml:"record_code"`
+	// TransferCode, then a number and '#', keyed in a call transfers the
+	// other party there (sip.Settings.TransferCode); empty: none.
+	TransferCode string `yaml:"transfer_code"`
 }
 
 // TLSConfigs are the server and client TLS configurations of the SIP
@@ -787,8 +790,8 @@ func (c Config) check(where map[string]string) error {
 	if _, err := sipadapter.ParseSRTPMode(c.SIP.SRTP); err != nil {
 		bad("sip.srtp", "must be off, tls or always")
 	}
-	if err := sipadapter.CheckFeatureCode(c.SIP.RecordCode); err != nil {
-		bad("sip.record_code", "must be up to 8 DTMF digits (0-9, *, #, A-D)")
+	if err := sipadapter.CheckFeatureCodes(c.SIP.RecordCode, c.SIP.TransferCode); err != nil {
+		bad("sip.record_code and sip.transfer_code", "must be up to 8 DTMF digits (0-9, *, #, A-D) each, neither the start of the other")
 	}
 	if c.SIP.QualifyPhones < 0 || c.SIP.QualifyPhones > 0 && c.SIP.QualifyPhones < time.Second {
 		bad("sip.qualify_phones", "must be 0 (off) or at least 1s")

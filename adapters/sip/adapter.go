@@ -73,7 +73,7 @@ type Adapter struct {
 // clients' credentials (SetAccounts replaces them).
 func New(eng *engine.Engine, s Settings) (*Adapter, error) {
 	s = s.withDefaults()
-	if err := CheckFeatureCode(s.RecordCode); err != nil {
+	if err := CheckFeatureCodes(s.RecordCode, s.TransferCode); err != nil {
 		return nil, err
 	}
 	secret := s.NonceSecret

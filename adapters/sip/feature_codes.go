@@ -15,9 +15,13 @@ import (
 // sip.record_code, "*1" say) toggles the call's recording: the engine's
 // StartRecording or StopRecording by the phone's side, with its client's
 // permission (a client without PermissionRecord is refused, and the digits
-// are gone). A code's digits never reach the other party: a digit that
-// begins a code is held back until the code is complete, another digit
-// comes, or featureDigitWait passes — then it is passed on, late, in
+// are gone). Settings.TransferCode (sip.transfer_code, "##" say) then a
+// number, ended by '#' or a pause of featureTargetWait, transfers the other
+// party there — the engine's BlindTransfer by the phone's side, as a REFER
+// would (Asterisk's blindxfer): for phones and analogue adapters that
+// cannot send REFER. A code's digits never reach the other party: a digit
+// that begins a code is held back until the code is complete, another
+// digit comes, or featureDigitWait passes — then it is passed on, late, in
 // order. Digits come from the phone's RFC 4733 events on the relay and
 // from its INFO requests alike.
 
@@ -25,8 +29,27 @@ import (
 // held back (Asterisk's featuredigittimeout is 1 s).
 var featureDigitWait = 1500 * time.Millisecond
 
+// featureTargetWait is how long the number of a transfer code waits for
+// its next digit before it is taken as complete ('#' ends it at once).
+var featureTargetWait = 3 * time.Second
+
 // maxFeatureCode bounds a feature code's length.
 const maxFeatureCode = 8
+
+// CheckFeatureCodes reports whether the record and transfer codes can be
+// used together: each one a feature code (CheckFeatureCode), and neither
+// the other nor the start of it.
+func CheckFeatureCodes(record, transfer string) error {
+	for _, c := range []string{record, transfer} {
+		if err := CheckFeatureCode(c); err != nil {
+			return err
+		}
+	}
+	if record != "" && transfer != "" && (strings.HasPrefix(record, transfer) || strings.HasPrefix(transfer, record)) {
+		return fmt.Errorf("sip: feature codes %q and %q: one begins the other", record, transfer)
+	}
+	return nil
+}
 
 // CheckFeatureCode reports whether code is a feature code: "" (none) or up
 // to 8 DTMF digits (0-9, *, #, A-D).
@@ -48,13 +71,17 @@ type featureKey struct {
 	side engine.Side
 }
 
-// heldDigits are the digits of one side held back as the start of a code.
+// heldDigits are the digits of one side held back as the start of a code,
+// or the number a transfer code collects.
 type heldDigits struct {
 	mu     sync.Mutex // orders the side's digits to the engine
 	digits string
 	durs   []time.Duration
 	timer  *time.Timer
 	gen    uint64 // the timer's generation: a stale timer does nothing
+
+	collecting bool   // the transfer code was keyed: digits are its number
+	target     string // the number so far
 }
 
 // features holds the held digits of every side.
@@ -97,37 +124,76 @@ func (f *features) forget(call string) {
 // feature code's, held back, or the engine's SendDigits by that side. It
 // returns the engine's refusal of the digit (or of the digits it let go).
 func (a *Adapter) phoneDigit(call string, side engine.Side, client string, d rune, dur time.Duration) error {
-	code := a.set.RecordCode
-	if code == "" {
+	rec, xfer := a.set.RecordCode, a.set.TransferCode
+	if rec == "" && xfer == "" {
 		return a.sendDigits(call, side, client, string(d), []time.Duration{dur})
 	}
 	h := a.features.side(featureKey{call, side})
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.digits += string(d)
-	h.durs = append(h.durs, dur)
 	if h.timer != nil {
 		h.timer.Stop()
 		h.timer = nil
 	}
+	if h.collecting {
+		// The number of a transfer: up to '#', or a pause.
+		if d == '#' {
+			a.transferTo(h, call, side, client)
+			return nil
+		}
+		h.target += string(d)
+		h.arm(featureTargetWait, func() { a.transferTo(h, call, side, client) })
+		return nil
+	}
+	h.digits += string(d)
+	h.durs = append(h.durs, dur)
 	switch {
-	case h.digits == code:
+	case h.digits == rec:
 		h.digits, h.durs = "", nil
 		a.toggleRecording(call, side, client)
 		return nil
-	case strings.HasPrefix(code, h.digits):
-		h.gen++
-		gen := h.gen
-		h.timer = time.AfterFunc(featureDigitWait, func() {
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			if h.gen == gen {
-				a.flushDigits(h, call, side, client)
-			}
-		})
+	case h.digits == xfer:
+		h.digits, h.durs = "", nil
+		h.collecting, h.target = true, ""
+		h.arm(featureTargetWait, func() { a.transferTo(h, call, side, client) })
+		return nil
+	case rec != "" && strings.HasPrefix(rec, h.digits), xfer != "" && strings.HasPrefix(xfer, h.digits):
+		h.arm(featureDigitWait, func() { _ = a.flushDigits(h, call, side, client) })
 		return nil
 	}
 	return a.flushDigits(h, call, side, client)
+}
+
+// arm runs fire, under h.mu, after wait unless another digit comes first;
+// h.mu is held.
+func (h *heldDigits) arm(wait time.Duration, fire func()) {
+	h.gen++
+	gen := h.gen
+	h.timer = time.AfterFunc(wait, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.gen == gen {
+			fire()
+		}
+	})
+}
+
+// transferTo ends the collection of a transfer's number and transfers the
+// other party of call there (a blind transfer by the phone's side, as its
+// REFER would); no number, no transfer. h.mu is held.
+func (a *Adapter) transferTo(h *heldDigits, call string, side engine.Side, client string) {
+	target := h.target
+	h.collecting, h.target = false, ""
+	if target == "" {
+		return
+	}
+	ctx, cancel := a.command(client)
+	defer cancel()
+	if _, err := a.eng.BlindTransfer(ctx, engine.TransferRequest{Call: call, Side: side.Other(), To: target}); err != nil {
+		a.log.Info("feature code: transfer refused", "call", call, "side", side, "to", target, "err", err)
+		return
+	}
+	a.log.Info("feature code: transfer", "call", call, "side", side, "to", target)
 }
 
 // flushDigits passes on what h holds; h.mu is held.

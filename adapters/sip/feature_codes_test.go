@@ -81,3 +81,66 @@ func TestFeatureCodeRecording(t *testing.T) {
 		t.Errorf("bob's phone heard %q, want 5*", got)
 	}
 }
+
+// The transfer feature code (Settings.TransferCode "##"): bob's phone, the
+// callee, keys "##", then 1003 and '#', as INFO: alice is transferred to
+// carol (the engine's blind transfer by bob's side, as his REFER would),
+// carol's phone rings and answers, alice and carol hear each other through
+// the relay, and bob's phone gets its BYE. None of those digits reaches
+// alice's phone or the journal as digits.
+func TestFeatureCodeTransfer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h := newRelayHarnessWith(t, t.TempDir(), "", nil, func(s *Settings) { s.TransferCode = "##" })
+	sub, err := h.eng.Subscribe(ctx, engine.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	ps := relayPhones(t, ctx, h, "alice", "bob", "carol")
+	alice, bob, carol := ps[0], ps[1], ps[2]
+	_, db, _ := relayedCall(t, ctx, alice, bob)
+	for _, d := range "##1003#" {
+		req := bob.inDialog(db, sip.INFO)
+		req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
+		req.SetBody([]byte("Signal=" + string(d) + "\r\nDuration=100\r\n"))
+		if res := bob.send(ctx, req); res.StatusCode != 200 {
+			t.Fatalf("INFO %c: %d", d, res.StatusCode)
+		}
+	}
+	carol.waitInvite(ctx)
+	carol.rtp.Start()
+	eventuallyTrue(t, "carol hears alice", func() bool { return carol.rtp.ReceivedFrom("ALICE") > 10 })
+	eventuallyTrue(t, "alice hears carol", func() bool { return alice.rtp.ReceivedFrom("CAROL") > 10 })
+	bob.waitBye(ctx)
+	for {
+		select {
+		case ev := <-sub.Events():
+			if ev.Type == events.TypeCallDigits {
+				t.Fatalf("digits journaled: %+v", ev.Event)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if got := alice.rtp.Received().DTMF; got != "" {
+		t.Errorf("alice's phone heard %q", got)
+	}
+}
+
+// Feature codes that can be told apart are accepted; one that begins the
+// other, or digits that are not DTMF, are refused (New refuses them too).
+func TestCheckFeatureCodes(t *testing.T) {
+	for _, tc := range []struct {
+		record, transfer string
+		ok               bool
+	}{
+		{"", "", true}, {"*1", "##", true}, {"*1", "", true}, {"", "#1", true}, {"A#", "D0", true},
+		{"*1", "*1", false}, {"*1", "*12", false}, {"#", "##", false}, {"*x", "", false}, {"", "123456789", false},
+	} {
+		if err := CheckFeatureCodes(tc.record, tc.transfer); (err == nil) != tc.ok {
+			t.Errorf("record %q, transfer %q: %v", tc.record, tc.transfer, err)
+		}
+	}
+}

@@ -113,6 +113,12 @@ type Settings struct {
 	// not to the other party. "": none (every digit is passed on). Digits
 	// 0-9, *, #, A-D.
 	RecordCode string
+	// TransferCode, then a number ended by '#' or a pause of 3 s, keyed in
+	// a call transfers the other party to that number: a blind transfer by
+	// the phone's side, as its REFER would ("##", say; for phones and
+	// analogue adapters that cannot send REFER). Its digits are not passed
+	// on. "": none. It must not begin RecordCode, nor RecordCode it.
+	TransferCode string
 	// MaxPendingCalls sheds load: while this many new calls of the
 	// adapter wait for the engine to place them (Dial, Inbound: their
 	// commits are behind), a new INVITE is refused with 503 and
