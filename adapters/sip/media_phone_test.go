@@ -122,6 +122,7 @@ type phoneDialog struct {
 	target              sip.Uri
 	cseq                uint32
 	offer               string // the INVITE's SDP, for a dialog the phone answered
+	diversion           string // the INVITE's Diversion header, if any
 }
 
 func newGoPhone(t *testing.T, ctx context.Context, server, user, marker string) *goPhone {
@@ -211,6 +212,9 @@ func (p *goPhone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", []byte(answer))
 	d := &phoneDialog{callID: req.CallID().Value(), local: req.To().Address, remote: req.From().Address, target: req.Contact().Address, offer: string(req.Body())}
+	if h := req.GetHeader("Diversion"); h != nil {
+		d.diversion = h.Value()
+	}
 	if !reinvite {
 		d.localTag = sip.GenerateTagN(8)
 		res.To().Params.Add("tag", d.localTag)

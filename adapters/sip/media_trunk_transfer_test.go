@@ -282,8 +282,10 @@ func twoTrunks(t *testing.T, ctx context.Context) (*relayHarness, *goPhone, *goP
 // A trunk's call in that dave blind-transfers to a number outside (a
 // colleague's mobile, reached through a second trunk): the new call goes
 // out on the second trunk with the relay's offer in the first trunk's
-// codec, the two carriers hear each other through the relay, the first
-// trunk gets no request at all, and its BYE reaches the second.
+// codec and a Diversion header naming dave's number (the carrier's
+// authority for the customer's number in From), the two carriers hear each
+// other through the relay, the first trunk gets no request at all, and
+// its BYE reaches the second.
 func TestRelayTrunkCallInTransferredOutside(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -302,6 +304,9 @@ func TestRelayTrunkCallInTransferredOutside(t *testing.T) {
 	dv.waitBye(ctx)
 	if !strings.Contains(md.offer, "o=callengine") {
 		t.Errorf("the mobile trunk's INVITE is not the relay's offer:\n%s", md.offer)
+	}
+	if !strings.HasPrefix(md.diversion, "<sip:"+daveNumber+"@") || !strings.Contains(md.diversion, ";reason=deflection") {
+		t.Errorf("the mobile trunk's INVITE: Diversion %q, want dave's number %s", md.diversion, daveNumber)
 	}
 	eventuallyTrue(t, "the carrier hears the mobile", func() bool { return carrier.rtp.ReceivedFrom("MOBILE") > 10 })
 	eventuallyTrue(t, "the mobile hears the carrier", func() bool { return cell.rtp.ReceivedFrom("CARRIER") > 10 })

@@ -250,6 +250,9 @@ func TestTLSTrunkCallOut(t *testing.T) {
 	dv := relayPhones(t, ctx, h, "dave")[0]
 	dv.call(ctx, outside)
 	td := trunk.waitInvite(ctx)
+	if td.diversion != "" {
+		t.Errorf("a call no transfer placed has Diversion %q", td.diversion)
+	}
 	if !strings.Contains(td.target.String(), "transport=tls") || !strings.HasSuffix(h.ad.Addr("tls"), ":"+itoa(td.target.Port)) {
 		t.Errorf("our Contact to the TLS trunk: %s (TLS listener %s)", td.target.String(), h.ad.Addr("tls"))
 	}

@@ -129,6 +129,30 @@ func (l *trunkLeg) place(c *engine.Call) {
 	}
 }
 
+// diversion is the Diversion header (RFC 5806) of a call out through a
+// trunk that a transfer placed: the number of the party that transferred
+// it, reason deflection. A carrier that lets a PBX present only its own
+// numbers as the caller takes a transferred customer's number in From on
+// the strength of it (the way Twilio's, Bandwidth's and most SIP trunks
+// authorize a forwarded call's caller ID). nil for a call no transfer
+// placed, or whose transferor has no number we can write.
+func (a *Adapter) diversion(c *engine.Call, host string) sip.Header {
+	if c == nil || c.Transfer == "" {
+		return nil
+	}
+	ctx, cancel := a.command("")
+	defer cancel()
+	t, err := a.eng.Transfer(ctx, c.Transfer)
+	if err != nil {
+		return nil
+	}
+	number := t.Transferor.Number
+	if number == "" || strings.ContainsAny(number, "@:;<>\"\r\n ") {
+		return nil
+	}
+	return sip.NewHeader("Diversion", "<sip:"+number+"@"+host+">;reason=deflection;counter=1")
+}
+
 // trunkSilence is how long a trunk may send nothing at all — not even
 // 100 Trying — to an INVITE before the call goes to the next trunk (when
 // there is one): a trunk that is down would otherwise hold the call for
@@ -160,6 +184,9 @@ func (l *trunkLeg) attempt(c *engine.Call, offer []byte) *sip.Response {
 		if h := req.From(); h != nil {
 			h.DisplayName = c.Caller.Name
 		}
+	}
+	if h := a.diversion(c, l.dlg.LocalURI.Host); h != nil {
+		req.AppendHeader(h)
 	}
 	a.withOffer(req, offer)
 	req.ReplaceHeader(sip.NewHeader("Supported", trunkSupported)) // we PRACK (prack_uac.go)
