@@ -181,6 +181,11 @@ type SIP struct {
 	// TransferCode, then a number and '#', keyed in a call transfers the
 	// other party there (sip.Settings.TransferCode); empty: none.
 	TransferCode string `yaml:"transfer_code"`
+	// ParkPrefix, then a slot, is where a SIP phone transfers a call to
+	// park it and what it calls to take the call parked there
+	// (sip.Settings.ParkPrefix, "*8" say); empty: phones neither park nor
+	// retrieve.
+	ParkPrefix string `yaml:"park_prefix"`
 }
 
 // TLSConfigs are the server and client TLS configurations of the SIP
@@ -792,6 +797,9 @@ func (c Config) check(where map[string]string) error {
 	}
 	if err := sipadapter.CheckFeatureCodes(c.SIP.RecordCode, c.SIP.TransferCode); err != nil {
 		bad("sip.record_code and sip.transfer_code", "must be up to 8 DTMF digits (0-9, *, #, A-D) each, neither the start of the other")
+	}
+	if err := sipadapter.CheckParkPrefix(c.SIP.ParkPrefix); err != nil {
+		bad("sip.park_prefix", "must be up to 16 digits, letters, *, # or +")
 	}
 	if c.SIP.QualifyPhones < 0 || c.SIP.QualifyPhones > 0 && c.SIP.QualifyPhones < time.Second {
 		bad("sip.qualify_phones", "must be 0 (off) or at least 1s")

@@ -123,7 +123,7 @@ func (s *Server) buildSIP(ctx context.Context, e *engine.Engine, relay *media.Re
 	}
 	srtp, _ := sipadapter.ParseSRTPMode(c.SRTP) // checked with the configuration
 	a, err := sipadapter.New(e, sipadapter.Settings{UDP: c.UDP, TCP: c.TCP, WS: c.WS, TLS: c.TLS, WSS: c.WSS, TLSConfig: serverTLS, TLSClientConfig: clientTLS,
-		UDPReadBuffer: c.UDPReadBuffer, MaxPendingCalls: c.MaxPendingCalls, MediaTimeout: c.MediaTimeout, MaxConnsPerAddress: c.MaxConnsPerAddress, Logger: s.log, Draining: s.Draining, Media: relay, RelayPhones: c.Relayed(), SRTP: srtp, QualifyPhones: c.QualifyPhones, RecordCode: c.RecordCode, TransferCode: c.TransferCode,
+		UDPReadBuffer: c.UDPReadBuffer, MaxPendingCalls: c.MaxPendingCalls, MediaTimeout: c.MediaTimeout, MaxConnsPerAddress: c.MaxConnsPerAddress, Logger: s.log, Draining: s.Draining, Media: relay, RelayPhones: c.Relayed(), SRTP: srtp, QualifyPhones: c.QualifyPhones, RecordCode: c.RecordCode, TransferCode: c.TransferCode, ParkPrefix: c.ParkPrefix,
 		WSOrigins: s.Config.AllowedOrigins})
 	if err == nil && s.trunks != nil {
 		a.SetTrunks(s.trunks) // the engine's far end (server.go, farEnd)

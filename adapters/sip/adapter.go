@@ -76,6 +76,9 @@ func New(eng *engine.Engine, s Settings) (*Adapter, error) {
 	if err := CheckFeatureCodes(s.RecordCode, s.TransferCode); err != nil {
 		return nil, err
 	}
+	if err := CheckParkPrefix(s.ParkPrefix); err != nil {
+		return nil, err
+	}
 	secret := s.NonceSecret
 	if len(secret) == 0 {
 		secret = make([]byte, 32)

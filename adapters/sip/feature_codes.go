@@ -187,6 +187,10 @@ func (a *Adapter) transferTo(h *heldDigits, call string, side engine.Side, clien
 	if target == "" {
 		return
 	}
+	if slot, ok := a.parkSlot(target); ok {
+		a.parkByCode(call, side, client, slot) // park_sip.go
+		return
+	}
 	ctx, cancel := a.command(client)
 	defer cancel()
 	if _, err := a.eng.BlindTransfer(ctx, engine.TransferRequest{Call: call, Side: side.Other(), To: target}); err != nil {

@@ -94,6 +94,10 @@ func (a *Adapter) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		a.respond(tx, a.response(req, statusBadRequest))
 		return
 	}
+	if slot, ok := a.parkSlot(req.Recipient.User); ok {
+		a.retrieve(req, tx, client, slot, body) // a parked call (park_sip.go)
+		return
+	}
 	dest, err := destination(&req.Recipient, a.domain())
 	if err != nil {
 		a.respond(tx, a.response(req, statusAddrIncompl))

@@ -12,8 +12,8 @@ import (
 // and gets no request. Whoever unparks it takes the parking side: a
 // browser's leg (the WebSocket adapter offers it, matching the parked
 // phone's codec) is connected to the parked phone's leg, which goes on
-// with the same port and one continuous outgoing stream. A SIP phone
-// cannot unpark (there is no SIP request for it here).
+// with the same port and one continuous outgoing stream; so is a SIP
+// phone's that calls the slot with Settings.ParkPrefix (park_sip.go).
 
 // parkEvent is the hook of handle (events.go) for CallParked and
 // CallUnparked.

@@ -38,6 +38,10 @@ func (a *Adapter) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		a.referReplaces(req, tx, cl, l, h.Value()) // attended transfer (replaces.go)
 		return
 	}
+	if slot, ok := a.parkSlot(u.User); ok {
+		a.parkByRefer(req, tx, cl, l, slot) // park_sip.go
+		return
+	}
 	dest, err := destination(&u, a.domain())
 	if err != nil {
 		a.respond(tx, a.response(req, statusBadRequest))

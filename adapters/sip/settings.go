@@ -119,6 +119,11 @@ type Settings struct {
 	// analogue adapters that cannot send REFER). Its digits are not passed
 	// on. "": none. It must not begin RecordCode, nor RecordCode it.
 	TransferCode string
+	// ParkPrefix, followed by a slot, is the number a phone transfers a
+	// call to (REFER, or TransferCode) to park the other party in that slot,
+	// and the number it calls to take the call parked there ("*8", say:
+	// *81 is slot 1; park_sip.go). "": phones neither park nor retrieve.
+	ParkPrefix string
 	// MaxPendingCalls sheds load: while this many new calls of the
 	// adapter wait for the engine to place them (Dial, Inbound: their
 	// commits are behind), a new INVITE is refused with 503 and
