@@ -177,9 +177,12 @@ func TestRelayRestartChild(t *testing.T) {
 	}
 	f := strings.Fields(spec)
 	var h *relayHarness
-	if len(f) > 2 {
+	switch {
+	case len(f) > 2:
 		h = relayTrunkHarness(t, f[0], f[1], f[2])
-	} else {
+	case os.Getenv(parkPrefixEnv) != "":
+		h = newRelayHarnessWith(t, f[0], f[1], nil, func(s *Settings) { s.ParkPrefix = os.Getenv(parkPrefixEnv) })
+	default:
 		h = newRelayHarness(t, f[0], f[1])
 	}
 	sub, err := h.eng.Subscribe(context.Background(), engine.Filter{})

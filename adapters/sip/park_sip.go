@@ -22,8 +22,9 @@ import (
 //     engine's Unpark by its client and device. Its INVITE is answered by a
 //     relay leg on the side that parked, connected to the parked party's
 //     leg, which goes on with the same port and stream and hears it at
-//     once. Its dialog is journaled on the call as every confirmed leg's;
-//     its BYE hangs up that side. A slot nobody waits in is 404.
+//     once. Its dialog is journaled on the call as every confirmed leg's,
+//     and comes back after a restart; its BYE hangs up that side. A slot
+//     nobody waits in is 404.
 //
 // Taking a call needs the relay (the parked party's leg is there: a
 // relayed phone, a browser, a trunk); a parked phone whose media is passed

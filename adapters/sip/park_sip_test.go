@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +63,57 @@ func TestPhoneParksAndRetrieves(t *testing.T) {
 	eventuallyTrue(t, "the call ended, hung up by carol's side", func() bool {
 		c, err := h.eng.Call(ctx, id)
 		return err == nil && c.State == engine.Ended && c.Reason == events.Hangup && c.EndedBy == engine.Callee
+	})
+}
+
+// parkPrefixEnv gives the relay restart child a park prefix.
+const parkPrefixEnv = "CALLENGINE_SIP_PARK_PREFIX_CHILD"
+
+// A call taken from a park slot survives SIGKILL: in the child, bob parks
+// alice in slot 1 and carol takes her by calling *81; the child is killed
+// once carol's dialog is journaled. After the restart alice's and carol's
+// relay legs come back on their ports, they hear each other again, and
+// carol's BYE — built on the dialog her INVITE made — ends the call and
+// reaches alice.
+func TestRetrievedCallSurvivesSIGKILL(t *testing.T) {
+	t.Setenv(parkPrefixEnv, "*8")
+	dir := t.TempDir()
+	addr := "127.0.0.1:" + itoa(freePort(t))
+	child := startRelayRestartChild(t, dir, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var ps []*goPhone
+	for _, u := range []string{"alice", "bob", "carol"} {
+		p := newGoPhone(t, ctx, addr, u, strings.ToUpper(u))
+		p.register(ctx)
+		ps = append(ps, p)
+	}
+	alice, bob, carol := ps[0], ps[1], ps[2]
+	_, db, _ := relayedCall(t, ctx, alice, bob)
+	child.waitRecords(t, 2)
+	if res := bob.refer(ctx, db, "*81", nil); res.StatusCode != 202 {
+		t.Fatalf("REFER to *81: %d", res.StatusCode)
+	}
+	bob.waitBye(ctx)
+	dc, _ := carol.call(ctx, "*81")
+	eventuallyTrue(t, "carol hears alice", func() bool { return carol.rtp.ReceivedFrom("ALICE") > 10 })
+	child.waitRecords(t, 3) // carol's dialog, on the callee side
+	child.kill(t)
+
+	h := newRelayHarnessWith(t, dir, addr, nil, func(s *Settings) { s.ParkPrefix = "*8" })
+	calls, err := h.eng.LegCalls(ctx, adapterName)
+	if err != nil || len(calls) != 1 || calls[0].Callee.Client != "carol" {
+		t.Fatalf("calls with SIP dialogs after the restart: %+v, %v", calls, err)
+	}
+	heardA, heardC := carol.rtp.ReceivedFrom("ALICE"), alice.rtp.ReceivedFrom("CAROL")
+	eventuallyTrue(t, "carol hears alice again", func() bool { return carol.rtp.ReceivedFrom("ALICE") > heardA+10 })
+	eventuallyTrue(t, "alice hears carol again", func() bool { return alice.rtp.ReceivedFrom("CAROL") > heardC+10 })
+	if res := carol.send(ctx, carol.inDialog(dc, sip.BYE)); res.StatusCode != 200 {
+		t.Fatalf("carol's BYE after the restart: %d", res.StatusCode)
+	}
+	alice.waitBye(ctx)
+	eventuallyTrue(t, "the call ended, hung up by carol's side", func() bool {
+		c, err := h.eng.Call(ctx, calls[0].ID)
+		return err == nil && c.State == engine.Ended && c.EndedBy == engine.Callee
 	})
 }
