@@ -109,6 +109,13 @@ func (c *Call) HeldBy(s Side) bool {
 	return s == Callee && c.HeldByCallee
 }
 
+// HearsHoldMusic reports whether the party on side s is held by the other
+// and does not hold the call itself: the one the relay plays music on hold
+// to (media.HoldMusician).
+func (c *Call) HearsHoldMusic(s Side) bool {
+	return c.State == Held && c.HeldBy(s.Other()) && !c.HeldBy(s)
+}
+
 // SideOf returns the side client is on, or 0.
 func (c *Call) SideOf(client string) Side {
 	switch {

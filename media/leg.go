@@ -34,6 +34,7 @@ type leg struct {
 	wg          sync.WaitGroup // read loop, RTCP loop, DTMF player
 	dtmfQueue   []rune
 	dtmfPlaying bool
+	music       chan struct{} // closed to stop the hold music; nil: none plays (hold_music.go)
 
 	// rtp: a plain RTP leg (a SIP phone's, rtp.go): no peer connection,
 	// a UDP socket.

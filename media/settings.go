@@ -41,6 +41,10 @@ type Settings struct {
 	DTMFDuration time.Duration
 	// DTMFGap is the silence between two digits of SendDTMF; 0 = 50 ms.
 	DTMFGap time.Duration
+	// HoldMusic is played in a loop to a leg between SetHoldMusic(leg,
+	// true) and SetHoldMusic(leg, false): 8 kHz mono samples
+	// (LoadHoldMusic reads a WAV file). Nil: a held party hears silence.
+	HoldMusic []int16
 }
 
 func (s Settings) dtmfDuration() time.Duration {

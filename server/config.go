@@ -24,6 +24,7 @@ import (
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
+	"github.com/callengine/callengine/media"
 )
 
 // Config is the whole configuration of callengine serve. The zero value is
@@ -117,6 +118,10 @@ type Media struct {
 	PortMin      int      `yaml:"port_min"`
 	PortMax      int      `yaml:"port_max"`
 	NAT1To1IPs   []string `yaml:"nat_1to1_ips"`
+	// HoldMusic is a WAV file (8 kHz, mono, 16-bit PCM, at most ten
+	// minutes) the relay plays in a loop to a party on hold
+	// (media.Settings.HoldMusic); empty: a held party hears silence.
+	HoldMusic string `yaml:"hold_music"`
 }
 
 // SIP are the SIP adapter's settings (docs/sip.md): the UDP and TCP
@@ -855,6 +860,11 @@ func (c Config) check(where map[string]string) error {
 	}
 	if m.PortMin > 0 && m.PortMax > 0 && m.PortMin > m.PortMax {
 		bad("media.port_max", "%d is below media.port_min %d", m.PortMax, m.PortMin)
+	}
+	if m.HoldMusic != "" {
+		if _, err := media.LoadHoldMusic(m.HoldMusic); err != nil {
+			bad("media.hold_music", "%v", err)
+		}
 	}
 	for i, ip := range m.NAT1To1IPs {
 		if net.ParseIP(ip) == nil {

@@ -176,3 +176,29 @@ func TestDocsListEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// media.hold_music must name an 8 kHz mono 16-bit PCM WAV: one is taken,
+// a missing file or another format is a configuration error naming the key.
+func TestHoldMusicConfig(t *testing.T) {
+	dir := t.TempDir()
+	good, stereo := filepath.Join(dir, "moh.wav"), filepath.Join(dir, "stereo.wav")
+	wav := func(channels uint16) []byte {
+		b := []byte("RIFF\x00\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00")
+		b = append(b, byte(channels), 0, 0x40, 0x1f, 0, 0, 0x80, 0x3e, 0, 0, byte(2*channels), 0, 16, 0)
+		return append(b, "data\x04\x00\x00\x00\x01\x00\x02\x00"...)
+	}
+	if err := os.WriteFile(good, wav(1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stereo, wav(2), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, ok := range map[string]bool{good: true, stereo: false, filepath.Join(dir, "none.wav"): false} {
+		c := Config{Media: Media{HoldMusic: path}}.WithDefaults()
+		c.Data = t.TempDir()
+		err := c.Check()
+		if (err == nil) != ok || !ok && !strings.Contains(err.Error(), "media.hold_music") {
+			t.Errorf("%s: %v", filepath.Base(path), err)
+		}
+	}
+}

@@ -63,7 +63,15 @@ func originPatterns(origins []string) []string {
 // buildEdge makes the relay and the WebSocket handler for e, and hooks
 // them to the metrics, the drain and the echo client.
 func (s *Server) buildEdge(ctx context.Context, e *engine.Engine) (*edge, error) {
-	relay, err := media.NewRelay(s.Config.mediaSettings())
+	ms := s.Config.mediaSettings()
+	if p := s.Config.Media.HoldMusic; p != "" {
+		music, err := media.LoadHoldMusic(p)
+		if err != nil {
+			return nil, err
+		}
+		ms.HoldMusic = music
+	}
+	relay, err := media.NewRelay(ms)
 	if err != nil {
 		return nil, err
 	}

@@ -224,6 +224,9 @@ func (a *Adapter) applyRelay(cl *call, c *engine.Call) {
 		}
 		_ = m.SetHeld(name, held)
 		_ = m.SetMuted(name, muted[s])
+		if hm, ok := m.(media.HoldMusician); ok {
+			_ = hm.SetHoldMusic(name, c.HearsHoldMusic(s))
+		}
 	}
 	if both && (c.State == engine.Connected || c.State == engine.Held) && c.ParkSlot == "" {
 		_ = m.Connect(relayLegName(c.ID, engine.Caller), relayLegName(c.ID, engine.Callee))

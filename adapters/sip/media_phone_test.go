@@ -58,7 +58,7 @@ func newRelayHarnessWith(t *testing.T, dir, udp string, ts *Trunks, tune ...func
 			t.Fatal(err)
 		}
 	}
-	relay, err := media.NewRelay(media.Settings{LoopbackOnly: true})
+	relay, err := media.NewRelay(media.Settings{LoopbackOnly: true, HoldMusic: relayHoldMusic})
 	if err != nil {
 		t.Fatal(err)
 	}

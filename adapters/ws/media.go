@@ -419,8 +419,16 @@ func (c *conn) applyMedia(call *engine.Call) {
 		legs = append(legs, other)
 	}
 	held := call.State == engine.Held
-	for _, l := range legs {
+	hm, music := m.(media.HoldMusician)
+	for i, l := range legs {
 		_ = m.SetHeld(l, held)
+		if music {
+			side := mine.side
+			if i == 1 {
+				side = side.Other()
+			}
+			_ = hm.SetHoldMusic(l, call.HearsHoldMusic(side))
+		}
 	}
 	muted := map[events.Side]bool{events.Caller: call.MutedCaller, events.Callee: call.MutedCallee}
 	_ = m.SetMuted(mine.name, muted[mine.side])
@@ -573,13 +581,18 @@ func (h *Handler) pairMedia(call *engine.Call) {
 	a, _ := h.sideLeg(call, events.Caller)
 	b, _ := h.sideLeg(call, events.Callee)
 	held := call.State == engine.Held
+	hm, music := m.(media.HoldMusician)
 	for _, x := range []struct {
 		leg   string
+		side  events.Side
 		muted bool
-	}{{a, call.MutedCaller}, {b, call.MutedCallee}} {
+	}{{a, events.Caller, call.MutedCaller}, {b, events.Callee, call.MutedCallee}} {
 		if m.HasLeg(x.leg) {
 			_ = m.SetHeld(x.leg, held)
 			_ = m.SetMuted(x.leg, x.muted)
+			if music {
+				_ = hm.SetHoldMusic(x.leg, call.HearsHoldMusic(x.side))
+			}
 		}
 	}
 	up := call.State == engine.Connected || call.State == engine.Held
