@@ -14,7 +14,9 @@ import (
 // LegRecord is what an adapter journals about the leg it carries for one
 // side of a call, to carry on after a restart (issue 14): for a SIP leg its
 // dialog record. Data is opaque to the engine, at most events.MaxLegData
-// bytes.
+// bytes. In a Call view Data is the engine's own record, shared by every
+// view of the call (a record is replaced whole, never changed): read it,
+// do not modify it.
 type LegRecord struct {
 	Side    Side
 	Adapter string // "sip"
@@ -32,14 +34,17 @@ func (e *Engine) RecordLeg(ctx context.Context, callID string, leg LegRecord) (C
 	return e.command(ctx, callID, fsm.RecordLeg{Side: leg.Side, Adapter: leg.Adapter, Data: leg.Data})
 }
 
-// legsView copies the latest leg records of a call.
+// legsView lists the latest leg records of a call. Their data is shared,
+// not copied: a view is built for every event of a call and every
+// subscriber, and the records (SDPs of up to 4 KiB) would be most of what
+// a SIP call allocates.
 func legsView(c *fsm.Call) []LegRecord {
 	if len(c.Legs) == 0 {
 		return nil
 	}
 	out := make([]LegRecord, len(c.Legs))
 	for i, l := range c.Legs {
-		out[i] = LegRecord{Side: l.Side, Adapter: l.Adapter, Data: slices.Clone(l.Data)}
+		out[i] = LegRecord{Side: l.Side, Adapter: l.Adapter, Data: l.Data}
 	}
 	return out
 }

@@ -192,8 +192,8 @@ func (c *rtpConn) sdp() string {
 type udpWriter struct {
 	c      *rtpConn
 	buf    [1500]byte
-	sealed [1500 + 32]byte // an SRTP packet: the payload, plus its tag
-	sess   *srtpSession    // the session of the last packet sealed
+	sealed []byte       // an SRTP packet: the payload, plus its tag (made for SRTP legs only)
+	sess   *srtpSession // the session of the last packet sealed
 }
 
 var errNoRemote = errors.New("media: no remote RTP address yet")
@@ -237,6 +237,9 @@ func (w *udpWriter) send(packet []byte, h *rtp.Header, dst *net.UDPAddr) (int, e
 		if s != w.sess {
 			s.followFrom(w.sess, h.SSRC) // new keys, the same stream
 			w.sess = s
+		}
+		if w.sealed == nil {
+			w.sealed = make([]byte, 0, len(w.buf)+32)
 		}
 		sealed, err := s.seal(w.sealed[:0], packet, h)
 		if err != nil {
