@@ -65,12 +65,6 @@ func CheckFeatureCode(code string) error {
 	return nil
 }
 
-// featureKey names a call's side.
-type featureKey struct {
-	call string
-	side engine.Side
-}
-
 // heldDigits are the digits of one side held back as the start of a code,
 // or the number a transfer code collects.
 type heldDigits struct {
@@ -84,22 +78,27 @@ type heldDigits struct {
 	target     string // the number so far
 }
 
-// features holds the held digits of every side.
+// features holds the held digits of every call's sides.
 type features struct {
 	mu   sync.Mutex
-	held map[featureKey]*heldDigits
+	held map[string]map[engine.Side]*heldDigits // by call
 }
 
-func (f *features) side(k featureKey) *heldDigits {
+func (f *features) side(call string, s engine.Side) *heldDigits {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.held == nil {
-		f.held = map[featureKey]*heldDigits{}
+		f.held = map[string]map[engine.Side]*heldDigits{}
 	}
-	h := f.held[k]
+	sides := f.held[call]
+	if sides == nil {
+		sides = map[engine.Side]*heldDigits{}
+		f.held[call] = sides
+	}
+	h := sides[s]
 	if h == nil {
 		h = &heldDigits{}
-		f.held[k] = h
+		sides[s] = h
 	}
 	return h
 }
@@ -107,16 +106,15 @@ func (f *features) side(k featureKey) *heldDigits {
 // forget drops a call's held digits (the call ended).
 func (f *features) forget(call string) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	for k, h := range f.held {
-		if k.call == call {
-			h.mu.Lock()
-			if h.timer != nil {
-				h.timer.Stop()
-			}
-			h.mu.Unlock()
-			delete(f.held, k)
+	sides := f.held[call]
+	delete(f.held, call)
+	f.mu.Unlock()
+	for _, h := range sides {
+		h.mu.Lock()
+		if h.timer != nil {
+			h.timer.Stop()
 		}
+		h.mu.Unlock()
 	}
 }
 
@@ -128,7 +126,7 @@ func (a *Adapter) phoneDigit(call string, side engine.Side, client string, d run
 	if rec == "" && xfer == "" {
 		return a.sendDigits(call, side, client, string(d), []time.Duration{dur})
 	}
-	h := a.features.side(featureKey{call, side})
+	h := a.features.side(call, side)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.timer != nil {

@@ -106,6 +106,20 @@ func (a *Adapter) replacesInvite(req *sip.Request, tx sip.ServerTransaction) boo
 	return true
 }
 
+// answerNewDialog answers req, a new INVITE that joins a call as dialog d
+// (INVITE with Replaces, a park slot's retrieve), with sdp: a 200 with d's
+// tag and our Contact, retransmitted until the ACK.
+func (a *Adapter) answerNewDialog(req *sip.Request, tx sip.ServerTransaction, d *dialog, sdp []byte) {
+	ok := a.response(req, status{200, "OK"})
+	if to := ok.To(); to != nil {
+		to.Params.Add("tag", d.LocalTag)
+	}
+	ok.AppendHeader(a.ourContact(req.Transport()).Clone())
+	ok.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	ok.SetBody(sdp)
+	a.answer2xx(req, tx, d, ok, func() {})
+}
+
 // swapLeg puts nl in the place of old in cl: old no longer gets the
 // call's BYE nor hangs it up; the call's requests on old's side go to nl.
 func (a *Adapter) swapLeg(cl *call, old, nl *sipLeg) bool {
@@ -154,14 +168,7 @@ func (a *Adapter) replace(cl *call, old, nl, other *sipLeg, req *sip.Request, tx
 	nd.SentSDP = answer
 	nd.RemoteSDP = offer
 	nd.mu.Unlock()
-	ok := a.response(req, status{200, "OK"})
-	if to := ok.To(); to != nil {
-		to.Params.Add("tag", nd.LocalTag)
-	}
-	ok.AppendHeader(a.ourContact(req.Transport()).Clone())
-	ok.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	ok.SetBody(answer)
-	a.answer2xx(req, tx, nd, ok, func() {})
+	a.answerNewDialog(req, tx, nd, answer)
 	a.journalDialog(nd, cl.id, nl.side, nl.client, nl.device, answer, offer)
 	old.dlg.mu.Lock()
 	old.dlg.jr = nil // its record is replaced; its BYE journals nothing

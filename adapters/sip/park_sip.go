@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -58,25 +59,12 @@ func (a *Adapter) parkSlot(user string) (string, bool) {
 // parkByRefer serves a REFER to a park slot: leg l of cl parks the other
 // party in slot.
 func (a *Adapter) parkByRefer(req *sip.Request, tx sip.ServerTransaction, cl *call, l *sipLeg, slot string) {
-	if !a.detach(l) {
-		a.respond(tx, a.response(req, statusNoDialog))
-		return
-	}
-	a.respond(tx, a.response(req, status{202, "Accepted"}))
-	a.wg.Go(func() {
-		a.notifyRefer(l, "SIP/2.0 100 Trying", false)
-		ctx, cancel := a.command(l.client)
+	a.referAccepted(req, tx, l, func(ctx context.Context) error {
 		_, err := a.eng.Park(ctx, cl.id, l.side, slot)
-		cancel()
 		if err != nil {
 			a.log.Info("the engine refused a phone's park", "call", cl.id, "slot", slot, "err", err)
-			a.attach(l)
-			st := statusForTransfer(err)
-			a.notifyRefer(l, "SIP/2.0 "+itoa(st.Code)+" "+st.Reason, true)
-			return
 		}
-		a.notifyRefer(l, "SIP/2.0 200 OK", true)
-		a.sendBye(l.dlg)
+		return err
 	})
 }
 
@@ -163,14 +151,7 @@ func (a *Adapter) retrieve(req *sip.Request, tx sip.ServerTransaction, client, s
 	d.mu.Lock()
 	d.SentSDP, d.RemoteSDP = []byte(answer), offer
 	d.mu.Unlock()
-	ok := a.response(req, status{200, "OK"})
-	if to := ok.To(); to != nil {
-		to.Params.Add("tag", d.LocalTag)
-	}
-	ok.AppendHeader(a.ourContact(req.Transport()).Clone())
-	ok.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	ok.SetBody([]byte(answer))
-	a.answer2xx(req, tx, d, ok, func() {})
+	a.answerNewDialog(req, tx, d, []byte(answer))
 	a.journalDialog(d, c.ID, side, client, device, []byte(answer), offer)
 	a.log.Info("a phone took a parked call", "call", c.ID, "slot", slot, "client", client, "side", side)
 }

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
@@ -47,6 +48,20 @@ func (a *Adapter) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		a.respond(tx, a.response(req, statusBadRequest))
 		return
 	}
+	a.referAccepted(req, tx, l, func(ctx context.Context) error {
+		_, err := a.eng.BlindTransfer(ctx, engine.TransferRequest{Call: cl.id, Side: l.side.Other(), To: dest})
+		if err != nil {
+			a.log.Info("the engine refused a phone's transfer", "call", cl.id, "to", dest, "err", err)
+		}
+		return err
+	})
+}
+
+// referAccepted takes leg l out of its call and accepts its REFER (202),
+// then runs the engine's command do on behalf of l's client: the phone
+// gets NOTIFY 100, then 200 and its BYE — it left the call — or, when the
+// engine refuses, the failure and its leg back in the call.
+func (a *Adapter) referAccepted(req *sip.Request, tx sip.ServerTransaction, l *sipLeg, do func(context.Context) error) {
 	if !a.detach(l) {
 		a.respond(tx, a.response(req, statusNoDialog))
 		return
@@ -55,10 +70,9 @@ func (a *Adapter) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	a.wg.Go(func() {
 		a.notifyRefer(l, "SIP/2.0 100 Trying", false)
 		ctx, cancel := a.command(l.client)
-		_, err := a.eng.BlindTransfer(ctx, engine.TransferRequest{Call: cl.id, Side: l.side.Other(), To: dest})
+		err := do(ctx)
 		cancel()
 		if err != nil {
-			a.log.Info("the engine refused a phone's transfer", "call", cl.id, "to", dest, "err", err)
 			a.attach(l)
 			st := statusForTransfer(err)
 			a.notifyRefer(l, "SIP/2.0 "+itoa(st.Code)+" "+st.Reason, true)
