@@ -27,7 +27,7 @@ type route struct {
 
 // oneStream tells whether the leg takes one stream only (an RTP leg): in a
 // conference of three or more it hears a mix, not a track per member.
-func (l *leg) oneStream() bool { return l.rtp != nil }
+func (l *leg) oneStream() bool { return l.rtp != nil || l.sip }
 
 // Join puts legs into conference conf (made on first use): every member
 // hears every other one. With three members or more, a WebRTC leg hears each

@@ -44,6 +44,11 @@ type leg struct {
 	// forwarded to it goes back to its sender.
 	mirror bool
 
+	// sip: a WebRTC leg of a browser SIP stack (sip_webrtc.go): its SDPs
+	// carry every candidate (no trickle), and it takes one stream in a
+	// conference, as an RTP leg (SIP cannot renegotiate it).
+	sip bool
+
 	// Conferences (Join), guarded by Relay.mu: the conference the leg is
 	// in, all its outgoing tracks (outs[0] is out), and in a conference of
 	// three or more which of them carries which member.
@@ -145,6 +150,24 @@ func (r *Relay) newLeg(name string, serial uint64, only *webrtc.RTPCodecParamete
 		l.readLoop(trackReader(t))
 	})
 	return l, nil
+}
+
+// setLocal sets the leg's local description; a SIP leg's waits for ICE
+// gathering to end (or ctx), so that the SDP carries every candidate.
+func (l *leg) setLocal(ctx context.Context, d webrtc.SessionDescription) error {
+	if !l.sip {
+		return l.pc.SetLocalDescription(d)
+	}
+	gathered := webrtc.GatheringCompletePromise(l.pc)
+	if err := l.pc.SetLocalDescription(d); err != nil {
+		return err
+	}
+	select {
+	case <-gathered:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // setState records and reports a state change (once per change).

@@ -38,6 +38,10 @@ type OfferOptions struct {
 	// (srtp.go): a crypto line per suite the relay offers. The answer must
 	// take one of them.
 	SRTP bool
+	// WebRTC: OfferRTP offers a WebRTC leg (ICE, DTLS-SRTP, every
+	// candidate in the SDP) for a browser SIP stack, in the codec of
+	// MatchLeg, else PCMU (sip_webrtc.go).
+	WebRTC bool
 }
 
 // NewRelay makes a relay with the given settings.
@@ -181,6 +185,13 @@ func (r *Relay) AnswerOffer(ctx context.Context, name, offer string, ev LegEvent
 
 // AnswerOfferWith is AnswerOffer with options.
 func (r *Relay) AnswerOfferWith(ctx context.Context, name, offer string, opt AnswerOptions, ev LegEvents) (string, error) {
+	return r.answerOffer(ctx, name, offer, opt, ev, false)
+}
+
+// answerOffer answers a WebRTC peer's offer as a new leg; with sip (a
+// browser SIP stack's leg, sip_webrtc.go) the answer waits for ICE
+// gathering and carries every candidate, and the leg takes one stream.
+func (r *Relay) answerOffer(ctx context.Context, name, offer string, opt AnswerOptions, ev LegEvents, sip bool) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
@@ -197,7 +208,11 @@ func (r *Relay) AnswerOfferWith(ctx context.Context, name, offer string, opt Ans
 		}
 	}
 	l, err := r.reserve(name, func(serial uint64) (*leg, error) {
-		return r.newLeg(name, serial, only, codec, ev)
+		l, err := r.newLeg(name, serial, only, codec, ev)
+		if l != nil {
+			l.sip = sip
+		}
+		return l, err
 	})
 	if err != nil {
 		return "", err
@@ -214,7 +229,7 @@ func (r *Relay) AnswerOfferWith(ctx context.Context, name, offer string, opt Ans
 		if err != nil {
 			return "", fmt.Errorf("%w: answer: %v", ErrBadSDP, err)
 		}
-		if err := l.pc.SetLocalDescription(a); err != nil {
+		if err := l.setLocal(ctx, a); err != nil {
 			return "", fmt.Errorf("%w: answer: %v", ErrBadSDP, err)
 		}
 		if err := l.remoteDescriptionSet(pts, codec); err != nil {
@@ -248,11 +263,26 @@ const matchWait = 3 * time.Second
 // for a leg that is still being set up or not there yet; when it has not
 // negotiated by then, the offer has every codec.
 func (r *Relay) CreateOffer(ctx context.Context, name string, opt OfferOptions, ev LegEvents) (string, error) {
+	return r.createOffer(ctx, name, opt, ev, false)
+}
+
+// createOffer makes a new WebRTC leg and its offer; with sip (a browser SIP
+// stack's leg, sip_webrtc.go) the offer waits for ICE gathering and
+// carries every candidate, and the leg takes one stream.
+func (r *Relay) createOffer(ctx context.Context, name string, opt OfferOptions, ev LegEvents, sip bool) (string, error) {
+	return r.createOfferOnly(ctx, name, opt, nil, ev, sip)
+}
+
+// createOfferOnly is createOffer offering codec only (when not nil, and no
+// MatchLeg is given).
+func (r *Relay) createOfferOnly(ctx context.Context, name string, opt OfferOptions, only *webrtc.RTPCodecParameters, ev LegEvents, sip bool) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	var only *webrtc.RTPCodecParameters
 	want := keyOf(codecOpus.MimeType, codecOpus.ClockRate)
+	if only != nil {
+		want = keyOf(only.MimeType, only.ClockRate)
+	}
 	if opt.MatchLeg != "" {
 		m, err := r.awaitLeg(ctx, opt.MatchLeg, matchWait)
 		if err != nil && !errors.Is(err, ErrNoLeg) {
@@ -262,15 +292,19 @@ func (r *Relay) CreateOffer(ctx context.Context, name string, opt OfferOptions, 
 		if m != nil {
 			k = m.negotiatedCodec(ctx, matchWait)
 		}
-		only = codecFor(k)
-		if only != nil {
-			want = k
+		if c := codecFor(k); c != nil {
+			only, want = c, k
 		}
 		// Else the leg is still being set up after matchWait: offer every
-		// codec, the first (Opus) being the browsers' first choice too.
+		// codec, the first (Opus) being the browsers' first choice too
+		// (or only's, when given).
 	}
 	l, err := r.reserve(name, func(serial uint64) (*leg, error) {
-		return r.newLeg(name, serial, only, want, ev)
+		l, err := r.newLeg(name, serial, only, want, ev)
+		if l != nil {
+			l.sip = sip
+		}
+		return l, err
 	})
 	if err != nil {
 		return "", err
@@ -281,7 +315,7 @@ func (r *Relay) CreateOffer(ctx context.Context, name string, opt OfferOptions, 
 		if err != nil {
 			return "", err
 		}
-		if err := l.pc.SetLocalDescription(o); err != nil {
+		if err := l.setLocal(ctx, o); err != nil {
 			return "", err
 		}
 		return l.pc.LocalDescription().SDP, nil

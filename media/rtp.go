@@ -466,6 +466,9 @@ func (r *Relay) AnswerRTP(ctx context.Context, name, offer string, ev LegEvents)
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
+	if IsWebRTCSDP(offer) {
+		return r.answerSIPWebRTC(ctx, name, offer, ev)
+	}
 	rem, err := parseRTPSDP(offer)
 	if err != nil {
 		return "", fmt.Errorf("media: leg %q: offer: %w", name, err)
@@ -504,6 +507,9 @@ func (r *Relay) AnswerRTP(ctx context.Context, name, offer string, ev LegEvents)
 func (r *Relay) OfferRTP(ctx context.Context, name string, opt OfferOptions, ev LegEvents) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
+	}
+	if opt.WebRTC {
+		return r.offerSIPWebRTC(ctx, name, opt, ev)
 	}
 	var codecs []codecKey
 	if opt.MatchLeg != "" {
@@ -592,6 +598,9 @@ func (r *Relay) acceptRTPAnswer(name, answer string, early bool) error {
 	if err != nil {
 		return err
 	}
+	if l.sip {
+		return r.acceptSIPWebRTC(name, answer, early)
+	}
 	if l.rtp == nil {
 		return fmt.Errorf("media: leg %q is not an RTP leg: %w", name, ErrBadSDP)
 	}
@@ -656,6 +665,9 @@ func (r *Relay) UpdateRTP(name, offer string) (string, error) {
 	l, err := r.get(name)
 	if err != nil {
 		return "", err
+	}
+	if l.sip {
+		return r.updateSIPWebRTC(l, offer)
 	}
 	if l.rtp == nil {
 		return "", fmt.Errorf("media: leg %q is not an RTP leg: %w", name, ErrBadSDP)

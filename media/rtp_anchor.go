@@ -34,7 +34,7 @@ func (r *Relay) RenameLeg(old, name string) error {
 	if old == name {
 		return nil
 	}
-	if l.rtp == nil {
+	if l.rtp == nil && !l.sip {
 		return fmt.Errorf("media: leg %q: %w", old, ErrNotRTP)
 	}
 	if _, ok := r.legs[name]; ok {
@@ -121,6 +121,9 @@ func (r *Relay) ReofferRTP(name string, opt OfferOptions) (string, error) {
 func (r *Relay) RestoreRTP(ctx context.Context, name, local, remote string, ev LegEvents) (desc string, rebound bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", false, err
+	}
+	if IsWebRTCSDP(local) {
+		return r.restoreSIPWebRTC(ctx, name, local, ev)
 	}
 	mine, err := parseRTPSDP(local)
 	if err != nil {
