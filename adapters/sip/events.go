@@ -7,6 +7,7 @@ import (
 	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/events"
+	"github.com/callengine/callengine/media"
 )
 
 // The engine's call events, read in order on one goroutine, become SIP
@@ -231,6 +232,13 @@ func (a *Adapter) ringing(cl *call, c *engine.Call) {
 	case cl != nil && cl.in != nil && a.relayPhones() && len(devices) > 0 && !cl.hasTrunk():
 		// Only SIP phones ring and phone calls go through the relay:
 		// it answers the caller and offers to the phones (media.go).
+		anchored = a.anchorCaller(cl, cl.in)
+		phones = anchored
+	case cl != nil && cl.in != nil && a.set.Media != nil && len(devices) > 0 && !cl.hasTrunk() &&
+		media.IsWebRTCSDP(string(cl.in.offer)) != browsersOnly(devices):
+		// Phones are passed through, but these cannot talk to each
+		// other: a browser SIP stack and a desk phone (DTLS-SRTP against
+		// plain RTP). The relay answers one and offers to the other.
 		anchored = a.anchorCaller(cl, cl.in)
 		phones = anchored
 	}

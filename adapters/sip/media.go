@@ -60,6 +60,21 @@ type Media interface {
 
 var _ Media = (*media.Relay)(nil)
 
+// browsersOnly reports whether devices are all browser SIP stacks: they
+// registered with the +sip.ice feature tag (RFC 5768), as JsSIP does. The
+// relay offers them a WebRTC leg (ICE, DTLS-SRTP), which a desk phone
+// cannot take, instead of plain RTP, which a browser cannot take
+// (media/sip_webrtc.go). A phone over ws or wss without the tag is offered
+// plain RTP.
+func browsersOnly(devices []sipDevice) bool {
+	for _, d := range devices {
+		if !d.binding.ICE {
+			return false
+		}
+	}
+	return len(devices) > 0
+}
+
 // relayLegName is the relay's name of side s of call id, as adapters/ws
 // names it.
 func relayLegName(id string, s engine.Side) string { return id + "/" + s.String() }
@@ -137,14 +152,15 @@ func (a *Adapter) anchorCallee(cl *call) {
 		name := relayLegName(cl.id, engine.Callee)
 		ctx, cancel := a.command("")
 		defer cancel()
-		srtp := a.set.SRTP == SRTPAlways
-		if a.set.SRTP == SRTPOverTLS {
-			if c, err := a.eng.Call(ctx, cl.id); err == nil {
-				srtp = a.set.SRTP.offersSRTP(a.sipDevices(&c))
+		opt := media.OfferOptions{MatchLeg: relayLegName(cl.id, engine.Caller), SRTP: a.set.SRTP == SRTPAlways}
+		if c, err := a.eng.Call(ctx, cl.id); err == nil {
+			devices := a.sipDevices(&c)
+			if a.set.SRTP == SRTPOverTLS {
+				opt.SRTP = a.set.SRTP.offersSRTP(devices)
 			}
+			opt.WebRTC = browsersOnly(devices)
 		}
-		offer, err := a.set.Media.OfferRTP(ctx, name, media.OfferOptions{MatchLeg: relayLegName(cl.id, engine.Caller), SRTP: srtp},
-			a.rtpEvents(cl.id, engine.Callee, cl.calleeClient()))
+		offer, err := a.set.Media.OfferRTP(ctx, name, opt, a.rtpEvents(cl.id, engine.Callee, cl.calleeClient()))
 		cl.mu.Lock()
 		cl.rtpPending = false
 		if err == nil {

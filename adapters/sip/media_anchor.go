@@ -89,7 +89,8 @@ func (a *Adapter) offerTarget(nc *call, c *engine.Call) {
 	ctx, cancel := a.command("")
 	defer cancel()
 	name := relayLegName(c.ID, engine.Callee)
-	offer, err := a.set.Media.OfferRTP(ctx, name, media.OfferOptions{MatchLeg: relayLegName(c.ID, engine.Caller), SRTP: a.set.SRTP.offersSRTP(a.sipDevices(c))},
+	devices := a.sipDevices(c)
+	offer, err := a.set.Media.OfferRTP(ctx, name, media.OfferOptions{MatchLeg: relayLegName(c.ID, engine.Caller), SRTP: a.set.SRTP.offersSRTP(devices), WebRTC: browsersOnly(devices)},
 		a.rtpEvents(c.ID, engine.Callee, c.Callee.Client))
 	if err != nil {
 		a.log.Info("the relay cannot offer a transferred call to phones", "call", c.ID, "err", err)

@@ -44,6 +44,7 @@ func (a *Adapter) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	type change struct {
 		uri string
 		exp time.Duration
+		ice bool // +sip.ice: a WebRTC endpoint (media.go, browsersOnly)
 	}
 	var changes []change
 	wildcard := false
@@ -79,7 +80,8 @@ func (a *Adapter) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 			a.respond(tx, res)
 			return
 		}
-		changes = append(changes, change{uri, min(exp, a.set.MaxExpires)})
+		_, ice := c.Params.Get("+sip.ice")
+		changes = append(changes, change{uri, min(exp, a.set.MaxExpires), ice})
 	}
 	ctx, cancel := a.command(client)
 	defer cancel()
@@ -113,7 +115,7 @@ func (a *Adapter) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 			continue
 		}
 		at := now.Add(ch.exp).Truncate(time.Second)
-		if _, err := a.eng.ConnectDevice(ctx, client, engine.Device{ID: id, Kind: DeviceKind, Contact: sipsyntax.BindingContact(ch.uri, at)}); err != nil {
+		if _, err := a.eng.ConnectDevice(ctx, client, engine.Device{ID: id, Kind: DeviceKind, Contact: sipsyntax.BindingContact(ch.uri, at, ch.ice)}); err != nil {
 			a.log.Warn("register: cannot bind", "client", client, "contact", ch.uri, "err", err)
 			a.respond(tx, a.response(req, statusForError(err)))
 			return

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,9 +29,26 @@ type wsPhone struct {
 	srv     sip.Uri // the adapter, over ws
 	invites chan *sip.Request
 	byes    chan *sip.Request
+	// answer, when set, answers an INVITE's offer (a browser's WebRTC
+	// stack); else every INVITE gets testSDP.
+	answerMu sync.Mutex
+	answer   func(offer []byte) ([]byte, error)
+}
+
+// setAnswer sets how the phone answers INVITEs from now on.
+func (p *wsPhone) setAnswer(f func(offer []byte) ([]byte, error)) {
+	p.answerMu.Lock()
+	p.answer = f
+	p.answerMu.Unlock()
 }
 
 func newWSPhone(t *testing.T, h *harness, user string) *wsPhone {
+	t.Helper()
+	return newWSPhoneAt(t, h.ad.Addr("ws"), user)
+}
+
+// newWSPhoneAt is newWSPhone for the adapter whose ws listener is at addr.
+func newWSPhoneAt(t *testing.T, addr, user string) *wsPhone {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	ua, err := sipgo.NewUA(
@@ -48,16 +66,29 @@ func newWSPhone(t *testing.T, h *harness, user string) *wsPhone {
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, port, _ := sip.ParseAddr(h.ad.Addr("ws"))
+	host, port, _ := sip.ParseAddr(addr)
 	p := &wsPhone{t: t, user: user, cli: cli, invites: make(chan *sip.Request, 4), byes: make(chan *sip.Request, 4),
 		srv: sip.Uri{Scheme: "sip", Host: host, Port: port, UriParams: sip.NewParams()}}
 	p.srv.UriParams.Add("transport", "ws")
 	p.contact = sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: user + "-x7q.invalid", UriParams: sip.NewParams()}}
 	p.contact.Address.UriParams.Add("transport", "ws")
 	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+		body := []byte(testSDP)
+		p.answerMu.Lock()
+		answer := p.answer
+		p.answerMu.Unlock()
+		if answer != nil {
+			var err error
+			if body, err = answer(req.Body()); err != nil {
+				tx.Respond(sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
+				return
+			}
+		}
 		p.invites <- req
-		res := sip.NewResponseFromRequest(req, 200, "OK", []byte(testSDP))
-		res.To().Params.Add("tag", sip.GenerateTagN(8))
+		res := sip.NewResponseFromRequest(req, 200, "OK", body)
+		if tag, ok := res.To().Params.Get("tag"); !ok || tag == "" { // not a re-INVITE
+			res.To().Params.Add("tag", sip.GenerateTagN(8))
+		}
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		res.AppendHeader(p.contact.Clone())
 		tx.Respond(res)

@@ -12,10 +12,19 @@ import (
 // maxContactLen bounds a contact URI we bind.
 const maxContactLen = 1024
 
-// BindingContact is the Device.Contact of a binding.
-func BindingContact(uri string, expiresAt time.Time) string {
-	return "<" + uri + ">;expires-at=" + expiresAt.UTC().Format(time.RFC3339)
+// BindingContact is the Device.Contact of a binding; ice: its REGISTER's
+// Contact had the +sip.ice feature tag (RFC 5768), kept as ";+sip.ice"
+// after the expiry.
+func BindingContact(uri string, expiresAt time.Time, ice bool) string {
+	s := "<" + uri + ">;expires-at=" + expiresAt.UTC().Format(time.RFC3339)
+	if ice {
+		s += iceTag
+	}
+	return s
 }
+
+// iceTag marks a binding registered with +sip.ice.
+const iceTag = ";+sip.ice"
 
 // ErrBadBinding refuses a binding contact or a contact URI.
 var ErrBadBinding = errors.New("sip: malformed binding contact")
@@ -25,6 +34,9 @@ type Binding struct {
 	URI       sip.Uri
 	Raw       string // the URI as registered
 	ExpiresAt time.Time
+	// ICE: registered with the +sip.ice feature tag (RFC 5768), as JsSIP
+	// does: a WebRTC endpoint (ICE, DTLS-SRTP), not plain RTP.
+	ICE bool
 }
 
 // ParseBinding decodes a Device.Contact written by BindingContact. It never
@@ -42,6 +54,7 @@ func ParseBinding(s string) (Binding, error) {
 	if !ok {
 		return Binding{}, ErrBadBinding
 	}
+	at, ice := strings.CutSuffix(at, iceTag)
 	t, err := time.Parse(time.RFC3339, at)
 	if err != nil {
 		return Binding{}, ErrBadBinding
@@ -50,7 +63,7 @@ func ParseBinding(s string) (Binding, error) {
 	if err := ParseContactURI(raw, &u); err != nil {
 		return Binding{}, err
 	}
-	return Binding{URI: u, Raw: raw, ExpiresAt: t}, nil
+	return Binding{URI: u, Raw: raw, ExpiresAt: t, ICE: ice}, nil
 }
 
 // ParseContactURI parses a contact URI we can send requests to: sip or

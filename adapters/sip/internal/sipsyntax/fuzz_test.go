@@ -50,7 +50,8 @@ func FuzzParseCredentials(f *testing.F) {
 }
 
 func FuzzParseBinding(f *testing.F) {
-	f.Add(BindingContact("sip:alice@127.0.0.1:5062;transport=udp", time.Unix(1800000000, 0)))
+	f.Add(BindingContact("sip:alice@127.0.0.1:5062;transport=udp", time.Unix(1800000000, 0), false))
+	f.Add(BindingContact("sip:k3c8@df7jal23ls0d.invalid;transport=ws", time.Unix(1800000000, 0), true))
 	f.Add("<sip:alice@h>;expires-at=nope")
 	f.Add("<>;expires-at=")
 	f.Fuzz(func(t *testing.T, s string) {
@@ -61,8 +62,8 @@ func FuzzParseBinding(f *testing.F) {
 		if err != nil {
 			return
 		}
-		again, err := ParseBinding(BindingContact(b.Raw, b.ExpiresAt))
-		if err != nil || again.Raw != b.Raw || !again.ExpiresAt.Equal(b.ExpiresAt) {
+		again, err := ParseBinding(BindingContact(b.Raw, b.ExpiresAt, b.ICE))
+		if err != nil || again.Raw != b.Raw || !again.ExpiresAt.Equal(b.ExpiresAt) || again.ICE != b.ICE {
 			t.Fatalf("%q: no round trip: %+v %v", s, again, err)
 		}
 	})
