@@ -180,6 +180,8 @@ func TestRelayRestartChild(t *testing.T) {
 	switch {
 	case len(f) > 2:
 		h = relayTrunkHarness(t, f[0], f[1], f[2])
+	case os.Getenv(browserWSEnv) != "":
+		h = newRelayHarnessWith(t, f[0], f[1], nil, func(s *Settings) { s.WS = os.Getenv(browserWSEnv) })
 	case os.Getenv(parkPrefixEnv) != "":
 		h = newRelayHarnessWith(t, f[0], f[1], nil, func(s *Settings) { s.ParkPrefix = os.Getenv(parkPrefixEnv) })
 	default:

@@ -2,6 +2,7 @@ package sip
 
 import (
 	"context"
+	"time"
 
 	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/engine"
@@ -102,8 +103,17 @@ func (a *Adapter) restoreLeg(rs legRestorer, cl *call, callID string, l *sipLeg,
 	cl.setRTP(l.side, name, []byte(desc))
 	cl.mu.Unlock()
 	if !rebound {
-		a.log.Info("a relay port was taken after the restart: re-INVITE", "peer", who, "call", callID, "side", l.side)
+		browser := media.IsWebRTCSDP(desc)
+		if browser {
+			a.log.Info("a browser SIP stack's WebRTC leg cannot outlive the process: re-INVITE with a new one", "call", callID, "side", l.side)
+		} else {
+			a.log.Info("a relay port was taken after the restart: re-INVITE", "peer", who, "call", callID, "side", l.side)
+		}
 		a.queueRestored(cl, func() {
+			if browser && !a.awaitFlow(l) {
+				a.log.Info("a browser SIP stack did not come back after the restart", "call", callID, "side", l.side)
+				return
+			}
 			res, err := a.reinvite(l, l.stamp(sipsyntax.SetDirection([]byte(desc), sipsyntax.DirSendRecv)))
 			switch {
 			case err != nil:
@@ -143,6 +153,41 @@ func (a *Adapter) startRestored() {
 		cl.mu.Unlock()
 		if waiting {
 			a.serial(cl, func() {})
+		}
+	}
+}
+
+// restoredFlowWait bounds how long a restored browser leg waits for its
+// browser to come back (JsSIP reconnects within seconds, with a backoff).
+const restoredFlowWait = 2 * time.Minute
+
+// awaitFlow waits until leg l's peer, reached over a connection it opened
+// (ws, wss: a browser SIP stack), has one again: the connection died with
+// the process and the browser registers again when it reconnects
+// (transport_ws.go). It reports false when restoredFlowWait passes or the
+// adapter stops first; a peer on another transport needs no wait.
+func (a *Adapter) awaitFlow(l *sipLeg) bool {
+	d := l.dlg
+	d.mu.Lock()
+	target := d.RemoteTarget
+	d.mu.Unlock()
+	if t := uriTransport(&target); t != "WS" && t != "WSS" {
+		return true
+	}
+	deadline := time.NewTimer(restoredFlowWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if a.hasFlow(&target) {
+			return true
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return false
+		case <-a.ctx.Done():
+			return false
 		}
 	}
 }

@@ -162,6 +162,27 @@ func (a *Adapter) pruneFlowsLocked() {
 	}
 }
 
+// hasFlow reports whether the Contact target is reached through a
+// connection that is open.
+func (a *Adapter) hasFlow(target *sip.Uri) bool {
+	a.flowMu.Lock()
+	f, ok := a.flows[flowKey(target)]
+	a.flowMu.Unlock()
+	if !ok {
+		return false
+	}
+	pool := a.ua.TransportLayer().Pool(f.network)
+	if pool == nil {
+		return false
+	}
+	c := pool.Get(f.src)
+	if c == nil {
+		return false
+	}
+	c.TryClose() // Get took a reference
+	return true
+}
+
 // routeFlow gives a request over ws, wss or tls to a host:port we hold a
 // flow for on that transport that flow's address as destination (no Route
 // header: a proxy in between is reached by its own address).
