@@ -192,8 +192,9 @@ func grepLines(s, sub string) string {
 
 // Two JsSIP phones register over SIP over WebSocket with digest; alice
 // calls bob's extension, bob answers with the fake microphone, both see
-// the session confirmed and receive audio (WebRTC peer to peer, the SDP
-// passed through the engine's SIP legs); alice's BYE ends the call in the
+// the session confirmed and receive audio (through serve's relay, which
+// terminates each browser's WebRTC: relay_phones is serve's default);
+// alice's BYE ends the call in the
 // engine (/metrics while it runs, the journal after it stops).
 func TestJsSIPCallOverWebSocket(t *testing.T) {
 	bundle := sipjsBundle(t)
