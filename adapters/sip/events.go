@@ -7,7 +7,6 @@ import (
 	"github.com/callengine/callengine/adapters/sip/internal/sipsyntax"
 	"github.com/callengine/callengine/engine"
 	"github.com/callengine/callengine/events"
-	"github.com/callengine/callengine/media"
 )
 
 // The engine's call events, read in order on one goroutine, become SIP
@@ -52,6 +51,11 @@ type call struct {
 	// Settings.RelayPhones.
 	rtp        map[engine.Side]*rtpLeg
 	rtpPending bool // the relay's offer is being made
+	// browserOffer: when the callee's ringing devices mix browser SIP
+	// stacks and desk phones, the relay's WebRTC offer to the browsers
+	// (rtp[Callee] is the phones' plain RTP one); the leg of whichever
+	// answers becomes the callee's (media.go, takeCalleeLeg).
+	browserOffer *rtpLeg
 }
 
 // dialogRef names the leg a dialog belongs to.
@@ -235,7 +239,7 @@ func (a *Adapter) ringing(cl *call, c *engine.Call) {
 		anchored = a.anchorCaller(cl, cl.in)
 		phones = anchored
 	case cl != nil && cl.in != nil && a.set.Media != nil && len(devices) > 0 && !cl.hasTrunk() &&
-		media.IsWebRTCSDP(string(cl.in.offer)) != browsersOnly(devices):
+		cannotPassThrough(cl.in.offer, devices):
 		// Phones are passed through, but these cannot talk to each
 		// other: a browser SIP stack and a desk phone (DTLS-SRTP against
 		// plain RTP). The relay answers one and offers to the other.
@@ -282,7 +286,11 @@ func (a *Adapter) ringing(cl *call, c *engine.Call) {
 		return
 	}
 	for _, f := range start {
-		a.wg.Go(func() { f.run(offer, c) })
+		o := offer
+		if b := cl.offerForBrowser(f); b != nil {
+			o = b
+		}
+		a.wg.Go(func() { f.run(o, c) })
 	}
 	for _, f := range stop {
 		f.cancel()

@@ -180,6 +180,7 @@ func (a *Adapter) forkAnswered(f *fork, res *sip.Response) {
 		first := cl.winner == nil && !cl.ended
 		cl.mu.Unlock()
 		if first {
+			name = a.takeCalleeLeg(cl, f)
 			if err := a.set.Media.AcceptRTPAnswer(name, string(body)); err != nil {
 				a.log.Info("the relay refused a phone's answer", "call", cl.id, "err", err)
 				sdpOK = false

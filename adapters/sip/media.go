@@ -75,6 +75,70 @@ func browsersOnly(devices []sipDevice) bool {
 	return len(devices) > 0
 }
 
+// cannotPassThrough reports whether a ringing device cannot take the
+// caller's offer as it is: a WebRTC offer to a desk phone, a plain one to
+// a browser SIP stack.
+func cannotPassThrough(offer []byte, devices []sipDevice) bool {
+	if media.IsWebRTCSDP(string(offer)) {
+		return !browsersOnly(devices)
+	}
+	return anyBrowser(devices)
+}
+
+// anyBrowser reports whether one of devices is a browser SIP stack.
+func anyBrowser(devices []sipDevice) bool {
+	for _, d := range devices {
+		if d.binding.ICE {
+			return true
+		}
+	}
+	return false
+}
+
+// browserLegSuffix names, after the callee's leg name, the relay's WebRTC
+// leg offered to browser SIP stacks that ring together with desk phones.
+const browserLegSuffix = "#webrtc"
+
+// offerForBrowser is the relay's WebRTC offer when fork f rings a browser
+// SIP stack among desk phones, else nil.
+func (cl *call) offerForBrowser(f *fork) []byte {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.browserOffer == nil || !f.target.ICE {
+		return nil
+	}
+	return cl.browserOffer.sdp
+}
+
+// takeCalleeLeg: fork f answered first. When browsers and desk phones
+// rang at once, the leg offered to f's kind stays (a browser's is renamed
+// to the callee's leg name) and the other is closed. It returns the name
+// of the callee's leg.
+func (a *Adapter) takeCalleeLeg(cl *call, f *fork) string {
+	cl.mu.Lock()
+	b := cl.browserOffer
+	cl.browserOffer = nil
+	r := cl.rtp[engine.Callee]
+	cl.mu.Unlock()
+	if b == nil || r == nil {
+		return cl.relayed(engine.Callee)
+	}
+	if !f.target.ICE {
+		_ = a.set.Media.CloseLeg(b.name)
+		return r.name
+	}
+	_ = a.set.Media.CloseLeg(r.name)
+	if rn, ok := a.set.Media.(legRenamer); !ok || rn.RenameLeg(b.name, r.name) != nil {
+		a.log.Info("cannot take the browser's relay leg", "call", cl.id, "leg", b.name)
+		_ = a.set.Media.CloseLeg(b.name)
+		return r.name
+	}
+	cl.mu.Lock()
+	cl.setRTP(engine.Callee, r.name, b.sdp)
+	cl.mu.Unlock()
+	return r.name
+}
+
 // relayLegName is the relay's name of side s of call id, as adapters/ws
 // names it.
 func relayLegName(id string, s engine.Side) string { return id + "/" + s.String() }
@@ -153,18 +217,34 @@ func (a *Adapter) anchorCallee(cl *call) {
 		ctx, cancel := a.command("")
 		defer cancel()
 		opt := media.OfferOptions{MatchLeg: relayLegName(cl.id, engine.Caller), SRTP: a.set.SRTP == SRTPAlways}
+		mixed := false
 		if c, err := a.eng.Call(ctx, cl.id); err == nil {
 			devices := a.sipDevices(&c)
 			if a.set.SRTP == SRTPOverTLS {
 				opt.SRTP = a.set.SRTP.offersSRTP(devices)
 			}
 			opt.WebRTC = browsersOnly(devices)
+			mixed = !opt.WebRTC && anyBrowser(devices)
 		}
-		offer, err := a.set.Media.OfferRTP(ctx, name, opt, a.rtpEvents(cl.id, engine.Callee, cl.calleeClient()))
+		ev := a.rtpEvents(cl.id, engine.Callee, cl.calleeClient())
+		offer, err := a.set.Media.OfferRTP(ctx, name, opt, ev)
+		var browser string
+		if err == nil && mixed {
+			// Browsers and desk phones ring at once: each kind gets
+			// the offer it can take, on a leg of its own.
+			b, berr := a.set.Media.OfferRTP(ctx, name+browserLegSuffix, media.OfferOptions{MatchLeg: opt.MatchLeg, WebRTC: true}, ev)
+			if berr != nil {
+				a.log.Info("the relay cannot offer the call to browser SIP stacks", "call", cl.id, "err", berr)
+			}
+			browser = b
+		}
 		cl.mu.Lock()
 		cl.rtpPending = false
 		if err == nil {
 			cl.setRTP(engine.Callee, name, []byte(offer))
+			if browser != "" {
+				cl.browserOffer = &rtpLeg{name: name + browserLegSuffix, sdp: []byte(browser)}
+			}
 		}
 		cl.mu.Unlock()
 		if err != nil {
@@ -202,8 +282,14 @@ func (cl *call) relayed(s engine.Side) string {
 // ended).
 func (a *Adapter) dropRelay(cl *call) {
 	cl.mu.Lock()
-	legs := cl.rtp
-	cl.rtp = nil
+	legs := make([]*rtpLeg, 0, 3)
+	for _, r := range cl.rtp {
+		legs = append(legs, r)
+	}
+	if b := cl.browserOffer; b != nil {
+		legs = append(legs, b)
+	}
+	cl.rtp, cl.browserOffer = nil, nil
 	cl.mu.Unlock()
 	if a.set.Media == nil {
 		return

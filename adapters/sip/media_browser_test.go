@@ -315,3 +315,113 @@ func TestBrowserSIPStackReinvitedAfterSIGKILL(t *testing.T) {
 		t.Fatalf("the call after the BYE: %+v, %v", c, err)
 	}
 }
+
+// A client whose browser SIP stack and desk phone ring at once: each gets
+// the relay's offer it can take — WebRTC to the browser, plain RTP to the
+// phone, on two legs — and the leg of the one that answers is the
+// callee's; the other leg is closed.
+type ringTogether struct {
+	h                 *relayHarness
+	browser           *browserPhone
+	desk, bob         *goPhone
+	browserOffer      chan string
+	releaseBrowser    chan struct{}
+	deskOffer, callID string
+}
+
+// startRingTogether: bob calls alice, whose browser and desk phone ring;
+// holdDesk makes the phone hold its 200 back (the browser answers first),
+// else the browser holds its answer back (the phone answers first).
+func startRingTogether(t *testing.T, ctx context.Context, holdDesk bool) (*ringTogether, *phoneDialog) {
+	t.Helper()
+	rt := &ringTogether{browserOffer: make(chan string, 1), releaseBrowser: make(chan struct{})}
+	rt.h = newRelayHarnessWith(t, t.TempDir(), "", nil, func(s *Settings) { s.WS = "127.0.0.1:0" })
+	rt.browser = newBrowserPhone(t, ctx, rt.h.ad.Addr("ws"), "alice", "BROWSER")
+	ps := relayPhones(t, ctx, rt.h, "alice", "bob")
+	rt.desk, rt.bob = ps[0], ps[1]
+	if holdDesk {
+		rt.desk.mu.Lock()
+		rt.desk.early = make(chan struct{}) // its 200 waits
+		rt.desk.mu.Unlock()
+		t.Cleanup(func() { close(rt.desk.early) })
+	} else {
+		peer := rt.browser.peer
+		rt.browser.setAnswer(func(offer []byte) ([]byte, error) {
+			rt.browserOffer <- string(offer)
+			<-rt.releaseBrowser
+			a, err := peer.Answer(ctx, string(offer))
+			return []byte(a), err
+		})
+		t.Cleanup(func() { close(rt.releaseBrowser) })
+	}
+	d, _ := rt.bob.call(ctx, "1001")
+	select {
+	case rt.deskOffer = <-rt.desk.offered:
+	case <-ctx.Done():
+		t.Fatal("the desk phone was not called")
+	}
+	if media.IsWebRTCSDP(rt.deskOffer) || !strings.Contains(rt.deskOffer, "RTP/AVP") {
+		t.Fatalf("the desk phone is offered:\n%s", rt.deskOffer)
+	}
+	calls, err := rt.h.eng.Calls(ctx, "bob")
+	if err != nil || len(calls) != 1 {
+		t.Fatalf("bob's calls: %+v, %v", calls, err)
+	}
+	rt.callID = calls[0].ID
+	return rt, d
+}
+
+// The browser answers first: bob talks to it; the phones' leg is closed
+// (the browser's took the callee's leg name).
+func TestBrowserAndDeskPhoneRingBrowserAnswers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rt, d := startRingTogether(t, ctx, true)
+	var inv *sip.Request
+	select {
+	case inv = <-rt.browser.invites:
+	case <-ctx.Done():
+		t.Fatal("the browser was not called")
+	}
+	checkWebRTCSDP(t, "the browser's offer", string(inv.Body()))
+	if err := rt.browser.peer.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rt.browser.peer.Start()
+	eventuallyTrue(t, "bob hears the browser", func() bool { return rtpFlowing(rt.bob.rtp, "BROWSER") })
+	eventuallyTrue(t, "the browser hears bob", func() bool { return peerFlowing(rt.browser.peer, "BOB") })
+	if rt.h.relay.HasLeg(rt.callID+"/callee"+browserLegSuffix) || !rt.h.relay.HasLeg(rt.callID+"/callee") {
+		t.Errorf("the relay's legs: the browser's not renamed to the callee's")
+	}
+	if res := rt.bob.send(ctx, rt.bob.inDialog(d, sip.BYE)); res.StatusCode != 200 {
+		t.Fatalf("BYE: %d", res.StatusCode)
+	}
+	select {
+	case <-rt.browser.byes:
+	case <-ctx.Done():
+		t.Fatal("the browser got no BYE")
+	}
+}
+
+// The desk phone answers first: bob talks to it; the browser's leg is
+// closed.
+func TestBrowserAndDeskPhoneRingPhoneAnswers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rt, d := startRingTogether(t, ctx, false)
+	select {
+	case o := <-rt.browserOffer:
+		checkWebRTCSDP(t, "the browser's offer", o)
+	case <-ctx.Done():
+		t.Fatal("the browser was not called")
+	}
+	rt.desk.waitInvite(ctx)
+	rt.desk.rtp.Start()
+	eventuallyTrue(t, "bob hears alice's phone", func() bool { return rtpFlowing(rt.bob.rtp, "ALICE") })
+	eventuallyTrue(t, "alice's phone hears bob", func() bool { return rtpFlowing(rt.desk.rtp, "BOB") })
+	eventuallyTrue(t, "the browser's leg closed", func() bool { return !rt.h.relay.HasLeg(rt.callID + "/callee" + browserLegSuffix) })
+	if res := rt.bob.send(ctx, rt.bob.inDialog(d, sip.BYE)); res.StatusCode != 200 {
+		t.Fatalf("BYE: %d", res.StatusCode)
+	}
+	eventuallyTrue(t, "the relay's legs closed", func() bool { return rt.h.relay.Stats().Legs == 0 })
+}

@@ -98,6 +98,7 @@ type goPhone struct {
 	rtp    *mediatest.RTPPeer
 
 	invited   chan *phoneDialog // new INVITEs answered
+	offered   chan string       // the offers of new INVITEs, as they come
 	reinvited chan string       // the SDPs of re-INVITEs answered
 	notified  chan string       // NOTIFY bodies
 	byes      chan string       // the Call-IDs of BYEs
@@ -147,7 +148,7 @@ func newGoPhoneOn(t *testing.T, ctx context.Context, ip, server, user, marker st
 		t.Fatal(err)
 	}
 	p := &goPhone{t: t, ip: ip, user: user, server: server, port: port, cli: cli,
-		invited: make(chan *phoneDialog, 4), reinvited: make(chan string, 8), notified: make(chan string, 8), byes: make(chan string, 8)}
+		invited: make(chan *phoneDialog, 4), offered: make(chan string, 8), reinvited: make(chan string, 8), notified: make(chan string, 8), byes: make(chan string, 8)}
 	p.rtp = p.newRTP(marker)
 	srv := p.answerRequests(ua)
 	sctx, cancel := context.WithCancel(ctx)
@@ -209,6 +210,12 @@ func (p *goPhone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	reinvite := false
 	if tag, ok := req.To().Params.Get("tag"); ok && tag != "" {
 		reinvite = true
+	}
+	if !reinvite {
+		select {
+		case p.offered <- string(req.Body()):
+		default:
+		}
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", []byte(answer))
 	d := &phoneDialog{callID: req.CallID().Value(), local: req.To().Address, remote: req.From().Address, target: req.Contact().Address, offer: string(req.Body())}
