@@ -8,7 +8,30 @@ import (
 	"time"
 
 	"github.com/callengine/callengine/media"
+	"github.com/callengine/callengine/media/mediatest"
 )
+
+// sipBrowserLeg dials leg as a browser SIP stack does: its offer, every
+// candidate in it, goes to AnswerRTP; it takes the answer and connects.
+func sipBrowserLeg(t *testing.T, ctx context.Context, r *media.Relay, leg, marker, codec string) (*mediatest.TestPeer, string) {
+	t.Helper()
+	browser := newPeer(t, marker, codec)
+	offer, err := browser.Offer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, err := r.AnswerRTP(ctx, leg, offer, media.LegEvents{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := browser.SetAnswer(answer); err != nil {
+		t.Fatal(err)
+	}
+	if err := browser.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return browser, answer
+}
 
 // A browser SIP stack calls a phone: its WebRTC offer (every candidate in
 // it, as JsSIP sends) goes to AnswerRTP like a phone's; the answer is
@@ -20,15 +43,7 @@ func TestSIPWebRTCBrowserCallsPhone(t *testing.T) {
 	r := newRelay(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	browser := newPeer(t, "BROWSER", "opus")
-	offer, err := browser.Offer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, err := r.AnswerRTP(ctx, "b", offer, media.LegEvents{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	browser, answer := sipBrowserLeg(t, ctx, r, "b", "BROWSER", "opus")
 	for _, want := range []string{"o=callengine ", "UDP/TLS/RTP/SAVPF 0", "a=fingerprint:", "a=candidate:", "a=end-of-candidates"} {
 		if !strings.Contains(answer, want) {
 			t.Errorf("the answer has no %q:\n%s", want, answer)
@@ -36,12 +51,6 @@ func TestSIPWebRTCBrowserCallsPhone(t *testing.T) {
 	}
 	if strings.Contains(strings.ToLower(answer), "opus") {
 		t.Errorf("the answer offers Opus to a SIP call:\n%s", answer)
-	}
-	if err := browser.SetAnswer(answer); err != nil {
-		t.Fatal(err)
-	}
-	if err := browser.WaitConnected(ctx); err != nil {
-		t.Fatal(err)
 	}
 
 	phone := newRTPPeer(t, "PHONE")
@@ -100,14 +109,7 @@ func TestSIPWebRTCPhoneCallsBrowser(t *testing.T) {
 	r := newRelay(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	phone := newRTPPeer(t, "PHONE")
-	pa, err := r.AnswerRTP(ctx, "p", phone.Offer(), media.LegEvents{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := phone.SetAnswer(pa); err != nil {
-		t.Fatal(err)
-	}
+	phone := phoneLeg(t, r, "p", "PHONE", false)
 	offer, err := r.OfferRTP(ctx, "b", media.OfferOptions{MatchLeg: "p", WebRTC: true}, media.LegEvents{})
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +145,6 @@ func TestSIPWebRTCPhoneCallsBrowser(t *testing.T) {
 	if err := r.Connect("p", "b2"); err != nil {
 		t.Fatal(err)
 	}
-	phone.Start()
 	browser.Start()
 	eventually(t, "the browser hears the phone", func() bool { return browser.ReceivedFrom("PHONE") >= 10 })
 	eventually(t, "the phone hears the browser", func() bool { return phone.ReceivedFrom("BROWSER") >= 10 })
@@ -186,18 +187,10 @@ func TestSIPWebRTCRestoreOffersAgain(t *testing.T) {
 	if err := again.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
 	}
-	phone := newRTPPeer(t, "PHONE")
-	pa, err := r2.AnswerRTP(ctx, "p", phone.Offer(), media.LegEvents{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := phone.SetAnswer(pa); err != nil {
-		t.Fatal(err)
-	}
+	phone := phoneLeg(t, r2, "p", "PHONE", false)
 	if err := r2.Connect("b", "p"); err != nil {
 		t.Fatal(err)
 	}
-	phone.Start()
 	again.Start()
 	eventually(t, "the browser hears the phone", func() bool { return again.ReceivedFrom("PHONE") >= 10 })
 	eventually(t, "the phone hears the browser", func() bool { return phone.ReceivedFrom("BROWSER2") >= 10 })
@@ -209,35 +202,10 @@ func TestSIPWebRTCLegJoinsConference(t *testing.T) {
 	r := newRelay(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	browser := newPeer(t, "BROWSER", "pcmu")
-	offer, err := browser.Offer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, err := r.AnswerRTP(ctx, "b", offer, media.LegEvents{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := browser.SetAnswer(answer); err != nil {
-		t.Fatal(err)
-	}
-	if err := browser.WaitConnected(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var phones []string
-	for _, m := range []string{"ONE", "TWO"} {
-		p := newRTPPeer(t, m)
-		a, err := r.AnswerRTP(ctx, m, p.Offer(), media.LegEvents{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.SetAnswer(a); err != nil {
-			t.Fatal(err)
-		}
-		p.Start()
-		phones = append(phones, m)
-	}
-	if err := r.Join("room", append([]string{"b"}, phones...)...); err != nil {
+	browser, _ := sipBrowserLeg(t, ctx, r, "b", "BROWSER", "pcmu")
+	phoneLeg(t, r, "ONE", "ONE", false)
+	phoneLeg(t, r, "TWO", "TWO", false)
+	if err := r.Join("room", "b", "ONE", "TWO"); err != nil {
 		t.Fatalf("join: %v", err)
 	}
 	browser.Start()
