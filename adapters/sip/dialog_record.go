@@ -138,23 +138,39 @@ func (d *dialog) saveLocked() {
 	if j == nil {
 		return
 	}
-	data, err := json.Marshal(d.recordLocked())
+	data, err := encodeRecord(d.recordLocked())
 	if err != nil {
-		j.a.log.Warn("cannot encode a dialog record", "call", j.call, "err", err)
+		j.a.log.Warn("cannot journal a dialog record", "call", j.call, "side", j.side, "err", err)
 		return
-	}
-	if len(data) > events.MaxLegData {
-		// Oversized SDPs: keep the dialog, drop the bodies (a re-INVITE
-		// after a restart then answers with what the record keeps).
-		r := d.recordLocked()
-		r.SentSDP, r.RemoteSDP = nil, nil
-		data, _ = json.Marshal(r)
 	}
 	ctx, cancel := context.WithTimeout(j.a.ctx, j.a.set.CommandTimeout)
 	defer cancel()
 	if _, err := j.a.eng.RecordLeg(ctx, j.call, engine.LegRecord{Side: j.side, Adapter: adapterName, Data: data}); err != nil {
 		j.a.log.Debug("cannot journal a dialog record", "call", j.call, "side", j.side, "err", err)
 	}
+}
+
+// encodeRecord is the JSON of r within events.MaxLegData. Oversized SDPs
+// (a browser's WebRTC offer with its candidates and extensions runs past
+// 1.5 KB, and JSON carries the bodies in base64) are shed: the peer's
+// first — what a restart needs is ours, the relay's (its port, its keys;
+// for a browser's leg the codec of the new offer), while the codecs and
+// RTP address of the peer's stay in their own fields — then ours too; a
+// re-INVITE after a restart then answers with what the record keeps.
+func encodeRecord(r dialogRecord) ([]byte, error) {
+	data, err := json.Marshal(r)
+	if err != nil || len(data) <= events.MaxLegData {
+		return data, err
+	}
+	r.RemoteSDP = nil
+	if data, err = json.Marshal(r); err != nil || len(data) <= events.MaxLegData {
+		return data, err
+	}
+	r.SentSDP = nil
+	if data, err = json.Marshal(r); err != nil || len(data) <= events.MaxLegData {
+		return data, err
+	}
+	return nil, fmt.Errorf("the record is %d bytes without its SDPs, more than %d", len(data), events.MaxLegData)
 }
 
 func (d *dialog) recordLocked() dialogRecord {

@@ -88,8 +88,14 @@ func (a *Adapter) restoreTrunkRelay(rs legRestorer, cl *call, c *engine.Call) bo
 // a re-INVITE once the adapter listens.
 func (a *Adapter) restoreLeg(rs legRestorer, cl *call, callID string, l *sipLeg, who string) bool {
 	sent, got := l.sentSDP(), l.peerSDP()
-	if !madeByRelay(sent) || len(got) == 0 {
+	if !madeByRelay(sent) {
 		return false // passed through: the media never touched the relay
+	}
+	if len(got) == 0 && !media.IsWebRTCSDP(string(sent)) {
+		// A browser's leg is offered anew from ours alone; an RTP leg
+		// needs the phone's too (its address, its payload types).
+		a.log.Warn("cannot restore a relay leg: its record keeps no SDP of the peer", "peer", who, "call", callID, "side", l.side)
+		return false
 	}
 	name := relayLegName(callID, l.side)
 	ctx, cancel := a.command("")
