@@ -200,6 +200,36 @@ func (a *Adapter) anchorCaller(cl *call, in *inLeg) bool {
 	return true
 }
 
+// offerToCallee makes the relay's offer to the callee's SIP devices of
+// call id and keeps it on cl: plain RTP for desk phones (SRTP as
+// Settings.SRTP says), WebRTC when only browser SIP stacks ring, and when
+// both kinds ring, an offer of each kind on a leg of its own
+// (cl.browserOffer; takeCalleeLeg keeps the answering one's).
+func (a *Adapter) offerToCallee(ctx context.Context, cl *call, id string, devices []sipDevice, client string) error {
+	name := relayLegName(id, engine.Callee)
+	opt := media.OfferOptions{MatchLeg: relayLegName(id, engine.Caller), SRTP: a.set.SRTP.offersSRTP(devices), WebRTC: browsersOnly(devices)}
+	ev := a.rtpEvents(id, engine.Callee, client)
+	offer, err := a.set.Media.OfferRTP(ctx, name, opt, ev)
+	if err != nil {
+		return err
+	}
+	var browser string
+	if !opt.WebRTC && anyBrowser(devices) {
+		b, err := a.set.Media.OfferRTP(ctx, name+browserLegSuffix, media.OfferOptions{MatchLeg: opt.MatchLeg, WebRTC: true}, ev)
+		if err != nil {
+			a.log.Info("the relay cannot offer the call to browser SIP stacks", "call", id, "err", err)
+		}
+		browser = b
+	}
+	cl.mu.Lock()
+	cl.setRTP(engine.Callee, name, []byte(offer))
+	if browser != "" {
+		cl.browserOffer = &rtpLeg{name: name + browserLegSuffix, sdp: []byte(browser)}
+	}
+	cl.mu.Unlock()
+	return nil
+}
+
 // anchorCallee makes the relay's offer for the callee's phones (the
 // caller is a browser, or a SIP phone with RelayPhones) off the event
 // loop (the offer waits for the caller's leg and its codec), then rings
@@ -213,39 +243,15 @@ func (a *Adapter) anchorCallee(cl *call) {
 	cl.rtpPending = true
 	cl.mu.Unlock()
 	a.wg.Go(func() {
-		name := relayLegName(cl.id, engine.Callee)
 		ctx, cancel := a.command("")
 		defer cancel()
-		opt := media.OfferOptions{MatchLeg: relayLegName(cl.id, engine.Caller), SRTP: a.set.SRTP == SRTPAlways}
-		mixed := false
+		var devices []sipDevice
 		if c, err := a.eng.Call(ctx, cl.id); err == nil {
-			devices := a.sipDevices(&c)
-			if a.set.SRTP == SRTPOverTLS {
-				opt.SRTP = a.set.SRTP.offersSRTP(devices)
-			}
-			opt.WebRTC = browsersOnly(devices)
-			mixed = !opt.WebRTC && anyBrowser(devices)
+			devices = a.sipDevices(&c)
 		}
-		ev := a.rtpEvents(cl.id, engine.Callee, cl.calleeClient())
-		offer, err := a.set.Media.OfferRTP(ctx, name, opt, ev)
-		var browser string
-		if err == nil && mixed {
-			// Browsers and desk phones ring at once: each kind gets
-			// the offer it can take, on a leg of its own.
-			b, berr := a.set.Media.OfferRTP(ctx, name+browserLegSuffix, media.OfferOptions{MatchLeg: opt.MatchLeg, WebRTC: true}, ev)
-			if berr != nil {
-				a.log.Info("the relay cannot offer the call to browser SIP stacks", "call", cl.id, "err", berr)
-			}
-			browser = b
-		}
+		err := a.offerToCallee(ctx, cl, cl.id, devices, cl.calleeClient())
 		cl.mu.Lock()
 		cl.rtpPending = false
-		if err == nil {
-			cl.setRTP(engine.Callee, name, []byte(offer))
-			if browser != "" {
-				cl.browserOffer = &rtpLeg{name: name + browserLegSuffix, sdp: []byte(browser)}
-			}
-		}
 		cl.mu.Unlock()
 		if err != nil {
 			a.log.Info("the relay cannot offer the call to phones", "call", cl.id, "err", err)

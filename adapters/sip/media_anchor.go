@@ -82,23 +82,15 @@ var (
 // relayed, they are offered the relay's leg for c's callee at once (the
 // caller's codec), so that no re-INVITE is needed when one answers.
 func (a *Adapter) offerTarget(nc *call, c *engine.Call) {
-	if !a.relayPhones() || c.State != engine.Ringing || len(c.RingingDevices) == 0 ||
-		len(a.sipDevices(c)) != len(c.RingingDevices) {
+	devices := a.sipDevices(c)
+	if !a.relayPhones() || c.State != engine.Ringing || len(c.RingingDevices) == 0 || len(devices) != len(c.RingingDevices) {
 		return
 	}
 	ctx, cancel := a.command("")
 	defer cancel()
-	name := relayLegName(c.ID, engine.Callee)
-	devices := a.sipDevices(c)
-	offer, err := a.set.Media.OfferRTP(ctx, name, media.OfferOptions{MatchLeg: relayLegName(c.ID, engine.Caller), SRTP: a.set.SRTP.offersSRTP(devices), WebRTC: browsersOnly(devices)},
-		a.rtpEvents(c.ID, engine.Callee, c.Callee.Client))
-	if err != nil {
+	if err := a.offerToCallee(ctx, nc, c.ID, devices, c.Callee.Client); err != nil {
 		a.log.Info("the relay cannot offer a transferred call to phones", "call", c.ID, "err", err)
-		return
 	}
-	nc.mu.Lock()
-	nc.setRTP(engine.Callee, name, []byte(offer))
-	nc.mu.Unlock()
 }
 
 // keptOnRelay is the hook of keptAnswered (refer.go): when both sides of
