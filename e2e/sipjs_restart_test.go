@@ -77,7 +77,7 @@ type sipRequests struct {
 // handlers are not guarded for changes while messages arrive).
 func watchRequests(p *udpPhone) *sipRequests {
 	r := &sipRequests{}
-	p.cli.TransportLayer().OnMessage(func(m sip.Message) {
+	p.Client().TransportLayer().OnMessage(func(m sip.Message) {
 		req, ok := m.(*sip.Request)
 		if !ok {
 			return
@@ -408,7 +408,7 @@ func TestJsSIPCallSurvivesSIGKILL(t *testing.T) {
 	s, wsURL, udpAddr := startSIPServerOnFixedPorts(t)
 	pageURL := sipjsPage(t)
 
-	bob := newUDPPhone(t, udpAddr, "bob", "BOBPHONE")
+	bob := newUDPPhone(t, ctx, udpAddr, "bob", "BOBPHONE")
 	bobReqs := watchRequests(bob)
 	bob.register(ctx)
 	alice := openSIPPhone(t, pageURL, "alice")
@@ -425,16 +425,16 @@ func TestJsSIPCallSurvivesSIGKILL(t *testing.T) {
 	// The call, as in TestJsSIPCallsUDPPhone.
 	alice.run(fmt.Sprintf(`phone.call(%q)`, "sip:"+extensions["bob"]+"@callengine"))
 	in := bob.waitInvite(ctx, alice)
-	if in.err != nil {
-		t.Fatalf("bob's phone refused the INVITE's offer (488): %v\n%s", in.err, in.offer)
+	if in.Err != nil {
+		t.Fatalf("bob's phone refused the INVITE's offer (488): %v\n%s", in.Err, in.Offer)
 	}
-	checkPlainRTPSDP(t, "bob's INVITE", in.offer)
+	checkPlainRTPSDP(t, "bob's INVITE", in.Offer)
 	alice.waitJS("confirmed", `phone.state().session === 'confirmed'`)
 	alice.run(watchSessionJS)
 	answer := alice.remoteSDP()
 	checkBrowserSDP(t, "the answer to alice", answer)
 	r := bob.hears("alice (Chromium's microphone)")
-	if own := bob.rtp.ReceivedFrom(bob.marker); own != 0 {
+	if own := bob.RTP().ReceivedFrom(bob.marker); own != 0 {
 		t.Fatalf("bob receives his own audio back (%d packets): %+v", own, r)
 	}
 	a := alice.audioFlows()
@@ -467,7 +467,7 @@ func TestJsSIPCallSurvivesSIGKILL(t *testing.T) {
 	}
 
 	// SIGKILL, and a restart on the same data directory and addresses.
-	bobBefore, bobReqsBefore := bob.rtp.Received(), bobReqs.count()
+	bobBefore, bobReqsBefore := bob.RTP().Received(), bobReqs.count()
 	traceBefore := len(alice.watch().Trace)
 	killedAt := time.Now()
 	s.kill()
@@ -478,7 +478,7 @@ func TestJsSIPCallSurvivesSIGKILL(t *testing.T) {
 	if !strings.Contains(serveLines(s, 2, "SIP dialogs restored"), "calls=1") {
 		t.Fatalf("serve restored no dialogs:\n%s", tail(s.log.String(), 40))
 	}
-	bobGap := bob.rtp.Received()
+	bobGap := bob.RTP().Received()
 
 	// JsSIP comes back by itself: it reconnects (phone.html asks for a
 	// recovery interval of 1 to 2 s) and registers again.
@@ -538,7 +538,7 @@ func TestJsSIPCallSurvivesSIGKILL(t *testing.T) {
 	a2 := alice.audioFlows()
 	t.Logf("after the restart: DTLS %+v; alice received %d bytes, sent %d; bob received %d audio packets (%d at the kill, %d when serve was ready again), %d streams, %d lost",
 		dtls2, a2.Inbound, a2.Outbound, r2.Audio, bobBefore.Audio, bobGap.Audio, r2.SSRCs, r2.Lost)
-	if own := bob.rtp.ReceivedFrom(bob.marker); own != 0 {
+	if own := bob.RTP().ReceivedFrom(bob.marker); own != 0 {
 		t.Fatalf("bob receives his own audio back (%d packets): %+v", own, r2)
 	}
 	t.Logf("serve after the restart:\n%s", serveLines(s, 2, "SIP dialogs restored", "re-INVITE", "browser SIP stack", "relay leg"))
@@ -553,8 +553,8 @@ func TestJsSIPCallSurvivesSIGKILL(t *testing.T) {
 
 	// bob hangs up: his BYE reaches the restored dialog, alice's session
 	// ends, and so does the call.
-	bob.bye(ctx, in.dialog)
-	bob.rtp.Stop()
+	bob.bye(ctx, in.Dialog)
+	bob.RTP().Stop()
 	alice.waitJS("ended by bob", `phone.state().session === 'ended' && phone.state().end_originator === 'remote'`)
 	s.metric(`callengine_calls_ended_total{reason="hangup"} 1`)
 	c, out := journaledOneCall(t, s)

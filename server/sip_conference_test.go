@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/callengine/callengine/adapters/sip/siptest"
 	"github.com/callengine/callengine/adapters/ws/wsclient"
 	"github.com/callengine/callengine/media/mediatest"
 )
@@ -31,11 +32,7 @@ func TestConferenceBrowserAndTwoSIPPhones(t *testing.T) {
 
 	alice := confLogin(t, ctx, r, "alice")
 	aliceA, aliceB := confPeer(t, ctx, "AAAA"), confPeer(t, ctx, "AAAA")
-	carol, dave := newSIPPhone(t, addr, "carol", "CCCC"), newSIPPhone(t, addr, "dave", "DDDD")
-	for _, p := range []*sipPhone{carol, dave} {
-		p.serve(ctx, make(chan string, 1))
-		p.register(ctx)
-	}
+	carol, dave := newSIPPhone(t, ctx, addr, "carol", "CCCC"), newSIPPhone(t, ctx, addr, "dave", "DDDD")
 	dial := func(to string, peer *mediatest.TestPeer) string {
 		t.Helper()
 		call, err := alice.Call(ctx, to, peer)
@@ -52,15 +49,15 @@ func TestConferenceBrowserAndTwoSIPPhones(t *testing.T) {
 	}
 	callC := dial("203", aliceA)
 	aliceA.Start()
-	carol.rtp.Start()
-	eventually(t, "carol hears alice", func() bool { return rtpFlows(carol.rtp, "AAAA") })
+	carol.RTP().Start()
+	eventually(t, "carol hears alice", func() bool { return rtpFlows(carol.RTP(), "AAAA") })
 	if _, err := alice.Command(ctx, "call.hold", callC, nil); err != nil {
 		t.Fatal(err)
 	}
 	callD := dial("204", aliceB)
 	aliceB.Start()
-	dave.rtp.Start()
-	eventually(t, "dave hears alice", func() bool { return rtpFlows(dave.rtp, "AAAA") })
+	dave.RTP().Start()
+	eventually(t, "dave hears alice", func() bool { return rtpFlows(dave.RTP(), "AAAA") })
 	if _, err := alice.Command(ctx, "call.hold", callD, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -79,9 +76,9 @@ func TestConferenceBrowserAndTwoSIPPhones(t *testing.T) {
 	if rc := aliceA.Received(); rc.Tracks != 2 {
 		t.Errorf("alice reads %d tracks, want 2", rc.Tracks)
 	}
-	for _, p := range []*sipPhone{carol, dave} {
-		if rc := p.rtp.Received(); rc.SSRCs != 1 || rc.Backwards != 0 {
-			t.Errorf("%s's stream: %+v", p.user, rc)
+	for _, p := range []*siptest.Phone{carol, dave} {
+		if rc := p.RTP().Received(); rc.SSRCs != 1 || rc.Backwards != 0 {
+			t.Errorf("%s's stream: %+v", p.User(), rc)
 		}
 	}
 
@@ -95,16 +92,16 @@ func TestConferenceBrowserAndTwoSIPPhones(t *testing.T) {
 
 // mixHears waits until the phone hears the level want, give or take the
 // G.711 steps of a sum encoded again.
-func mixHears(t *testing.T, who string, p *sipPhone, want int) {
+func mixHears(t *testing.T, who string, p *siptest.Phone, want int) {
 	t.Helper()
 	lim := max(want, -want)/16 + 40
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if d := p.rtp.Heard() - want; d >= -lim && d <= lim {
+		if d := p.RTP().Heard() - want; d >= -lim && d <= lim {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s hears %d, want %d", who, p.rtp.Heard(), want)
+			t.Fatalf("%s hears %d, want %d", who, p.RTP().Heard(), want)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -118,24 +115,16 @@ func TestBrowserCallsPCMAPhone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	alice := connectPhone(t, ctx, r, "alice", "AAAA")
-	carol := newSIPPhone(t, addr, "carol", "CAROL")
-	carol.rtp.UsePCMAOnly()
-	carol.rtp.SetLevel(-1200)
-	invited := make(chan string, 1)
-	carol.serve(ctx, invited)
-	carol.register(ctx)
+	carol := newSIPPhone(t, ctx, addr, "carol", "CAROL")
+	carol.RTP().UsePCMAOnly()
+	carol.RTP().SetLevel(-1200)
 
 	call, err := alice.c.Call(ctx, "203", alice.peer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case offer := <-invited:
-		if !strings.Contains(offer, "RTP/AVP 0 8 101") {
-			t.Errorf("the phone's offer:\n%s", offer)
-		}
-	case <-ctx.Done():
-		t.Fatal("the phone was not invited")
+	if offer := invitedWith(t, ctx, carol); !strings.Contains(offer, "RTP/AVP 0 8 101") {
+		t.Errorf("the phone's offer:\n%s", offer)
 	}
 	if _, err := alice.c.Next(ctx, wsclient.Is("call.answered", call)); err != nil {
 		t.Fatal(err)
@@ -144,7 +133,7 @@ func TestBrowserCallsPCMAPhone(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice.peer.Start()
-	carol.rtp.Start()
+	carol.RTP().Start()
 	mixHears(t, "carol", carol, mediatest.MarkerLevel("AAAA"))
 	eventually(t, "alice hears carol", func() bool { d := alice.peer.Heard() + 1200; return d > -120 && d < 120 })
 	if _, err := alice.c.Command(ctx, "call.hangup", call, nil); err != nil {

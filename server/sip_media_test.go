@@ -2,33 +2,21 @@ package server
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/callengine/callengine/adapters/sip/siptest"
 	"github.com/callengine/callengine/adapters/ws/wsclient"
 	"github.com/callengine/callengine/media/mediatest"
 )
 
 // A SIP phone and a browser talk through the relay (issue 14 part 6): the
-// phone is a sipgo user agent with a Go RTP endpoint (mediatest.RTPPeer),
-// the browser a wsclient with a Go WebRTC peer, both on a served engine.
-
-type sipPhone struct {
-	t      *testing.T
-	ua     *sipgo.UserAgent
-	cli    *sipgo.Client
-	server string // the adapter's host:port
-	port   int    // the phone's own SIP port (its Contact)
-	rtp    *mediatest.RTPPeer
-	user   string
-}
+// phone is a siptest.Phone (sipgo with a Go RTP endpoint), the browser a wsclient with a Go WebRTC peer, both on a served engine.
 
 func freeUDP(t *testing.T) int {
 	t.Helper()
@@ -54,99 +42,35 @@ func startSIPEdge(t *testing.T) (*running, string) {
 	return start(t, s, t.TempDir()), addr
 }
 
-func newSIPPhone(t *testing.T, server, user, marker string) *sipPhone {
+// newSIPPhone is user's phone (its password is "<user>-password"),
+// registered, closed when the test ends. It answers INVITEs at once.
+func newSIPPhone(t *testing.T, ctx context.Context, server, user, marker string) *siptest.Phone {
 	t.Helper()
-	quiet := slog.New(slog.DiscardHandler)
-	ua, err := sipgo.NewUA(
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet)))
+	p, err := siptest.NewPhone(ctx, siptest.Settings{Server: server, User: user, Password: user + "-password", Marker: marker})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ua.Close() })
-	port := freeUDP(t)
-	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientPort(port), sipgo.WithClientLogger(quiet))
-	if err != nil {
+	t.Cleanup(func() { p.Close() })
+	if err := p.Register(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r, err := mediatest.NewRTPPeer(marker)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return &sipPhone{t: t, ua: ua, cli: cli, server: server, port: port, rtp: r, user: user}
+	return p
 }
 
-func (p *sipPhone) request(method sip.RequestMethod, to string) *sip.Request {
-	host, port, _ := sip.ParseAddr(p.server)
-	req := sip.NewRequest(method, sip.Uri{Scheme: "sip", User: to, Host: host, Port: port})
-	f := &sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: p.user, Host: host}, Params: sip.NewParams()}
-	f.Params.Add("tag", sip.GenerateTagN(8))
-	req.AppendHeader(f)
-	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: to, Host: host}})
-	req.AppendHeader(sip.NewHeader("Contact", "<sip:"+p.user+"@127.0.0.1:"+strconv.Itoa(p.port)+">"))
-	return req
-}
-
-func (p *sipPhone) do(ctx context.Context, req *sip.Request) *sip.Response {
-	p.t.Helper()
-	res, err := p.cli.Do(ctx, req)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	if res.StatusCode == 401 || res.StatusCode == 407 {
-		res, err = p.cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: p.user, Password: p.user + "-password"})
-		if err != nil {
-			p.t.Fatal(err)
+// invitedWith waits for the phone's first new INVITE and returns its
+// offer; the phone must have answered it.
+func invitedWith(t *testing.T, ctx context.Context, p *siptest.Phone) string {
+	t.Helper()
+	select {
+	case in := <-p.Invites():
+		if in.Err != nil {
+			t.Fatalf("%s refused the INVITE's offer (488): %v\n%s", p.User(), in.Err, in.Offer)
 		}
+		return in.Offer
+	case <-ctx.Done():
+		t.Fatalf("%s was not invited", p.User())
+		return ""
 	}
-	return res
-}
-
-// register binds the phone (its Contact is where it answers INVITEs).
-func (p *sipPhone) register(ctx context.Context) {
-	p.t.Helper()
-	req := p.request(sip.REGISTER, p.user)
-	req.AppendHeader(sip.NewHeader("Expires", "300"))
-	if res := p.do(ctx, req); res.StatusCode != 200 {
-		p.t.Fatalf("REGISTER: %d", res.StatusCode)
-	}
-}
-
-// serve answers INVITEs at once with the RTP peer's answer (and takes ACK
-// and BYE).
-func (p *sipPhone) serve(ctx context.Context, invited chan<- string) {
-	p.t.Helper()
-	srv, err := sipgo.NewServer(p.ua)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
-		answer, err := p.rtp.Answer(string(req.Body()))
-		if err != nil {
-			_ = tx.Respond(sip.NewResponseFromRequest(req, 488, "Not Acceptable Here", nil))
-			return
-		}
-		res := sip.NewResponseFromRequest(req, 200, "OK", []byte(answer))
-		res.To().Params.Add("tag", sip.GenerateTagN(8))
-		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-		res.AppendHeader(sip.NewHeader("Contact", "<sip:"+p.user+"@127.0.0.1:"+strconv.Itoa(p.port)+">"))
-		_ = tx.Respond(res)
-		select {
-		case invited <- string(req.Body()):
-		default:
-		}
-		select {
-		case <-tx.Acks():
-		case <-time.After(5 * time.Second):
-		}
-	})
-	srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
-	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
-	go func() { _ = srv.ListenAndServe(ctx, "udp", "127.0.0.1:"+strconv.Itoa(p.port)) }()
-	time.Sleep(100 * time.Millisecond)
 }
 
 func rtpFlows(p *mediatest.RTPPeer, marker string) bool {
@@ -164,19 +88,12 @@ func TestSIPPhoneCallsBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	alice := connectPhone(t, ctx, r, "alice", "ALICE")
-	carol := newSIPPhone(t, addr, "carol", "CAROL")
-	carol.serve(ctx, make(chan string, 1))
-	carol.register(ctx)
+	carol := newSIPPhone(t, ctx, addr, "carol", "CAROL")
 
-	invite := carol.request(sip.INVITE, "201")
-	invite.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	invite.SetBody([]byte(carol.rtp.Offer()))
+	invite := carol.InviteRequest("201")
 	got := make(chan *sip.Response, 1)
 	go func() {
-		res, err := carol.cli.Do(ctx, invite)
-		if err == nil && res.StatusCode == 407 {
-			res, err = carol.cli.DoDigestAuth(ctx, invite, res, sipgo.DigestAuth{Username: "carol", Password: "carol-password"})
-		}
+		res, err := carol.Do(ctx, invite)
 		if err != nil {
 			t.Errorf("INVITE: %v", err)
 			res = nil
@@ -206,32 +123,26 @@ func TestSIPPhoneCallsBrowser(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(string(res.Body()), "RTP/AVP 0") {
 		t.Fatalf("the phone's final response %d:\n%s", res.StatusCode, res.Body())
 	}
-	ack := sip.NewRequest(sip.ACK, invite.Recipient)
-	ack.AppendHeader(sip.HeaderClone(invite.From()))
-	ack.AppendHeader(sip.HeaderClone(res.To()))
-	ack.AppendHeader(sip.HeaderClone(invite.CallID()))
-	ack.AppendHeader(&sip.CSeqHeader{SeqNo: res.CSeq().SeqNo, MethodName: sip.ACK})
-	ack.AppendHeader(sip.NewHeader("Max-Forwards", "70"))
-	if err := carol.cli.WriteRequest(ack); err != nil {
+	if err := carol.Ack(siptest.CallerDialog(invite, res)); err != nil {
 		t.Fatal(err)
 	}
-	if err := carol.rtp.SetAnswer(string(res.Body())); err != nil {
+	if err := carol.RTP().SetAnswer(string(res.Body())); err != nil {
 		t.Fatal(err)
 	}
 	if err := alice.peer.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
 	}
 	alice.peer.Start()
-	carol.rtp.Start()
+	carol.RTP().Start()
 	eventually(t, "the browser hears the phone", func() bool { return alice.peer.ReceivedFrom("CAROL") > 10 })
-	eventually(t, "the phone hears the browser", func() bool { return carol.rtp.ReceivedFrom("ALICE") > 10 })
+	eventually(t, "the phone hears the browser", func() bool { return carol.RTP().ReceivedFrom("ALICE") > 10 })
 
 	call := in.CallID
 	if _, err := alice.c.Command(ctx, "call.mute", call, nil); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(150 * time.Millisecond)
-	if rtpFlows(carol.rtp, "ALICE") {
+	if rtpFlows(carol.RTP(), "ALICE") {
 		t.Error("the phone hears a muted browser")
 	}
 	if !flowing(alice.peer, "CAROL") {
@@ -240,21 +151,21 @@ func TestSIPPhoneCallsBrowser(t *testing.T) {
 	if _, err := alice.c.Command(ctx, "call.unmute", call, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "audio after unmute", func() bool { return rtpFlows(carol.rtp, "ALICE") })
+	eventually(t, "audio after unmute", func() bool { return rtpFlows(carol.RTP(), "ALICE") })
 
 	if _, err := alice.c.Command(ctx, "call.hold", call, nil); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(150 * time.Millisecond)
-	if rtpFlows(carol.rtp, "ALICE") || flowing(alice.peer, "CAROL") {
+	if rtpFlows(carol.RTP(), "ALICE") || flowing(alice.peer, "CAROL") {
 		t.Error("audio flows on hold")
 	}
 	if _, err := alice.c.Command(ctx, "call.resume", call, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "audio after resume", func() bool { return rtpFlows(carol.rtp, "ALICE") && flowing(alice.peer, "CAROL") })
+	eventually(t, "audio after resume", func() bool { return rtpFlows(carol.RTP(), "ALICE") && flowing(alice.peer, "CAROL") })
 
-	if err := carol.rtp.SendDTMF(ctx, "42", 60*time.Millisecond); err != nil {
+	if err := carol.RTP().SendDTMF(ctx, "42", 60*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	var digits strings.Builder
@@ -273,7 +184,7 @@ func TestSIPPhoneCallsBrowser(t *testing.T) {
 	if _, err := alice.c.Command(ctx, "call.hangup", call, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the phone's leg closed", func() bool { return !rtpFlows(carol.rtp, "ALICE") })
+	eventually(t, "the phone's leg closed", func() bool { return !rtpFlows(carol.RTP(), "ALICE") })
 }
 
 // A browser calls a SIP phone: the browser's offer (Opus first) is
@@ -284,22 +195,13 @@ func TestBrowserCallsSIPPhone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	alice := connectPhone(t, ctx, r, "alice", "ALICE")
-	carol := newSIPPhone(t, addr, "carol", "CAROL")
-	invited := make(chan string, 1)
-	carol.serve(ctx, invited)
-	carol.register(ctx)
+	carol := newSIPPhone(t, ctx, addr, "carol", "CAROL")
 
 	call, err := alice.c.Call(ctx, "203", alice.peer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var offer string
-	select {
-	case offer = <-invited:
-	case <-ctx.Done():
-		t.Fatal("the phone was not invited")
-	}
-	if !strings.Contains(offer, "RTP/AVP 0 8 101") {
+	if offer := invitedWith(t, ctx, carol); !strings.Contains(offer, "RTP/AVP 0 8 101") {
 		t.Errorf("the phone's offer:\n%s", offer)
 	}
 	if _, err := alice.c.Next(ctx, wsclient.Is("call.answered", call)); err != nil {
@@ -309,30 +211,30 @@ func TestBrowserCallsSIPPhone(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice.peer.Start()
-	carol.rtp.Start()
+	carol.RTP().Start()
 	eventually(t, "the browser hears the phone", func() bool { return alice.peer.ReceivedFrom("CAROL") > 10 })
-	eventually(t, "the phone hears the browser", func() bool { return carol.rtp.ReceivedFrom("ALICE") > 10 })
+	eventually(t, "the phone hears the browser", func() bool { return carol.RTP().ReceivedFrom("ALICE") > 10 })
 
 	if _, err := alice.c.Command(ctx, "call.hold", call, nil); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(150 * time.Millisecond)
-	if rtpFlows(carol.rtp, "ALICE") || flowing(alice.peer, "CAROL") {
+	if rtpFlows(carol.RTP(), "ALICE") || flowing(alice.peer, "CAROL") {
 		t.Error("audio flows on hold")
 	}
 	if _, err := alice.c.Command(ctx, "call.resume", call, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "audio after resume", func() bool { return rtpFlows(carol.rtp, "ALICE") && flowing(alice.peer, "CAROL") })
+	eventually(t, "audio after resume", func() bool { return rtpFlows(carol.RTP(), "ALICE") && flowing(alice.peer, "CAROL") })
 
 	if err := alice.peer.SendDTMF(ctx, "7#", 60*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the phone hears 7#", func() bool { return len(carol.rtp.Received().DTMF) >= 2 })
-	if d := carol.rtp.Received().DTMF; d != "7#" {
+	eventually(t, "the phone hears 7#", func() bool { return len(carol.RTP().Received().DTMF) >= 2 })
+	if d := carol.RTP().Received().DTMF; d != "7#" {
 		t.Errorf("the phone heard %q", d)
 	}
-	if rc := carol.rtp.Received(); rc.SSRCs != 1 || rc.Backwards != 0 {
+	if rc := carol.RTP().Received(); rc.SSRCs != 1 || rc.Backwards != 0 {
 		t.Errorf("the phone's stream: %+v", rc)
 	}
 	if _, err := alice.c.Command(ctx, "call.hangup", call, nil); err != nil {
@@ -346,19 +248,17 @@ func TestSIPPhoneEchoTest(t *testing.T) {
 	_, addr := startSIPEdge(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	carol := newSIPPhone(t, addr, "carol", "CAROL")
-	carol.serve(ctx, make(chan string, 1))
-	carol.register(ctx)
-	invite := carol.request(sip.INVITE, "600")
-	invite.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	invite.SetBody([]byte(carol.rtp.Offer()))
-	res := carol.do(ctx, invite)
+	carol := newSIPPhone(t, ctx, addr, "carol", "CAROL")
+	res, err := carol.Do(ctx, carol.InviteRequest("600"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if res.StatusCode != 200 {
 		t.Fatalf("INVITE 600: %d", res.StatusCode)
 	}
-	if err := carol.rtp.SetAnswer(string(res.Body())); err != nil {
+	if err := carol.RTP().SetAnswer(string(res.Body())); err != nil {
 		t.Fatal(err)
 	}
-	carol.rtp.Start()
-	eventually(t, "the phone hears itself", func() bool { return carol.rtp.ReceivedFrom("CAROL") > 10 })
+	carol.RTP().Start()
+	eventually(t, "the phone hears itself", func() bool { return carol.RTP().ReceivedFrom("CAROL") > 10 })
 }

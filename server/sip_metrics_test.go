@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"log/slog"
 	"regexp"
 	"strconv"
 	"strings"
@@ -21,31 +20,20 @@ func TestSIPMetrics(t *testing.T) {
 	r, addr := startSIPEdge(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	carol := newSIPPhone(t, addr, "carol", "carol")
-	// Its requests leave from a client on an ephemeral port.
-	quiet := slog.New(slog.DiscardHandler)
-	ua, err := sipgo.NewUA(sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(quiet)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(quiet)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ua.Close() })
-	if carol.cli, err = sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientLogger(quiet)); err != nil {
-		t.Fatal(err)
-	}
-	carol.register(ctx)
+	carol := newSIPPhone(t, ctx, addr, "carol", "carol")
 
-	req := carol.request(sip.REGISTER, "carol")
-	res, err := carol.cli.Do(ctx, req)
+	// What follows is sent as it is, or with a wrong password.
+	req := carol.OutOfDialog(sip.REGISTER, "carol")
+	res, err := carol.Client().Do(ctx, req)
 	if err != nil || res.StatusCode != 401 {
 		t.Fatalf("REGISTER without credentials: %v, %v", res, err)
 	}
-	if res, err = carol.cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "carol", Password: "wrong"}); err != nil || res.StatusCode != 401 {
+	if res, err = carol.Client().DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "carol", Password: "wrong"}); err != nil || res.StatusCode != 401 {
 		t.Fatalf("REGISTER with a wrong password: %v, %v", res, err)
 	}
 	flooded := 0
 	for range 60 {
-		res, err := carol.cli.Do(ctx, carol.request(sip.REGISTER, "carol"))
+		res, err := carol.Client().Do(ctx, carol.OutOfDialog(sip.REGISTER, "carol"))
 		if err != nil {
 			t.Fatal(err)
 		}
