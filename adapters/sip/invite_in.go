@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -177,13 +178,20 @@ func (a *Adapter) domain() string {
 }
 
 // callerDevice is the client's binding the INVITE comes from (its Contact
-// is a registered one), or "" for none.
+// is a registered one), or "" for none. A Contact with the "ob" parameter
+// (RFC 5626: the request uses its outbound flow; JsSIP's INVITEs have it,
+// its REGISTER's Contact has not) is its binding's without it.
 func (a *Adapter) callerDevice(client string, req *sip.Request) string {
 	h := req.Contact()
 	if h == nil {
 		return ""
 	}
-	id := deviceID(h.Address.String())
+	ids := []string{deviceID(h.Address.String())}
+	if h.Address.UriParams.Has("ob") {
+		u := h.Address.Clone()
+		u.UriParams.Remove("ob")
+		ids = append(ids, deviceID(u.String()))
+	}
 	ctx, cancel := a.command("")
 	defer cancel()
 	cl, err := a.eng.Client(ctx, client)
@@ -191,8 +199,8 @@ func (a *Adapter) callerDevice(client string, req *sip.Request) string {
 		return ""
 	}
 	for _, d := range cl.Devices {
-		if d.ID == id {
-			return id
+		if slices.Contains(ids, d.ID) {
+			return d.ID
 		}
 	}
 	return ""

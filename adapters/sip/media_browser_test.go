@@ -63,7 +63,12 @@ func (b *browserPhone) call(ctx context.Context, to string) (*sipgo.DialogClient
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	dua := sipgo.DialogUA{Client: b.cli, ContactHDR: b.contact}
+	// As JsSIP's: the INVITE's Contact is the registered one with the
+	// "ob" parameter (RFC 5626).
+	contact := *b.contact.Clone()
+	contact.Address.UriParams = contact.Address.UriParams.Clone()
+	contact.Address.UriParams.Add("ob", "")
+	dua := sipgo.DialogUA{Client: b.cli, ContactHDR: contact}
 	sess, err := dua.Invite(ctx, b.to(to), []byte(offer), sip.NewHeader("Content-Type", "application/sdp"))
 	if err != nil {
 		b.t.Fatal(err)
@@ -140,6 +145,9 @@ func TestBrowserSIPStackAndDeskPhone(t *testing.T) {
 		t.Fatalf("alice's calls: %+v, %v", calls, err)
 	}
 	id := calls[0].ID
+	if cl, err := h.eng.Client(ctx, "alice"); err != nil || len(cl.Devices) != 1 || calls[0].CallerDevice != cl.Devices[0].ID {
+		t.Fatalf("the call's caller device %q is not the browser's binding (;ob in the INVITE's Contact): %+v, %v", calls[0].CallerDevice, cl.Devices, err)
+	}
 	if err := alice.peer.SendDTMF(ctx, "5", 100*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
