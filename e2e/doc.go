@@ -5,8 +5,11 @@
 // The tests click the page's buttons, read what the page shows through its
 // window.softphone hook, and measure audio with RTCPeerConnection.getStats.
 //
-// TestJsSIPCallOverWebSocket (sipjs_test.go) runs a browser SIP stack
-// instead: JsSIP in two tabs over SIP over WebSocket (sip.ws). Its bundle is
+// The sipjs tests run a browser SIP stack instead: JsSIP over SIP over
+// WebSocket (sip.ws), in two tabs (sipjs_test.go), with a desk phone in Go
+// over UDP both ways and across a SIGKILL of serve (sipjs_phone_test.go,
+// sipjs_restart_test.go: the phone is adapters/sip/siptest's), and with
+// the softphone page (sipjs_softphone_test.go). Its bundle is
 // built by e2e/sipjs/build.sh (node, npm and the npm registry) outside the
 // namespace and passed in CALLENGINE_SIPJS_BUNDLE (test.sh does both);
 // without the variable the test runs build.sh itself.
