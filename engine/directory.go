@@ -383,16 +383,12 @@ func (l *liveCalls) all() map[string]*actor.PID {
 
 // ids returns the ids of every live call, dormant ones included.
 func (l *liveCalls) ids() []string {
+	// The dormant calls first, then the started ones: a call woken in
+	// between (pid moves it from one to the other under its shard's lock)
+	// is then seen twice, never missed, and counted once.
 	var out []string
-	for i := range l.shards {
-		s := &l.shards[i]
-		s.mu.Lock()
-		for id := range s.pids {
-			out = append(out, id)
-		}
-		s.mu.Unlock()
-	}
-	if l.dormantN.Load() > 0 {
+	dormant := l.dormantN.Load() > 0
+	if dormant {
 		prefix := len(events.CallStreamPrefix)
 		for i, stream := range l.restoredStreams {
 			id := stream[prefix:]
@@ -404,7 +400,29 @@ func (l *liveCalls) ids() []string {
 			s.mu.Unlock()
 		}
 	}
-	return out
+	asleep := len(out)
+	for i := range l.shards {
+		s := &l.shards[i]
+		s.mu.Lock()
+		for id := range s.pids {
+			out = append(out, id)
+		}
+		s.mu.Unlock()
+	}
+	if asleep == 0 {
+		return out
+	}
+	seen := make(map[string]bool, asleep)
+	for _, id := range out[:asleep] {
+		seen[id] = true
+	}
+	kept := out[:asleep]
+	for _, id := range out[asleep:] {
+		if !seen[id] {
+			kept = append(kept, id)
+		}
+	}
+	return kept
 }
 
 func (l *liveCalls) count() int {
