@@ -207,6 +207,34 @@ func journaledOneCall(t *testing.T, s *server) (journaledCall, string) {
 	return journal.Calls[0], string(out)
 }
 
+// registeredJsSIP opens the JsSIP page as name, starts its user agent on
+// wsURL and waits until it is registered.
+func registeredJsSIP(t *testing.T, pageURL, wsURL, name string) sipPhone {
+	t.Helper()
+	p := openSIPPhone(t, pageURL, name)
+	p.run(fmt.Sprintf(`phone.start(%q, %q, %q)`, wsURL, name, passwords[name]))
+	p.waitJS("registered", `phone.state().registered`)
+	return p
+}
+
+// jssipCallsPhone: caller (JsSIP) calls the desk phone's extension; the
+// phone must be offered plain RTP and answer, JsSIP's session must be
+// confirmed with the relay's WebRTC answer in G.711. It returns the
+// phone's INVITE and the answer JsSIP got.
+func jssipCallsPhone(t *testing.T, ctx context.Context, caller sipPhone, phone *udpPhone) (siptest.Invite, string) {
+	t.Helper()
+	caller.run(fmt.Sprintf(`phone.call(%q)`, "sip:"+extensions[phone.User()]+"@callengine"))
+	in := phone.waitInvite(ctx, caller)
+	if in.Err != nil {
+		t.Fatalf("%s's phone refused the INVITE's offer (488): %v\n%s", phone.User(), in.Err, in.Offer)
+	}
+	checkPlainRTPSDP(t, phone.User()+"'s INVITE", in.Offer)
+	caller.waitJS("confirmed", `phone.state().session === 'confirmed'`)
+	answer := caller.remoteSDP()
+	checkBrowserSDP(t, "the answer to "+caller.name, answer)
+	return in, answer
+}
+
 // JsSIP (alice, over ws) calls a UDP desk phone (bob): bob is offered
 // plain RTP by the relay, alice gets the relay's WebRTC answer in G.711;
 // bob receives the audio of Chromium's fake microphone, alice the audio
@@ -219,19 +247,8 @@ func TestJsSIPCallsUDPPhone(t *testing.T) {
 
 	bob := newUDPPhone(t, ctx, sipUDPAddr(t, s), "bob", "BOBPHONE")
 	bob.register(ctx)
-	alice := openSIPPhone(t, pageURL, "alice")
-	alice.run(fmt.Sprintf(`phone.start(%q, %q, %q)`, wsURL, "alice", passwords["alice"]))
-	alice.waitJS("registered", `phone.state().registered`)
-
-	alice.run(fmt.Sprintf(`phone.call(%q)`, "sip:"+extensions["bob"]+"@callengine"))
-	in := bob.waitInvite(ctx, alice)
-	if in.Err != nil {
-		t.Fatalf("bob's phone refused the INVITE's offer (488): %v\n%s", in.Err, in.Offer)
-	}
-	checkPlainRTPSDP(t, "bob's INVITE", in.Offer)
-	alice.waitJS("confirmed", `phone.state().session === 'confirmed'`)
-	answer := alice.remoteSDP()
-	checkBrowserSDP(t, "the answer to alice", answer)
+	alice := registeredJsSIP(t, pageURL, wsURL, "alice")
+	in, answer := jssipCallsPhone(t, ctx, alice, bob)
 	t.Logf("bob was offered: %s", mLines(in.Offer))
 	t.Logf("alice was answered: %s", mLines(answer))
 
@@ -276,9 +293,7 @@ func TestUDPPhoneCallsJsSIP(t *testing.T) {
 
 	bob := newUDPPhone(t, ctx, sipUDPAddr(t, s), "bob", "BOBPHONE")
 	bob.register(ctx)
-	alice := openSIPPhone(t, pageURL, "alice")
-	alice.run(fmt.Sprintf(`phone.start(%q, %q, %q)`, wsURL, "alice", passwords["alice"]))
-	alice.waitJS("registered", `phone.state().registered`)
+	alice := registeredJsSIP(t, pageURL, wsURL, "alice")
 
 	req := bob.InviteRequest(extensions["alice"])
 	type result struct {

@@ -423,16 +423,8 @@ func TestJsSIPCallSurvivesSIGKILL(t *testing.T) {
 	alice.waitJS("registered", `phone.state().registered`)
 
 	// The call, as in TestJsSIPCallsUDPPhone.
-	alice.run(fmt.Sprintf(`phone.call(%q)`, "sip:"+extensions["bob"]+"@callengine"))
-	in := bob.waitInvite(ctx, alice)
-	if in.Err != nil {
-		t.Fatalf("bob's phone refused the INVITE's offer (488): %v\n%s", in.Err, in.Offer)
-	}
-	checkPlainRTPSDP(t, "bob's INVITE", in.Offer)
-	alice.waitJS("confirmed", `phone.state().session === 'confirmed'`)
+	in, answer := jssipCallsPhone(t, ctx, alice, bob)
 	alice.run(watchSessionJS)
-	answer := alice.remoteSDP()
-	checkBrowserSDP(t, "the answer to alice", answer)
 	r := bob.hears("alice (Chromium's microphone)")
 	if own := bob.RTP().ReceivedFrom(bob.marker); own != 0 {
 		t.Fatalf("bob receives his own audio back (%d packets): %+v", own, r)

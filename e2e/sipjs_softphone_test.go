@@ -20,9 +20,7 @@ import (
 // remote.
 func TestJsSIPCallsSoftphone(t *testing.T) {
 	s, wsURL := startSIPServer(t)
-	alice := openSIPPhone(t, sipjsPage(t), "alice")
-	alice.run(fmt.Sprintf(`phone.start(%q, %q, %q)`, wsURL, "alice", passwords["alice"]))
-	alice.waitJS("registered", `phone.state().registered`)
+	alice := registeredJsSIP(t, sipjsPage(t), wsURL, "alice")
 	bob := s.open("bob")
 
 	alice.run(fmt.Sprintf(`phone.call(%q)`, "sip:"+extensions["bob"]+"@callengine"))
