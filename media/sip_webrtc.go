@@ -39,6 +39,9 @@ import (
 // UDP/TLS/RTP/SAVP(F) (DTLS-SRTP) with an ICE username and a DTLS
 // fingerprint, at the media or the session level.
 func IsWebRTCSDP(desc string) (ok bool) {
+	if !strings.Contains(desc, "a=fingerprint:") {
+		return false // a phone's SDP, on every relayed call: no parse
+	}
 	defer func() {
 		if recover() != nil {
 			ok = false

@@ -143,16 +143,9 @@ func (a *Adapter) noteFlow(req *sip.Request) {
 // a quarter of them.
 func (a *Adapter) pruneFlowsLocked() {
 	for k, f := range a.flows {
-		pool := a.ua.TransportLayer().Pool(f.network)
-		if pool == nil {
-			continue
-		}
-		c := pool.Get(f.src)
-		if c == nil {
+		if a.flowGone(f) {
 			delete(a.flows, k)
-			continue
 		}
-		c.TryClose() // Get took a reference
 	}
 	for k := range a.flows {
 		if len(a.flows) < maxFlows*3/4 {
@@ -168,19 +161,22 @@ func (a *Adapter) hasFlow(target *sip.Uri) bool {
 	a.flowMu.Lock()
 	f, ok := a.flows[flowKey(target)]
 	a.flowMu.Unlock()
-	if !ok {
-		return false
-	}
+	return ok && !a.flowGone(f)
+}
+
+// flowGone reports whether f's connection is closed (sipgo's pool no
+// longer holds it). A transport without a pool is not known to be gone.
+func (a *Adapter) flowGone(f flow) bool {
 	pool := a.ua.TransportLayer().Pool(f.network)
 	if pool == nil {
 		return false
 	}
 	c := pool.Get(f.src)
 	if c == nil {
-		return false
+		return true
 	}
 	c.TryClose() // Get took a reference
-	return true
+	return false
 }
 
 // routeFlow gives a request over ws, wss or tls to a host:port we hold a
