@@ -67,12 +67,12 @@ func externalSide(c *fsm.Call) (events.Side, error) {
 // end names its leg by the id of the call the leg was created with; after a
 // transfer the leg goes on in another call, on the side recorded there
 // (CallDialed.CallerLeg, CalleeLeg), and its reports follow it.
-func (e *Engine) farCommand(ctx context.Context, leg string, decide func(c *fsm.Call, side events.Side) (fsm.CallCommand, error)) (Call, error) {
+func (e *Engine) farCommand(ctx context.Context, leg string, decide func(c *fsm.Call, side events.Side) (fsm.CallCommand, error)) (view Call, err error) {
 	callID, side := leg, events.NoSide
 	if ref, ok := e.xfer.leg(leg); ok {
 		callID, side = ref.call, ref.side
 	}
-	return e.resolveCall(ctx, callID, func(c *fsm.Call) (fsm.CallCommand, error) {
+	err = e.resolveCall(ctx, callID, func(c *fsm.Call) (fsm.CallCommand, error) {
 		s := side
 		if s == events.NoSide {
 			var err error
@@ -81,7 +81,8 @@ func (e *Engine) farCommand(ctx context.Context, leg string, decide func(c *fsm.
 			}
 		}
 		return decide(c, s)
-	})
+	}, &view)
+	return view, err
 }
 
 // FarRinging reports that the far end of an outbound call alerts; the

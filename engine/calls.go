@@ -39,49 +39,63 @@ type InboundRequest struct {
 // rings every device of the client at once; a call to a number outside the
 // engine goes to the Adapter. It returns when the call is durable (state
 // ringing for a client callee, connecting for an external one).
-func (e *Engine) Dial(ctx context.Context, req DialRequest) (Call, error) {
+func (e *Engine) Dial(ctx context.Context, req DialRequest) (c Call, err error) {
+	var cmd fsm.Dial
+	if placed, err := e.dialCommand(ctx, &req, &cmd, &c); placed || err != nil {
+		return c, err
+	}
+	err = e.newCallID(ctx, e.cfg.IDs.NewID(), &cmd, &c, nil)
+	return c, err
+}
+
+// dialCommand checks req and decides the dial it asks for into cmd, which
+// Dial places; a call to a group it places itself (placed is then true and
+// the call's view in view). Apart from Dial, so that what it works with is
+// off the stack while the call is placed.
+func (e *Engine) dialCommand(ctx context.Context, req *DialRequest, cmd *fsm.Dial, view *Call) (placed bool, err error) {
 	if err := e.checkOpen(); err != nil {
-		return Call{}, err
+		return false, err
 	}
 	if err := e.authorizeClient(ctx, req.From); err != nil {
-		return Call{}, err
+		return false, err
 	}
 	if req.From == "" {
-		return Call{}, errcode.New(errcode.MissingParameter, "dial needs the calling client (From)")
+		return false, errcode.New(errcode.MissingParameter, "dial needs the calling client (From)")
 	}
 	caller := e.dir.get(req.From)
 	if caller == nil || !caller.Registered() {
-		return Call{}, errcode.Newf(errcode.NotFound, "client %s is not registered", req.From)
+		return false, errcode.Newf(errcode.NotFound, "client %s is not registered", req.From)
 	}
 	if req.Device != "" {
 		if _, ok := caller.Device(req.Device); !ok {
-			return Call{}, errcode.Newf(errcode.InvalidParams, "client %s has no device %q", req.From, req.Device)
+			return false, errcode.Newf(errcode.InvalidParams, "client %s has no device %q", req.From, req.Device)
 		}
 	}
 	r := e.router()
 	callee, dest, err := e.dialTarget(r, req.To)
 	if err != nil {
-		return Call{}, err
+		return false, err
 	}
 	if callee == nil {
 		if g := r.findGroup(dest.Number); g != nil && dest.Kind != fsm.DestSIPURI {
-			return e.dialGroup(ctx, caller, req, dest.Number, g)
+			*view, err = e.dialGroup(ctx, caller, *req, dest.Number, g)
+			return err == nil, err
 		}
 		if callee, err = r.route(dest); err != nil {
-			return Call{}, err
+			return false, err
 		}
 	}
 	callerID, err := r.callerID(caller, req.CallerID, callee == nil)
 	if err != nil {
-		return Call{}, err
+		return false, err
 	}
-	cmd := fsm.Dial{
+	*cmd = fsm.Dial{
 		Caller:       events.Party{Client: caller.ID, Number: callerID, Name: caller.Name},
 		CallerDevice: req.Device, CallerID: callerID, Destination: req.To,
 	}
 	if callee != nil {
 		if callee.ID == caller.ID {
-			return Call{}, errcode.New(errcode.InvalidParams, "a client cannot call itself")
+			return false, errcode.New(errcode.InvalidParams, "a client cannot call itself")
 		}
 		cmd.Direction = events.Internal
 		cmd.Callee = events.Party{Client: callee.ID, Number: dest.Number, Name: callee.Name}
@@ -90,7 +104,7 @@ func (e *Engine) Dial(ctx context.Context, req DialRequest) (Call, error) {
 		cmd.VoicemailLimit = callee.VoicemailMax
 	} else {
 		if e.cfg.Adapter == nil {
-			return Call{}, errcode.Newf(errcode.Unavailable, "no adapter reaches %s", req.To)
+			return false, errcode.Newf(errcode.Unavailable, "no adapter reaches %s", req.To)
 		}
 		cmd.Direction = events.Outbound
 		number := dest.Number
@@ -99,7 +113,7 @@ func (e *Engine) Dial(ctx context.Context, req DialRequest) (Call, error) {
 		}
 		cmd.Callee = events.Party{Number: number}
 	}
-	return e.newCall(ctx, cmd)
+	return false, nil
 }
 
 // dialTarget finds what a Dial's To names, in the order a transfer's
@@ -156,7 +170,7 @@ func (e *Engine) Inbound(ctx context.Context, req InboundRequest) (Call, error) 
 	if callee == nil {
 		return Call{}, errcode.Newf(errcode.NotFound, "no client answers %s", req.To)
 	}
-	return e.newCall(ctx, fsm.Dial{
+	return e.newCall(ctx, &fsm.Dial{
 		Caller:      events.Party{Number: from, Name: req.FromName},
 		Callee:      events.Party{Client: callee.ID, Number: dest.Number, Name: callee.Name},
 		Destination: req.To, Direction: events.Inbound,
@@ -184,51 +198,50 @@ func (e *Engine) placeGroupCall(ctx context.Context, g *fsm.Group, cmd fsm.Dial,
 	if err := e.routeGroup(ctx, g.ID, id, &cmd, skip); err != nil {
 		return Call{}, err
 	}
-	c, err := e.newCallID(ctx, id, cmd)
-	if err != nil {
-		return Call{}, err
-	}
-	return callView(&c, e.now()), nil
+	var c Call
+	err := e.newCallID(ctx, id, &cmd, &c, nil)
+	return c, err
 }
 
-func (e *Engine) newCall(ctx context.Context, cmd fsm.Dial) (Call, error) {
-	c, err := e.newCallID(ctx, e.cfg.IDs.NewID(), cmd)
-	if err != nil {
-		return Call{}, err
-	}
-	return callView(&c, e.now()), nil
+func (e *Engine) newCall(ctx context.Context, cmd *fsm.Dial) (c Call, err error) {
+	err = e.newCallID(ctx, e.cfg.IDs.NewID(), cmd, &c, nil)
+	return c, err
 }
 
 // newCallID places call id: it starts the call's actor and waits until the
-// dial is durable.
-func (e *Engine) newCallID(ctx context.Context, id string, cmd fsm.Dial) (fsm.Call, error) {
-	initial := fsm.Call{ID: id}
-	pid, err := actors.SpawnCall(e.root, e.deps, id, &initial)
+// dial is durable. Then it writes the call's view into view and its state
+// into state, each if not nil (nothing on an error).
+func (e *Engine) newCallID(ctx context.Context, id string, cmd *fsm.Dial, view *Call, state *fsm.Call) error {
+	pid, err := actors.SpawnNewCall(e.root, e.deps, id)
 	if err != nil {
-		return fsm.Call{}, err
+		return err
 	}
 	e.live.add(id, pid)
-	req := callRequests.Get().(*actors.CallRequest)
-	req.Ctx, req.Command, req.NoEvents = ctx, cmd, true
-	e.root.Send(pid, req)
-	r, ok := await(ctx, req.Reply)
-	if !ok {
+	a := callAsks.Get().(*callAsk)
+	a.req.Ctx, a.req.Command, a.req.NoEvents = ctx, *cmd, true
+	e.root.Send(pid, &a.req)
+	if !await(ctx, a.req.Reply, &a.res) {
 		// The dial may still become durable: keep the call unless its
 		// answer says nothing was written.
 		go func() {
-			if r := <-req.Reply; r.Err != nil {
+			if r := <-a.req.Reply; r.Err != nil {
 				e.dropCall(id, pid)
 			}
 		}()
-		return fsm.Call{}, ctx.Err()
+		return ctx.Err()
 	}
-	*req = actors.CallRequest{Reply: req.Reply} // answered: the actor is done with it
-	callRequests.Put(req)
-	if r.Err != nil {
+	if err = a.res.Err; err != nil {
 		e.dropCall(id, pid)
-		return fsm.Call{}, r.Err
+	} else {
+		if view != nil {
+			callViewInto(view, &a.res.State, e.now())
+		}
+		if state != nil {
+			*state = a.res.State
+		}
 	}
-	return r.State, nil
+	a.release()
+	return err
 }
 
 // dropCall takes back a call whose dial journaled nothing: it does not exist.
@@ -237,73 +250,102 @@ func (e *Engine) dropCall(id string, pid *actor.PID) {
 	e.root.Stop(pid)
 }
 
-// callRequests recycles call requests with their reply channels: two
-// allocations per command otherwise.
-var callRequests = sync.Pool{New: func() any { return &actors.CallRequest{Reply: make(chan actors.CallResult, 1)} }}
+// callAsk is one request to a call's actor with its reply channel and the
+// answer received from it; pooled, since a command is on every call's
+// path. The answer — a call's state, hundreds of bytes — is received here
+// and read in place: the frames between a command's caller and the actor
+// hold pointers, not copies of it, and the goroutine that runs the command
+// needs a smaller stack.
+type callAsk struct {
+	req actors.CallRequest
+	res actors.CallResult
+}
 
-// await waits for an actor's answer on reply, or for ctx. It reports
-// whether the answer came; if not, reply may still be written to later.
-func await[T any](ctx context.Context, reply <-chan T) (T, bool) {
+var callAsks = sync.Pool{New: func() any {
+	return &callAsk{req: actors.CallRequest{Reply: make(chan actors.CallResult, 1)}}
+}}
+
+// release returns a, answered, to the pool (an unanswered request may still
+// be written to: it is never released).
+func (a *callAsk) release() {
+	a.req = actors.CallRequest{Reply: a.req.Reply}
+	a.res = actors.CallResult{}
+	callAsks.Put(a)
+}
+
+// await waits for an actor's answer on reply, received into *out, or for
+// ctx. It reports whether the answer came; if not, reply may still be
+// written to later.
+func await[T any](ctx context.Context, reply <-chan T, out *T) bool {
+	done := ctx.Done()
+	if done == nil {
+		*out = <-reply
+		return true
+	}
+	return awaitOrDone(done, reply, out)
+}
+
+// awaitOrDone is await's select, in a function of its own: a select copies
+// the answer through its stack frame, which a context that is never done
+// then does without.
+func awaitOrDone[T any](done <-chan struct{}, reply <-chan T, out *T) bool {
 	select {
-	case r := <-reply:
-		return r, true
-	case <-ctx.Done():
-		var zero T
-		return zero, false
+	case *out = <-reply:
+		return true
+	case <-done:
+		return false
 	}
 }
 
-// ask sends msg to pid and waits for the answer on reply, or for ctx. The
-// answer always comes: from the actor, or, if it stopped first, from
-// answerGone.
-func ask[T any](ctx context.Context, e *Engine, pid *actor.PID, msg any, reply <-chan T) (r T, ok bool) {
+// ask sends msg to pid and waits for the answer on reply, received into
+// *out, or for ctx. The answer always comes: from the actor, or, if it
+// stopped first, from answerGone.
+func ask[T any](ctx context.Context, e *Engine, pid *actor.PID, msg any, reply <-chan T, out *T) bool {
 	e.root.Send(pid, msg)
-	select {
-	case r := <-reply:
-		return r, true
-	case <-ctx.Done():
-		return r, false
-	}
+	return await(ctx, reply, out)
 }
 
-// request sends req to a call actor and waits for the answer or ctx.
-// The actor runs cmd, or the command resolve picks from the call's state.
-func (e *Engine) request(ctx context.Context, pid *actor.PID, cmd fsm.CallCommand, resolve func(*fsm.Call) (fsm.CallCommand, error)) (Call, error) {
-	req := callRequests.Get().(*actors.CallRequest)
-	req.Ctx, req.Command, req.Resolve, req.NoEvents = ctx, cmd, resolve, true
-	r, ok := ask(ctx, e, pid, req, req.Reply)
-	if !ok {
-		return Call{}, ctx.Err() // the request may still be answered: not reused
+// request sends a command to a call actor and waits for the answer or ctx;
+// it writes the call's view into out, unless it fails. The actor runs cmd,
+// or the command resolve picks from the call's state.
+func (e *Engine) request(ctx context.Context, pid *actor.PID, cmd fsm.CallCommand, resolve func(*fsm.Call) (fsm.CallCommand, error), out *Call) error {
+	a := callAsks.Get().(*callAsk)
+	a.req.Ctx, a.req.Command, a.req.Resolve, a.req.NoEvents = ctx, cmd, resolve, true
+	if !ask(ctx, e, pid, &a.req, a.req.Reply, &a.res) {
+		return ctx.Err() // the request may still be answered: not reused
 	}
-	*req = actors.CallRequest{Reply: req.Reply} // answered: the actor is done with it
-	callRequests.Put(req)
-	if r.Err != nil {
-		return Call{}, r.Err
+	err := a.res.Err
+	if err == nil {
+		callViewInto(out, &a.res.State, e.now())
 	}
-	return callView(&r.State, e.now()), nil
+	a.release()
+	return err
 }
 
-// command runs cmd on a live call.
-func (e *Engine) command(ctx context.Context, callID string, cmd fsm.CallCommand) (Call, error) {
-	c, err := e.runCommand(ctx, callID, cmd)
+// command runs cmd on a live call and writes its view into out, unless it
+// fails (a refusal is logged).
+func (e *Engine) command(ctx context.Context, callID string, cmd fsm.CallCommand, out *Call) error {
+	err := e.runCommand(ctx, callID, cmd, out)
 	if err != nil {
 		e.logRefused(ctx, commandName(cmd), callID, err)
 	}
-	return c, err
+	return err
 }
 
 func commandName(cmd any) string { return strings.TrimPrefix(fmt.Sprintf("%T", cmd), "fsm.") }
 
-func (e *Engine) runCommand(ctx context.Context, callID string, cmd fsm.CallCommand) (Call, error) {
+// runCommand runs cmd on a live call and writes its view into out, unless
+// it fails.
+func (e *Engine) runCommand(ctx context.Context, callID string, cmd fsm.CallCommand, out *Call) error {
 	if err := e.checkOpen(); err != nil {
-		return Call{}, err
+		return err
 	}
 	if callID == "" {
-		return Call{}, errcode.New(errcode.MissingParameter, "call id is empty")
+		return errcode.New(errcode.MissingParameter, "call id is empty")
 	}
 	pid := e.live.pid(callID)
 	if pid == nil {
-		return Call{}, e.goneCallError(callID)
+		return e.goneCallError(callID)
 	}
 	if p, ok := PrincipalOf(ctx); ok && p.Role != RoleSupervisor {
 		return e.request(ctx, pid, nil, func(c *fsm.Call) (fsm.CallCommand, error) {
@@ -311,18 +353,20 @@ func (e *Engine) runCommand(ctx context.Context, callID string, cmd fsm.CallComm
 				return nil, err
 			}
 			return cmd, nil
-		})
+		}, out)
 	}
-	return e.request(ctx, pid, cmd, nil)
+	return e.request(ctx, pid, cmd, nil, out)
 }
 
-func (e *Engine) resolveCall(ctx context.Context, callID string, resolve func(*fsm.Call) (fsm.CallCommand, error)) (Call, error) {
+// resolveCall runs the command resolve picks from a live call's state and
+// writes the call's view into out, unless it fails.
+func (e *Engine) resolveCall(ctx context.Context, callID string, resolve func(*fsm.Call) (fsm.CallCommand, error), out *Call) error {
 	if err := e.checkOpen(); err != nil {
-		return Call{}, err
+		return err
 	}
 	pid := e.live.pid(callID)
 	if pid == nil {
-		return Call{}, e.goneCallError(callID)
+		return e.goneCallError(callID)
 	}
 	if p, ok := PrincipalOf(ctx); ok && p.Role != RoleSupervisor {
 		inner := resolve
@@ -337,21 +381,21 @@ func (e *Engine) resolveCall(ctx context.Context, callID string, resolve func(*f
 			return cmd, nil
 		}
 	}
-	return e.request(ctx, pid, nil, resolve)
+	return e.request(ctx, pid, nil, resolve, out)
 }
 
 // Answer answers a ringing call from one of the callee's devices; the first
 // device to answer wins and every other stops ringing (CL2, C4). A device
 // that rang but has left the network since (DisconnectDevice) cannot
 // answer: invalid_state.
-func (e *Engine) Answer(ctx context.Context, callID, device string) (Call, error) {
+func (e *Engine) Answer(ctx context.Context, callID, device string) (c Call, err error) {
 	if device == "" {
-		return e.command(ctx, callID, fsm.Answer{})
+		err = e.command(ctx, callID, fsm.Answer{}, &c)
+		return c, err
 	}
 	a := answerChecks.Get().(*answerCheck)
 	a.e, a.device = e, device
-	c, err := e.resolveCall(ctx, callID, a.fn)
-	if err != nil {
+	if err = e.resolveCall(ctx, callID, a.fn, &c); err != nil {
 		e.logRefused(ctx, "Answer", callID, err)
 	}
 	if ctx.Err() == nil { // answered: the actor is done with a
@@ -395,20 +439,23 @@ func (e *Engine) deviceLeft(client, device string) bool {
 
 // Reject declines a call that has not been answered: silently (reason
 // rejected), or with a busy signal (reason busy) (C4).
-func (e *Engine) Reject(ctx context.Context, callID string, busy bool) (Call, error) {
-	return e.command(ctx, callID, fsm.Reject{Busy: busy})
+func (e *Engine) Reject(ctx context.Context, callID string, busy bool) (c Call, err error) {
+	err = e.command(ctx, callID, fsm.Reject{Busy: busy}, &c)
+	return c, err
 }
 
 // Ignore stops the callee's devices ringing without telling the caller, who
 // hears ringing until the ring timeout or until giving up (C4).
-func (e *Engine) Ignore(ctx context.Context, callID string) (Call, error) {
-	return e.command(ctx, callID, fsm.Ignore{})
+func (e *Engine) Ignore(ctx context.Context, callID string) (c Call, err error) {
+	err = e.command(ctx, callID, fsm.Ignore{}, &c)
+	return c, err
 }
 
 // Hangup ends a call on behalf of side by: before an answer the caller's
 // hangup cancels the call and the callee's rejects it (C5).
-func (e *Engine) Hangup(ctx context.Context, callID string, by Side) (Call, error) {
-	return e.command(ctx, callID, fsm.Hangup{By: by})
+func (e *Engine) Hangup(ctx context.Context, callID string, by Side) (c Call, err error) {
+	err = e.command(ctx, callID, fsm.Hangup{By: by}, &c)
+	return c, err
 }
 
 // Hold puts a connected call on hold on behalf of side by (C8). Both sides
@@ -417,9 +464,10 @@ func (e *Engine) Hangup(ctx context.Context, callID string, by Side) (Call, erro
 // conference — the error has code hold_not_available, its cause is a
 // *fsm.HoldNotAvailable with the reason, and subscribers get a
 // CallHoldNotAvailable notice (Seq 0: it is not journaled).
-func (e *Engine) Hold(ctx context.Context, callID string, by Side) (Call, error) {
-	c, err := e.command(ctx, callID, fsm.Hold{By: by})
-	e.holdNotAvailable(ctx, callID, err)
+func (e *Engine) Hold(ctx context.Context, callID string, by Side) (c Call, err error) {
+	if err = e.command(ctx, callID, fsm.Hold{By: by}, &c); err != nil {
+		e.holdNotAvailable(ctx, callID, err)
+	}
 	return c, err
 }
 
@@ -445,18 +493,21 @@ func (e *Engine) holdNotAvailable(ctx context.Context, callID string, err error)
 }
 
 // Resume takes side by's hold off.
-func (e *Engine) Resume(ctx context.Context, callID string, by Side) (Call, error) {
-	return e.command(ctx, callID, fsm.Resume{By: by})
+func (e *Engine) Resume(ctx context.Context, callID string, by Side) (c Call, err error) {
+	err = e.command(ctx, callID, fsm.Resume{By: by}, &c)
+	return c, err
 }
 
 // Mute stops the engine forwarding side's audio (C9).
-func (e *Engine) Mute(ctx context.Context, callID string, side Side) (Call, error) {
-	return e.command(ctx, callID, fsm.Mute{Side: side})
+func (e *Engine) Mute(ctx context.Context, callID string, side Side) (c Call, err error) {
+	err = e.command(ctx, callID, fsm.Mute{Side: side}, &c)
+	return c, err
 }
 
 // Unmute lets side's audio flow again.
-func (e *Engine) Unmute(ctx context.Context, callID string, side Side) (Call, error) {
-	return e.command(ctx, callID, fsm.Unmute{Side: side})
+func (e *Engine) Unmute(ctx context.Context, callID string, side Side) (c Call, err error) {
+	err = e.command(ctx, callID, fsm.Unmute{Side: side}, &c)
+	return c, err
 }
 
 // Call returns a call by id (C13): from its actor while it lives, folded from
@@ -481,8 +532,8 @@ func (e *Engine) callState(ctx context.Context, callID string) (fsm.Call, error)
 	}
 	if pid := e.live.pid(callID); pid != nil {
 		ch := make(chan actors.CallResult, 1)
-		r, ok := ask(ctx, e, pid, &actors.GetCall{Reply: ch}, ch) // ended meanwhile: answerGone reads the journal
-		if !ok {
+		var r actors.CallResult
+		if !ask(ctx, e, pid, &actors.GetCall{Reply: ch}, ch, &r) { // ended meanwhile: answerGone reads the journal
 			return fsm.Call{}, ctx.Err()
 		}
 		return r.State, r.Err

@@ -172,8 +172,8 @@ func (e *Engine) clientCommand(ctx context.Context, id string, create bool, cmd 
 	}
 	req := &actors.ClientRequest{Ctx: ctx, Command: cmd, Reply: make(chan actors.ClientResult, 1)}
 	e.root.Send(pid, req)
-	r, ok := await(ctx, req.Reply)
-	if !ok {
+	var r actors.ClientResult
+	if !await(ctx, req.Reply, &r) {
 		return Client{}, ctx.Err()
 	}
 	if r.Err != nil {

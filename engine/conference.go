@@ -89,18 +89,17 @@ func (e *Engine) Merge(ctx context.Context, req MergeRequest) (Conference, error
 		}
 	}
 	id := e.cfg.IDs.NewID()
-	a, err = e.command(ctx, a.ID, fsm.Join{Conference: id, Peer: b.ID})
-	if err != nil {
+	if err = e.command(ctx, a.ID, fsm.Join{Conference: id, Peer: b.ID}, &a); err != nil {
 		return Conference{}, err
 	}
-	b, err = e.command(ctx, b.ID, fsm.Join{Conference: id, Peer: a.ID})
-	if err != nil {
+	if err = e.command(ctx, b.ID, fsm.Join{Conference: id, Peer: a.ID}, &b); err != nil {
 		if errcode.CodeOf(err) == "" {
 			return Conference{}, err // the context's error
 		}
 		// The first call is alone in the conference: out of it again. If
 		// it ended meanwhile, there is nothing to undo.
-		_, _ = e.command(context.WithoutCancel(ctx), a.ID, fsm.LeaveConference{Peer: b.ID})
+		var left Call
+		_ = e.command(context.WithoutCancel(ctx), a.ID, fsm.LeaveConference{Peer: b.ID}, &left)
 		return Conference{}, errcode.Wrap(errcode.CodeOf(err), err,
 			fmt.Sprintf("call %s joined conference %s, but call %s did not", a.ID, id, b.ID))
 	}

@@ -23,8 +23,9 @@ type ToneOptions struct {
 // call. The tones are one CallDigits event; the adapter plays them (RFC 4733
 // in the media path, SIP INFO as a fallback). Call.Digits counts the tones
 // sent so far.
-func (e *Engine) SendDigits(ctx context.Context, callID string, side Side, digits string, opt ToneOptions) (Call, error) {
-	return e.command(ctx, callID, fsm.SendDigits{Side: side, Digits: digits, Duration: opt.Duration, Gap: opt.Gap})
+func (e *Engine) SendDigits(ctx context.Context, callID string, side Side, digits string, opt ToneOptions) (c Call, err error) {
+	err = e.command(ctx, callID, fsm.SendDigits{Side: side, Digits: digits, Duration: opt.Duration, Gap: opt.Gap}, &c)
+	return c, err
 }
 
 // StartRecording starts recording a connected or held call on behalf of side
@@ -35,11 +36,11 @@ func (e *Engine) SendDigits(ctx context.Context, callID string, side Side, digit
 // "rec/<call id>/<n>", where n is the version the CallRecordingStarted event
 // gets in the call's stream: the same on every run, and unique within the
 // call.
-func (e *Engine) StartRecording(ctx context.Context, callID string, by Side, ref string) (Call, error) {
+func (e *Engine) StartRecording(ctx context.Context, callID string, by Side, ref string) (view Call, err error) {
 	if callID == "" {
 		return Call{}, errcode.New(errcode.MissingParameter, "call id is empty")
 	}
-	return e.resolveCall(ctx, callID, func(c *fsm.Call) (fsm.CallCommand, error) {
+	err = e.resolveCall(ctx, callID, func(c *fsm.Call) (fsm.CallCommand, error) {
 		if err := e.mayRecord(c, by); err != nil {
 			return nil, err
 		}
@@ -48,21 +49,23 @@ func (e *Engine) StartRecording(ctx context.Context, callID string, by Side, ref
 			r = "rec/" + c.ID + "/" + strconv.FormatUint(c.Version+1, 10)
 		}
 		return fsm.StartRecording{By: by, Ref: r}, nil
-	})
+	}, &view)
+	return view, err
 }
 
 // StopRecording stops the call's recording on behalf of side by, whose
 // client must hold events.PermissionRecord, as for StartRecording.
-func (e *Engine) StopRecording(ctx context.Context, callID string, by Side) (Call, error) {
+func (e *Engine) StopRecording(ctx context.Context, callID string, by Side) (view Call, err error) {
 	if callID == "" {
 		return Call{}, errcode.New(errcode.MissingParameter, "call id is empty")
 	}
-	return e.resolveCall(ctx, callID, func(c *fsm.Call) (fsm.CallCommand, error) {
+	err = e.resolveCall(ctx, callID, func(c *fsm.Call) (fsm.CallCommand, error) {
 		if err := e.mayRecord(c, by); err != nil {
 			return nil, err
 		}
 		return fsm.StopRecording{By: by}, nil
-	})
+	}, &view)
+	return view, err
 }
 
 // mayRecord checks, on the call actor's goroutine, that the party on side by

@@ -30,8 +30,9 @@ type LegRecord struct {
 // events.MaxLegData bytes (invalid_params) and an ended call (not_found or
 // invalid_state) are refused and journal nothing. Only the engine's own
 // adapters record legs: a client principal is refused (forbidden).
-func (e *Engine) RecordLeg(ctx context.Context, callID string, leg LegRecord) (Call, error) {
-	return e.command(ctx, callID, fsm.RecordLeg{Side: leg.Side, Adapter: leg.Adapter, Data: leg.Data})
+func (e *Engine) RecordLeg(ctx context.Context, callID string, leg LegRecord) (c Call, err error) {
+	err = e.command(ctx, callID, fsm.RecordLeg{Side: leg.Side, Adapter: leg.Adapter, Data: leg.Data}, &c)
+	return c, err
 }
 
 // legsView lists the latest leg records of a call. Their data is shared,

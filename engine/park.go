@@ -76,7 +76,9 @@ func (e *Engine) Park(ctx context.Context, callID string, by Side, slot string) 
 		return Call{}, errcode.Newf(errcode.Conflict, "park slot %s holds call %s", slot, other)
 	}
 	// A call parked already (in this slot or another) is refused by fsm.
-	return e.command(ctx, callID, fsm.Park{By: by, Slot: slot})
+	var c Call
+	err = e.command(ctx, callID, fsm.Park{By: by, Slot: slot}, &c)
+	return c, err
 }
 
 // validSlot checks a park slot given by a caller: printable, no spaces, no
@@ -148,7 +150,9 @@ func (e *Engine) Unpark(ctx context.Context, callID, clientID, device string) (C
 	if err != nil {
 		return Call{}, err
 	}
-	return e.command(ctx, callID, fsm.Unpark{Party: party, Device: device})
+	var c Call
+	err = e.command(ctx, callID, fsm.Unpark{Party: party, Device: device}, &c)
+	return c, err
 }
 
 // unparkParty checks the client that unparks and returns it as a party.

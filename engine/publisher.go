@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/asynkron/protoactor-go/actor"
+
 	"github.com/callengine/callengine/events"
 	"github.com/callengine/callengine/fsm"
 	"github.com/callengine/callengine/internal/actors"
@@ -46,14 +48,28 @@ func (p publisher) PublishCall(c *fsm.Call, changes []actors.CallChange) {
 	// The transfer hears of the change after the subscribers: its own
 	// events follow the call's on the bus.
 	if pid := e.xfer.of(c.ID); pid != nil {
-		defer e.root.Send(pid, &actors.CallChanged{Call: c.Clone()})
+		defer p.tellTransfer(pid, c)
 	}
 	// Then the bus (and the action log), and the adapter for a call with a
 	// party outside.
 	external := c.Direction != events.Internal && e.cfg.Adapter != nil
-	if !external && !e.observed() {
-		return
+	if external || e.observed() {
+		p.emitCall(c, changes, external)
 	}
+}
+
+// tellTransfer tells the transfer actor pid that call c changed. Apart
+// from PublishCall, as emitCall, so that the copies of a call they make
+// are on the stack only when they are needed: PublishCall runs on every
+// command's path, deep in the stack of the goroutine that runs it.
+func (p publisher) tellTransfer(pid *actor.PID, c *fsm.Call) {
+	p.e.root.Send(pid, &actors.CallChanged{Call: c.Clone()})
+}
+
+// emitCall puts changes of call c on the bus, and hands them to the
+// adapter if external.
+func (p publisher) emitCall(c *fsm.Call, changes []actors.CallChange, external bool) {
+	e := p.e
 	view := callView(c, e.now())
 	for _, ch := range changes {
 		ev := Event{Envelope: ch.Envelope, Prev: ch.Prev, State: ch.Status, Call: &view}

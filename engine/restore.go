@@ -260,7 +260,8 @@ func (e *Engine) restoreChunk(ctx context.Context, at int, streams []string, fol
 func (e *Engine) leaveEndedConferences(ctx context.Context, merged [][2]string) {
 	for _, m := range merged {
 		if !e.live.has(m[1]) {
-			_, _ = e.command(context.WithoutCancel(ctx), m[0], fsm.LeaveConference{Peer: m[1]})
+			var left Call
+			_ = e.command(context.WithoutCancel(ctx), m[0], fsm.LeaveConference{Peer: m[1]}, &left)
 		}
 	}
 }

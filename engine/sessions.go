@@ -133,7 +133,8 @@ func (e *Engine) restoreSessions(ids []string) error {
 			// Wait until the actor armed its grace timer: when Open returns,
 			// every pending timer is on the clock.
 			ch := make(chan actors.SessionResult, 1)
-			ask(context.Background(), e, e.sess.get(id).pid, &actors.GetSession{Reply: ch}, ch)
+			var r actors.SessionResult
+			ask(context.Background(), e, e.sess.get(id).pid, &actors.GetSession{Reply: ch}, ch, &r)
 		}
 	}
 	return nil
@@ -167,8 +168,8 @@ func (e *Engine) session(ctx context.Context, id string) (*sessionEntry, *fsm.Se
 
 func (e *Engine) sessionCommand(ctx context.Context, en *sessionEntry, id string, cmd fsm.SessionCommand) (Session, error) {
 	req := &actors.SessionRequest{Ctx: ctx, Command: cmd, Reply: make(chan actors.SessionResult, 1)}
-	r, ok := ask(ctx, e, en.pid, req, req.Reply)
-	if !ok {
+	var r actors.SessionResult
+	if !ask(ctx, e, en.pid, req, req.Reply, &r) {
 		return Session{}, ctx.Err()
 	}
 	if r.Err != nil {

@@ -86,7 +86,9 @@ func (e *Engine) Swap(ctx context.Context, clientID, callID, device string) (Cal
 	}
 	switch {
 	case ringing:
-		return e.command(ctx, callID, fsm.Answer{Device: answerFrom})
+		var answered Call
+		err := e.command(ctx, callID, fsm.Answer{Device: answerFrom}, &answered)
+		return answered, err
 	case target.State == Held:
 		return e.Resume(ctx, callID, side)
 	}

@@ -241,8 +241,8 @@ func (e *Engine) Transfer(ctx context.Context, id string) (Transfer, error) {
 	}
 	if pid := e.xfer.pid(id); pid != nil {
 		reply := make(chan actors.TransferResult, 1)
-		r, ok := ask(ctx, e, pid, &actors.GetTransfer{Reply: reply}, reply)
-		if !ok {
+		var r actors.TransferResult
+		if !ask(ctx, e, pid, &actors.GetTransfer{Reply: reply}, reply, &r) {
 			return Transfer{}, ctx.Err()
 		}
 		if r.Err == nil && r.Transfer.Status != fsm.NoTransfer {
@@ -397,8 +397,8 @@ func (e *Engine) startTransfer(ctx context.Context, ev events.TransferInitiated)
 	e.xfer.link(&t, pid)
 	reply := make(chan actors.TransferResult, 1)
 	e.root.Send(pid, &actors.TransferRequest{Ctx: ctx, Initiate: &ev, Reply: reply})
-	r, ok := await(ctx, reply)
-	if !ok {
+	var r actors.TransferResult
+	if !await(ctx, reply, &r) {
 		return Transfer{}, ctx.Err()
 	}
 	if r.Err != nil && r.Transfer.Version == 0 {
@@ -426,8 +426,8 @@ func (e *Engine) transferIntent(ctx context.Context, id string, in fsm.Intent) (
 	}
 	reply := make(chan actors.TransferResult, 1)
 	// Reached its outcome meanwhile: answerGone says what it is.
-	r, ok := ask(ctx, e, pid, &actors.TransferRequest{Ctx: ctx, Intent: in, Reply: reply}, reply)
-	if !ok {
+	var r actors.TransferResult
+	if !ask(ctx, e, pid, &actors.TransferRequest{Ctx: ctx, Intent: in, Reply: reply}, reply, &r) {
 		return Transfer{}, ctx.Err()
 	}
 	return transferView(&r.Transfer), r.Err
@@ -466,11 +466,11 @@ func (h transferHost) PlaceCall(ctx context.Context, id, transfer string, plan f
 		}
 	}
 	cmd.Direction = fsm.PartiesDirection(cmd.Caller, cmd.Callee, cmd.Group, cmd.Origin)
-	view, err := e.newCallID(ctx, id, cmd)
-	if err != nil {
+	var c fsm.Call
+	if err := e.newCallID(ctx, id, &cmd, nil, &c); err != nil {
 		return fsm.Call{}, err
 	}
-	return view, nil
+	return c, nil
 }
 
 func (h transferHost) CommandCall(id string, cmd fsm.CallCommand, done func(actors.CallResult)) {
@@ -507,7 +507,8 @@ func (e *Engine) restoreTransfers(ids []string) error {
 		// Wait until it has read its calls and taken its first steps, so
 		// that Open returns with every transfer timer armed.
 		reply := make(chan actors.TransferResult, 1)
-		ask(context.Background(), e, pid, &actors.GetTransfer{Reply: reply}, reply)
+		var r actors.TransferResult
+		ask(context.Background(), e, pid, &actors.GetTransfer{Reply: reply}, reply, &r)
 	}
 	return nil
 }

@@ -152,7 +152,14 @@ func timeOf(ns int64) time.Time {
 }
 
 func callView(c *fsm.Call, now int64) Call {
-	return Call{
+	var v Call
+	callViewInto(&v, c, now)
+	return v
+}
+
+// callViewInto is callView writing into *v.
+func callViewInto(v *Call, c *fsm.Call, now int64) {
+	*v = Call{
 		ID: c.ID, State: c.Status, Prev: c.Prev, Direction: c.Direction,
 		Caller: c.Caller, Callee: c.Callee,
 		CallerDevice: c.CallerDevice, CallerID: c.CallerID, Destination: c.Destination,

@@ -72,6 +72,35 @@ func TestApplyCallRefusesDivergentEvents(t *testing.T) {
 	}
 }
 
+// FoldCall folds as ApplyCall does, without the copy that keeps a refused
+// event from changing the call: the same states event by event, the same
+// refusals.
+func TestFoldCallFoldsAsApplyCall(t *testing.T) {
+	lives := [][]events.Event{
+		{dialed, ringing, answered, heldBy(events.Caller), events.CallResumed{By: events.Caller}, ended},
+		{dialedOut, events.CallRinging{}, events.CallAnswered{}, events.CallMuted{Side: events.Callee}, ended},
+		{dialed, ringing, events.CallIgnored{}, ended},
+		{dialed, ringing, answered, answered}, // refused at the end
+		{ringing},                             // refused at once
+	}
+	for n, life := range lives {
+		applied, folded := fsm.Call{ID: "c1"}, fsm.Call{ID: "c1"}
+		for i, ev := range life {
+			aerr := fsm.ApplyCall(&applied, ev, start+int64(i))
+			ferr := fsm.FoldCall(&folded, ev, start+int64(i))
+			if (aerr == nil) != (ferr == nil) {
+				t.Fatalf("life %d, event %d (%T): ApplyCall says %v, FoldCall %v", n, i, ev, aerr, ferr)
+			}
+			if aerr != nil {
+				break
+			}
+			if !reflect.DeepEqual(applied, folded) {
+				t.Fatalf("life %d, event %d (%T):\nApplyCall %+v\nFoldCall  %+v", n, i, ev, applied, folded)
+			}
+		}
+	}
+}
+
 func TestApplyClientRefusesDivergentEvents(t *testing.T) {
 	reg := events.ClientRegistered{Name: "Bob", Devices: []events.Device{{ID: "a"}}}
 	gone := events.ClientUnregistered{}

@@ -346,9 +346,16 @@ func DecideCall(c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 // may alias buf (its length is ignored), so that a caller that reuses buf
 // decides without allocating a slice per command.
 func DecideCallInto(buf []events.Event, c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
-	if d, ok := cmd.(Dial); ok {
-		return decideDial(buf, c, d, now)
+	if _, ok := cmd.(Dial); ok {
+		return decideDial(buf, c, cmd, now)
 	}
+	return decideOnCall(buf, c, cmd, now)
+}
+
+// decideOnCall decides every command but a dial. Apart from DecideCallInto:
+// its many cases take a stack frame of over a kilobyte, which a dial — the
+// deepest path of a command, the actor's spawn included — does without.
+func decideOnCall(buf []events.Event, c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
 	if c.Status == NoCall {
 		return nil, invalidState(c, "control")
 	}
@@ -542,7 +549,9 @@ func deadline(now int64, d time.Duration) int64 {
 	return now + int64(d)
 }
 
-func decideDial(buf []events.Event, c *Call, d Dial, now int64) ([]events.Event, error) {
+// decideDial decides cmd, a Dial.
+func decideDial(buf []events.Event, c *Call, cmd CallCommand, now int64) ([]events.Event, error) {
+	d := cmd.(Dial)
 	if c.Status != NoCall {
 		return nil, errcode.Newf(errcode.AlreadyExists, "call %s already exists", c.ID)
 	}
@@ -604,11 +613,22 @@ func decideDial(buf []events.Event, c *Call, d Dial, now int64) ([]events.Event,
 // code cannot fold: replay reports it as a divergence); c is then unchanged.
 func ApplyCall(c *Call, ev events.Event, at int64) error {
 	next := *c
-	if err := applyCall(&next, ev, at); err != nil {
+	if err := FoldCall(&next, ev, at); err != nil {
 		return err
 	}
-	next.Version++
 	*c = next
+	return nil
+}
+
+// FoldCall is ApplyCall for a state that is thrown away when an event does
+// not fold: on an error it may leave *c half changed. It saves ApplyCall's
+// copy of the call, for a fold on a copy already (the engine's write path)
+// and for a fold from the journal that fails as a whole.
+func FoldCall(c *Call, ev events.Event, at int64) error {
+	if err := applyCall(c, ev, at); err != nil {
+		return err
+	}
+	c.Version++
 	return nil
 }
 

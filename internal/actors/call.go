@@ -62,3 +62,9 @@ func SpawnCall(root *actor.RootContext, deps *Deps, id string, initial *fsm.Call
 	deps.hosts()
 	return deps.calls.spawn(root, id, initial)
 }
+
+// SpawnNewCall starts the actor of call id, which has no events yet.
+func SpawnNewCall(root *actor.RootContext, deps *Deps, id string) (*actor.PID, error) {
+	deps.hosts()
+	return deps.calls.spawnNew(root, id)
+}

@@ -64,16 +64,16 @@ type Result[S any] struct {
 // Get asks an aggregate's actor for a copy of its state.
 type Get[S any] struct{ Reply chan Result[S] }
 
-func (r *Request[S, C]) answer(res Result[S]) {
+func (r *Request[S, C]) answer(res *Result[S]) {
 	if r.Done != nil {
-		r.Done(res)
+		r.Done(*res)
 	} else if r.Reply != nil {
-		r.Reply <- res
+		r.Reply <- *res
 	}
 }
 
 // Answer answers r with err, for a request that no actor will run.
-func (r *Request[S, C]) Answer(err error) { r.answer(Result[S]{Err: err}) }
+func (r *Request[S, C]) Answer(err error) { r.answer(&Result[S]{Err: err}) }
 
 // host runs the actors of one aggregate kind: one Props for all of them, and
 // the initial states of actors being spawned.
@@ -85,7 +85,15 @@ type host[S, C any, T comparable] struct {
 	mu    sync.Mutex
 	seeds map[string]seed[S] // actor name → what it starts from, while it is spawned
 
-	scratch sync.Pool // *aggregate.Scratch[S, T]: the space of one command's write path
+	scratch sync.Pool // *runScratch[S, T]: the space of one command's write path
+}
+
+// runScratch is the space one command works in: the write path's and the
+// answer's. A state is hundreds of bytes: kept here, it is not copied
+// through the stack of every frame between the actor and its caller.
+type runScratch[S any, T comparable] struct {
+	agg aggregate.Scratch[S, T]
+	res Result[S]
 }
 
 // seed is what an actor is spawned with: its initial state and, for a
@@ -110,6 +118,14 @@ func newHost[S, C any, T comparable](d *Deps, m *Machine[S, C, T]) *host[S, C, T
 // returns.
 func (h *host[S, C, T]) spawn(root *actor.RootContext, id string, initial *S) (*actor.PID, error) {
 	return h.spawnSeeded(root, h.m.StreamOf(id), seed[S]{state: initial})
+}
+
+// spawnNew starts the actor of aggregate id, which has no events yet. The
+// empty state it starts from is on this function's stack, not its
+// caller's, which goes on to send the actor its first command.
+func (h *host[S, C, T]) spawnNew(root *actor.RootContext, id string) (*actor.PID, error) {
+	initial := h.m.Empty(id)
+	return h.spawn(root, id, &initial)
 }
 
 // restore starts the actor of a restored aggregate whose stream is name,
@@ -232,7 +248,9 @@ func (a *aggregateActor[S, C, T]) Receive(ctx actor.Context) {
 	case *Request[S, C]:
 		a.handle(ctx, msg, 0)
 	case *Get[S]:
-		msg.Reply <- Result[S]{State: a.h.m.Clone(&a.state), Err: a.broken}
+		res := &Result[S]{Err: a.broken}
+		a.h.m.Clone(&res.State, &a.state)
+		msg.Reply <- *res
 	case timerFired:
 		if !a.timer.fired(msg) || a.h.m.Timeout == nil {
 			return
@@ -271,71 +289,78 @@ func (a *aggregateActor[S, C, T]) armTimer(ctx actor.Context) {
 // handle runs a request at engine-clock time at (0: now) and answers it
 // exactly once; an ended aggregate's actor then stops.
 func (a *aggregateActor[S, C, T]) handle(ctx actor.Context, req *Request[S, C], at int64) {
+	sc, _ := a.h.scratch.Get().(*runScratch[S, T])
+	if sc == nil {
+		sc = new(runScratch[S, T])
+	}
 	answered := false
 	defer func() {
 		if p := recover(); p != nil {
 			if !answered {
-				req.answer(Result[S]{Err: errcode.Newf(errcode.Internal, "%s %s failed: %v", a.h.m.Name, a.id, p)})
+				req.answer(&Result[S]{Err: errcode.Newf(errcode.Internal, "%s %s failed: %v", a.h.m.Name, a.id, p)})
 			}
 			panic(p) // the supervisor restarts the actor from the journal
 		}
 	}()
-	res := a.run(ctx, req, at)
+	res := &sc.res
+	a.run(ctx, req, at, &sc.agg, res)
 	answered = true
 	req.answer(res)
-	if m := a.h.m; m.StopAtEnd && res.Err == nil && m.Ended(&a.state) {
+	failed := res.Err != nil
+	sc.agg.Reset()
+	*res = Result[S]{}
+	a.h.scratch.Put(sc)
+	if m := a.h.m; m.StopAtEnd && !failed && m.Ended(&a.state) {
 		ctx.Poison(ctx.Self())
 	}
 }
 
 // run is the write path of one command: decide, commit (fold on a copy,
-// persist, adopt), arm the timer, publish; it returns the answer.
-func (a *aggregateActor[S, C, T]) run(ctx actor.Context, req *Request[S, C], at int64) Result[S] {
+// persist, adopt), arm the timer, publish; it writes the answer into res,
+// working in sc.
+func (a *aggregateActor[S, C, T]) run(ctx actor.Context, req *Request[S, C], at int64, sc *aggregate.Scratch[S, T], res *Result[S]) {
 	m := a.h.m
 	if a.broken != nil {
-		return Result[S]{Err: a.broken}
+		res.Err = a.broken
+		return
 	}
 	cmd := req.Command
 	if req.Resolve != nil {
 		var err error
 		if cmd, err = req.Resolve(&a.state); err != nil {
-			return Result[S]{Err: err}
+			res.Err = err
+			return
 		}
 	}
 	now := at
 	if now == 0 {
 		now = a.h.deps.Clock.Now().UnixNano()
 	}
-	sc, _ := a.h.scratch.Get().(*aggregate.Scratch[S, T])
-	if sc == nil {
-		sc = new(aggregate.Scratch[S, T])
-	}
-	defer func() {
-		sc.Reset()
-		a.h.scratch.Put(sc)
-	}()
 	evs, err := m.Decide(sc.Events[:0], &a.state, cmd, now)
 	if cap(evs) > cap(sc.Events) {
 		sc.Events = evs[:0] // keep the larger space
 	}
 	if err != nil || len(evs) == 0 {
-		return Result[S]{State: m.Clone(&a.state), Err: err}
+		m.Clone(&res.State, &a.state)
+		res.Err = err
+		return
 	}
 	changes, err := m.CommitIn(req.Ctx, a.h.deps.Journal, a.stream, &a.state, evs, now, sc)
 	if err != nil {
+		res.Err = err
 		if errcode.CodeOf(err) == errcode.Internal {
-			return Result[S]{Err: err} // the decision does not fold
+			return // the decision does not fold
 		}
 		if errcode.CodeOf(err) == errcode.Conflict {
 			a.load() // someone else wrote the stream: take the journal's word
 		}
-		return Result[S]{State: m.Clone(&a.state), Err: err}
+		m.Clone(&res.State, &a.state)
+		return
 	}
 	a.armTimer(ctx) // before anyone hears of the deadline
 	m.Publish(&a.state, changes)
-	res := Result[S]{State: m.Clone(&a.state)}
+	m.Clone(&res.State, &a.state)
 	if !req.NoEvents {
 		res.Events = aggregate.Envelopes(changes)
 	}
-	return res
 }

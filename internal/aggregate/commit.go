@@ -50,8 +50,8 @@ func (sc *Scratch[S, T]) Reset() {
 // CommitIn is Commit working in sc: the changes it returns live in sc, and
 // are valid until sc is reset or used again.
 func (k *Kind[S, T]) CommitIn(ctx context.Context, j *journal.Journal, stream string, state *S, evs []events.Event, now int64, sc *Scratch[S, T]) ([]Change[T], error) {
-	sc.next = k.Fork(state)
 	next := &sc.next
+	k.Fork(next, state)
 	if cap(sc.changes) < len(evs) {
 		sc.changes = make([]Change[T], len(evs))
 	}

@@ -13,9 +13,16 @@ type Kind[S any, T comparable] struct {
 	Name   string            // "call", "client" … for messages
 	Stream events.StreamKind // its streams' kind
 	Empty  func(id string) S // the state of an aggregate with no events
-	Apply  func(*S, events.Event, int64) error
-	Fork   func(*S) S      // the copy Commit folds on
-	Clone  func(*S) S      // a copy for readers, which the fold never writes into
+	// Apply folds an event into the state. On an error the state is
+	// thrown away (Commit folds on a fork; Load fails), so it need not be
+	// left unchanged.
+	Apply func(*S, events.Event, int64) error
+	// Fork makes *dst the copy Commit folds on, Clone a copy for readers,
+	// which the fold never writes into. Both write into dst rather than
+	// return a state: a state is hundreds of bytes, and the write path
+	// would copy it once more through the stack of every command.
+	Fork   func(dst, src *S)
+	Clone  func(dst, src *S)
 	Ver    func(*S) uint64 // the state's version (events folded)
 	Status func(*S) T      // its status, recorded before and after each event
 	Ended  func(*S) bool   // the stream ends: it leaves the journal's live set
@@ -28,14 +35,16 @@ func (k *Kind[S, T]) StreamOf(id string) string { return k.Stream.Stream(id) }
 var Calls = &Kind[fsm.Call, fsm.CallStatus]{
 	Name: "call", Stream: events.CallStreamKind,
 	Empty: func(id string) fsm.Call { return fsm.Call{ID: id} },
-	Apply: fsm.ApplyCall,
+	// Commit folds on a fork, and Load discards a stream that does not
+	// fold: neither needs ApplyCall's copy of the call.
+	Apply: fsm.FoldCall,
 	// A call's fold on a shallow copy: ApplyCall replaces its slices, it
 	// never writes into them.
-	Fork: func(c *fsm.Call) fsm.Call { return *c },
+	Fork: func(dst, c *fsm.Call) { *dst = *c },
 	// A reader's copy shares the slices too: folded slices are never
 	// written into again, only replaced. The engine's public views clone
 	// them (a user may write into a view).
-	Clone:  func(c *fsm.Call) fsm.Call { return *c },
+	Clone:  func(dst, c *fsm.Call) { *dst = *c },
 	Ver:    func(c *fsm.Call) uint64 { return c.Version },
 	Status: func(c *fsm.Call) fsm.CallStatus { return c.Status },
 	Ended:  func(c *fsm.Call) bool { return c.Status == fsm.Ended },
@@ -46,8 +55,8 @@ var Clients = &Kind[fsm.Client, fsm.ClientStatus]{
 	Name: "client", Stream: events.ClientStreamKind,
 	Empty:  func(id string) fsm.Client { return fsm.Client{ID: id} },
 	Apply:  fsm.ApplyClient,
-	Fork:   (*fsm.Client).Clone,
-	Clone:  (*fsm.Client).Clone,
+	Fork:   func(dst, c *fsm.Client) { *dst = c.Clone() },
+	Clone:  func(dst, c *fsm.Client) { *dst = c.Clone() },
 	Ver:    func(c *fsm.Client) uint64 { return c.Version },
 	Status: func(c *fsm.Client) fsm.ClientStatus { return c.Status },
 	Ended:  func(c *fsm.Client) bool { return c.Status == fsm.ClientGone },
@@ -58,8 +67,8 @@ var Sessions = &Kind[fsm.Session, fsm.SessionStatus]{
 	Name: "session", Stream: events.SessionStreamKind,
 	Empty:  func(id string) fsm.Session { return fsm.Session{ID: id} },
 	Apply:  fsm.ApplySession,
-	Fork:   (*fsm.Session).Clone,
-	Clone:  (*fsm.Session).Clone,
+	Fork:   func(dst, s *fsm.Session) { *dst = s.Clone() },
+	Clone:  func(dst, s *fsm.Session) { *dst = s.Clone() },
 	Ver:    func(s *fsm.Session) uint64 { return s.Version },
 	Status: func(s *fsm.Session) fsm.SessionStatus { return s.Status },
 	Ended:  func(s *fsm.Session) bool { return s.Status == fsm.SessionDestroyed },
@@ -70,8 +79,8 @@ var Transfers = &Kind[fsm.Transfer, fsm.TransferStatus]{
 	Name: "transfer", Stream: events.TransferStreamKind,
 	Empty:  func(id string) fsm.Transfer { return fsm.Transfer{ID: id} },
 	Apply:  fsm.ApplyTransfer,
-	Fork:   func(t *fsm.Transfer) fsm.Transfer { return *t },
-	Clone:  (*fsm.Transfer).Clone,
+	Fork:   func(dst, t *fsm.Transfer) { *dst = *t },
+	Clone:  func(dst, t *fsm.Transfer) { *dst = t.Clone() },
 	Ver:    func(t *fsm.Transfer) uint64 { return t.Version },
 	Status: func(t *fsm.Transfer) fsm.TransferStatus { return t.Status },
 	Ended:  func(t *fsm.Transfer) bool { return t.Status.Done() },
@@ -82,11 +91,10 @@ var Groups = &Kind[fsm.Group, bool]{
 	Name: "group", Stream: events.GroupStreamKind,
 	Empty: func(id string) fsm.Group { return fsm.Group{ID: id} },
 	Apply: fsm.ApplyGroup,
-	Fork:  func(g *fsm.Group) fsm.Group { return *g }, // ApplyGroup clones the members it keeps
-	Clone: func(g *fsm.Group) fsm.Group {
-		cp := *g
-		cp.Members = slices.Clone(g.Members)
-		return cp
+	Fork:  func(dst, g *fsm.Group) { *dst = *g }, // ApplyGroup clones the members it keeps
+	Clone: func(dst, g *fsm.Group) {
+		*dst = *g
+		dst.Members = slices.Clone(g.Members)
 	},
 	Ver:    func(g *fsm.Group) uint64 { return g.Version },
 	Status: func(g *fsm.Group) bool { return g.Removed },
@@ -98,8 +106,8 @@ var Messages = &Kind[fsm.Message, fsm.MessageStatus]{
 	Name: "message", Stream: events.MessageStreamKind,
 	Empty:  func(id string) fsm.Message { return fsm.Message{ID: id} },
 	Apply:  fsm.ApplyMessage,
-	Fork:   func(m *fsm.Message) fsm.Message { return *m },
-	Clone:  func(m *fsm.Message) fsm.Message { return *m },
+	Fork:   func(dst, m *fsm.Message) { *dst = *m },
+	Clone:  func(dst, m *fsm.Message) { *dst = *m },
 	Ver:    func(m *fsm.Message) uint64 { return m.Version },
 	Status: func(m *fsm.Message) fsm.MessageStatus { return m.Status },
 	Ended: func(m *fsm.Message) bool {
