@@ -170,13 +170,15 @@ func (e *Engine) Inbound(ctx context.Context, req InboundRequest) (Call, error) 
 	if callee == nil {
 		return Call{}, errcode.Newf(errcode.NotFound, "no client answers %s", req.To)
 	}
-	return e.newCall(ctx, &fsm.Dial{
+	var c Call
+	err = e.newCallID(ctx, e.cfg.IDs.NewID(), &fsm.Dial{
 		Caller:      events.Party{Number: from, Name: req.FromName},
 		Callee:      events.Party{Client: callee.ID, Number: dest.Number, Name: callee.Name},
 		Destination: req.To, Direction: events.Inbound,
 		Devices: ringableDevices(callee), RingTimeout: e.cfg.RingTimeout,
 		VoicemailLimit: callee.VoicemailMax,
-	})
+	}, &c, nil)
+	return c, err
 }
 
 // dialGroup places a call from a client to a group (T6).
@@ -200,11 +202,6 @@ func (e *Engine) placeGroupCall(ctx context.Context, g *fsm.Group, cmd fsm.Dial,
 	}
 	var c Call
 	err := e.newCallID(ctx, id, &cmd, &c, nil)
-	return c, err
-}
-
-func (e *Engine) newCall(ctx context.Context, cmd *fsm.Dial) (c Call, err error) {
-	err = e.newCallID(ctx, e.cfg.IDs.NewID(), cmd, &c, nil)
 	return c, err
 }
 
